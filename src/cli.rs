@@ -1,0 +1,177 @@
+//! Command line: clap derive `Cli` (what the user typed) → validated [`AnalyzeConfig`].
+
+use crate::profile::window::Anchor;
+use crate::profile::{Direction, ProfileConfig, default_home_net};
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use std::path::PathBuf;
+
+/// kalipso: the behavioural picture of a network capture, in seconds.
+#[derive(Debug, Parser)]
+#[command(name = "kalipso", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse Zeek logs: profiles per IP, time windows, behavioural letters.
+    ///
+    /// PATH may be a Zeek log directory (searched recursively, rotated .gz logs included), a
+    /// single log (TSV or JSON, optionally gzipped), or several of either.
+    Analyze(AnalyzeArgs),
+    /// Write a deterministic synthetic conn.log (for benchmarks).
+    Generate(GenerateArgs),
+}
+
+/// `kalipso analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Zeek log directories or files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Time-window width in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    pub tw_width: f64,
+    /// Window grid: one for all profiles (global), or one per profile starting at its first
+    /// record, as Slips v1.0.0 numbered windows (profile).
+    #[arg(long, value_enum, default_value_t = Anchor::Global)]
+    pub tw_anchor: Anchor,
+    /// Which IPs get a server side (incoming flows, in-tuples): `out` gives it to destinations in
+    /// the home network, `all` to every IP.
+    #[arg(long, value_enum, default_value_t = Direction::Out)]
+    pub direction: Direction,
+    /// Home network, comma-separated CIDRs [default: private and unique-local ranges].
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub home_net: Vec<String>,
+    /// Worker threads (0 = one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Print the text report instead of opening the terminal UI.
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Also write the report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the store in Slips' Redis layout (JSON dump) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub dump_redis: Option<PathBuf>,
+    /// How many of the busiest profiles the report details.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+}
+
+/// `kalipso generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of conn.log lines.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub lines: u64,
+    /// Internal client hosts.
+    #[arg(long, default_value_t = 500)]
+    pub hosts: u32,
+    /// Hours of traffic.
+    #[arg(long, default_value_t = 24)]
+    pub hours: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file.
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// Validated analysis settings.
+#[derive(Debug, Clone)]
+pub struct AnalyzeConfig {
+    /// Inputs.
+    pub paths: Vec<PathBuf>,
+    /// Profiler settings.
+    pub profile: ProfileConfig,
+    /// Worker threads (0 = auto).
+    pub threads: usize,
+    /// Print the report, no UI.
+    pub no_ui: bool,
+    /// JSON report file.
+    pub json: Option<PathBuf>,
+    /// Redis dump file.
+    pub dump_redis: Option<PathBuf>,
+    /// Busiest profiles in the report.
+    pub top: usize,
+}
+
+impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
+    type Error = anyhow::Error;
+
+    fn try_from(a: AnalyzeArgs) -> anyhow::Result<Self> {
+        if !(a.tw_width.is_finite() && a.tw_width > 0.0) {
+            anyhow::bail!(
+                "--tw-width must be a positive number of seconds, got '{}'",
+                a.tw_width
+            );
+        }
+        let home_net = if a.home_net.is_empty() {
+            default_home_net()
+        } else {
+            a.home_net
+                .iter()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| parse_net(s.trim()))
+                .collect::<anyhow::Result<Vec<IpNet>>>()?
+        };
+        Ok(AnalyzeConfig {
+            paths: a.paths,
+            profile: ProfileConfig {
+                tw_width: a.tw_width,
+                anchor: a.tw_anchor,
+                direction: a.direction,
+                home_net,
+            },
+            threads: a.threads,
+            no_ui: a.no_ui,
+            json: a.json,
+            dump_redis: a.dump_redis,
+            top: a.top,
+        })
+    }
+}
+
+/// Parses a CIDR, or a bare address as a /32 or /128.
+fn parse_net(s: &str) -> anyhow::Result<IpNet> {
+    if let Ok(n) = s.parse::<IpNet>() {
+        return Ok(n);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| anyhow::anyhow!("--home-net: '{s}' is not a CIDR (e.g. 192.168.0.0/16)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> anyhow::Result<AnalyzeConfig> {
+        let mut v = vec!["kalipso", "analyze", "x"];
+        v.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(v)?;
+        let Command::Analyze(a) = cli.command else {
+            anyhow::bail!("not analyze")
+        };
+        AnalyzeConfig::try_from(a)
+    }
+
+    #[test]
+    fn home_net_and_width_are_validated() -> anyhow::Result<()> {
+        let c = args(&["--home-net", "10.0.0.0/8,192.168.1.5", "--tw-width", "60"])?;
+        assert_eq!(c.profile.home_net.len(), 2);
+        assert_eq!(c.profile.home_net[1].to_string(), "192.168.1.5/32");
+        assert!((c.profile.tw_width - 60.0).abs() < f64::EPSILON);
+        assert!(args(&["--home-net", "nonsense"]).is_err());
+        assert!(args(&["--tw-width", "0"]).is_err());
+        assert_eq!(args(&[])?.profile.home_net.len(), 4);
+        Ok(())
+    }
+}

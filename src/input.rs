@@ -1,0 +1,462 @@
+//! Input: finds the log files behind the user's paths, reads them in parallel, and merges each
+//! log kind into one time-ordered list.
+//!
+//! A path may be a directory (searched recursively, like Zeek's archive of date folders), a
+//! single log, or several of either. Files are recognised by name (`conn.log`,
+//! `conn.09:00:00-10:00:00.log.gz`, `conn.log.labeled`, `conn_old.log`) or by their `#path`
+//! header. Packet captures are a later stage; here everything is Zeek.
+
+pub(crate) mod build;
+pub(crate) mod fields;
+pub(crate) mod zeek;
+
+use crate::record::{Conn, Dns, Http, LogKind, Ssl};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How many example errors are kept per file.
+pub const MAX_EXAMPLES: usize = 5;
+
+/// Records of one file or of the whole input.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// conn.log records.
+    pub conns: Vec<Conn>,
+    /// dns.log records.
+    pub dns: Vec<Dns>,
+    /// http.log records.
+    pub http: Vec<Http>,
+    /// ssl.log records.
+    pub ssl: Vec<Ssl>,
+    /// Records of other logs (counted only).
+    pub other: u64,
+}
+
+impl Batch {
+    /// Moves all records of `other` to the end of `self`.
+    pub fn append(&mut self, mut other: Batch) {
+        if self.conns.is_empty() {
+            self.conns = std::mem::take(&mut other.conns);
+        } else {
+            self.conns.append(&mut other.conns);
+        }
+        self.dns.append(&mut other.dns);
+        self.http.append(&mut other.http);
+        self.ssl.append(&mut other.ssl);
+        self.other += other.other;
+    }
+}
+
+/// What happened to one input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The file, as found.
+    pub path: String,
+    /// The log kind it was read as.
+    pub kind: LogKind,
+    /// Zeek's `#path` header value, if any (e.g. `conn`, `weird`).
+    pub zeek_path: Option<String>,
+    /// Whether the records were JSON lines.
+    pub json: bool,
+    /// Non-blank, non-header lines.
+    pub data_lines: u64,
+    /// Records kept.
+    pub records: u64,
+    /// Lines skipped.
+    pub skipped: u64,
+    /// The first skipped lines, as `path:line: reason`.
+    pub examples: Vec<String>,
+    /// A reason the whole file was not read.
+    pub error: Option<String>,
+    /// True when the file had no `#fields` header and Zeek's default columns were assumed.
+    pub assumed_columns: bool,
+}
+
+impl FileReport {
+    fn new(path: &Path, kind: LogKind) -> Self {
+        FileReport {
+            path: path.display().to_string(),
+            kind,
+            zeek_path: None,
+            json: false,
+            data_lines: 0,
+            records: 0,
+            skipped: 0,
+            examples: Vec::new(),
+            error: None,
+            assumed_columns: false,
+        }
+    }
+
+    fn note_skip(&mut self, line: u64, reason: &str) {
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples
+                .push(format!("{}:{line}: {reason}", self.path));
+        }
+    }
+
+    /// The label used in the report for this file's kind: `#path` for other logs.
+    pub fn kind_label(&self) -> String {
+        match (self.kind, &self.zeek_path) {
+            (LogKind::Other, Some(p)) => p.clone(),
+            (LogKind::Other, None) => {
+                log_name(Path::new(&self.path)).unwrap_or_else(|| "other".into())
+            }
+            (k, _) => k.as_str().to_string(),
+        }
+    }
+}
+
+/// Summary of the whole input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InputSummary {
+    /// Every file read, in path order.
+    pub files: Vec<FileReport>,
+    /// Records per log kind label (`conn`, `dns`, …, and other logs by their name).
+    pub records: BTreeMap<String, u64>,
+    /// Skipped lines over all files.
+    pub skipped: u64,
+    /// Files that could not be read at all.
+    pub failed_files: u64,
+    /// Earliest and latest record time (unix seconds), over typed records.
+    pub span: Option<(f64, f64)>,
+}
+
+/// Everything read from the input.
+#[derive(Debug, Default)]
+pub struct Input {
+    /// All records; each kind sorted by time (ties keep file order).
+    pub batch: Batch,
+    /// What was read and skipped.
+    pub summary: InputSummary,
+}
+
+/// Names Zeek gives its logs; a file whose name starts with one of these followed by `.`, `_`
+/// or `-` is that log.
+const KNOWN_LOGS: &[&str] = &[
+    "conn",
+    "dns",
+    "http",
+    "ssl",
+    "ssh",
+    "dhcp",
+    "notice",
+    "files",
+    "x509",
+    "smtp",
+    "software",
+    "arp",
+    "weird",
+    "ftp",
+    "tunnel",
+    "pe",
+    "packet_filter",
+    "capture_loss",
+    "loaded_scripts",
+    "stats",
+    "reporter",
+    "ocsp",
+    "known_hosts",
+    "known_services",
+    "known_certs",
+    "quic",
+    "telemetry",
+    "ntp",
+    "sip",
+    "dce_rpc",
+    "kerberos",
+    "ntlm",
+    "rdp",
+    "smb_files",
+    "smb_mapping",
+    "snmp",
+    "syslog",
+    "dpd",
+    "signatures",
+    "intel",
+    "modbus",
+    "mysql",
+    "radius",
+    "socks",
+    "irc",
+    "dnp3",
+    "rfb",
+    "traceroute",
+    "notice_alarm",
+    "analyzer",
+    "conn_long",
+    "openflow",
+    "netcontrol",
+    "mqtt",
+    "websocket",
+    "ldap",
+    "ldap_search",
+    "postgresql",
+    "redis",
+    "unified2",
+    "broker",
+    "cluster",
+    "config",
+    "print",
+    "dpd",
+    "tds",
+    "bacnet",
+    "cip",
+    "enip",
+    "s7comm",
+];
+
+/// The log name of a file (`conn` for `conn.09:00:00-10:00:00.log.gz`), if it looks like a log.
+pub fn log_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.split('.').next().unwrap_or(name);
+    for known in KNOWN_LOGS {
+        if let Some(rest) = stem.strip_prefix(known) {
+            if rest.is_empty() || rest.starts_with('_') || rest.starts_with('-') {
+                // conn_long must stay conn_long, not conn
+                if KNOWN_LOGS.contains(&stem) {
+                    return Some(stem.to_string());
+                }
+                return Some((*known).to_string());
+            }
+        }
+    }
+    let looks_like_log = name.contains(".log");
+    looks_like_log.then(|| stem.to_string())
+}
+
+fn kind_of(name: &str) -> LogKind {
+    match name {
+        "conn" => LogKind::Conn,
+        "dns" => LogKind::Dns,
+        "http" => LogKind::Http,
+        "ssl" => LogKind::Ssl,
+        _ => LogKind::Other,
+    }
+}
+
+/// Reads the start of a file to find its `#path` header.
+fn sniff_path(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    let reader = zeek::open_log(path).ok()?;
+    reader.take(4096).read_to_end(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head);
+    text.lines()
+        .map(str::trim_start)
+        .find_map(|l| l.strip_prefix("#path"))
+        .map(|v| v.trim().to_string())
+}
+
+/// One file to read.
+#[derive(Debug, Clone)]
+struct Candidate {
+    path: PathBuf,
+    kind: LogKind,
+}
+
+/// Expands the user's paths into the files to read, in a deterministic order.
+fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => {
+                let mut files = Vec::new();
+                walk(p, &mut files, failures);
+                files.sort();
+                for f in files {
+                    if let Some(name) = log_name(&f) {
+                        out.push(Candidate {
+                            kind: kind_of(&name),
+                            path: f,
+                        });
+                    }
+                }
+            }
+            Ok(_) => {
+                // A file named explicitly is read whatever its name; #path decides its kind.
+                let name = sniff_path(p)
+                    .or_else(|| log_name(p))
+                    .unwrap_or_else(|| "conn".into());
+                out.push(Candidate {
+                    kind: kind_of(&name),
+                    path: p.clone(),
+                });
+            }
+            Err(e) => {
+                let mut r = FileReport::new(p, LogKind::Other);
+                r.error = Some(format!("cannot open: {e}"));
+                failures.push(r);
+            }
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, failures: &mut Vec<FileReport>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            let mut r = FileReport::new(dir, LogKind::Other);
+            r.error = Some(format!("cannot read directory: {e}"));
+            failures.push(r);
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, out, failures),
+            Ok(_) => out.push(path),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Reads every log behind `paths`. Each kind comes back sorted by time.
+pub fn read(paths: &[PathBuf]) -> Input {
+    let mut failures = Vec::new();
+    let candidates = discover(paths, &mut failures);
+    let results: Vec<(Batch, FileReport)> = candidates
+        .par_iter()
+        .map(|c| {
+            let (batch, mut report) = zeek::read_file(&c.path, c.kind);
+            // A file whose #path names another typed kind is re-read as that kind.
+            if let Some(p) = report.zeek_path.clone() {
+                let by_header = kind_of(&p);
+                if by_header != c.kind && by_header != LogKind::Other {
+                    let (b, r) = zeek::read_file(&c.path, by_header);
+                    return (b, r);
+                }
+            }
+            report.kind = c.kind;
+            (batch, report)
+        })
+        .collect();
+
+    let mut input = Input::default();
+    let total_conns: usize = results.iter().map(|(b, _)| b.conns.len()).sum();
+    input.batch.conns.reserve_exact(total_conns);
+    for (batch, report) in results {
+        if report.error.is_some() {
+            input.summary.failed_files += 1;
+        }
+        input.summary.skipped += report.skipped;
+        *input
+            .summary
+            .records
+            .entry(report.kind_label())
+            .or_default() += report.records;
+        input.summary.files.push(report);
+        input.batch.append(batch);
+    }
+    for f in failures {
+        input.summary.failed_files += 1;
+        input.summary.files.push(f);
+    }
+    sort_by_time(&mut input.batch);
+    input.summary.span = span(&input.batch);
+    input
+}
+
+/// Sorts each kind by time; ties keep their input order (stable), so the result is the same
+/// for any thread count.
+fn sort_by_time(b: &mut Batch) {
+    sort_conns(&mut b.conns);
+    b.dns.par_sort_by(|x, y| x.id.ts.total_cmp(&y.id.ts));
+    b.http.par_sort_by(|x, y| x.id.ts.total_cmp(&y.id.ts));
+    b.ssl.par_sort_by(|x, y| x.id.ts.total_cmp(&y.id.ts));
+}
+
+/// Sorts connections by time without a second copy of the records: sort (time, index) pairs,
+/// then apply the permutation in place. Zeek writes conn.log at connection end, so it is
+/// rarely sorted by start time.
+fn sort_conns(conns: &mut [Conn]) {
+    if conns.windows(2).all(|w| w[0].ts <= w[1].ts) {
+        return;
+    }
+    let mut keys: Vec<(f64, u32)> = conns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.ts, i as u32))
+        .collect();
+    keys.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut perm: Vec<u32> = keys.iter().map(|k| k.1).collect();
+    drop(keys);
+    apply_permutation(conns, &mut perm);
+}
+
+/// Reorders `v` so that `new[k] = old[perm[k]]`, in place; `perm` is left as the identity.
+fn apply_permutation<T>(v: &mut [T], perm: &mut [u32]) {
+    for i in 0..v.len() {
+        if perm[i] as usize == i {
+            continue;
+        }
+        let mut j = i;
+        loop {
+            let k = perm[j] as usize;
+            perm[j] = j as u32;
+            if k == i {
+                break;
+            }
+            v.swap(j, k);
+            j = k;
+        }
+    }
+}
+
+fn span(b: &Batch) -> Option<(f64, f64)> {
+    let ts = b
+        .conns
+        .iter()
+        .map(|c| c.ts)
+        .chain(b.dns.iter().map(|d| d.id.ts))
+        .chain(b.http.iter().map(|h| h.id.ts))
+        .chain(b.ssl.iter().map(|s| s.id.ts));
+    ts.fold(None, |acc, t| match acc {
+        None => Some((t, t)),
+        Some((lo, hi)) => Some((f64::min(lo, t), f64::max(hi, t))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutation_is_applied_in_place() {
+        let mut v = vec!['a', 'b', 'c', 'd', 'e'];
+        let mut perm = vec![3, 0, 4, 1, 2];
+        apply_permutation(&mut v, &mut perm);
+        assert_eq!(v, vec!['d', 'a', 'e', 'b', 'c']);
+        assert_eq!(perm, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn log_names_from_rotated_and_labeled_files() {
+        let cases = [
+            ("conn.log", "conn"),
+            ("conn.09:00:00-10:00:00.log.gz", "conn"),
+            ("conn.log.labeled", "conn"),
+            ("conn_top.log", "conn"),
+            ("dns.log.gz", "dns"),
+            ("conn_long.log", "conn_long"),
+            ("weird.log", "weird"),
+            ("custom.log", "custom"),
+        ];
+        for (file, want) in cases {
+            assert_eq!(log_name(Path::new(file)).as_deref(), Some(want), "{file}");
+        }
+        assert_eq!(log_name(Path::new("README.md")), None);
+        assert_eq!(kind_of("conn_long"), LogKind::Other);
+    }
+}

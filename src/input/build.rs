@@ -1,0 +1,390 @@
+//! Record builders: which Zeek fields each typed record reads, and how.
+//!
+//! Each kind has a list of wanted field names (`WANTED`); a TSV file maps them to its `#fields`
+//! columns once, a JSON object looks them up by name. The builders are shared by both formats, so
+//! TSV and JSON input give identical records. Defaults for unset values follow Zeek's meaning
+//! (unset byte counts are 0, an unset duration is 0 s), as Slips does.
+
+use super::fields::{FieldError, Get, Raw, Row};
+use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl};
+use compact_str::CompactString;
+use serde_json::{Map, Value};
+
+/// Positions shared by every kind: the first six wanted fields.
+const TS: usize = 0;
+const UID: usize = 1;
+const ORIG_H: usize = 2;
+const ORIG_P: usize = 3;
+const RESP_H: usize = 4;
+const RESP_P: usize = 5;
+
+/// Fields read from conn.log, in the order the builder addresses them.
+pub(crate) const CONN_WANTED: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "service",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "conn_state",
+    "history",
+    "orig_pkts",
+    "orig_ip_bytes",
+    "resp_pkts",
+    "resp_ip_bytes",
+];
+
+/// Fields read from dns.log.
+pub(crate) const DNS_WANTED: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "query",
+    "qclass_name",
+    "qtype_name",
+    "rcode_name",
+    "answers",
+    "TTLs",
+];
+
+/// Fields read from http.log.
+pub(crate) const HTTP_WANTED: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "method",
+    "host",
+    "uri",
+    "version",
+    "user_agent",
+    "request_body_len",
+    "response_body_len",
+    "status_code",
+    "status_msg",
+    "resp_fuids",
+    "resp_mime_types",
+];
+
+/// Fields read from ssl.log.
+pub(crate) const SSL_WANTED: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "version",
+    "cipher",
+    "curve",
+    "server_name",
+    "resumed",
+    "established",
+    "subject",
+    "issuer",
+    "validation_status",
+    "ja3",
+    "ja3s",
+];
+
+/// Zeek's default conn.log columns, used for a TSV file that has lost its header.
+pub(crate) const CONN_DEFAULT: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "service",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "conn_state",
+    "local_orig",
+    "local_resp",
+    "missed_bytes",
+    "history",
+    "orig_pkts",
+    "orig_ip_bytes",
+    "resp_pkts",
+    "resp_ip_bytes",
+    "tunnel_parents",
+];
+
+/// Zeek's default dns.log columns.
+pub(crate) const DNS_DEFAULT: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "trans_id",
+    "rtt",
+    "query",
+    "qclass",
+    "qclass_name",
+    "qtype",
+    "qtype_name",
+    "rcode",
+    "rcode_name",
+    "AA",
+    "TC",
+    "RD",
+    "RA",
+    "Z",
+    "answers",
+    "TTLs",
+    "rejected",
+];
+
+/// Zeek's default http.log columns (Zeek ≥ 3, with `origin`).
+pub(crate) const HTTP_DEFAULT: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "trans_depth",
+    "method",
+    "host",
+    "uri",
+    "referrer",
+    "version",
+    "user_agent",
+    "origin",
+    "request_body_len",
+    "response_body_len",
+    "status_code",
+    "status_msg",
+    "info_code",
+    "info_msg",
+    "tags",
+    "username",
+    "password",
+    "proxied",
+    "orig_fuids",
+    "orig_filenames",
+    "orig_mime_types",
+    "resp_fuids",
+    "resp_filenames",
+    "resp_mime_types",
+];
+
+/// Zeek's default ssl.log columns.
+pub(crate) const SSL_DEFAULT: &[&str] = &[
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "version",
+    "cipher",
+    "curve",
+    "server_name",
+    "resumed",
+    "last_alert",
+    "next_protocol",
+    "established",
+    "cert_chain_fuids",
+    "client_cert_chain_fuids",
+    "subject",
+    "issuer",
+    "client_subject",
+    "client_issuer",
+    "validation_status",
+];
+
+/// A TSV line split into columns, seen through a kind's column map.
+pub(crate) struct TsvRow<'a> {
+    /// The line's columns.
+    pub cols: &'a [&'a str],
+    /// Column index of each wanted field, if the file has it.
+    pub map: &'a [Option<usize>],
+    /// The kind's wanted field names.
+    pub names: &'static [&'static str],
+    /// `#unset_field`.
+    pub unset: &'a str,
+    /// `#empty_field`.
+    pub empty: &'a str,
+    /// `#set_separator`.
+    pub set_sep: u8,
+}
+
+impl Row for TsvRow<'_> {
+    fn raw(&self, i: usize) -> Raw<'_> {
+        match self
+            .map
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|c| self.cols.get(c))
+        {
+            None => Raw::Unset,
+            Some(v) if *v == self.unset => Raw::Unset,
+            Some(v) if *v == self.empty => Raw::Text(""),
+            Some(v) => Raw::Text(v),
+        }
+    }
+
+    fn name(&self, i: usize) -> &'static str {
+        self.names.get(i).copied().unwrap_or("?")
+    }
+
+    fn set_separator(&self) -> u8 {
+        self.set_sep
+    }
+}
+
+/// A JSON object seen through a kind's wanted names.
+pub(crate) struct JsonRow<'a> {
+    /// The parsed object.
+    pub obj: &'a Map<String, Value>,
+    /// The kind's wanted field names.
+    pub names: &'static [&'static str],
+}
+
+impl Row for JsonRow<'_> {
+    fn raw(&self, i: usize) -> Raw<'_> {
+        match self.names.get(i).and_then(|n| self.obj.get(*n)) {
+            None | Some(Value::Null) => Raw::Unset,
+            Some(v) => Raw::Json(v),
+        }
+    }
+
+    fn name(&self, i: usize) -> &'static str {
+        self.names.get(i).copied().unwrap_or("?")
+    }
+}
+
+fn required<T>(
+    v: Result<Option<T>, FieldError>,
+    field: &'static str,
+    what: &'static str,
+) -> Result<T, FieldError> {
+    v?.ok_or(FieldError {
+        field,
+        expected: what,
+        got: "-".into(),
+    })
+}
+
+fn endpoints<R: Row>(g: &Get<'_, R>) -> Result<Endpoints, FieldError> {
+    Ok(Endpoints {
+        ts: required(g.seconds(TS), "ts", "a timestamp")?,
+        uid: g.compact(UID),
+        orig_h: g.addr(ORIG_H)?,
+        orig_p: g.port(ORIG_P)?.unwrap_or(0),
+        resp_h: g.addr(RESP_H)?,
+        resp_p: g.port(RESP_P)?.unwrap_or(0),
+    })
+}
+
+/// Builds a [`Conn`] from a row addressed by [`CONN_WANTED`].
+pub(crate) fn conn<R: Row>(row: &R) -> Result<Conn, FieldError> {
+    let g = Get(row);
+    let id = endpoints(&g)?;
+    let proto = g.text(6).map_or(Proto::Unknown, |p| Proto::from_zeek(&p));
+    let service = g.compact(7);
+    let duration = g.seconds(8)?.unwrap_or(0.0).max(0.0);
+    let conn_state = g
+        .text(11)
+        .map_or(ConnState::Unset, |s| ConnState::from_zeek(&s));
+    Ok(Conn {
+        ts: id.ts,
+        duration,
+        uid: id.uid,
+        orig_h: id.orig_h,
+        orig_p: id.orig_p,
+        resp_h: id.resp_h,
+        resp_p: id.resp_p,
+        proto,
+        service: if service == "-" {
+            CompactString::default()
+        } else {
+            service
+        },
+        conn_state,
+        orig_bytes: g.count(9)?.unwrap_or(0),
+        resp_bytes: g.count(10)?.unwrap_or(0),
+        history: g.compact(12),
+        orig_pkts: g.count(13)?.unwrap_or(0),
+        orig_ip_bytes: g.count(14)?.unwrap_or(0),
+        resp_pkts: g.count(15)?.unwrap_or(0),
+        resp_ip_bytes: g.count(16)?.unwrap_or(0),
+    })
+}
+
+/// Builds a [`Dns`] from a row addressed by [`DNS_WANTED`].
+pub(crate) fn dns<R: Row>(row: &R) -> Result<Dns, FieldError> {
+    let g = Get(row);
+    Ok(Dns {
+        id: endpoints(&g)?,
+        query: g.string(6),
+        qclass_name: g.compact(7),
+        qtype_name: g.compact(8),
+        rcode_name: g.compact(9),
+        answers: g.list(10),
+        ttls: g.numbers(11),
+    })
+}
+
+/// Builds an [`Http`] from a row addressed by [`HTTP_WANTED`].
+pub(crate) fn http<R: Row>(row: &R) -> Result<Http, FieldError> {
+    let g = Get(row);
+    let status_code = match g.count(13)? {
+        Some(c) => Some(u16::try_from(c).map_err(|_| FieldError {
+            field: "status_code",
+            expected: "an HTTP status code",
+            got: c.to_string(),
+        })?),
+        None => None,
+    };
+    Ok(Http {
+        id: endpoints(&g)?,
+        method: g.compact(6),
+        host: g.string(7),
+        uri: g.string(8),
+        version: g.compact(9),
+        user_agent: g.string(10),
+        request_body_len: g.count(11)?.unwrap_or(0),
+        response_body_len: g.count(12)?.unwrap_or(0),
+        status_code,
+        status_msg: g.string(14),
+        resp_fuids: g.list(15),
+        resp_mime_types: g.list(16),
+    })
+}
+
+/// Builds an [`Ssl`] from a row addressed by [`SSL_WANTED`].
+pub(crate) fn ssl<R: Row>(row: &R) -> Result<Ssl, FieldError> {
+    let g = Get(row);
+    Ok(Ssl {
+        id: endpoints(&g)?,
+        version: g.compact(6),
+        cipher: g.string(7),
+        curve: g.compact(8),
+        server_name: g.string(9),
+        resumed: g.flag(10),
+        established: g.flag(11),
+        subject: g.string(12),
+        issuer: g.string(13),
+        validation_status: g.string(14),
+        ja3: g.compact(15),
+        ja3s: g.compact(16),
+    })
+}

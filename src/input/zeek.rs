@@ -1,0 +1,498 @@
+//! Reads one Zeek log file (TSV or JSON lines, plain or gzip) into typed records.
+//!
+//! The `#separator`/`#set_separator`/`#empty_field`/`#unset_field`/`#fields`/`#path` header
+//! decides the columns, never fixed positions; a header may reappear mid-file (concatenated
+//! logs) and then applies from there on. Lines starting with `{` are JSON objects. The file is
+//! streamed in blocks; each block is split at line boundaries and parsed in parallel, then the
+//! results are appended in file order, so the output does not depend on the thread count.
+//! A bad line is skipped and counted with its reason; it never stops the file.
+
+use super::build::{self, JsonRow, TsvRow};
+use super::fields::FieldError;
+use crate::record::LogKind;
+use rayon::prelude::*;
+use std::io::Read;
+use std::path::Path;
+
+use super::{Batch, FileReport, MAX_EXAMPLES};
+
+/// Bytes read per block; memory per file being read is about twice this.
+const BLOCK: usize = 8 << 20;
+/// Smallest piece of a block handed to one parser task.
+const MIN_PIECE: usize = 256 << 10;
+
+/// The header state of a TSV log.
+#[derive(Debug, Clone)]
+struct Schema {
+    sep: u8,
+    set_sep: u8,
+    empty: String,
+    unset: String,
+    /// Column of each wanted field of the file's kind.
+    map: Vec<Option<usize>>,
+    /// How many columns a line needs to be split into.
+    width: usize,
+    /// Whether `#fields` was seen (false: Zeek's default columns were assumed).
+    from_header: bool,
+}
+
+impl Schema {
+    fn new(kind: LogKind) -> Self {
+        let mut s = Schema {
+            sep: b'\t',
+            set_sep: b',',
+            empty: "(empty)".into(),
+            unset: "-".into(),
+            map: Vec::new(),
+            width: 0,
+            from_header: false,
+        };
+        s.set_fields(
+            kind,
+            default_columns(kind)
+                .iter()
+                .map(|c| (*c).to_string())
+                .collect(),
+        );
+        s.from_header = false;
+        s
+    }
+
+    fn set_fields(&mut self, kind: LogKind, fields: Vec<String>) {
+        let wanted = wanted(kind);
+        self.map = wanted
+            .iter()
+            .map(|w| fields.iter().position(|f| f == w))
+            .collect();
+        self.width = self.map.iter().flatten().max().map_or(0, |m| m + 1);
+        self.from_header = true;
+    }
+}
+
+fn wanted(kind: LogKind) -> &'static [&'static str] {
+    match kind {
+        LogKind::Conn => build::CONN_WANTED,
+        LogKind::Dns => build::DNS_WANTED,
+        LogKind::Http => build::HTTP_WANTED,
+        LogKind::Ssl => build::SSL_WANTED,
+        LogKind::Other => &[],
+    }
+}
+
+fn default_columns(kind: LogKind) -> &'static [&'static str] {
+    match kind {
+        LogKind::Conn => build::CONN_DEFAULT,
+        LogKind::Dns => build::DNS_DEFAULT,
+        LogKind::Http => build::HTTP_DEFAULT,
+        LogKind::Ssl => build::SSL_DEFAULT,
+        LogKind::Other => &[],
+    }
+}
+
+/// Decodes `\x09`-style header values.
+fn header_value(v: &str) -> String {
+    super::fields::unescape(v).into_owned()
+}
+
+/// Applies one header line; returns the `#path` value if the line is one.
+fn apply_header(line: &str, kind: LogKind, schema: &mut Schema) -> Option<String> {
+    let line = line.trim_start();
+    // `#separator` is always space-separated from its value; the others use the separator.
+    if let Some(v) = line.strip_prefix("#separator") {
+        let v = header_value(v.trim());
+        if let Some(&b) = v.as_bytes().first() {
+            schema.sep = b;
+        }
+        return None;
+    }
+    let sep = schema.sep as char;
+    let mut parts = line.split(sep);
+    let tag = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    let first = rest.first().map(|v| header_value(v));
+    match tag {
+        "#set_separator" => {
+            if let Some(&b) = first.as_deref().unwrap_or("").as_bytes().first() {
+                schema.set_sep = b;
+            }
+        }
+        "#empty_field" => schema.empty = first.unwrap_or_default(),
+        "#unset_field" => schema.unset = first.unwrap_or_default(),
+        "#fields" => schema.set_fields(
+            kind,
+            rest.iter()
+                .map(|s| s.trim_end_matches('\r').to_string())
+                .collect(),
+        ),
+        "#path" => return first,
+        _ => {}
+    }
+    None
+}
+
+/// Parses one data line into `out`. `Ok(false)` means the line was blank.
+fn parse_line(
+    line: &str,
+    kind: LogKind,
+    schema: &Schema,
+    cols: &mut Vec<&'static str>,
+    out: &mut Batch,
+) -> Result<bool, String> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.trim().is_empty() {
+        return Ok(false);
+    }
+    if line.starts_with('{') {
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| "invalid JSON: not an object".to_string())?;
+        let row = JsonRow {
+            obj,
+            names: wanted(kind),
+        };
+        push(kind, &row, out).map_err(|e| e.to_string())?;
+        return Ok(true);
+    }
+    if kind == LogKind::Other {
+        out.other += 1;
+        return Ok(true);
+    }
+    // The column buffer is reused across lines; `recycle` lends it to this line's lifetime.
+    let mut split = recycle(std::mem::take(cols));
+    split.extend(line.split(schema.sep as char).take(schema.width));
+    let result = if split.len() < schema.width {
+        Err(format!(
+            "expected at least {} columns, got {}",
+            schema.width,
+            split.len()
+        ))
+    } else {
+        let row = TsvRow {
+            cols: &split,
+            map: &schema.map,
+            names: wanted(kind),
+            unset: &schema.unset,
+            empty: &schema.empty,
+            set_sep: schema.set_sep,
+        };
+        push(kind, &row, out)
+            .map(|()| true)
+            .map_err(|e| e.to_string())
+    };
+    split.clear();
+    *cols = recycle(split);
+    result
+}
+
+/// Re-types an empty vector of borrowed strings, keeping its allocation (in-place collect).
+fn recycle<'b>(mut v: Vec<&str>) -> Vec<&'b str> {
+    v.clear();
+    v.into_iter().map(|_| "").collect()
+}
+
+fn push<R: super::fields::Row>(kind: LogKind, row: &R, out: &mut Batch) -> Result<(), FieldError> {
+    match kind {
+        LogKind::Conn => out.conns.push(build::conn(row)?),
+        LogKind::Dns => out.dns.push(build::dns(row)?),
+        LogKind::Http => out.http.push(build::http(row)?),
+        LogKind::Ssl => out.ssl.push(build::ssl(row)?),
+        LogKind::Other => out.other += 1,
+    }
+    Ok(())
+}
+
+/// What one parser task returns.
+#[derive(Default)]
+struct Piece {
+    batch: Batch,
+    data_lines: u64,
+    lines: u64,
+    /// (line index within the piece, reason); only the first few are kept.
+    errors: Vec<(u64, String)>,
+    skipped: u64,
+}
+
+fn parse_piece(bytes: &[u8], kind: LogKind, schema: &Schema, last_is_partial: bool) -> Piece {
+    let mut p = Piece::default();
+    let mut cols = Vec::new();
+    let mut start = 0;
+    let n = bytes.len();
+    while start < n {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(n, |i| start + i);
+        let raw = &bytes[start..end];
+        let partial = end == n && last_is_partial;
+        let text = String::from_utf8_lossy(raw);
+        match parse_line(&text, kind, schema, &mut cols, &mut p.batch) {
+            Ok(true) => p.data_lines += 1,
+            Ok(false) => {}
+            Err(reason) => {
+                p.data_lines += 1;
+                p.skipped += 1;
+                if p.errors.len() < MAX_EXAMPLES {
+                    let reason = if partial {
+                        format!("truncated last line ({reason})")
+                    } else {
+                        reason
+                    };
+                    p.errors.push((p.lines, reason));
+                }
+            }
+        }
+        p.lines += 1;
+        start = end + 1;
+    }
+    p
+}
+
+/// Whether the (trimmed) line is a `#` header line.
+fn is_header(line: &[u8]) -> bool {
+    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'#')
+}
+
+/// Opens a file, transparently decompressing gzip (by magic bytes, not by name).
+pub(crate) fn open_log(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic)?;
+    let head = std::io::Cursor::new(magic[..n].to_vec());
+    let chained = head.chain(f);
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(chained)))
+    } else {
+        Ok(Box::new(chained))
+    }
+}
+
+/// Reads `path` as a Zeek log of `kind`, appending its records to a new batch.
+pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
+    let mut report = FileReport::new(path, kind);
+    let mut batch = Batch::default();
+    let mut reader = match open_log(path) {
+        Ok(r) => r,
+        Err(e) => {
+            report.error = Some(format!("cannot open: {e}"));
+            return (batch, report);
+        }
+    };
+    let mut schema = Schema::new(kind);
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + 4096);
+    let mut line_no: u64 = 0; // lines fully processed so far
+    let mut checked_first = false;
+    let mut eof = false;
+    while !eof {
+        // Fill the buffer up to BLOCK bytes (keeping the unfinished line from last time).
+        let mut filled = buf.len();
+        buf.resize(BLOCK.max(filled * 2), 0);
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    report.error = Some(format!("read error after line {line_no}: {e}"));
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        buf.truncate(filled);
+        let cut = if eof {
+            buf.len()
+        } else {
+            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
+        };
+        if cut == 0 && !eof {
+            continue; // a single line longer than the buffer: read more
+        }
+        let block = &buf[..cut];
+        let partial_tail = eof && !block.is_empty() && block.last() != Some(&b'\n');
+        if !checked_first {
+            if let Some(reason) = reject_reason(block, kind) {
+                report.error = Some(reason);
+                return (Batch::default(), report);
+            }
+            checked_first = true;
+        }
+        line_no = process_block(
+            block,
+            kind,
+            &mut schema,
+            line_no,
+            partial_tail,
+            &mut batch,
+            &mut report,
+        );
+        buf.drain(..cut);
+    }
+    report.assumed_columns =
+        kind != LogKind::Other && !schema.from_header && report.records > 0 && !report.json;
+    (batch, report)
+}
+
+/// Decides from the start of a file whether it is a Zeek log at all.
+fn reject_reason(block: &[u8], kind: LogKind) -> Option<String> {
+    let mut saw_header = false;
+    for raw in block.split(|b| *b == b'\n') {
+        if is_header(raw) {
+            saw_header = true;
+            continue;
+        }
+        let text = String::from_utf8_lossy(raw);
+        if text.trim().is_empty() {
+            continue;
+        }
+        if saw_header || text.starts_with('{') {
+            return None;
+        }
+        // No header at all: accept it only if the line reads with Zeek's default columns.
+        if kind == LogKind::Other {
+            return Some(
+                "not a Zeek log: no '#fields' header and the first line is not JSON".into(),
+            );
+        }
+        let schema = Schema::new(kind);
+        let mut cols = Vec::new();
+        let mut b = Batch::default();
+        return match parse_line(&text, kind, &schema, &mut cols, &mut b) {
+            Ok(_) => None,
+            Err(e) => Some(format!(
+                "not a Zeek log: no '#fields' header and the first line does not read as {} ({e})",
+                kind.as_str()
+            )),
+        };
+    }
+    None
+}
+
+/// Parses one line-aligned block; returns the new line count.
+fn process_block(
+    block: &[u8],
+    kind: LogKind,
+    schema: &mut Schema,
+    mut line_no: u64,
+    partial_tail: bool,
+    batch: &mut Batch,
+    report: &mut FileReport,
+) -> u64 {
+    // Split the block into data segments separated by header lines (rare: the file start, or
+    // concatenated logs). Header lines are handled in order, data segments in parallel.
+    let mut seg_start = 0;
+    let mut pos = 0;
+    let n = block.len();
+    while pos < n {
+        let end = memchr::memchr(b'\n', &block[pos..]).map_or(n, |i| pos + i);
+        let line = &block[pos..end];
+        // Fast path: only lines whose first non-blank byte is '#' are headers.
+        if line
+            .first()
+            .is_some_and(|b| *b == b'#' || b.is_ascii_whitespace())
+            && is_header(line)
+        {
+            line_no = parse_segment(
+                &block[seg_start..pos],
+                kind,
+                schema,
+                line_no,
+                false,
+                batch,
+                report,
+            );
+            let text = String::from_utf8_lossy(line);
+            if let Some(path) = apply_header(&text, kind, schema) {
+                report.zeek_path = Some(path);
+            }
+            line_no += 1;
+            seg_start = end + 1;
+            pos = end + 1;
+            continue;
+        }
+        // Jump to the next line that could be a header: a newline followed by '#' or blank.
+        pos = next_candidate(block, end + 1);
+    }
+    if seg_start < n {
+        line_no = parse_segment(
+            &block[seg_start..n],
+            kind,
+            schema,
+            line_no,
+            partial_tail,
+            batch,
+            report,
+        );
+    }
+    line_no
+}
+
+/// The start of the next line at or after `from` that begins with `#` or whitespace.
+fn next_candidate(block: &[u8], from: usize) -> usize {
+    let mut pos = from;
+    while pos < block.len() {
+        let b = block[pos];
+        if b == b'#' || b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' {
+            return pos;
+        }
+        match memchr::memchr(b'\n', &block[pos..]) {
+            Some(i) => pos += i + 1,
+            None => return block.len(),
+        }
+    }
+    block.len()
+}
+
+fn parse_segment(
+    seg: &[u8],
+    kind: LogKind,
+    schema: &Schema,
+    line_no: u64,
+    partial_tail: bool,
+    batch: &mut Batch,
+    report: &mut FileReport,
+) -> u64 {
+    if seg.is_empty() {
+        return line_no;
+    }
+    // Cut the segment into pieces at newlines, about 4 per thread.
+    let want = (rayon::current_num_threads() * 4).max(1);
+    let size = (seg.len() / want).max(MIN_PIECE);
+    let mut pieces: Vec<&[u8]> = Vec::new();
+    let mut start = 0;
+    while start < seg.len() {
+        let tentative = (start + size).min(seg.len());
+        let end = if tentative >= seg.len() {
+            seg.len()
+        } else {
+            memchr::memchr(b'\n', &seg[tentative..]).map_or(seg.len(), |i| tentative + i + 1)
+        };
+        pieces.push(&seg[start..end]);
+        start = end;
+    }
+    // A piece that ends in '\n' has that newline as its last byte; strip it so the line
+    // iterator does not see an extra empty line.
+    let last = pieces.len() - 1;
+    let results: Vec<Piece> = pieces
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let body = p.strip_suffix(b"\n").unwrap_or(p);
+            parse_piece(body, kind, schema, partial_tail && i == last)
+        })
+        .collect();
+    let mut line_no = line_no;
+    for piece in results {
+        for (idx, reason) in piece.errors {
+            report.note_skip(line_no + idx + 1, &reason);
+        }
+        report.skipped += piece.skipped;
+        report.data_lines += piece.data_lines;
+        report.records += piece.data_lines - piece.skipped;
+        batch.append(piece.batch);
+        line_no += piece.lines;
+    }
+    report.json |= kind != LogKind::Other && seg.first() == Some(&b'{');
+    line_no
+}

@@ -1,0 +1,113 @@
+//! kalipso turns Zeek logs into the behavioural picture of the Stratosphere Linux IPS (Slips):
+//! profiles per IP, time windows, behavioural letters and a store laid out like Slips' Redis
+//! database — thousands of times faster than Slips, with no external services.
+//!
+//! ```text
+//! paths ──► input ──► records ──► profile ──► store ──► report / --json / --dump-redis
+//!           │ Zeek dir / log (TSV or JSON, .gz, rotated names) → Conn/Dns/Http/Ssl
+//!           │ (packet captures: a later stage, producing the same records)
+//! ```
+//!
+//! Modules, in data-flow order: [`input`] finds and parses logs, [`record`] holds the typed
+//! records, [`profile`] builds profiles, windows, tuples and letters, [`store`] keeps it all and
+//! renders Slips' keyspace, [`report`] summarises it. [`cli`] is the command line, [`generate`] a
+//! deterministic log generator for benchmarks.
+
+pub mod cli;
+pub mod generate;
+pub mod input;
+pub mod profile;
+pub mod record;
+pub mod report;
+pub mod store;
+
+use anyhow::Context as _;
+use cli::{AnalyzeConfig, Cli, Command};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use store::Store;
+
+/// Reads and profiles `paths`. This is the whole pipeline without any output.
+pub fn analyze(paths: &[PathBuf], config: &profile::ProfileConfig) -> Store {
+    let input = input::read(paths);
+    Store::build(input.batch, input.summary, config.clone())
+}
+
+/// Runs a parsed command line; returns the process exit code (0 ok, 2 input had errors).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => run_analyze(&AnalyzeConfig::try_from(args)?),
+        Command::Generate(g) => {
+            let file = std::fs::File::create(&g.out)
+                .with_context(|| format!("cannot create '{}'", g.out.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            generate::conn_log(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
+            w.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()?;
+    let store = pool.install(|| analyze(&cfg.paths, &cfg.profile));
+
+    for f in &store.input.files {
+        if let Some(e) = &f.error {
+            eprintln!("kalipso: {}: {e}", f.path);
+        }
+        for ex in &f.examples {
+            eprintln!("kalipso: {ex}");
+        }
+        if f.skipped > f.examples.len() as u64 {
+            eprintln!(
+                "kalipso: {}: {} more line(s) skipped",
+                f.path,
+                f.skipped - f.examples.len() as u64
+            );
+        }
+    }
+    let records: u64 = store.input.records.values().sum();
+    if records == 0 {
+        let what: Vec<String> = cfg
+            .paths
+            .iter()
+            .map(|p| format!("'{}'", p.display()))
+            .collect();
+        eprintln!("kalipso: nothing readable in {}", what.join(", "));
+        eprintln!(
+            "hint: give a Zeek log directory, a conn.log (TSV or JSON, optionally .gz), or several"
+        );
+        return Ok(ExitCode::from(2));
+    }
+
+    let report = report::Report::new(&store, cfg.top);
+    if let Some(path) = &cfg.json {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create '{}'", path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut w, &report)?;
+        w.flush()?;
+    }
+    if let Some(path) = &cfg.dump_redis {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create '{}'", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        pool.install(|| store.dump_redis(&mut w))?;
+        w.flush()?;
+    }
+    // The terminal UI is a later stage; until then the report is always printed.
+    let _ = cfg.no_ui;
+    let mut out = std::io::stdout().lock();
+    out.write_all(report.text().as_bytes())?;
+    out.flush()?;
+    let had_errors = store.input.skipped > 0 || store.input.failed_files > 0;
+    Ok(if had_errors {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,22 @@
+//! The `kalipso` binary: parse the command line, run, map errors to an exit code.
+
+use clap::Parser as _;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = kalipso::cli::Cli::parse();
+    match kalipso::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`kalipso analyze … | head`) is not an error.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("kalipso: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

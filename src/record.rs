@@ -1,0 +1,383 @@
+//! The common currency of the pipeline: one typed record per Zeek log kind.
+//!
+//! Both inputs (Zeek logs today, packet captures later) produce exactly these structs, with Zeek's
+//! field meanings: `orig_bytes`/`resp_bytes` are payload bytes, `conn_state` is Zeek's summary
+//! state, `uid` links the application records (dns, http, ssl) to their connection. Nothing here
+//! knows about profiles, windows or Slips' key layout.
+
+use compact_str::CompactString;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Transport protocol of a connection, as Zeek's `proto` enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    /// `tcp`
+    Tcp,
+    /// `udp`
+    Udp,
+    /// `icmp` (Zeek also uses it for ICMPv6)
+    Icmp,
+    /// `unknown_transport`, or anything Zeek may add later
+    Unknown,
+}
+
+impl Proto {
+    /// Parses Zeek's lower-case name; anything unrecognised is `Unknown`.
+    pub fn from_zeek(s: &str) -> Self {
+        match s {
+            "tcp" | "TCP" => Proto::Tcp,
+            "udp" | "UDP" => Proto::Udp,
+            "icmp" | "ICMP" | "icmp6" | "ipv6-icmp" => Proto::Icmp,
+            _ => Proto::Unknown,
+        }
+    }
+
+    /// Zeek's lower-case spelling, used in tuple keys (`8.8.8.8-53-udp`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
+            Proto::Unknown => "unknown_transport",
+        }
+    }
+
+    /// Slips' `proto.upper()`, used in aggregate field names (`DstPortsClientTCPEstablished`).
+    pub fn upper(self) -> &'static str {
+        match self {
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+            Proto::Icmp => "ICMP",
+            Proto::Unknown => "UNKNOWN_TRANSPORT",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Zeek's `conn_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum ConnState {
+    S0,
+    S1,
+    SF,
+    REJ,
+    S2,
+    S3,
+    RSTO,
+    RSTR,
+    RSTOS0,
+    RSTRH,
+    SH,
+    SHR,
+    OTH,
+    /// `-`, empty, or a value Zeek does not define.
+    Unset,
+}
+
+impl ConnState {
+    /// Parses Zeek's spelling; unknown values become `Unset` (Slips treats them as not established).
+    pub fn from_zeek(s: &str) -> Self {
+        match s {
+            "S0" => ConnState::S0,
+            "S1" => ConnState::S1,
+            "SF" => ConnState::SF,
+            "REJ" => ConnState::REJ,
+            "S2" => ConnState::S2,
+            "S3" => ConnState::S3,
+            "RSTO" => ConnState::RSTO,
+            "RSTR" => ConnState::RSTR,
+            "RSTOS0" => ConnState::RSTOS0,
+            "RSTRH" => ConnState::RSTRH,
+            "SH" => ConnState::SH,
+            "SHR" => ConnState::SHR,
+            "OTH" => ConnState::OTH,
+            _ => ConnState::Unset,
+        }
+    }
+
+    /// Zeek's spelling (`-` for unset).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnState::S0 => "S0",
+            ConnState::S1 => "S1",
+            ConnState::SF => "SF",
+            ConnState::REJ => "REJ",
+            ConnState::S2 => "S2",
+            ConnState::S3 => "S3",
+            ConnState::RSTO => "RSTO",
+            ConnState::RSTR => "RSTR",
+            ConnState::RSTOS0 => "RSTOS0",
+            ConnState::RSTRH => "RSTRH",
+            ConnState::SH => "SH",
+            ConnState::SHR => "SHR",
+            ConnState::OTH => "OTH",
+            ConnState::Unset => "-",
+        }
+    }
+}
+
+/// The two summarised states of Slips (spec §1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Established {
+    /// The connection exchanged data both ways (or is ICMP/OTH).
+    Established,
+    /// Attempt, rejection or one-sided traffic.
+    NotEstablished,
+}
+
+impl Established {
+    /// Spelling in aggregate field names: no space (Kalipso's spelling, spec §0 fact 1).
+    pub fn field(self) -> &'static str {
+        match self {
+            Established::Established => "Established",
+            Established::NotEstablished => "NotEstablished",
+        }
+    }
+
+    /// Spelling in flows and timeline entries (`Not Established`, with the space Slips uses there).
+    pub fn human(self) -> &'static str {
+        match self {
+            Established::Established => "Established",
+            Established::NotEstablished => "Not Established",
+        }
+    }
+}
+
+/// Slips v1.0.0 `getFinalStateFromFlags` for Zeek states (spec §1.7 table).
+pub fn established(state: ConnState, pkts: u64) -> Established {
+    use ConnState as C;
+    match state {
+        C::S1 | C::SF | C::S2 | C::S3 | C::RSTO | C::OTH => Established::Established,
+        // RSTR matches none of Slips' Zeek lists and falls through to the `RST` rule.
+        C::RSTR if pkts > 3 => Established::Established,
+        C::RSTR | C::S0 | C::REJ | C::RSTOS0 | C::RSTRH | C::SH | C::SHR | C::Unset => {
+            Established::NotEstablished
+        }
+    }
+}
+
+/// One conn.log record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conn {
+    /// Start time, unix seconds.
+    pub ts: f64,
+    /// Duration in seconds; 0 when Zeek left it unset.
+    pub duration: f64,
+    /// Zeek's connection uid.
+    pub uid: CompactString,
+    /// Originator address.
+    pub orig_h: IpAddr,
+    /// Originator port (ICMP: the type).
+    pub orig_p: u16,
+    /// Responder address.
+    pub resp_h: IpAddr,
+    /// Responder port (ICMP: the code).
+    pub resp_p: u16,
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Zeek's `service` (empty when unset), e.g. `dns`, `http`, `ssl,quic`.
+    pub service: CompactString,
+    /// Zeek's `conn_state`.
+    pub conn_state: ConnState,
+    /// Payload bytes sent by the originator (0 when unset).
+    pub orig_bytes: u64,
+    /// Payload bytes sent by the responder (0 when unset).
+    pub resp_bytes: u64,
+    /// Zeek's `history` letters (empty when unset).
+    pub history: CompactString,
+    /// Packets sent by the originator.
+    pub orig_pkts: u64,
+    /// IP-level bytes sent by the originator.
+    pub orig_ip_bytes: u64,
+    /// Packets sent by the responder.
+    pub resp_pkts: u64,
+    /// IP-level bytes sent by the responder.
+    pub resp_ip_bytes: u64,
+}
+
+impl Conn {
+    /// Packets both ways (Slips' `pkts`).
+    pub fn pkts(&self) -> u64 {
+        self.orig_pkts.saturating_add(self.resp_pkts)
+    }
+
+    /// Payload bytes both ways (Slips' `allbytes`; payload, not IP bytes).
+    pub fn bytes(&self) -> u64 {
+        self.orig_bytes.saturating_add(self.resp_bytes)
+    }
+
+    /// Slips' summarised state of this connection.
+    pub fn established(&self) -> Established {
+        established(self.conn_state, self.pkts())
+    }
+}
+
+/// The endpoints shared by every application record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoints {
+    /// Start time, unix seconds.
+    pub ts: f64,
+    /// The uid of the connection this record belongs to (empty if the log has none).
+    pub uid: CompactString,
+    /// Originator address.
+    pub orig_h: IpAddr,
+    /// Originator port.
+    pub orig_p: u16,
+    /// Responder address.
+    pub resp_h: IpAddr,
+    /// Responder port.
+    pub resp_p: u16,
+}
+
+/// One dns.log record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dns {
+    /// Addresses, ports, time and uid.
+    pub id: Endpoints,
+    /// The queried name (empty when unset).
+    pub query: String,
+    /// `qclass_name`, e.g. `C_INTERNET`.
+    pub qclass_name: CompactString,
+    /// `qtype_name`, e.g. `A`, `AAAA`, `PTR`.
+    pub qtype_name: CompactString,
+    /// `rcode_name`, e.g. `NOERROR`, `NXDOMAIN`.
+    pub rcode_name: CompactString,
+    /// Answers: addresses, CNAMEs, TXT records…
+    pub answers: Vec<String>,
+    /// TTLs of the answers, seconds.
+    pub ttls: Vec<f64>,
+}
+
+/// One http.log record (one request/response pair).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Http {
+    /// Addresses, ports, time and uid.
+    pub id: Endpoints,
+    /// Request method.
+    pub method: CompactString,
+    /// `Host` header.
+    pub host: String,
+    /// Request URI.
+    pub uri: String,
+    /// HTTP version, e.g. `1.1`.
+    pub version: CompactString,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// Request body length, bytes.
+    pub request_body_len: u64,
+    /// Response body length, bytes.
+    pub response_body_len: u64,
+    /// Status code, if a response was seen.
+    pub status_code: Option<u16>,
+    /// Status message.
+    pub status_msg: String,
+    /// File ids of the response bodies.
+    pub resp_fuids: Vec<String>,
+    /// MIME types of the response bodies.
+    pub resp_mime_types: Vec<String>,
+}
+
+/// One ssl.log record (one TLS handshake).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ssl {
+    /// Addresses, ports, time and uid.
+    pub id: Endpoints,
+    /// Protocol version, e.g. `TLSv12`.
+    pub version: CompactString,
+    /// Negotiated cipher.
+    pub cipher: String,
+    /// Elliptic curve.
+    pub curve: CompactString,
+    /// Server Name Indication.
+    pub server_name: String,
+    /// Whether the session was resumed.
+    pub resumed: bool,
+    /// Whether the handshake completed.
+    pub established: bool,
+    /// Certificate subject.
+    pub subject: String,
+    /// Certificate issuer.
+    pub issuer: String,
+    /// Zeek's certificate validation result, e.g. `ok`.
+    pub validation_status: String,
+    /// JA3 client fingerprint (Slips' Zeek scripts add it).
+    pub ja3: CompactString,
+    /// JA3S server fingerprint.
+    pub ja3s: CompactString,
+}
+
+/// The Zeek log kinds kalipso knows by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogKind {
+    /// conn.log: connections (typed).
+    Conn,
+    /// dns.log (typed).
+    Dns,
+    /// http.log (typed).
+    Http,
+    /// ssl.log (typed).
+    Ssl,
+    /// Any other Zeek log: recognised and counted, not typed yet.
+    Other,
+}
+
+impl LogKind {
+    /// Name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Conn => "conn",
+            LogKind::Dns => "dns",
+            LogKind::Http => "http",
+            LogKind::Ssl => "ssl",
+            LogKind::Other => "other",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_zeek_state_summarises_as_the_spec_table() {
+        use ConnState as C;
+        use Established::{Established as E, NotEstablished as N};
+        let table = [
+            (C::S0, N),
+            (C::S1, E),
+            (C::SF, E),
+            (C::REJ, N),
+            (C::S2, E),
+            (C::S3, E),
+            (C::RSTO, E),
+            (C::RSTOS0, N),
+            (C::RSTRH, N),
+            (C::SH, N),
+            (C::SHR, N),
+            (C::OTH, E),
+            (C::Unset, N),
+        ];
+        for (state, want) in table {
+            assert_eq!(established(state, 10), want, "{state:?}");
+            assert_eq!(ConnState::from_zeek(state.as_str()), state);
+        }
+        assert_eq!(established(C::RSTR, 4), E);
+        assert_eq!(established(C::RSTR, 3), N);
+    }
+
+    #[test]
+    fn proto_spellings_round_trip() {
+        for p in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Unknown] {
+            assert_eq!(Proto::from_zeek(p.as_str()), p);
+        }
+        assert_eq!(Proto::Icmp.upper(), "ICMP");
+    }
+}

@@ -1,0 +1,226 @@
+//! The in-memory store: typed records and profiles, laid out by Slips' Redis keyspace.
+//!
+//! The store owns every record (indices in profiles point into its vectors), the profiles with
+//! their windows, Slips' `DNSresolution` (built from dns.log), the uid → application record index
+//! used for timeline interpretations, and the SNI list of `IPsInfo`. The Redis view of it (key
+//! names, the JSON strings Slips would hold, the `--dump-redis` file) lives in [`keys`],
+//! [`render`] and [`redis`]; the UI and detections read the typed data directly.
+
+pub mod keys;
+pub mod ports;
+pub mod redis;
+pub mod render;
+
+use crate::input::{Batch, InputSummary};
+use crate::profile::{self, Profile, ProfileConfig, Window};
+use crate::record::{Conn, Dns, Http, Ssl};
+use compact_str::CompactString;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// `DNSresolution[ip]`: what the capture's own DNS answers say about an IP (spec §1.9).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolution {
+    /// Time of the last answer that named the IP.
+    pub ts: f64,
+    /// uid of that answer.
+    pub uid: CompactString,
+    /// Queried names whose answers contained the IP, with the time each was first seen.
+    pub domains: Vec<(String, f64)>,
+    /// Clients that asked.
+    pub resolved_by: Vec<IpAddr>,
+    /// `profile_<client>_timewindow<N>` of each asking.
+    pub timewindows: Vec<String>,
+}
+
+impl Resolution {
+    /// The domains known at time `t` (answers seen at or before `t`).
+    pub fn domains_at(&self, t: f64) -> impl Iterator<Item = &str> {
+        self.domains
+            .iter()
+            .filter(move |(_, first)| *first <= t)
+            .map(|(d, _)| d.as_str())
+    }
+}
+
+/// An application record, by kind and index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AltRef {
+    /// `Store::dns[i]`
+    Dns(u32),
+    /// `Store::http[i]`
+    Http(u32),
+    /// `Store::ssl[i]`
+    Ssl(u32),
+}
+
+/// Everything kalipso knows after profiling.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Profiler settings used.
+    pub config: ProfileConfig,
+    /// Start of window 1 of the global grid (the first record's time).
+    pub anchor: f64,
+    /// All connections, sorted by time.
+    pub conns: Vec<Conn>,
+    /// All dns.log records, sorted by time.
+    pub dns: Vec<Dns>,
+    /// All http.log records, sorted by time.
+    pub http: Vec<Http>,
+    /// All ssl.log records, sorted by time.
+    pub ssl: Vec<Ssl>,
+    /// Profiles by IP.
+    pub profiles: BTreeMap<IpAddr, Profile>,
+    /// `DNSresolution`, by answered IP.
+    pub dns_resolution: BTreeMap<IpAddr, Resolution>,
+    /// The last application record of each connection uid (Slips' `_altflows`, last write wins).
+    pub alt_by_uid: FxHashMap<CompactString, AltRef>,
+    /// `IPsInfo[ip].SNI`: server names seen in TLS to the IP that some DNS answer also named.
+    pub sni: BTreeMap<IpAddr, Vec<(String, u16)>>,
+    /// What was read.
+    pub input: InputSummary,
+}
+
+impl Store {
+    /// Profiles the records of `batch`.
+    pub fn build(batch: Batch, input: InputSummary, config: ProfileConfig) -> Store {
+        let anchor = input.span.map_or(0.0, |s| s.0);
+        let profiles = profile::build(&batch, &config, anchor);
+        let Batch {
+            conns,
+            dns,
+            http,
+            ssl,
+            ..
+        } = batch;
+        let mut store = Store {
+            config,
+            anchor,
+            conns,
+            dns,
+            http,
+            ssl,
+            profiles,
+            input,
+            ..Store::default()
+        };
+        store.dns_resolution = store.resolutions();
+        store.alt_by_uid = store.alt_index();
+        store.sni = store.sni_table();
+        store
+    }
+
+    /// The window number of a record of `ip` at time `t` (on that profile's grid).
+    pub fn window_number(&self, ip: IpAddr, t: f64) -> i64 {
+        match self.profiles.get(&ip) {
+            Some(p) => p.grid.number(t),
+            None => profile::window::Grid {
+                width: self.config.tw_width,
+                anchor: self.anchor,
+            }
+            .number(t),
+        }
+    }
+
+    /// A window of a profile.
+    pub fn window(&self, ip: IpAddr, n: i64) -> Option<&Window> {
+        self.profiles.get(&ip)?.windows.get(&n)
+    }
+
+    /// Number of (profile, window) pairs.
+    pub fn window_count(&self) -> usize {
+        self.profiles.values().map(|p| p.windows.len()).sum()
+    }
+
+    fn resolutions(&self) -> BTreeMap<IpAddr, Resolution> {
+        let mut out: BTreeMap<IpAddr, Resolution> = BTreeMap::new();
+        for d in &self.dns {
+            // Slips records A/AAAA answers only, and never reverse lookups (spec §1.9).
+            let typed = d.qtype_name == "A" || d.qtype_name == "AAAA";
+            let useful = !d.answers.is_empty() && d.answers.iter().any(|a| a != "-");
+            if !typed || !useful || d.query.ends_with("arpa") {
+                continue;
+            }
+            let tw = format!(
+                "{}_timewindow{}",
+                keys::profile_key(d.id.orig_h),
+                self.window_number(d.id.orig_h, d.id.ts)
+            );
+            for answer in &d.answers {
+                let Ok(ip) = answer.parse::<IpAddr>() else {
+                    continue;
+                };
+                let r = out.entry(ip).or_default();
+                if !r.domains.iter().any(|(q, _)| *q == d.query) {
+                    r.domains.push((d.query.clone(), d.id.ts));
+                }
+                if !r.resolved_by.contains(&d.id.orig_h) {
+                    r.resolved_by.push(d.id.orig_h);
+                }
+                if !r.timewindows.contains(&tw) {
+                    r.timewindows.push(tw.clone());
+                }
+                r.ts = d.id.ts;
+                r.uid.clone_from(&d.id.uid);
+            }
+        }
+        out
+    }
+
+    fn alt_index(&self) -> FxHashMap<CompactString, AltRef> {
+        // Records are applied in time order across kinds, so the last write wins as in Slips.
+        let mut all: Vec<(f64, AltRef, &CompactString)> = Vec::new();
+        all.extend(
+            self.dns
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id.ts, AltRef::Dns(i as u32), &d.id.uid)),
+        );
+        all.extend(
+            self.http
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.id.ts, AltRef::Http(i as u32), &h.id.uid)),
+        );
+        all.extend(
+            self.ssl
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.ts, AltRef::Ssl(i as u32), &s.id.uid)),
+        );
+        all.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut map = FxHashMap::default();
+        for (_, r, uid) in all {
+            if !uid.is_empty() {
+                map.insert(uid.clone(), r);
+            }
+        }
+        map
+    }
+
+    fn sni_table(&self) -> BTreeMap<IpAddr, Vec<(String, u16)>> {
+        let known: std::collections::HashSet<&str> = self
+            .dns_resolution
+            .values()
+            .flat_map(|r| r.domains.iter().map(|(d, _)| d.as_str()))
+            .collect();
+        let mut out: BTreeMap<IpAddr, Vec<(String, u16)>> = BTreeMap::new();
+        for s in &self.ssl {
+            if s.server_name.is_empty() || !known.contains(s.server_name.as_str()) {
+                continue;
+            }
+            let list = out.entry(s.id.resp_h).or_default();
+            let entry = (s.server_name.clone(), s.id.resp_p);
+            if !list.contains(&entry) {
+                list.push(entry);
+            }
+        }
+        out
+    }
+
+    /// The application record behind a connection uid, if any.
+    pub fn alt_of(&self, uid: &str) -> Option<AltRef> {
+        self.alt_by_uid.get(uid).copied()
+    }
+}
