@@ -127,7 +127,7 @@ pub struct InputSummary {
 /// Everything read from the input.
 #[derive(Debug, Default)]
 pub struct Input {
-    /// All records; each kind sorted by time (ties keep file order).
+    /// All records; each kind merged across files in Slips' order (see `merge_by_head`).
     pub batch: Batch,
     /// What was read and skipped.
     pub summary: InputSummary,
@@ -322,7 +322,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, failures: &mut Vec<FileReport>) {
     }
 }
 
-/// Reads every log behind `paths`. Each kind comes back sorted by time.
+/// Reads every log behind `paths`. Each kind comes back merged in Slips' order.
 pub fn read(paths: &[PathBuf]) -> Input {
     let mut failures = Vec::new();
     let candidates = discover(paths, &mut failures);
@@ -344,8 +344,7 @@ pub fn read(paths: &[PathBuf]) -> Input {
         .collect();
 
     let mut input = Input::default();
-    let total_conns: usize = results.iter().map(|(b, _)| b.conns.len()).sum();
-    input.batch.conns.reserve_exact(total_conns);
+    let mut parts = Parts::default();
     for (batch, report) in results {
         if report.error.is_some() {
             input.summary.failed_files += 1;
@@ -357,61 +356,88 @@ pub fn read(paths: &[PathBuf]) -> Input {
             .entry(report.kind_label())
             .or_default() += report.records;
         input.summary.files.push(report);
-        input.batch.append(batch);
+        parts.conns.push(batch.conns);
+        parts.dns.push(batch.dns);
+        parts.http.push(batch.http);
+        parts.ssl.push(batch.ssl);
+        input.batch.other += batch.other;
     }
     for f in failures {
         input.summary.failed_files += 1;
         input.summary.files.push(f);
     }
-    sort_by_time(&mut input.batch);
+    input.batch.conns = merge_by_head(parts.conns, |c| c.ts);
+    input.batch.dns = merge_by_head(parts.dns, |d| d.id.ts);
+    input.batch.http = merge_by_head(parts.http, |h| h.id.ts);
+    input.batch.ssl = merge_by_head(parts.ssl, |s| s.id.ts);
     input.summary.span = span(&input.batch);
     input
 }
 
-/// Sorts each kind by time; ties keep their input order (stable), so the result is the same
-/// for any thread count.
-fn sort_by_time(b: &mut Batch) {
-    sort_conns(&mut b.conns);
-    b.dns.par_sort_by(|x, y| x.id.ts.total_cmp(&y.id.ts));
-    b.http.par_sort_by(|x, y| x.id.ts.total_cmp(&y.id.ts));
-    b.ssl.par_sort_by(|x, y| x.id.ts.total_cmp(&y.id.ts));
+/// Per-file record lists, in path order.
+#[derive(Default)]
+struct Parts {
+    conns: Vec<Vec<Conn>>,
+    dns: Vec<Vec<Dns>>,
+    http: Vec<Vec<Http>>,
+    ssl: Vec<Vec<Ssl>>,
 }
 
-/// Sorts connections by time without a second copy of the records: sort (time, index) pairs,
-/// then apply the permutation in place. Zeek writes conn.log at connection end, so it is
-/// rarely sorted by start time.
-fn sort_conns(conns: &mut [Conn]) {
-    if conns.windows(2).all(|w| w[0].ts <= w[1].ts) {
-        return;
+/// The head of one file in the merge: its next record's time and the file's position.
+struct Head {
+    ts: f64,
+    file: usize,
+}
+
+impl PartialEq for Head {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
     }
-    let mut keys: Vec<(f64, u32)> = conns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.ts, i as u32))
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Head {
+    // Reversed, so the max-heap pops the earliest time, then the earliest file.
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.ts.total_cmp(&self.ts).then(o.file.cmp(&self.file))
+    }
+}
+
+/// Merges files the way Slips' input process does (spec §8.2): one buffered record per file,
+/// the one with the smallest time goes next, each file keeps its own order. Zeek writes
+/// conn.log when a connection ends, so a file is not sorted by start time, and Slips' letters
+/// depend on this exact order. Sorted files merge into a sorted list.
+fn merge_by_head<T>(files: Vec<Vec<T>>, ts: impl Fn(&T) -> f64) -> Vec<T> {
+    let mut files: Vec<Vec<T>> = files.into_iter().filter(|f| !f.is_empty()).collect();
+    if files.len() <= 1 {
+        return files.pop().unwrap_or_default();
+    }
+    let total = files.iter().map(Vec::len).sum();
+    let mut iters: Vec<std::iter::Peekable<std::vec::IntoIter<T>>> = files
+        .into_iter()
+        .map(|f| f.into_iter().peekable())
         .collect();
-    keys.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut perm: Vec<u32> = keys.iter().map(|k| k.1).collect();
-    drop(keys);
-    apply_permutation(conns, &mut perm);
-}
-
-/// Reorders `v` so that `new[k] = old[perm[k]]`, in place; `perm` is left as the identity.
-fn apply_permutation<T>(v: &mut [T], perm: &mut [u32]) {
-    for i in 0..v.len() {
-        if perm[i] as usize == i {
-            continue;
-        }
-        let mut j = i;
-        loop {
-            let k = perm[j] as usize;
-            perm[j] = j as u32;
-            if k == i {
-                break;
-            }
-            v.swap(j, k);
-            j = k;
+    let mut heap = std::collections::BinaryHeap::with_capacity(iters.len());
+    for (file, it) in iters.iter_mut().enumerate() {
+        if let Some(r) = it.peek() {
+            heap.push(Head { ts: ts(r), file });
         }
     }
+    let mut out = Vec::with_capacity(total);
+    while let Some(Head { file, .. }) = heap.pop() {
+        let it = &mut iters[file];
+        if let Some(r) = it.next() {
+            out.push(r);
+        }
+        if let Some(r) = it.peek() {
+            heap.push(Head { ts: ts(r), file });
+        }
+    }
+    out
 }
 
 fn span(b: &Batch) -> Option<(f64, f64)> {
@@ -433,12 +459,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn permutation_is_applied_in_place() {
-        let mut v = vec!['a', 'b', 'c', 'd', 'e'];
-        let mut perm = vec![3, 0, 4, 1, 2];
-        apply_permutation(&mut v, &mut perm);
-        assert_eq!(v, vec!['d', 'a', 'e', 'b', 'c']);
-        assert_eq!(perm, vec![0, 1, 2, 3, 4]);
+    fn merge_takes_the_earliest_head_and_keeps_file_order() {
+        // file 0 is unsorted (as Zeek writes conn.log); its order is kept
+        let merged = merge_by_head(vec![vec![1.0, 5.0, 3.0], vec![2.0, 4.0], vec![]], |x| *x);
+        assert_eq!(merged, vec![1.0, 2.0, 4.0, 5.0, 3.0]);
+        assert_eq!(merge_by_head(vec![vec![3.0, 1.0]], |x| *x), vec![3.0, 1.0]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Every source IP of a connection or application record gets a profile (Slips' `out`
 //! direction). A destination IP also gets its server side (incoming flows and in-tuples) when it
 //! is inside the home network, or always with `--direction all`. Windows keep the indices of
-//! their flows in time order; the Slips aggregate fields are computed from them when asked
+//! their flows in processing order (Slips' merge order, spec §8.2); the Slips aggregate fields are computed from them when asked
 //! (see [`aggregate`]), so memory grows with flows, not with the number of aggregate keys.
 //! Profiles are built in parallel, one task per IP, and come out sorted by IP.
 
@@ -108,15 +108,15 @@ pub struct Window {
     pub number: i64,
     /// Start time, unix seconds.
     pub start: f64,
-    /// Connections where the profile is the client, in time order (indices into `Store::conns`).
+    /// Connections where the profile is the client, in processing order (indices into `Store::conns`).
     pub out_flows: Vec<u32>,
-    /// Connections where the profile is the server, in time order.
+    /// Connections where the profile is the server, in processing order.
     pub in_flows: Vec<u32>,
     /// Out-tuples in first-seen order.
     pub out_tuples: Vec<Tuple>,
     /// In-tuples (keyed by the client IP) in first-seen order.
     pub in_tuples: Vec<Tuple>,
-    /// dns.log records sent by the profile, in time order.
+    /// dns.log records sent by the profile, in processing order.
     pub dns: Vec<u32>,
     /// http.log records sent by the profile.
     pub http: Vec<u32>,
@@ -144,7 +144,7 @@ impl Profile {
     }
 }
 
-/// Indices of one IP's records, in time order.
+/// Indices of one IP's records, in processing order.
 #[derive(Default)]
 struct Owned {
     out: Vec<u32>,
@@ -155,6 +155,8 @@ struct Owned {
 }
 
 impl Owned {
+    /// The earliest of the first processed record of each kind (Slips anchors a profile's
+    /// windows at the first record it processes).
     fn first_ts(&self, b: &Batch) -> f64 {
         let firsts = [
             self.out.first().map(|&i| b.conns[i as usize].ts),
@@ -193,7 +195,7 @@ fn group<T: Sync>(items: &[T], key: impl Fn(&T) -> Option<IpAddr> + Sync) -> Gro
         })
 }
 
-/// Builds all profiles from time-sorted records. Also returns the global anchor.
+/// Builds all profiles from records in processing order.
 pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap<IpAddr, Profile> {
     let (out, (inc, (dns, (http, ssl)))) = rayon::join(
         || group(&batch.conns, |c| Some(c.orig_h)),

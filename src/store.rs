@@ -62,13 +62,13 @@ pub struct Store {
     pub config: ProfileConfig,
     /// Start of window 1 of the global grid (the first record's time).
     pub anchor: f64,
-    /// All connections, sorted by time.
+    /// All connections, in processing order (merged by file heads, spec §8.2).
     pub conns: Vec<Conn>,
-    /// All dns.log records, sorted by time.
+    /// All dns.log records, in processing order (merged by file heads, spec §8.2).
     pub dns: Vec<Dns>,
-    /// All http.log records, sorted by time.
+    /// All http.log records, in processing order (merged by file heads, spec §8.2).
     pub http: Vec<Http>,
-    /// All ssl.log records, sorted by time.
+    /// All ssl.log records, in processing order (merged by file heads, spec §8.2).
     pub ssl: Vec<Ssl>,
     /// Profiles by IP.
     pub profiles: BTreeMap<IpAddr, Profile>,

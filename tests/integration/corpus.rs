@@ -1,0 +1,32 @@
+//! The one way tests find the shared corpus: `KALIPSO_CORPUS`, default `../shared/testdata`.
+//! When it is absent the tests that need it say so once and skip; `.ci/run` sets the variable
+//! and fails before testing if the folder is missing.
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+static WARN: Once = Once::new();
+
+/// The corpus root, or `None` (after one notice) when it is not there.
+pub fn root() -> Option<PathBuf> {
+    let dir = std::env::var_os("KALIPSO_CORPUS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"),
+        PathBuf::from,
+    );
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        WARN.call_once(|| {
+            eprintln!(
+                "note: corpus '{}' not found (set KALIPSO_CORPUS); skipping corpus tests",
+                dir.display()
+            )
+        });
+        None
+    }
+}
+
+/// A path inside the corpus, or `None` when the corpus is absent.
+pub fn path(rel: &str) -> Option<PathBuf> {
+    root().map(|r| r.join(rel))
+}
