@@ -10,7 +10,7 @@ pub(crate) mod build;
 pub(crate) mod fields;
 pub(crate) mod zeek;
 
-use crate::record::{Conn, Dns, Http, LogKind, Ssl};
+use crate::record::{Activity, Conn, Dns, Http, LogKind, Ssl};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,8 +30,10 @@ pub struct Batch {
     pub http: Vec<Http>,
     /// ssl.log records.
     pub ssl: Vec<Ssl>,
-    /// Records of other logs (counted only).
+    /// Records of other logs.
     pub other: u64,
+    /// Source and time of the records of other logs.
+    pub activity: Vec<Activity>,
 }
 
 impl Batch {
@@ -45,6 +47,7 @@ impl Batch {
         self.dns.append(&mut other.dns);
         self.http.append(&mut other.http);
         self.ssl.append(&mut other.ssl);
+        self.activity.append(&mut other.activity);
         self.other += other.other;
     }
 }
@@ -120,7 +123,7 @@ pub struct InputSummary {
     pub skipped: u64,
     /// Files that could not be read at all.
     pub failed_files: u64,
-    /// Earliest and latest record time (unix seconds), over typed records.
+    /// Earliest and latest record time (unix seconds), over all logs.
     pub span: Option<(f64, f64)>,
 }
 
@@ -360,6 +363,7 @@ pub fn read(paths: &[PathBuf]) -> Input {
         parts.dns.push(batch.dns);
         parts.http.push(batch.http);
         parts.ssl.push(batch.ssl);
+        parts.activity.push(batch.activity);
         input.batch.other += batch.other;
     }
     for f in failures {
@@ -370,6 +374,7 @@ pub fn read(paths: &[PathBuf]) -> Input {
     input.batch.dns = merge_by_head(parts.dns, |d| d.id.ts);
     input.batch.http = merge_by_head(parts.http, |h| h.id.ts);
     input.batch.ssl = merge_by_head(parts.ssl, |s| s.id.ts);
+    input.batch.activity = merge_by_head(parts.activity, |a| a.ts);
     input.summary.span = span(&input.batch);
     input
 }
@@ -381,6 +386,7 @@ struct Parts {
     dns: Vec<Vec<Dns>>,
     http: Vec<Vec<Http>>,
     ssl: Vec<Vec<Ssl>>,
+    activity: Vec<Vec<Activity>>,
 }
 
 /// The head of one file in the merge: its next record's time and the file's position.
@@ -447,7 +453,8 @@ fn span(b: &Batch) -> Option<(f64, f64)> {
         .map(|c| c.ts)
         .chain(b.dns.iter().map(|d| d.id.ts))
         .chain(b.http.iter().map(|h| h.id.ts))
-        .chain(b.ssl.iter().map(|s| s.id.ts));
+        .chain(b.ssl.iter().map(|s| s.id.ts))
+        .chain(b.activity.iter().map(|a| a.ts));
     ts.fold(None, |acc, t| match acc {
         None => Some((t, t)),
         Some((lo, hi)) => Some((f64::min(lo, t), f64::max(hi, t))),

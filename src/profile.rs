@@ -122,6 +122,8 @@ pub struct Window {
     pub http: Vec<u32>,
     /// ssl.log records sent by the profile.
     pub ssl: Vec<u32>,
+    /// Records of other logs (dhcp, smtp, notice…) with the profile as source.
+    pub other: u32,
 }
 
 /// One profile: an IP and its windows.
@@ -152,6 +154,7 @@ struct Owned {
     dns: Vec<u32>,
     http: Vec<u32>,
     ssl: Vec<u32>,
+    other: Vec<u32>,
 }
 
 impl Owned {
@@ -164,6 +167,7 @@ impl Owned {
             self.dns.first().map(|&i| b.dns[i as usize].id.ts),
             self.http.first().map(|&i| b.http[i as usize].id.ts),
             self.ssl.first().map(|&i| b.ssl[i as usize].id.ts),
+            self.other.first().map(|&i| b.activity[i as usize].ts),
         ];
         firsts.into_iter().flatten().fold(f64::INFINITY, f64::min)
     }
@@ -197,6 +201,7 @@ fn group<T: Sync>(items: &[T], key: impl Fn(&T) -> Option<IpAddr> + Sync) -> Gro
 
 /// Builds all profiles from records in processing order.
 pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap<IpAddr, Profile> {
+    let other = group(&batch.activity, |a| Some(a.ip));
     let (out, (inc, (dns, (http, ssl)))) = rayon::join(
         || group(&batch.conns, |c| Some(c.orig_h)),
         || {
@@ -231,6 +236,9 @@ pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap
     }
     for (ip, v) in ssl {
         owned.entry(ip).or_default().ssl = v;
+    }
+    for (ip, v) in other {
+        owned.entry(ip).or_default().other = v;
     }
     let mut owned: Vec<(IpAddr, Owned)> = owned.into_iter().collect();
     owned.sort_unstable_by_key(|(ip, _)| *ip);
@@ -285,6 +293,9 @@ fn build_profile(ip: IpAddr, o: &Owned, grid: Grid, first_ts: f64, b: &Batch) ->
         window(&mut windows, grid, b.ssl[i as usize].id.ts)
             .ssl
             .push(i);
+    }
+    for &i in &o.other {
+        window(&mut windows, grid, b.activity[i as usize].ts).other += 1;
     }
     for w in windows.values_mut() {
         w.out_tuples = tuples(&w.out_flows, &b.conns, |c| c.resp_h);

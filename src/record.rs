@@ -313,6 +313,16 @@ pub struct Ssl {
     pub ja3s: CompactString,
 }
 
+/// A record of another Zeek log (dhcp, smtp, notice…), reduced to what the profiler needs: who
+/// was active when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Activity {
+    /// Record time, unix seconds.
+    pub ts: f64,
+    /// The source address.
+    pub ip: IpAddr,
+}
+
 /// The Zeek log kinds kalipso knows by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -325,7 +335,7 @@ pub enum LogKind {
     Http,
     /// ssl.log (typed).
     Ssl,
-    /// Any other Zeek log: recognised and counted, not typed yet.
+    /// Any other Zeek log: counted, and its source IPs and times kept as [`Activity`].
     Other,
 }
 

@@ -97,6 +97,12 @@ pub(crate) const SSL_WANTED: &[&str] = &[
     "ja3s",
 ];
 
+/// Fields read from any other log: its time and the first of the usual source-address fields
+/// (`id.orig_h` for most logs, `client_addr` in dhcp.log, `src` in notice.log, `host` in
+/// software.log, `orig_h` in Slips' arp.log). Slips gives every such source a profile.
+pub(crate) const OTHER_WANTED: &[&str] =
+    &["ts", "id.orig_h", "client_addr", "src", "host", "orig_h"];
+
 /// Zeek's default conn.log columns, used for a TSV file that has lost its header.
 pub(crate) const CONN_DEFAULT: &[&str] = &[
     "ts",
@@ -292,6 +298,14 @@ fn endpoints<R: Row>(g: &Get<'_, R>) -> Result<Endpoints, FieldError> {
         resp_h: g.addr(RESP_H)?,
         resp_p: g.port(RESP_P)?.unwrap_or(0),
     })
+}
+
+/// The (time, source IP) of a record of another log; `None` when it names no source.
+pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity>, FieldError> {
+    let g = Get(row);
+    let ts = required(g.seconds(TS), "ts", "a timestamp")?;
+    let ip = (1..OTHER_WANTED.len()).find_map(|i| g.text(i).and_then(|t| t.parse().ok()));
+    Ok(ip.map(|ip| crate::record::Activity { ts, ip }))
 }
 
 /// Builds a [`Conn`] from a row addressed by [`CONN_WANTED`].

@@ -75,7 +75,7 @@ fn wanted(kind: LogKind) -> &'static [&'static str] {
         LogKind::Dns => build::DNS_WANTED,
         LogKind::Http => build::HTTP_WANTED,
         LogKind::Ssl => build::SSL_WANTED,
-        LogKind::Other => &[],
+        LogKind::Other => build::OTHER_WANTED,
     }
 }
 
@@ -155,10 +155,6 @@ fn parse_line(
         push(kind, &row, out).map_err(|e| e.to_string())?;
         return Ok(true);
     }
-    if kind == LogKind::Other {
-        out.other += 1;
-        return Ok(true);
-    }
     // The column buffer is reused across lines; `recycle` lends it to this line's lifetime.
     let mut split = recycle(std::mem::take(cols));
     split.extend(line.split(schema.sep as char).take(schema.width));
@@ -198,7 +194,12 @@ fn push<R: super::fields::Row>(kind: LogKind, row: &R, out: &mut Batch) -> Resul
         LogKind::Dns => out.dns.push(build::dns(row)?),
         LogKind::Http => out.http.push(build::http(row)?),
         LogKind::Ssl => out.ssl.push(build::ssl(row)?),
-        LogKind::Other => out.other += 1,
+        LogKind::Other => {
+            if let Some(a) = build::activity(row)? {
+                out.activity.push(a);
+            }
+            out.other += 1;
+        }
     }
     Ok(())
 }
@@ -493,6 +494,6 @@ fn parse_segment(
         batch.append(piece.batch);
         line_no += piece.lines;
     }
-    report.json |= kind != LogKind::Other && seg.first() == Some(&b'{');
+    report.json |= seg.first() == Some(&b'{');
     line_no
 }

@@ -200,6 +200,7 @@ fn check(dataset: &str) -> Option<Outcome> {
                 letter_diffs.push(format!("{k:?}: slips {want:?}, kalipso {got:?}"));
             }
         } else {
+            eprintln!("{dataset}: windows differ for {k:?}: slips {want:?}, kalipso {got:?}");
             split += 1;
         }
     }
