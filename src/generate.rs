@@ -62,9 +62,9 @@ pub fn conn_log(
         let host = r.below(u64::from(hosts.max(1)));
         let src = format!(
             "10.{}.{}.{}",
-            (host >> 16) & 0xff,
-            (host >> 8) & 0xff,
-            (host & 0xff) + 1
+            (host / 62_500) % 256,
+            (host / 250) % 250,
+            host % 250 + 1
         );
         let kind = r.below(100);
         let server = r.below(4000);

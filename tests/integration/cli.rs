@@ -1,1 +1,148 @@
+//! The built binary: exit codes, messages, the report, and byte-identical output on any
+//! thread count.
 
+use crate::{corpus, fixtures};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kalipso(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kalipso"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run kalipso: {e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn clean_input_exits_0_with_a_report() {
+    let dir = fixtures::path("zeek/home-office-tsv");
+    let out = kalipso(&["analyze", "--no-ui", dir.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("records: conn 26, dns 1, http 2, ssl 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Profiles: 3, time windows: 4"), "{stdout}");
+    assert!(
+        stdout.contains("203.0.113.7-443-tcp") && stdout.contains("11,a,a,a,a,a,a,"),
+        "{stdout}"
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_lines_exit_2_and_name_file_and_line() {
+    let dir = fixtures::path("broken/bad-lines");
+    let out = kalipso(&["analyze", "--no-ui", dir.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("conn.log:12: field 'id.orig_p': expected a port, got 'abc'"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("4 of 7 line(s) skipped"));
+}
+
+#[test]
+fn nothing_readable_exits_2_with_a_hint() {
+    for path in [
+        "/definitely/not/here",
+        fixtures::path("broken/not-a-log")
+            .to_str()
+            .unwrap_or_default(),
+    ] {
+        let out = kalipso(&["analyze", path]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("nothing readable in"), "{stderr}");
+        assert!(stderr.contains("hint:"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn invalid_options_are_rejected() {
+    let out = kalipso(&["analyze", "x", "--home-net", "10.0.0.0/33"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("--home-net"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+fn dump_with_threads(input: &Path, threads: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let dump = dir.join(format!("dump-{threads}.json"));
+    let json = dir.join(format!("report-{threads}.json"));
+    let out = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--threads",
+        threads,
+        "--dump-redis",
+        dump.to_str().unwrap_or_default(),
+        "--json",
+        json.to_str().unwrap_or_default(),
+        input.to_str().unwrap_or_default(),
+    ]);
+    assert!(out.status.code().is_some(), "killed");
+    (
+        std::fs::read(dump).unwrap_or_default(),
+        std::fs::read(json).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn dumps_are_byte_identical_on_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut inputs = vec![fixtures::path("zeek/home-office-rotated")];
+    inputs.extend(corpus::path("slips/zeek/test9-mixed-zeek-dir"));
+    inputs.extend(corpus::path("rita/rotated-2024-04-19"));
+    for input in inputs {
+        let (d1, j1) = dump_with_threads(&input, "1", tmp.path());
+        let (d2, j2) = dump_with_threads(&input, "2", tmp.path());
+        assert!(d1.len() > 1000, "{}: empty dump", input.display());
+        assert!(
+            d1 == d2,
+            "{}: --dump-redis differs between 1 and 2 threads",
+            input.display()
+        );
+        assert!(
+            j1 == j2,
+            "{}: --json differs between 1 and 2 threads",
+            input.display()
+        );
+        let v: serde_json::Value = serde_json::from_slice(&d1).unwrap_or_default();
+        assert!(
+            v["keys"].as_array().is_some_and(|k| !k.is_empty()),
+            "dump is JSON with keys"
+        );
+    }
+}
+
+#[test]
+fn generator_is_deterministic_and_readable() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let a = tmp.path().join("a.log");
+    let out = kalipso(&[
+        "generate",
+        "--lines",
+        "20000",
+        "--seed",
+        "3",
+        "--out",
+        a.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = kalipso(&["analyze", "--no-ui", a.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("records: conn 20000"),
+        "{}",
+        text(&out.stdout)
+    );
+}
