@@ -1,1 +1,113 @@
-fn main() {}
+#![allow(clippy::expect_used)]
+//! Criterion benchmarks of the Zeek pipeline.
+//!
+//! - `input/zeek`: read and parse a generated conn.log (`Throughput::Elements` = lines).
+//! - `profile/aggregate`: profiles, windows, tuples and letters for 1k/10k/100k flows, and the
+//!   Slips aggregate fields of every window.
+//! - `pipeline/end_to_end`: `kalipso::analyze` on a generated conn.log.
+//!
+//! Inputs are made by `kalipso::generate` in setup; each bench asserts what it processed.
+//! `KALIPSO_BENCH_LINES` sets the size of the end-to-end input (default 1,000,000).
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kalipso::profile::ProfileConfig;
+use kalipso::profile::aggregate::{self, Family};
+use std::path::{Path, PathBuf};
+
+fn generated(dir: &Path, lines: u64) -> PathBuf {
+    let path = dir.join(format!("conn-{lines}.log"));
+    let file = std::fs::File::create(&path).expect("create bench input");
+    let mut w = std::io::BufWriter::new(file);
+    kalipso::generate::conn_log(&mut w, lines, 500, 24, 1).expect("generate");
+    drop(w);
+    path
+}
+
+fn input_zeek(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = 200_000;
+    let path = generated(dir.path(), lines);
+    let mut g = c.benchmark_group("input/zeek");
+    g.throughput(Throughput::Elements(lines));
+    g.sample_size(10);
+    g.bench_function("conn_tsv_200k", |b| {
+        b.iter(|| {
+            let input = kalipso::input::read(std::slice::from_ref(&path));
+            assert_eq!(input.batch.conns.len() as u64, lines);
+        });
+    });
+    g.finish();
+}
+
+fn profile_aggregate(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = c.benchmark_group("profile/aggregate");
+    g.sample_size(10);
+    for flows in [1_000u64, 10_000, 100_000] {
+        let path = generated(dir.path(), flows);
+        let input = kalipso::input::read(&[path]);
+        g.throughput(Throughput::Elements(flows));
+        g.bench_with_input(BenchmarkId::new("profile", flows), &input, |b, input| {
+            b.iter(|| {
+                let profiles = kalipso::profile::build(
+                    &input.batch,
+                    &ProfileConfig::default(),
+                    1_704_067_200.0,
+                );
+                let n: usize = profiles
+                    .values()
+                    .map(kalipso::profile::Profile::out_flows)
+                    .sum();
+                assert_eq!(n as u64, flows);
+            });
+        });
+        let store = kalipso::analyze(
+            &[dir.path().join(format!("conn-{flows}.log"))],
+            &ProfileConfig::default(),
+        );
+        g.bench_with_input(BenchmarkId::new("all_fields", flows), &store, |b, store| {
+            b.iter(|| {
+                let mut total = 0u64;
+                for p in store.profiles.values() {
+                    for w in p.windows.values() {
+                        for fam in Family::ALL {
+                            let flows = if fam.is_server() {
+                                &w.in_flows
+                            } else {
+                                &w.out_flows
+                            };
+                            for agg in aggregate::family(&store.conns, flows, fam).values() {
+                                total += agg.totals().iter().map(|t| t.1).sum::<u64>();
+                            }
+                        }
+                    }
+                }
+                // every flow is counted once per client family
+                assert!(total >= 3 * flows);
+            });
+        });
+    }
+    g.finish();
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let lines: u64 = std::env::var("KALIPSO_BENCH_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = generated(dir.path(), lines);
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(lines));
+    g.sample_size(10);
+    g.bench_function(format!("end_to_end_{lines}"), |b| {
+        b.iter(|| {
+            let store = kalipso::analyze(std::slice::from_ref(&path), &ProfileConfig::default());
+            assert_eq!(store.conns.len() as u64, lines);
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, input_zeek, profile_aggregate, end_to_end);
+criterion_main!(benches);

@@ -1,12 +1,13 @@
 //! A deterministic generator of large, realistic Zeek conn.log files for benchmarks.
 //!
 //! Same seed, same bytes. The mix: a few hundred internal clients talking to a few thousand
-//! servers (DNS, web, TLS, mail, NTP), periodic beacons, port scans (S0/REJ) and some ICMP,
-//! over `hours` hours, written as Zeek TSV with its header.
+//! servers with a skewed popularity (web, TLS), two DNS resolvers, NTP pools, a C&C beacon per
+//! 50 hosts, port scans (S0/REJ) over many addresses and some ICMP, over `hours` hours, written
+//! as Zeek TSV with its header.
 
 use std::io::{self, Write};
 
-/// SplitMix64: tiny, fast, and good enough for synthetic traffic.
+/// `SplitMix64`: tiny, fast, and good enough for synthetic traffic.
 struct Rng(u64);
 
 impl Rng {
@@ -67,7 +68,17 @@ pub fn conn_log(
             host % 250 + 1
         );
         let kind = r.below(100);
-        let server = r.below(4000);
+        // Popular servers get most of the traffic (a cubic skew over 4000 servers); DNS goes
+        // to one of two resolvers, NTP to a few pools, the beacon to one C&C per 50 hosts, and
+        // scans spread over many addresses, as in real networks.
+        let popular = (r.unit().powi(3) * 4000.0) as u64;
+        let server = match kind {
+            0..=29 => 4000 + host % 2,
+            75..=79 => 4010 + r.below(4),
+            85..=89 => r.below(60_000),
+            97..=99 => 4100 + host / 50,
+            _ => popular,
+        };
         let dst = format!(
             "{}.{}.{}.{}",
             20 + server % 180,
@@ -104,13 +115,14 @@ pub fn conn_log(
         }
         uid[0] = b'C';
         line.clear();
-        use std::fmt::Write as _;
-        let _ = write!(
-            line,
-            "{ts:.6}\t{}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t{service}\t{dur:.6}\t{ob}\t{rb}\t{state}\tT\tF\t0\t{history}\t{op}\t{}\t{rp}\t{}\t-",
-            std::str::from_utf8(&uid).unwrap_or("C0"),
-            ob + op * 40,
-            rb + rp * 40
+        let _ = std::fmt::Write::write_fmt(
+            &mut line,
+            format_args!(
+                "{ts:.6}\t{}\t{src}\t{sport}\t{dst}\t{dport}\t{proto}\t{service}\t{dur:.6}\t{ob}\t{rb}\t{state}\tT\tF\t0\t{history}\t{op}\t{}\t{rp}\t{}\t-",
+                std::str::from_utf8(&uid).unwrap_or("C0"),
+                ob + op * 40,
+                rb + rp * 40
+            ),
         );
         line.push('\n');
         out.write_all(line.as_bytes())?;

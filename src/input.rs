@@ -39,7 +39,7 @@ pub struct Batch {
 impl Batch {
     /// Moves all records of `other` to the end of `self`.
     pub fn append(&mut self, mut other: Batch) {
-        if self.conns.is_empty() {
+        if self.conns.capacity() < other.conns.len() && self.conns.is_empty() {
             self.conns = std::mem::take(&mut other.conns);
         } else {
             self.conns.append(&mut other.conns);

@@ -30,8 +30,18 @@ use store::Store;
 
 /// Reads and profiles `paths`. This is the whole pipeline without any output.
 pub fn analyze(paths: &[PathBuf], config: &profile::ProfileConfig) -> Store {
+    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
+    let t = std::time::Instant::now();
     let input = input::read(paths);
-    Store::build(input.batch, input.summary, config.clone())
+    if timings {
+        eprintln!("timing: input {:?}", t.elapsed());
+    }
+    let t = std::time::Instant::now();
+    let store = Store::build(input.batch, input.summary, config.clone());
+    if timings {
+        eprintln!("timing: profile+store {:?}", t.elapsed());
+    }
+    store
 }
 
 /// Runs a parsed command line; returns the process exit code (0 ok, 2 input had errors).

@@ -3,6 +3,11 @@
 use clap::Parser as _;
 use std::process::ExitCode;
 
+// Millions of records are allocated in parallel and freed together; mimalloc keeps freed
+// pages for reuse instead of returning them to the kernel and faulting them in again.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = kalipso::cli::Cli::parse();
     match kalipso::run(cli) {

@@ -14,6 +14,7 @@ pub mod window;
 
 use crate::input::Batch;
 use crate::record::{Conn, Proto};
+use compact_str::CompactString;
 use ipnet::IpNet;
 use letters::LetterState;
 use rayon::prelude::*;
@@ -86,8 +87,8 @@ pub struct Tuple {
     pub port: u16,
     /// Transport protocol.
     pub proto: Proto,
-    /// Behavioural letters, never truncated.
-    pub letters: String,
+    /// Behavioural letters, never truncated (stored inline up to 24 symbols).
+    pub letters: CompactString,
     /// The times of the last two flows (Slips' stored pair).
     pub state: LetterState,
     /// Number of flows.
@@ -146,190 +147,202 @@ impl Profile {
     }
 }
 
-/// Indices of one IP's records, in processing order.
-#[derive(Default)]
-struct Owned {
-    out: Vec<u32>,
-    inc: Vec<u32>,
-    dns: Vec<u32>,
-    http: Vec<u32>,
-    ssl: Vec<u32>,
-    other: Vec<u32>,
+/// The window being filled and its tuple indexes (dropped once the profile is built).
+struct WindowBuilder {
+    window: Window,
+    out_index: FxHashMap<(IpAddr, u16, Proto), u32>,
+    in_index: FxHashMap<(IpAddr, u16, Proto), u32>,
 }
 
-impl Owned {
-    /// The earliest of the first processed record of each kind (Slips anchors a profile's
-    /// windows at the first record it processes).
-    fn first_ts(&self, b: &Batch) -> f64 {
-        let firsts = [
-            self.out.first().map(|&i| b.conns[i as usize].ts),
-            self.inc.first().map(|&i| b.conns[i as usize].ts),
-            self.dns.first().map(|&i| b.dns[i as usize].id.ts),
-            self.http.first().map(|&i| b.http[i as usize].id.ts),
-            self.ssl.first().map(|&i| b.ssl[i as usize].id.ts),
-            self.other.first().map(|&i| b.activity[i as usize].ts),
-        ];
-        firsts.into_iter().flatten().fold(f64::INFINITY, f64::min)
+/// A profile being built during the pass.
+struct Builder {
+    grid: Grid,
+    first_ts: f64,
+    windows: BTreeMap<i64, WindowBuilder>,
+}
+
+impl Builder {
+    fn window(&mut self, t: f64) -> &mut WindowBuilder {
+        let n = self.grid.number(t);
+        let grid = self.grid;
+        self.windows.entry(n).or_insert_with(|| WindowBuilder {
+            window: Window {
+                number: n,
+                start: grid.start(n),
+                ..Window::default()
+            },
+            out_index: FxHashMap::default(),
+            in_index: FxHashMap::default(),
+        })
+    }
+
+    fn finish(self, ip: IpAddr) -> Profile {
+        let windows = self
+            .windows
+            .into_iter()
+            .map(|(n, w)| (n, w.window))
+            .collect();
+        Profile {
+            ip,
+            first_ts: self.first_ts,
+            grid: self.grid,
+            windows,
+        }
     }
 }
 
-type Groups = FxHashMap<IpAddr, Vec<u32>>;
+/// Adds one flow to a window's tuples (out or in) and advances the tuple's letters.
+fn add_tuple(
+    tuples: &mut Vec<Tuple>,
+    index: &mut FxHashMap<(IpAddr, u16, Proto), u32>,
+    remote: IpAddr,
+    c: &Conn,
+) {
+    let key = (remote, c.resp_p, c.proto);
+    let slot = *index.entry(key).or_insert_with(|| {
+        tuples.push(Tuple {
+            remote,
+            port: c.resp_p,
+            proto: c.proto,
+            letters: CompactString::default(),
+            state: LetterState::default(),
+            flows: 0,
+        });
+        (tuples.len() - 1) as u32
+    });
+    let t = &mut tuples[slot as usize];
+    t.state.push(c.ts, c.duration, c.bytes(), &mut t.letters);
+    t.flows += 1;
+}
 
-/// Groups record indices by an IP, keeping time order: each rayon task groups a contiguous range,
-/// and ranges are merged left to right.
-fn group<T: Sync>(items: &[T], key: impl Fn(&T) -> Option<IpAddr> + Sync) -> Groups {
-    const CHUNK: usize = 1 << 16;
-    items
-        .par_chunks(CHUNK)
-        .enumerate()
-        .map(|(c, chunk)| {
-            let mut g: Groups = FxHashMap::default();
-            for (i, item) in chunk.iter().enumerate() {
-                if let Some(ip) = key(item) {
-                    g.entry(ip).or_default().push((c * CHUNK + i) as u32);
-                }
-            }
-            g
-        })
-        .reduce(FxHashMap::default, |mut a, b| {
-            for (ip, mut v) in b {
-                a.entry(ip).or_default().append(&mut v);
-            }
-            a
-        })
+/// The earliest first record of each IP in the application and other logs, which Slips' per
+/// profile grid is anchored to when they come before the IP's first connection.
+fn first_seen_elsewhere(batch: &Batch) -> FxHashMap<IpAddr, f64> {
+    let mut first: FxHashMap<IpAddr, f64> = FxHashMap::default();
+    // Each kind in processing order: its first record per IP, then the minimum over kinds.
+    let mut per_kind: Vec<FxHashMap<IpAddr, f64>> = Vec::new();
+    for list in [
+        batch
+            .dns
+            .iter()
+            .map(|d| (d.id.orig_h, d.id.ts))
+            .collect::<Vec<_>>(),
+        batch.http.iter().map(|h| (h.id.orig_h, h.id.ts)).collect(),
+        batch.ssl.iter().map(|x| (x.id.orig_h, x.id.ts)).collect(),
+        batch.activity.iter().map(|a| (a.ip, a.ts)).collect(),
+    ] {
+        let mut m: FxHashMap<IpAddr, f64> = FxHashMap::default();
+        for (ip, ts) in list {
+            m.entry(ip).or_insert(ts);
+        }
+        per_kind.push(m);
+    }
+    for m in per_kind {
+        for (ip, ts) in m {
+            let v = first.entry(ip).or_insert(ts);
+            *v = v.min(ts);
+        }
+    }
+    first
 }
 
 /// Builds all profiles from records in processing order.
+///
+/// One sequential pass over the records per shard; shard `k` of `n` owns the profiles whose IP
+/// hashes to `k`. Every shard reads all records in order (streaming, cache-friendly) and keeps
+/// only its own, so each profile sees its flows in processing order whatever the thread count.
 pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap<IpAddr, Profile> {
-    let other = group(&batch.activity, |a| Some(a.ip));
-    let (out, (inc, (dns, (http, ssl)))) = rayon::join(
-        || group(&batch.conns, |c| Some(c.orig_h)),
-        || {
-            rayon::join(
-                || group(&batch.conns, |c| cfg.serves(c.resp_h).then_some(c.resp_h)),
-                || {
-                    rayon::join(
-                        || group(&batch.dns, |d| Some(d.id.orig_h)),
-                        || {
-                            rayon::join(
-                                || group(&batch.http, |h| Some(h.id.orig_h)),
-                                || group(&batch.ssl, |s| Some(s.id.orig_h)),
-                            )
-                        },
-                    )
-                },
-            )
-        },
-    );
-    let mut owned: FxHashMap<IpAddr, Owned> = FxHashMap::default();
-    for (ip, v) in out {
-        owned.entry(ip).or_default().out = v;
-    }
-    for (ip, v) in inc {
-        owned.entry(ip).or_default().inc = v;
-    }
-    for (ip, v) in dns {
-        owned.entry(ip).or_default().dns = v;
-    }
-    for (ip, v) in http {
-        owned.entry(ip).or_default().http = v;
-    }
-    for (ip, v) in ssl {
-        owned.entry(ip).or_default().ssl = v;
-    }
-    for (ip, v) in other {
-        owned.entry(ip).or_default().other = v;
-    }
-    let mut owned: Vec<(IpAddr, Owned)> = owned.into_iter().collect();
-    owned.sort_unstable_by_key(|(ip, _)| *ip);
-    owned
+    let elsewhere = first_seen_elsewhere(batch);
+    let shards = rayon::current_num_threads().max(1);
+    let parts: Vec<Vec<(IpAddr, Profile)>> = (0..shards)
         .into_par_iter()
-        .map(|(ip, o)| {
-            let first_ts = o.first_ts(batch);
-            let anchor = match cfg.anchor {
-                Anchor::Global => global_anchor,
-                Anchor::Profile => first_ts,
-            };
-            let grid = Grid {
+        .map(|k| build_shard(batch, cfg, global_anchor, &elsewhere, k, shards))
+        .collect();
+    parts.into_iter().flatten().collect()
+}
+
+fn shard_of(ip: &IpAddr, shards: usize) -> usize {
+    use std::hash::BuildHasher;
+    // Fx's low bits are weak; take the high ones.
+    ((rustc_hash::FxBuildHasher.hash_one(ip) >> 32) as usize) % shards
+}
+
+fn build_shard(
+    batch: &Batch,
+    cfg: &ProfileConfig,
+    global_anchor: f64,
+    elsewhere: &FxHashMap<IpAddr, f64>,
+    k: usize,
+    shards: usize,
+) -> Vec<(IpAddr, Profile)> {
+    let mut builders: FxHashMap<IpAddr, Builder> = FxHashMap::default();
+    let new_builder = |ip: IpAddr, ts: f64| -> Builder {
+        let first_ts = elsewhere.get(&ip).map_or(ts, |e| e.min(ts));
+        let anchor = match cfg.anchor {
+            Anchor::Global => global_anchor,
+            Anchor::Profile => first_ts,
+        };
+        Builder {
+            grid: Grid {
                 width: cfg.tw_width,
                 anchor,
-            };
-            (ip, build_profile(ip, &o, grid, first_ts, batch))
-        })
+            },
+            first_ts,
+            windows: BTreeMap::new(),
+        }
+    };
+    macro_rules! builder {
+        ($ip:expr, $ts:expr) => {
+            builders.entry($ip).or_insert_with(|| new_builder($ip, $ts))
+        };
+    }
+    let mine = |ip: &IpAddr| shards == 1 || shard_of(ip, shards) == k;
+    for (i, c) in batch.conns.iter().enumerate() {
+        if mine(&c.orig_h) {
+            let w = builder!(c.orig_h, c.ts).window(c.ts);
+            w.window.out_flows.push(i as u32);
+            add_tuple(&mut w.window.out_tuples, &mut w.out_index, c.resp_h, c);
+        }
+        if mine(&c.resp_h) && cfg.serves(c.resp_h) {
+            let w = builder!(c.resp_h, c.ts).window(c.ts);
+            w.window.in_flows.push(i as u32);
+            add_tuple(&mut w.window.in_tuples, &mut w.in_index, c.orig_h, c);
+        }
+    }
+    for (i, d) in batch.dns.iter().enumerate() {
+        if mine(&d.id.orig_h) {
+            builder!(d.id.orig_h, d.id.ts)
+                .window(d.id.ts)
+                .window
+                .dns
+                .push(i as u32);
+        }
+    }
+    for (i, h) in batch.http.iter().enumerate() {
+        if mine(&h.id.orig_h) {
+            builder!(h.id.orig_h, h.id.ts)
+                .window(h.id.ts)
+                .window
+                .http
+                .push(i as u32);
+        }
+    }
+    for (i, x) in batch.ssl.iter().enumerate() {
+        if mine(&x.id.orig_h) {
+            builder!(x.id.orig_h, x.id.ts)
+                .window(x.id.ts)
+                .window
+                .ssl
+                .push(i as u32);
+        }
+    }
+    for a in &batch.activity {
+        if mine(&a.ip) {
+            builder!(a.ip, a.ts).window(a.ts).window.other += 1;
+        }
+    }
+    builders
+        .into_iter()
+        .map(|(ip, b)| (ip, b.finish(ip)))
         .collect()
-}
-
-fn build_profile(ip: IpAddr, o: &Owned, grid: Grid, first_ts: f64, b: &Batch) -> Profile {
-    let mut windows: BTreeMap<i64, Window> = BTreeMap::new();
-    fn window(windows: &mut BTreeMap<i64, Window>, grid: Grid, t: f64) -> &mut Window {
-        let n = grid.number(t);
-        windows.entry(n).or_insert_with(|| Window {
-            number: n,
-            start: grid.start(n),
-            ..Window::default()
-        })
-    }
-    for &i in &o.out {
-        window(&mut windows, grid, b.conns[i as usize].ts)
-            .out_flows
-            .push(i);
-    }
-    for &i in &o.inc {
-        window(&mut windows, grid, b.conns[i as usize].ts)
-            .in_flows
-            .push(i);
-    }
-    for &i in &o.dns {
-        window(&mut windows, grid, b.dns[i as usize].id.ts)
-            .dns
-            .push(i);
-    }
-    for &i in &o.http {
-        window(&mut windows, grid, b.http[i as usize].id.ts)
-            .http
-            .push(i);
-    }
-    for &i in &o.ssl {
-        window(&mut windows, grid, b.ssl[i as usize].id.ts)
-            .ssl
-            .push(i);
-    }
-    for &i in &o.other {
-        window(&mut windows, grid, b.activity[i as usize].ts).other += 1;
-    }
-    for w in windows.values_mut() {
-        w.out_tuples = tuples(&w.out_flows, &b.conns, |c| c.resp_h);
-        w.in_tuples = tuples(&w.in_flows, &b.conns, |c| c.orig_h);
-    }
-    Profile {
-        ip,
-        first_ts,
-        grid,
-        windows,
-    }
-}
-
-/// Tuples of a window's flows in first-seen order, with letters.
-fn tuples(flows: &[u32], conns: &[Conn], remote: impl Fn(&Conn) -> IpAddr) -> Vec<Tuple> {
-    let mut index: FxHashMap<(IpAddr, u16, Proto), usize> = FxHashMap::default();
-    let mut out: Vec<Tuple> = Vec::new();
-    for &i in flows {
-        let c = &conns[i as usize];
-        let key = (remote(c), c.resp_p, c.proto);
-        let slot = *index.entry(key).or_insert_with(|| {
-            out.push(Tuple {
-                remote: key.0,
-                port: key.1,
-                proto: key.2,
-                letters: String::new(),
-                state: LetterState::default(),
-                flows: 0,
-            });
-            out.len() - 1
-        });
-        let t = &mut out[slot];
-        t.state.push(c.ts, c.duration, c.bytes(), &mut t.letters);
-        t.flows += 1;
-    }
-    out
 }

@@ -16,7 +16,7 @@ pub enum Proto {
     Tcp,
     /// `udp`
     Udp,
-    /// `icmp` (Zeek also uses it for ICMPv6)
+    /// `icmp` (Zeek also uses it for `ICMPv6`)
     Icmp,
     /// `unknown_transport`, or anything Zeek may add later
     Unknown,

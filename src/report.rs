@@ -120,7 +120,7 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
             window: w.number,
             tuple: t.key(),
             flows: t.flows,
-            letters: t.letters.clone(),
+            letters: t.letters.to_string(),
         }));
     }
     tuples.sort_by(|a, b| {

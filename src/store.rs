@@ -86,7 +86,20 @@ impl Store {
     /// Profiles the records of `batch`.
     pub fn build(batch: Batch, input: InputSummary, config: ProfileConfig) -> Store {
         let anchor = input.span.map_or(0.0, |s| s.0);
+        let t = std::time::Instant::now();
         let profiles = profile::build(&batch, &config, anchor);
+        if std::env::var_os("KALIPSO_TIMINGS").is_some() {
+            let tuples: usize = profiles
+                .values()
+                .flat_map(|p| p.windows.values())
+                .map(|w| w.out_tuples.len() + w.in_tuples.len())
+                .sum();
+            eprintln!(
+                "timing: profile::build {:?} ({} profiles, {tuples} tuples)",
+                t.elapsed(),
+                profiles.len()
+            );
+        }
         let Batch {
             conns,
             dns,

@@ -113,10 +113,9 @@ impl<R: Row> Get<'_, R> {
     /// A string field; `None` when unset.
     pub fn text(&self, i: usize) -> Option<Cow<'_, str>> {
         match self.0.raw(i) {
-            Raw::Unset => None,
+            Raw::Unset | Raw::Json(Value::Null) => None,
             Raw::Text(t) => Some(unescape(t)),
             Raw::Json(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
-            Raw::Json(Value::Null) => None,
             Raw::Json(v) => Some(Cow::Owned(v.to_string())),
         }
     }
@@ -232,8 +231,7 @@ impl<R: Row> Get<'_, R> {
     /// A set or vector of strings; empty when unset or `(empty)`.
     pub fn list(&self, i: usize) -> Vec<String> {
         match self.0.raw(i) {
-            Raw::Unset => Vec::new(),
-            Raw::Text(t) if t.is_empty() => Vec::new(),
+            Raw::Unset | Raw::Text("") | Raw::Json(Value::Null) => Vec::new(),
             Raw::Text(t) => {
                 let sep = self.0.set_separator();
                 t.split(sep as char)
@@ -247,7 +245,6 @@ impl<R: Row> Get<'_, R> {
                     other => other.to_string(),
                 })
                 .collect(),
-            Raw::Json(Value::Null) => Vec::new(),
             Raw::Json(Value::String(s)) => vec![s.clone()],
             Raw::Json(v) => vec![v.to_string()],
         }

@@ -28,13 +28,21 @@ const MAP: [[[u8; 3]; 3]; 5] = [
     [*b"RST", *b"UVW", *b"XYZ"],
 ];
 
-/// The letter state of one tuple: the times of its last two flows.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// The letter state of one tuple: the times of its last two flows (NaN = none yet; two plain
+/// floats keep a tuple at 64 bytes, and there is one tuple per flow in scan-heavy traffic).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LetterState {
-    /// Time of the flow before the last one.
-    pub last_last: Option<f64>,
-    /// Time of the last flow.
-    pub last: Option<f64>,
+    last_last: f64,
+    last: f64,
+}
+
+impl Default for LetterState {
+    fn default() -> Self {
+        LetterState {
+            last_last: f64::NAN,
+            last: f64::NAN,
+        }
+    }
 }
 
 /// Python truthiness of a stored timestamp: missing or exactly 0 is "false".
@@ -43,20 +51,30 @@ fn truthy(t: Option<f64>) -> Option<f64> {
 }
 
 impl LetterState {
+    /// Time of the flow before the last one (Slips' stored `prev`).
+    pub fn last_last(&self) -> Option<f64> {
+        (!self.last_last.is_nan()).then_some(self.last_last)
+    }
+
+    /// Time of the last flow.
+    pub fn last(&self) -> Option<f64> {
+        (!self.last.is_nan()).then_some(self.last)
+    }
+
     /// Appends the symbol of a flow at `now` to `out` and advances the state.
-    pub fn push(&mut self, now: f64, duration: f64, size: u64, out: &mut String) {
-        let last = truthy(self.last);
+    pub fn push(&mut self, now: f64, duration: f64, size: u64, out: &mut impl Extend<char>) {
+        let last = truthy(self.last());
         let t2 = match (truthy(Some(now)), last) {
             (Some(n), Some(l)) => Some(n - l),
             _ => None,
         };
-        let periodicity = match (truthy(self.last_last), last) {
+        let periodicity = match (truthy(self.last_last()), last) {
             (Some(ll), Some(l)) => {
                 let t1 = l - ll;
                 let t2p = now - l;
                 if t2p >= TTO {
                     for _ in 0..(t2p / TTO) as u64 {
-                        out.push('0');
+                        out.extend(['0']);
                     }
                 }
                 // Python raises ZeroDivisionError for x/0.0; Slips then uses TD = 1.
@@ -93,20 +111,20 @@ impl LetterState {
         } else {
             2
         };
-        out.push(MAP[periodicity][s][d] as char);
+        out.extend([MAP[periodicity][s][d] as char]);
         if let Some(t2) = t2 {
             if t2 <= 5.0 {
-                out.push('.');
+                out.extend(['.']);
             } else if t2 <= 60.0 {
-                out.push(',');
+                out.extend([',']);
             } else if t2 <= 300.0 {
-                out.push('+');
+                out.extend(['+']);
             } else if t2 <= TTO {
-                out.push('*');
+                out.extend(['*']);
             }
         }
         self.last_last = self.last;
-        self.last = Some(now);
+        self.last = now;
     }
 }
 

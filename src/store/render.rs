@@ -235,9 +235,9 @@ pub fn tuples_json(tuples: &[Tuple]) -> String {
     for t in tuples {
         let prev = t
             .state
-            .last_last
+            .last_last()
             .map_or_else(|| "false".to_string(), py_float);
-        let last = t.state.last.map_or_else(|| "false".to_string(), py_float);
+        let last = t.state.last().map_or_else(|| "false".to_string(), py_float);
         out.raw(
             &t.key(),
             &format!("[{}, [{prev}, {last}]]", quoted(&t.letters)),
@@ -584,7 +584,7 @@ mod tests {
     #[test]
     fn floats_print_like_python_repr() {
         assert_eq!(py_float(3600.0), "3600.0");
-        assert_eq!(py_float(928.943457), "928.943457");
+        assert_eq!(py_float(928.943_457), "928.943457");
         assert_eq!(py_float(1e-5), "1e-05");
         assert_eq!(py_float(1.5e20), "1.5e+20");
         assert_eq!(py_float(-0.5), "-0.5");
@@ -593,9 +593,9 @@ mod tests {
 
     #[test]
     fn dates_print_like_python() {
-        assert_eq!(py_datetime(928.943457), "1970-01-01 00:15:28.943457");
+        assert_eq!(py_datetime(928.943_457), "1970-01-01 00:15:28.943457");
         assert_eq!(py_datetime(60.0), "1970-01-01 00:01:00");
-        assert_eq!(slips_timestamp(928.943457), "1970/01/01 00:15:28.943457");
+        assert_eq!(slips_timestamp(928.943_457), "1970/01/01 00:15:28.943457");
         assert_eq!(
             slips_timestamp(1_664_459_365.0),
             "2022/09/29 13:49:25.000000"

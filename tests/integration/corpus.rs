@@ -20,7 +20,7 @@ pub fn root() -> Option<PathBuf> {
             eprintln!(
                 "note: corpus '{}' not found (set KALIPSO_CORPUS); skipping corpus tests",
                 dir.display()
-            )
+            );
         });
         None
     }

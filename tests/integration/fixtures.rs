@@ -1,3 +1,4 @@
+#![allow(clippy::format_push_string)]
 //! The project's own fixtures in `testdata/`, written by this code and checked against it.
 //!
 //! Each scenario is one list of records rendered as Zeek TSV (with its header) and as Zeek JSON

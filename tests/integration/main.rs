@@ -1,3 +1,9 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::too_many_arguments
+)]
 //! End-to-end tests: one integration binary (ripgrep style) with a module per area.
 
 mod cli;
