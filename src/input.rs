@@ -37,6 +37,17 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Moves all records of `other` to the end of `self`, leaving `other` empty with its
+    /// capacity (so its buffers can be reused).
+    pub fn move_from(&mut self, other: &mut Batch) {
+        self.conns.append(&mut other.conns);
+        self.dns.append(&mut other.dns);
+        self.http.append(&mut other.http);
+        self.ssl.append(&mut other.ssl);
+        self.activity.append(&mut other.activity);
+        self.other += std::mem::take(&mut other.other);
+    }
+
     /// Moves all records of `other` to the end of `self`.
     pub fn append(&mut self, mut other: Batch) {
         if self.conns.capacity() < other.conns.len() && self.conns.is_empty() {

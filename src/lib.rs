@@ -29,6 +29,15 @@ use std::process::ExitCode;
 use store::Store;
 
 /// Reads and profiles `paths`. This is the whole pipeline without any output.
+///
+/// ```
+/// use kalipso::profile::ProfileConfig;
+/// let store = kalipso::analyze(&["testdata/zeek/home-office-tsv".into()], &ProfileConfig::default());
+/// assert_eq!(store.conns.len(), 26);
+/// // the beacon of the example is strongly periodic after its first two flows
+/// let tuples = store.hget("profile_192.168.1.10_timewindow1", "OutTuples").unwrap_or_default();
+/// assert!(tuples.contains(r#""203.0.113.7-443-tcp": ["11,a,a,a,a,a,a,""#));
+/// ```
 pub fn analyze(paths: &[PathBuf], config: &profile::ProfileConfig) -> Store {
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     let t = std::time::Instant::now();

@@ -147,72 +147,92 @@ impl Profile {
     }
 }
 
-/// The window being filled and its tuple indexes (dropped once the profile is built).
-struct WindowBuilder {
-    window: Window,
-    out_index: FxHashMap<(IpAddr, u16, Proto), u32>,
-    in_index: FxHashMap<(IpAddr, u16, Proto), u32>,
-}
-
 /// A profile being built during the pass.
 struct Builder {
     grid: Grid,
     first_ts: f64,
-    windows: BTreeMap<i64, WindowBuilder>,
+    windows: BTreeMap<i64, Window>,
+    /// The window of the last record (records come nearly in time order).
+    last: Option<i64>,
 }
 
 impl Builder {
-    fn window(&mut self, t: f64) -> &mut WindowBuilder {
+    fn window(&mut self, t: f64) -> &mut Window {
         let n = self.grid.number(t);
         let grid = self.grid;
-        self.windows.entry(n).or_insert_with(|| WindowBuilder {
-            window: Window {
-                number: n,
-                start: grid.start(n),
-                ..Window::default()
-            },
-            out_index: FxHashMap::default(),
-            in_index: FxHashMap::default(),
+        self.last = Some(n);
+        self.windows.entry(n).or_insert_with(|| Window {
+            number: n,
+            start: grid.start(n),
+            ..Window::default()
         })
     }
 
     fn finish(self, ip: IpAddr) -> Profile {
-        let windows = self
-            .windows
-            .into_iter()
-            .map(|(n, w)| (n, w.window))
-            .collect();
         Profile {
             ip,
             first_ts: self.first_ts,
             grid: self.grid,
-            windows,
+            windows: self.windows,
         }
     }
 }
 
-/// Adds one flow to a window's tuples (out or in) and advances the tuple's letters.
-fn add_tuple(
-    tuples: &mut Vec<Tuple>,
-    index: &mut FxHashMap<(IpAddr, u16, Proto), u32>,
+/// What the letters need of one flow, gathered from the records before use.
+#[derive(Clone, Copy)]
+struct FlowKey {
     remote: IpAddr,
-    c: &Conn,
-) {
-    let key = (remote, c.resp_p, c.proto);
-    let slot = *index.entry(key).or_insert_with(|| {
-        tuples.push(Tuple {
-            remote,
+    port: u16,
+    proto: Proto,
+    ts: f64,
+    duration: f64,
+    bytes: u64,
+}
+
+/// The tuples of a window's flows, in first-seen order, with their letters.
+///
+/// The flows are first copied into `buf` in one tight loop: the loads from the large record
+/// vector are independent, so the CPU overlaps their cache misses instead of waiting for each
+/// inside the hash-map work. `buf` and the index map are reused from window to window.
+fn tuples(
+    flows: &[u32],
+    conns: &[Conn],
+    remote: impl Fn(&Conn) -> IpAddr,
+    buf: &mut Vec<FlowKey>,
+    index: &mut FxHashMap<(IpAddr, u16, Proto), u32>,
+) -> Vec<Tuple> {
+    buf.clear();
+    buf.extend(flows.iter().map(|&i| {
+        let c = &conns[i as usize];
+        FlowKey {
+            remote: remote(c),
             port: c.resp_p,
             proto: c.proto,
-            letters: CompactString::default(),
-            state: LetterState::default(),
-            flows: 0,
+            ts: c.ts,
+            duration: c.duration,
+            bytes: c.bytes(),
+        }
+    }));
+    index.clear();
+    let mut out: Vec<Tuple> = Vec::new();
+    for k in buf.iter() {
+        let slot = *index.entry((k.remote, k.port, k.proto)).or_insert_with(|| {
+            out.push(Tuple {
+                remote: k.remote,
+                port: k.port,
+                proto: k.proto,
+                letters: CompactString::default(),
+                state: LetterState::default(),
+                flows: 0,
+            });
+            (out.len() - 1) as u32
         });
-        (tuples.len() - 1) as u32
-    });
-    let t = &mut tuples[slot as usize];
-    t.state.push(c.ts, c.duration, c.bytes(), &mut t.letters);
-    t.flows += 1;
+        let t = &mut out[slot as usize];
+        t.state.push(k.ts, k.duration, k.bytes, &mut t.letters);
+        t.flows += 1;
+    }
+    out.shrink_to_fit();
+    out
 }
 
 /// The earliest first record of each IP in the application and other logs, which Slips' per
@@ -258,7 +278,18 @@ pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap
         .into_par_iter()
         .map(|k| build_shard(batch, cfg, global_anchor, &elsewhere, k, shards))
         .collect();
-    parts.into_iter().flatten().collect()
+    let mut profiles: Vec<(IpAddr, Profile)> = parts.into_iter().flatten().collect();
+    // Letters need each window's flows in processing order, which the pass kept.
+    profiles.par_iter_mut().for_each_init(
+        || (Vec::new(), FxHashMap::default()),
+        |(buf, index), (_, p)| {
+            for w in p.windows.values_mut() {
+                w.out_tuples = tuples(&w.out_flows, &batch.conns, |c| c.resp_h, buf, index);
+                w.in_tuples = tuples(&w.in_flows, &batch.conns, |c| c.orig_h, buf, index);
+            }
+        },
+    );
+    profiles.into_iter().collect()
 }
 
 fn shard_of(ip: &IpAddr, shards: usize) -> usize {
@@ -289,56 +320,44 @@ fn build_shard(
             },
             first_ts,
             windows: BTreeMap::new(),
+            last: None,
         }
     };
-    macro_rules! builder {
+    let mine = |ip: &IpAddr| shards == 1 || shard_of(ip, shards) == k;
+    macro_rules! window {
         ($ip:expr, $ts:expr) => {
-            builders.entry($ip).or_insert_with(|| new_builder($ip, $ts))
+            builders
+                .entry($ip)
+                .or_insert_with(|| new_builder($ip, $ts))
+                .window($ts)
         };
     }
-    let mine = |ip: &IpAddr| shards == 1 || shard_of(ip, shards) == k;
     for (i, c) in batch.conns.iter().enumerate() {
         if mine(&c.orig_h) {
-            let w = builder!(c.orig_h, c.ts).window(c.ts);
-            w.window.out_flows.push(i as u32);
-            add_tuple(&mut w.window.out_tuples, &mut w.out_index, c.resp_h, c);
+            window!(c.orig_h, c.ts).out_flows.push(i as u32);
         }
         if mine(&c.resp_h) && cfg.serves(c.resp_h) {
-            let w = builder!(c.resp_h, c.ts).window(c.ts);
-            w.window.in_flows.push(i as u32);
-            add_tuple(&mut w.window.in_tuples, &mut w.in_index, c.orig_h, c);
+            window!(c.resp_h, c.ts).in_flows.push(i as u32);
         }
     }
     for (i, d) in batch.dns.iter().enumerate() {
         if mine(&d.id.orig_h) {
-            builder!(d.id.orig_h, d.id.ts)
-                .window(d.id.ts)
-                .window
-                .dns
-                .push(i as u32);
+            window!(d.id.orig_h, d.id.ts).dns.push(i as u32);
         }
     }
     for (i, h) in batch.http.iter().enumerate() {
         if mine(&h.id.orig_h) {
-            builder!(h.id.orig_h, h.id.ts)
-                .window(h.id.ts)
-                .window
-                .http
-                .push(i as u32);
+            window!(h.id.orig_h, h.id.ts).http.push(i as u32);
         }
     }
     for (i, x) in batch.ssl.iter().enumerate() {
         if mine(&x.id.orig_h) {
-            builder!(x.id.orig_h, x.id.ts)
-                .window(x.id.ts)
-                .window
-                .ssl
-                .push(i as u32);
+            window!(x.id.orig_h, x.id.ts).ssl.push(i as u32);
         }
     }
     for a in &batch.activity {
         if mine(&a.ip) {
-            builder!(a.ip, a.ts).window(a.ts).window.other += 1;
+            window!(a.ip, a.ts).other += 1;
         }
     }
     builders
