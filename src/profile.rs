@@ -191,18 +191,22 @@ struct FlowKey {
 
 /// The tuples of a window's flows, in first-seen order, with their letters.
 ///
-/// The flows are first copied into `buf` in one tight loop: the loads from the large record
+/// The flows are first copied into a buffer in one tight loop: the loads from the large record
 /// vector are independent, so the CPU overlaps their cache misses instead of waiting for each
-/// inside the hash-map work. `buf` and the index map are reused from window to window.
+/// inside the hash-map work.
 fn tuples(
     flows: &[u32],
     conns: &[Conn],
     remote: impl Fn(&Conn) -> IpAddr,
-    buf: &mut Vec<FlowKey>,
-    index: &mut FxHashMap<(IpAddr, u16, Proto), u32>,
+    scratch: &mut Scratch,
 ) -> Vec<Tuple> {
-    buf.clear();
-    buf.extend(flows.iter().map(|&i| {
+    let Scratch {
+        keys,
+        index,
+        tuples,
+    } = scratch;
+    keys.clear();
+    keys.extend(flows.iter().map(|&i| {
         let c = &conns[i as usize];
         FlowKey {
             remote: remote(c),
@@ -214,10 +218,10 @@ fn tuples(
         }
     }));
     index.clear();
-    let mut out: Vec<Tuple> = Vec::new();
-    for k in buf.iter() {
+    tuples.clear();
+    for k in keys.iter() {
         let slot = *index.entry((k.remote, k.port, k.proto)).or_insert_with(|| {
-            out.push(Tuple {
+            tuples.push(Tuple {
                 remote: k.remote,
                 port: k.port,
                 proto: k.proto,
@@ -225,14 +229,22 @@ fn tuples(
                 state: LetterState::default(),
                 flows: 0,
             });
-            (out.len() - 1) as u32
+            (tuples.len() - 1) as u32
         });
-        let t = &mut out[slot as usize];
+        let t = &mut tuples[slot as usize];
         t.state.push(k.ts, k.duration, k.bytes, &mut t.letters);
         t.flows += 1;
     }
-    out.shrink_to_fit();
-    out
+    // One exactly sized allocation per window; the scratch space is reused by the next one.
+    tuples.drain(..).collect()
+}
+
+/// Buffers reused from window to window by [`tuples`].
+#[derive(Default)]
+struct Scratch {
+    keys: Vec<FlowKey>,
+    index: FxHashMap<(IpAddr, u16, Proto), u32>,
+    tuples: Vec<Tuple>,
 }
 
 /// The earliest first record of each IP in the application and other logs, which Slips' per
@@ -280,15 +292,14 @@ pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap
         .collect();
     let mut profiles: Vec<(IpAddr, Profile)> = parts.into_iter().flatten().collect();
     // Letters need each window's flows in processing order, which the pass kept.
-    profiles.par_iter_mut().for_each_init(
-        || (Vec::new(), FxHashMap::default()),
-        |(buf, index), (_, p)| {
+    profiles
+        .par_iter_mut()
+        .for_each_init(Scratch::default, |scratch, (_, p)| {
             for w in p.windows.values_mut() {
-                w.out_tuples = tuples(&w.out_flows, &batch.conns, |c| c.resp_h, buf, index);
-                w.in_tuples = tuples(&w.in_flows, &batch.conns, |c| c.orig_h, buf, index);
+                w.out_tuples = tuples(&w.out_flows, &batch.conns, |c| c.resp_h, scratch);
+                w.in_tuples = tuples(&w.in_flows, &batch.conns, |c| c.orig_h, scratch);
             }
-        },
-    );
+        });
     profiles.into_iter().collect()
 }
 

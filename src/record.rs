@@ -5,6 +5,10 @@
 //! state, `uid` links the application records (dns, http, ssl) to their connection. Nothing here
 //! knows about profiles, windows or Slips' key layout.
 
+mod sym;
+
+pub use sym::{Sym, SymCache};
+
 use compact_str::CompactString;
 use std::fmt;
 use std::net::IpAddr;
@@ -183,7 +187,7 @@ pub struct Conn {
     /// Transport protocol.
     pub proto: Proto,
     /// Zeek's `service` (empty when unset), e.g. `dns`, `http`, `ssl,quic`.
-    pub service: CompactString,
+    pub service: Sym,
     /// Zeek's `conn_state`.
     pub conn_state: ConnState,
     /// Payload bytes sent by the originator (0 when unset).
@@ -191,7 +195,7 @@ pub struct Conn {
     /// Payload bytes sent by the responder (0 when unset).
     pub resp_bytes: u64,
     /// Zeek's `history` letters (empty when unset).
-    pub history: CompactString,
+    pub history: Sym,
     /// Packets sent by the originator.
     pub orig_pkts: u64,
     /// IP-level bytes sent by the originator.

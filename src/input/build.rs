@@ -6,8 +6,7 @@
 //! (unset byte counts are 0, an unset duration is 0 s), as Slips does.
 
 use super::fields::{FieldError, Get, Raw, Row};
-use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl};
-use compact_str::CompactString;
+use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl, Sym, SymCache};
 use serde_json::{Map, Value};
 
 /// Positions shared by every kind: the first six wanted fields.
@@ -309,11 +308,17 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
 }
 
 /// Builds a [`Conn`] from a row addressed by [`CONN_WANTED`].
-pub(crate) fn conn<R: Row>(row: &R) -> Result<Conn, FieldError> {
+pub(crate) fn conn<R: Row>(row: &R, syms: &mut SymCache) -> Result<Conn, FieldError> {
     let g = Get(row);
     let id = endpoints(&g)?;
     let proto = g.text(6).map_or(Proto::Unknown, |p| Proto::from_zeek(&p));
-    let service = g.compact(7);
+    let service = g.text(7).map_or(Sym::default(), |s| {
+        if s == "-" {
+            Sym::default()
+        } else {
+            syms.get(&s)
+        }
+    });
     let duration = g.seconds(8)?.unwrap_or(0.0).max(0.0);
     let conn_state = g
         .text(11)
@@ -327,15 +332,11 @@ pub(crate) fn conn<R: Row>(row: &R) -> Result<Conn, FieldError> {
         resp_h: id.resp_h,
         resp_p: id.resp_p,
         proto,
-        service: if service == "-" {
-            CompactString::default()
-        } else {
-            service
-        },
+        service,
         conn_state,
         orig_bytes: g.count(9)?.unwrap_or(0),
         resp_bytes: g.count(10)?.unwrap_or(0),
-        history: g.compact(12),
+        history: g.text(12).map_or(Sym::default(), |h| syms.get(&h)),
         orig_pkts: g.count(13)?.unwrap_or(0),
         orig_ip_bytes: g.count(14)?.unwrap_or(0),
         resp_pkts: g.count(15)?.unwrap_or(0),

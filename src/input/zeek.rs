@@ -9,7 +9,7 @@
 
 use super::build::{self, JsonRow, TsvRow};
 use super::fields::FieldError;
-use crate::record::LogKind;
+use crate::record::{LogKind, SymCache};
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
@@ -136,7 +136,7 @@ fn apply_header(line: &str, kind: LogKind, schema: &mut Schema) -> Option<String
 fn parse_line(line: &str, kind: LogKind, schema: &Schema, out: &mut Batch) -> Result<bool, String> {
     let mut cols: Vec<&str> = Vec::with_capacity(schema.width);
     cols.extend(line.split(schema.sep as char).take(schema.width));
-    parse_record(line, &mut cols, kind, schema, out)
+    parse_record(line, &mut cols, kind, schema, out, &mut SymCache::default())
 }
 
 /// Parses one data line whose first `schema.width` columns are already split into `cols`.
@@ -146,6 +146,7 @@ fn parse_record(
     kind: LogKind,
     schema: &Schema,
     out: &mut Batch,
+    syms: &mut SymCache,
 ) -> Result<bool, String> {
     let line = line.strip_suffix('\r').unwrap_or(line);
     if let Some(last) = cols.last_mut() {
@@ -164,7 +165,7 @@ fn parse_record(
             obj,
             names: wanted(kind),
         };
-        push(kind, &row, out).map_err(|e| e.to_string())?;
+        push(kind, &row, out, syms).map_err(|e| e.to_string())?;
         return Ok(true);
     }
     if cols.len() < schema.width {
@@ -182,14 +183,19 @@ fn parse_record(
         empty: &schema.empty,
         set_sep: schema.set_sep,
     };
-    push(kind, &row, out)
+    push(kind, &row, out, syms)
         .map(|()| true)
         .map_err(|e| e.to_string())
 }
 
-fn push<R: super::fields::Row>(kind: LogKind, row: &R, out: &mut Batch) -> Result<(), FieldError> {
+fn push<R: super::fields::Row>(
+    kind: LogKind,
+    row: &R,
+    out: &mut Batch,
+    syms: &mut SymCache,
+) -> Result<(), FieldError> {
     match kind {
-        LogKind::Conn => out.conns.push(build::conn(row)?),
+        LogKind::Conn => out.conns.push(build::conn(row, syms)?),
         LogKind::Dns => out.dns.push(build::dns(row)?),
         LogKind::Http => out.http.push(build::http(row)?),
         LogKind::Ssl => out.ssl.push(build::ssl(row)?),
@@ -207,6 +213,7 @@ fn push<R: super::fields::Row>(kind: LogKind, row: &R, out: &mut Batch) -> Resul
 #[derive(Default)]
 struct Piece {
     batch: Batch,
+    syms: SymCache,
     data_lines: u64,
     lines: u64,
     /// (line index within the piece, reason); only the first few are kept.
@@ -279,7 +286,7 @@ impl Piece {
         schema: &Schema,
         partial: bool,
     ) {
-        match parse_record(line, cols, kind, schema, &mut self.batch) {
+        match parse_record(line, cols, kind, schema, &mut self.batch, &mut self.syms) {
             Ok(true) => self.data_lines += 1,
             Ok(false) => {}
             Err(reason) => {
@@ -335,6 +342,7 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
         batch: Batch::default(),
         report: FileReport::new(path, kind),
         pool: Vec::new(),
+        rejected: false,
     };
     let mut reader = match open_log(path) {
         Ok(r) => r,
@@ -350,52 +358,85 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
         let size = std::fs::metadata(path).map_or(0, |m| m.len()) as usize;
         f.batch.conns.reserve(size / 100);
     }
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + 4096);
+    // A reader thread fills (and decompresses) the next block while this one is parsed; blocks
+    // go back to it for reuse. A line cut by a block boundary is carried over and completed.
+    let mut carry: Vec<u8> = Vec::new();
     let mut checked_first = false;
-    let mut eof = false;
-    while !eof {
-        // Fill the buffer up to BLOCK bytes (keeping the unfinished line from last time).
-        let mut filled = buf.len();
-        buf.resize(BLOCK.max(filled * 2), 0);
-        while filled < buf.len() {
-            match reader.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(k) => filled += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, std::io::Error>>(1);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        scope.spawn(move || read_blocks(reader.as_mut(), &tx, &back_rx));
+        for msg in rx {
+            let chunk = match msg {
+                Ok(c) => c,
                 Err(e) => {
                     f.report.error = Some(format!("read error after line {}: {e}", f.line_no));
-                    eof = true;
                     break;
                 }
+            };
+            let Some(last) = memchr::memrchr(b'\n', &chunk) else {
+                carry.extend_from_slice(&chunk); // no line ends here: a very long line
+                let _ = back_tx.send(chunk);
+                continue;
+            };
+            let mut start = 0;
+            if !carry.is_empty() {
+                let first = memchr::memchr(b'\n', &chunk).unwrap_or(last);
+                carry.extend_from_slice(&chunk[..=first]);
+                let line = std::mem::take(&mut carry);
+                f.feed(&line, false, &mut checked_first);
+                start = first + 1;
+            }
+            if start <= last {
+                f.feed(&chunk[start..=last], false, &mut checked_first);
+            }
+            carry.extend_from_slice(&chunk[last + 1..]);
+            let _ = back_tx.send(chunk);
+            if f.rejected {
+                break; // dropping the channel stops the reader
             }
         }
-        buf.truncate(filled);
-        let cut = if eof {
-            buf.len()
-        } else {
-            memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
-        };
-        if cut == 0 && !eof {
-            continue; // a single line longer than the buffer: read more
-        }
-        let block = &buf[..cut];
-        let partial_tail = eof && !block.is_empty() && block.last() != Some(&b'\n');
-        if !checked_first {
-            if let Some(reason) = reject_reason(block, kind) {
-                f.report.error = Some(reason);
-                return (Batch::default(), f.report);
-            }
-            checked_first = true;
-        }
-        f.process_block(block, partial_tail);
-        buf.drain(..cut);
+    });
+    if !carry.is_empty() && !f.rejected {
+        // the last line has no newline: keep it if it parses, else it is a truncated line
+        f.feed(&carry, true, &mut checked_first);
+    }
+    if f.rejected {
+        return (Batch::default(), f.report);
     }
     f.report.assumed_columns =
         kind != LogKind::Other && !f.schema.from_header && f.report.records > 0 && !f.report.json;
     (f.batch, f.report)
+}
+
+/// The reader thread: sends blocks of up to `BLOCK` bytes until the end of the file, an error,
+/// or the receiver hanging up.
+fn read_blocks(
+    reader: &mut (dyn Read + Send),
+    tx: &std::sync::mpsc::SyncSender<Result<Vec<u8>, std::io::Error>>,
+    back: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = back.try_recv().unwrap_or_default();
+        buf.clear();
+        buf.resize(BLOCK, 0);
+        let mut filled = 0;
+        while filled < BLOCK {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        buf.truncate(filled);
+        if filled == 0 || tx.send(Ok(buf)).is_err() {
+            return;
+        }
+    }
 }
 
 /// Decides from the start of a file whether it is a Zeek log at all.
@@ -444,9 +485,24 @@ struct FileReader {
     /// Piece buffers kept between blocks: reusing them avoids faulting fresh pages in for
     /// every block (the kernel's page zeroing was a third of the run time).
     pool: Vec<Batch>,
+    /// The file turned out not to be a Zeek log.
+    rejected: bool,
 }
 
 impl FileReader {
+    /// Takes one line-aligned block; the first one decides whether the file is a log at all.
+    fn feed(&mut self, block: &[u8], partial_tail: bool, checked_first: &mut bool) {
+        if !*checked_first {
+            if let Some(reason) = reject_reason(block, self.kind) {
+                self.report.error = Some(reason);
+                self.rejected = true;
+                return;
+            }
+            *checked_first = true;
+        }
+        self.process_block(block, partial_tail);
+    }
+
     /// Parses one line-aligned block.
     fn process_block(&mut self, block: &[u8], partial_tail: bool) {
         // Split the block into data segments separated by header lines (rare: the file start,

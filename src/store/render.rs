@@ -333,7 +333,7 @@ fn dns_resolution_json(store: &Store, ip: IpAddr, t: f64) -> String {
 
 fn dport_name(c: &Conn) -> Option<String> {
     if !c.service.is_empty() {
-        return Some(c.service.to_uppercase().to_string());
+        return Some(c.service.as_str().to_uppercase());
     }
     super::ports::service_name(c.resp_p, c.proto).map(str::to_uppercase)
 }
@@ -498,7 +498,7 @@ pub fn flow_json(c: &Conn) -> String {
         .int("allbytes", c.bytes())
         .int("spkts", c.orig_pkts)
         .int("sbytes", c.orig_bytes)
-        .str("appproto", &c.service)
+        .str("appproto", c.service.as_str())
         .str("flow_type", "conn")
         .finish()
 }
