@@ -236,7 +236,9 @@ fn tuples(
         t.flows += 1;
     }
     // One exactly sized allocation per window; the scratch space is reused by the next one.
-    tuples.drain(..).collect()
+    let mut out = Vec::with_capacity(tuples.len());
+    out.append(tuples);
+    out
 }
 
 /// Buffers reused from window to window by [`tuples`].
