@@ -50,7 +50,8 @@ pub struct AnalyzeArgs {
     /// Worker threads (0 = one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// Print the text report instead of opening the terminal UI.
+    /// Print the text report instead of opening the terminal UI (the UI is not built yet, so
+    /// the report is always printed).
     #[arg(long)]
     pub no_ui: bool,
     /// Also write the report as JSON to FILE.
