@@ -49,20 +49,6 @@ impl Batch {
         self.activity.append(&mut other.activity);
         self.other += std::mem::take(&mut other.other);
     }
-
-    /// Moves all records of `other` to the end of `self`.
-    pub fn append(&mut self, mut other: Batch) {
-        if self.conns.capacity() < other.conns.len() && self.conns.is_empty() {
-            self.conns = std::mem::take(&mut other.conns);
-        } else {
-            self.conns.append(&mut other.conns);
-        }
-        self.dns.append(&mut other.dns);
-        self.http.append(&mut other.http);
-        self.ssl.append(&mut other.ssl);
-        self.activity.append(&mut other.activity);
-        self.other += other.other;
-    }
 }
 
 /// What happened to one input file.

@@ -603,3 +603,82 @@ fn next_candidate(block: &[u8], from: usize) -> usize {
     }
     block.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn conn_schema() -> Schema {
+        let mut s = Schema::new(LogKind::Conn);
+        s.set_fields(
+            LogKind::Conn,
+            &build::CONN_DEFAULT
+                .iter()
+                .map(|c| (*c).to_string())
+                .collect::<Vec<_>>(),
+        );
+        s
+    }
+
+    proptest! {
+        // Random lines made of Zeek-ish tokens (so that many get far into the parser) never
+        // panic, and either give one record or one reason.
+        #[test]
+        fn random_lines_never_panic(tokens in proptest::collection::vec(
+            prop_oneof![
+                Just("-".to_string()), Just("(empty)".to_string()), Just("tcp".to_string()),
+                Just("1.2.3.4".to_string()), Just("::1".to_string()), Just("SF".to_string()),
+                "[0-9]{1,12}", "[0-9]{1,10}\\.[0-9]{1,6}", "\\PC{0,8}", Just("{".to_string()),
+            ], 0..30)) {
+            let line = tokens.join("\t");
+            let mut out = Batch::default();
+            match parse_line(&line, LogKind::Conn, &conn_schema(), &mut out) {
+                Ok(true) => prop_assert_eq!(out.conns.len(), 1),
+                Ok(false) => prop_assert!(line.trim().is_empty()),
+                Err(reason) => prop_assert!(!reason.is_empty() && out.conns.is_empty()),
+            }
+        }
+
+        #[test]
+        fn random_json_lines_never_panic(s in "\\{\\PC{0,80}") {
+            let mut out = Batch::default();
+            let _ = parse_line(&s, LogKind::Dns, &Schema::new(LogKind::Dns), &mut out);
+        }
+    }
+
+    #[test]
+    fn headers_set_columns_and_markers() {
+        let mut s = Schema::new(LogKind::Conn);
+        assert_eq!(
+            apply_header("#separator \\x09", LogKind::Conn, &mut s),
+            None
+        );
+        apply_header("#unset_field\tNONE", LogKind::Conn, &mut s);
+        apply_header(
+            "#fields\textra\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p",
+            LogKind::Conn,
+            &mut s,
+        );
+        assert_eq!(
+            apply_header("#path\tconn", LogKind::Conn, &mut s).as_deref(),
+            Some("conn")
+        );
+        assert_eq!(s.unset, "NONE");
+        assert_eq!(
+            s.map[0],
+            Some(1),
+            "ts is the second column after a leading extra one"
+        );
+        let mut out = Batch::default();
+        let ok = parse_line(
+            "node1\t10.5\tCx\t10.0.0.1\t5\t10.0.0.2\t80",
+            LogKind::Conn,
+            &s,
+            &mut out,
+        );
+        assert_eq!(ok, Ok(true));
+        assert_eq!(out.conns[0].resp_p, 80);
+        assert!((out.conns[0].ts - 10.5).abs() < 1e-9);
+    }
+}
