@@ -125,23 +125,32 @@ fn dumps_are_byte_identical_on_any_thread_count() {
 }
 
 #[test]
-fn generator_is_deterministic_and_readable() {
+fn generator_is_deterministic_and_reads_back_across_block_boundaries() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let a = tmp.path().join("a.log");
-    let out = kalipso(&[
-        "generate",
-        "--lines",
-        "20000",
-        "--seed",
-        "3",
-        "--out",
-        a.to_str().unwrap_or_default(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    let (a, b) = (tmp.path().join("a.log"), tmp.path().join("b.log"));
+    // ~20 MB: lines cross the reader's 8 MB block boundaries several times
+    for p in [&a, &b] {
+        let out = kalipso(&[
+            "generate",
+            "--lines",
+            "150000",
+            "--seed",
+            "3",
+            "--out",
+            p.to_str().unwrap_or_default(),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let (bytes_a, bytes_b) = (
+        std::fs::read(&a).unwrap_or_default(),
+        std::fs::read(&b).unwrap_or_default(),
+    );
+    assert!(bytes_a.len() > 16 << 20, "{} bytes", bytes_a.len());
+    assert!(bytes_a == bytes_b, "same seed, same bytes");
     let out = kalipso(&["analyze", "--no-ui", a.to_str().unwrap_or_default()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("records: conn 20000"),
+        text(&out.stdout).contains("records: conn 150000"),
         "{}",
         text(&out.stdout)
     );
