@@ -286,6 +286,7 @@ fn first_seen_elsewhere(batch: &Batch) -> FxHashMap<IpAddr, f64> {
 /// hashes to `k`. Every shard reads all records in order (streaming, cache-friendly) and keeps
 /// only its own, so each profile sees its flows in processing order whatever the thread count.
 pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap<IpAddr, Profile> {
+    let started = std::time::Instant::now();
     let elsewhere = first_seen_elsewhere(batch);
     let shards = rayon::current_num_threads().max(1);
     let parts: Vec<Vec<(IpAddr, Profile)>> = (0..shards)
@@ -293,6 +294,9 @@ pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap
         .map(|k| build_shard(batch, cfg, global_anchor, &elsewhere, k, shards))
         .collect();
     let mut profiles: Vec<(IpAddr, Profile)> = parts.into_iter().flatten().collect();
+    if std::env::var_os("KALIPSO_TIMINGS").is_some() {
+        eprintln!("timing: profile pass {:?}", started.elapsed());
+    }
     // Letters need each window's flows in processing order, which the pass kept.
     profiles
         .par_iter_mut()
