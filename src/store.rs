@@ -26,8 +26,9 @@ pub struct Resolution {
     pub ts: f64,
     /// uid of that answer.
     pub uid: CompactString,
-    /// Queried names whose answers contained the IP, with the time each was first seen.
-    pub domains: Vec<(String, f64)>,
+    /// Queried names whose answers contained the IP, with the index (in `Store::dns`) of the
+    /// first record that named it.
+    pub domains: Vec<(String, u32)>,
     /// Clients that asked.
     pub resolved_by: Vec<IpAddr>,
     /// `profile_<client>_timewindow<N>` of each asking.
@@ -35,11 +36,11 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    /// The domains known at time `t` (answers seen at or before `t`).
-    pub fn domains_at(&self, t: f64) -> impl Iterator<Item = &str> {
+    /// The domains known once the first `seen` dns.log records were processed.
+    pub fn domains_known(&self, seen: u32) -> impl Iterator<Item = &str> {
         self.domains
             .iter()
-            .filter(move |(_, first)| *first <= t)
+            .filter(move |(_, first)| *first < seen)
             .map(|(d, _)| d.as_str())
     }
 }
@@ -78,6 +79,10 @@ pub struct Store {
     pub alt_by_uid: FxHashMap<CompactString, AltRef>,
     /// `IPsInfo[ip].SNI`: server names seen in TLS to the IP that some DNS answer also named.
     pub sni: BTreeMap<IpAddr, Vec<(String, u16)>>,
+    /// For each connection, how many dns.log records Slips had processed before it: its input
+    /// process merges all logs by their next timestamp, so this decides which DNS names a
+    /// flow's timeline entry shows. Empty when there is no dns.log.
+    pub dns_seen: Vec<u32>,
     /// What was read.
     pub input: InputSummary,
 }
@@ -119,6 +124,7 @@ impl Store {
             ..Store::default()
         };
         store.dns_resolution = store.resolutions();
+        store.dns_seen = dns_watermarks(&store.conns, &store.dns);
         store.alt_by_uid = store.alt_index();
         store.sni = store.sni_table();
         store
@@ -148,7 +154,7 @@ impl Store {
 
     fn resolutions(&self) -> BTreeMap<IpAddr, Resolution> {
         let mut out: BTreeMap<IpAddr, Resolution> = BTreeMap::new();
-        for d in &self.dns {
+        for (di, d) in self.dns.iter().enumerate() {
             // Slips records A/AAAA answers only, and never reverse lookups (spec §1.9).
             let typed = d.qtype_name == "A" || d.qtype_name == "AAAA";
             let useful = !d.answers.is_empty() && d.answers.iter().any(|a| a != "-");
@@ -166,7 +172,7 @@ impl Store {
                 };
                 let r = out.entry(ip).or_default();
                 if !r.domains.iter().any(|(q, _)| *q == d.query) {
-                    r.domains.push((d.query.clone(), d.id.ts));
+                    r.domains.push((d.query.clone(), di as u32));
                 }
                 if !r.resolved_by.contains(&d.id.orig_h) {
                     r.resolved_by.push(d.id.orig_h);
@@ -232,8 +238,82 @@ impl Store {
         out
     }
 
+    /// The DNS records processed before connection `flow` (see [`Store::dns_seen`]).
+    pub fn dns_seen_before(&self, flow: u32) -> u32 {
+        self.dns_seen.get(flow as usize).copied().unwrap_or(0)
+    }
+
     /// The application record behind a connection uid, if any.
     pub fn alt_of(&self, uid: &str) -> Option<AltRef> {
         self.alt_by_uid.get(uid).copied()
+    }
+}
+
+/// Merges the connection and DNS streams the way Slips' input process merges files (the
+/// smaller next timestamp goes first; a connection goes before a DNS record with the same
+/// time) and returns, per connection, how many DNS records came before it. Both streams are
+/// already in Slips' per-kind order, and merging them equals merging all their files.
+fn dns_watermarks(conns: &[Conn], dns: &[Dns]) -> Vec<u32> {
+    if dns.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(conns.len());
+    let mut j = 0;
+    for c in conns {
+        while j < dns.len() && dns[j].id.ts < c.ts {
+            j += 1;
+        }
+        out.push(j as u32);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_follow_the_merge_not_the_clock() {
+        let conn = |ts: f64| Conn {
+            ts,
+            duration: 0.0,
+            uid: CompactString::default(),
+            orig_h: [10, 0, 0, 1].into(),
+            orig_p: 1,
+            resp_h: [10, 0, 0, 2].into(),
+            resp_p: 2,
+            proto: crate::record::Proto::Udp,
+            service: crate::record::Sym::default(),
+            conn_state: crate::record::ConnState::SF,
+            orig_bytes: 0,
+            resp_bytes: 0,
+            history: crate::record::Sym::default(),
+            orig_pkts: 0,
+            orig_ip_bytes: 0,
+            resp_pkts: 0,
+            resp_ip_bytes: 0,
+        };
+        let dns = |ts: f64| Dns {
+            id: crate::record::Endpoints {
+                ts,
+                uid: CompactString::default(),
+                orig_h: [10, 0, 0, 1].into(),
+                orig_p: 1,
+                resp_h: [10, 0, 0, 3].into(),
+                resp_p: 53,
+            },
+            query: String::new(),
+            qclass_name: CompactString::default(),
+            qtype_name: CompactString::default(),
+            rcode_name: CompactString::default(),
+            answers: Vec::new(),
+            ttls: Vec::new(),
+        };
+        // conn.log is in end-time order: the long flow at t=5 is written after the one at t=20,
+        // so by the time Slips reaches it, the DNS answer at t=10 was already processed.
+        let conns = [conn(1.0), conn(20.0), conn(5.0)];
+        let records = [dns(10.0), dns(30.0)];
+        assert_eq!(dns_watermarks(&conns, &records), vec![0, 1, 1]);
+        assert!(dns_watermarks(&conns, &[]).is_empty());
     }
 }

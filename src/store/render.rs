@@ -9,7 +9,7 @@
 use super::{AltRef, Store};
 use crate::profile::aggregate::{self, Aggregate, Family};
 use crate::profile::{Tuple, Window};
-use crate::record::{Conn, Proto};
+use crate::record::{Conn, Established, Proto};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -316,18 +316,82 @@ pub fn timeline(store: &Store, w: &Window) -> Vec<TimelineEntry> {
     out
 }
 
-/// `dns_resolution` of the timeline: the names known for `ip` at time `t` (a list of up to 3,
-/// else the last one, else `"????"`).
-fn dns_resolution_json(store: &Store, ip: IpAddr, t: f64) -> String {
-    let names: Vec<&str> = store
-        .dns_resolution
-        .get(&ip)
-        .map(|r| r.domains_at(t).collect())
-        .unwrap_or_default();
-    match names.len() {
-        0 => quoted("????"),
-        1..=3 => str_list(names),
-        _ => quoted(names[names.len() - 1]),
+/// How Slips' timeline interprets a connection from its application record (spec §4.1).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interpretation<'a> {
+    /// No dns/http/ssl record for the connection's uid.
+    None,
+    /// A DNS query; `answers` is `None` for NXDOMAIN.
+    Dns {
+        /// The queried name.
+        query: &'a str,
+        /// The answers, or `None` when the name does not exist.
+        answers: Option<&'a [String]>,
+    },
+    /// An HTTP request and its response.
+    Http {
+        /// `<method> http://<host><uri>`.
+        request: String,
+        /// `<code>/<message>`, if a response was seen.
+        status: Option<String>,
+        /// Response MIME types.
+        mime: &'a [String],
+        /// User agent.
+        user_agent: &'a str,
+    },
+    /// A TLS handshake.
+    Ssl {
+        /// First part of the certificate subject (`CN=…`), or `????`.
+        server_name: &'a str,
+        /// `Yes` (validated), `??` (resumed, not validated) or `No`.
+        trusted: &'static str,
+        /// Whether the session was resumed.
+        resumed: bool,
+        /// TLS version.
+        version: &'a str,
+        /// The SNI.
+        sni: &'a str,
+    },
+}
+
+/// One timeline row, typed: everything Kalipso shows for a flow (spec §4.1–§4.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow<'a> {
+    /// Index into `Store::conns`.
+    pub flow: u32,
+    /// Flow start.
+    pub ts: f64,
+    /// True when the profile is the server.
+    pub incoming: bool,
+    /// Transport protocol (TCP, UDP or ICMP; other protocols have no row).
+    pub proto: Proto,
+    /// Client.
+    pub saddr: IpAddr,
+    /// Server.
+    pub daddr: IpAddr,
+    /// Destination port, or the ICMP type.
+    pub port: u16,
+    /// Service name (Zeek's, else Slips' port table, upper case); `None` when neither knows it.
+    pub service: Option<String>,
+    /// The DNS names the capture gave the remote IP by then (Slips shows up to three, else the
+    /// last one).
+    pub dns: Vec<&'a str>,
+    /// Established or not.
+    pub state: Established,
+    /// Payload bytes sent by the client.
+    pub sent: u64,
+    /// Payload bytes sent by the server.
+    pub recv: u64,
+    /// Duration, seconds.
+    pub duration: f64,
+    /// The application record's interpretation.
+    pub info: Interpretation<'a>,
+}
+
+impl TimelineRow<'_> {
+    /// Total payload bytes.
+    pub fn total(&self) -> u64 {
+        self.sent.saturating_add(self.recv)
     }
 }
 
@@ -338,53 +402,30 @@ fn dport_name(c: &Conn) -> Option<String> {
     super::ports::service_name(c.resp_p, c.proto).map(str::to_uppercase)
 }
 
-/// The `info` object of a timeline entry, from the connection's application record.
-fn info_json(store: &Store, c: &Conn) -> String {
+fn interpretation<'a>(store: &'a Store, c: &Conn) -> Interpretation<'a> {
     let Some(alt) = store.alt_of(&c.uid) else {
-        return quoted("");
+        return Interpretation::None;
     };
     match alt {
         AltRef::Dns(i) => {
             let d = &store.dns[i as usize];
-            let answers = if d.rcode_name.contains("NXDOMAIN") {
-                quoted("NXDOMAIN")
-            } else {
-                str_list(d.answers.iter().map(String::as_str))
-            };
-            Obj::new()
-                .str("query", &d.query)
-                .raw("answers", &answers)
-                .finish()
+            let answers = (!d.rcode_name.contains("NXDOMAIN")).then_some(d.answers.as_slice());
+            Interpretation::Dns {
+                query: &d.query,
+                answers,
+            }
         }
         AltRef::Http(i) => {
             let h = &store.http[i as usize];
-            let mut o = Obj::new();
-            let mut put = |k: &str, v: String| {
-                if !v.is_empty() && v != "/" {
-                    o.str(k, &v);
-                }
-            };
-            put(
-                "Request",
-                format!("{} http://{}{}", h.method, h.host, h.uri),
-            );
-            if let Some(code) = h.status_code {
-                put("Status Code", format!("{code}/{}", h.status_msg));
+            Interpretation::Http {
+                request: format!("{} http://{}{}", h.method, h.host, h.uri),
+                status: h.status_code.map(|code| format!("{code}/{}", h.status_msg)),
+                mime: &h.resp_mime_types,
+                user_agent: &h.user_agent,
             }
-            if !h.resp_mime_types.is_empty() {
-                put("MIME", py_list_repr(&h.resp_mime_types));
-            }
-            put("UA", h.user_agent.clone());
-            o.finish()
         }
         AltRef::Ssl(i) => {
             let s = &store.ssl[i as usize];
-            let server = s
-                .subject
-                .split(',')
-                .next()
-                .filter(|v| !v.is_empty())
-                .unwrap_or("????");
             let trusted = if s.validation_status == "ok" {
                 "Yes"
             } else if s.validation_status.is_empty() && s.resumed {
@@ -392,14 +433,109 @@ fn info_json(store: &Store, c: &Conn) -> String {
             } else {
                 "No"
             };
+            Interpretation::Ssl {
+                server_name: s
+                    .subject
+                    .split(',')
+                    .next()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or("????"),
+                trusted,
+                resumed: s.resumed,
+                version: &s.version,
+                sni: &s.server_name,
+            }
+        }
+    }
+}
+
+/// The typed timeline row of an entry; `None` for protocols Slips leaves out of the timeline.
+pub fn timeline_row(store: &Store, e: TimelineEntry) -> Option<TimelineRow<'_>> {
+    let c = &store.conns[e.flow as usize];
+    let tcp_udp = matches!(c.proto, Proto::Tcp | Proto::Udp);
+    if !tcp_udp && c.proto != Proto::Icmp {
+        return None;
+    }
+    let remote = if e.incoming { c.orig_h } else { c.resp_h };
+    let seen = store.dns_seen_before(e.flow);
+    let dns = if tcp_udp {
+        store
+            .dns_resolution
+            .get(&remote)
+            .map(|r| r.domains_known(seen).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Some(TimelineRow {
+        flow: e.flow,
+        ts: c.ts,
+        incoming: e.incoming,
+        proto: c.proto,
+        saddr: c.orig_h,
+        daddr: c.resp_h,
+        port: if tcp_udp { c.resp_p } else { c.orig_p },
+        service: if tcp_udp {
+            dport_name(c)
+        } else {
+            icmp_name(c.orig_p).map(str::to_string)
+        },
+        dns,
+        state: c.established(),
+        sent: c.orig_bytes,
+        recv: c.resp_bytes,
+        duration: c.duration,
+        info: interpretation(store, c),
+    })
+}
+
+fn info_json(info: &Interpretation<'_>) -> String {
+    match info {
+        Interpretation::None => quoted(""),
+        Interpretation::Dns { query, answers } => {
+            let answers = answers.map_or_else(
+                || quoted("NXDOMAIN"),
+                |a| str_list(a.iter().map(String::as_str)),
+            );
             Obj::new()
-                .str("server_name", server)
-                .str("trusted", trusted)
-                .str("resumed", if s.resumed { "True" } else { "False" })
-                .str("version", &s.version)
-                .str("dns_resolution", &s.server_name)
+                .str("query", query)
+                .raw("answers", &answers)
                 .finish()
         }
+        Interpretation::Http {
+            request,
+            status,
+            mime,
+            user_agent,
+        } => {
+            let mut o = Obj::new();
+            // Slips drops entries whose value is "" or "/".
+            let mut put = |k: &str, v: &str| {
+                if !v.is_empty() && v != "/" {
+                    o.str(k, v);
+                }
+            };
+            put("Request", request);
+            put("Status Code", status.as_deref().unwrap_or(""));
+            if !mime.is_empty() {
+                put("MIME", &py_list_repr(mime));
+            }
+            put("UA", user_agent);
+            o.finish()
+        }
+        Interpretation::Ssl {
+            server_name,
+            trusted,
+            resumed,
+            version,
+            sni,
+        } => Obj::new()
+            .str("server_name", server_name)
+            .str("trusted", trusted)
+            .str("resumed", if *resumed { "True" } else { "False" })
+            .str("version", version)
+            .str("dns_resolution", sni)
+            .finish(),
     }
 }
 
@@ -415,70 +551,69 @@ fn icmp_name(icmp_type: u16) -> Option<&'static str> {
 /// A timeline entry as Slips' timeline module would store it (spec §4.1); `None` for protocols
 /// Slips leaves out of the timeline.
 pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
-    let c = &store.conns[e.flow as usize];
-    let allbytes = c.bytes();
+    let r = timeline_row(store, e)?;
     let mut o = Obj::new();
-    match c.proto {
-        Proto::Tcp | Proto::Udp => {
-            let remote = if e.incoming { c.orig_h } else { c.resp_h };
-            let (name, critical) = match dport_name(c) {
-                Some(n) => (n, ""),
-                None => (
-                    "????".to_string(),
-                    "Protocol not recognized by Slips nor Zeek.",
-                ),
-            };
-            o.str("timestamp", &slips_timestamp(c.ts))
-                .str("dport_name", &name);
-            o.str("preposition", if e.incoming { "from" } else { "to" });
-            o.raw("dns_resolution", &dns_resolution_json(store, remote, c.ts));
-            if e.incoming {
-                o.str("saddr", &c.orig_h.to_string());
-            }
-            o.str("daddr", &c.resp_h.to_string())
-                .str("dport/proto", &format!("{}/{}", c.resp_p, c.proto.upper()))
-                .str("state", c.established().human())
-                .str(
-                    "warning",
-                    if allbytes == 0 {
-                        "No data exchange!"
-                    } else {
-                        ""
-                    },
-                )
-                .raw("info", &info_json(store, c))
-                .int("sent", c.orig_bytes)
-                .int("recv", allbytes - c.orig_bytes.min(allbytes))
-                .int("tot", allbytes)
-                .float("duration", round3(c.duration))
-                .str("critical warning", critical);
+    if r.proto == Proto::Icmp {
+        o.str("timestamp", &slips_timestamp(r.ts))
+            .str(
+                "dport_name",
+                r.service.as_deref().unwrap_or("ICMP Unknown type"),
+            )
+            .str("preposition", "from")
+            .str("saddr", &r.saddr.to_string())
+            .int("size", r.total())
+            .float("duration", round3(r.duration));
+        if r.service.is_none() {
+            o.str("type", &format!("0x{}", r.port));
         }
-        Proto::Icmp => {
-            o.str("timestamp", &slips_timestamp(c.ts))
-                .str(
-                    "dport_name",
-                    icmp_name(c.orig_p).unwrap_or("ICMP Unknown type"),
-                )
-                .str("preposition", "from")
-                .str("saddr", &c.orig_h.to_string())
-                .int("size", allbytes)
-                .float("duration", round3(c.duration));
-            if icmp_name(c.orig_p).is_none() {
-                o.str("type", &format!("0x{}", c.orig_p));
-            }
-            o.str("dns_resolution", "")
-                .str("daddr", &c.resp_h.to_string())
-                .str("dport/proto", &format!("{}/ICMP", c.orig_p))
-                .str("state", "")
-                .str("warning", "")
-                .str("sent", "")
-                .str("recv", "")
-                .str("tot", "")
-                .str("critical warning", "")
-                .raw("info", &info_json(store, c));
-        }
-        Proto::Unknown => return None,
+        o.str("dns_resolution", "")
+            .str("daddr", &r.daddr.to_string())
+            .str("dport/proto", &format!("{}/ICMP", r.port))
+            .str("state", "")
+            .str("warning", "")
+            .str("sent", "")
+            .str("recv", "")
+            .str("tot", "")
+            .str("critical warning", "")
+            .raw("info", &info_json(&r.info));
+        return Some(o.finish());
     }
+    let dns = match r.dns.len() {
+        0 => quoted("????"),
+        1..=3 => str_list(r.dns.iter().copied()),
+        n => quoted(r.dns[n - 1]),
+    };
+    o.str("timestamp", &slips_timestamp(r.ts))
+        .str("dport_name", r.service.as_deref().unwrap_or("????"))
+        .str("preposition", if r.incoming { "from" } else { "to" })
+        .raw("dns_resolution", &dns);
+    if r.incoming {
+        o.str("saddr", &r.saddr.to_string());
+    }
+    o.str("daddr", &r.daddr.to_string())
+        .str("dport/proto", &format!("{}/{}", r.port, r.proto.upper()))
+        .str("state", r.state.human())
+        .str(
+            "warning",
+            if r.total() == 0 {
+                "No data exchange!"
+            } else {
+                ""
+            },
+        )
+        .raw("info", &info_json(&r.info))
+        .int("sent", r.sent)
+        .int("recv", r.recv)
+        .int("tot", r.total())
+        .float("duration", round3(r.duration))
+        .str(
+            "critical warning",
+            if r.service.is_none() {
+                "Protocol not recognized by Slips nor Zeek."
+            } else {
+                ""
+            },
+        );
     Some(o.finish())
 }
 
