@@ -18,10 +18,11 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Analyse Zeek logs: profiles per IP, time windows, behavioural letters.
+    /// Analyse captures or Zeek logs: profiles per IP, time windows, behavioural letters.
     ///
-    /// PATH may be a Zeek log directory (searched recursively, rotated .gz logs included), a
-    /// single log (TSV or JSON, optionally gzipped), or several of either.
+    /// PATH may be a packet capture (pcap or pcapng, optionally gzipped), a Zeek log directory
+    /// (searched recursively, rotated .gz logs and captures included), a single log (TSV or
+    /// JSON, optionally gzipped), or several of these.
     Analyze(AnalyzeArgs),
     /// Write a deterministic synthetic conn.log (for benchmarks).
     Generate(GenerateArgs),
@@ -30,7 +31,7 @@ pub enum Command {
 /// `kalipso analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Zeek log directories or files.
+    /// Captures, Zeek log directories or files.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Time-window width in seconds.
@@ -47,6 +48,15 @@ pub struct AnalyzeArgs {
     /// Home network, comma-separated CIDRs [default: private and unique-local ranges].
     #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
     pub home_net: Vec<String>,
+    /// TCP inactivity timeout for packet captures, seconds (Zeek's default).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub tcp_timeout: f64,
+    /// UDP inactivity timeout for packet captures, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub udp_timeout: f64,
+    /// ICMP inactivity timeout for packet captures, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub icmp_timeout: f64,
     /// Worker threads (0 = one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -92,6 +102,8 @@ pub struct AnalyzeConfig {
     pub paths: Vec<PathBuf>,
     /// Profiler settings.
     pub profile: ProfileConfig,
+    /// Flow timeouts for packet captures.
+    pub timeouts: crate::flow::Timeouts,
     /// Worker threads (0 = auto).
     pub threads: usize,
     /// Print the report, no UI.
@@ -123,7 +135,21 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
                 .map(|s| parse_net(s.trim()))
                 .collect::<anyhow::Result<Vec<IpNet>>>()?
         };
+        for (name, v) in [
+            ("--tcp-timeout", a.tcp_timeout),
+            ("--udp-timeout", a.udp_timeout),
+            ("--icmp-timeout", a.icmp_timeout),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                anyhow::bail!("{name} must be a positive number of seconds, got '{v}'");
+            }
+        }
         Ok(AnalyzeConfig {
+            timeouts: crate::flow::Timeouts {
+                tcp: a.tcp_timeout,
+                udp: a.udp_timeout,
+                icmp: a.icmp_timeout,
+            },
             paths: a.paths,
             profile: ProfileConfig {
                 tw_width: a.tw_width,

@@ -8,6 +8,7 @@
 
 pub(crate) mod build;
 pub(crate) mod fields;
+pub mod pcap;
 pub(crate) mod zeek;
 
 use crate::record::{Activity, Conn, Dns, Http, LogKind, Ssl};
@@ -74,6 +75,8 @@ pub struct FileReport {
     pub error: Option<String>,
     /// True when the file had no `#fields` header and Zeek's default columns were assumed.
     pub assumed_columns: bool,
+    /// For a packet capture: what its packets were (then `data_lines` counts packets).
+    pub capture: Option<pcap::CaptureStats>,
 }
 
 impl FileReport {
@@ -89,6 +92,7 @@ impl FileReport {
             examples: Vec::new(),
             error: None,
             assumed_columns: false,
+            capture: None,
         }
     }
 
@@ -257,6 +261,20 @@ fn sniff_path(path: &Path) -> Option<String> {
 struct Candidate {
     path: PathBuf,
     kind: LogKind,
+    capture: bool,
+}
+
+/// Capture file names kalipso picks up in a directory.
+fn capture_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".pcap", ".pcapng", ".cap"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 /// Expands the user's paths into the files to read, in a deterministic order.
@@ -269,23 +287,40 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
                 walk(p, &mut files, failures);
                 files.sort();
                 for f in files {
-                    if let Some(name) = log_name(&f) {
+                    if capture_name(&f) && pcap::is_capture(&f) {
+                        out.push(Candidate {
+                            kind: LogKind::Conn,
+                            path: f,
+                            capture: true,
+                        });
+                    } else if let Some(name) = log_name(&f) {
                         out.push(Candidate {
                             kind: kind_of(&name),
                             path: f,
+                            capture: false,
                         });
                     }
                 }
             }
             Ok(_) => {
-                // A file named explicitly is read whatever its name; #path decides its kind.
-                let name = sniff_path(p)
-                    .or_else(|| log_name(p))
-                    .unwrap_or_else(|| "conn".into());
-                out.push(Candidate {
-                    kind: kind_of(&name),
-                    path: p.clone(),
-                });
+                // A file named explicitly is read whatever its name: a capture by its magic
+                // bytes, a log by its #path header or name.
+                if pcap::is_capture(p) {
+                    out.push(Candidate {
+                        kind: LogKind::Conn,
+                        path: p.clone(),
+                        capture: true,
+                    });
+                } else {
+                    let name = sniff_path(p)
+                        .or_else(|| log_name(p))
+                        .unwrap_or_else(|| "conn".into());
+                    out.push(Candidate {
+                        kind: kind_of(&name),
+                        path: p.clone(),
+                        capture: false,
+                    });
+                }
             }
             Err(e) => {
                 let mut r = FileReport::new(p, LogKind::Other);
@@ -324,11 +359,29 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, failures: &mut Vec<FileReport>) {
     }
 }
 
-/// Reads every log behind `paths`. Each kind comes back merged in Slips' order.
+/// Reads every log and capture behind `paths` with default flow timeouts.
 pub fn read(paths: &[PathBuf]) -> Input {
+    read_with(paths, crate::flow::Timeouts::default())
+}
+
+/// Reads every log and capture behind `paths`. Each kind comes back merged in Slips' order;
+/// captures become connections (in the order they end, as Zeek writes conn.log).
+pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
     let mut failures = Vec::new();
-    let candidates = discover(paths, &mut failures);
-    let results: Vec<(Batch, FileReport)> = candidates
+    let (captures, candidates): (Vec<Candidate>, Vec<Candidate>) = discover(paths, &mut failures)
+        .into_iter()
+        .partition(|c| c.capture);
+    let capture_paths: Vec<PathBuf> = captures.into_iter().map(|c| c.path).collect();
+    let mut results: Vec<(Batch, FileReport)> = Vec::new();
+    if !capture_paths.is_empty() {
+        let (batch, mut reports) = pcap::read_captures(&capture_paths, timeouts);
+        let last = reports.pop();
+        results.extend(reports.into_iter().map(|r| (Batch::default(), r)));
+        if let Some(r) = last {
+            results.push((batch, r));
+        }
+    }
+    let logs: Vec<(Batch, FileReport)> = candidates
         .par_iter()
         .map(|c| {
             let (batch, mut report) = zeek::read_file(&c.path, c.kind);
@@ -344,6 +397,7 @@ pub fn read(paths: &[PathBuf]) -> Input {
             (batch, report)
         })
         .collect();
+    results.extend(logs);
 
     let mut input = Input::default();
     let mut parts = Parts::default();
@@ -352,11 +406,16 @@ pub fn read(paths: &[PathBuf]) -> Input {
             input.summary.failed_files += 1;
         }
         input.summary.skipped += report.skipped;
+        let records = if report.capture.is_some() {
+            batch.conns.len() as u64
+        } else {
+            report.records
+        };
         *input
             .summary
             .records
             .entry(report.kind_label())
-            .or_default() += report.records;
+            .or_default() += records;
         input.summary.files.push(report);
         parts.conns.push(batch.conns);
         parts.dns.push(batch.dns);

@@ -14,6 +14,7 @@
 //! deterministic log generator for benchmarks.
 
 pub mod cli;
+pub mod flow;
 pub mod generate;
 pub mod input;
 pub mod profile;
@@ -26,7 +27,7 @@ use cli::{AnalyzeConfig, Cli, Command};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use store::Store;
+pub use store::Store;
 
 /// Reads and profiles `paths`. This is the whole pipeline without any output.
 ///
@@ -39,14 +40,23 @@ use store::Store;
 /// assert!(tuples.contains(r#""203.0.113.7-443-tcp": ["11,a,a,a,a,a,a,""#));
 /// ```
 pub fn analyze(paths: &[PathBuf], config: &profile::ProfileConfig) -> Store {
+    analyze_with(paths, config, flow::Timeouts::default())
+}
+
+/// [`analyze`] with the flow timeouts used for packet captures.
+pub fn analyze_with(
+    paths: &[PathBuf],
+    config: &profile::ProfileConfig,
+    timeouts: flow::Timeouts,
+) -> Store {
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     let t = std::time::Instant::now();
-    let input = input::read(paths);
+    let input = input::read_with(paths, timeouts);
     if timings {
         eprintln!("timing: input {:?}", t.elapsed());
     }
     let t = std::time::Instant::now();
-    let store = Store::build(input.batch, input.summary, config.clone());
+    let store = Store::build_from(input, config.clone());
     if timings {
         eprintln!("timing: profile+store {:?}", t.elapsed());
     }
@@ -72,7 +82,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()?;
-    let store = pool.install(|| analyze(&cfg.paths, &cfg.profile));
+    let store = pool.install(|| analyze_with(&cfg.paths, &cfg.profile, cfg.timeouts));
 
     for f in &store.input.files {
         if let Some(e) = &f.error {
@@ -98,7 +108,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
             .collect();
         eprintln!("kalipso: nothing readable in {}", what.join(", "));
         eprintln!(
-            "hint: give a Zeek log directory, a conn.log (TSV or JSON, optionally .gz), or several"
+            "hint: give a pcap/pcapng capture, a Zeek log directory, or a conn.log (TSV or JSON, optionally .gz)"
         );
         return Ok(ExitCode::from(2));
     }

@@ -206,6 +206,13 @@ impl<'a> Report<'a> {
                     f.kind.as_str()
                 );
             }
+            if let Some(c) = &f.capture {
+                let _ = writeln!(
+                    s,
+                    "  {}: {} packets ({} IP, {} ARP, {} other, {} later IP fragments)",
+                    f.path, c.packets, c.ip, c.arp, c.other, c.fragments
+                );
+            }
             if f.skipped > 0 {
                 let _ = writeln!(
                     s,

@@ -88,6 +88,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// Profiles everything read.
+    pub fn build_from(input: crate::input::Input, config: ProfileConfig) -> Store {
+        Store::build(input.batch, input.summary, config)
+    }
+
     /// Profiles the records of `batch`.
     pub fn build(batch: Batch, input: InputSummary, config: ProfileConfig) -> Store {
         let anchor = input.span.map_or(0.0, |s| s.0);

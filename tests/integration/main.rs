@@ -6,8 +6,10 @@
 )]
 //! End-to-end tests: one integration binary (ripgrep style) with a module per area.
 
+mod captures;
 mod cli;
 mod conformance;
 mod corpus;
 mod fixtures;
 mod inputs;
+mod pcap;

@@ -1,0 +1,631 @@
+//! Flow assembly: packets → Zeek conn.log connections.
+//!
+//! Follows Zeek's conn.log semantics as validated against real Zeek on the corpus
+//! (`shared/tools/tshark_conn.py`): 5-tuple connections; the originator is the first sender,
+//! except that a first-seen SYN-ACK flips it and a first packet *from* a well-known server port
+//! to a non-server port does too (Zeek's `likely_server_ports`); inactivity timeouts (TCP 5 min,
+//! UDP and ICMP 1 min, configurable), plus Zeek's lazily fired 10 s DNS session timer; a fresh
+//! SYN after a closed (FIN/FIN or RST) connection starts a new one; payload bytes from TCP
+//! sequence numbers (FIN not counted), IP bytes and packets per side; packets after both FINs
+//! do not extend the duration; `conn_state` from approximated endpoint states, as Zeek's
+//! `Conn::conn_state()`. ICMP connections pair a request type with its reply type.
+//! Connections are emitted when they end, as Zeek writes conn.log; the ones still open at the
+//! end of the input follow, by start time. uids are derived from the connection, not random.
+
+use crate::record::{Conn, ConnState, Proto, Sym};
+use compact_str::CompactString;
+use rustc_hash::FxHashMap;
+use std::collections::BinaryHeap;
+use std::net::IpAddr;
+
+/// Inactivity timeouts, seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    /// TCP (Zeek `tcp_inactivity_timeout`, 5 min).
+    pub tcp: f64,
+    /// UDP (1 min).
+    pub udp: f64,
+    /// ICMP (1 min).
+    pub icmp: f64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            tcp: 300.0,
+            udp: 60.0,
+            icmp: 60.0,
+        }
+    }
+}
+
+/// What the assembler needs of one packet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PacketMeta {
+    /// Capture time, unix seconds.
+    pub ts: f64,
+    /// IP source.
+    pub src: IpAddr,
+    /// IP destination.
+    pub dst: IpAddr,
+    /// TCP, UDP or ICMP (v4 and v6).
+    pub proto: Proto,
+    /// Source port (ICMP: type).
+    pub sport: u16,
+    /// Destination port (ICMP: code).
+    pub dport: u16,
+    /// TCP flags.
+    pub flags: TcpFlags,
+    /// TCP sequence number.
+    pub seq: u32,
+    /// Transport payload length from the IP and transport headers (not the captured length).
+    pub payload: u32,
+    /// IP total length (IPv6: payload length + 40).
+    pub ip_len: u32,
+    /// True for `ICMPv6`.
+    pub icmp6: bool,
+}
+
+/// The TCP flags the assembler uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct TcpFlags {
+    /// SYN
+    pub syn: bool,
+    /// ACK
+    pub ack: bool,
+    /// FIN
+    pub fin: bool,
+    /// RST
+    pub rst: bool,
+}
+
+/// Ports Zeek's base analyzers register: a first packet from one of these to a port that is not
+/// one is taken as the server's answer.
+const LIKELY_SERVER_PORTS: &[u16] = &[
+    21, 22, 25, 53, 67, 79, 80, 81, 88, 123, 135, 137, 139, 143, 161, 162, 443, 445, 465, 502, 514,
+    563, 585, 587, 614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1812, 1883, 2123, 2152,
+    2811, 3128, 3306, 3389, 3544, 4011, 4754, 5060, 5072, 5222, 5223, 5269, 5353, 5355, 6379, 6666,
+    6667, 6668, 6669, 8000, 8080, 8888, 20000,
+];
+const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
+
+fn icmp_pair(t: u16, code: u16, v6: bool) -> u16 {
+    let pairs: &[(u16, u16)] = if v6 {
+        &[
+            (128, 129),
+            (129, 128),
+            (133, 134),
+            (134, 133),
+            (135, 136),
+            (136, 135),
+        ]
+    } else {
+        &[
+            (8, 0),
+            (0, 8),
+            (13, 14),
+            (14, 13),
+            (15, 16),
+            (16, 15),
+            (17, 18),
+            (18, 17),
+            (10, 9),
+            (9, 10),
+        ]
+    };
+    pairs.iter().find(|p| p.0 == t).map_or(code, |p| p.1)
+}
+
+type Key = (Proto, IpAddr, u16, IpAddr, u16);
+
+/// One side of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Side {
+    pkts: u64,
+    ip_bytes: u64,
+    payload: u64,
+    flags: TcpFlags,
+    /// First sequence number (after the SYN), the highest end seen, and the FIN's position.
+    seq: Option<u32>,
+    seq_max: u32,
+    fin_end: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct Flow {
+    key: Key,
+    id: u64,
+    ts: f64,
+    last: f64,
+    orig: (IpAddr, u16),
+    resp: (IpAddr, u16),
+    o: Side,
+    r: Side,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ep {
+    Reset,
+    Closed,
+    Inactive,
+    Established,
+    SynSent,
+    Partial,
+}
+
+fn ep_state(p: &Side, q: &Side) -> Ep {
+    // `syn` is any SYN (Zeek's S also matches SA), so SYN_ACK_SENT is never reached.
+    if p.flags.rst {
+        Ep::Reset
+    } else if p.flags.fin {
+        Ep::Closed
+    } else if p.pkts == 0 {
+        Ep::Inactive
+    } else if (p.flags.syn && q.syn_ack()) || (p.syn_ack() && q.flags.syn) {
+        if p.pkts > 1 || p.syn_ack() {
+            Ep::Established
+        } else {
+            Ep::SynSent
+        }
+    } else if p.flags.syn {
+        Ep::SynSent
+    } else {
+        Ep::Partial
+    }
+}
+
+impl Side {
+    fn syn_ack(&self) -> bool {
+        self.flags.syn && self.flags.ack
+    }
+
+    fn bytes(&self, tcp: bool) -> u64 {
+        match (tcp, self.seq) {
+            (true, Some(first)) => {
+                let mut top = self.seq_max;
+                if let Some(fe) = self.fin_end {
+                    if top.wrapping_sub(fe) < 1 << 31 {
+                        top = fe;
+                    }
+                }
+                u64::from(top.wrapping_sub(first))
+            }
+            _ => self.payload,
+        }
+    }
+}
+
+impl Flow {
+    fn state(&self) -> ConnState {
+        use ConnState as C;
+        let (o, r) = (&self.o, &self.r);
+        match self.key.0 {
+            Proto::Udp => {
+                return match (o.pkts > 0, r.pkts > 0) {
+                    (true, true) => C::SF,
+                    (true, false) => C::S0,
+                    (false, true) => C::SHR,
+                    (false, false) => C::OTH,
+                };
+            }
+            Proto::Tcp => {}
+            _ => return C::OTH,
+        }
+        let (os, rs) = (ep_state(o, r), ep_state(r, o));
+        let o_in = matches!(os, Ep::Inactive | Ep::Partial);
+        let r_in = matches!(rs, Ep::Inactive | Ep::Partial);
+        if rs == Ep::Reset {
+            if os == Ep::SynSent || (os == Ep::Reset && o.bytes(true) == 0 && r.bytes(true) == 0) {
+                return C::REJ;
+            }
+            return if o_in { C::RSTRH } else { C::RSTR };
+        }
+        if os == Ep::Reset {
+            if r_in {
+                return if o.flags.syn && r.pkts == 0 {
+                    C::RSTOS0
+                } else {
+                    C::OTH
+                };
+            }
+            return C::RSTO;
+        }
+        match (os, rs) {
+            (Ep::Closed, Ep::Closed) => C::SF,
+            (Ep::Closed, _) => {
+                if r_in {
+                    C::SH
+                } else {
+                    C::S2
+                }
+            }
+            (_, Ep::Closed) => {
+                if o_in {
+                    C::SHR
+                } else {
+                    C::S3
+                }
+            }
+            (Ep::SynSent, Ep::Inactive) => C::S0,
+            (Ep::Established, Ep::Established) => C::S1,
+            _ => C::OTH,
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.key.0 == Proto::Tcp
+            && ((self.o.flags.fin && self.r.flags.fin) || self.o.flags.rst || self.r.flags.rst)
+    }
+
+    fn into_conn(self) -> Conn {
+        let tcp = self.key.0 == Proto::Tcp;
+        let duration = self.last - self.ts;
+        // Zeek leaves bytes unset for a connection without duration.
+        let (ob, rb) = if duration > 0.0 {
+            (self.o.bytes(tcp), self.r.bytes(tcp))
+        } else {
+            (0, 0)
+        };
+        Conn {
+            ts: self.ts,
+            duration: duration.max(0.0),
+            uid: uid(&self.key, self.ts, self.id),
+            orig_h: self.orig.0,
+            orig_p: self.orig.1,
+            resp_h: self.resp.0,
+            resp_p: self.resp.1,
+            proto: self.key.0,
+            service: Sym::default(),
+            conn_state: self.state(),
+            orig_bytes: ob,
+            resp_bytes: rb,
+            history: Sym::default(),
+            orig_pkts: self.o.pkts,
+            orig_ip_bytes: self.o.ip_bytes,
+            resp_pkts: self.r.pkts,
+            resp_ip_bytes: self.r.ip_bytes,
+        }
+    }
+}
+
+const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A Zeek-shaped uid (`C` + 17 base-62 characters) derived from the connection.
+fn uid(key: &Key, ts: f64, id: u64) -> CompactString {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |v: u64| {
+        h ^= v;
+        h = h.wrapping_mul(0x0100_0000_01b3).rotate_left(29) ^ (h >> 17);
+    };
+    let ip = |a: &IpAddr| match a {
+        IpAddr::V4(v) => u128::from(u32::from(*v)),
+        IpAddr::V6(v) => u128::from(*v),
+    };
+    for part in [ip(&key.1), ip(&key.3)] {
+        mix(part as u64);
+        mix((part >> 64) as u64);
+    }
+    mix(u64::from(key.2) << 16 | u64::from(key.4));
+    mix(key.0 as u64);
+    mix(ts.to_bits());
+    mix(id);
+    let mut out = CompactString::from("C");
+    let mut x =
+        u128::from(h) << 64 | u128::from(h.rotate_left(31).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    for _ in 0..17 {
+        out.push(B62[(x % 62) as usize] as char);
+        x /= 62;
+    }
+    out
+}
+
+/// A pending DNS session timer (earliest first in the heap).
+#[derive(Debug, PartialEq)]
+struct Timer {
+    at: f64,
+    id: u64,
+    key: Key,
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.at.total_cmp(&self.at).then(o.id.cmp(&self.id))
+    }
+}
+
+/// Builds connections from packets in capture order.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    timeouts: Timeouts,
+    active: FxHashMap<Key, Flow>,
+    timers: BinaryHeap<Timer>,
+    next_id: u64,
+    /// Finished connections, in the order they ended.
+    pub done: Vec<Conn>,
+}
+
+impl Assembler {
+    /// A new assembler.
+    pub fn new(timeouts: Timeouts) -> Self {
+        Assembler {
+            timeouts,
+            ..Assembler::default()
+        }
+    }
+
+    fn timeout(&self, p: Proto) -> f64 {
+        match p {
+            Proto::Tcp => self.timeouts.tcp,
+            Proto::Udp => self.timeouts.udp,
+            _ => self.timeouts.icmp,
+        }
+    }
+
+    fn finish(&mut self, key: &Key) {
+        if let Some(f) = self.active.remove(key) {
+            self.done.push(f.into_conn());
+        }
+    }
+
+    /// Adds one packet.
+    pub fn packet(&mut self, p: &PacketMeta) {
+        // Zeek's DNS analyzer timer fires lazily at the first packet at or after its time: it
+        // expires the connection after 9 s without packets, else re-arms for 10 s.
+        while self.timers.peek().is_some_and(|t| t.at <= p.ts) {
+            let Some(t) = self.timers.pop() else { break };
+            let idle = match self.active.get(&t.key) {
+                Some(f) if f.id == t.id => p.ts - f.last,
+                _ => continue,
+            };
+            if idle >= 9.0 {
+                self.finish(&t.key);
+            } else {
+                self.timers.push(Timer {
+                    at: p.ts + 10.0,
+                    ..t
+                });
+            }
+        }
+        let (sp, dp) = if p.proto == Proto::Icmp {
+            (p.sport, icmp_pair(p.sport, p.dport, p.icmp6))
+        } else {
+            (p.sport, p.dport)
+        };
+        let k1: Key = (p.proto, p.src, sp, p.dst, dp);
+        let k2: Key = (p.proto, p.dst, dp, p.src, sp);
+        let mut key = if self.active.contains_key(&k1) {
+            Some(k1)
+        } else if self.active.contains_key(&k2) {
+            Some(k2)
+        } else {
+            None
+        };
+        if let Some(k) = key {
+            if let Some(f) = self.active.get(&k) {
+                let fresh_syn = f.closed() && p.flags.syn && !p.flags.ack;
+                if p.ts - f.last > self.timeout(p.proto) || fresh_syn {
+                    self.finish(&k);
+                    key = None;
+                }
+            }
+        }
+        let key = match key {
+            Some(k) => k,
+            None => self.open(p, k1, k2),
+        };
+        let Some(f) = self.active.get_mut(&key) else {
+            return;
+        };
+        let is_orig = if p.proto == Proto::Icmp {
+            p.src == f.orig.0
+        } else {
+            p.src == f.orig.0 && sp == f.orig.1 && p.dst == f.resp.0
+        };
+        let both_fin = p.proto == Proto::Tcp && f.o.flags.fin && f.r.flags.fin;
+        let side = if is_orig { &mut f.o } else { &mut f.r };
+        side.pkts += 1;
+        side.ip_bytes += u64::from(p.ip_len);
+        side.payload += u64::from(p.payload);
+        if p.proto == Proto::Tcp {
+            side.flags.syn |= p.flags.syn;
+            side.flags.ack |= p.flags.syn && p.flags.ack; // only a SYN-ACK marks "SA"
+            side.flags.fin |= p.flags.fin;
+            side.flags.rst |= p.flags.rst;
+            let syn = u32::from(p.flags.syn);
+            if side.seq.is_none() {
+                side.seq = Some(p.seq.wrapping_add(syn));
+                side.seq_max = p.seq.wrapping_add(syn);
+            }
+            let end = p.seq.wrapping_add(syn).wrapping_add(p.payload);
+            if end.wrapping_sub(side.seq_max) < 1 << 31 {
+                side.seq_max = end;
+            }
+            if p.flags.fin && side.fin_end.is_none() {
+                side.fin_end = Some(end);
+            }
+        }
+        // Packets after both FINs are counted but do not extend the duration.
+        if !both_fin {
+            f.last = p.ts;
+        }
+    }
+
+    fn open(&mut self, p: &PacketMeta, k1: Key, k2: Key) -> Key {
+        let syn_only = p.proto == Proto::Tcp && p.flags.syn && !p.flags.ack;
+        let orig_is_src = if p.proto == Proto::Tcp && p.flags.syn && p.flags.ack {
+            false
+        } else {
+            // a first packet from a well-known server port to another port is the answer
+            let from_server = matches!(p.proto, Proto::Tcp | Proto::Udp)
+                && !syn_only
+                && LIKELY_SERVER_PORTS.contains(&p.sport)
+                && !LIKELY_SERVER_PORTS.contains(&p.dport);
+            !from_server
+        };
+        let key = if orig_is_src { k1 } else { k2 };
+        self.next_id += 1;
+        let flow = Flow {
+            key,
+            id: self.next_id,
+            ts: p.ts,
+            last: p.ts,
+            orig: (key.1, key.2),
+            resp: (key.3, key.4),
+            o: Side::default(),
+            r: Side::default(),
+        };
+        if p.proto == Proto::Udp && (DNS_PORTS.contains(&key.2) || DNS_PORTS.contains(&key.4)) {
+            self.timers.push(Timer {
+                at: p.ts + 10.0,
+                id: flow.id,
+                key,
+            });
+        }
+        self.active.insert(key, flow);
+        key
+    }
+
+    /// Ends the capture: the connections still open are emitted by start time.
+    pub fn finish_all(mut self) -> Vec<Conn> {
+        let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
+        open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
+        self.done.extend(open.into_iter().map(Flow::into_conn));
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        ts: f64,
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        flags: &str,
+        seq: u32,
+        payload: u32,
+    ) -> PacketMeta {
+        PacketMeta {
+            ts,
+            src: src.into(),
+            dst: dst.into(),
+            proto: Proto::Tcp,
+            sport,
+            dport,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+            },
+            seq,
+            payload,
+            ip_len: 40 + payload,
+            icmp6: false,
+        }
+    }
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [10, 0, 0, 2];
+
+    fn run(packets: &[PacketMeta]) -> Vec<Conn> {
+        let mut a = Assembler::new(Timeouts::default());
+        for p in packets {
+            a.packet(p);
+        }
+        a.finish_all()
+    }
+
+    #[test]
+    fn full_handshake_data_and_fins_is_sf_with_payload_bytes() {
+        let c = run(&[
+            tcp(1.0, C, 5000, S, 80, "S", 100, 0),
+            tcp(1.1, S, 80, C, 5000, "SA", 900, 0),
+            tcp(1.2, C, 5000, S, 80, "A", 101, 0),
+            tcp(1.3, C, 5000, S, 80, "A", 101, 50),
+            tcp(1.4, S, 80, C, 5000, "A", 901, 300),
+            tcp(1.5, C, 5000, S, 80, "FA", 151, 0),
+            tcp(1.6, S, 80, C, 5000, "FA", 1201, 0),
+            tcp(1.7, C, 5000, S, 80, "A", 152, 0),
+        ]);
+        assert_eq!(c.len(), 1);
+        let c = &c[0];
+        assert_eq!(
+            (
+                c.conn_state,
+                c.orig_bytes,
+                c.resp_bytes,
+                c.orig_pkts,
+                c.resp_pkts
+            ),
+            (ConnState::SF, 50, 300, 5, 3)
+        );
+        assert!(
+            (c.duration - 0.6).abs() < 1e-9,
+            "the last ACK after both FINs does not extend it"
+        );
+        assert!(c.uid.starts_with('C') && c.uid.len() == 18);
+    }
+
+    #[test]
+    fn states_for_attempts_rejections_and_resets() {
+        let one = |p: &[PacketMeta]| run(p)[0].conn_state;
+        assert_eq!(one(&[tcp(1.0, C, 5000, S, 22, "S", 1, 0)]), ConnState::S0);
+        assert_eq!(
+            one(&[
+                tcp(1.0, C, 5000, S, 22, "S", 1, 0),
+                tcp(1.1, S, 22, C, 5000, "RA", 0, 0)
+            ]),
+            ConnState::REJ
+        );
+        assert_eq!(
+            one(&[
+                tcp(1.0, C, 5000, S, 22, "S", 1, 0),
+                tcp(1.1, S, 22, C, 5000, "SA", 9, 0),
+                tcp(1.2, C, 5000, S, 22, "A", 2, 0)
+            ]),
+            ConnState::S1
+        );
+        assert_eq!(
+            one(&[
+                tcp(1.0, C, 5000, S, 22, "S", 1, 0),
+                tcp(1.1, S, 22, C, 5000, "SA", 9, 0),
+                tcp(1.2, C, 5000, S, 22, "RA", 2, 0)
+            ]),
+            ConnState::RSTO
+        );
+        assert_eq!(one(&[tcp(1.0, C, 5000, S, 22, "A", 1, 10)]), ConnState::OTH);
+    }
+
+    #[test]
+    fn syn_ack_first_flips_the_originator_and_timeouts_split() {
+        let c = run(&[tcp(1.0, S, 80, C, 5000, "SA", 1, 0)]);
+        assert_eq!((c[0].orig_h, c[0].orig_p), (IpAddr::from(C), 5000));
+        let c = run(&[
+            tcp(1.0, C, 5000, S, 80, "A", 1, 10),
+            tcp(400.0, C, 5000, S, 80, "A", 11, 10),
+        ]);
+        assert_eq!(c.len(), 2, "5 minutes of silence end a TCP connection");
+        let c = run(&[
+            tcp(1.0, C, 5000, S, 80, "S", 1, 0),
+            tcp(1.1, S, 80, C, 5000, "RA", 0, 0),
+            tcp(2.0, C, 5000, S, 80, "S", 50, 0),
+        ]);
+        assert_eq!(
+            c.len(),
+            2,
+            "a fresh SYN after a reset starts a new connection"
+        );
+        assert_ne!(c[0].uid, c[1].uid);
+    }
+}

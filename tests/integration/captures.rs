@@ -1,0 +1,363 @@
+//! Self-contained capture tests: packets built with etherparse's `PacketBuilder`, written as
+//! classic pcap (both byte orders, micro- and nanoseconds) and pcapng by the helpers below.
+
+use etherparse::{LinuxSllPacketType, PacketBuilder, PacketBuilderStep, TcpHeader, VlanId};
+use kalipso::flow::Timeouts;
+use kalipso::record::{Conn, ConnState};
+
+const LINKTYPE_ETHERNET: u32 = 1;
+const LINKTYPE_RAW: u32 = 101;
+const LINKTYPE_LINUX_SLL: u32 = 113;
+
+/// Classic pcap, little endian, microseconds.
+fn pcap_le_us(linktype: u32, packets: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(0xa1b2_c3d4u32.to_le_bytes());
+    out.extend(2u16.to_le_bytes());
+    out.extend(4u16.to_le_bytes());
+    out.extend(0i32.to_le_bytes());
+    out.extend(0u32.to_le_bytes());
+    out.extend(65_535u32.to_le_bytes());
+    out.extend(linktype.to_le_bytes());
+    for (ts, data) in packets {
+        let sec = ts.floor();
+        out.extend((sec as u32).to_le_bytes());
+        out.extend((((ts - sec) * 1e6).round() as u32).to_le_bytes());
+        out.extend((data.len() as u32).to_le_bytes());
+        out.extend((data.len() as u32).to_le_bytes());
+        out.extend(data);
+    }
+    out
+}
+
+/// Classic pcap, big endian, nanoseconds.
+fn pcap_be_ns(linktype: u32, packets: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(0xa1b2_3c4du32.to_be_bytes());
+    out.extend(2u16.to_be_bytes());
+    out.extend(4u16.to_be_bytes());
+    out.extend(0i32.to_be_bytes());
+    out.extend(0u32.to_be_bytes());
+    out.extend(65_535u32.to_be_bytes());
+    out.extend(linktype.to_be_bytes());
+    for (ts, data) in packets {
+        let sec = ts.floor();
+        out.extend((sec as u32).to_be_bytes());
+        out.extend((((ts - sec) * 1e9).round() as u32).to_be_bytes());
+        out.extend((data.len() as u32).to_be_bytes());
+        out.extend((data.len() as u32).to_be_bytes());
+        out.extend(data);
+    }
+    out
+}
+
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while body.len() % 4 != 0 {
+        body.push(0);
+    }
+    let len = (body.len() + 12) as u32;
+    let mut out = Vec::new();
+    out.extend(kind.to_le_bytes());
+    out.extend(len.to_le_bytes());
+    out.extend(body);
+    out.extend(len.to_le_bytes());
+    out
+}
+
+/// pcapng with interfaces `(linktype, tsresol)` and packets `(interface, ts, data)`.
+fn pcapng(ifaces: &[(u16, u8)], packets: &[(u32, f64, Vec<u8>)]) -> Vec<u8> {
+    let mut shb = Vec::new();
+    shb.extend(0x1a2b_3c4du32.to_le_bytes());
+    shb.extend(1u16.to_le_bytes());
+    shb.extend(0u16.to_le_bytes());
+    shb.extend((-1i64).to_le_bytes());
+    let mut out = block(0x0a0d_0d0a, &shb);
+    for &(linktype, tsresol) in ifaces {
+        let mut idb = Vec::new();
+        idb.extend(linktype.to_le_bytes());
+        idb.extend(0u16.to_le_bytes());
+        idb.extend(65_535u32.to_le_bytes());
+        idb.extend(9u16.to_le_bytes()); // if_tsresol
+        idb.extend(1u16.to_le_bytes());
+        idb.extend([tsresol, 0, 0, 0]);
+        idb.extend([0u8; 4]); // opt_endofopt
+        out.extend(block(1, &idb));
+    }
+    for (iface, ts, data) in packets {
+        let ticks = (ts * 10f64.powi(i32::from(ifaces[*iface as usize].1))).round() as u64;
+        let mut epb = Vec::new();
+        epb.extend(iface.to_le_bytes());
+        epb.extend(((ticks >> 32) as u32).to_le_bytes());
+        epb.extend((ticks as u32).to_le_bytes());
+        epb.extend((data.len() as u32).to_le_bytes());
+        epb.extend((data.len() as u32).to_le_bytes());
+        epb.extend(data);
+        out.extend(block(6, &epb));
+    }
+    out
+}
+
+const CLIENT: [u8; 4] = [10, 0, 0, 1];
+const SERVER: [u8; 4] = [10, 0, 0, 2];
+const T0: f64 = 1_700_000_000.25;
+
+/// One TCP segment of the handshake scenario; `link` adds the layers below IP.
+fn segment(
+    link: &dyn Fn(bool) -> PacketBuilderStep<etherparse::IpHeaders>,
+    from_client: bool,
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    payload: usize,
+) -> Vec<u8> {
+    let (sp, dp) = if from_client {
+        (40_000, 80)
+    } else {
+        (80, 40_000)
+    };
+    let mut tcp = TcpHeader::new(sp, dp, seq, 64_000);
+    tcp.syn = flags.contains('S');
+    tcp.fin = flags.contains('F');
+    tcp.rst = flags.contains('R');
+    if flags.contains('A') {
+        tcp.ack = true;
+        tcp.acknowledgment_number = ack;
+    }
+    let mut out = Vec::new();
+    link(from_client)
+        .tcp_header(tcp)
+        .write(&mut out, &vec![0x61; payload])
+        .unwrap_or_default();
+    out
+}
+
+/// A complete connection: handshake, 100 bytes up, 200 down, FIN/FIN, last ACK.
+fn handshake(
+    link: &dyn Fn(bool) -> PacketBuilderStep<etherparse::IpHeaders>,
+) -> Vec<(f64, Vec<u8>)> {
+    let p = |i: u32, c, f, s, a, n| (T0 + f64::from(i) * 0.01, segment(link, c, f, s, a, n));
+    vec![
+        p(0, true, "S", 1000, 0, 0),
+        p(1, false, "SA", 5000, 1001, 0),
+        p(2, true, "A", 1001, 5001, 0),
+        p(3, true, "A", 1001, 5001, 100),
+        p(4, false, "A", 5001, 1101, 200),
+        p(5, true, "FA", 1101, 5201, 0),
+        p(6, false, "FA", 5201, 1102, 0),
+        p(7, true, "A", 1102, 5202, 0),
+    ]
+}
+
+fn ipv4_eth(from_client: bool) -> PacketBuilderStep<etherparse::IpHeaders> {
+    let (s, d) = if from_client {
+        (CLIENT, SERVER)
+    } else {
+        (SERVER, CLIENT)
+    };
+    PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(s, d, 64)
+}
+
+fn analyze_bytes(bytes: &[u8], name: &str) -> (Vec<Conn>, kalipso::input::FileReport) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let input = kalipso::input::read_with(&[path], Timeouts::default());
+    (input.batch.conns, input.summary.files[0].clone())
+}
+
+fn assert_sf(conns: &[Conn], what: &str) {
+    assert_eq!(conns.len(), 1, "{what}: one connection");
+    let c = &conns[0];
+    assert_eq!(c.conn_state, ConnState::SF, "{what}");
+    assert_eq!(
+        (c.orig_bytes, c.resp_bytes),
+        (100, 200),
+        "{what}: payload bytes from sequence numbers"
+    );
+    assert_eq!((c.orig_pkts, c.resp_pkts), (5, 3), "{what}");
+    assert_eq!((c.orig_p, c.resp_p), (40_000, 80), "{what}");
+    assert!((c.ts - T0).abs() < 1e-6, "{what}: ts {}", c.ts);
+    assert!(
+        (c.duration - 0.06).abs() < 1e-6,
+        "{what}: the ACK after both FINs does not extend it"
+    );
+}
+
+#[test]
+fn every_format_and_link_layer_gives_the_same_connection() {
+    let eth = handshake(&ipv4_eth);
+    assert_sf(
+        &analyze_bytes(&pcap_le_us(LINKTYPE_ETHERNET, &eth), "le.pcap").0,
+        "pcap LE µs",
+    );
+    assert_sf(
+        &analyze_bytes(&pcap_be_ns(LINKTYPE_ETHERNET, &eth), "be.pcap").0,
+        "pcap BE ns",
+    );
+    let vlan = handshake(&|c| {
+        let (s, d) = if c {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .single_vlan(VlanId::try_new(10).unwrap_or_default())
+            .ipv4(s, d, 64)
+    });
+    assert_sf(
+        &analyze_bytes(&pcap_le_us(LINKTYPE_ETHERNET, &vlan), "vlan.pcap").0,
+        "802.1Q",
+    );
+    let qinq = handshake(&|c| {
+        let (s, d) = if c {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .double_vlan(
+                VlanId::try_new(10).unwrap_or_default(),
+                VlanId::try_new(20).unwrap_or_default(),
+            )
+            .ipv4(s, d, 64)
+    });
+    assert_sf(
+        &analyze_bytes(&pcap_le_us(LINKTYPE_ETHERNET, &qinq), "qinq.pcap").0,
+        "QinQ",
+    );
+    let sll = handshake(&|c| {
+        let (s, d) = if c {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        PacketBuilder::linux_sll(LinuxSllPacketType::OUTGOING, 6, [1; 8]).ipv4(s, d, 64)
+    });
+    assert_sf(
+        &analyze_bytes(&pcap_le_us(LINKTYPE_LINUX_SLL, &sll), "sll.pcap").0,
+        "Linux SLL",
+    );
+    let raw = handshake(&|c| {
+        let (s, d) = if c {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        PacketBuilder::ipv4(s, d, 64)
+    });
+    assert_sf(
+        &analyze_bytes(&pcap_le_us(LINKTYPE_RAW, &raw), "raw.pcap").0,
+        "raw IPv4",
+    );
+    let v6 = handshake(&|c| {
+        let (a, b) = (
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        );
+        let (s, d) = if c { (a, b) } else { (b, a) };
+        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv6(s, d, 64)
+    });
+    let (conns, _) = analyze_bytes(&pcap_le_us(LINKTYPE_ETHERNET, &v6), "v6.pcap");
+    assert_sf(&conns, "IPv6");
+    assert!(conns[0].orig_h.is_ipv6());
+    // pcapng: the client's packets on an Ethernet interface with µs stamps, the server's on a
+    // raw-IP interface with ns stamps; one connection across both.
+    let mut ng = Vec::new();
+    for (i, (ts, eth_pkt)) in eth.iter().enumerate() {
+        let from_client = matches!(i, 0 | 2 | 3 | 5 | 7);
+        if from_client {
+            ng.push((0, *ts, eth_pkt.clone()));
+        } else {
+            ng.push((1, *ts, raw[i].1.clone()));
+        }
+    }
+    let (conns, report) = analyze_bytes(&pcapng(&[(1, 6), (101, 9)], &ng), "two-ifaces.pcapng");
+    assert_sf(&conns, "pcapng, two interfaces");
+    assert_eq!(report.capture.map(|c| c.packets), Some(8));
+}
+
+#[test]
+fn a_truncated_capture_keeps_what_was_read() {
+    let bytes = pcap_le_us(LINKTYPE_ETHERNET, &handshake(&ipv4_eth));
+    let cut = &bytes[..bytes.len() - 30]; // the last packet is cut in the middle
+    let (conns, report) = analyze_bytes(cut, "cut.pcap");
+    assert_eq!(
+        conns.len(),
+        1,
+        "the connection of the first 7 packets is kept"
+    );
+    assert_eq!(conns[0].conn_state, ConnState::SF);
+    let err = report.error.unwrap_or_default();
+    assert!(err.contains("truncated after packet 7"), "{err}");
+}
+
+#[test]
+fn garbage_after_the_header_and_unknown_link_types_are_reported() {
+    let mut bytes = pcap_le_us(LINKTYPE_ETHERNET, &handshake(&ipv4_eth)[..2]);
+    bytes.extend([0xff; 64]);
+    let (conns, report) = analyze_bytes(&bytes, "garbage.pcap");
+    assert_eq!(
+        conns.len(),
+        1,
+        "the two good packets still make their connection"
+    );
+    assert!(report.error.is_some(), "garbage is reported");
+
+    let unknown = pcap_le_us(4242, &handshake(&ipv4_eth));
+    let (conns, report) = analyze_bytes(&unknown, "unknown.pcap");
+    assert!(conns.is_empty());
+    assert_eq!(report.skipped, 8);
+    assert!(
+        report.examples[0].contains("packet 1: unsupported link type '4242'"),
+        "{:?}",
+        report.examples
+    );
+}
+
+#[test]
+fn random_bytes_after_a_capture_header_never_panic() {
+    use proptest::prelude::*;
+    let header = pcap_le_us(LINKTYPE_ETHERNET, &[]);
+    let ng_header = pcapng(&[(1, 6)], &[]);
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 128,
+        ..Default::default()
+    });
+    let result = runner.run(
+        &(
+            proptest::collection::vec(any::<u8>(), 0..3000),
+            any::<bool>(),
+        ),
+        |(tail, ng)| {
+            let mut bytes = if ng {
+                ng_header.clone()
+            } else {
+                header.clone()
+            };
+            bytes.extend(tail);
+            let (_, report) = analyze_bytes(&bytes, "fuzz.pcap");
+            prop_assert!(report.capture.is_some() || report.error.is_some());
+            Ok(())
+        },
+    );
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[test]
+fn a_connection_continues_across_capture_files() {
+    let packets = handshake(&ipv4_eth);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("a.pcap"),
+        pcap_le_us(LINKTYPE_ETHERNET, &packets[..4]),
+    )
+    .unwrap_or_default();
+    std::fs::write(
+        dir.path().join("b.pcap"),
+        pcap_le_us(LINKTYPE_ETHERNET, &packets[4..]),
+    )
+    .unwrap_or_default();
+    let input = kalipso::input::read_with(&[dir.path().to_path_buf()], Timeouts::default());
+    assert_sf(&input.batch.conns, "split over two files");
+}
