@@ -12,7 +12,9 @@
 //! Connections are emitted when they end, as Zeek writes conn.log; the ones still open at the
 //! end of the input follow, by start time. uids are derived from the connection, not random.
 
-use crate::record::{Conn, ConnState, Proto, Sym};
+pub mod app;
+
+use crate::record::{Conn, ConnState, Dns, Endpoints, Proto, Sym};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -132,10 +134,23 @@ struct Side {
     fin_end: Option<u32>,
 }
 
+/// A DNS query waiting for its response.
+#[derive(Debug, Clone)]
+struct Pending {
+    id: u16,
+    ts: f64,
+    question: Option<(String, u16, u16)>,
+}
+
 #[derive(Debug, Clone)]
 struct Flow {
     key: Key,
     id: u64,
+    uid: CompactString,
+    service: Option<&'static str>,
+    /// Whether each side (orig, resp) has sent payload yet.
+    spoke: [bool; 2],
+    dns_pending: Vec<Pending>,
     ts: f64,
     last: f64,
     orig: (IpAddr, u16),
@@ -260,6 +275,7 @@ impl Flow {
 
     fn into_conn(self) -> Conn {
         let tcp = self.key.0 == Proto::Tcp;
+        let conn_state = self.state();
         let duration = self.last - self.ts;
         // Zeek leaves bytes unset for a connection without duration.
         let (ob, rb) = if duration > 0.0 {
@@ -270,14 +286,14 @@ impl Flow {
         Conn {
             ts: self.ts,
             duration: duration.max(0.0),
-            uid: uid(&self.key, self.ts, self.id),
+            uid: self.uid,
             orig_h: self.orig.0,
             orig_p: self.orig.1,
             resp_h: self.resp.0,
             resp_p: self.resp.1,
             proto: self.key.0,
-            service: Sym::default(),
-            conn_state: self.state(),
+            service: self.service.map_or_else(Sym::default, Sym::new),
+            conn_state,
             orig_bytes: ob,
             resp_bytes: rb,
             history: Sym::default(),
@@ -286,6 +302,54 @@ impl Flow {
             resp_pkts: self.r.pkts,
             resp_ip_bytes: self.r.ip_bytes,
         }
+    }
+}
+
+/// A dns.log row for a query (and its response, if any).
+fn dns_row(
+    f: &Flow,
+    ts: f64,
+    question: Option<&(String, u16, u16)>,
+    response: Option<&app::Message>,
+) -> Dns {
+    let answers: Vec<&app::Answer> = response
+        .map(|m| m.answers.iter().filter(|a| a.text.is_some()).collect())
+        .unwrap_or_default();
+    // A response without a question (mDNS announcements) is logged under its first answer's name.
+    let query = match question {
+        Some(q) => q.0.clone(),
+        None => response
+            .and_then(|m| m.answers.first())
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+    };
+    // NetBIOS name service (port 137) encodes names; Zeek logs them decoded.
+    let query = if f.orig.1 == 137 || f.resp.1 == 137 {
+        app::netbios_name(&query)
+    } else {
+        query
+    };
+    Dns {
+        id: Endpoints {
+            ts,
+            uid: f.uid.clone(),
+            orig_h: f.orig.0,
+            orig_p: f.orig.1,
+            resp_h: f.resp.0,
+            resp_p: f.resp.1,
+        },
+        query,
+        qclass_name: question
+            .map(|q| app::qclass_name(q.2).into())
+            .unwrap_or_default(),
+        qtype_name: question
+            .map(|q| app::qtype_name(q.1).into())
+            .unwrap_or_default(),
+        rcode_name: response
+            .map(|m| app::rcode_name(m.rcode).into())
+            .unwrap_or_default(),
+        answers: answers.iter().filter_map(|a| a.text.clone()).collect(),
+        ttls: answers.iter().map(|a| f64::from(a.ttl)).collect(),
     }
 }
 
@@ -348,6 +412,9 @@ pub struct Assembler {
     next_id: u64,
     /// Finished connections, in the order they ended.
     pub done: Vec<Conn>,
+    /// dns.log records, in the order Zeek writes them (at the response, or when the
+    /// connection ends for unanswered queries).
+    pub dns: Vec<Dns>,
 }
 
 impl Assembler {
@@ -368,13 +435,46 @@ impl Assembler {
     }
 
     fn finish(&mut self, key: &Key) {
-        if let Some(f) = self.active.remove(key) {
+        if let Some(mut f) = self.active.remove(key) {
+            self.unanswered(&mut f);
             self.done.push(f.into_conn());
         }
     }
 
-    /// Adds one packet.
-    pub fn packet(&mut self, p: &PacketMeta) {
+    /// Logs the queries of a connection that never got a response.
+    fn unanswered(&mut self, f: &mut Flow) {
+        for q in std::mem::take(&mut f.dns_pending) {
+            let row = dns_row(f, q.ts, q.question.as_ref(), None);
+            self.dns.push(row);
+        }
+    }
+
+    /// Handles one DNS message of a connection.
+    fn dns_message(&mut self, key: &Key, ts: f64, m: app::Message) {
+        let Some(f) = self.active.get_mut(key) else {
+            return;
+        };
+        if !m.response {
+            f.dns_pending.push(Pending {
+                id: m.id,
+                ts,
+                question: m.question,
+            });
+            return;
+        }
+        let (ts, question) = match f.dns_pending.iter().position(|q| q.id == m.id) {
+            Some(i) => {
+                let q = f.dns_pending.remove(i);
+                (q.ts, q.question.or(m.question.clone()))
+            }
+            None => (ts, m.question.clone()),
+        };
+        let row = dns_row(f, ts, question.as_ref(), Some(&m));
+        self.dns.push(row);
+    }
+
+    /// Adds one packet; `payload` is its captured transport payload.
+    pub fn packet(&mut self, p: &PacketMeta, payload: &[u8]) {
         // Zeek's DNS analyzer timer fires lazily at the first packet at or after its time: it
         // expires the connection after 9 s without packets, else re-arms for 10 s.
         while self.timers.peek().is_some_and(|t| t.at <= p.ts) {
@@ -454,6 +554,32 @@ impl Assembler {
         if !both_fin {
             f.last = p.ts;
         }
+        if payload.is_empty() || !matches!(p.proto, Proto::Tcp | Proto::Udp) {
+            return;
+        }
+        let udp = p.proto == Proto::Udp;
+        // Zeek's application analyzers only see TCP connections whose SYN they saw; a
+        // connection picked up mid-stream gets no service.
+        if !udp && !f.o.flags.syn {
+            return;
+        }
+        let side = usize::from(!is_orig);
+        if !f.spoke[side] {
+            f.spoke[side] = true;
+            if f.service.is_none() {
+                f.service = app::detect_service(payload, udp, (f.orig.1, f.resp.1));
+            }
+        }
+        if f.service == Some("dns") {
+            let msg = if udp {
+                payload
+            } else {
+                payload.get(2..).unwrap_or_default()
+            };
+            if let Some(m) = app::parse(msg) {
+                self.dns_message(&key, p.ts, m);
+            }
+        }
     }
 
     fn open(&mut self, p: &PacketMeta, k1: Key, k2: Key) -> Key {
@@ -473,6 +599,10 @@ impl Assembler {
         let flow = Flow {
             key,
             id: self.next_id,
+            uid: uid(&key, p.ts, self.next_id),
+            service: None,
+            spoke: [false; 2],
+            dns_pending: Vec::new(),
             ts: p.ts,
             last: p.ts,
             orig: (key.1, key.2),
@@ -491,12 +621,16 @@ impl Assembler {
         key
     }
 
-    /// Ends the capture: the connections still open are emitted by start time.
-    pub fn finish_all(mut self) -> Vec<Conn> {
+    /// Ends the capture: the connections still open are emitted by start time. Returns the
+    /// connections and the dns.log records.
+    pub fn finish_all(mut self) -> (Vec<Conn>, Vec<Dns>) {
         let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
         open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
-        self.done.extend(open.into_iter().map(Flow::into_conn));
-        self.done
+        for mut f in open {
+            self.unanswered(&mut f);
+            self.done.push(f.into_conn());
+        }
+        (self.done, self.dns)
     }
 }
 
@@ -541,9 +675,9 @@ mod tests {
     fn run(packets: &[PacketMeta]) -> Vec<Conn> {
         let mut a = Assembler::new(Timeouts::default());
         for p in packets {
-            a.packet(p);
+            a.packet(p, &[]);
         }
-        a.finish_all()
+        a.finish_all().0
     }
 
     #[test]

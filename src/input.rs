@@ -406,16 +406,19 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             input.summary.failed_files += 1;
         }
         input.summary.skipped += report.skipped;
-        let records = if report.capture.is_some() {
-            batch.conns.len() as u64
+        if report.capture.is_some() {
+            // a capture yields connections and DNS records (counted on the file that ends it)
+            *input.summary.records.entry("conn".into()).or_default() += batch.conns.len() as u64;
+            if !batch.dns.is_empty() {
+                *input.summary.records.entry("dns".into()).or_default() += batch.dns.len() as u64;
+            }
         } else {
-            report.records
-        };
-        *input
-            .summary
-            .records
-            .entry(report.kind_label())
-            .or_default() += records;
+            *input
+                .summary
+                .records
+                .entry(report.kind_label())
+                .or_default() += report.records;
+        }
         input.summary.files.push(report);
         parts.conns.push(batch.conns);
         parts.dns.push(batch.dns);

@@ -43,8 +43,9 @@ struct Iface {
 }
 
 /// What a packet turned out to be.
-enum Decoded {
-    Ip(PacketMeta),
+enum Decoded<'a> {
+    /// An IP packet the assembler takes, with its captured transport payload.
+    Ip(PacketMeta, &'a [u8]),
     Arp,
     /// Not IP, or an IP protocol without a transport header kalipso assembles (yet).
     Other,
@@ -52,7 +53,7 @@ enum Decoded {
     Fragment,
 }
 
-fn decode(ts: f64, data: &PacketData<'_>) -> Result<Decoded, String> {
+fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
     let sliced = match data {
         PacketData::L2(d) => {
             LaxSlicedPacket::from_ethernet(d).map_err(|e| format!("ethernet: {e}"))?
@@ -105,6 +106,11 @@ fn decode(ts: f64, data: &PacketData<'_>) -> Result<Decoded, String> {
         ip_len,
         icmp6: v6,
     };
+    let payload: &[u8] = match &sliced.transport {
+        Some(TransportSlice::Tcp(t)) => t.payload(),
+        Some(TransportSlice::Udp(u)) => u.payload(),
+        _ => &[],
+    };
     let meta = match &sliced.transport {
         Some(TransportSlice::Tcp(t)) => PacketMeta {
             proto: Proto::Tcp,
@@ -146,7 +152,7 @@ fn decode(ts: f64, data: &PacketData<'_>) -> Result<Decoded, String> {
         _ if fragmented => return Ok(Decoded::Fragment),
         _ => return Ok(Decoded::Other),
     };
-    Ok(Decoded::Ip(meta))
+    Ok(Decoded::Ip(meta, payload))
 }
 
 /// Capture statistics of one file.
@@ -267,9 +273,9 @@ pub(crate) fn read_capture(path: &Path, asm: &mut Assembler) -> FileReport {
                             );
                         }
                         Some(pd) => match decode(ts, &pd) {
-                            Ok(Decoded::Ip(meta)) => {
+                            Ok(Decoded::Ip(meta, payload)) => {
                                 stats.ip += 1;
-                                asm.packet(&meta);
+                                asm.packet(&meta, payload);
                             }
                             Ok(Decoded::Arp) => stats.arp += 1,
                             Ok(Decoded::Other) => stats.other += 1,
@@ -339,8 +345,10 @@ pub(crate) fn read_captures(
 ) -> (Batch, Vec<FileReport>) {
     let mut asm = Assembler::new(timeouts);
     let reports: Vec<FileReport> = paths.iter().map(|p| read_capture(p, &mut asm)).collect();
+    let (conns, dns) = asm.finish_all();
     let batch = Batch {
-        conns: asm.finish_all(),
+        conns,
+        dns,
         ..Batch::default()
     };
     (batch, reports)

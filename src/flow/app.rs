@@ -1,0 +1,423 @@
+//! Application payloads of assembled connections: which service a connection speaks (Zeek's
+//! `service`), and DNS messages as dns.log records.
+//!
+//! The service comes from the first payload each side sends: a DNS message on a DNS port, an
+//! HTTP request or status line, a TLS handshake record, an SSH banner. DNS messages are parsed
+//! here (no crate accepts every query type Zeek logs): header, questions, answers with name
+//! compression (loops refused), and the record types Zeek shows in `answers`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Request methods that open an HTTP/1.x request line.
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"PATCH ",
+    b"TRACE ",
+];
+
+/// Recognises the service of a connection from one side's first payload.
+pub fn detect_service(payload: &[u8], udp: bool, ports: (u16, u16)) -> Option<&'static str> {
+    const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
+    if DNS_PORTS.contains(&ports.0) || DNS_PORTS.contains(&ports.1) {
+        let msg = if udp {
+            payload
+        } else {
+            payload.get(2..).unwrap_or_default()
+        };
+        if parse(msg).is_some() {
+            return Some("dns");
+        }
+    }
+    if udp {
+        return None;
+    }
+    if METHODS.iter().any(|m| payload.starts_with(m)) || payload.starts_with(b"HTTP/1.") {
+        return Some("http");
+    }
+    // TLS: a handshake record (22) of version 3.x
+    if payload.len() >= 6 && payload[0] == 22 && payload[1] == 3 && payload[2] <= 4 {
+        return Some("ssl");
+    }
+    if payload.starts_with(b"SSH-") {
+        return Some("ssh");
+    }
+    None
+}
+
+/// One resource record of an answer section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Owner name.
+    pub name: String,
+    /// Record type.
+    pub rtype: u16,
+    /// Time to live, seconds.
+    pub ttl: u32,
+    /// As Zeek shows it in `answers` (`None` for types Zeek leaves out).
+    pub text: Option<String>,
+}
+
+/// A parsed DNS message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// Transaction id.
+    pub id: u16,
+    /// True for a response.
+    pub response: bool,
+    /// Response code.
+    pub rcode: u8,
+    /// First question: (name, type, class).
+    pub question: Option<(String, u16, u16)>,
+    /// Answer section.
+    pub answers: Vec<Answer>,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        *b.get(at + 3)?,
+    ]))
+}
+
+/// Reads a (possibly compressed) name at `at`; returns it and the offset after it.
+fn name(b: &[u8], mut at: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut end = None;
+    for _ in 0..128 {
+        let len = *b.get(at)?;
+        match len {
+            0 => {
+                return Some((out, end.unwrap_or(at + 1)));
+            }
+            l if l & 0xc0 == 0xc0 => {
+                let target = usize::from(u16_at(b, at)? & 0x3fff);
+                end.get_or_insert(at + 2);
+                if target >= at {
+                    return None; // pointers must go backwards: no loops
+                }
+                at = target;
+            }
+            l if l & 0xc0 == 0 => {
+                let label = b.get(at + 1..at + 1 + usize::from(l))?;
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                for &c in label {
+                    // Zeek logs names in lower case
+                    if c.is_ascii_graphic() && c != b'\\' {
+                        out.push(c.to_ascii_lowercase() as char);
+                    } else {
+                        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\x{c:02x}"));
+                    }
+                }
+                at += 1 + usize::from(l);
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The text Zeek shows for a record's data: `None` when the data is malformed, `Some(None)`
+/// for types Zeek leaves out of `answers`.
+#[allow(clippy::option_option)]
+fn rdata_text(b: &[u8], rtype: u16, start: usize, len: usize) -> Option<Option<String>> {
+    let data = b.get(start..start + len)?;
+    Some(match rtype {
+        1 if len == 4 => Some(Ipv4Addr::new(data[0], data[1], data[2], data[3]).to_string()),
+        28 if len == 16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(data);
+            Some(IpAddr::from(Ipv6Addr::from(a)).to_string())
+        }
+        2 | 5 | 12 => Some(name(b, start)?.0),
+        15 => Some(name(b, start + 2)?.0),
+        33 => Some(name(b, start + 6)?.0),
+        16 => {
+            // Zeek: "TXT <length> <text>" per string
+            let mut parts = Vec::new();
+            let mut i = 0;
+            while i < data.len() {
+                let l = usize::from(data[i]);
+                let s = data.get(i + 1..i + 1 + l)?;
+                parts.push(format!("TXT {l} {}", String::from_utf8_lossy(s)));
+                i += 1 + l;
+            }
+            Some(parts.join(" "))
+        }
+        _ => None,
+    })
+}
+
+/// Parses a DNS message; `None` when it is not one.
+pub fn parse(b: &[u8]) -> Option<Message> {
+    if b.len() < 12 {
+        return None;
+    }
+    let id = u16_at(b, 0)?;
+    let flags = u16_at(b, 2)?;
+    let (qd, an) = (u16_at(b, 4)?, u16_at(b, 6)?);
+    if qd > 16 || an > 256 || (flags >> 11) & 0xf > 5 {
+        return None; // implausible for DNS: opcode or counts
+    }
+    let mut at = 12;
+    let mut question = None;
+    for i in 0..qd {
+        let (qname, next) = name(b, at)?;
+        let (qtype, qclass) = (u16_at(b, next)?, u16_at(b, next + 2)?);
+        if i == 0 {
+            question = Some((qname, qtype, qclass & 0x7fff));
+        }
+        at = next + 4;
+    }
+    let mut answers = Vec::new();
+    for _ in 0..an {
+        let (owner, next) = name(b, at)?;
+        let rtype = u16_at(b, next)?;
+        let ttl = u32_at(b, next + 4)?;
+        let len = usize::from(u16_at(b, next + 8)?);
+        let text = rdata_text(b, rtype, next + 10, len)?;
+        answers.push(Answer {
+            name: owner,
+            rtype,
+            ttl,
+            text,
+        });
+        at = next + 10 + len;
+    }
+    Some(Message {
+        id,
+        response: flags & 0x8000 != 0,
+        rcode: (flags & 0xf) as u8,
+        question,
+        answers,
+    })
+}
+
+/// Zeek's `qtype_name` (its `DNS::query_types` table).
+pub fn qtype_name(t: u16) -> String {
+    const NAMES: &[(u16, &str)] = &[
+        (1, "A"),
+        (2, "NS"),
+        (3, "MD"),
+        (4, "MF"),
+        (5, "CNAME"),
+        (6, "SOA"),
+        (7, "MB"),
+        (8, "MG"),
+        (9, "MR"),
+        (10, "NULL"),
+        (11, "WKS"),
+        (12, "PTR"),
+        (13, "HINFO"),
+        (14, "MINFO"),
+        (15, "MX"),
+        (16, "TXT"),
+        (17, "RP"),
+        (18, "AFSDB"),
+        (19, "X25"),
+        (20, "ISDN"),
+        (21, "RT"),
+        (22, "NSAP"),
+        (23, "NSAP-PTR"),
+        (24, "SIG"),
+        (25, "KEY"),
+        (26, "PX"),
+        (27, "GPOS"),
+        (28, "AAAA"),
+        (29, "LOC"),
+        (30, "NXT"),
+        (31, "EID"),
+        (32, "NIMLOC"),
+        (33, "SRV"),
+        (34, "ATMA"),
+        (35, "NAPTR"),
+        (36, "KX"),
+        (37, "CERT"),
+        (38, "A6"),
+        (39, "DNAME"),
+        (40, "SINK"),
+        (41, "OPT"),
+        (42, "APL"),
+        (43, "DS"),
+        (44, "SSHFP"),
+        (45, "IPSECKEY"),
+        (46, "RRSIG"),
+        (47, "NSEC"),
+        (48, "DNSKEY"),
+        (49, "DHCID"),
+        (50, "NSEC3"),
+        (51, "NSEC3PARAM"),
+        (52, "TLSA"),
+        (55, "HIP"),
+        (59, "CDS"),
+        (60, "CDNSKEY"),
+        (61, "OPENPGPKEY"),
+        (62, "CSYNC"),
+        (64, "SVCB"),
+        (65, "HTTPS"),
+        (99, "SPF"),
+        (100, "UINFO"),
+        (101, "UID"),
+        (102, "GID"),
+        (103, "UNSPEC"),
+        (249, "TKEY"),
+        (250, "TSIG"),
+        (251, "IXFR"),
+        (252, "AXFR"),
+        (253, "MAILB"),
+        (254, "MAILA"),
+        (255, "*"),
+        (256, "URI"),
+        (257, "CAA"),
+        (32768, "TA"),
+        (32769, "DLV"),
+    ];
+    NAMES
+        .iter()
+        .find(|(n, _)| *n == t)
+        .map_or_else(|| format!("query-{t}"), |(_, s)| (*s).to_string())
+}
+
+/// Decodes a `NetBIOS` name (32 letters `a`–`p`, two per byte, as Zeek lowercased them): the 15
+/// name bytes without trailing spaces; the 16th byte is the service suffix. Other names are
+/// returned unchanged.
+pub fn netbios_name(name: &str) -> String {
+    let b = name.as_bytes();
+    if b.len() != 32 || !b.iter().all(|c| (b'a'..=b'p').contains(c)) {
+        return name.to_string();
+    }
+    let bytes: Vec<u8> = b
+        .chunks(2)
+        .map(|p| ((p[0] - b'a') << 4) | (p[1] - b'a'))
+        .collect();
+    let decoded: String = bytes[..15].iter().map(|&c| c as char).collect();
+    decoded.trim_end_matches([' ', '\0']).to_string()
+}
+
+/// Zeek's `qclass_name`.
+pub fn qclass_name(c: u16) -> String {
+    match c {
+        1 => "C_INTERNET".into(),
+        3 => "C_CHAOS".into(),
+        4 => "C_HESIOD".into(),
+        254 => "C_NONE".into(),
+        255 => "C_ANY".into(),
+        other => format!("qclass-{other}"),
+    }
+}
+
+/// Zeek's `rcode_name`.
+pub fn rcode_name(r: u8) -> String {
+    [
+        "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
+        "NXRRSET", "NOTAUTH", "NOTZONE",
+    ]
+    .get(usize::from(r))
+    .map_or_else(|| format!("rcode-{r}"), |s| (*s).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response for example.com: question, a CNAME and an A record (compressed names).
+    fn response() -> Vec<u8> {
+        let mut b = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        b.extend(b"\x03www\x07example\x03com\x00");
+        b.extend([0, 1, 0, 1]);
+        b.extend([0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 16]); // CNAME -> example.com
+        b.extend([0xc0, 16, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 93, 184, 216, 34]);
+        b
+    }
+
+    #[test]
+    fn parses_questions_answers_and_compressed_names() {
+        let m = parse(&response()).unwrap_or_else(|| panic!("parse"));
+        assert_eq!(m.id, 0x1234);
+        assert!(m.response);
+        assert_eq!(m.question, Some(("www.example.com".to_string(), 1, 1)));
+        let mut upper = response();
+        upper[13] = b'W';
+        assert_eq!(
+            parse(&upper)
+                .and_then(|m| m.question)
+                .map(|q| q.0)
+                .as_deref(),
+            Some("www.example.com"),
+            "lower case"
+        );
+        let texts: Vec<_> = m
+            .answers
+            .iter()
+            .map(|a| a.text.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(texts, ["example.com", "93.184.216.34"]);
+        assert_eq!(m.answers[1].ttl, 300);
+        assert_eq!(
+            (qtype_name(1), qclass_name(1), rcode_name(3)),
+            (
+                "A".to_string(),
+                "C_INTERNET".to_string(),
+                "NXDOMAIN".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn netbios_names_are_decoded() {
+        assert_eq!(
+            netbios_name("ecfcfheddaedecdddiddeedbegdedcaa"),
+            "BRWC0CB383D1F42"
+        );
+        assert_eq!(
+            netbios_name("fhepfcelehfcepfffacacacacacacabn"),
+            "WORKGROUP"
+        );
+        assert_eq!(netbios_name("www.example.com"), "www.example.com");
+        assert_eq!(qtype_name(32), "NIMLOC");
+        assert_eq!(qtype_name(4242), "query-4242");
+    }
+
+    #[test]
+    fn loops_and_truncation_are_refused() {
+        let mut looped = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        looped.extend([0xc0, 12, 0, 1, 0, 1]); // a pointer to itself
+        assert_eq!(parse(&looped), None);
+        let r = response();
+        for cut in 0..r.len() {
+            let _ = parse(&r[..cut]); // never panics
+        }
+        assert_eq!(parse(&r[..r.len() - 1]), None);
+    }
+
+    #[test]
+    fn services_from_first_payloads() {
+        assert_eq!(detect_service(&response(), true, (53000, 53)), Some("dns"));
+        assert_eq!(
+            detect_service(b"GET / HTTP/1.1\r\n", false, (40000, 8080)),
+            Some("http")
+        );
+        assert_eq!(
+            detect_service(&[22, 3, 1, 0, 200, 1, 0], false, (40000, 443)),
+            Some("ssl")
+        );
+        assert_eq!(
+            detect_service(b"SSH-2.0-OpenSSH_9.6\r\n", false, (40000, 2222)),
+            Some("ssh")
+        );
+        assert_eq!(detect_service(b"hello", false, (40000, 80)), None);
+    }
+}
