@@ -14,7 +14,7 @@
 
 pub mod app;
 
-use crate::record::{Conn, ConnState, Dns, Endpoints, Proto, Sym};
+use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Sym};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -151,6 +151,7 @@ struct Flow {
     /// Whether each side (orig, resp) has sent payload yet.
     spoke: [bool; 2],
     dns_pending: Vec<Pending>,
+    http_pending: std::collections::VecDeque<app::HttpRequest>,
     ts: f64,
     last: f64,
     orig: (IpAddr, u16),
@@ -305,6 +306,38 @@ impl Flow {
     }
 }
 
+/// An http.log row for a request (and its response, if any).
+fn http_row(f: &Flow, req: app::HttpRequest, res: Option<&app::HttpResponse>) -> Http {
+    Http {
+        id: Endpoints {
+            ts: req.ts,
+            uid: f.uid.clone(),
+            orig_h: f.orig.0,
+            orig_p: f.orig.1,
+            resp_h: f.resp.0,
+            resp_p: f.resp.1,
+        },
+        method: req.method.into(),
+        host: req.host,
+        uri: req.uri,
+        version: res
+            .as_ref()
+            .map_or(req.version, |r| r.version.clone())
+            .into(),
+        user_agent: req.user_agent,
+        request_body_len: req.body_len,
+        response_body_len: res.and_then(|r| r.body_len).unwrap_or(0),
+        status_code: res.map(|r| r.code),
+        status_msg: res.map(|r| r.message.clone()).unwrap_or_default(),
+        resp_fuids: Vec::new(),
+        resp_mime_types: res
+            .as_ref()
+            .and_then(|r| r.mime)
+            .map(|m| vec![m.to_string()])
+            .unwrap_or_default(),
+    }
+}
+
 /// A dns.log row for a query (and its response, if any).
 fn dns_row(
     f: &Flow,
@@ -415,6 +448,8 @@ pub struct Assembler {
     /// dns.log records, in the order Zeek writes them (at the response, or when the
     /// connection ends for unanswered queries).
     pub dns: Vec<Dns>,
+    /// http.log records (at the response, or at the end for unanswered requests).
+    pub http: Vec<Http>,
 }
 
 impl Assembler {
@@ -446,6 +481,9 @@ impl Assembler {
         for q in std::mem::take(&mut f.dns_pending) {
             let row = dns_row(f, q.ts, q.question.as_ref(), None);
             self.dns.push(row);
+        }
+        for r in std::mem::take(&mut f.http_pending) {
+            self.http.push(http_row(f, r, None));
         }
     }
 
@@ -570,6 +608,22 @@ impl Assembler {
                 f.service = app::detect_service(payload, udp, (f.orig.1, f.resp.1));
             }
         }
+        if f.service == Some("http") && !udp {
+            if is_orig {
+                if let Some(req) = app::http_request(p.ts, payload) {
+                    f.http_pending.push_back(req);
+                }
+            } else if payload.starts_with(b"HTTP/1.") {
+                // 1xx interim responses do not answer the request
+                if let Some(res) = app::http_response(payload).filter(|r| r.code >= 200) {
+                    if let Some(req) = f.http_pending.pop_front() {
+                        let row = http_row(f, req, Some(&res));
+                        self.http.push(row);
+                    }
+                }
+            }
+            return;
+        }
         if f.service == Some("dns") {
             let msg = if udp {
                 payload
@@ -603,6 +657,7 @@ impl Assembler {
             service: None,
             spoke: [false; 2],
             dns_pending: Vec::new(),
+            http_pending: std::collections::VecDeque::new(),
             ts: p.ts,
             last: p.ts,
             orig: (key.1, key.2),
@@ -622,15 +677,15 @@ impl Assembler {
     }
 
     /// Ends the capture: the connections still open are emitted by start time. Returns the
-    /// connections and the dns.log records.
-    pub fn finish_all(mut self) -> (Vec<Conn>, Vec<Dns>) {
+    /// connections, dns.log and http.log records.
+    pub fn finish_all(mut self) -> (Vec<Conn>, Vec<Dns>, Vec<Http>) {
         let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
         open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
         for mut f in open {
             self.unanswered(&mut f);
             self.done.push(f.into_conn());
         }
-        (self.done, self.dns)
+        (self.done, self.dns, self.http)
     }
 }
 

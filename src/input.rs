@@ -412,6 +412,9 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             if !batch.dns.is_empty() {
                 *input.summary.records.entry("dns".into()).or_default() += batch.dns.len() as u64;
             }
+            if !batch.http.is_empty() {
+                *input.summary.records.entry("http".into()).or_default() += batch.http.len() as u64;
+            }
         } else {
             *input
                 .summary

@@ -206,6 +206,121 @@ pub fn parse(b: &[u8]) -> Option<Message> {
     })
 }
 
+/// An HTTP request seen on a connection, waiting for its response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// Time of the request.
+    pub ts: f64,
+    /// Method.
+    pub method: String,
+    /// Request target.
+    pub uri: String,
+    /// `1.0` or `1.1`.
+    pub version: String,
+    /// `Host` header.
+    pub host: String,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// `Content-Length` of the request body.
+    pub body_len: u64,
+}
+
+/// An HTTP status line and headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub code: u16,
+    /// Reason phrase.
+    pub message: String,
+    /// `1.0` or `1.1` (Zeek's http.log shows the reply's version).
+    pub version: String,
+    /// `Content-Length` of the body, if given.
+    pub body_len: Option<u64>,
+    /// MIME type of the body from its first bytes, if any arrived with the headers.
+    pub mime: Option<&'static str>,
+}
+
+fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+fn text(v: Option<&[u8]>) -> String {
+    v.map(|b| String::from_utf8_lossy(b).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Parses an HTTP/1.x request head at the start of `payload` (the whole head must be there).
+pub fn http_request(ts: f64, payload: &[u8]) -> Option<HttpRequest> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(payload) {
+        Ok(_) => {}
+        Err(_) => return None,
+    }
+    let (Some(method), Some(uri)) = (req.method, req.path) else {
+        return None;
+    };
+    Some(HttpRequest {
+        ts,
+        method: method.to_string(),
+        uri: uri.to_string(),
+        version: format!("1.{}", req.version.unwrap_or(1)),
+        host: text(header(req.headers, "host")),
+        user_agent: text(header(req.headers, "user-agent")),
+        body_len: text(header(req.headers, "content-length"))
+            .parse()
+            .unwrap_or(0),
+    })
+}
+
+/// Parses an HTTP/1.x response head at the start of `payload`.
+pub fn http_response(payload: &[u8]) -> Option<HttpResponse> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut res = httparse::Response::new(&mut headers);
+    let head_len = match res.parse(payload) {
+        Ok(httparse::Status::Complete(n)) => Some(n),
+        Ok(httparse::Status::Partial) => None,
+        Err(_) => return None,
+    };
+    let code = res.code?;
+    let body_len = text(header(res.headers, "content-length")).parse().ok();
+    let mime = head_len.and_then(|n| payload.get(n..)).and_then(sniff_mime);
+    Some(HttpResponse {
+        code,
+        message: res.reason.unwrap_or("").to_string(),
+        version: format!("1.{}", res.version.unwrap_or(1)),
+        body_len,
+        mime,
+    })
+}
+
+/// The MIME type of a body from its magic bytes.
+pub fn sniff_mime(body: &[u8]) -> Option<&'static str> {
+    let lower: Vec<u8> = body.iter().take(64).map(u8::to_ascii_lowercase).collect();
+    let trimmed: &[u8] = lower.as_slice().trim_ascii_start();
+    let magics: &[(&[u8], &str)] = &[
+        (b"\x89png\r\n\x1a\n", "image/png"),
+        (b"gif87a", "image/gif"),
+        (b"gif89a", "image/gif"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"%pdf-", "application/pdf"),
+        (b"pk\x03\x04", "application/zip"),
+        (b"mz", "application/x-dosexec"),
+        (b"\x7felf", "application/x-executable"),
+        (b"\x1f\x8b", "application/x-gzip"),
+        (b"<!doctype html", "text/html"),
+        (b"<html", "text/html"),
+        (b"<?xml", "application/xml"),
+    ];
+    magics
+        .iter()
+        .find(|(m, _)| lower.starts_with(m) || trimmed.starts_with(m))
+        .map(|(_, t)| *t)
+}
+
 /// Zeek's `qtype_name` (its `DNS::query_types` table).
 pub fn qtype_name(t: u16) -> String {
     const NAMES: &[(u16, &str)] = &[
@@ -374,6 +489,33 @@ mod tests {
                 "NXDOMAIN".to_string()
             )
         );
+    }
+
+    #[test]
+    fn http_heads_parse() {
+        let req = http_request(
+            1.0,
+            b"GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\n\r\n",
+        );
+        let req = req.unwrap_or_else(|| panic!("request"));
+        assert_eq!(
+            (
+                req.method.as_str(),
+                req.uri.as_str(),
+                req.host.as_str(),
+                req.user_agent.as_str(),
+                req.version.as_str()
+            ),
+            ("GET", "/a?b", "example.com", "curl/8", "1.1")
+        );
+        let res = http_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\n<html")
+            .unwrap_or_else(|| panic!("response"));
+        assert_eq!(
+            (res.code, res.message.as_str(), res.body_len, res.mime),
+            (404, "Not Found", Some(5), Some("text/html"))
+        );
+        assert_eq!(http_request(1.0, b"\x16\x03\x01"), None);
+        assert_eq!(sniff_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
     }
 
     #[test]

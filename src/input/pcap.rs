@@ -345,10 +345,11 @@ pub(crate) fn read_captures(
 ) -> (Batch, Vec<FileReport>) {
     let mut asm = Assembler::new(timeouts);
     let reports: Vec<FileReport> = paths.iter().map(|p| read_capture(p, &mut asm)).collect();
-    let (conns, dns) = asm.finish_all();
+    let (conns, dns, http) = asm.finish_all();
     let batch = Batch {
         conns,
         dns,
+        http,
         ..Batch::default()
     };
     (batch, reports)

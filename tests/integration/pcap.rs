@@ -360,3 +360,50 @@ fn wikipedia_dns_rows_and_services_equal_zeek() {
     zeek.sort();
     assert_eq!(ours, zeek);
 }
+
+/// http.log of wikipedia.pcap against Zeek's baseline: every row equal on endpoints, method,
+/// host, uri, version, user agent, status code and message.
+#[test]
+fn wikipedia_http_rows_equal_zeek() {
+    let Some(pcap) = corpus::path("zeek-btest/Traces/wikipedia.pcap") else {
+        return;
+    };
+    let input = kalipso::input::read_with(&[pcap], Timeouts::default());
+    let mut ours: Vec<String> = input
+        .batch
+        .http
+        .iter()
+        .map(|h| {
+            let code = h.status_code.map(|c| c.to_string()).unwrap_or_default();
+            format!(
+                "{} {} {} {} | {} {} {} {} | {} | {} {}",
+                h.id.orig_h,
+                h.id.orig_p,
+                h.id.resp_h,
+                h.id.resp_p,
+                h.method,
+                h.host,
+                h.uri,
+                h.version,
+                h.user_agent,
+                code,
+                h.status_msg
+            )
+        })
+        .collect();
+    // columns (0-based): 2-5 endpoints, 7 method, 8 host, 9 uri, 11 version, 12 user_agent,
+    // 16 status_code, 17 status_msg
+    let mut zeek: Vec<String> = baseline("http.log")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {} {} | {} {} {} {} | {} | {} {}",
+                f[2], f[3], f[4], f[5], f[7], f[8], f[9], f[11], f[12], f[16], f[17]
+            )
+        })
+        .collect();
+    ours.sort();
+    zeek.sort();
+    assert_eq!(zeek.len(), 14);
+    assert_eq!(ours, zeek);
+}
