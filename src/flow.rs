@@ -13,8 +13,9 @@
 //! end of the input follow, by start time. uids are derived from the connection, not random.
 
 pub mod app;
+pub mod tls;
 
-use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Sym};
+use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl, Sym};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -134,6 +135,17 @@ struct Side {
     fin_end: Option<u32>,
 }
 
+/// The start of a TLS connection: each side's first bytes until its hello is complete.
+#[derive(Debug, Clone, Default)]
+struct TlsState {
+    bufs: [Vec<u8>; 2],
+    client: Option<(f64, tls::ClientHello)>,
+    server: Option<tls::ServerHello>,
+}
+
+/// How much of each side kalipso keeps while waiting for a hello.
+const TLS_BUFFER: usize = 16 << 10;
+
 /// A DNS query waiting for its response.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -152,6 +164,7 @@ struct Flow {
     spoke: [bool; 2],
     dns_pending: Vec<Pending>,
     http_pending: std::collections::VecDeque<app::HttpRequest>,
+    tls: Option<Box<TlsState>>,
     ts: f64,
     last: f64,
     orig: (IpAddr, u16),
@@ -306,6 +319,41 @@ impl Flow {
     }
 }
 
+/// An ssl.log row from the hellos of a connection.
+fn ssl_row(f: &Flow, ts: f64, ch: tls::ClientHello, sh: Option<tls::ServerHello>) -> Ssl {
+    let resumed = sh
+        .as_ref()
+        .is_some_and(|s| !ch.session_id.is_empty() && s.session_id == ch.session_id);
+    Ssl {
+        id: Endpoints {
+            ts,
+            uid: f.uid.clone(),
+            orig_h: f.orig.0,
+            orig_p: f.orig.1,
+            resp_h: f.resp.0,
+            resp_p: f.resp.1,
+        },
+        version: sh
+            .as_ref()
+            .map(|s| s.version.as_str())
+            .unwrap_or_default()
+            .into(),
+        cipher: sh
+            .as_ref()
+            .map(|s| format!("0x{:04x}", s.cipher))
+            .unwrap_or_default(),
+        curve: CompactString::default(),
+        server_name: ch.sni,
+        resumed,
+        established: sh.is_some(),
+        subject: String::new(),
+        issuer: String::new(),
+        validation_status: String::new(),
+        ja3: ch.ja3.into(),
+        ja3s: sh.map(|s| s.ja3s).unwrap_or_default().into(),
+    }
+}
+
 /// An http.log row for a request (and its response, if any).
 fn http_row(f: &Flow, req: app::HttpRequest, res: Option<&app::HttpResponse>) -> Http {
     Http {
@@ -450,6 +498,8 @@ pub struct Assembler {
     pub dns: Vec<Dns>,
     /// http.log records (at the response, or at the end for unanswered requests).
     pub http: Vec<Http>,
+    /// ssl.log records (when the connection ends).
+    pub ssl: Vec<Ssl>,
 }
 
 impl Assembler {
@@ -484,6 +534,11 @@ impl Assembler {
         }
         for r in std::mem::take(&mut f.http_pending) {
             self.http.push(http_row(f, r, None));
+        }
+        if let Some(t) = f.tls.take() {
+            if let Some((ts, ch)) = t.client {
+                self.ssl.push(ssl_row(f, ts, ch, t.server));
+            }
         }
     }
 
@@ -608,6 +663,27 @@ impl Assembler {
                 f.service = app::detect_service(payload, udp, (f.orig.1, f.resp.1));
             }
         }
+        if f.service == Some("ssl") && !udp {
+            let t = f.tls.get_or_insert_with(Box::default);
+            let done = if is_orig {
+                t.client.is_some()
+            } else {
+                t.server.is_some()
+            };
+            let buf = &mut t.bufs[side];
+            if !done && buf.len() < TLS_BUFFER {
+                buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
+                if is_orig {
+                    t.client = tls::client_hello(buf).map(|ch| (p.ts, ch));
+                } else {
+                    t.server = tls::server_hello(buf);
+                }
+                if (is_orig && t.client.is_some()) || (!is_orig && t.server.is_some()) {
+                    t.bufs[side] = Vec::new();
+                }
+            }
+            return;
+        }
         if f.service == Some("http") && !udp {
             if is_orig {
                 if let Some(req) = app::http_request(p.ts, payload) {
@@ -658,6 +734,7 @@ impl Assembler {
             spoke: [false; 2],
             dns_pending: Vec::new(),
             http_pending: std::collections::VecDeque::new(),
+            tls: None,
             ts: p.ts,
             last: p.ts,
             orig: (key.1, key.2),
@@ -677,15 +754,21 @@ impl Assembler {
     }
 
     /// Ends the capture: the connections still open are emitted by start time. Returns the
-    /// connections, dns.log and http.log records.
-    pub fn finish_all(mut self) -> (Vec<Conn>, Vec<Dns>, Vec<Http>) {
+    /// connections and the application records.
+    pub fn finish_all(mut self) -> crate::input::Batch {
         let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
         open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
         for mut f in open {
             self.unanswered(&mut f);
             self.done.push(f.into_conn());
         }
-        (self.done, self.dns, self.http)
+        crate::input::Batch {
+            conns: self.done,
+            dns: self.dns,
+            http: self.http,
+            ssl: self.ssl,
+            ..crate::input::Batch::default()
+        }
     }
 }
 
@@ -732,7 +815,7 @@ mod tests {
         for p in packets {
             a.packet(p, &[]);
         }
-        a.finish_all().0
+        a.finish_all().conns
     }
 
     #[test]
@@ -794,6 +877,44 @@ mod tests {
             ConnState::RSTO
         );
         assert_eq!(one(&[tcp(1.0, C, 5000, S, 22, "A", 1, 10)]), ConnState::OTH);
+    }
+
+    #[test]
+    fn tls_hellos_become_an_ssl_record() {
+        let mut a = Assembler::new(Timeouts::default());
+        let hello = tls::tests::client_hello_bytes();
+        a.packet(&tcp(1.0, C, 5000, S, 443, "S", 1, 0), &[]);
+        a.packet(&tcp(1.1, S, 443, C, 5000, "SA", 9, 0), &[]);
+        // the hello arrives in two segments
+        let (first, second) = hello.split_at(20);
+        a.packet(
+            &tcp(1.2, C, 5000, S, 443, "A", 2, first.len() as u32),
+            first,
+        );
+        a.packet(
+            &tcp(
+                1.3,
+                C,
+                5000,
+                S,
+                443,
+                "A",
+                2 + first.len() as u32,
+                second.len() as u32,
+            ),
+            second,
+        );
+        let batch = a.finish_all();
+        assert_eq!(batch.conns[0].service.as_str(), "ssl");
+        assert_eq!(batch.ssl.len(), 1);
+        let s = &batch.ssl[0];
+        assert_eq!(s.server_name, "example.com");
+        assert_eq!(s.ja3.len(), 32);
+        assert_eq!(
+            s.id.uid, batch.conns[0].uid,
+            "the record carries its connection's uid"
+        );
+        assert!(!s.established, "no ServerHello was seen");
     }
 
     #[test]

@@ -415,6 +415,9 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             if !batch.http.is_empty() {
                 *input.summary.records.entry("http".into()).or_default() += batch.http.len() as u64;
             }
+            if !batch.ssl.is_empty() {
+                *input.summary.records.entry("ssl".into()).or_default() += batch.ssl.len() as u64;
+            }
         } else {
             *input
                 .summary

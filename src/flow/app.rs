@@ -35,6 +35,19 @@ pub fn detect_service(payload: &[u8], udp: bool, ports: (u16, u16)) -> Option<&'
         }
     }
     if udp {
+        // DHCP: BOOTP with its magic cookie; NTP: a 48-byte message of version 1-4
+        let dhcp_ports = [67, 68];
+        if (dhcp_ports.contains(&ports.0) || dhcp_ports.contains(&ports.1))
+            && payload.get(236..240) == Some(&[0x63, 0x82, 0x53, 0x63][..])
+        {
+            return Some("dhcp");
+        }
+        if (ports.0 == 123 || ports.1 == 123)
+            && payload.len() >= 48
+            && (1..=4).contains(&((payload[0] >> 3) & 7))
+        {
+            return Some("ntp");
+        }
         return None;
     }
     if METHODS.iter().any(|m| payload.starts_with(m)) || payload.starts_with(b"HTTP/1.") {
@@ -169,26 +182,45 @@ pub fn parse(b: &[u8]) -> Option<Message> {
     let id = u16_at(b, 0)?;
     let flags = u16_at(b, 2)?;
     let (qd, an) = (u16_at(b, 4)?, u16_at(b, 6)?);
-    if qd > 16 || an > 256 || (flags >> 11) & 0xf > 5 {
+    if qd > 512 || an > 4096 || (flags >> 11) & 0xf > 6 {
         return None; // implausible for DNS: opcode or counts
     }
+    // Like Zeek, keep what parses: a malformed record ends the sections, not the message.
     let mut at = 12;
     let mut question = None;
+    let mut answers = Vec::new();
+    let mut ok = true;
     for i in 0..qd {
-        let (qname, next) = name(b, at)?;
-        let (qtype, qclass) = (u16_at(b, next)?, u16_at(b, next + 2)?);
+        let parsed = name(b, at)
+            .and_then(|(qname, next)| Some((qname, next, u16_at(b, next)?, u16_at(b, next + 2)?)));
+        let Some((qname, next, qtype, qclass)) = parsed else {
+            ok = false;
+            break;
+        };
         if i == 0 {
             question = Some((qname, qtype, qclass & 0x7fff));
         }
         at = next + 4;
     }
-    let mut answers = Vec::new();
-    for _ in 0..an {
-        let (owner, next) = name(b, at)?;
-        let rtype = u16_at(b, next)?;
-        let ttl = u32_at(b, next + 4)?;
-        let len = usize::from(u16_at(b, next + 8)?);
-        let text = rdata_text(b, rtype, next + 10, len)?;
+    for _ in 0..if ok { an } else { 0 } {
+        let parsed = name(b, at).and_then(|(owner, next)| {
+            let (rtype, ttl, len) = (
+                u16_at(b, next)?,
+                u32_at(b, next + 4)?,
+                usize::from(u16_at(b, next + 8)?),
+            );
+            Some((
+                owner,
+                next,
+                rtype,
+                ttl,
+                len,
+                rdata_text(b, rtype, next + 10, len)?,
+            ))
+        });
+        let Some((owner, next, rtype, ttl, len, text)) = parsed else {
+            break;
+        };
         answers.push(Answer {
             name: owner,
             rtype,
@@ -537,12 +569,15 @@ mod tests {
     fn loops_and_truncation_are_refused() {
         let mut looped = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         looped.extend([0xc0, 12, 0, 1, 0, 1]); // a pointer to itself
-        assert_eq!(parse(&looped), None);
+        assert_eq!(parse(&looped).and_then(|m| m.question), None);
         let r = response();
         for cut in 0..r.len() {
             let _ = parse(&r[..cut]); // never panics
         }
-        assert_eq!(parse(&r[..r.len() - 1]), None);
+        // a cut answer is dropped, the rest of the message is kept
+        let cut = parse(&r[..r.len() - 1]).unwrap_or_else(|| panic!("header"));
+        assert_eq!(cut.answers.len(), 1);
+        assert_eq!(parse(&r[..11]), None, "shorter than a header");
     }
 
     #[test]
@@ -561,5 +596,11 @@ mod tests {
             Some("ssh")
         );
         assert_eq!(detect_service(b"hello", false, (40000, 80)), None);
+        let mut ntp = vec![0u8; 48];
+        ntp[0] = 0x23; // version 4, client
+        assert_eq!(detect_service(&ntp, true, (40000, 123)), Some("ntp"));
+        let mut bootp = vec![0u8; 300];
+        bootp[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+        assert_eq!(detect_service(&bootp, true, (68, 67)), Some("dhcp"));
     }
 }

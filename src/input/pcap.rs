@@ -345,12 +345,6 @@ pub(crate) fn read_captures(
 ) -> (Batch, Vec<FileReport>) {
     let mut asm = Assembler::new(timeouts);
     let reports: Vec<FileReport> = paths.iter().map(|p| read_capture(p, &mut asm)).collect();
-    let (conns, dns, http) = asm.finish_all();
-    let batch = Batch {
-        conns,
-        dns,
-        http,
-        ..Batch::default()
-    };
+    let batch = asm.finish_all();
     (batch, reports)
 }

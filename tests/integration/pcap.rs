@@ -278,7 +278,12 @@ fn capture_and_its_zeek_log_give_the_same_aggregates() {
 }
 
 fn baseline(file: &str) -> Vec<Vec<String>> {
-    let Some(path) = corpus::path(&format!("zeek-btest/Baseline/opt.basic/{file}")) else {
+    baseline_at(&format!("zeek-btest/Baseline/opt.basic/{file}"))
+}
+
+/// A Zeek btest baseline's rows (timestamps are masked, so it is read as text).
+fn baseline_at(rel: &str) -> Vec<Vec<String>> {
+    let Some(path) = corpus::path(rel) else {
         return Vec::new();
     };
     std::fs::read_to_string(path)
@@ -406,4 +411,50 @@ fn wikipedia_http_rows_equal_zeek() {
     zeek.sort();
     assert_eq!(zeek.len(), 14);
     assert_eq!(ours, zeek);
+}
+
+/// `service` of every connection of test7 and ssh.pcap against Zeek's conn.logs.
+#[test]
+fn services_equal_zeek_on_test7_and_ssh() {
+    let key = |c: &Conn| {
+        format!(
+            "{} {} {} {} {} {}",
+            c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto, c.service
+        )
+    };
+    let (Some(pcap), Some(log)) = (
+        corpus::path("slips/pcap/test7-malicious.pcap"),
+        corpus::path("idps-comparison-tool/test7-malicious-pcap/zeek/conn.log.labeled"),
+    ) else {
+        return;
+    };
+    let input = kalipso::input::read_with(
+        &[pcap],
+        Timeouts {
+            tcp: 3600.0,
+            ..Timeouts::default()
+        },
+    );
+    let zeek = kalipso::input::read(&[log]);
+    let mut ours: Vec<String> = input.batch.conns.iter().map(key).collect();
+    let mut theirs: Vec<String> = zeek.batch.conns.iter().map(key).collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(theirs.len(), 374);
+    assert_eq!(ours, theirs, "test7");
+
+    let Some(pcap) = corpus::path("zeek-btest/Traces/ssh/ssh.pcap") else {
+        return;
+    };
+    let input = kalipso::input::read_with(&[pcap], Timeouts::default());
+    let mut ours: Vec<String> = input.batch.conns.iter().map(key).collect();
+    let mut theirs: Vec<String> =
+        baseline_at("zeek-btest/Baseline/scripts.base.protocols.ssh.basic/conn.log")
+            .iter()
+            .map(|f| format!("{} {} {} {} {} {}", f[2], f[3], f[4], f[5], f[6], f[7]))
+            .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(theirs.len(), 25);
+    assert_eq!(ours, theirs, "ssh.pcap");
 }
