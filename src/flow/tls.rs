@@ -51,8 +51,10 @@ fn join(values: &[u16]) -> String {
 fn md5_hex(s: &str) -> String {
     Md5::digest(s.as_bytes())
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::with_capacity(32), |mut out, b| {
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{b:02x}"));
+            out
+        })
 }
 
 /// Zeek's name of a TLS version number.
@@ -136,7 +138,7 @@ pub fn client_hello(stream: &[u8]) -> Option<ClientHello> {
                     .get(2..)?
                     .chunks_exact(2)
                     .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                    .collect()
+                    .collect();
             }
             11 => formats = d.get(1..)?.iter().map(|&f| u16::from(f)).collect(),
             _ => {}
