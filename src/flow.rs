@@ -67,6 +67,8 @@ pub struct PacketMeta {
     pub ip_len: u32,
     /// True for `ICMPv6`.
     pub icmp6: bool,
+    /// TCP window size.
+    pub window: u16,
 }
 
 /// The TCP flags the assembler uses.
@@ -163,6 +165,8 @@ struct Flow {
     /// Whether each side (orig, resp) has sent payload yet.
     spoke: [bool; 2],
     dns_pending: Vec<Pending>,
+    /// Zeek's history letters so far.
+    history: CompactString,
     http_pending: std::collections::VecDeque<app::HttpRequest>,
     tls: Option<Box<TlsState>>,
     ts: f64,
@@ -310,12 +314,64 @@ impl Flow {
             conn_state,
             orig_bytes: ob,
             resp_bytes: rb,
-            history: Sym::default(),
+            history: if self.history.is_empty() {
+                Sym::default()
+            } else {
+                Sym::new(&self.history)
+            },
             orig_pkts: self.o.pkts,
             orig_ip_bytes: self.o.ip_bytes,
             resp_pkts: self.r.pkts,
             resp_ip_bytes: self.r.ip_bytes,
         }
+    }
+}
+
+/// Adds the history letters of one packet (Zeek's `history`: upper case for the originator,
+/// each letter once per direction; ICMP connections have none).
+fn record_history(
+    history: &mut CompactString,
+    p: &PacketMeta,
+    is_orig: bool,
+    retransmission: bool,
+) {
+    let mut add = |c: char| {
+        let c = if is_orig { c } else { c.to_ascii_lowercase() };
+        if !history.contains(c) {
+            history.push(c);
+        }
+    };
+    match p.proto {
+        Proto::Tcp => {
+            let f = p.flags;
+            if f.syn && (f.fin || f.rst) {
+                add('Q');
+            } else if f.syn {
+                add(if f.ack { 'H' } else { 'S' });
+            }
+            if f.fin && f.rst {
+                add('I');
+            }
+            if f.fin {
+                add('F');
+            }
+            if f.rst {
+                add('R');
+            }
+            if p.payload > 0 {
+                add('D');
+                if retransmission {
+                    add('T');
+                }
+            } else if f.ack && !f.syn && !f.fin && !f.rst {
+                add('A');
+            }
+            if p.window == 0 && !f.rst && !f.syn {
+                add('W');
+            }
+        }
+        Proto::Udp if p.payload > 0 => add('D'),
+        _ => {}
     }
 }
 
@@ -621,6 +677,13 @@ impl Assembler {
             p.src == f.orig.0 && sp == f.orig.1 && p.dst == f.resp.0
         };
         let both_fin = p.proto == Proto::Tcp && f.o.flags.fin && f.r.flags.fin;
+        let retransmission = p.proto == Proto::Tcp && {
+            let s = if is_orig { &f.o } else { &f.r };
+            p.payload > 0
+                && s.seq.is_some()
+                && s.seq_max.wrapping_sub(p.seq.wrapping_add(p.payload)) < 1 << 31
+        };
+        record_history(&mut f.history, p, is_orig, retransmission);
         let side = if is_orig { &mut f.o } else { &mut f.r };
         side.pkts += 1;
         side.ip_bytes += u64::from(p.ip_len);
@@ -733,6 +796,11 @@ impl Assembler {
             service: None,
             spoke: [false; 2],
             dns_pending: Vec::new(),
+            history: if orig_is_src {
+                CompactString::default()
+            } else {
+                CompactString::from("^")
+            },
             http_pending: std::collections::VecDeque::new(),
             tls: None,
             ts: p.ts,
@@ -804,6 +872,7 @@ mod tests {
             payload,
             ip_len: 40 + payload,
             icmp6: false,
+            window: 64_000,
         }
     }
 
@@ -847,6 +916,11 @@ mod tests {
             "the last ACK after both FINs does not extend it"
         );
         assert!(c.uid.starts_with('C') && c.uid.len() == 18);
+        assert_eq!(
+            c.history.as_str(),
+            "ShADdFf",
+            "Zeek's history letters (the server never sends a pure ACK)"
+        );
     }
 
     #[test]

@@ -105,6 +105,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
         payload: 0,
         ip_len,
         icmp6: v6,
+        window: 0,
     };
     let payload: &[u8] = match &sliced.transport {
         Some(TransportSlice::Tcp(t)) => t.payload(),
@@ -123,6 +124,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
                 rst: t.rst(),
             },
             seq: t.sequence_number(),
+            window: t.window_size(),
             payload: ip_payload_len.saturating_sub(u32::from(t.data_offset()) * 4),
             ..base
         },

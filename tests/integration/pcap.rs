@@ -413,13 +413,13 @@ fn wikipedia_http_rows_equal_zeek() {
     assert_eq!(ours, zeek);
 }
 
-/// `service` of every connection of test7 and ssh.pcap against Zeek's conn.logs.
+/// `service` and `history` of every connection of test7 and ssh.pcap against Zeek's conn.logs.
 #[test]
-fn services_equal_zeek_on_test7_and_ssh() {
+fn services_and_histories_equal_zeek_on_test7_and_ssh() {
     let key = |c: &Conn| {
         format!(
-            "{} {} {} {} {} {}",
-            c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto, c.service
+            "{} {} {} {} {} {} {}",
+            c.orig_h, c.orig_p, c.resp_h, c.resp_p, c.proto, c.service, c.history
         )
     };
     let (Some(pcap), Some(log)) = (
@@ -451,7 +451,12 @@ fn services_equal_zeek_on_test7_and_ssh() {
     let mut theirs: Vec<String> =
         baseline_at("zeek-btest/Baseline/scripts.base.protocols.ssh.basic/conn.log")
             .iter()
-            .map(|f| format!("{} {} {} {} {} {}", f[2], f[3], f[4], f[5], f[6], f[7]))
+            .map(|f| {
+                format!(
+                    "{} {} {} {} {} {} {}",
+                    f[2], f[3], f[4], f[5], f[6], f[7], f[15]
+                )
+            })
             .collect();
     ours.sort();
     theirs.sort();
