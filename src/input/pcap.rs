@@ -174,6 +174,15 @@ pub struct CaptureStats {
 
 /// Reads one capture into `asm`; returns its report.
 pub(crate) fn read_capture(path: &Path, asm: &mut Assembler) -> FileReport {
+    read_capture_with(path, asm, &mut |_| true)
+}
+
+/// Reads one capture into `asm`, calling `more(ts)` before each packet; stops when it says no.
+fn read_capture_with(
+    path: &Path,
+    asm: &mut Assembler,
+    more: &mut dyn FnMut(f64) -> bool,
+) -> FileReport {
     let mut report = FileReport::new(path, LogKind::Conn);
     let mut stats = CaptureStats::default();
     let mut input = match super::zeek::open_log(path) {
@@ -263,6 +272,9 @@ pub(crate) fn read_capture(path: &Path, asm: &mut Assembler) -> FileReport {
                     PcapBlockOwned::NG(_) => None,
                 };
                 if let Some((ts, linktype, data, caplen)) = packet {
+                    if !more(ts) {
+                        break;
+                    }
                     stats.packets += 1;
                     let caplen = caplen.min(data.len());
                     match get_packetdata(data, linktype, caplen) {
@@ -340,13 +352,33 @@ fn note(report: &mut FileReport, packet: u64, reason: &str) {
     }
 }
 
-/// Reads captures in order into one flow assembler, so a connection continues across files.
+/// The time of a capture's first packet (`None` if it has none or cannot be read).
+fn first_timestamp(path: &Path) -> Option<f64> {
+    let mut asm = Assembler::new(crate::flow::Timeouts::default());
+    let mut first = None;
+    read_capture_with(path, &mut asm, &mut |ts| {
+        first = Some(ts);
+        false
+    });
+    first
+}
+
+/// Reads captures into one flow assembler, ordered by their first packet, so a connection
+/// continues across files (ties keep path order).
 pub(crate) fn read_captures(
     paths: &[std::path::PathBuf],
     timeouts: crate::flow::Timeouts,
 ) -> (Batch, Vec<FileReport>) {
     let mut asm = Assembler::new(timeouts);
-    let reports: Vec<FileReport> = paths.iter().map(|p| read_capture(p, &mut asm)).collect();
+    let mut ordered: Vec<(f64, &std::path::PathBuf)> = paths
+        .iter()
+        .map(|p| (first_timestamp(p).unwrap_or(f64::INFINITY), p))
+        .collect();
+    ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let reports: Vec<FileReport> = ordered
+        .into_iter()
+        .map(|(_, p)| read_capture(p, &mut asm))
+        .collect();
     let batch = asm.finish_all();
     (batch, reports)
 }

@@ -349,15 +349,16 @@ fn a_connection_continues_across_capture_files() {
     let packets = handshake(&ipv4_eth);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(
-        dir.path().join("a.pcap"),
+        dir.path().join("b-first.pcap"),
         pcap_le_us(LINKTYPE_ETHERNET, &packets[..4]),
     )
     .unwrap_or_default();
     std::fs::write(
-        dir.path().join("b.pcap"),
+        dir.path().join("a-second.pcap"),
         pcap_le_us(LINKTYPE_ETHERNET, &packets[4..]),
     )
     .unwrap_or_default();
     let input = kalipso::input::read_with(&[dir.path().to_path_buf()], Timeouts::default());
+    // the file with the later packets sorts first by name: files are read by first packet time
     assert_sf(&input.batch.conns, "split over two files");
 }
