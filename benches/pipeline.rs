@@ -2,6 +2,7 @@
 //! Criterion benchmarks of the Zeek pipeline.
 //!
 //! - `input/zeek`: read and parse a generated conn.log (`Throughput::Elements` = lines).
+//! - `input/pcap`: read a generated capture into connections and records (`Throughput::Bytes`).
 //! - `profile/aggregate`: profiles, windows, tuples and letters for 1k/10k/100k flows, and the
 //!   Slips aggregate fields of every window.
 //! - `pipeline/end_to_end`: `kalipso::analyze` on a generated conn.log.
@@ -34,6 +35,26 @@ fn input_zeek(c: &mut Criterion) {
         b.iter(|| {
             let input = kalipso::input::read(std::slice::from_ref(&path));
             assert_eq!(input.batch.conns.len() as u64, lines);
+        });
+    });
+    g.finish();
+}
+
+fn input_pcap(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = 50_000;
+    let path = dir.path().join("gen.pcap");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create capture"));
+    kalipso::generate::capture(&mut w, flows, 500, 1).expect("generate capture");
+    drop(w);
+    let bytes = std::fs::metadata(&path).expect("size").len();
+    let mut g = c.benchmark_group("input/pcap");
+    g.throughput(Throughput::Bytes(bytes));
+    g.sample_size(10);
+    g.bench_function("generated_50k_flows", |b| {
+        b.iter(|| {
+            let input = kalipso::input::read(std::slice::from_ref(&path));
+            assert_eq!(input.batch.conns.len() as u64, flows);
         });
     });
     g.finish();
@@ -109,5 +130,11 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, input_zeek, profile_aggregate, end_to_end);
+criterion_group!(
+    benches,
+    input_zeek,
+    input_pcap,
+    profile_aggregate,
+    end_to_end
+);
 criterion_main!(benches);

@@ -90,6 +90,9 @@ pub struct GenerateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Write a pcap capture instead of a conn.log (`--lines` is then the number of connections).
+    #[arg(long)]
+    pub pcap: bool,
     /// Output file.
     #[arg(long, short)]
     pub out: PathBuf,

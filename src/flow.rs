@@ -556,7 +556,16 @@ pub struct Assembler {
     pub http: Vec<Http>,
     /// ssl.log records (when the connection ends).
     pub ssl: Vec<Ssl>,
+    /// Capture time of the last sweep for expired connections.
+    last_sweep: f64,
 }
+
+/// Zeek's `tcp_close_delay` / `tcp_reset_delay`: a closed or reset TCP connection is retired
+/// this long after its last packet.
+const CLOSE_DELAY: f64 = 5.0;
+/// How often (in capture time) expired connections are retired, so memory follows the live
+/// connections, not the size of the capture.
+const SWEEP_EVERY: f64 = 1.0;
 
 impl Assembler {
     /// A new assembler.
@@ -622,8 +631,30 @@ impl Assembler {
         self.dns.push(row);
     }
 
+    /// Retires the connections that are idle past their timeout, or closed and idle past the
+    /// close delay, in the order they started (ties by creation).
+    fn sweep(&mut self, now: f64) {
+        let mut expired: Vec<(f64, u64, Key)> = self
+            .active
+            .iter()
+            .filter(|(_, f)| {
+                let idle = now - f.last;
+                idle > self.timeout(f.key.0) || (f.closed() && idle > CLOSE_DELAY)
+            })
+            .map(|(k, f)| (f.ts, f.id, *k))
+            .collect();
+        expired.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, _, k) in expired {
+            self.finish(&k);
+        }
+        self.last_sweep = now;
+    }
+
     /// Adds one packet; `payload` is its captured transport payload.
     pub fn packet(&mut self, p: &PacketMeta, payload: &[u8]) {
+        if p.ts - self.last_sweep >= SWEEP_EVERY {
+            self.sweep(p.ts);
+        }
         // Zeek's DNS analyzer timer fires lazily at the first packet at or after its time: it
         // expires the connection after 9 s without packets, else re-arms for 10 s.
         while self.timers.peek().is_some_and(|t| t.at <= p.ts) {

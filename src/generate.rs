@@ -131,6 +131,205 @@ pub fn conn_log(
     Ok(())
 }
 
+/// Writes a deterministic classic pcap (little endian, microseconds) with `flows` connections
+/// from `hosts` internal clients: DNS lookups (real DNS messages), HTTP requests, TLS
+/// handshakes (a `ClientHello` with SNI), NTP, and SYN scans answered by resets. Flows follow each
+/// other in time with overlapping packets, every one with its own 5-tuple.
+pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::Result<()> {
+    use etherparse::PacketBuilder;
+    let mut r = Rng(seed);
+    // pcap header: magic, v2.4, zone 0, sigfigs 0, snaplen 65535, Ethernet
+    out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+    out.write_all(&2u16.to_le_bytes())?;
+    out.write_all(&4u16.to_le_bytes())?;
+    out.write_all(&[0u8; 8])?;
+    out.write_all(&65_535u32.to_le_bytes())?;
+    out.write_all(&1u32.to_le_bytes())?;
+    let packet = |out: &mut dyn Write, ts: f64, data: &[u8]| -> io::Result<()> {
+        let sec = ts.floor();
+        out.write_all(&(sec as u32).to_le_bytes())?;
+        out.write_all(&(((ts - sec) * 1e6) as u32).to_le_bytes())?;
+        out.write_all(&(data.len() as u32).to_le_bytes())?;
+        out.write_all(&(data.len() as u32).to_le_bytes())?;
+        out.write_all(data)
+    };
+    let mut buf = Vec::with_capacity(2048);
+    let mut ts = 1_704_067_200.0_f64;
+    for n in 0..flows {
+        ts += 0.000_2 + r.unit() * 0.000_6;
+        let host = n % u64::from(hosts.max(1));
+        let client = [10, (host / 250 % 250) as u8, (host % 250) as u8 + 1, 1];
+        let server_id = (r.unit().powi(3) * 4000.0) as u32;
+        let server = [
+            20 + (server_id % 180) as u8,
+            (server_id * 7 % 256) as u8,
+            (server_id * 13 % 256) as u8,
+            1 + (server_id % 250) as u8,
+        ];
+        let sport = 1024 + (n / u64::from(hosts.max(1)) % 60_000) as u16;
+        let kind = r.below(100);
+        let eth = |from_client: bool| {
+            let (s, d) = if from_client {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(s, d, 64)
+        };
+        let mut t = ts;
+        let mut step = || {
+            t += 0.000_05;
+            t
+        };
+        match kind {
+            0..=29 => {
+                // DNS A query and its answer
+                let name = format!("host{server_id}.example.com");
+                let mut q = vec![
+                    (n & 0xff) as u8,
+                    (n >> 8 & 0xff) as u8,
+                    1,
+                    0,
+                    0,
+                    1,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ];
+                for label in name.split('.') {
+                    q.push(label.len() as u8);
+                    q.extend(label.as_bytes());
+                }
+                q.extend([0, 0, 1, 0, 1]);
+                let mut a = q.clone();
+                a[2] = 0x81;
+                a[3] = 0x80;
+                a[7] = 1;
+                a.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4]);
+                a.extend(server);
+                buf.clear();
+                let _ = eth(true).udp(sport, 53).write(&mut buf, &q);
+                packet(out, step(), &buf)?;
+                buf.clear();
+                let _ = eth(false).udp(53, sport).write(&mut buf, &a);
+                packet(out, step(), &buf)?;
+            }
+            30..=84 => {
+                // TCP: handshake, request, response, close
+                let (port, request): (u16, Vec<u8>) = if kind < 60 {
+                    (
+                        443,
+                        tls_client_hello(&format!("www{server_id}.example.net")),
+                    )
+                } else {
+                    (80, format!("GET /page/{n} HTTP/1.1\r\nHost: www{server_id}.example.org\r\nUser-Agent: kalipso-gen\r\n\r\n").into_bytes())
+                };
+                let response = vec![b'x'; 200 + r.below(1200) as usize];
+                let (cs, ss) = (r.next() as u32, r.next() as u32);
+                let segs: [(bool, &str, u32, u32, &[u8]); 7] = [
+                    (true, "S", cs, 0, &[]),
+                    (false, "SA", ss, cs + 1, &[]),
+                    (true, "A", cs + 1, ss + 1, &request),
+                    (false, "A", ss + 1, cs + 1 + request.len() as u32, &response),
+                    (
+                        true,
+                        "FA",
+                        cs + 1 + request.len() as u32,
+                        ss + 1 + response.len() as u32,
+                        &[],
+                    ),
+                    (
+                        false,
+                        "FA",
+                        ss + 1 + response.len() as u32,
+                        cs + 2 + request.len() as u32,
+                        &[],
+                    ),
+                    (
+                        true,
+                        "A",
+                        cs + 2 + request.len() as u32,
+                        ss + 2 + response.len() as u32,
+                        &[],
+                    ),
+                ];
+                for (from_client, flags, seq, ack, payload) in segs {
+                    let (sp, dp) = if from_client {
+                        (sport, port)
+                    } else {
+                        (port, sport)
+                    };
+                    let mut tcp = etherparse::TcpHeader::new(sp, dp, seq, 64_240);
+                    tcp.syn = flags.contains('S');
+                    tcp.fin = flags.contains('F');
+                    if flags.contains('A') {
+                        tcp.ack = true;
+                        tcp.acknowledgment_number = ack;
+                    }
+                    buf.clear();
+                    let _ = eth(from_client).tcp_header(tcp).write(&mut buf, payload);
+                    packet(out, step(), &buf)?;
+                }
+            }
+            85..=89 => {
+                let mut ntp = [0u8; 48];
+                ntp[0] = 0x23;
+                buf.clear();
+                let _ = eth(true).udp(sport, 123).write(&mut buf, &ntp);
+                packet(out, step(), &buf)?;
+                ntp[0] = 0x24;
+                buf.clear();
+                let _ = eth(false).udp(123, sport).write(&mut buf, &ntp);
+                packet(out, step(), &buf)?;
+            }
+            _ => {
+                // a scan probe answered by a reset
+                let port = 1 + r.below(10_000) as u16;
+                let mut syn = etherparse::TcpHeader::new(sport, port, r.next() as u32, 1024);
+                syn.syn = true;
+                buf.clear();
+                let _ = eth(true).tcp_header(syn.clone()).write(&mut buf, &[]);
+                packet(out, step(), &buf)?;
+                let mut rst = etherparse::TcpHeader::new(port, sport, 0, 0);
+                rst.rst = true;
+                rst.ack = true;
+                rst.acknowledgment_number = syn.sequence_number.wrapping_add(1);
+                buf.clear();
+                let _ = eth(false).tcp_header(rst).write(&mut buf, &[]);
+                packet(out, step(), &buf)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A TLS 1.2 `ClientHello` record with an SNI.
+fn tls_client_hello(sni: &str) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend([0x42; 32]);
+    body.push(0);
+    body.extend([0, 4, 0xc0, 0x2f, 0x13, 0x01, 1, 0]);
+    let name = sni.as_bytes();
+    let mut ext = vec![0, 0];
+    ext.extend(((name.len() + 5) as u16).to_be_bytes());
+    ext.extend(((name.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend((name.len() as u16).to_be_bytes());
+    ext.extend(name);
+    body.extend((ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let mut hs = vec![1, 0];
+    hs.extend((body.len() as u16).to_be_bytes());
+    hs.extend(body);
+    let mut rec = vec![22, 3, 1];
+    rec.extend((hs.len() as u16).to_be_bytes());
+    rec.extend(hs);
+    rec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

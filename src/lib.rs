@@ -71,7 +71,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let file = std::fs::File::create(&g.out)
                 .with_context(|| format!("cannot create '{}'", g.out.display()))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            generate::conn_log(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
+            if g.pcap {
+                generate::capture(&mut w, g.lines, g.hosts, g.seed)?;
+            } else {
+                generate::conn_log(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
+            }
             w.flush()?;
             Ok(ExitCode::SUCCESS)
         }
