@@ -128,10 +128,24 @@ impl Store {
             input,
             ..Store::default()
         };
-        store.dns_resolution = store.resolutions();
-        store.dns_seen = dns_watermarks(&store.conns, &store.dns);
-        store.alt_by_uid = store.alt_index();
-        store.sni = store.sni_table();
+        // Independent passes over the records, run side by side (each result is deterministic).
+        let ((resolutions, sni), (alt, seen)) = rayon::join(
+            || {
+                let r = store.resolutions();
+                let sni = sni_table(&store.ssl, &r);
+                (r, sni)
+            },
+            || {
+                rayon::join(
+                    || store.alt_index(),
+                    || dns_watermarks(&store.conns, &store.dns),
+                )
+            },
+        );
+        store.dns_resolution = resolutions;
+        store.sni = sni;
+        store.alt_by_uid = alt;
+        store.dns_seen = seen;
         store
     }
 
@@ -223,26 +237,6 @@ impl Store {
         map
     }
 
-    fn sni_table(&self) -> BTreeMap<IpAddr, Vec<(String, u16)>> {
-        let known: std::collections::HashSet<&str> = self
-            .dns_resolution
-            .values()
-            .flat_map(|r| r.domains.iter().map(|(d, _)| d.as_str()))
-            .collect();
-        let mut out: BTreeMap<IpAddr, Vec<(String, u16)>> = BTreeMap::new();
-        for s in &self.ssl {
-            if s.server_name.is_empty() || !known.contains(s.server_name.as_str()) {
-                continue;
-            }
-            let list = out.entry(s.id.resp_h).or_default();
-            let entry = (s.server_name.clone(), s.id.resp_p);
-            if !list.contains(&entry) {
-                list.push(entry);
-            }
-        }
-        out
-    }
-
     /// The DNS records processed before connection `flow` (see [`Store::dns_seen`]).
     pub fn dns_seen_before(&self, flow: u32) -> u32 {
         self.dns_seen.get(flow as usize).copied().unwrap_or(0)
@@ -252,6 +246,29 @@ impl Store {
     pub fn alt_of(&self, uid: &str) -> Option<AltRef> {
         self.alt_by_uid.get(uid).copied()
     }
+}
+
+/// `IPsInfo[ip].SNI`: TLS server names that some DNS answer also named (spec §1.11).
+fn sni_table(
+    ssl: &[Ssl],
+    resolutions: &BTreeMap<IpAddr, Resolution>,
+) -> BTreeMap<IpAddr, Vec<(String, u16)>> {
+    let known: std::collections::HashSet<&str> = resolutions
+        .values()
+        .flat_map(|r| r.domains.iter().map(|(d, _)| d.as_str()))
+        .collect();
+    let mut out: BTreeMap<IpAddr, Vec<(String, u16)>> = BTreeMap::new();
+    for s in ssl {
+        if s.server_name.is_empty() || !known.contains(s.server_name.as_str()) {
+            continue;
+        }
+        let list = out.entry(s.id.resp_h).or_default();
+        let entry = (s.server_name.clone(), s.id.resp_p);
+        if !list.contains(&entry) {
+            list.push(entry);
+        }
+    }
+    out
 }
 
 /// Merges the connection and DNS streams the way Slips' input process merges files (the
