@@ -286,6 +286,18 @@ impl Flow {
         }
     }
 
+    /// The endpoints and uid an application record of this connection carries.
+    fn endpoints(&self, ts: f64) -> Endpoints {
+        Endpoints {
+            ts,
+            uid: self.uid.clone(),
+            orig_h: self.orig.0,
+            orig_p: self.orig.1,
+            resp_h: self.resp.0,
+            resp_p: self.resp.1,
+        }
+    }
+
     fn closed(&self) -> bool {
         self.key.0 == Proto::Tcp
             && ((self.o.flags.fin && self.r.flags.fin) || self.o.flags.rst || self.r.flags.rst)
@@ -381,14 +393,7 @@ fn ssl_row(f: &Flow, ts: f64, ch: tls::ClientHello, sh: Option<tls::ServerHello>
         .as_ref()
         .is_some_and(|s| !ch.session_id.is_empty() && s.session_id == ch.session_id);
     Ssl {
-        id: Endpoints {
-            ts,
-            uid: f.uid.clone(),
-            orig_h: f.orig.0,
-            orig_p: f.orig.1,
-            resp_h: f.resp.0,
-            resp_p: f.resp.1,
-        },
+        id: f.endpoints(ts),
         version: sh
             .as_ref()
             .map(|s| s.version.as_str())
@@ -413,14 +418,7 @@ fn ssl_row(f: &Flow, ts: f64, ch: tls::ClientHello, sh: Option<tls::ServerHello>
 /// An http.log row for a request (and its response, if any).
 fn http_row(f: &Flow, req: app::HttpRequest, res: Option<&app::HttpResponse>) -> Http {
     Http {
-        id: Endpoints {
-            ts: req.ts,
-            uid: f.uid.clone(),
-            orig_h: f.orig.0,
-            orig_p: f.orig.1,
-            resp_h: f.resp.0,
-            resp_p: f.resp.1,
-        },
+        id: f.endpoints(req.ts),
         method: req.method.into(),
         host: req.host,
         uri: req.uri,
@@ -467,14 +465,7 @@ fn dns_row(
         query
     };
     Dns {
-        id: Endpoints {
-            ts,
-            uid: f.uid.clone(),
-            orig_h: f.orig.0,
-            orig_p: f.orig.1,
-            resp_h: f.resp.0,
-            resp_p: f.resp.1,
-        },
+        id: f.endpoints(ts),
         query,
         qclass_name: question
             .map(|q| app::qclass_name(q.2).into())

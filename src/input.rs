@@ -294,6 +294,8 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
                             capture: true,
                         });
                     } else if let Some(name) = log_name(&f) {
+                        // the #path header, when there is one, names the log better than the file
+                        let name = sniff_path(&f).unwrap_or(name);
                         out.push(Candidate {
                             kind: kind_of(&name),
                             path: f,
@@ -372,70 +374,41 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
         .into_iter()
         .partition(|c| c.capture);
     let capture_paths: Vec<PathBuf> = captures.into_iter().map(|c| c.path).collect();
-    let mut results: Vec<(Batch, FileReport)> = Vec::new();
+    let mut input = Input::default();
+    let mut parts = Parts::default();
     if !capture_paths.is_empty() {
-        let (batch, mut reports) = pcap::read_captures(&capture_paths, timeouts);
-        let last = reports.pop();
-        results.extend(reports.into_iter().map(|r| (Batch::default(), r)));
-        if let Some(r) = last {
-            results.push((batch, r));
+        // All captures feed one flow assembler, so they give one batch for all their files.
+        let (batch, reports) = pcap::read_captures(&capture_paths, timeouts);
+        let counts = [
+            ("conn", batch.conns.len()),
+            ("dns", batch.dns.len()),
+            ("http", batch.http.len()),
+            ("ssl", batch.ssl.len()),
+        ];
+        for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
+            *input.summary.records.entry(kind.into()).or_default() += n as u64;
         }
+        for r in reports {
+            input.summary.add_file(r);
+        }
+        parts.push(batch);
     }
     let logs: Vec<(Batch, FileReport)> = candidates
         .par_iter()
-        .map(|c| {
-            let (batch, mut report) = zeek::read_file(&c.path, c.kind);
-            // A file whose #path names another typed kind is re-read as that kind.
-            if let Some(p) = report.zeek_path.clone() {
-                let by_header = kind_of(&p);
-                if by_header != c.kind && by_header != LogKind::Other {
-                    let (b, r) = zeek::read_file(&c.path, by_header);
-                    return (b, r);
-                }
-            }
-            report.kind = c.kind;
-            (batch, report)
-        })
+        .map(|c| zeek::read_file(&c.path, c.kind))
         .collect();
-    results.extend(logs);
-
-    let mut input = Input::default();
-    let mut parts = Parts::default();
-    for (batch, report) in results {
-        if report.error.is_some() {
-            input.summary.failed_files += 1;
-        }
-        input.summary.skipped += report.skipped;
-        if report.capture.is_some() {
-            // a capture yields connections and DNS records (counted on the file that ends it)
-            *input.summary.records.entry("conn".into()).or_default() += batch.conns.len() as u64;
-            if !batch.dns.is_empty() {
-                *input.summary.records.entry("dns".into()).or_default() += batch.dns.len() as u64;
-            }
-            if !batch.http.is_empty() {
-                *input.summary.records.entry("http".into()).or_default() += batch.http.len() as u64;
-            }
-            if !batch.ssl.is_empty() {
-                *input.summary.records.entry("ssl".into()).or_default() += batch.ssl.len() as u64;
-            }
-        } else {
-            *input
-                .summary
-                .records
-                .entry(report.kind_label())
-                .or_default() += report.records;
-        }
-        input.summary.files.push(report);
-        parts.conns.push(batch.conns);
-        parts.dns.push(batch.dns);
-        parts.http.push(batch.http);
-        parts.ssl.push(batch.ssl);
-        parts.activity.push(batch.activity);
+    for (batch, report) in logs {
+        *input
+            .summary
+            .records
+            .entry(report.kind_label())
+            .or_default() += report.records;
+        input.summary.add_file(report);
         input.batch.other += batch.other;
+        parts.push(batch);
     }
     for f in failures {
-        input.summary.failed_files += 1;
-        input.summary.files.push(f);
+        input.summary.add_file(f);
     }
     input.batch.conns = merge_by_head(parts.conns, |c| c.ts);
     input.batch.dns = merge_by_head(parts.dns, |d| d.id.ts);
@@ -454,6 +427,25 @@ struct Parts {
     http: Vec<Vec<Http>>,
     ssl: Vec<Vec<Ssl>>,
     activity: Vec<Vec<Activity>>,
+}
+
+impl Parts {
+    fn push(&mut self, b: Batch) {
+        self.conns.push(b.conns);
+        self.dns.push(b.dns);
+        self.http.push(b.http);
+        self.ssl.push(b.ssl);
+        self.activity.push(b.activity);
+    }
+}
+
+impl InputSummary {
+    /// Records one file's report (its records are counted by the caller).
+    fn add_file(&mut self, report: FileReport) {
+        self.failed_files += u64::from(report.error.is_some());
+        self.skipped += report.skipped;
+        self.files.push(report);
+    }
 }
 
 /// The head of one file in the merge: its next record's time and the file's position.

@@ -254,29 +254,19 @@ struct Scratch {
 fn first_seen_elsewhere(batch: &Batch) -> FxHashMap<IpAddr, f64> {
     let mut first: FxHashMap<IpAddr, f64> = FxHashMap::default();
     // Each kind in processing order: its first record per IP, then the minimum over kinds.
-    let mut per_kind: Vec<FxHashMap<IpAddr, f64>> = Vec::new();
-    for list in [
-        batch
-            .dns
-            .iter()
-            .map(|d| (d.id.orig_h, d.id.ts))
-            .collect::<Vec<_>>(),
-        batch.http.iter().map(|h| (h.id.orig_h, h.id.ts)).collect(),
-        batch.ssl.iter().map(|x| (x.id.orig_h, x.id.ts)).collect(),
-        batch.activity.iter().map(|a| (a.ip, a.ts)).collect(),
-    ] {
-        let mut m: FxHashMap<IpAddr, f64> = FxHashMap::default();
-        for (ip, ts) in list {
-            m.entry(ip).or_insert(ts);
+    let mut merge = |records: &mut dyn Iterator<Item = (IpAddr, f64)>| {
+        let mut seen = rustc_hash::FxHashSet::default();
+        for (ip, ts) in records {
+            if seen.insert(ip) {
+                let v = first.entry(ip).or_insert(ts);
+                *v = v.min(ts);
+            }
         }
-        per_kind.push(m);
-    }
-    for m in per_kind {
-        for (ip, ts) in m {
-            let v = first.entry(ip).or_insert(ts);
-            *v = v.min(ts);
-        }
-    }
+    };
+    merge(&mut batch.dns.iter().map(|d| (d.id.orig_h, d.id.ts)));
+    merge(&mut batch.http.iter().map(|h| (h.id.orig_h, h.id.ts)));
+    merge(&mut batch.ssl.iter().map(|x| (x.id.orig_h, x.id.ts)));
+    merge(&mut batch.activity.iter().map(|a| (a.ip, a.ts)));
     first
 }
 

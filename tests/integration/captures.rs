@@ -9,46 +9,54 @@ const LINKTYPE_ETHERNET: u32 = 1;
 const LINKTYPE_RAW: u32 = 101;
 const LINKTYPE_LINUX_SLL: u32 = 113;
 
-/// Classic pcap, little endian, microseconds.
-fn pcap_le_us(linktype: u32, packets: &[(f64, Vec<u8>)]) -> Vec<u8> {
+/// Classic pcap in either byte order, with micro- or nanosecond stamps.
+fn pcap_classic(
+    linktype: u32,
+    packets: &[(f64, Vec<u8>)],
+    big_endian: bool,
+    nanos: bool,
+) -> Vec<u8> {
+    let u32b = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u16b = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut out = Vec::new();
-    out.extend(0xa1b2_c3d4u32.to_le_bytes());
-    out.extend(2u16.to_le_bytes());
-    out.extend(4u16.to_le_bytes());
-    out.extend(0i32.to_le_bytes());
-    out.extend(0u32.to_le_bytes());
-    out.extend(65_535u32.to_le_bytes());
-    out.extend(linktype.to_le_bytes());
+    out.extend(u32b(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    out.extend(u16b(2));
+    out.extend(u16b(4));
+    out.extend([0u8; 8]); // thiszone, sigfigs
+    out.extend(u32b(65_535));
+    out.extend(u32b(linktype));
+    let ticks = if nanos { 1e9 } else { 1e6 };
     for (ts, data) in packets {
         let sec = ts.floor();
-        out.extend((sec as u32).to_le_bytes());
-        out.extend((((ts - sec) * 1e6).round() as u32).to_le_bytes());
-        out.extend((data.len() as u32).to_le_bytes());
-        out.extend((data.len() as u32).to_le_bytes());
+        out.extend(u32b(sec as u32));
+        out.extend(u32b(((ts - sec) * ticks).round() as u32));
+        out.extend(u32b(data.len() as u32));
+        out.extend(u32b(data.len() as u32));
         out.extend(data);
     }
     out
 }
 
+/// Classic pcap, little endian, microseconds.
+fn pcap_le_us(linktype: u32, packets: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    pcap_classic(linktype, packets, false, false)
+}
+
 /// Classic pcap, big endian, nanoseconds.
 fn pcap_be_ns(linktype: u32, packets: &[(f64, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend(0xa1b2_3c4du32.to_be_bytes());
-    out.extend(2u16.to_be_bytes());
-    out.extend(4u16.to_be_bytes());
-    out.extend(0i32.to_be_bytes());
-    out.extend(0u32.to_be_bytes());
-    out.extend(65_535u32.to_be_bytes());
-    out.extend(linktype.to_be_bytes());
-    for (ts, data) in packets {
-        let sec = ts.floor();
-        out.extend((sec as u32).to_be_bytes());
-        out.extend((((ts - sec) * 1e9).round() as u32).to_be_bytes());
-        out.extend((data.len() as u32).to_be_bytes());
-        out.extend((data.len() as u32).to_be_bytes());
-        out.extend(data);
-    }
-    out
+    pcap_classic(linktype, packets, true, true)
 }
 
 fn block(kind: u32, body: &[u8]) -> Vec<u8> {
