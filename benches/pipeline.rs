@@ -42,7 +42,10 @@ fn input_zeek(c: &mut Criterion) {
 
 fn input_pcap(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let flows = 50_000;
+    let flows: u64 = std::env::var("KALIPSO_BENCH_FLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let path = dir.path().join("gen.pcap");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create capture"));
     kalipso::generate::capture(&mut w, flows, 500, 1).expect("generate capture");
@@ -51,10 +54,17 @@ fn input_pcap(c: &mut Criterion) {
     let mut g = c.benchmark_group("input/pcap");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
-    g.bench_function("generated_50k_flows", |b| {
+    g.bench_function(format!("generated_{flows}_flows"), |b| {
         b.iter(|| {
             let input = kalipso::input::read(std::slice::from_ref(&path));
             assert_eq!(input.batch.conns.len() as u64, flows);
+        });
+    });
+    // read, decode, assemble, extract DNS/HTTP/TLS, profile and build the store
+    g.bench_function(format!("end_to_end_{flows}_flows"), |b| {
+        b.iter(|| {
+            let store = kalipso::analyze(std::slice::from_ref(&path), &ProfileConfig::default());
+            assert_eq!(store.conns.len() as u64, flows);
         });
     });
     g.finish();

@@ -531,24 +531,159 @@ impl Ord for Timer {
     }
 }
 
-/// Builds connections from packets in capture order.
+/// Where a record was emitted in the capture's sequence of events, so the records of all
+/// shards merge into one order that does not depend on how packets were split among them:
+/// the packet (or sweep point) that caused it and the phase (sweep, timers, the packet itself,
+/// end of capture) packed in `at`, then the connection's start and id for records emitted for
+/// several connections at once. Records of one shard with equal tags keep their order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tag {
+    at: u64,
+    ts: f64,
+    id: u64,
+}
+
+impl Tag {
+    fn new(seq: u64, phase: u8) -> Tag {
+        Tag {
+            at: seq << 2 | u64::from(phase),
+            ts: 0.0,
+            id: 0,
+        }
+    }
+
+    fn phase(self) -> u8 {
+        (self.at & 3) as u8
+    }
+
+    fn order(&self, o: &Tag) -> std::cmp::Ordering {
+        self.at
+            .cmp(&o.at)
+            .then(self.ts.total_cmp(&o.ts))
+            .then(self.id.cmp(&o.id))
+    }
+}
+
+const PHASE_SWEEP: u8 = 0;
+const PHASE_TIMER: u8 = 1;
+const PHASE_PACKET: u8 = 2;
+const PHASE_END: u8 = 3;
+/// Records are kept in blocks of this many, so merging frees memory as it goes.
+const BLOCK: usize = 4096;
+
+/// Records of one kind with the tag of each, in blocks.
+#[derive(Debug)]
+struct Out<T> {
+    blocks: Vec<(Vec<Tag>, Vec<T>)>,
+    len: usize,
+}
+
+impl<T> Default for Out<T> {
+    fn default() -> Self {
+        Out {
+            blocks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Out<T> {
+    fn push(&mut self, tag: Tag, item: T) {
+        if self.blocks.last().is_none_or(|b| b.1.len() == BLOCK) {
+            self.blocks
+                .push((Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK)));
+        }
+        if let Some(b) = self.blocks.last_mut() {
+            b.0.push(tag);
+            b.1.push(item);
+            self.len += 1;
+        }
+    }
+
+    /// Merges the outputs of all shards by tag (each shard's output is already in tag order;
+    /// ties go to the lower shard). Blocks are freed as they are consumed, so the merge needs
+    /// little more memory than the records.
+    fn merge_into(parts: Vec<Out<T>>, out: &mut Vec<T>) {
+        struct Cursor<T> {
+            blocks: std::vec::IntoIter<(Vec<Tag>, Vec<T>)>,
+            tags: std::vec::IntoIter<Tag>,
+            items: std::vec::IntoIter<T>,
+            head: Option<Tag>,
+        }
+        impl<T> Cursor<T> {
+            fn advance(&mut self) {
+                loop {
+                    if let Some(t) = self.tags.next() {
+                        self.head = Some(t);
+                        return;
+                    }
+                    if let Some((tags, items)) = self.blocks.next() {
+                        self.tags = tags.into_iter();
+                        self.items = items.into_iter();
+                    } else {
+                        self.head = None;
+                        return;
+                    }
+                }
+            }
+        }
+        out.reserve(parts.iter().map(|p| p.len).sum());
+        let mut cursors: Vec<Cursor<T>> = parts
+            .into_iter()
+            .map(|p| {
+                let mut c = Cursor {
+                    blocks: p.blocks.into_iter(),
+                    tags: Vec::new().into_iter(),
+                    items: Vec::new().into_iter(),
+                    head: None,
+                };
+                c.advance();
+                c
+            })
+            .collect();
+        loop {
+            let mut best: Option<(usize, Tag)> = None;
+            for (i, c) in cursors.iter().enumerate() {
+                if let Some(t) = c.head {
+                    if best.is_none_or(|(_, b)| t.order(&b).is_lt()) {
+                        best = Some((i, t));
+                    }
+                }
+            }
+            let Some((b, _)) = best else { break };
+            let c = &mut cursors[b];
+            if let Some(item) = c.items.next() {
+                out.push(item);
+            }
+            c.advance();
+        }
+    }
+}
+
+/// Builds the connections of one shard of the capture's flows. Packets arrive in capture order
+/// with their global sequence number; sweep points are the same for every shard.
 #[derive(Debug, Default)]
 pub struct Assembler {
     timeouts: Timeouts,
     active: FxHashMap<Key, Flow>,
     timers: BinaryHeap<Timer>,
-    next_id: u64,
+    /// The tag of the records emitted now.
+    tag: Tag,
     /// Finished connections, in the order they ended.
-    pub done: Vec<Conn>,
+    done: Out<Conn>,
     /// dns.log records, in the order Zeek writes them (at the response, or when the
     /// connection ends for unanswered queries).
-    pub dns: Vec<Dns>,
+    dns: Out<Dns>,
     /// http.log records (at the response, or at the end for unanswered requests).
-    pub http: Vec<Http>,
+    http: Out<Http>,
     /// ssl.log records (when the connection ends).
-    pub ssl: Vec<Ssl>,
-    /// Capture time of the last sweep for expired connections.
-    last_sweep: f64,
+    ssl: Out<Ssl>,
+}
+
+impl Default for Tag {
+    fn default() -> Self {
+        Tag::new(0, PHASE_PACKET)
+    }
 }
 
 /// Zeek's `tcp_close_delay` / `tcp_reset_delay`: a closed or reset TCP connection is retired
@@ -557,6 +692,144 @@ const CLOSE_DELAY: f64 = 5.0;
 /// How often (in capture time) expired connections are retired, so memory follows the live
 /// connections, not the size of the capture.
 const SWEEP_EVERY: f64 = 1.0;
+/// Flows are split among this many assemblers by a hash of their 5-tuple; a fixed number, so
+/// the result is the same on any number of threads.
+pub const SHARDS: usize = 16;
+
+/// The shard of a packet's connection (the same for both directions).
+pub fn shard_of(p: &PacketMeta) -> u16 {
+    let (sp, dp) = if p.proto == Proto::Icmp {
+        (p.sport, icmp_pair(p.sport, p.dport, p.icmp6))
+    } else {
+        (p.sport, p.dport)
+    };
+    let ep = |a: IpAddr, port: u16| -> u64 {
+        let v = match a {
+            IpAddr::V4(v) => u64::from(u32::from(v)),
+            IpAddr::V6(v) => {
+                let x = u128::from(v);
+                (x as u64) ^ ((x >> 64) as u64).rotate_left(17)
+            }
+        };
+        (v << 16 | u64::from(port)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    // symmetric: the sum does not depend on the direction
+    let h = ep(p.src, sp)
+        .wrapping_add(ep(p.dst, dp))
+        .wrapping_add(p.proto as u64);
+    let h = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    ((h >> 40) % SHARDS as u64) as u16
+}
+
+/// One decoded packet of a chunk: what the assembler needs, where its captured payload is in
+/// the chunk's bytes, and its shard.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet {
+    /// Header fields.
+    pub meta: PacketMeta,
+    /// Offset of the captured transport payload in the chunk.
+    pub at: u32,
+    /// Its captured length.
+    pub len: u32,
+    /// [`shard_of`] the packet.
+    pub shard: u16,
+}
+
+/// The flows of a whole capture (or several, in order), assembled by [`SHARDS`] assemblers in
+/// parallel.
+#[derive(Debug)]
+pub struct Capture {
+    shards: Vec<Assembler>,
+    /// The records so far, merged after every [`Capture::feed`].
+    out: crate::input::Batch,
+    seq: u64,
+    last_sweep: f64,
+}
+
+impl Capture {
+    /// An empty capture.
+    pub fn new(timeouts: Timeouts) -> Self {
+        Capture {
+            shards: (0..SHARDS).map(|_| Assembler::new(timeouts)).collect(),
+            out: crate::input::Batch::default(),
+            seq: 0,
+            last_sweep: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Adds the next packets (in capture order); their payloads are in `data`.
+    pub fn feed(&mut self, packets: &[Packet], data: &[u8]) {
+        use rayon::prelude::*;
+        let first = self.seq;
+        // sweep points: before the first packet at least SWEEP_EVERY after the last sweep
+        let mut sweeps: Vec<(u64, f64)> = Vec::new();
+        let mut own: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        for (i, p) in packets.iter().enumerate() {
+            if p.meta.ts - self.last_sweep >= SWEEP_EVERY {
+                if self.last_sweep.is_finite() {
+                    sweeps.push((first + i as u64, p.meta.ts));
+                }
+                self.last_sweep = p.meta.ts;
+            }
+            if let Some(v) = own.get_mut(usize::from(p.shard)) {
+                v.push(i as u32);
+            }
+        }
+        self.seq += packets.len() as u64;
+        self.shards
+            .par_iter_mut()
+            .zip(own.par_iter())
+            .for_each(|(asm, mine)| {
+                let mut sw = sweeps.iter().peekable();
+                for &i in mine {
+                    let seq = first + u64::from(i);
+                    while let Some(&&(s, ts)) = sw.peek() {
+                        if s > seq {
+                            break;
+                        }
+                        asm.tick(s, ts);
+                        sw.next();
+                    }
+                    let p = &packets[i as usize];
+                    let at = p.at as usize;
+                    let payload = data.get(at..at + p.len as usize).unwrap_or_default();
+                    asm.packet(seq, &p.meta, payload);
+                }
+                for &(s, ts) in sw {
+                    asm.tick(s, ts);
+                }
+            });
+        self.collect();
+    }
+
+    /// Moves the records the shards emitted so far to the merged output; every record still
+    /// to come has a later tag.
+    fn collect(&mut self) {
+        let mut conns = Vec::with_capacity(SHARDS);
+        let mut dns = Vec::with_capacity(SHARDS);
+        let mut http = Vec::with_capacity(SHARDS);
+        let mut ssl = Vec::with_capacity(SHARDS);
+        for a in &mut self.shards {
+            conns.push(std::mem::take(&mut a.done));
+            dns.push(std::mem::take(&mut a.dns));
+            http.push(std::mem::take(&mut a.http));
+            ssl.push(std::mem::take(&mut a.ssl));
+        }
+        Out::merge_into(conns, &mut self.out.conns);
+        Out::merge_into(dns, &mut self.out.dns);
+        Out::merge_into(http, &mut self.out.http);
+        Out::merge_into(ssl, &mut self.out.ssl);
+    }
+
+    /// Ends the capture: the records of all shards, in one order.
+    pub fn finish(mut self) -> crate::input::Batch {
+        for a in &mut self.shards {
+            a.finish_all();
+        }
+        self.collect();
+        self.out
+    }
+}
 
 impl Assembler {
     /// A new assembler.
@@ -575,10 +848,16 @@ impl Assembler {
         }
     }
 
+    /// Retires a connection; in the sweep and timer phases its records are ordered by its start.
     fn finish(&mut self, key: &Key) {
         if let Some(mut f) = self.active.remove(key) {
+            if self.tag.phase() != PHASE_PACKET {
+                self.tag.ts = f.ts;
+                self.tag.id = f.id;
+            }
             self.unanswered(&mut f);
-            self.done.push(f.into_conn());
+            let tag = self.tag;
+            self.done.push(tag, f.into_conn());
         }
     }
 
@@ -586,14 +865,17 @@ impl Assembler {
     fn unanswered(&mut self, f: &mut Flow) {
         for q in std::mem::take(&mut f.dns_pending) {
             let row = dns_row(f, q.ts, q.question.as_ref(), None);
-            self.dns.push(row);
+            let tag = self.tag;
+            self.dns.push(tag, row);
         }
         for r in std::mem::take(&mut f.http_pending) {
-            self.http.push(http_row(f, r, None));
+            let tag = self.tag;
+            self.http.push(tag, http_row(f, r, None));
         }
         if let Some(t) = f.tls.take() {
             if let Some((ts, ch)) = t.client {
-                self.ssl.push(ssl_row(f, ts, ch, t.server));
+                let tag = self.tag;
+                self.ssl.push(tag, ssl_row(f, ts, ch, t.server));
             }
         }
     }
@@ -619,12 +901,15 @@ impl Assembler {
             None => (ts, m.question.clone()),
         };
         let row = dns_row(f, ts, question.as_ref(), Some(&m));
-        self.dns.push(row);
+        let tag = self.tag;
+        self.dns.push(tag, row);
     }
 
-    /// Retires the connections that are idle past their timeout, or closed and idle past the
-    /// close delay, in the order they started (ties by creation).
-    fn sweep(&mut self, now: f64) {
+    /// A sweep point (the same for every shard): retires the connections that are idle past
+    /// their timeout, or closed and idle past the close delay, in the order they started (ties
+    /// by creation), then fires the due timers.
+    fn tick(&mut self, seq: u64, now: f64) {
+        self.tag = Tag::new(seq, PHASE_SWEEP);
         let mut expired: Vec<(f64, u64, Key)> = self
             .active
             .iter()
@@ -638,31 +923,36 @@ impl Assembler {
         for (_, _, k) in expired {
             self.finish(&k);
         }
-        self.last_sweep = now;
+        self.timers_due(seq, now);
     }
 
-    /// Adds one packet; `payload` is its captured transport payload.
-    pub fn packet(&mut self, p: &PacketMeta, payload: &[u8]) {
-        if p.ts - self.last_sweep >= SWEEP_EVERY {
-            self.sweep(p.ts);
-        }
-        // Zeek's DNS analyzer timer fires lazily at the first packet at or after its time: it
-        // expires the connection after 9 s without packets, else re-arms for 10 s.
-        while self.timers.peek().is_some_and(|t| t.at <= p.ts) {
+    /// Zeek's DNS analyzer timer fires lazily at the first packet at or after its time: it
+    /// expires the connection after 9 s without packets, else re-arms for 10 s. (Here: at the
+    /// first packet of the same shard or sweep point.)
+    fn timers_due(&mut self, seq: u64, now: f64) {
+        self.tag = Tag::new(seq, PHASE_TIMER);
+        while self.timers.peek().is_some_and(|t| t.at <= now) {
             let Some(t) = self.timers.pop() else { break };
             let idle = match self.active.get(&t.key) {
-                Some(f) if f.id == t.id => p.ts - f.last,
+                Some(f) if f.id == t.id => now - f.last,
                 _ => continue,
             };
             if idle >= 9.0 {
                 self.finish(&t.key);
             } else {
                 self.timers.push(Timer {
-                    at: p.ts + 10.0,
+                    at: now + 10.0,
                     ..t
                 });
             }
         }
+    }
+
+    /// Adds one packet (number `seq` of the capture); `payload` is its captured transport
+    /// payload.
+    pub fn packet(&mut self, seq: u64, p: &PacketMeta, payload: &[u8]) {
+        self.timers_due(seq, p.ts);
+        self.tag = Tag::new(seq, PHASE_PACKET);
         let (sp, dp) = if p.proto == Proto::Icmp {
             (p.sport, icmp_pair(p.sport, p.dport, p.icmp6))
         } else {
@@ -688,7 +978,7 @@ impl Assembler {
         }
         let key = match key {
             Some(k) => k,
-            None => self.open(p, k1, k2),
+            None => self.open(seq, p, k1, k2),
         };
         let Some(f) = self.active.get_mut(&key) else {
             return;
@@ -779,7 +1069,8 @@ impl Assembler {
                 if let Some(res) = app::http_response(payload).filter(|r| r.code >= 200) {
                     if let Some(req) = f.http_pending.pop_front() {
                         let row = http_row(f, req, Some(&res));
-                        self.http.push(row);
+                        let tag = self.tag;
+                        self.http.push(tag, row);
                     }
                 }
             }
@@ -797,7 +1088,7 @@ impl Assembler {
         }
     }
 
-    fn open(&mut self, p: &PacketMeta, k1: Key, k2: Key) -> Key {
+    fn open(&mut self, seq: u64, p: &PacketMeta, k1: Key, k2: Key) -> Key {
         let syn_only = p.proto == Proto::Tcp && p.flags.syn && !p.flags.ack;
         let orig_is_src = if p.proto == Proto::Tcp && p.flags.syn && p.flags.ack {
             false
@@ -810,11 +1101,10 @@ impl Assembler {
             !from_server
         };
         let key = if orig_is_src { k1 } else { k2 };
-        self.next_id += 1;
         let flow = Flow {
             key,
-            id: self.next_id,
-            uid: uid(&key, p.ts, self.next_id),
+            id: seq,
+            uid: uid(&key, p.ts, seq),
             service: None,
             spoke: [false; 2],
             dns_pending: Vec::new(),
@@ -835,7 +1125,7 @@ impl Assembler {
         if p.proto == Proto::Udp && (DNS_PORTS.contains(&key.2) || DNS_PORTS.contains(&key.4)) {
             self.timers.push(Timer {
                 at: p.ts + 10.0,
-                id: flow.id,
+                id: seq,
                 key,
             });
         }
@@ -843,21 +1133,19 @@ impl Assembler {
         key
     }
 
-    /// Ends the capture: the connections still open are emitted by start time. Returns the
-    /// connections and the application records.
-    pub fn finish_all(mut self) -> crate::input::Batch {
+    /// Ends the capture: the connections still open are emitted by start time.
+    fn finish_all(&mut self) {
         let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
         open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
         for mut f in open {
+            self.tag = Tag {
+                ts: f.ts,
+                id: f.id,
+                ..Tag::new(u64::MAX >> 2, PHASE_END)
+            };
             self.unanswered(&mut f);
-            self.done.push(f.into_conn());
-        }
-        crate::input::Batch {
-            conns: self.done,
-            dns: self.dns,
-            http: self.http,
-            ssl: self.ssl,
-            ..crate::input::Batch::default()
+            let tag = self.tag;
+            self.done.push(tag, f.into_conn());
         }
     }
 }
@@ -901,12 +1189,30 @@ mod tests {
     const C: [u8; 4] = [10, 0, 0, 1];
     const S: [u8; 4] = [10, 0, 0, 2];
 
+    /// Feeds packets with payloads the way the capture reader does.
+    fn feed(c: &mut Capture, packets: &[(PacketMeta, &[u8])]) {
+        let mut data = Vec::new();
+        let packets: Vec<Packet> = packets
+            .iter()
+            .map(|(meta, payload)| {
+                let at = data.len() as u32;
+                data.extend_from_slice(payload);
+                Packet {
+                    meta: *meta,
+                    at,
+                    len: payload.len() as u32,
+                    shard: shard_of(meta),
+                }
+            })
+            .collect();
+        c.feed(&packets, &data);
+    }
+
     fn run(packets: &[PacketMeta]) -> Vec<Conn> {
-        let mut a = Assembler::new(Timeouts::default());
-        for p in packets {
-            a.packet(p, &[]);
-        }
-        a.finish_all().conns
+        let mut c = Capture::new(Timeouts::default());
+        let with: Vec<(PacketMeta, &[u8])> = packets.iter().map(|p| (*p, &[][..])).collect();
+        feed(&mut c, &with);
+        c.finish().conns
     }
 
     #[test]
@@ -977,30 +1283,24 @@ mod tests {
 
     #[test]
     fn tls_hellos_become_an_ssl_record() {
-        let mut a = Assembler::new(Timeouts::default());
+        let mut c = Capture::new(Timeouts::default());
         let hello = tls::tests::client_hello_bytes();
-        a.packet(&tcp(1.0, C, 5000, S, 443, "S", 1, 0), &[]);
-        a.packet(&tcp(1.1, S, 443, C, 5000, "SA", 9, 0), &[]);
         // the hello arrives in two segments
         let (first, second) = hello.split_at(20);
-        a.packet(
-            &tcp(1.2, C, 5000, S, 443, "A", 2, first.len() as u32),
-            first,
+        let n = |b: &[u8]| b.len() as u32;
+        feed(
+            &mut c,
+            &[
+                (tcp(1.0, C, 5000, S, 443, "S", 1, 0), &[]),
+                (tcp(1.1, S, 443, C, 5000, "SA", 9, 0), &[]),
+                (tcp(1.2, C, 5000, S, 443, "A", 2, n(first)), first),
+                (
+                    tcp(1.3, C, 5000, S, 443, "A", 2 + n(first), n(second)),
+                    second,
+                ),
+            ],
         );
-        a.packet(
-            &tcp(
-                1.3,
-                C,
-                5000,
-                S,
-                443,
-                "A",
-                2 + first.len() as u32,
-                second.len() as u32,
-            ),
-            second,
-        );
-        let batch = a.finish_all();
+        let batch = c.finish();
         assert_eq!(batch.conns[0].service.as_str(), "ssl");
         assert_eq!(batch.ssl.len(), 1);
         let s = &batch.ssl[0];

@@ -132,9 +132,9 @@ pub fn conn_log(
 }
 
 /// Writes a deterministic classic pcap (little endian, microseconds) with `flows` connections
-/// from `hosts` internal clients: DNS lookups (real DNS messages), HTTP requests, TLS
-/// handshakes (a `ClientHello` with SNI), NTP, and SYN scans answered by resets. Flows follow each
-/// other in time with overlapping packets, every one with its own 5-tuple.
+/// from `hosts` internal clients: DNS lookups (real DNS messages), HTTP requests and responses,
+/// TLS handshakes (a `ClientHello` with SNI), bulk downloads with a heavy-tailed size, NTP, and
+/// SYN scans answered by resets. Each flow has its own 5-tuple; packet times never go back.
 pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::Result<()> {
     use etherparse::PacketBuilder;
     let mut r = Rng(seed);
@@ -218,45 +218,40 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                 packet(out, step(), &buf)?;
             }
             30..=84 => {
-                // TCP: handshake, request, response, close
-                let (port, request): (u16, Vec<u8>) = if kind < 60 {
-                    (
-                        443,
-                        tls_client_hello(&format!("www{server_id}.example.net")),
-                    )
+                // TCP: handshake, request, response, close. Most responses fit one segment; one
+                // in seven is a bulk transfer with a heavy-tailed size (Pareto, alpha 1.1, from
+                // 16 kB, capped at 64 MB), as real traffic where few flows carry most bytes.
+                let https = kind < 60;
+                let port = if https { 443 } else { 80 };
+                let request = if https {
+                    tls_client_hello(&format!("www{server_id}.example.net"))
                 } else {
-                    (80, format!("GET /page/{n} HTTP/1.1\r\nHost: www{server_id}.example.org\r\nUser-Agent: kalipso-gen\r\n\r\n").into_bytes())
+                    format!("GET /page/{n} HTTP/1.1\r\nHost: www{server_id}.example.org\r\nUser-Agent: kalipso-gen\r\n\r\n").into_bytes()
                 };
-                let response = vec![b'x'; 200 + r.below(1200) as usize];
+                let body = if r.below(7) == 0 {
+                    let pareto = 16_384.0 * (1.0 - r.unit()).max(1e-9).powf(-1.0 / 1.1);
+                    pareto.min(64.0 * 1024.0 * 1024.0) as usize
+                } else {
+                    200 + r.below(1200) as usize
+                };
+                let head = if https {
+                    String::new()
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {body}\r\n\r\n"
+                    )
+                };
+                let response_len = head.len() + body;
                 let (cs, ss) = (r.next() as u32, r.next() as u32);
-                let segs: [(bool, &str, u32, u32, &[u8]); 7] = [
-                    (true, "S", cs, 0, &[]),
-                    (false, "SA", ss, cs + 1, &[]),
-                    (true, "A", cs + 1, ss + 1, &request),
-                    (false, "A", ss + 1, cs + 1 + request.len() as u32, &response),
-                    (
-                        true,
-                        "FA",
-                        cs + 1 + request.len() as u32,
-                        ss + 1 + response.len() as u32,
-                        &[],
-                    ),
-                    (
-                        false,
-                        "FA",
-                        ss + 1 + response.len() as u32,
-                        cs + 2 + request.len() as u32,
-                        &[],
-                    ),
-                    (
-                        true,
-                        "A",
-                        cs + 2 + request.len() as u32,
-                        ss + 2 + response.len() as u32,
-                        &[],
-                    ),
-                ];
-                for (from_client, flags, seq, ack, payload) in segs {
+                let (mut c_seq, mut s_seq) = (cs.wrapping_add(1), ss.wrapping_add(1));
+                let mut send = |out: &mut dyn Write,
+                                buf: &mut Vec<u8>,
+                                from_client: bool,
+                                flags: &str,
+                                seq: u32,
+                                ack: u32,
+                                payload: &[u8]|
+                 -> io::Result<()> {
                     let (sp, dp) = if from_client {
                         (sport, port)
                     } else {
@@ -270,9 +265,50 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                         tcp.acknowledgment_number = ack;
                     }
                     buf.clear();
-                    let _ = eth(from_client).tcp_header(tcp).write(&mut buf, payload);
-                    packet(out, step(), &buf)?;
+                    let _ = eth(from_client).tcp_header(tcp).write(buf, payload);
+                    packet(out, step(), buf)
+                };
+                send(out, &mut buf, true, "S", cs, 0, &[])?;
+                send(out, &mut buf, false, "SA", ss, c_seq, &[])?;
+                send(out, &mut buf, true, "A", c_seq, s_seq, &request)?;
+                c_seq = c_seq.wrapping_add(request.len() as u32);
+                // the response in segments of at most 1448 bytes, an ACK every second one
+                let mut sent = 0;
+                let mut segments = 0u32;
+                while sent < response_len {
+                    let len = (response_len - sent).min(MSS);
+                    let seg: &[u8] = if sent == 0 && !head.is_empty() {
+                        &head.as_bytes()[..len.min(head.len())]
+                    } else {
+                        &FILLER[..len]
+                    };
+                    send(out, &mut buf, false, "A", s_seq, c_seq, seg)?;
+                    s_seq = s_seq.wrapping_add(seg.len() as u32);
+                    sent += seg.len();
+                    segments += 1;
+                    if segments % 2 == 0 {
+                        send(out, &mut buf, true, "A", c_seq, s_seq, &[])?;
+                    }
                 }
+                send(out, &mut buf, true, "FA", c_seq, s_seq, &[])?;
+                send(
+                    out,
+                    &mut buf,
+                    false,
+                    "FA",
+                    s_seq,
+                    c_seq.wrapping_add(1),
+                    &[],
+                )?;
+                send(
+                    out,
+                    &mut buf,
+                    true,
+                    "A",
+                    c_seq.wrapping_add(1),
+                    s_seq.wrapping_add(1),
+                    &[],
+                )?;
             }
             85..=89 => {
                 let mut ntp = [0u8; 48];
@@ -302,9 +338,15 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                 packet(out, step(), &buf)?;
             }
         }
+        ts = ts.max(t);
     }
     Ok(())
 }
+
+/// The largest TCP segment the generator sends (Ethernet MTU minus IPv4/TCP headers and options).
+const MSS: usize = 1448;
+/// Bulk transfer bytes.
+const FILLER: [u8; MSS] = [b'x'; MSS];
 
 /// A TLS 1.2 `ClientHello` record with an SNI.
 fn tls_client_hello(sni: &str) -> Vec<u8> {

@@ -53,14 +53,30 @@ pub fn analyze_with(
     let t = std::time::Instant::now();
     let input = input::read_with(paths, timeouts);
     if timings {
-        eprintln!("timing: input {:?}", t.elapsed());
+        eprintln!("timing: input {:?} (peak {})", t.elapsed(), peak_memory());
     }
     let t = std::time::Instant::now();
     let store = Store::build_from(input, config.clone());
     if timings {
-        eprintln!("timing: profile+store {:?}", t.elapsed());
+        eprintln!(
+            "timing: profile+store {:?} (peak {})",
+            t.elapsed(),
+            peak_memory()
+        );
     }
     store
+}
+
+/// The process's peak resident memory so far, as Linux reports it (for `KALIPSO_TIMINGS`).
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Runs a parsed command line; returns the process exit code (0 ok, 2 input had errors).

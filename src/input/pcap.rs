@@ -8,7 +8,7 @@
 //! number; a file that is not a capture is reported, never a panic.
 
 use super::{Batch, FileReport, MAX_EXAMPLES};
-use crate::flow::{Assembler, PacketMeta, TcpFlags};
+use crate::flow::{Capture, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::{LogKind, Proto};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::data::{PacketData, get_packetdata};
@@ -43,7 +43,7 @@ struct Iface {
 }
 
 /// What a packet turned out to be.
-enum Decoded<'a> {
+enum Kind<'a> {
     /// An IP packet the assembler takes, with its captured transport payload.
     Ip(PacketMeta, &'a [u8]),
     Arp,
@@ -53,7 +53,7 @@ enum Decoded<'a> {
     Fragment,
 }
 
-fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
+fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
     let sliced = match data {
         PacketData::L2(d) => {
             LaxSlicedPacket::from_ethernet(d).map_err(|e| format!("ethernet: {e}"))?
@@ -61,7 +61,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
         PacketData::L3(ethertype, d) => {
             LaxSlicedPacket::from_ether_type(etherparse::EtherType(*ethertype), d)
         }
-        PacketData::L4(..) | PacketData::Unsupported(_) => return Ok(Decoded::Other),
+        PacketData::L4(..) | PacketData::Unsupported(_) => return Ok(Kind::Other),
     };
     let (src, dst, ip_len, ip_payload_len, fragmented, v6) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
@@ -90,8 +90,8 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
                 true,
             )
         }
-        Some(LaxNetSlice::Arp(_)) => return Ok(Decoded::Arp),
-        None => return Ok(Decoded::Other),
+        Some(LaxNetSlice::Arp(_)) => return Ok(Kind::Arp),
+        None => return Ok(Kind::Other),
     };
     let base = PacketMeta {
         ts,
@@ -151,10 +151,10 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Decoded<'a>, String> {
             payload: ip_payload_len.saturating_sub(8),
             ..base
         },
-        _ if fragmented => return Ok(Decoded::Fragment),
-        _ => return Ok(Decoded::Other),
+        _ if fragmented => return Ok(Kind::Fragment),
+        _ => return Ok(Kind::Other),
     };
-    Ok(Decoded::Ip(meta, payload))
+    Ok(Kind::Ip(meta, payload))
 }
 
 /// Capture statistics of one file.
@@ -172,24 +172,56 @@ pub struct CaptureStats {
     pub fragments: u64,
 }
 
-/// Reads one capture into `asm`; returns its report.
-pub(crate) fn read_capture(path: &Path, asm: &mut Assembler) -> FileReport {
-    read_capture_with(path, asm, &mut |_| true)
+/// One packet as read from the file: its bytes are `data[at..at + caplen]` of its chunk.
+#[derive(Debug, Clone, Copy)]
+struct Raw {
+    ts: f64,
+    linktype: Linktype,
+    at: u32,
+    caplen: u32,
+    /// Packet number in its file (from 1).
+    number: u64,
 }
 
-/// Reads one capture into `asm`, calling `more(ts)` before each packet; stops when it says no.
-fn read_capture_with(
-    path: &Path,
-    asm: &mut Assembler,
-    more: &mut dyn FnMut(f64) -> bool,
-) -> FileReport {
+/// Packets of one file, copied out of the reader's buffer so they can be decoded in parallel.
+#[derive(Debug, Default)]
+struct Chunk {
+    file: usize,
+    data: Vec<u8>,
+    packets: Vec<Raw>,
+}
+
+/// How many packet bytes a chunk collects before it is handed on.
+const CHUNK_BYTES: usize = 8 << 20;
+
+enum Msg {
+    Chunk(Chunk),
+    /// A file is read to its end (or to its error): its reader-side report and notes.
+    Done(usize, FileReport, Vec<(u64, String)>),
+}
+
+/// What the decoders found in a file.
+#[derive(Debug, Default)]
+struct Decoded {
+    stats: CaptureStats,
+    skipped: u64,
+    notes: Vec<(u64, String)>,
+}
+
+/// Called with each packet: time, link type, bytes, captured length, packet number; false stops.
+type PacketFn<'a> = dyn FnMut(f64, Linktype, &[u8], usize, u64) -> bool + 'a;
+
+/// Walks the packets of one capture, calling `each(ts, linktype, data, caplen, number)` for
+/// each until it returns false. Returns the file's report (packets, errors) and the first notes.
+fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>) {
     let mut report = FileReport::new(path, LogKind::Conn);
-    let mut stats = CaptureStats::default();
+    let mut notes = Vec::new();
+    let mut packets = 0u64;
     let mut input = match super::zeek::open_log(path) {
         Ok(r) => r,
         Err(e) => {
             report.error = Some(format!("cannot open: {e}"));
-            return report;
+            return (report, notes);
         }
     };
     // pcap-parser decides the format from its first read: give it a full first buffer.
@@ -198,14 +230,14 @@ fn read_capture_with(
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut input, 1 << 16), &mut head)
     {
         report.error = Some(format!("cannot read: {e}"));
-        return report;
+        return (report, notes);
     }
     let input = std::io::Read::chain(std::io::Cursor::new(head), input);
     let mut reader = match pcap_parser::create_reader(1 << 20, input) {
         Ok(r) => r,
         Err(e) => {
             report.error = Some(format!("not a pcap or pcapng capture: {e}"));
-            return report;
+            return (report, notes);
         }
     };
     let mut ifaces: Vec<Iface> = Vec::new();
@@ -255,13 +287,11 @@ fn read_capture_with(
                                 epb.caplen as usize,
                             ))
                         } else {
-                            stats.packets += 1;
+                            packets += 1;
                             report.skipped += 1;
-                            note(
-                                &mut report,
-                                stats.packets,
-                                &format!("unknown interface {}", epb.if_id),
-                            );
+                            if notes.len() < MAX_EXAMPLES {
+                                notes.push((packets, format!("unknown interface {}", epb.if_id)));
+                            }
                             None
                         }
                     }
@@ -272,34 +302,10 @@ fn read_capture_with(
                     PcapBlockOwned::NG(_) => None,
                 };
                 if let Some((ts, linktype, data, caplen)) = packet {
-                    if !more(ts) {
+                    if !each(ts, linktype, data, caplen.min(data.len()), packets + 1) {
                         break;
                     }
-                    stats.packets += 1;
-                    let caplen = caplen.min(data.len());
-                    match get_packetdata(data, linktype, caplen) {
-                        None | Some(PacketData::Unsupported(_)) => {
-                            report.skipped += 1;
-                            note(
-                                &mut report,
-                                stats.packets,
-                                &format!("unsupported link type '{}'", linktype.0),
-                            );
-                        }
-                        Some(pd) => match decode(ts, &pd) {
-                            Ok(Decoded::Ip(meta, payload)) => {
-                                stats.ip += 1;
-                                asm.packet(&meta, payload);
-                            }
-                            Ok(Decoded::Arp) => stats.arp += 1,
-                            Ok(Decoded::Other) => stats.other += 1,
-                            Ok(Decoded::Fragment) => stats.fragments += 1,
-                            Err(e) => {
-                                report.skipped += 1;
-                                note(&mut report, stats.packets, &e);
-                            }
-                        },
-                    }
+                    packets += 1;
                 }
                 reader.consume(offset);
             }
@@ -310,75 +316,201 @@ fn read_capture_with(
                     // the buffer is full and still too small for one block: grow it
                     let size = reader.data().len().max(1 << 20) * 2;
                     if size > 1 << 28 || !reader.grow(size) {
-                        report.error = Some(format!(
-                            "packet {}: block larger than 256 MB",
-                            stats.packets + 1
-                        ));
+                        report.error =
+                            Some(format!("packet {}: block larger than 256 MB", packets + 1));
                         break;
                     }
                 }
                 if reader.refill().is_err() {
-                    report.error = Some(format!("read error after packet {}", stats.packets));
+                    report.error = Some(format!("read error after packet {packets}"));
                     break;
                 }
             }
             Err(PcapError::UnexpectedEof) => {
                 report.error = Some(format!(
-                    "truncated after packet {} (the rest of the file is cut mid-packet)",
-                    stats.packets
+                    "truncated after packet {packets} (the rest of the file is cut mid-packet)"
                 ));
                 break;
             }
             Err(e) => {
-                report.error = Some(format!(
-                    "corrupt capture after packet {}: {e}",
-                    stats.packets
-                ));
+                report.error = Some(format!("corrupt capture after packet {packets}: {e}"));
                 break;
             }
         }
     }
-    report.data_lines = stats.packets;
-    report.records = stats.packets - report.skipped;
-    report.capture = Some(stats);
-    report
+    report.data_lines = packets;
+    (report, notes)
 }
 
-fn note(report: &mut FileReport, packet: u64, reason: &str) {
-    if report.examples.len() < MAX_EXAMPLES {
-        report
-            .examples
-            .push(format!("{}: packet {packet}: {reason}", report.path));
+/// Decodes the packets of a chunk (in parallel) into what the flow assembler takes.
+fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
+    use rayon::prelude::*;
+    let base = chunk.data.as_ptr() as usize;
+    let parts: Vec<(Vec<Packet>, Decoded)> = chunk
+        .packets
+        .par_chunks(4096)
+        .map(|raws| {
+            let mut out = Vec::with_capacity(raws.len());
+            let mut d = Decoded::default();
+            for r in raws {
+                let at = r.at as usize;
+                let data = chunk
+                    .data
+                    .get(at..at + r.caplen as usize)
+                    .unwrap_or_default();
+                let fail = |d: &mut Decoded, reason: String| {
+                    d.skipped += 1;
+                    if d.notes.len() < MAX_EXAMPLES {
+                        d.notes.push((r.number, reason));
+                    }
+                };
+                match get_packetdata(data, r.linktype, data.len()) {
+                    None | Some(PacketData::Unsupported(_)) => {
+                        fail(&mut d, format!("unsupported link type '{}'", r.linktype.0));
+                    }
+                    Some(pd) => match decode(r.ts, &pd) {
+                        Ok(Kind::Ip(meta, payload)) => {
+                            d.stats.ip += 1;
+                            out.push(Packet {
+                                meta,
+                                at: if payload.is_empty() {
+                                    0
+                                } else {
+                                    (payload.as_ptr() as usize).wrapping_sub(base) as u32
+                                },
+                                len: payload.len() as u32,
+                                shard: shard_of(&meta),
+                            });
+                        }
+                        Ok(Kind::Arp) => d.stats.arp += 1,
+                        Ok(Kind::Other) => d.stats.other += 1,
+                        Ok(Kind::Fragment) => d.stats.fragments += 1,
+                        Err(e) => fail(&mut d, e),
+                    },
+                }
+            }
+            (out, d)
+        })
+        .collect();
+    let mut packets = Vec::with_capacity(chunk.packets.len());
+    for (p, d) in parts {
+        packets.extend(p);
+        found.stats.ip += d.stats.ip;
+        found.stats.arp += d.stats.arp;
+        found.stats.other += d.stats.other;
+        found.stats.fragments += d.stats.fragments;
+        found.skipped += d.skipped;
+        if found.notes.len() < MAX_EXAMPLES {
+            found.notes.extend(d.notes);
+        }
     }
+    packets
 }
 
 /// The time of a capture's first packet (`None` if it has none or cannot be read).
 fn first_timestamp(path: &Path) -> Option<f64> {
-    let mut asm = Assembler::new(crate::flow::Timeouts::default());
     let mut first = None;
-    read_capture_with(path, &mut asm, &mut |ts| {
+    walk(path, &mut |ts, _, _, _, _| {
         first = Some(ts);
         false
     });
     first
 }
 
-/// Reads captures into one flow assembler, ordered by their first packet, so a connection
-/// continues across files (ties keep path order).
+/// Reads captures into one flow assembly, ordered by their first packet, so a connection
+/// continues across files (ties keep path order). One thread reads and copies packets into
+/// chunks; the chunks are decoded in parallel and their flows assembled by shard in parallel.
 pub(crate) fn read_captures(
     paths: &[std::path::PathBuf],
     timeouts: crate::flow::Timeouts,
 ) -> (Batch, Vec<FileReport>) {
-    let mut asm = Assembler::new(timeouts);
+    use std::sync::mpsc::{channel, sync_channel};
     let mut ordered: Vec<(f64, &std::path::PathBuf)> = paths
         .iter()
         .map(|p| (first_timestamp(p).unwrap_or(f64::INFINITY), p))
         .collect();
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let reports: Vec<FileReport> = ordered
-        .into_iter()
-        .map(|(_, p)| read_capture(p, &mut asm))
-        .collect();
-    let batch = asm.finish_all();
-    (batch, reports)
+    let ordered: Vec<&std::path::PathBuf> = ordered.into_iter().map(|(_, p)| p).collect();
+    let mut capture = Capture::new(timeouts);
+    let mut reports: Vec<Option<FileReport>> = vec![None; ordered.len()];
+    let mut found: Vec<Decoded> = (0..ordered.len()).map(|_| Decoded::default()).collect();
+    let (tx, rx) = sync_channel::<Msg>(2);
+    let (back, spare) = channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let (spare, tx) = (spare, tx);
+            let fresh = |spare: &std::sync::mpsc::Receiver<Vec<u8>>| {
+                let mut data = spare
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + (1 << 16)));
+                data.clear();
+                data
+            };
+            for (file, path) in ordered.iter().enumerate() {
+                let mut chunk = Chunk {
+                    file,
+                    data: fresh(&spare),
+                    packets: Vec::new(),
+                };
+                let mut open = true;
+                let (report, notes) = walk(path, &mut |ts, linktype, data, caplen, number| {
+                    chunk.packets.push(Raw {
+                        ts,
+                        linktype,
+                        at: chunk.data.len() as u32,
+                        caplen: caplen as u32,
+                        number,
+                    });
+                    chunk.data.extend_from_slice(&data[..caplen]);
+                    if chunk.data.len() >= CHUNK_BYTES {
+                        let next = Chunk {
+                            file,
+                            data: fresh(&spare),
+                            packets: Vec::with_capacity(chunk.packets.len()),
+                        };
+                        open = tx
+                            .send(Msg::Chunk(std::mem::replace(&mut chunk, next)))
+                            .is_ok();
+                    }
+                    open
+                });
+                if !chunk.packets.is_empty() && tx.send(Msg::Chunk(chunk)).is_err() {
+                    return;
+                }
+                if tx.send(Msg::Done(file, report, notes)).is_err() {
+                    return;
+                }
+            }
+        });
+        for msg in rx {
+            match msg {
+                Msg::Chunk(chunk) => {
+                    let Some(f) = found.get_mut(chunk.file) else {
+                        continue;
+                    };
+                    let packets = decode_chunk(&chunk, f);
+                    capture.feed(&packets, &chunk.data);
+                    let _ = back.send(chunk.data);
+                }
+                Msg::Done(file, mut report, mut notes) => {
+                    let f = std::mem::take(&mut found[file]);
+                    report.skipped += f.skipped;
+                    report.records = report.data_lines - report.skipped;
+                    notes.extend(f.notes);
+                    notes.sort_by_key(|n| n.0);
+                    report.examples = notes
+                        .into_iter()
+                        .take(MAX_EXAMPLES)
+                        .map(|(n, reason)| format!("{}: packet {n}: {reason}", report.path))
+                        .collect();
+                    report.capture = Some(CaptureStats {
+                        packets: report.data_lines,
+                        ..f.stats
+                    });
+                    reports[file] = Some(report);
+                }
+            }
+        }
+    });
+    (capture.finish(), reports.into_iter().flatten().collect())
 }
