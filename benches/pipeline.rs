@@ -48,7 +48,7 @@ fn input_pcap(c: &mut Criterion) {
         .unwrap_or(20_000);
     let path = dir.path().join("gen.pcap");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create capture"));
-    kalipso::generate::capture(&mut w, flows, 500, 1).expect("generate capture");
+    kalipso::generate::capture(&mut w, flows, 500, 0, 1).expect("generate capture");
     drop(w);
     let bytes = std::fs::metadata(&path).expect("size").len();
     let mut g = c.benchmark_group("input/pcap");

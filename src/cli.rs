@@ -84,7 +84,7 @@ pub struct GenerateArgs {
     /// Internal client hosts.
     #[arg(long, default_value_t = 500)]
     pub hosts: u32,
-    /// Hours of traffic.
+    /// Hours of traffic (with `--pcap`, 0 packs the flows as densely as a busy link).
     #[arg(long, default_value_t = 24)]
     pub hours: u32,
     /// Random seed.

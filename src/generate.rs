@@ -135,7 +135,17 @@ pub fn conn_log(
 /// from `hosts` internal clients: DNS lookups (real DNS messages), HTTP requests and responses,
 /// TLS handshakes (a `ClientHello` with SNI), bulk downloads with a heavy-tailed size, NTP, and
 /// SYN scans answered by resets. Each flow has its own 5-tuple; packet times never go back.
-pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::Result<()> {
+///
+/// With `hours` > 0 the flows are spread over that many hours (and every 50th host beacons to
+/// its C&C server over UDP every 2 minutes ± 10%); with 0 they follow each other as fast as a
+/// busy link carries them (a flow every 0.2–0.8 ms).
+pub fn capture(
+    out: &mut impl Write,
+    flows: u64,
+    hosts: u32,
+    hours: u32,
+    seed: u64,
+) -> io::Result<()> {
     use etherparse::PacketBuilder;
     let mut r = Rng(seed);
     // pcap header: magic, v2.4, zone 0, sigfigs 0, snaplen 65535, Ethernet
@@ -155,8 +165,42 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
     };
     let mut buf = Vec::with_capacity(2048);
     let mut ts = 1_704_067_200.0_f64;
+    let gap = f64::from(hours) * 3600.0 / flows.max(1) as f64;
+    let beacons: Vec<u32> = if hours > 0 {
+        (0..hosts).step_by(50).collect()
+    } else {
+        Vec::new()
+    };
+    let mut next_beacon: Vec<f64> = beacons.iter().map(|_| ts + r.unit() * 120.0).collect();
     for n in 0..flows {
-        ts += 0.000_2 + r.unit() * 0.000_6;
+        ts += if hours > 0 {
+            gap * 2.0 * r.unit()
+        } else {
+            0.000_2 + r.unit() * 0.000_6
+        };
+        for (i, &host) in beacons.iter().enumerate() {
+            while next_beacon[i] <= ts {
+                let client = [10, (host / 250 % 250) as u8, (host % 250) as u8 + 1, 1];
+                let cc = [198, 51, 100, 10 + (host / 50 % 200) as u8];
+                let sport = 20_000 + r.below(40_000) as u16;
+                let at = next_beacon[i];
+                let mut data = [0u8; 60];
+                data[..8].copy_from_slice(b"BEACON01");
+                buf.clear();
+                let _ = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                    .ipv4(client, cc, 64)
+                    .udp(sport, 4444)
+                    .write(&mut buf, &data);
+                packet(out, at, &buf)?;
+                buf.clear();
+                let _ = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+                    .ipv4(cc, client, 64)
+                    .udp(4444, sport)
+                    .write(&mut buf, &data[..40]);
+                packet(out, at + 0.08, &buf)?;
+                next_beacon[i] += 120.0 * (0.9 + 0.2 * r.unit());
+            }
+        }
         let host = n % u64::from(hosts.max(1));
         let client = [10, (host / 250 % 250) as u8, (host % 250) as u8 + 1, 1];
         let server_id = (r.unit().powi(3) * 4000.0) as u32;
@@ -244,13 +288,13 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                 let response_len = head.len() + body;
                 let (cs, ss) = (r.next() as u32, r.next() as u32);
                 let (mut c_seq, mut s_seq) = (cs.wrapping_add(1), ss.wrapping_add(1));
-                let mut send = |out: &mut dyn Write,
-                                buf: &mut Vec<u8>,
-                                from_client: bool,
-                                flags: &str,
-                                seq: u32,
-                                ack: u32,
-                                payload: &[u8]|
+                let mut segment = |out: &mut dyn Write,
+                                   buf: &mut Vec<u8>,
+                                   from_client: bool,
+                                   flags: &str,
+                                   seq: u32,
+                                   ack: u32,
+                                   payload: &[u8]|
                  -> io::Result<()> {
                     let (sp, dp) = if from_client {
                         (sport, port)
@@ -268,9 +312,9 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                     let _ = eth(from_client).tcp_header(tcp).write(buf, payload);
                     packet(out, step(), buf)
                 };
-                send(out, &mut buf, true, "S", cs, 0, &[])?;
-                send(out, &mut buf, false, "SA", ss, c_seq, &[])?;
-                send(out, &mut buf, true, "A", c_seq, s_seq, &request)?;
+                segment(out, &mut buf, true, "S", cs, 0, &[])?;
+                segment(out, &mut buf, false, "SA", ss, c_seq, &[])?;
+                segment(out, &mut buf, true, "A", c_seq, s_seq, &request)?;
                 c_seq = c_seq.wrapping_add(request.len() as u32);
                 // the response in segments of at most 1448 bytes, an ACK every second one
                 let mut sent = 0;
@@ -282,16 +326,16 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                     } else {
                         &FILLER[..len]
                     };
-                    send(out, &mut buf, false, "A", s_seq, c_seq, seg)?;
+                    segment(out, &mut buf, false, "A", s_seq, c_seq, seg)?;
                     s_seq = s_seq.wrapping_add(seg.len() as u32);
                     sent += seg.len();
                     segments += 1;
                     if segments % 2 == 0 {
-                        send(out, &mut buf, true, "A", c_seq, s_seq, &[])?;
+                        segment(out, &mut buf, true, "A", c_seq, s_seq, &[])?;
                     }
                 }
-                send(out, &mut buf, true, "FA", c_seq, s_seq, &[])?;
-                send(
+                segment(out, &mut buf, true, "FA", c_seq, s_seq, &[])?;
+                segment(
                     out,
                     &mut buf,
                     false,
@@ -300,7 +344,7 @@ pub fn capture(out: &mut impl Write, flows: u64, hosts: u32, seed: u64) -> io::R
                     c_seq.wrapping_add(1),
                     &[],
                 )?;
-                send(
+                segment(
                     out,
                     &mut buf,
                     true,

@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot create '{}'", g.out.display()))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
             if g.pcap {
-                generate::capture(&mut w, g.lines, g.hosts, g.seed)?;
+                generate::capture(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
             } else {
                 generate::conn_log(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
             }

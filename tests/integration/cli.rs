@@ -99,8 +99,13 @@ fn dump_with_threads(input: &Path, threads: &str, dir: &Path) -> (Vec<u8>, Vec<u
 #[test]
 fn dumps_are_byte_identical_on_any_thread_count() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut inputs = vec![fixtures::path("zeek/home-office-rotated")];
+    let mut inputs = vec![
+        fixtures::path("zeek/home-office-rotated"),
+        // flows assembled in parallel shards must merge into the same order
+        fixtures::path("pcap/office-mix.pcap"),
+    ];
     inputs.extend(corpus::path("slips/zeek/test9-mixed-zeek-dir"));
+    inputs.extend(corpus::path("slips/pcap/test7-malicious.pcap"));
     inputs.extend(corpus::path("rita/rotated-2024-04-19"));
     for input in inputs {
         let (d1, j1) = dump_with_threads(&input, "1", tmp.path());
@@ -168,6 +173,8 @@ fn capture_generator_is_deterministic_and_reads_back() {
             "3000",
             "--seed",
             "5",
+            "--hours",
+            "0",
             "--out",
             p.to_str().unwrap_or_default(),
         ]);

@@ -412,6 +412,10 @@ pub fn all() -> Vec<(String, Vec<u8>)> {
         "zeek/home-office-rotated/2023-11-14/ssl.22:00:00-23:00:00.log.gz".into(),
         gz(&tsv("ssl", &ssl_rows())),
     ));
+    // A small capture from the project's own generator: the shipped pcap example.
+    let mut pcap = Vec::new();
+    kalipso::generate::capture(&mut pcap, 400, 60, 2, 3).unwrap_or_else(|e| panic!("{e}"));
+    out.push(("pcap/office-mix.pcap".into(), pcap));
     out.push((
         "broken/bad-lines/conn.log".into(),
         broken_conn().into_bytes(),
