@@ -382,7 +382,8 @@ fn record_history(
                 add('W');
             }
         }
-        Proto::Udp if p.payload > 0 => add('D'),
+        // Zeek marks every UDP packet as data, even an empty one
+        Proto::Udp => add('D'),
         _ => {}
     }
 }
@@ -983,7 +984,7 @@ impl Assembler {
         let Some(f) = self.active.get_mut(&key) else {
             return;
         };
-        let is_orig = if p.proto == Proto::Icmp {
+        let is_orig = if matches!(p.proto, Proto::Icmp | Proto::Unknown) {
             p.src == f.orig.0
         } else {
             p.src == f.orig.0 && sp == f.orig.1 && p.dst == f.resp.0
@@ -1117,8 +1118,9 @@ impl Assembler {
             tls: None,
             ts: p.ts,
             last: p.ts,
-            orig: (key.1, key.2),
-            resp: (key.3, key.4),
+            // unknown transports carry their protocol number in the key's ports
+            orig: (key.1, if key.0 == Proto::Unknown { 0 } else { key.2 }),
+            resp: (key.3, if key.0 == Proto::Unknown { 0 } else { key.4 }),
             o: Side::default(),
             r: Side::default(),
         };

@@ -55,6 +55,10 @@ enum Kind<'a> {
 
 fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
     let sliced = match data {
+        // Cisco FabricPath (ethertype 0x8903): a 16-byte outer header before the inner frame
+        PacketData::L2(d) if d.len() >= 16 && d[12..14] == [0x89, 0x03] => {
+            LaxSlicedPacket::from_ethernet(&d[16..]).map_err(|e| format!("fabricpath: {e}"))?
+        }
         PacketData::L2(d) => {
             LaxSlicedPacket::from_ethernet(d).map_err(|e| format!("ethernet: {e}"))?
         }
@@ -63,7 +67,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
         }
         PacketData::L4(..) | PacketData::Unsupported(_) => return Ok(Kind::Other),
     };
-    let (src, dst, ip_len, ip_payload_len, fragmented, v6) = match &sliced.net {
+    let (src, dst, ip_len, ip_payload_len, fragmented, v6, ip_number) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
             let ihl = u32::from(h.ihl()) * 4;
@@ -75,6 +79,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
                 total.saturating_sub(ihl),
                 ip.payload().fragmented,
                 false,
+                ip.payload().ip_number,
             )
         }
         Some(LaxNetSlice::Ipv6(ip)) => {
@@ -88,6 +93,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
                 plen.saturating_sub(ext),
                 ip.payload().fragmented,
                 true,
+                ip.payload().ip_number,
             )
         }
         Some(LaxNetSlice::Arp(_)) => return Ok(Kind::Arp),
@@ -152,7 +158,15 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
             ..base
         },
         _ if fragmented => return Ok(Kind::Fragment),
-        _ => return Ok(Kind::Other),
+        // a transport header cut by the snapshot length is not another protocol
+        _ if matches!(ip_number.0, 1 | 6 | 17 | 58) => return Ok(Kind::Other),
+        // any other IP protocol is a connection too (Zeek's `unknown_transport`), keyed by the
+        // protocol number in both port slots, logged with ports 0 and no payload bytes
+        _ => PacketMeta {
+            sport: u16::from(ip_number.0),
+            dport: u16::from(ip_number.0),
+            ..base
+        },
     };
     Ok(Kind::Ip(meta, payload))
 }
