@@ -1062,14 +1062,15 @@ impl Assembler {
         }
         if f.service == Some("http") && !udp {
             if is_orig {
-                if let Some(req) = app::http_request(p.ts, payload) {
-                    f.http_pending.push_back(req);
-                }
-            } else if payload.starts_with(b"HTTP/1.") {
+                f.http_pending.extend(app::http_requests(p.ts, payload));
+            } else {
                 // 1xx interim responses do not answer the request
-                if let Some(res) = app::http_response(payload).filter(|r| r.code >= 200) {
+                for res in app::http_responses(payload)
+                    .iter()
+                    .filter(|r| r.code >= 200)
+                {
                     if let Some(req) = f.http_pending.pop_front() {
-                        let row = http_row(f, req, Some(&res));
+                        let row = http_row(f, req, Some(res));
                         let tag = self.tag;
                         self.http.push(tag, row);
                     }

@@ -270,6 +270,8 @@ pub struct HttpResponse {
     pub body_len: Option<u64>,
     /// MIME type of the body from its first bytes, if any arrived with the headers.
     pub mime: Option<&'static str>,
+    /// Length of the status line and headers, when complete.
+    pub head_len: Option<usize>,
 }
 
 fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
@@ -284,28 +286,69 @@ fn text(v: Option<&[u8]>) -> String {
         .unwrap_or_default()
 }
 
-/// Parses an HTTP/1.x request head at the start of `payload` (the whole head must be there).
-pub fn http_request(ts: f64, payload: &[u8]) -> Option<HttpRequest> {
+/// Parses the HTTP/1.x requests at the start of `payload`: several when a client pipelines
+/// them in one segment (each complete head is followed by its `Content-Length` body).
+pub fn http_requests(ts: f64, mut payload: &[u8]) -> Vec<HttpRequest> {
+    let mut out = Vec::new();
+    while let Some((req, used)) = http_request(ts, payload) {
+        out.push(req);
+        match used.and_then(|n| payload.get(n..)) {
+            Some(rest) if !rest.is_empty() => payload = rest,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Parses an HTTP/1.x request head at the start of `payload` (the whole head must be there);
+/// with the bytes it and its body take when both are complete.
+pub fn http_request(ts: f64, payload: &[u8]) -> Option<(HttpRequest, Option<usize>)> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
-    match req.parse(payload) {
-        Ok(_) => {}
+    let head = match req.parse(payload) {
+        Ok(httparse::Status::Complete(n)) => Some(n),
+        Ok(httparse::Status::Partial) => None,
         Err(_) => return None,
-    }
+    };
     let (Some(method), Some(uri)) = (req.method, req.path) else {
         return None;
     };
-    Some(HttpRequest {
+    let body_len: u64 = text(header(req.headers, "content-length"))
+        .parse()
+        .unwrap_or(0);
+    let used = head
+        .and_then(|n| n.checked_add(usize::try_from(body_len).ok()?))
+        .filter(|&n| n <= payload.len());
+    let req = HttpRequest {
         ts,
         method: method.to_string(),
         uri: uri.to_string(),
         version: format!("1.{}", req.version.unwrap_or(1)),
         host: text(header(req.headers, "host")),
         user_agent: text(header(req.headers, "user-agent")),
-        body_len: text(header(req.headers, "content-length"))
-            .parse()
-            .unwrap_or(0),
-    })
+        body_len,
+    };
+    Some((req, used))
+}
+
+/// Parses the HTTP/1.x responses at the start of `payload`: several when a server answers
+/// pipelined requests in one segment (each with a complete `Content-Length` body).
+pub fn http_responses(mut payload: &[u8]) -> Vec<HttpResponse> {
+    let mut out = Vec::new();
+    while payload.starts_with(b"HTTP/1.") {
+        let Some(res) = http_response(payload) else {
+            break;
+        };
+        let used = res
+            .head_len
+            .and_then(|n| n.checked_add(usize::try_from(res.body_len?).ok()?));
+        out.push(res);
+        match used.and_then(|n| payload.get(n..)) {
+            Some(rest) if !rest.is_empty() => payload = rest,
+            _ => break,
+        }
+    }
+    out
 }
 
 /// Parses an HTTP/1.x response head at the start of `payload`.
@@ -326,6 +369,7 @@ pub fn http_response(payload: &[u8]) -> Option<HttpResponse> {
         version: format!("1.{}", res.version.unwrap_or(1)),
         body_len,
         mime,
+        head_len,
     })
 }
 
@@ -529,7 +573,8 @@ mod tests {
             1.0,
             b"GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\n\r\n",
         );
-        let req = req.unwrap_or_else(|| panic!("request"));
+        let (req, used) = req.unwrap_or_else(|| panic!("request"));
+        assert_eq!(used, Some(60), "the head and its empty body");
         assert_eq!(
             (
                 req.method.as_str(),
@@ -547,6 +592,18 @@ mod tests {
             (404, "Not Found", Some(5), Some("text/html"))
         );
         assert_eq!(http_request(1.0, b"\x16\x03\x01"), None);
+        // pipelined: two requests (one with a body) and two responses in one segment each
+        let pipelined = http_requests(
+            1.0,
+            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n",
+        );
+        let uris: Vec<&str> = pipelined.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["/a", "/b"]);
+        let res = http_responses(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        );
+        let codes: Vec<u16> = res.iter().map(|r| r.code).collect();
+        assert_eq!(codes, [200, 404]);
         assert_eq!(sniff_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
     }
 

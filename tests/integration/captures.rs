@@ -370,3 +370,195 @@ fn a_connection_continues_across_capture_files() {
     // the file with the later packets sorts first by name: files are read by first packet time
     assert_sf(&input.batch.conns, "split over two files");
 }
+
+/// A TCP segment with a given payload between the client's port 40000 and `port`.
+fn tcp_to(port: u16, from_client: bool, flags: &str, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+    let (sp, dp) = if from_client {
+        (40_000, port)
+    } else {
+        (port, 40_000)
+    };
+    let mut tcp = TcpHeader::new(sp, dp, seq, 64_000);
+    tcp.syn = flags.contains('S');
+    tcp.fin = flags.contains('F');
+    tcp.rst = flags.contains('R');
+    if flags.contains('A') {
+        tcp.ack = true;
+        tcp.acknowledgment_number = ack;
+    }
+    let mut out = Vec::new();
+    ipv4_eth(from_client)
+        .tcp_header(tcp)
+        .write(&mut out, data)
+        .unwrap_or_default();
+    out
+}
+
+/// Every Zeek `conn_state`, each from the packets its definition describes (Zeek's conn.log
+/// documentation): `c`/`s` is who sends, then the flags.
+#[test]
+fn every_conn_state_from_its_packets() {
+    type Case<'a> = (&'a str, &'a [(bool, &'a str)], ConnState);
+    let cases: &[Case] = &[
+        ("S0", &[(true, "S")], ConnState::S0),
+        (
+            "S1",
+            &[(true, "S"), (false, "SA"), (true, "A")],
+            ConnState::S1,
+        ),
+        (
+            "SF",
+            &[
+                (true, "S"),
+                (false, "SA"),
+                (true, "A"),
+                (true, "FA"),
+                (false, "FA"),
+            ],
+            ConnState::SF,
+        ),
+        ("REJ", &[(true, "S"), (false, "RA")], ConnState::REJ),
+        (
+            "S2",
+            &[(true, "S"), (false, "SA"), (true, "A"), (true, "FA")],
+            ConnState::S2,
+        ),
+        (
+            "S3",
+            &[(true, "S"), (false, "SA"), (true, "A"), (false, "FA")],
+            ConnState::S3,
+        ),
+        (
+            "RSTO",
+            &[(true, "S"), (false, "SA"), (true, "A"), (true, "RA")],
+            ConnState::RSTO,
+        ),
+        (
+            "RSTR",
+            &[(true, "S"), (false, "SA"), (true, "A"), (false, "RA")],
+            ConnState::RSTR,
+        ),
+        ("RSTOS0", &[(true, "S"), (true, "R")], ConnState::RSTOS0),
+        ("RSTRH", &[(false, "SA"), (false, "R")], ConnState::RSTRH),
+        ("SH", &[(true, "S"), (true, "F")], ConnState::SH),
+        ("SHR", &[(false, "SA"), (false, "FA")], ConnState::SHR),
+        ("OTH", &[(true, "A"), (false, "A")], ConnState::OTH),
+    ];
+    for (name, packets, want) in cases {
+        let (mut cs, mut ss) = (1000u32, 5000u32);
+        let pkts: Vec<(f64, Vec<u8>)> = packets
+            .iter()
+            .enumerate()
+            .map(|(i, (client, flags))| {
+                let p = tcp_to(6000, *client, flags, if *client { cs } else { ss }, 0, &[]);
+                let syn_or_fin = u32::from(flags.contains('S') || flags.contains('F'));
+                if *client {
+                    cs += syn_or_fin;
+                } else {
+                    ss += syn_or_fin;
+                }
+                (T0 + i as f64 * 0.01, p)
+            })
+            .collect();
+        let (conns, _) = analyze_bytes(&pcap_le_us(LINKTYPE_ETHERNET, &pkts), "states.pcap");
+        assert_eq!(conns.len(), 1, "{name}");
+        assert_eq!(conns[0].conn_state, *want, "{name}");
+        assert_eq!(
+            (conns[0].orig_h, conns[0].orig_p),
+            (std::net::IpAddr::from(CLIENT), 40_000),
+            "{name}: the client is the originator"
+        );
+    }
+}
+
+/// A DNS message: one A question for `name`, and with `answer` one A record.
+fn dns_message(id: u16, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend(if answer.is_some() {
+        [0x81, 0x80]
+    } else {
+        [0x01, 0x00]
+    });
+    m.extend([0, 1, 0, u8::from(answer.is_some()), 0, 0, 0, 0]);
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend(label.as_bytes());
+    }
+    m.extend([0, 0, 1, 0, 1]);
+    if let Some(a) = answer {
+        m.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        m.extend(a);
+    }
+    m
+}
+
+/// DNS over TCP (messages with their 2-byte length) and HTTP pipelining (two requests in one
+/// segment, two responses in one segment) give their dns.log and http.log rows.
+#[test]
+fn dns_over_tcp_and_pipelined_http_give_their_records() {
+    let framed = |m: Vec<u8>| {
+        let mut f = (m.len() as u16).to_be_bytes().to_vec();
+        f.extend(m);
+        f
+    };
+    let query = framed(dns_message(7, "example.com", None));
+    let reply = framed(dns_message(7, "example.com", Some([93, 184, 216, 34])));
+    let requests =
+        b"GET /one HTTP/1.1\r\nHost: a.example\r\n\r\nGET /two HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let responses = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    let mut pkts = Vec::new();
+    for (port, up, down) in [
+        (53u16, &query[..], &reply[..]),
+        (80, &requests[..], &responses[..]),
+    ] {
+        let t = T0 + f64::from(port);
+        let (c, s) = (1000u32, 5000u32);
+        let up_len = up.len() as u32;
+        pkts.extend([
+            (t, tcp_to(port, true, "S", c, 0, &[])),
+            (t + 0.01, tcp_to(port, false, "SA", s, c + 1, &[])),
+            (t + 0.02, tcp_to(port, true, "A", c + 1, s + 1, up)),
+            (
+                t + 0.03,
+                tcp_to(port, false, "A", s + 1, c + 1 + up_len, down),
+            ),
+        ]);
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("apps.pcap");
+    std::fs::write(&path, pcap_le_us(LINKTYPE_ETHERNET, &pkts)).unwrap_or_else(|e| panic!("{e}"));
+    let input = kalipso::input::read_with(&[path], Timeouts::default());
+    let services: Vec<(u16, &str)> = input
+        .batch
+        .conns
+        .iter()
+        .map(|c| (c.resp_p, c.service.as_str()))
+        .collect();
+    assert_eq!(services, [(53, "dns"), (80, "http")]);
+    assert_eq!(input.batch.dns.len(), 1);
+    let d = &input.batch.dns[0];
+    assert_eq!(
+        (
+            d.query.as_str(),
+            d.qtype_name.as_str(),
+            d.rcode_name.as_str()
+        ),
+        ("example.com", "A", "NOERROR")
+    );
+    assert_eq!(d.answers, ["93.184.216.34"]);
+    let http: Vec<(&str, Option<u16>)> = input
+        .batch
+        .http
+        .iter()
+        .map(|h| (h.uri.as_str(), h.status_code))
+        .collect();
+    assert_eq!(http, [("/one", Some(200)), ("/two", Some(404))]);
+    assert!(
+        input
+            .batch
+            .http
+            .iter()
+            .all(|h| h.id.uid == input.batch.conns[1].uid),
+        "both carry their connection's uid"
+    );
+}

@@ -478,9 +478,9 @@ fn services_and_histories_equal_zeek_on_test7_and_ssh() {
     assert_eq!(ours, theirs, "ssh.pcap");
 }
 
-/// Cisco FabricPath frames carrying TCP, UDP and two other IP protocols (99 and 132, SCTP) over
+/// Cisco `FabricPath` frames carrying TCP, UDP and two other IP protocols (99 and 132, SCTP) over
 /// IPv4 and IPv6, against Zeek's baseline: every row equal on endpoints, proto (other protocols
-/// are `unknown_transport` with ports 0), service, duration, bytes, conn_state, history, packets
+/// are `unknown_transport` with ports 0), service, duration, bytes, `conn_state`, history, packets
 /// and IP bytes per side (timestamps are masked in the baseline, uids are random there).
 #[test]
 fn fabricpath_and_unknown_transports_equal_zeek() {
@@ -494,7 +494,7 @@ fn fabricpath_and_unknown_transports_equal_zeek() {
         .iter()
         .map(|c| {
             format!(
-                "{} {} {} {} {} {} {:.6} {} {} {} {} {} {} {} {}",
+                "{} {} {} {} {} {} {:.6} {} {} {:?} {} {} {} {} {}",
                 c.orig_h,
                 c.orig_p,
                 c.resp_h,
@@ -504,7 +504,7 @@ fn fabricpath_and_unknown_transports_equal_zeek() {
                 c.duration,
                 c.orig_bytes,
                 c.resp_bytes,
-                format!("{:?}", c.conn_state),
+                c.conn_state,
                 c.history,
                 c.orig_pkts,
                 c.orig_ip_bytes,
