@@ -60,10 +60,15 @@ pub struct AnalyzeArgs {
     /// Worker threads (0 = one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// Print the text report instead of opening the terminal UI (the UI is not built yet, so
-    /// the report is always printed).
+    /// Print the text report instead of opening the terminal UI (the report is also printed
+    /// when stdout is not a terminal).
     #[arg(long)]
     pub no_ui: bool,
+    /// A MaxMind-format GeoIP database (City, Country or ASN; repeat for several). Default:
+    /// `KALIPSO_GEOIP` (paths separated by `:`), else the `.mmdb` files in /usr/share/GeoIP,
+    /// /var/lib/GeoIP and /usr/local/share/GeoIP.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Vec<PathBuf>,
     /// Also write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -111,6 +116,8 @@ pub struct AnalyzeConfig {
     pub threads: usize,
     /// Print the report, no UI.
     pub no_ui: bool,
+    /// GeoIP databases named on the command line.
+    pub geoip: Vec<PathBuf>,
     /// JSON report file.
     pub json: Option<PathBuf>,
     /// Redis dump file.
@@ -162,6 +169,7 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             },
             threads: a.threads,
             no_ui: a.no_ui,
+            geoip: a.geoip,
             json: a.json,
             dump_redis: a.dump_redis,
             top: a.top,

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod store;
+pub mod ui;
 
 use anyhow::Context as _;
 use cli::{AnalyzeConfig, Cli, Command};
@@ -148,11 +149,17 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         pool.install(|| store.dump_redis(&mut w))?;
         w.flush()?;
     }
-    // The terminal UI is a later stage; until then the report is always printed.
-    let _ = cfg.no_ui;
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.text().as_bytes())?;
-    out.flush()?;
+    let geo = ui::geo::Geo::open(&cfg.geoip);
+    for w in &geo.warnings {
+        eprintln!("kalipso: warning: {w}");
+    }
+    if !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        ui::run(&store, geo).context("terminal UI")?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(report.text().as_bytes())?;
+        out.flush()?;
+    }
     let had_errors = store.input.skipped > 0 || store.input.failed_files > 0;
     Ok(if had_errors {
         ExitCode::from(2)

@@ -13,3 +13,4 @@ mod corpus;
 mod fixtures;
 mod inputs;
 mod pcap;
+mod ui;

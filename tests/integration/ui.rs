@@ -1,0 +1,226 @@
+//! The terminal UI on ratatui's `TestBackend`: snapshots (insta) of the main board and every
+//! view on the project's own fixtures, robustness on hostile sizes and data, GeoIP lookups on
+//! MaxMind's test databases.
+
+use crate::{corpus, fixtures};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use kalipso::profile::ProfileConfig;
+use kalipso::ui::{App, draw, geo::Geo};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn screen(app: &mut App<'_>, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
+    t.draw(|f| draw::frame(f, app))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn press(app: &mut App<'_>, c: KeyCode) {
+    app.event(&Event::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+}
+
+fn store(rel: &str) -> kalipso::Store {
+    kalipso::analyze(&[fixtures::path(rel)], &ProfileConfig::default())
+}
+
+#[test]
+fn main_board_and_every_view_snapshots() {
+    let store = store("zeek/home-office-tsv");
+    let mut app = App::new(&store, Geo::default());
+    let main = screen(&mut app, 140, 34);
+    assert!(main.contains("Timeline: 192.168.1.10 timewindow"), "{main}");
+    assert!(
+        main.contains("Query:"),
+        "interpretation rows are shown:\n{main}"
+    );
+    insta::assert_snapshot!("main_board", main);
+    for (key, name, must) in [
+        ('e', "src_ports_client", "SrcPortsClient Established"),
+        ('c', "dst_ips_client", "DstIPsClient Not Established"),
+        ('b', "dst_ports_server", "DstPortsServer Established"),
+        ('p', "dst_ports_client", "DstPortsClient Established"),
+        ('n', "dst_port_ips_client", "DstPortsClient × IP"),
+        ('h', "out_tuples", "OutTuples"),
+        ('i', "in_tuples", "InTuples"),
+        ('m', "world_map", "World map"),
+        ('z', "profile_evidence", "Evidences"),
+        ('?', "help", "Help: kalipso keys"),
+    ] {
+        press(&mut app, KeyCode::Char(key));
+        let s = screen(&mut app, 140, 34);
+        assert!(s.contains(must), "{key}: {must} missing:\n{s}");
+        insta::assert_snapshot!(name, s);
+        press(&mut app, KeyCode::Esc);
+    }
+    let back = screen(&mut app, 140, 34);
+    assert_eq!(back, main, "Esc returns to the same main board");
+}
+
+#[test]
+fn navigation_opens_windows_filters_and_copies() {
+    let store = store("zeek/home-office-tsv");
+    let mut app = App::new(&store, Geo::default());
+    // type-to-filter in the tree
+    for c in "192.168.1.20".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    let s = screen(&mut app, 120, 30);
+    assert!(s.contains("IPs /192.168.1.20"), "{s}");
+    assert!(!s.contains("▸ 192.168.1.10"), "other profiles hidden:\n{s}");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.tree.filter.is_empty(), "Esc clears the filter");
+    // search by port: the profiles that talked to port 23
+    press(&mut app, KeyCode::Char('/'));
+    for c in "23".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert!(app.status.contains("profile(s)"), "{}", app.status);
+    let ips: Vec<String> = app
+        .tree
+        .rows()
+        .iter()
+        .filter_map(|r| match r {
+            kalipso::ui::tree::Row::Profile(i) => Some(app.tree.nodes[*i].ip.to_string()),
+            kalipso::ui::tree::Row::Window(..) => None,
+        })
+        .collect();
+    assert_eq!(ips, ["192.168.1.10"], "only the telnet scanner");
+    // timeline focus, move, copy the row's IP with OSC 52
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('w'));
+    let osc = app.pending_osc.clone().unwrap_or_default();
+    assert!(
+        osc.starts_with("\x1b]52;c;") && osc.ends_with('\x07'),
+        "{osc:?}"
+    );
+    assert!(app.status.starts_with("copied "), "{}", app.status);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn tiny_terminals_huge_tuples_and_many_profiles_do_not_break() {
+    // a capture with a long beacon tuple, every view at 40×12 and 20×5
+    let store = store("pcap/office-mix.pcap");
+    let mut app = App::new(&store, Geo::default());
+    for key in ['e', 'c', 'b', 'p', 'n', 'h', 'i', 'm', 'z', '?'] {
+        press(&mut app, KeyCode::Char(key));
+        for (w, h) in [(40, 12), (20, 5), (1, 1)] {
+            let _ = screen(&mut app, w, h);
+        }
+        for _ in 0..50 {
+            press(&mut app, KeyCode::Down);
+        }
+        press(&mut app, KeyCode::End);
+        let _ = screen(&mut app, 40, 12);
+        press(&mut app, KeyCode::Esc);
+    }
+    let s = screen(&mut app, 40, 12);
+    assert!(s.contains("IPs"), "{s}");
+
+    // 100,000 profiles: the tree draws only what fits
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join("conn.log");
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}")));
+    kalipso::generate::conn_log(&mut w, 100_000, 100_000, 1, 3).unwrap_or_else(|e| panic!("{e}"));
+    drop(w);
+    let big = kalipso::analyze(&[log], &ProfileConfig::default());
+    assert!(big.profiles.len() >= 50_000, "{}", big.profiles.len());
+    let mut app = App::new(&big, Geo::default());
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains(&format!("IPs ({})", big.profiles.len())), "{s}");
+    press(&mut app, KeyCode::End);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("IPs"), "{s}");
+}
+
+#[test]
+fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
+    use kalipso::profile::Tuple;
+    let mut store = store("zeek/home-office-tsv");
+    let (ip, n) = {
+        let p = store
+            .profiles
+            .values()
+            .next()
+            .unwrap_or_else(|| panic!("a profile"));
+        (p.ip, *p.windows.keys().next().unwrap_or(&0))
+    };
+    if let Some(w) = store
+        .profiles
+        .get_mut(&ip)
+        .and_then(|p| p.windows.get_mut(&n))
+    {
+        if let Some(t) = w.out_tuples.first_mut() {
+            t.letters = "a.".repeat(5_000).into();
+        } else {
+            w.out_tuples.push(Tuple {
+                remote: ip,
+                port: 80,
+                proto: kalipso::record::Proto::Tcp,
+                letters: "a.".repeat(5_000).into(),
+                state: kalipso::profile::letters::LetterState::default(),
+                flows: 5_000,
+            });
+        }
+    }
+    let mut app = App::new(&store, Geo::default());
+    app.select_window(ip, n);
+    press(&mut app, KeyCode::Char('h'));
+    let s = screen(&mut app, 120, 20);
+    assert!(s.contains("(10000 letters)"), "{s}");
+}
+
+#[test]
+fn geoip_from_maxmind_test_databases() {
+    let Some(dir) = corpus::path("maxmind-test-mmdb") else {
+        return;
+    };
+    let geo = Geo::open(&[
+        dir.join("GeoIP2-City-Test.mmdb"),
+        dir.join("GeoLite2-ASN-Test.mmdb"),
+        dir.join("SOURCE.md"),
+    ]);
+    assert_eq!(geo.loaded.len(), 2, "{:?}", geo.loaded);
+    assert_eq!(
+        geo.warnings.len(),
+        1,
+        "a file that is not a database is a warning"
+    );
+    assert!(geo.warnings[0].contains("SOURCE.md"), "{:?}", geo.warnings);
+    let london = geo.place("81.2.69.142".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(
+        (london.country.as_str(), london.city.as_str()),
+        ("GB", "London")
+    );
+    assert!(london.coords.is_some());
+    let telstra = geo.place("1.128.0.0".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert!(telstra.asn.starts_with("AS1221"), "{telstra:?}");
+    let private = geo.place("192.168.1.10".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert_eq!(private.country, "private", "never looked up");
+    assert_eq!(
+        draw::place_text(&london),
+        format!(
+            "GB London {}",
+            if london.asn.is_empty() {
+                "-"
+            } else {
+                &london.asn
+            }
+        )
+    );
+}
