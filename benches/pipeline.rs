@@ -140,8 +140,53 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
+/// One full frame of the main board and of the busiest view (out-tuples of the busiest window)
+/// on a store with 100,000 profiles; and opening the UI (building the tree).
+fn ui_render(c: &mut Criterion) {
+    use ratatui::{Terminal, backend::TestBackend};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("conn.log");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    kalipso::generate::conn_log(&mut w, 300_000, 100_000, 2, 9).expect("generate");
+    drop(w);
+    let store = kalipso::analyze(&[path], &ProfileConfig::default());
+    let mut g = c.benchmark_group("ui");
+    g.sample_size(20);
+    g.bench_function("open_100k_profiles", |b| {
+        b.iter(|| kalipso::ui::App::new(&store, kalipso::ui::geo::Geo::default()));
+    });
+    let mut app = kalipso::ui::App::new(&store, kalipso::ui::geo::Geo::default());
+    let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    g.bench_function("render_frame_main_board", |b| {
+        b.iter(|| {
+            term.draw(|f| kalipso::ui::draw::frame(f, &mut app))
+                .expect("draw");
+        });
+    });
+    app.apply(kalipso::ui::keys::Action::Open(
+        kalipso::ui::keys::View::OutTuples,
+    ));
+    g.bench_function("render_frame_out_tuples", |b| {
+        b.iter(|| {
+            term.draw(|f| kalipso::ui::draw::frame(f, &mut app))
+                .expect("draw");
+        });
+    });
+    app.apply(kalipso::ui::keys::Action::Open(
+        kalipso::ui::keys::View::DstIpsClient,
+    ));
+    g.bench_function("render_frame_dst_ips", |b| {
+        b.iter(|| {
+            term.draw(|f| kalipso::ui::draw::frame(f, &mut app))
+                .expect("draw");
+        });
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    ui_render,
     input_zeek,
     input_pcap,
     profile_aggregate,
