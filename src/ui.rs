@@ -51,6 +51,8 @@ pub struct App<'s> {
     pub cursor: usize,
     /// Second list (not established) selected on the aggregate views.
     pub lower: bool,
+    /// Horizontal scroll of the timeline, in columns (← → when it has the focus).
+    pub hscroll: u16,
     /// A one-line message for the status bar.
     pub status: String,
     /// The text being typed after `/`, when searching.
@@ -107,6 +109,7 @@ impl<'s> App<'s> {
             scroll: 0,
             cursor: 0,
             lower: false,
+            hscroll: 0,
             status: String::new(),
             search: None,
             pending_osc: None,
@@ -362,28 +365,39 @@ impl<'s> App<'s> {
                     _ => self.scroll = if end { usize::MAX / 2 } else { 0 },
                 }
             }
-            Action::Enter | Action::Right if self.view == View::Main => match self.focus {
-                Focus::Tree => match self.tree.current() {
-                    Some(Row::Profile(i)) => {
-                        if a == Action::Enter {
-                            self.tree.toggle();
-                        } else {
-                            self.tree.set_expanded(true);
+            Action::Enter | Action::Right
+                if self.view == View::Main
+                    && !(a == Action::Right && self.focus == Focus::Timeline) =>
+            {
+                match self.focus {
+                    Focus::Tree => match self.tree.current() {
+                        Some(Row::Profile(i)) => {
+                            if a == Action::Enter {
+                                self.tree.toggle();
+                            } else {
+                                self.tree.set_expanded(true);
+                            }
+                            self.info_ip = self.tree.nodes.get(i).map(|n| n.ip);
                         }
-                        self.info_ip = self.tree.nodes.get(i).map(|n| n.ip);
-                    }
-                    Some(Row::Window(i, n)) => {
-                        if let Some(ip) = self.tree.nodes.get(i).map(|n| n.ip) {
-                            self.select_window(ip, n);
+                        Some(Row::Window(i, n)) => {
+                            if let Some(ip) = self.tree.nodes.get(i).map(|n| n.ip) {
+                                self.select_window(ip, n);
+                            }
                         }
-                    }
-                    None => {}
-                },
-                Focus::Timeline => self.info_ip = self.cursor_ip().or(self.info_ip),
-                Focus::Evidence => {}
-            },
+                        None => {}
+                    },
+                    Focus::Timeline => self.info_ip = self.cursor_ip().or(self.info_ip),
+                    Focus::Evidence => {}
+                }
+            }
             Action::Left if self.view == View::Main && self.focus == Focus::Tree => {
                 self.tree.set_expanded(false);
+            }
+            Action::Left if self.view == View::Main && self.focus == Focus::Timeline => {
+                self.hscroll = self.hscroll.saturating_sub(10);
+            }
+            Action::Right if self.view == View::Main && self.focus == Focus::Timeline => {
+                self.hscroll = self.hscroll.saturating_add(10).min(400);
             }
             _ => {}
         }

@@ -418,7 +418,12 @@ fn timeline_pane(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     if lines.is_empty() {
         lines.push(Line::from("No TCP/UDP/ICMP flows in this window.").dim());
     }
-    f.render_widget(Paragraph::new(lines).block(block(&title, focused)), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((0, app.hscroll))
+            .block(block(&title, focused)),
+        area,
+    );
 }
 
 fn window_title(app: &App<'_>, what: &str) -> String {
@@ -831,7 +836,7 @@ fn help_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
             "Enter",
             "tree: expand a profile / open a window; timeline: show the row's IP",
         ),
-        ("← →", "tree: collapse / expand"),
+        ("← →", "tree: collapse / expand; timeline: scroll sideways"),
         (
             "0-9 . :",
             "typed in the tree: filter profiles by IP (Backspace edits)",

@@ -100,6 +100,16 @@ fn navigation_opens_windows_filters_and_copies() {
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.hscroll, 20, "the timeline scrolls sideways");
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        !s.contains("2023/11/14 22:13:20.000000"),
+        "the timestamps scrolled out:\n{s}"
+    );
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Left);
     press(&mut app, KeyCode::Char('w'));
     let osc = app.pending_osc.clone().unwrap_or_default();
     assert!(
