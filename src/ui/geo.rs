@@ -1,6 +1,9 @@
 //! GeoIP and ASN enrichment from MaxMind-format databases (City, Country, ASN), given with
 //! `--geoip FILE`, `KALIPSO_GEOIP` (paths separated by `:`) or found in the usual places.
-//! Private and reserved addresses are named as such and never looked up.
+//! Without a database that knows the country, the country comes from the Regional Internet
+//! Registries' delegation data embedded in the binary (the `iptocc` crate): the country an
+//! address block is registered in. Private and reserved addresses are named as such and never
+//! looked up.
 
 use maxminddb::{Reader, geoip2};
 use std::net::IpAddr;
@@ -151,6 +154,11 @@ impl Geo {
             }
             if out.coords.is_none() {
                 out.coords = c.location.latitude.zip(c.location.longitude);
+            }
+        }
+        if out.country.is_empty() {
+            if let Some(cc) = iptocc::country_code(ip) {
+                cc.clone_into(&mut out.country);
             }
         }
         for r in &self.asn {

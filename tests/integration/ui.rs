@@ -196,6 +196,17 @@ fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
 }
 
 #[test]
+fn the_embedded_registry_data_gives_a_country_without_any_database() {
+    let geo = Geo::default();
+    assert!(geo.is_empty());
+    let ip = |s: &str| s.parse().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(geo.place(ip("8.8.8.8")).country, "US");
+    assert_eq!(geo.place(ip("1.0.16.1")).country, "JP");
+    assert_eq!(geo.place(ip("10.1.2.3")).country, "private");
+    assert_eq!(geo.place(ip("224.0.0.251")).country, "reserved");
+}
+
+#[test]
 fn geoip_from_maxmind_test_databases() {
     let Some(dir) = corpus::path("maxmind-test-mmdb") else {
         return;
