@@ -143,6 +143,10 @@ struct TlsState {
     bufs: [Vec<u8>; 2],
     client: Option<(f64, tls::ClientHello)>,
     server: Option<tls::ServerHello>,
+    /// Subject and issuer of the server's certificate, when sent in clear.
+    cert: Option<(String, String)>,
+    /// Nothing more to read from the server (certificate seen, TLS 1.3, or buffer full).
+    server_done: bool,
 }
 
 /// How much of each side kalipso keeps while waiting for a hello.
@@ -389,7 +393,14 @@ fn record_history(
 }
 
 /// An ssl.log row from the hellos of a connection.
-fn ssl_row(f: &Flow, ts: f64, ch: tls::ClientHello, sh: Option<tls::ServerHello>) -> Ssl {
+fn ssl_row(
+    f: &Flow,
+    ts: f64,
+    ch: tls::ClientHello,
+    sh: Option<tls::ServerHello>,
+    cert: Option<(String, String)>,
+) -> Ssl {
+    let (subject, issuer) = cert.unwrap_or_default();
     let resumed = sh
         .as_ref()
         .is_some_and(|s| !ch.session_id.is_empty() && s.session_id == ch.session_id);
@@ -408,8 +419,8 @@ fn ssl_row(f: &Flow, ts: f64, ch: tls::ClientHello, sh: Option<tls::ServerHello>
         server_name: ch.sni,
         resumed,
         established: sh.is_some(),
-        subject: String::new(),
-        issuer: String::new(),
+        subject,
+        issuer,
         validation_status: String::new(),
         ja3: ch.ja3.into(),
         ja3s: sh.map(|s| s.ja3s).unwrap_or_default().into(),
@@ -876,7 +887,7 @@ impl Assembler {
         if let Some(t) = f.tls.take() {
             if let Some((ts, ch)) = t.client {
                 let tag = self.tag;
-                self.ssl.push(tag, ssl_row(f, ts, ch, t.server));
+                self.ssl.push(tag, ssl_row(f, ts, ch, t.server, t.cert));
             }
         }
     }
@@ -1042,20 +1053,32 @@ impl Assembler {
         if f.service == Some("ssl") && !udp {
             let t = f.tls.get_or_insert_with(Box::default);
             let done = if is_orig {
-                t.client.is_some()
+                t.client.is_some() || t.bufs[0].len() >= TLS_BUFFER
             } else {
-                t.server.is_some()
+                t.server_done
             };
             let buf = &mut t.bufs[side];
-            if !done && buf.len() < TLS_BUFFER {
+            if !done {
                 buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
                 if is_orig {
                     t.client = tls::client_hello(buf).map(|ch| (p.ts, ch));
+                    if t.client.is_some() {
+                        t.bufs[side] = Vec::new();
+                    }
                 } else {
-                    t.server = tls::server_hello(buf);
-                }
-                if (is_orig && t.client.is_some()) || (!is_orig && t.server.is_some()) {
-                    t.bufs[side] = Vec::new();
+                    if t.server.is_none() {
+                        t.server = tls::server_hello(buf);
+                    }
+                    // the certificate follows the ServerHello in clear up to TLS 1.2
+                    if t.server.as_ref().is_some_and(|s| s.version != "TLSv13") {
+                        t.cert = tls::certificate(buf);
+                    }
+                    t.server_done = t.cert.is_some()
+                        || t.server.as_ref().is_some_and(|s| s.version == "TLSv13")
+                        || buf.len() >= TLS_BUFFER;
+                    if t.server_done {
+                        t.bufs[side] = Vec::new();
+                    }
                 }
             }
             return;
@@ -1305,6 +1328,7 @@ mod tests {
         );
         let batch = c.finish();
         assert_eq!(batch.conns[0].service.as_str(), "ssl");
+        assert!(batch.ssl[0].subject.is_empty(), "no certificate was seen");
         assert_eq!(batch.ssl.len(), 1);
         let s = &batch.ssl[0];
         assert_eq!(s.server_name, "example.com");
@@ -1314,6 +1338,50 @@ mod tests {
             "the record carries its connection's uid"
         );
         assert!(!s.established, "no ServerHello was seen");
+    }
+
+    #[test]
+    fn the_server_certificate_gives_subject_and_issuer() {
+        let mut c = Capture::new(Timeouts::default());
+        let hello = tls::tests::client_hello_bytes();
+        let flight = tls::tests::server_flight();
+        // the server's flight arrives in three segments
+        let (first, rest) = flight.split_at(60);
+        let (second, third) = rest.split_at(200);
+        let n = |x: &[u8]| x.len() as u32;
+        feed(
+            &mut c,
+            &[
+                (tcp(1.0, C, 5000, S, 443, "S", 1, 0), &[]),
+                (tcp(1.1, S, 443, C, 5000, "SA", 9, 0), &[]),
+                (tcp(1.2, C, 5000, S, 443, "A", 2, n(&hello)), &hello),
+                (tcp(1.3, S, 443, C, 5000, "A", 10, n(first)), first),
+                (
+                    tcp(1.4, S, 443, C, 5000, "A", 10 + n(first), n(second)),
+                    second,
+                ),
+                (
+                    tcp(
+                        1.5,
+                        S,
+                        443,
+                        C,
+                        5000,
+                        "A",
+                        10 + n(first) + n(second),
+                        n(third),
+                    ),
+                    third,
+                ),
+            ],
+        );
+        let batch = c.finish();
+        assert_eq!(batch.ssl.len(), 1);
+        let s = &batch.ssl[0];
+        assert!(s.established);
+        assert_eq!(s.version, "TLSv12");
+        assert_eq!(s.subject, "CN=c2.example.net,O=Kalipso Test\\, Inc.,C=US");
+        assert_eq!(s.issuer, s.subject);
     }
 
     #[test]

@@ -185,6 +185,68 @@ pub fn server_hello(stream: &[u8]) -> Option<ServerHello> {
     })
 }
 
+/// The handshake bytes at the start of a TLS stream: the payloads of its leading handshake
+/// records, concatenated (a message may span records).
+fn handshake_bytes(stream: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let (Some(&22), Some(len)) = (stream.get(at), u16_at(stream, at + 3)) {
+        let Some(payload) = stream.get(at + 5..at + 5 + usize::from(len)) else {
+            // a partial record: what arrived so far
+            out.extend_from_slice(stream.get(at + 5..).unwrap_or_default());
+            break;
+        };
+        out.extend_from_slice(payload);
+        at += 5 + usize::from(len);
+    }
+    out
+}
+
+/// A certificate name as Zeek writes it (OpenSSL's RFC 2253 form): the last RDN first,
+/// `short=value` joined by commas, commas in values escaped.
+fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let registry = x509_parser::objects::oid_registry();
+    let mut parts: Vec<String> = Vec::new();
+    for rdn in name.iter_rdn() {
+        for atv in rdn.iter() {
+            let key = x509_parser::objects::oid2abbrev(atv.attr_type(), registry)
+                .map_or_else(|_| atv.attr_type().to_id_string(), str::to_string);
+            let value = atv
+                .as_str()
+                .map(|v| v.replace(',', "\\,"))
+                .unwrap_or_default();
+            parts.push(format!("{key}={value}"));
+        }
+    }
+    parts.reverse();
+    parts.join(",")
+}
+
+/// The subject and issuer of the server's first certificate, from the handshake in clear
+/// (TLS 1.2 and earlier; TLS 1.3 encrypts it). `None` until the whole certificate has arrived.
+pub fn certificate(stream: &[u8]) -> Option<(String, String)> {
+    let hs = handshake_bytes(stream);
+    let mut at = 0;
+    while at + 4 <= hs.len() {
+        let kind = hs[at];
+        let len = (usize::from(hs[at + 1]) << 16)
+            | (usize::from(hs[at + 2]) << 8)
+            | usize::from(hs[at + 3]);
+        let body = hs.get(at + 4..at + 4 + len)?;
+        if kind == 11 {
+            // certificate_list<3>, then the first certificate<3>
+            let first_len = (usize::from(*body.get(3)?) << 16)
+                | (usize::from(*body.get(4)?) << 8)
+                | usize::from(*body.get(5)?);
+            let der = body.get(6..6 + first_len)?;
+            let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+            return Some((rfc2253(cert.subject()), rfc2253(cert.issuer())));
+        }
+        at += 4 + len;
+    }
+    None
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -223,6 +285,48 @@ pub(crate) mod tests {
         let b = client_hello_bytes();
         for cut in 0..b.len() {
             assert!(client_hello(&b[..cut]).is_none(), "incomplete at {cut}");
+        }
+    }
+
+    /// A self-signed certificate (made with `openssl req -x509`, EC P-256) for
+    /// `/C=US/O=Kalipso Test, Inc./CN=c2.example.net`.
+    pub(crate) const CERT_B64: &str = "MIIB2zCCAYGgAwIBAgIUaw7tGUDB7iA41ATe4W+YkWmLZMAwCgYIKoZIzj0EAwIwQzELMAkGA1UEBhMCVVMxGzAZBgNVBAoMEkthbGlwc28gVGVzdCwgSW5jLjEXMBUGA1UEAwwOYzIuZXhhbXBsZS5uZXQwHhcNMjYxMTIyMTgzNjAyWhcNMzYxMTE5MTgzNjAyWjBDMQswCQYDVQQGEwJVUzEbMBkGA1UECgwSS2FsaXBzbyBUZXN0LCBJbmMuMRcwFQYDVQQDDA5jMi5leGFtcGxlLm5ldDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABIInW7DT3435pEK5aRHoklpHpk8FiruHhOfAduOIgBXnIxe2yg7wA6qKzTf4CfkTT3xyiO07R3E4IC8GAvuDTnCjUzBRMB0GA1UdDgQWBBTp6KTGy//4ce/h80fRPNLDeXsQpTAfBgNVHSMEGDAWgBTp6KTGy//4ce/h80fRPNLDeXsQpTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQCYB6Fx0L3w+T63mfCFMfJLQrvnz2bKCu6afQlWD8Ga3AIgTzjJT6c3hwUtVCBgv6R6i2RH/sVvgRxKk1oecmDUuf0=";
+
+    /// A `ServerHello` and a `Certificate` message, split over two handshake records.
+    pub(crate) fn server_flight() -> Vec<u8> {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(CERT_B64)
+            .unwrap_or_default();
+        let mut sh = vec![0x03, 0x03];
+        sh.extend([9u8; 32]);
+        sh.extend([0, 0xc0, 0x2f, 0, 0, 0]);
+        let mut hs = vec![2, 0, 0, sh.len() as u8];
+        hs.extend(sh);
+        let n = der.len();
+        let list = n + 3;
+        hs.extend([11, 0, ((list + 3) >> 8) as u8, (list + 3) as u8]);
+        hs.extend([0, (list >> 8) as u8, list as u8]);
+        hs.extend([0, (n >> 8) as u8, n as u8]);
+        hs.extend(der);
+        // two records: the certificate message spans them
+        let (a, b) = hs.split_at(100);
+        let mut out = vec![22, 3, 3, 0, a.len() as u8];
+        out.extend(a);
+        out.extend([22, 3, 3, (b.len() >> 8) as u8, b.len() as u8]);
+        out.extend(b);
+        out
+    }
+
+    #[test]
+    fn certificate_subject_and_issuer_as_zeek_writes_them() {
+        let flight = server_flight();
+        let (subject, issuer) = certificate(&flight).unwrap_or_default();
+        assert_eq!(subject, "CN=c2.example.net,O=Kalipso Test\\, Inc.,C=US");
+        assert_eq!(issuer, subject, "self-signed");
+        assert!(server_hello(&flight).is_some());
+        for cut in [10, 120, flight.len() - 1] {
+            assert!(certificate(&flight[..cut]).is_none(), "incomplete at {cut}");
         }
     }
 
