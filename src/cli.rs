@@ -69,6 +69,20 @@ pub struct AnalyzeArgs {
     /// /var/lib/GeoIP and /usr/local/share/GeoIP.
     #[arg(long, value_name = "FILE")]
     pub geoip: Vec<PathBuf>,
+    /// Alert threshold: Σ threat level × confidence of a window's evidence per minute of window
+    /// width (Slips v1.0.0: 0.1, i.e. 6 for one-hour windows).
+    #[arg(long, value_name = "X", default_value_t = 0.1)]
+    pub alert_threshold: f64,
+    /// Threat intelligence: a file or directory of Slips TI CSVs (IPs, ranges, domains, JA3)
+    /// or plain one-per-line lists (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub ti: Vec<PathBuf>,
+    /// A whitelist in Slips' format (`ip|domain,value,direction,alerts|both`; repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub whitelist: Vec<PathBuf>,
+    /// Write `alerts.log` and `alerts.json` (Slips' formats) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Also write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -118,6 +132,14 @@ pub struct AnalyzeConfig {
     pub no_ui: bool,
     /// GeoIP databases named on the command line.
     pub geoip: Vec<PathBuf>,
+    /// Alert threshold per minute of window width.
+    pub alert_threshold: f64,
+    /// Threat-intelligence paths.
+    pub ti: Vec<PathBuf>,
+    /// Whitelist files.
+    pub whitelist: Vec<PathBuf>,
+    /// Directory for alerts.log / alerts.json.
+    pub output: Option<PathBuf>,
     /// JSON report file.
     pub json: Option<PathBuf>,
     /// Redis dump file.
@@ -134,6 +156,12 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             anyhow::bail!(
                 "--tw-width must be a positive number of seconds, got '{}'",
                 a.tw_width
+            );
+        }
+        if !(a.alert_threshold.is_finite() && a.alert_threshold > 0.0) {
+            anyhow::bail!(
+                "--alert-threshold must be a positive number, got '{}'",
+                a.alert_threshold
             );
         }
         let home_net = if a.home_net.is_empty() {
@@ -170,6 +198,10 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             threads: a.threads,
             no_ui: a.no_ui,
             geoip: a.geoip,
+            alert_threshold: a.alert_threshold,
+            ti: a.ti,
+            whitelist: a.whitelist,
+            output: a.output,
             json: a.json,
             dump_redis: a.dump_redis,
             top: a.top,

@@ -14,6 +14,7 @@
 //! deterministic log generator for benchmarks.
 
 pub mod cli;
+pub mod detect;
 pub mod flow;
 pub mod generate;
 pub mod input;
@@ -57,7 +58,12 @@ pub fn analyze_with(
         eprintln!("timing: input {:?} (peak {})", t.elapsed(), peak_memory());
     }
     let t = std::time::Instant::now();
-    let store = Store::build_from(input, config.clone());
+    let mut store = Store::build_from(input, config.clone());
+    let detect = detect::DetectConfig {
+        dns_known: !store.dns.is_empty(),
+        ..detect::DetectConfig::default()
+    };
+    store.detect(&detect);
     if timings {
         eprintln!(
             "timing: profile+store {:?} (peak {})",
@@ -103,7 +109,26 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()?;
-    let store = pool.install(|| analyze_with(&cfg.paths, &cfg.profile, cfg.timeouts));
+    let mut store = pool.install(|| analyze_with(&cfg.paths, &cfg.profile, cfg.timeouts));
+    let ti = detect::ti::ThreatIntel::load(&cfg.ti);
+    for w in &ti.warnings {
+        eprintln!("kalipso: warning: {w}");
+    }
+    let whitelist = detect::ti::Whitelist::load(&cfg.whitelist)
+        .with_context(|| "cannot read the whitelist".to_string())?;
+    if !ti.is_empty() || whitelist.loaded > 0 || (cfg.alert_threshold - 0.1).abs() > 1e-12 {
+        let dcfg = detect::DetectConfig {
+            alert_threshold: cfg.alert_threshold,
+            ti,
+            whitelist,
+            dns_known: !store.dns.is_empty(),
+        };
+        pool.install(|| store.detect(&dcfg));
+    }
+    if let Some(dir) = &cfg.output {
+        detect::write_outputs(&store, &store.detections, dir)
+            .with_context(|| format!("cannot write alerts to '{}'", dir.display()))?;
+    }
 
     for f in &store.input.files {
         if let Some(e) = &f.error {

@@ -32,6 +32,25 @@ pub struct Report<'a> {
     pub windows: usize,
     /// The busiest profiles.
     pub busiest: Vec<ProfileSummary>,
+    /// Evidence found (all of it).
+    pub evidence: usize,
+    /// The alerts, each with its evidence.
+    pub alerts: Vec<AlertSummary>,
+}
+
+/// An alert and the evidence that raised it.
+#[derive(Debug, Serialize)]
+pub struct AlertSummary {
+    /// Profile.
+    pub profile: IpAddr,
+    /// Window number.
+    pub window: i64,
+    /// Time of the last evidence (`Y-m-d H:M:S`).
+    pub time: String,
+    /// Σ threat level × confidence.
+    pub score: f64,
+    /// The evidence: `[level] type: description`.
+    pub evidence: Vec<String>,
 }
 
 /// A count under a key.
@@ -159,6 +178,31 @@ impl<'a> Report<'a> {
                 .take(busiest)
                 .map(|p| summarize(store, p))
                 .collect(),
+            evidence: store.detections.evidence.len(),
+            alerts: store
+                .detections
+                .alerts
+                .iter()
+                .map(|a| AlertSummary {
+                    profile: a.profile,
+                    window: a.window,
+                    time: py_datetime(a.ts),
+                    score: (a.score * 1000.0).round() / 1000.0,
+                    evidence: a
+                        .evidence
+                        .iter()
+                        .filter_map(|&i| store.detections.evidence.get(i))
+                        .map(|e| {
+                            format!(
+                                "[{}] {}: {}",
+                                e.threat_level.as_str(),
+                                e.kind,
+                                e.description
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 
@@ -236,6 +280,27 @@ impl<'a> Report<'a> {
             "Profiles: {}, time windows: {} ({} s wide, {grid})",
             self.profiles, self.windows, self.config.tw_width
         );
+        let _ = writeln!(
+            s,
+            "Evidence: {}, alerts: {} (in {} window(s))",
+            self.evidence,
+            self.alerts.len(),
+            self.alerts
+                .iter()
+                .map(|a| (a.profile, a.window))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
+        for a in &self.alerts {
+            let _ = writeln!(
+                s,
+                "  ALERT {} timewindow{} at {} (score {}):",
+                a.profile, a.window, a.time, a.score
+            );
+            for e in &a.evidence {
+                let _ = writeln!(s, "    - {e}");
+            }
+        }
         if self.busiest.is_empty() {
             return s;
         }

@@ -85,9 +85,16 @@ pub struct Store {
     pub dns_seen: Vec<u32>,
     /// What was read.
     pub input: InputSummary,
+    /// Evidence, alerts and beacon scores ([`crate::detect`]).
+    pub detections: crate::detect::Detections,
 }
 
 impl Store {
+    /// Runs the detections with `cfg` and keeps their results.
+    pub fn detect(&mut self, cfg: &crate::detect::DetectConfig) {
+        self.detections = crate::detect::run(self, cfg);
+    }
+
     /// Profiles everything read.
     pub fn build_from(input: crate::input::Input, config: ProfileConfig) -> Store {
         Store::build(input.batch, input.summary, config)

@@ -51,6 +51,8 @@ pub struct App<'s> {
     pub cursor: usize,
     /// Second list (not established) selected on the aggregate views.
     pub lower: bool,
+    /// Scroll of the evidence box.
+    pub ev_scroll: usize,
     /// Horizontal scroll of the timeline, in columns (← → when it has the focus).
     pub hscroll: u16,
     /// A one-line message for the status bar.
@@ -82,13 +84,17 @@ pub fn clean(s: &str) -> String {
 impl<'s> App<'s> {
     /// The UI on `store`, with the tree built and the first profile's first window selected.
     pub fn new(store: &'s Store, geo: geo::Geo) -> App<'s> {
+        let alerted = store.detections.alerted();
         let nodes: Vec<Node> = store
             .profiles
             .values()
             .map(|p| Node {
                 ip: p.ip,
                 windows: p.windows.keys().copied().collect(),
-                alerted: std::collections::BTreeSet::new(),
+                alerted: alerted
+                    .range((p.ip, i64::MIN)..=(p.ip, i64::MAX))
+                    .map(|x| x.1)
+                    .collect(),
                 name: store
                     .dns_resolution
                     .get(&p.ip)
@@ -110,6 +116,7 @@ impl<'s> App<'s> {
             cursor: 0,
             lower: false,
             hscroll: 0,
+            ev_scroll: 0,
             status: String::new(),
             search: None,
             pending_osc: None,
@@ -145,6 +152,7 @@ impl<'s> App<'s> {
         self.timeline.clear();
         self.cursor = 0;
         self.scroll = 0;
+        self.ev_scroll = 0;
         if let Some(w) = self.store.window(ip, n) {
             for e in render::timeline(self.store, w) {
                 let Some(row) = render::timeline_row(self.store, e) else {
@@ -409,6 +417,9 @@ impl<'s> App<'s> {
             (View::Main, Focus::Timeline) => {
                 let last = self.timeline.len().saturating_sub(1);
                 self.cursor = self.cursor.saturating_add_signed(d).min(last);
+            }
+            (View::Main, Focus::Evidence) => {
+                self.ev_scroll = self.ev_scroll.saturating_add_signed(d);
             }
             _ => self.scroll = self.scroll.saturating_add_signed(d),
         }

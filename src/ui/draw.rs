@@ -110,15 +110,80 @@ fn main_board(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     .areas(right);
     info_pane(f, app, info);
     timeline_pane(f, app, timeline);
-    let ev =
-        Paragraph::new(evidence_text(app)).block(block("Evidence", app.focus == Focus::Evidence));
+    let (count, alerts) = app.window.map_or((0, 0), |(ip, n)| {
+        (
+            app.store.detections.of_window(ip, n).count(),
+            app.store
+                .detections
+                .alerts
+                .iter()
+                .filter(|a| a.profile == ip && a.window == n)
+                .count(),
+        )
+    });
+    let title = if alerts > 0 {
+        format!("Evidence ({count}) — {alerts} ALERT(S)")
+    } else {
+        format!("Evidence ({count})")
+    };
+    app.ev_scroll = app.ev_scroll.min(count.saturating_sub(1));
+    let scroll = u16::try_from(app.ev_scroll).unwrap_or(u16::MAX);
+    let ev = Paragraph::new(evidence_text(app))
+        .scroll((scroll, 0))
+        .block(block(&title, app.focus == Focus::Evidence));
     f.render_widget(ev, evidence);
 }
 
+/// One evidence line: level, type and description, coloured by level; a flag when it is part
+/// of an alert.
+fn evidence_line(e: &crate::detect::Evidence, alerted: bool) -> Line<'static> {
+    use crate::detect::ThreatLevel as T;
+    let color = match e.threat_level {
+        T::Critical | T::High => Color::Red,
+        T::Medium => ORANGE,
+        T::Low => Color::Yellow,
+        T::Info => Color::Gray,
+    };
+    Line::from(vec![
+        Span::styled(
+            format!("{:<8}", e.threat_level.as_str()),
+            Style::new().fg(color).bold(),
+        ),
+        Span::styled(
+            if alerted { "⚑ " } else { "  " },
+            Style::new().fg(Color::Red),
+        ),
+        Span::styled(
+            format!("Detected {} ", e.kind),
+            Style::new().fg(Color::Green).bold(),
+        ),
+        Span::raw(clean(&e.description)),
+    ])
+}
+
 fn evidence_text(app: &App<'_>) -> Vec<Line<'static>> {
-    match app.window {
-        Some((ip, n)) => vec![Line::from(format!("No evidence for {ip} in timewindow{n}.")).dim()],
-        None => vec![Line::from("Select a time window in the tree.").dim()],
+    let d = &app.store.detections;
+    let Some((ip, n)) = app.window else {
+        return vec![Line::from("Select a time window in the tree.").dim()];
+    };
+    let in_alert: std::collections::HashSet<usize> = d
+        .alerts
+        .iter()
+        .filter(|a| a.profile == ip && a.window == n)
+        .flat_map(|a| a.evidence.iter().copied())
+        .collect();
+    let start = d
+        .evidence
+        .partition_point(|e| (e.profile, e.window) < (ip, n));
+    let lines: Vec<Line<'static>> = d
+        .of_window(ip, n)
+        .enumerate()
+        .map(|(k, e)| evidence_line(e, in_alert.contains(&(start + k))))
+        .collect();
+    if lines.is_empty() {
+        vec![Line::from(format!("No evidence for {ip} in timewindow{n}.")).dim()]
+    } else {
+        lines
     }
 }
 
@@ -222,7 +287,14 @@ fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         Cell::from(dash(&place.city)),
         Cell::from(rdns(app, ip)),
         Cell::from(sni(app, ip)),
-        Cell::from("-"),
+        Cell::from(
+            app.store
+                .detections
+                .ti_hits
+                .get(&ip.to_string())
+                .map_or_else(|| "-".to_string(), |d| clean(d)),
+        )
+        .style(Style::new().fg(Color::Red)),
         Cell::from("-"),
         Cell::from("-"),
         Cell::from("-"),
@@ -235,7 +307,7 @@ fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         Constraint::Min(6),
         Constraint::Min(10),
         Constraint::Min(10),
-        Constraint::Length(3),
+        Constraint::Min(3),
         Constraint::Length(4),
         Constraint::Length(4),
         Constraint::Length(4),
@@ -704,6 +776,9 @@ fn tuples_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, incoming: bool)
             }
         }
         let place = app.geo.place(t.remote);
+        let beacon = app
+            .window
+            .and_then(|(ip, n)| app.store.detections.beacons.get(&(ip, n, t.key())));
         let join = |v: &[String]| {
             v.iter()
                 .take(height)
@@ -716,6 +791,14 @@ fn tuples_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, incoming: bool)
                 Cell::from(t.key()),
                 Cell::from(join(&letter_lines)),
                 Cell::from(t.flows.to_string()),
+                match beacon {
+                    Some(b) if b.score >= crate::detect::beacon::THRESHOLD => {
+                        Cell::from(format!("{:.2}", b.score))
+                            .style(Style::new().fg(Color::Red).bold())
+                    }
+                    Some(b) => Cell::from(format!("{:.2}", b.score)),
+                    None => Cell::from("-"),
+                },
                 Cell::from(join(&domains)),
                 Cell::from(join(&snis)),
                 Cell::from(dash(&place.asn)),
@@ -730,6 +813,7 @@ fn tuples_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, incoming: bool)
             if incoming { "In tuple" } else { "Out tuple" },
             "Flow behaviour (letters)",
             "flows",
+            "beacon",
             "DNS resolution",
             "SNI",
             "AS",
@@ -751,6 +835,7 @@ fn tuples_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, incoming: bool)
         [
             Constraint::Length(30),
             Constraint::Length(41),
+            Constraint::Length(6),
             Constraint::Length(6),
             Constraint::Min(20),
             Constraint::Min(12),
@@ -812,12 +897,45 @@ fn map_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
 fn evidence_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     let ip = app.info_ip.or(app.window.map(|w| w.0));
     let title = ip.map_or_else(|| "Evidence".into(), |ip| format!("profile_{ip} Evidences"));
-    let text = match ip {
-        Some(ip) => format!("No evidence for {ip}."),
-        None => "No profile selected.".into(),
-    };
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    if let Some(ip) = ip {
+        let d = &app.store.detections;
+        let mut last = None;
+        for e in d.of_profile(ip) {
+            if last != Some(e.window) {
+                let alerts = d
+                    .alerts
+                    .iter()
+                    .filter(|a| a.profile == ip && a.window == e.window)
+                    .count();
+                let note = if alerts > 0 {
+                    format!("  ({alerts} alert(s))")
+                } else {
+                    String::new()
+                };
+                lines.push(Line::styled(
+                    format!("timewindow{}{note}", e.window),
+                    Style::new()
+                        .fg(if alerts > 0 { Color::Red } else { Color::Blue })
+                        .bold(),
+                ));
+                last = Some(e.window);
+            }
+            lines.push(evidence_line(e, false));
+        }
+        if lines.is_empty() {
+            lines.push(Line::from(format!("No evidence for {ip}.")).dim());
+        }
+    } else {
+        lines.push(Line::from("No profile selected.").dim());
+    }
+    let h = usize::from(area.height.saturating_sub(2));
+    app.page = h.max(1);
+    app.scroll = app.scroll.min(lines.len().saturating_sub(1));
     f.render_widget(
-        Paragraph::new(Line::from(text).dim()).block(block(&title, true)),
+        Paragraph::new(lines)
+            .scroll((u16::try_from(app.scroll).unwrap_or(u16::MAX), 0))
+            .block(block(&title, true)),
         area,
     );
 }

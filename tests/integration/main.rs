@@ -10,6 +10,7 @@ mod captures;
 mod cli;
 mod conformance;
 mod corpus;
+mod detect;
 mod fixtures;
 mod inputs;
 mod pcap;

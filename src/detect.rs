@@ -1,0 +1,1276 @@
+//! Detections, evidence and alerts (spec §6, §7): what turns a window red.
+//!
+//! Each profile's windows are examined on their own (in parallel, merged in a fixed order), so
+//! the evidence is the same on any thread count. Evidence follows Slips' model (type, attacker,
+//! victim, threat level, confidence, description, flows); an **alert** is raised for a window
+//! when the sum of threat level × confidence of the evidence in which the profile is the
+//! attacker reaches `--alert-threshold` per minute of window width (Slips v1.0.0: 0.1, so 6 for
+//! one hour); the evidence behind an alert is not counted again, so a window can raise several.
+
+// names are lower-cased before their suffixes are compared; `c`/`w`/`e` are the record names
+#![allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    clippy::many_single_char_names
+)]
+
+pub mod beacon;
+pub mod ti;
+
+use crate::Store;
+use crate::profile::{Profile, Window};
+use crate::record::{ConnState, Established, Proto};
+use crate::store::ports;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// Slips' threat levels and their values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreatLevel {
+    /// 0
+    Info,
+    /// 0.2
+    Low,
+    /// 0.5
+    Medium,
+    /// 0.8
+    High,
+    /// 1
+    Critical,
+}
+
+impl ThreatLevel {
+    /// The level's weight in the alert sum.
+    pub fn value(self) -> f64 {
+        match self {
+            ThreatLevel::Info => 0.0,
+            ThreatLevel::Low => 0.2,
+            ThreatLevel::Medium => 0.5,
+            ThreatLevel::High => 0.8,
+            ThreatLevel::Critical => 1.0,
+        }
+    }
+
+    /// Parses `info|low|medium|high|critical` (any case).
+    pub fn parse(s: &str) -> Option<ThreatLevel> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Some(ThreatLevel::Info),
+            "low" => Some(ThreatLevel::Low),
+            "medium" => Some(ThreatLevel::Medium),
+            "high" => Some(ThreatLevel::High),
+            "critical" => Some(ThreatLevel::Critical),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreatLevel::Info => "info",
+            ThreatLevel::Low => "low",
+            ThreatLevel::Medium => "medium",
+            ThreatLevel::High => "high",
+            ThreatLevel::Critical => "critical",
+        }
+    }
+}
+
+/// One piece of evidence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evidence {
+    /// Slips' `type_evidence`, e.g. `HorizontalPortscan`.
+    pub kind: &'static str,
+    /// The profile (source IP) it belongs to.
+    pub profile: IpAddr,
+    /// Its window number.
+    pub window: i64,
+    /// The attacker: an IP or a domain.
+    pub attacker: String,
+    /// True when the profile itself is the attacker (only such evidence counts for alerts).
+    pub profile_is_attacker: bool,
+    /// The victim, if any.
+    pub victim: Option<String>,
+    /// Threat level.
+    pub threat_level: ThreatLevel,
+    /// Confidence in [0, 1].
+    pub confidence: f64,
+    /// What was seen, as Slips words it.
+    pub description: String,
+    /// Time of the flow that completed it.
+    pub ts: f64,
+    /// uids of the flows behind it.
+    pub uids: Vec<String>,
+}
+
+impl Evidence {
+    /// Threat level × confidence.
+    pub fn weight(&self) -> f64 {
+        self.threat_level.value() * self.confidence
+    }
+}
+
+/// An alert: a window whose evidence reached the threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alert {
+    /// Profile.
+    pub profile: IpAddr,
+    /// Window.
+    pub window: i64,
+    /// Time of the last evidence.
+    pub ts: f64,
+    /// Sum of threat level × confidence.
+    pub score: f64,
+    /// Indices into [`Detections::evidence`].
+    pub evidence: Vec<usize>,
+}
+
+/// Detection settings.
+#[derive(Debug, Clone)]
+pub struct DetectConfig {
+    /// Alert threshold per minute of window width (Slips v1.0.0: 0.1).
+    pub alert_threshold: f64,
+    /// Threat intelligence.
+    pub ti: ti::ThreatIntel,
+    /// Whitelist.
+    pub whitelist: ti::Whitelist,
+    /// Whether the input had dns records (connection-without-DNS needs them).
+    pub dns_known: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            alert_threshold: 0.1,
+            ti: ti::ThreatIntel::default(),
+            whitelist: ti::Whitelist::default(),
+            dns_known: true,
+        }
+    }
+}
+
+/// Everything the detections found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Detections {
+    /// All evidence, by profile, window, time.
+    pub evidence: Vec<Evidence>,
+    /// All alerts, by profile, window, time.
+    pub alerts: Vec<Alert>,
+    /// Beacon scores of out-tuples: (profile, window, tuple key) → result.
+    #[serde(skip)]
+    pub beacons: HashMap<(IpAddr, i64, String), beacon::Beacon>,
+    /// IPs and domains that matched threat intelligence, with the feed's description.
+    pub ti_hits: BTreeMap<String, String>,
+}
+
+impl Detections {
+    /// The evidence of one window.
+    pub fn of_window(&self, ip: IpAddr, n: i64) -> impl Iterator<Item = &Evidence> {
+        let start = self
+            .evidence
+            .partition_point(|e| (e.profile, e.window) < (ip, n));
+        self.evidence[start..]
+            .iter()
+            .take_while(move |e| e.profile == ip && e.window == n)
+    }
+
+    /// The evidence of one profile.
+    pub fn of_profile(&self, ip: IpAddr) -> impl Iterator<Item = &Evidence> {
+        let start = self.evidence.partition_point(|e| e.profile < ip);
+        self.evidence[start..]
+            .iter()
+            .take_while(move |e| e.profile == ip)
+    }
+
+    /// Windows with at least one alert.
+    pub fn alerted(&self) -> BTreeSet<(IpAddr, i64)> {
+        self.alerts.iter().map(|a| (a.profile, a.window)).collect()
+    }
+}
+
+fn conf_from_pkts(pkts: u64) -> f64 {
+    if pkts > 10 {
+        1.0
+    } else if pkts == 0 {
+        0.3
+    } else {
+        pkts as f64 / 10.0
+    }
+}
+
+fn ignored(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            v.is_private()
+                || v.is_loopback()
+                || v.is_link_local()
+                || v.is_multicast()
+                || v.is_broadcast()
+                || v.is_unspecified()
+                || v.octets()[3] == 255
+        }
+        IpAddr::V6(v) => {
+            v.is_loopback()
+                || v.is_multicast()
+                || v.is_unspecified()
+                || (v.segments()[0] & 0xfe00) == 0xfc00
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+fn multicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => v.is_multicast() || v.is_broadcast(),
+        IpAddr::V6(v) => v.is_multicast(),
+    }
+}
+
+/// Builds the evidence of one window.
+struct Ctx<'a> {
+    store: &'a Store,
+    cfg: &'a DetectConfig,
+    profile: IpAddr,
+    window: i64,
+    out: Vec<Evidence>,
+    beacons: Vec<(String, beacon::Beacon)>,
+    ti_hits: Vec<(String, String)>,
+}
+
+impl Ctx<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        kind: &'static str,
+        attacker: String,
+        victim: Option<String>,
+        threat_level: ThreatLevel,
+        confidence: f64,
+        description: String,
+        ts: f64,
+        uids: Vec<String>,
+    ) {
+        let wl = &self.cfg.whitelist;
+        if wl.matches(&attacker) || victim.as_deref().is_some_and(|v| wl.matches(v)) {
+            return;
+        }
+        let profile_is_attacker = attacker == self.profile.to_string();
+        self.out.push(Evidence {
+            kind,
+            profile: self.profile,
+            window: self.window,
+            attacker,
+            profile_is_attacker,
+            victim,
+            threat_level,
+            confidence: confidence.clamp(0.0, 1.0),
+            description,
+            ts,
+            uids,
+        });
+    }
+
+    fn me(&self) -> String {
+        self.profile.to_string()
+    }
+}
+
+/// What one profile yields: evidence, beacon scores, threat-intelligence hits.
+type ProfileResult = (
+    Vec<Evidence>,
+    Vec<(IpAddr, i64, String, beacon::Beacon)>,
+    Vec<(String, String)>,
+);
+
+/// Runs every detection on the store.
+pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
+    let profiles: Vec<&Profile> = store.profiles.values().collect();
+    let parts: Vec<ProfileResult> = profiles
+        .par_iter()
+        .map(|p| {
+            let mut ev = Vec::new();
+            let mut bc = Vec::new();
+            let mut hits = Vec::new();
+            for w in p.windows.values() {
+                let mut cx = Ctx {
+                    store,
+                    cfg,
+                    profile: p.ip,
+                    window: w.number,
+                    out: Vec::new(),
+                    beacons: Vec::new(),
+                    ti_hits: Vec::new(),
+                };
+                window_detections(&mut cx, w);
+                cx.out.sort_by(|a, b| {
+                    a.ts.total_cmp(&b.ts)
+                        .then(a.kind.cmp(b.kind))
+                        .then(a.description.cmp(&b.description))
+                });
+                ev.extend(cx.out);
+                bc.extend(cx.beacons.into_iter().map(|(k, b)| (p.ip, w.number, k, b)));
+                hits.extend(cx.ti_hits);
+            }
+            (ev, bc, hits)
+        })
+        .collect();
+    let mut d = Detections::default();
+    for (ev, bc, hits) in parts {
+        d.evidence.extend(ev);
+        for (ip, n, k, b) in bc {
+            d.beacons.insert((ip, n, k), b);
+        }
+        d.ti_hits.extend(hits);
+    }
+    d.alerts = alerts(
+        &d.evidence,
+        cfg.alert_threshold * store.config.tw_width / 60.0,
+    );
+    d
+}
+
+/// Slips v1.0.0's accounting: per window, in time order, the attacker-side evidence not yet
+/// part of an alert is summed; reaching `threshold` raises an alert and starts a new sum.
+pub fn alerts(evidence: &[Evidence], threshold: f64) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < evidence.len() {
+        let (ip, n) = (evidence[i].profile, evidence[i].window);
+        let mut acc = 0.0;
+        let mut ids = Vec::new();
+        while i < evidence.len() && evidence[i].profile == ip && evidence[i].window == n {
+            let e = &evidence[i];
+            if e.profile_is_attacker && e.weight() > 0.0 {
+                acc += e.weight();
+                ids.push(i);
+                if acc >= threshold - 1e-9 {
+                    out.push(Alert {
+                        profile: ip,
+                        window: n,
+                        ts: e.ts,
+                        score: acc,
+                        evidence: std::mem::take(&mut ids),
+                    });
+                    acc = 0.0;
+                }
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+fn window_detections(cx: &mut Ctx<'_>, w: &Window) {
+    scans(cx, w);
+    per_flow(cx, w);
+    icmp_sweeps(cx, w);
+    data_upload_window(cx, w);
+    dns_detections(cx, w);
+    http_detections(cx, w);
+    ssl_detections(cx, w);
+    beacons(cx, w);
+}
+
+/// Horizontal and vertical port scans (Slips' current rule: not-established TCP/UDP client
+/// flows, flipped connections ignored; evidence at 10, 100, 1000… distinct targets).
+fn scans(cx: &mut Ctx<'_>, w: &Window) {
+    let conns = &cx.store.conns;
+    let mut horizontal: BTreeMap<(Proto, u16), (HashSet<IpAddr>, u64, u32)> = BTreeMap::new();
+    let mut vertical: BTreeMap<(Proto, IpAddr), (HashSet<u16>, u64, u32)> = BTreeMap::new();
+    let me = cx.me();
+    for &i in &w.out_flows {
+        let c = &conns[i as usize];
+        if !matches!(c.proto, Proto::Tcp | Proto::Udp)
+            || c.established() != Established::NotEstablished
+            || c.history.as_str().contains('^')
+        {
+            continue;
+        }
+        let h = horizontal.entry((c.proto, c.resp_p)).or_default();
+        h.0.insert(c.resp_h);
+        h.1 += c.orig_pkts;
+        let n = h.0.len();
+        if n >= 10 && (n as f64).log10().floor() as u32 > h.2 {
+            h.2 = (n as f64).log10().floor() as u32;
+            let service = ports::service_name(c.resp_p, c.proto).unwrap_or("");
+            let conf = conf_from_pkts(h.1);
+            let desc = format!(
+                "Horizontal port scan to port {service} {}/{}. From {me} to {n} unique destination IPs. Total packets sent: {}. Confidence: {conf}. by Slips",
+                c.resp_p,
+                c.proto.as_str(),
+                h.1
+            );
+            cx.add(
+                "HorizontalPortscan",
+                me.clone(),
+                None,
+                ThreatLevel::High,
+                conf,
+                desc,
+                c.ts,
+                vec![c.uid.to_string()],
+            );
+        }
+        let v = vertical.entry((c.proto, c.resp_h)).or_default();
+        v.0.insert(c.resp_p);
+        v.1 += c.orig_pkts;
+        let n = v.0.len();
+        if n >= 10 && (n as f64).log10().floor() as u32 > v.2 {
+            v.2 = (n as f64).log10().floor() as u32;
+            let conf = conf_from_pkts(v.1);
+            let desc = format!(
+                "new vertical port scan to IP {} from {me}. Total {n} {} ports were scanned. Total packets sent to all ports: {}. Confidence: {conf}. by Slips",
+                c.resp_h,
+                c.proto.upper(),
+                v.1
+            );
+            cx.add(
+                "VerticalPortscan",
+                me.clone(),
+                Some(c.resp_h.to_string()),
+                ThreatLevel::High,
+                conf,
+                desc,
+                c.ts,
+                vec![c.uid.to_string()],
+            );
+        }
+    }
+}
+
+/// When the profile became a port scanner in this window (later unknown-port evidence is left
+/// out, as Slips does today).
+fn scanner_since(cx: &Ctx<'_>) -> f64 {
+    cx.out
+        .iter()
+        .filter(|e| matches!(e.kind, "HorizontalPortscan" | "VerticalPortscan"))
+        .map(|e| e.ts)
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[allow(clippy::too_many_lines)]
+fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
+    let store = cx.store;
+    let me = cx.me();
+    let scanner = scanner_since(cx);
+    let mut unknown_seen: HashSet<(IpAddr, u16, Proto)> = HashSet::new();
+    let mut rej: HashMap<(IpAddr, u16), (u32, Vec<String>)> = HashMap::new();
+    let mut multi_ports: HashMap<IpAddr, BTreeSet<u16>> = HashMap::new();
+    let mut multi_reported: HashMap<IpAddr, usize> = HashMap::new();
+    let mut ti_seen: HashSet<IpAddr> = HashSet::new();
+    let mut no_dns_seen: HashSet<IpAddr> = HashSet::new();
+    // hosts with a recognised HTTP / TLS connection, for the port 80 / 443 checks (±5 min)
+    let mut http_at: HashMap<IpAddr, Vec<f64>> = HashMap::new();
+    let mut ssl_at: HashMap<IpAddr, Vec<f64>> = HashMap::new();
+    for &i in &w.out_flows {
+        let c = &store.conns[i as usize];
+        match c.service.as_str() {
+            s if s.contains("http") => http_at.entry(c.resp_h).or_default().push(c.ts),
+            s if s.contains("ssl") => ssl_at.entry(c.resp_h).or_default().push(c.ts),
+            _ => {}
+        }
+    }
+    let near = |m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64| {
+        m.get(&ip)
+            .is_some_and(|v| v.iter().any(|x| (x - t).abs() <= 300.0))
+    };
+    // P2P heuristic (Slips): UDP to high ports with many flows or many peers is not "unknown"
+    let mut p2p_flows: HashMap<IpAddr, u32> = HashMap::new();
+    for &i in &w.out_flows {
+        let c = &store.conns[i as usize];
+        if c.proto == Proto::Udp && c.resp_p > 30000 {
+            *p2p_flows.entry(c.resp_h).or_default() += 1;
+        }
+    }
+    let p2p_peers = p2p_flows.values().filter(|n| **n >= 6).count();
+    for &i in &w.out_flows {
+        let c = &store.conns[i as usize];
+        let uid = c.uid.to_string();
+        let dst = c.resp_h.to_string();
+        let tcp_udp = matches!(c.proto, Proto::Tcp | Proto::Udp);
+        let est = c.established() == Established::Established;
+        // long connection
+        if c.duration > 1500.0 && !multicast(c.resp_h) {
+            cx.add(
+                "LongConnection",
+                me.clone(),
+                Some(dst.clone()),
+                ThreatLevel::Low,
+                (c.duration / 86400.0 * 100.0).round() / 100.0,
+                format!(
+                    "Long Connection. Connection from {me} to destination address: {dst} took {} mins",
+                    (c.duration / 60.0) as u64
+                ),
+                c.ts,
+                vec![uid.clone()],
+            );
+        }
+        // port 0
+        if tcp_udp && (c.orig_p == 0 || c.resp_p == 0) && !multicast(c.resp_h) {
+            cx.add(
+                "Port0Connection",
+                me.clone(),
+                Some(dst.clone()),
+                ThreatLevel::High,
+                0.8,
+                format!(
+                    "Connection on port 0 from {me}:{} to {dst}:{}.",
+                    c.orig_p, c.resp_p
+                ),
+                c.ts,
+                vec![uid.clone()],
+            );
+        }
+        // unknown destination port (once per destination, port and protocol)
+        let p2p = c.proto == Proto::Udp
+            && c.resp_p > 30000
+            && (p2p_flows.get(&c.resp_h).copied().unwrap_or(0) >= 6 || p2p_peers >= 5);
+        if tcp_udp
+            && c.ts <= scanner
+            && !p2p
+            && c.service.is_empty()
+            && ports::service_name(c.resp_p, c.proto).is_none()
+            && unknown_seen.insert((c.resp_h, c.resp_p, c.proto))
+        {
+            // Slips today: high when established, medium otherwise
+            cx.add(
+                "UnknownPort",
+                me.clone(),
+                Some(dst.clone()),
+                if est {
+                    ThreatLevel::High
+                } else {
+                    ThreatLevel::Medium
+                },
+                1.0,
+                format!(
+                    "Connection to unknown destination port {}/{} destination IP {dst}.",
+                    c.resp_p,
+                    c.proto.upper()
+                ),
+                c.ts,
+                vec![uid.clone()],
+            );
+        }
+        // multiple reconnection attempts
+        if c.conn_state == ConnState::REJ {
+            let r = rej.entry((c.resp_h, c.resp_p)).or_default();
+            r.0 += 1;
+            r.1.push(uid.clone());
+            if r.0 >= 5 {
+                let n = r.0;
+                let uids = std::mem::take(&mut r.1);
+                r.0 = 0;
+                cx.add(
+                    "MultipleReconnectionAttempts",
+                    me.clone(),
+                    Some(dst.clone()),
+                    ThreatLevel::Medium,
+                    0.5,
+                    format!(
+                        "Multiple reconnection attempts from IP: {me} to destination IP: {dst} reconnections: {n}."
+                    ),
+                    c.ts,
+                    uids,
+                );
+            }
+        }
+        // several unknown-service ports to one established destination
+        if c.proto == Proto::Tcp
+            && est
+            && c.service.is_empty()
+            && ports::service_name(c.resp_p, c.proto).is_none()
+        {
+            let set = multi_ports.entry(c.resp_h).or_default();
+            set.insert(c.resp_p);
+            let n = set.len();
+            if n > 1 && multi_reported.get(&c.resp_h).copied().unwrap_or(0) < n {
+                multi_reported.insert(c.resp_h, n);
+                let list = set
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                cx.add(
+                    "ConnectionToMultiplePorts",
+                    me.clone(),
+                    Some(dst.clone()),
+                    ThreatLevel::Medium,
+                    0.5,
+                    format!("Connection to multiple ports {list} of destination IP: {dst}."),
+                    c.ts,
+                    vec![uid.clone()],
+                );
+            }
+        }
+        // data upload per flow
+        if c.orig_bytes >= 100_000_000 && !ignored(c.resp_h) {
+            cx.add(
+                "DataUpload",
+                me.clone(),
+                Some(dst.clone()),
+                ThreatLevel::High,
+                0.6,
+                format!(
+                    "Large data upload. {} MBs sent to {dst}.",
+                    c.orig_bytes / 1_000_000
+                ),
+                c.ts,
+                vec![uid.clone()],
+            );
+        }
+        // non-HTTP on 80 / non-TLS on 443
+        if c.proto == Proto::Tcp && est && c.orig_bytes + c.resp_bytes > 0 {
+            if c.resp_p == 80
+                && !c.service.as_str().contains("http")
+                && !near(&http_at, c.resp_h, c.ts)
+            {
+                cx.add(
+                    "NonHttpPort80Connection",
+                    me.clone(),
+                    Some(dst.clone()),
+                    ThreatLevel::Low,
+                    0.8,
+                    format!("non-HTTP established connection to port 80. destination IP: {dst}"),
+                    c.ts,
+                    vec![uid.clone()],
+                );
+            }
+            if c.resp_p == 443
+                && !c.service.as_str().contains("ssl")
+                && !near(&ssl_at, c.resp_h, c.ts)
+            {
+                cx.add(
+                    "NonSslPort443Connection",
+                    me.clone(),
+                    Some(dst.clone()),
+                    ThreatLevel::Medium,
+                    0.8,
+                    format!("non-SSL established connection to port 443. destination IP: {dst}"),
+                    c.ts,
+                    vec![uid.clone()],
+                );
+            }
+        }
+        // connection without a DNS resolution of the destination
+        if cx.cfg.dns_known
+            && tcp_udp
+            && !c.service.as_str().contains("dns")
+            && !ignored(c.resp_h)
+            && !cx.store.dns_resolution.contains_key(&c.resp_h)
+            && no_dns_seen.insert(c.resp_h)
+        {
+            cx.add(
+                "ConnectionWithoutDNS",
+                me.clone(),
+                Some(dst.clone()),
+                ThreatLevel::Info,
+                0.8,
+                format!("a connection without DNS resolution to IP: {dst}"),
+                c.ts,
+                vec![uid.clone()],
+            );
+        }
+        // threat intelligence on the destination
+        if !cx.cfg.ti.is_empty() && c.conn_state != ConnState::OTH && ti_seen.insert(c.resp_h) {
+            if let Some(hit) = cx.cfg.ti.ip(c.resp_h).cloned() {
+                cx.ti_hits.push((dst.clone(), hit.description.clone()));
+                cx.add(
+                    "ThreatIntelligenceBlacklistIP",
+                    dst.clone(),
+                    Some(me.clone()),
+                    hit.level,
+                    1.0,
+                    format!(
+                        "connection to blacklisted IP {dst}. Description: {}. Source: {}.",
+                        hit.description, hit.source
+                    ),
+                    c.ts,
+                    vec![uid.clone()],
+                );
+            }
+        }
+    }
+    // the profile itself on a blacklist: every window it is active in
+    if let Some(hit) = cx.cfg.ti.ip(cx.profile).cloned() {
+        let first = w.out_flows.first().or(w.in_flows.first());
+        if let Some(&i) = first {
+            let c = &store.conns[i as usize];
+            cx.ti_hits.push((me.clone(), hit.description.clone()));
+            cx.add(
+                "ThreatIntelligenceBlacklistIP",
+                me.clone(),
+                None,
+                hit.level,
+                1.0,
+                format!(
+                    "connection from blacklisted IP {me}. Description: {}. Source: {}.",
+                    hit.description, hit.source
+                ),
+                c.ts,
+                vec![c.uid.to_string()],
+            );
+        }
+    }
+}
+
+/// ICMP sweeps: distinct hosts probed with echo, timestamp or address-mask requests; evidence
+/// at every multiple of 5 hosts (as Slips' Zeek script).
+fn icmp_sweeps(cx: &mut Ctx<'_>, w: &Window) {
+    let me = cx.me();
+    let mut seen: BTreeMap<&'static str, (HashSet<IpAddr>, u64)> = BTreeMap::new();
+    for &i in &w.out_flows {
+        let c = &cx.store.conns[i as usize];
+        if c.proto != Proto::Icmp {
+            continue;
+        }
+        let kind = match c.orig_p {
+            8 => "address",
+            13 | 14 => "timestamp",
+            17 | 18 => "address mask",
+            _ => continue,
+        };
+        let s = seen.entry(kind).or_default();
+        s.1 += c.orig_pkts;
+        if s.0.insert(c.resp_h) && s.0.len() % 5 == 0 {
+            let n = s.0.len();
+            cx.add(
+                "ICMPSweep",
+                me.clone(),
+                None,
+                ThreatLevel::Medium,
+                (n as f64 / 255.0).min(1.0).max(conf_from_pkts(s.1) / 10.0),
+                format!("{me} performed ICMP {kind} scan on {n} hosts"),
+                c.ts,
+                vec![c.uid.to_string()],
+            );
+        }
+    }
+}
+
+/// Data upload per window: the bytes sent to each destination, summed (Slips v1.0.0 forgot to
+/// sum and used the first flow).
+fn data_upload_window(cx: &mut Ctx<'_>, w: &Window) {
+    let me = cx.me();
+    let mut sums: BTreeMap<IpAddr, (u64, f64, Vec<String>)> = BTreeMap::new();
+    for &i in &w.out_flows {
+        let c = &cx.store.conns[i as usize];
+        if ignored(c.resp_h) {
+            continue;
+        }
+        let s = sums.entry(c.resp_h).or_default();
+        s.0 += c.orig_bytes;
+        s.1 = s.1.max(c.ts);
+        s.2.push(c.uid.to_string());
+    }
+    for (ip, (bytes, ts, uids)) in sums {
+        if bytes >= 500_000_000 {
+            cx.add(
+                "DataUploadWindow",
+                me.clone(),
+                Some(ip.to_string()),
+                ThreatLevel::High,
+                0.6,
+                format!(
+                    "Large data upload. {} MBs sent to {ip} in this time window.",
+                    bytes / 1_000_000
+                ),
+                ts,
+                uids,
+            );
+        }
+    }
+}
+
+fn dns_detections(cx: &mut Ctx<'_>, w: &Window) {
+    let me = cx.me();
+    let mut nx: Vec<String> = Vec::new();
+    let mut nx_total = 0usize;
+    let mut arpa: Vec<(f64, String)> = Vec::new();
+    let mut ti_seen: HashSet<String> = HashSet::new();
+    let contacted: HashSet<IpAddr> = w
+        .out_flows
+        .iter()
+        .map(|&i| cx.store.conns[i as usize].resp_h)
+        .collect();
+    for &i in &w.dns {
+        let d = &cx.store.dns[i as usize];
+        let q = d.query.to_ascii_lowercase();
+        if q.is_empty() {
+            continue;
+        }
+        // DGA: many NXDOMAINs (distinct names; evidence at 10, 15, 20…, then the list starts over)
+        if d.rcode_name.contains("NXDOMAIN")
+            && !q.ends_with(".arpa")
+            && !q.ends_with(".local")
+            && !cx.cfg.whitelist.matches(&q)
+            && !nx.contains(&q)
+        {
+            nx.push(q.clone());
+            nx_total += 1;
+            if nx.len() >= 10 && nx.len() % 5 == 0 {
+                let n = nx.len();
+                cx.add(
+                    "DGA",
+                    me.clone(),
+                    None,
+                    ThreatLevel::High,
+                    (n as f64 / 100.0).min(1.0),
+                    format!("Possible DGA or domain scanning. {me} failed to resolve {n} domains"),
+                    d.id.ts,
+                    vec![d.id.uid.to_string()],
+                );
+                nx.clear();
+            }
+        }
+        // reverse-DNS scan: 10 distinct in-addr.arpa names within 2 s
+        if q.ends_with(".in-addr.arpa") && !arpa.iter().any(|a| a.1 == q) {
+            arpa.push((d.id.ts, q.clone()));
+            arpa.retain(|a| d.id.ts - a.0 <= 2.0);
+            if arpa.len() >= 10 {
+                let n = arpa.len();
+                cx.add(
+                    "DNS-ARPA-Scan",
+                    me.clone(),
+                    None,
+                    ThreatLevel::Medium,
+                    0.7,
+                    format!("Doing DNS ARPA scan. Scanned {n} hosts within 2 seconds."),
+                    d.id.ts,
+                    vec![d.id.uid.to_string()],
+                );
+                arpa.clear();
+            }
+        }
+        // an answer no connection of this window used
+        let ips: Vec<IpAddr> = d.answers.iter().filter_map(|a| a.parse().ok()).collect();
+        if d.rcode_name == "NOERROR"
+            && !ips.is_empty()
+            && q.contains('.')
+            && !q.ends_with(".arpa")
+            && !q.ends_with(".local")
+            && !q.contains("wpad")
+            && !ips.iter().any(|ip| contacted.contains(ip))
+        {
+            cx.add(
+                "DNSWithoutConnection",
+                q.clone(),
+                Some(me.clone()),
+                ThreatLevel::Info,
+                0.8,
+                format!("domain {q} resolved with no connection"),
+                d.id.ts,
+                vec![d.id.uid.to_string()],
+            );
+        }
+        if !cx.cfg.ti.is_empty() && ti_seen.insert(q.clone()) {
+            if let Some((hit, parent)) = cx.cfg.ti.domain(&q) {
+                let hit = hit.clone();
+                cx.ti_hits.push((q.clone(), hit.description.clone()));
+                cx.add(
+                    "ThreatIntelligenceBlacklistDomain",
+                    q.clone(),
+                    Some(me.clone()),
+                    hit.level,
+                    if parent { 0.7 } else { 1.0 },
+                    format!(
+                        "connection to a blacklisted domain {q}. Description: {}, Found in feed: {}.",
+                        hit.description, hit.source
+                    ),
+                    d.id.ts,
+                    vec![d.id.uid.to_string()],
+                );
+            }
+        }
+    }
+    let _ = nx_total;
+}
+
+const SEARCH_HOSTS: [&str; 5] = [
+    "bing.com",
+    "google.com",
+    "yandex.com",
+    "yahoo.com",
+    "duckduckgo.com",
+];
+
+fn suspicious_ua(ua: &str) -> bool {
+    let l = ua.to_ascii_lowercase();
+    ["httpsend", "chm_msdn", "jndi", "tesseract"]
+        .iter()
+        .any(|s| l.contains(s))
+        // Slips matches "pb" anywhere, which flags ordinary agents; only the tool's own name
+        || l.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "pb")
+}
+
+fn http_detections(cx: &mut Ctx<'_>, w: &Window) {
+    let me = cx.me();
+    let mut empty: HashMap<String, (u32, Vec<String>)> = HashMap::new();
+    for &i in &w.http {
+        let h = &cx.store.http[i as usize];
+        let uid = h.id.uid.to_string();
+        if suspicious_ua(&h.user_agent) {
+            cx.add(
+                "SuspiciousUserAgent",
+                me.clone(),
+                Some(h.id.resp_h.to_string()),
+                ThreatLevel::High,
+                1.0,
+                format!(
+                    "suspicious user-agent: {} while connecting to {}{}",
+                    h.user_agent, h.host, h.uri
+                ),
+                h.id.ts,
+                vec![uid.clone()],
+            );
+        }
+        let full = h.host.to_ascii_lowercase();
+        let host = full.strip_prefix("www.").unwrap_or(&full).to_string();
+        if SEARCH_HOSTS.contains(&host.as_str()) && h.request_body_len == 0 {
+            let e = empty.entry(host.clone()).or_default();
+            e.0 += 1;
+            e.1.push(uid.clone());
+            if e.0 == 4 {
+                let uids = std::mem::take(&mut e.1);
+                e.0 = 0;
+                cx.add(
+                    "EmptyConnections",
+                    me.clone(),
+                    Some(host.clone()),
+                    ThreatLevel::Medium,
+                    1.0,
+                    format!("multiple empty HTTP connections to {host}"),
+                    h.id.ts,
+                    uids,
+                );
+            }
+        }
+        if let Some(m) = h.resp_mime_types.iter().find(|m| {
+            matches!(
+                m.as_str(),
+                "application/x-dosexec"
+                    | "application/x-msdownload"
+                    | "application/x-ms-dos-executable"
+                    | "application/x-ms-exe"
+                    | "application/x-exe"
+                    | "application/x-winexe"
+            )
+        }) {
+            cx.add(
+                "DOSExecutableDownload",
+                h.id.resp_h.to_string(),
+                Some(me.clone()),
+                ThreatLevel::Low,
+                1.0,
+                format!(
+                    "Download of an executable with MIME type: {m} by {me} from {}: {}{}",
+                    h.id.resp_h, h.host, h.uri
+                ),
+                h.id.ts,
+                vec![uid.clone()],
+            );
+        }
+    }
+}
+
+/// Organisations whose certificates are checked against their own domains (Slips'
+/// `organizations_info`, reduced to the domains that name them).
+const ORGS: [(&str, &[&str]); 5] = [
+    (
+        "google",
+        &[
+            "google",
+            "gstatic",
+            "youtube",
+            "ytimg",
+            "2mdn",
+            "gvt1",
+            "gvt2",
+            "ggpht",
+            "doubleclick",
+            "android",
+            "goo.gl",
+            "withgoogle",
+        ],
+    ),
+    (
+        "microsoft",
+        &[
+            "microsoft",
+            "msn",
+            "live",
+            "bing",
+            "office",
+            "windows",
+            "azure",
+            "skype",
+            "msft",
+            "xbox",
+            "outlook",
+            "hotmail",
+            "msedge",
+        ],
+    ),
+    ("apple", &["apple", "icloud", "mzstatic", "itunes"]),
+    (
+        "facebook",
+        &["facebook", "fbcdn", "instagram", "whatsapp", "fb"],
+    ),
+    ("twitter", &["twitter", "twimg", "t.co"]),
+];
+
+fn ssl_detections(cx: &mut Ctx<'_>, w: &Window) {
+    let me = cx.me();
+    for &i in &w.ssl {
+        let s = &cx.store.ssl[i as usize];
+        let dst = s.id.resp_h.to_string();
+        let uid = s.id.uid.to_string();
+        if s.validation_status.contains("self signed") {
+            cx.add(
+                "SelfSignedCertificate",
+                dst.clone(),
+                Some(me.clone()),
+                ThreatLevel::Low,
+                0.5,
+                format!(
+                    "Self-signed certificate. Destination IP: {dst}. SNI: {}",
+                    s.server_name
+                ),
+                s.id.ts,
+                vec![uid.clone()],
+            );
+        }
+        let issuer = s.issuer.to_ascii_lowercase();
+        let sni = s.server_name.to_ascii_lowercase();
+        if !sni.is_empty() {
+            for (org, domains) in ORGS {
+                if issuer.contains(org) {
+                    // a label naming the organisation (googleadservices, ytimg…) is its own
+                    let own = sni.split('.').any(|label| {
+                        domains
+                            .iter()
+                            .any(|d| label == *d || (d.len() >= 4 && label.contains(d)))
+                    });
+                    if !own {
+                        let name = format!("{}{}", org[..1].to_ascii_uppercase(), &org[1..]);
+                        cx.add(
+                            "IncompatibleCN",
+                            me.clone(),
+                            Some(dst.clone()),
+                            ThreatLevel::Medium,
+                            0.9,
+                            format!(
+                                "Incompatible certificate CN to IP: {dst} domain: {sni}. The certificate is claiming to belong to {name}."
+                            ),
+                            s.id.ts,
+                            vec![uid.clone()],
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(hit) = cx.cfg.ti.ja3(&s.ja3).cloned() {
+            cx.add(
+                "MaliciousJA3",
+                me.clone(),
+                Some(dst.clone()),
+                hit.level,
+                1.0,
+                format!(
+                    "Malicious JA3: {} from source address {me} to {dst}. description: {}.",
+                    s.ja3, hit.description
+                ),
+                s.id.ts,
+                vec![uid.clone()],
+            );
+        }
+        if let Some(hit) = cx.cfg.ti.ja3(&s.ja3s).cloned() {
+            cx.add(
+                "MaliciousJA3s",
+                dst.clone(),
+                Some(me.clone()),
+                hit.level,
+                1.0,
+                format!(
+                    "Malicious JA3s: (possible C&C server): {} to server {dst}. description: {}.",
+                    s.ja3s, hit.description
+                ),
+                s.id.ts,
+                vec![uid.clone()],
+            );
+        }
+    }
+}
+
+/// A tuple's flows: start, bytes, index.
+type TupleFlows = Vec<(f64, u64, u32)>;
+
+/// Periodic out-tuples (see [`beacon`]).
+fn beacons(cx: &mut Ctx<'_>, w: &Window) {
+    let me = cx.me();
+    let mut by_tuple: BTreeMap<(IpAddr, u16, Proto), TupleFlows> = BTreeMap::new();
+    for &i in &w.out_flows {
+        let c = &cx.store.conns[i as usize];
+        by_tuple
+            .entry((c.resp_h, c.resp_p, c.proto))
+            .or_default()
+            .push((c.ts, c.orig_bytes + c.resp_bytes, i));
+    }
+    for ((ip, port, proto), flows) in by_tuple {
+        let pts: Vec<(f64, u64)> = flows.iter().map(|f| (f.0, f.1)).collect();
+        let Some(b) = beacon::score(&pts) else {
+            continue;
+        };
+        let key = format!("{ip}-{port}-{}", proto.as_str());
+        cx.beacons.push((key.clone(), b));
+        if b.score >= beacon::THRESHOLD {
+            let last = flows.iter().map(|f| f.0).fold(f64::MIN, f64::max);
+            let mut desc = String::new();
+            let _ = write!(
+                desc,
+                "Periodic connections (possible C&C beacon) to {ip} port {port}/{}: {} flows every {:.0} s (jitter {:.0}%), score {:.2}.",
+                proto.as_str(),
+                b.flows,
+                b.period,
+                b.jitter * 100.0,
+                b.score
+            );
+            let uids = flows
+                .iter()
+                .map(|f| cx.store.conns[f.2 as usize].uid.to_string())
+                .collect();
+            cx.add(
+                "Beacon",
+                me.clone(),
+                Some(ip.to_string()),
+                ThreatLevel::Medium,
+                b.score,
+                desc,
+                last,
+                uids,
+            );
+        }
+    }
+}
+
+/// Writes `alerts.log` and `alerts.json` in Slips v1.0.0's line formats into `dir`.
+pub fn write_outputs(store: &Store, d: &Detections, dir: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut log = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.log"))?);
+    let mut json = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.json"))?);
+    let iso = |ts: f64| {
+        chrono::DateTime::from_timestamp_micros((ts * 1e6).round() as i64)
+            .map_or_else(String::new, |t| {
+                t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+            })
+    };
+    let mut by_alert: HashMap<usize, usize> = HashMap::new();
+    for (a, alert) in d.alerts.iter().enumerate() {
+        for &e in &alert.evidence {
+            by_alert.insert(e, a);
+        }
+    }
+    for (i, e) in d.evidence.iter().enumerate() {
+        writeln!(
+            log,
+            "{}: Src IP {:<26}. Detected {}",
+            iso(e.ts),
+            e.profile.to_string(),
+            e.description
+        )?;
+        let obj = serde_json::json!({
+            "Format": "IDEA0",
+            "ID": format!("{}-{}-{}", e.profile, e.window, i),
+            "DetectTime": iso(e.ts),
+            "EventTime": iso(e.ts),
+            "Category": [e.kind],
+            "Confidence": e.confidence,
+            "Source": [{"IP4": [e.profile.to_string()]}],
+            "Target": e.victim.as_ref().map(|v| vec![serde_json::json!({"IP4": [v]})]),
+            "Note": serde_json::json!({
+                "threat_level": e.threat_level.as_str(),
+                "attacker": e.attacker,
+                "timewindow": format!("timewindow{}", e.window),
+                "uids": e.uids,
+                "alert": by_alert.contains_key(&i),
+            }).to_string(),
+            "Description": e.description,
+        });
+        serde_json::to_writer(&mut json, &obj)?;
+        writeln!(json)?;
+        if let Some(&a) = by_alert.get(&i) {
+            let alert = &d.alerts[a];
+            if alert.evidence.last() == Some(&i) {
+                writeln!(
+                    log,
+                    "{}: Src IP {}. Generated an alert given enough evidence on timewindow {}.",
+                    iso(alert.ts),
+                    alert.profile,
+                    alert.window
+                )?;
+            }
+        }
+    }
+    let _ = store;
+    log.flush()?;
+    json.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ip: [u8; 4], window: i64, ts: f64, level: ThreatLevel, conf: f64, own: bool) -> Evidence {
+        Evidence {
+            kind: "Test",
+            profile: IpAddr::from(ip),
+            window,
+            attacker: String::new(),
+            profile_is_attacker: own,
+            victim: None,
+            threat_level: level,
+            confidence: conf,
+            description: String::new(),
+            ts,
+            uids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn alerts_sum_attacker_evidence_per_window_and_start_over() {
+        let a = [10, 0, 0, 1];
+        let e = vec![
+            ev(a, 1, 1.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 2.0, ThreatLevel::Critical, 1.0, false), // victim side: not counted
+            ev(a, 1, 3.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 4.0, ThreatLevel::Medium, 0.8, true),
+            ev(a, 1, 5.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 6.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 6.5, ThreatLevel::High, 1.0, true),
+            ev(a, 2, 7.0, ThreatLevel::High, 1.0, true),
+        ];
+        let al = alerts(&e, 2.0);
+        assert_eq!(al.len(), 2, "{al:?}");
+        assert_eq!(al[0].evidence, vec![0, 2, 3], "0.8 + 0.8 + 0.4 = 2.0");
+        assert_eq!(
+            al[1].evidence,
+            vec![4, 5, 6],
+            "a second alert from new evidence"
+        );
+        assert!(al.iter().all(|a| a.window == 1));
+        assert!(alerts(&e, 100.0).is_empty());
+    }
+
+    #[test]
+    fn threat_levels_parse_and_weigh() {
+        assert_eq!(ThreatLevel::parse(" HIGH "), Some(ThreatLevel::High));
+        assert_eq!(ThreatLevel::parse("bogus"), None);
+        assert!((ThreatLevel::Medium.value() - 0.5).abs() < 1e-12);
+        assert!(suspicious_ua("${jndi:ldap://x}"));
+        assert!(suspicious_ua("pb"));
+        assert!(!suspicious_ua("Mozilla/5.0 (webpbrowser)"));
+    }
+}

@@ -1,0 +1,607 @@
+//! Detections: each scenario just below and at its threshold (records built here), the
+//! evidence strings of Slips' integration tests (spec §9), the real Slips runs in
+//! `slips-oracle/`, alert accounting, outputs and determinism.
+
+use crate::{corpus, fixtures};
+use kalipso::detect::{DetectConfig, Detections, ThreatLevel};
+use kalipso::input::Batch;
+use kalipso::profile::ProfileConfig;
+use kalipso::record::{Conn, ConnState, Dns, Endpoints, Proto, Sym};
+use std::net::IpAddr;
+
+const ME: [u8; 4] = [10, 0, 0, 5];
+
+fn ip(a: [u8; 4]) -> IpAddr {
+    IpAddr::from(a)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conn(
+    ts: f64,
+    dst: [u8; 4],
+    dport: u16,
+    proto: Proto,
+    state: ConnState,
+    dur: f64,
+    sent: u64,
+    pkts: u64,
+) -> Conn {
+    Conn {
+        ts,
+        duration: dur,
+        uid: format!("C{ts}").into(),
+        orig_h: ip(ME),
+        orig_p: 40_000,
+        resp_h: ip(dst),
+        resp_p: dport,
+        proto,
+        service: Sym::default(),
+        conn_state: state,
+        orig_bytes: sent,
+        resp_bytes: if state == ConnState::SF { 100 } else { 0 },
+        history: Sym::default(),
+        orig_pkts: pkts,
+        orig_ip_bytes: sent + 40 * pkts,
+        resp_pkts: u64::from(state == ConnState::SF) * 2,
+        resp_ip_bytes: 0,
+    }
+}
+
+fn detect(conns: Vec<Conn>, dns: Vec<Dns>) -> Detections {
+    let dns_known = !dns.is_empty();
+    let batch = Batch {
+        conns,
+        dns,
+        ..Batch::default()
+    };
+    let store = kalipso::Store::build(
+        batch,
+        kalipso::input::InputSummary::default(),
+        ProfileConfig::default(),
+    );
+    kalipso::detect::run(
+        &store,
+        &DetectConfig {
+            dns_known,
+            ..DetectConfig::default()
+        },
+    )
+}
+
+fn kinds(d: &Detections) -> Vec<&'static str> {
+    d.evidence.iter().map(|e| e.kind).collect()
+}
+
+fn count(d: &Detections, kind: &str) -> usize {
+    d.evidence.iter().filter(|e| e.kind == kind).count()
+}
+
+#[test]
+fn port_scans_fire_at_ten_targets() {
+    let s0 = |i: u8, port: u16, dst: [u8; 4]| {
+        conn(
+            f64::from(i),
+            dst,
+            port,
+            Proto::Tcp,
+            ConnState::S0,
+            0.0,
+            0,
+            1,
+        )
+    };
+    let h = |n: u8| {
+        (1..=n)
+            .map(|i| s0(i, 23, [45, 0, 0, i]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(&detect(h(9), vec![]), "HorizontalPortscan"),
+        0,
+        "9 hosts"
+    );
+    let d = detect(h(10), vec![]);
+    assert_eq!(
+        count(&d, "HorizontalPortscan"),
+        1,
+        "10 hosts: {:?}",
+        kinds(&d)
+    );
+    let e = d
+        .evidence
+        .iter()
+        .find(|e| e.kind == "HorizontalPortscan")
+        .unwrap_or_else(|| panic!("scan"));
+    assert!(
+        e.description
+            .starts_with("Horizontal port scan to port telnet 23/tcp. From 10.0.0.5 to 10 unique destination IPs."),
+        "{}",
+        e.description
+    );
+    assert!((e.confidence - 1.0).abs() < 1e-9 || e.confidence > 0.0);
+    let v = |n: u16| {
+        (1..=n)
+            .map(|p| s0(p as u8, 1000 + p, [45, 0, 0, 1]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(count(&detect(v(9), vec![]), "VerticalPortscan"), 0);
+    let d = detect(v(10), vec![]);
+    assert_eq!(count(&d, "VerticalPortscan"), 1);
+    assert!(
+        d.evidence.iter().any(|e| e.description.starts_with(
+            "new vertical port scan to IP 45.0.0.1 from 10.0.0.5. Total 10 TCP ports"
+        ))
+    );
+}
+
+#[test]
+fn long_connections_rejections_port_zero_and_uploads() {
+    let one = |c: Conn| detect(vec![c], vec![]);
+    let long = |dur: f64| {
+        conn(
+            1.0,
+            [8, 8, 4, 4],
+            443,
+            Proto::Tcp,
+            ConnState::SF,
+            dur,
+            10,
+            5,
+        )
+    };
+    assert_eq!(count(&one(long(1500.0)), "LongConnection"), 0);
+    assert_eq!(count(&one(long(1500.5)), "LongConnection"), 1);
+    let rej = |n: u8| {
+        (0..n)
+            .map(|i| {
+                conn(
+                    f64::from(i),
+                    [8, 8, 4, 4],
+                    22,
+                    Proto::Tcp,
+                    ConnState::REJ,
+                    0.0,
+                    0,
+                    1,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(&detect(rej(4), vec![]), "MultipleReconnectionAttempts"),
+        0
+    );
+    assert_eq!(
+        count(&detect(rej(5), vec![]), "MultipleReconnectionAttempts"),
+        1
+    );
+    let zero = conn(1.0, [8, 8, 4, 4], 0, Proto::Tcp, ConnState::S0, 0.0, 0, 1);
+    assert_eq!(count(&one(zero), "Port0Connection"), 1);
+    let up = |b: u64| {
+        conn(
+            1.0,
+            [93, 1, 1, 1],
+            443,
+            Proto::Tcp,
+            ConnState::SF,
+            10.0,
+            b,
+            5,
+        )
+    };
+    assert_eq!(count(&one(up(99_999_999)), "DataUpload"), 0);
+    assert_eq!(count(&one(up(100_000_000)), "DataUpload"), 1);
+    // the window sum: six flows of 90 MB to one host (Slips v1.0.0 forgot to sum)
+    let many: Vec<Conn> = (0..6)
+        .map(|i| {
+            conn(
+                f64::from(i),
+                [93, 1, 1, 1],
+                443,
+                Proto::Tcp,
+                ConnState::SF,
+                10.0,
+                90_000_000,
+                5,
+            )
+        })
+        .collect();
+    assert_eq!(count(&detect(many, vec![]), "DataUploadWindow"), 1);
+    let unknown = conn(
+        1.0,
+        [93, 1, 1, 1],
+        4444,
+        Proto::Tcp,
+        ConnState::SF,
+        1.0,
+        10,
+        5,
+    );
+    assert_eq!(count(&one(unknown.clone()), "UnknownPort"), 1);
+    let known = Conn {
+        resp_p: 22,
+        ..unknown.clone()
+    };
+    assert_eq!(
+        count(&one(known), "UnknownPort"),
+        0,
+        "22/tcp is in Slips' port table"
+    );
+    let not_est = Conn {
+        conn_state: ConnState::S0,
+        ..unknown
+    };
+    let d = one(not_est);
+    assert_eq!(
+        d.evidence
+            .iter()
+            .find(|e| e.kind == "UnknownPort")
+            .map(|e| e.threat_level),
+        Some(ThreatLevel::Medium),
+        "a not-established attempt is medium (Slips today)"
+    );
+    let mut plain80 = conn(
+        1.0,
+        [93, 1, 1, 1],
+        80,
+        Proto::Tcp,
+        ConnState::SF,
+        1.0,
+        10,
+        5,
+    );
+    assert_eq!(count(&one(plain80.clone()), "NonHttpPort80Connection"), 1);
+    plain80.service = Sym::new("http");
+    assert_eq!(count(&one(plain80), "NonHttpPort80Connection"), 0);
+}
+
+#[test]
+fn icmp_sweeps_and_dns_based_detections() {
+    let echo = |i: u8| Conn {
+        orig_p: 8,
+        resp_p: 0,
+        ..conn(
+            f64::from(i),
+            [192, 168, 9, i],
+            0,
+            Proto::Icmp,
+            ConnState::OTH,
+            0.0,
+            8,
+            1,
+        )
+    };
+    assert_eq!(
+        count(&detect((1..=4).map(echo).collect(), vec![]), "ICMPSweep"),
+        0
+    );
+    let d = detect((1..=5).map(echo).collect(), vec![]);
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.description == "10.0.0.5 performed ICMP address scan on 5 hosts")
+    );
+    let nx = |i: u32| Dns {
+        id: Endpoints {
+            ts: f64::from(i),
+            uid: format!("D{i}").into(),
+            orig_h: ip(ME),
+            orig_p: 5000,
+            resp_h: ip([8, 8, 8, 8]),
+            resp_p: 53,
+        },
+        query: format!("q{i}xkcd.example"),
+        qclass_name: "C_INTERNET".into(),
+        qtype_name: "A".into(),
+        rcode_name: "NXDOMAIN".into(),
+        answers: vec![],
+        ttls: vec![],
+    };
+    let base = vec![conn(
+        0.0,
+        [8, 8, 8, 8],
+        53,
+        Proto::Udp,
+        ConnState::SF,
+        0.1,
+        30,
+        1,
+    )];
+    assert_eq!(
+        count(&detect(base.clone(), (0..9).map(nx).collect()), "DGA"),
+        0
+    );
+    let d = detect(base, (0..10).map(nx).collect());
+    assert_eq!(count(&d, "DGA"), 1);
+    assert_eq!(
+        d.evidence
+            .iter()
+            .find(|e| e.kind == "DGA")
+            .map(|e| e.threat_level),
+        Some(ThreatLevel::High)
+    );
+}
+
+#[test]
+fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
+    // 10 unknown-port flows to different hosts: 10 × high (0.8) × 1 ≥ 6 → one alert
+    let conns: Vec<Conn> = (1..=10)
+        .map(|i| {
+            conn(
+                f64::from(i),
+                [93, 1, 1, i],
+                4444,
+                Proto::Tcp,
+                ConnState::SF,
+                1.0,
+                10,
+                5,
+            )
+        })
+        .collect();
+    let d = detect(conns.clone(), vec![]);
+    assert_eq!(count(&d, "UnknownPort"), 10);
+    assert_eq!(d.alerts.len(), 1, "{:?}", d.alerts);
+    assert_eq!(d.alerts[0].evidence.len(), 8, "0.8 × 8 = 6.4 ≥ 6");
+    assert!(d.alerted().contains(&(ip(ME), 1)));
+    let batch = Batch {
+        conns,
+        ..Batch::default()
+    };
+    let mut store = kalipso::Store::build(
+        batch,
+        kalipso::input::InputSummary::default(),
+        ProfileConfig::default(),
+    );
+    let no_dns = DetectConfig {
+        dns_known: false,
+        ..DetectConfig::default()
+    };
+    store.detect(&no_dns);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    kalipso::detect::write_outputs(&store, &store.detections, dir.path())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::read_to_string(dir.path().join("alerts.log")).unwrap_or_default();
+    assert!(log.lines().next().is_some_and(|l| l.contains(": Src IP 10.0.0.5                  . Detected Connection to unknown destination port 4444/TCP")), "{log}");
+    assert!(
+        log.contains("Generated an alert given enough evidence on timewindow 1."),
+        "{log}"
+    );
+    let json = std::fs::read_to_string(dir.path().join("alerts.json")).unwrap_or_default();
+    assert_eq!(json.lines().count(), 10);
+    for l in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        assert_eq!(v["Format"], "IDEA0");
+    }
+    // a higher threshold: no alert
+    let strict = DetectConfig {
+        alert_threshold: 1.0,
+        ..no_dns
+    };
+    store.detect(&strict);
+    assert!(store.detections.alerts.is_empty());
+}
+
+/// The evidence strings Slips' integration tests expect (spec §9) for the inputs in the corpus,
+/// compared case-insensitively where Slips' versions differ only in case. Not produced (and
+/// why): SMTP, SSH-version, ARP and ICMP-notice evidence come from smtp/software/arp/notice
+/// logs, which kalipso does not type yet; v1.0.0's `port  23` double space is its bug (an
+/// empty service name).
+#[test]
+fn slips_integration_test_strings() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "slips/zeek/port-scans-horizontal",
+            &["Horizontal port scan to port http 80/tcp. From 10.0.2.112"],
+        ),
+        (
+            "slips/zeek/port-scans-vertical",
+            &["vertical port scan to IP 45.33.32.156 from 192.168.1.9."],
+        ),
+        (
+            "slips/zeek/test9-mixed-zeek-dir/conn.log",
+            &["non-HTTP established connection to port 80. destination IP: 194.132.197.198"],
+        ),
+        (
+            "slips/zeek/test10-mixed-zeek-dir/conn.log",
+            &["non-SSL established connection"],
+        ),
+        (
+            "slips/zeek/test9-mixed-zeek-dir",
+            &[
+                "multiple empty HTTP connections to bing.com",
+                "Incompatible certificate CN",
+                "Malicious JA3: 6734f37431670b3ab4292b8f60f29984",
+                "suspicious user-agent",
+            ],
+        ),
+        (
+            "slips/zeek/test14-malicious-zeek-dir",
+            &[
+                "Multiple empty HTTP connections to google.com",
+                "Suspicious user-agent:",
+                "Download of an executable",
+            ],
+        ),
+        (
+            "slips/zeek/test15-malicious-zeek-dir",
+            &[
+                "Incompatible certificate CN to IP: 52.0.131.132 domain: netflix.com. The certificate is claiming to belong to Google",
+                "Detected Malicious JA3: 6734f37431670b3ab4292b8f60f29984 from source address 10.0.2.15 to 22.33.22.33. description: Trickbot Malware.",
+            ],
+        ),
+    ];
+    let Some(ti) = corpus::path("slips/ti/own_malicious_JA3.csv") else {
+        return;
+    };
+    for (rel, wanted) in cases {
+        let Some(path) = corpus::path(rel) else {
+            continue;
+        };
+        let mut store = kalipso::analyze(&[path], &ProfileConfig::default());
+        store.detect(&DetectConfig {
+            ti: kalipso::detect::ti::ThreatIntel::load(std::slice::from_ref(&ti)),
+            dns_known: !store.dns.is_empty(),
+            ..DetectConfig::default()
+        });
+        let lines: Vec<String> = store
+            .detections
+            .evidence
+            .iter()
+            .map(|e| format!("Detected {}", e.description).to_lowercase())
+            .collect();
+        for w in *wanted {
+            let w = w.to_lowercase();
+            assert!(
+                lines.iter().any(|l| l.contains(&w)),
+                "{rel}: '{w}' not among:\n{}",
+                lines.join("\n")
+            );
+        }
+    }
+}
+
+/// Slips' description → kalipso's evidence type, for the detections kalipso implements.
+fn kind_of(desc: &str) -> Option<&'static str> {
+    let d = desc.to_lowercase();
+    let table: &[(&str, &str)] = &[
+        ("connection to unknown destination port", "UnknownPort"),
+        ("horizontal port scan", "HorizontalPortscan"),
+        ("vertical port scan", "VerticalPortscan"),
+        (
+            "non-http established connection to port 80",
+            "NonHttpPort80Connection",
+        ),
+        ("non-ssl established connection", "NonSslPort443Connection"),
+        ("suspicious user-agent", "SuspiciousUserAgent"),
+        ("multiple empty http connections", "EmptyConnections"),
+        ("incompatible certificate cn", "IncompatibleCN"),
+        ("malicious ja3s", "MaliciousJA3s"),
+        ("malicious ja3:", "MaliciousJA3"),
+        ("executable", "DOSExecutableDownload"),
+        ("long connection", "LongConnection"),
+        ("resolved with no connection", "DNSWithoutConnection"),
+        ("connection without dns resolution", "ConnectionWithoutDNS"),
+    ];
+    table.iter().find(|(k, _)| d.contains(k)).map(|(_, v)| *v)
+}
+
+/// Against the real Slips runs (v1.0.0 and 1.1.21): every (evidence type, attacker) pair that
+/// Slips reported for a detection kalipso implements is found by kalipso, except:
+/// - `DNSWithoutConnection` on test9 (v1.0.0): every answer of those queries *was* contacted
+///   by the same host; Slips flagged them because its 40 s re-check raced its own profiler;
+/// - `ConnectionWithoutDNS` on the port-scan directories (1.1.21): they have no dns.log, and
+///   the check is off without DNS data (Slips' own rule for a single conn.log);
+/// - 1.1.21's twin non-HTTP/non-SSL evidence with the *server* as attacker (`… from IP: <client>`):
+///   kalipso reports the client side only.
+#[test]
+fn kalipso_finds_what_slips_found() {
+    for ds in [
+        "port-scans-horizontal",
+        "port-scans-vertical",
+        "test9-mixed-zeek-dir",
+    ] {
+        let Some(input) = corpus::path(&format!("slips/zeek/{ds}")) else {
+            return;
+        };
+        let ti = corpus::path("slips/ti/own_malicious_JA3.csv");
+        let mut store = kalipso::analyze(&[input], &ProfileConfig::default());
+        store.detect(&DetectConfig {
+            ti: kalipso::detect::ti::ThreatIntel::load(&ti.into_iter().collect::<Vec<_>>()),
+            dns_known: !store.dns.is_empty(),
+            ..DetectConfig::default()
+        });
+        let ours: std::collections::BTreeSet<(String, String)> = store
+            .detections
+            .evidence
+            .iter()
+            .flat_map(|e| {
+                // Slips v1.0.0 logs the profile, 1.1.x the attacker (the server for JA3S)
+                [
+                    (e.kind.to_string(), e.profile.to_string()),
+                    (e.kind.to_string(), e.attacker.clone()),
+                ]
+            })
+            .collect();
+        for version in ["slips-1.0.0", "slips-1.1.21"] {
+            let Some(log) = corpus::path(&format!("slips-oracle/{ds}/{version}/alerts.log")) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let mut checked = 0;
+            for line in text.lines() {
+                let Some((_, rest)) = line.split_once("Src IP ") else {
+                    continue;
+                };
+                let Some((who, desc)) = rest.split_once(". Detected ") else {
+                    continue;
+                };
+                let who = who.trim().split(' ').next().unwrap_or_default().to_string();
+                let Some(kind) = kind_of(desc) else { continue };
+                let excused = (kind == "DNSWithoutConnection" && ds == "test9-mixed-zeek-dir")
+                    || (kind == "ConnectionWithoutDNS" && ds.starts_with("port-scans"))
+                    || (desc.contains("from IP:") && kind.starts_with("Non"));
+                if excused {
+                    continue;
+                }
+                checked += 1;
+                assert!(
+                    ours.contains(&(kind.to_string(), who.clone())),
+                    "{ds} {version}: Slips found {kind} by {who} ({desc}); kalipso found {ours:?}"
+                );
+            }
+            assert!(
+                checked > 0 || version == "slips-1.0.0",
+                "{ds} {version}: nothing compared"
+            );
+        }
+    }
+}
+
+#[test]
+fn evidence_is_the_same_on_any_thread_count() {
+    let inputs = [
+        Some(fixtures::path("pcap/office-mix.pcap")),
+        corpus::path("slips/zeek/test9-mixed-zeek-dir"),
+    ];
+    for input in inputs.into_iter().flatten() {
+        let store = kalipso::analyze(std::slice::from_ref(&input), &ProfileConfig::default());
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            pool.install(|| kalipso::detect::run(&store, &DetectConfig::default()))
+        };
+        let (a, b) = (run(1), run(2));
+        assert_eq!(a.evidence, b.evidence, "{}", input.display());
+        assert_eq!(a.alerts, b.alerts, "{}", input.display());
+        assert!(!a.evidence.is_empty(), "{}", input.display());
+    }
+}
+
+#[test]
+fn the_shipped_capture_has_its_beacons_detected_and_nothing_else_periodic() {
+    let store = kalipso::analyze(
+        &[fixtures::path("pcap/office-mix.pcap")],
+        &ProfileConfig::default(),
+    );
+    let beacons: std::collections::BTreeSet<(String, String)> = store
+        .detections
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "Beacon")
+        .map(|e| (e.profile.to_string(), e.victim.clone().unwrap_or_default()))
+        .collect();
+    let want: std::collections::BTreeSet<(String, String)> = [
+        ("10.0.1.1", "198.51.100.10"),
+        ("10.0.51.1", "198.51.100.11"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+    .collect();
+    assert_eq!(
+        beacons, want,
+        "the generator's two beacon hosts, nothing else"
+    );
+}
