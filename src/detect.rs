@@ -21,7 +21,8 @@ use crate::profile::{Profile, Window};
 use crate::record::{ConnState, Established, Proto};
 use crate::store::ports;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -208,6 +209,7 @@ fn ignored(ip: IpAddr) -> bool {
                 || v.is_multicast()
                 || v.is_broadcast()
                 || v.is_unspecified()
+                || v.is_documentation()
                 || v.octets()[3] == 255
         }
         IpAddr::V6(v) => {
@@ -376,8 +378,8 @@ fn window_detections(cx: &mut Ctx<'_>, w: &Window) {
 /// flows, flipped connections ignored; evidence at 10, 100, 1000… distinct targets).
 fn scans(cx: &mut Ctx<'_>, w: &Window) {
     let conns = &cx.store.conns;
-    let mut horizontal: BTreeMap<(Proto, u16), (HashSet<IpAddr>, u64, u32)> = BTreeMap::new();
-    let mut vertical: BTreeMap<(Proto, IpAddr), (HashSet<u16>, u64, u32)> = BTreeMap::new();
+    let mut horizontal: HashMap<(Proto, u16), (HashSet<IpAddr>, u64, u32)> = HashMap::default();
+    let mut vertical: HashMap<(Proto, IpAddr), (HashSet<u16>, u64, u32)> = HashMap::default();
     let me = cx.me();
     for &i in &w.out_flows {
         let c = &conns[i as usize];
@@ -454,15 +456,15 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
     let store = cx.store;
     let me = cx.me();
     let scanner = scanner_since(cx);
-    let mut unknown_seen: HashSet<(IpAddr, u16, Proto)> = HashSet::new();
-    let mut rej: HashMap<(IpAddr, u16), (u32, Vec<String>)> = HashMap::new();
-    let mut multi_ports: HashMap<IpAddr, BTreeSet<u16>> = HashMap::new();
-    let mut multi_reported: HashMap<IpAddr, usize> = HashMap::new();
-    let mut ti_seen: HashSet<IpAddr> = HashSet::new();
-    let mut no_dns_seen: HashSet<IpAddr> = HashSet::new();
+    let mut unknown_seen: HashSet<(IpAddr, u16, Proto)> = HashSet::default();
+    let mut rej: HashMap<(IpAddr, u16), (u32, Vec<String>)> = HashMap::default();
+    let mut multi_ports: HashMap<IpAddr, BTreeSet<u16>> = HashMap::default();
+    let mut multi_reported: HashMap<IpAddr, usize> = HashMap::default();
+    let mut ti_seen: HashSet<IpAddr> = HashSet::default();
+    let mut no_dns_seen: HashSet<IpAddr> = HashSet::default();
     // hosts with a recognised HTTP / TLS connection, for the port 80 / 443 checks (±5 min)
-    let mut http_at: HashMap<IpAddr, Vec<f64>> = HashMap::new();
-    let mut ssl_at: HashMap<IpAddr, Vec<f64>> = HashMap::new();
+    let mut http_at: HashMap<IpAddr, Vec<f64>> = HashMap::default();
+    let mut ssl_at: HashMap<IpAddr, Vec<f64>> = HashMap::default();
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
         match c.service.as_str() {
@@ -476,7 +478,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             .is_some_and(|v| v.iter().any(|x| (x - t).abs() <= 300.0))
     };
     // P2P heuristic (Slips): UDP to high ports with many flows or many peers is not "unknown"
-    let mut p2p_flows: HashMap<IpAddr, u32> = HashMap::new();
+    let mut p2p_flows: HashMap<IpAddr, u32> = HashMap::default();
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
         if c.proto == Proto::Udp && c.resp_p > 30000 {
@@ -486,8 +488,8 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
     let p2p_peers = p2p_flows.values().filter(|n| **n >= 6).count();
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
-        let uid = c.uid.to_string();
-        let dst = c.resp_h.to_string();
+        let uid = &c.uid;
+        let dst = c.resp_h;
         let tcp_udp = matches!(c.proto, Proto::Tcp | Proto::Udp);
         let est = c.established() == Established::Established;
         // long connection
@@ -495,7 +497,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             cx.add(
                 "LongConnection",
                 me.clone(),
-                Some(dst.clone()),
+                Some(dst.to_string()),
                 ThreatLevel::Low,
                 (c.duration / 86400.0 * 100.0).round() / 100.0,
                 format!(
@@ -503,7 +505,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                     (c.duration / 60.0) as u64
                 ),
                 c.ts,
-                vec![uid.clone()],
+                vec![uid.to_string()],
             );
         }
         // port 0
@@ -511,7 +513,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             cx.add(
                 "Port0Connection",
                 me.clone(),
-                Some(dst.clone()),
+                Some(dst.to_string()),
                 ThreatLevel::High,
                 0.8,
                 format!(
@@ -519,7 +521,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                     c.orig_p, c.resp_p
                 ),
                 c.ts,
-                vec![uid.clone()],
+                vec![uid.to_string()],
             );
         }
         // unknown destination port (once per destination, port and protocol)
@@ -537,7 +539,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             cx.add(
                 "UnknownPort",
                 me.clone(),
-                Some(dst.clone()),
+                Some(dst.to_string()),
                 if est {
                     ThreatLevel::High
                 } else {
@@ -550,14 +552,14 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                     c.proto.upper()
                 ),
                 c.ts,
-                vec![uid.clone()],
+                vec![uid.to_string()],
             );
         }
         // multiple reconnection attempts
         if c.conn_state == ConnState::REJ {
             let r = rej.entry((c.resp_h, c.resp_p)).or_default();
             r.0 += 1;
-            r.1.push(uid.clone());
+            r.1.push(uid.to_string());
             if r.0 >= 5 {
                 let n = r.0;
                 let uids = std::mem::take(&mut r.1);
@@ -565,7 +567,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                 cx.add(
                     "MultipleReconnectionAttempts",
                     me.clone(),
-                    Some(dst.clone()),
+                    Some(dst.to_string()),
                     ThreatLevel::Medium,
                     0.5,
                     format!(
@@ -595,12 +597,12 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                 cx.add(
                     "ConnectionToMultiplePorts",
                     me.clone(),
-                    Some(dst.clone()),
+                    Some(dst.to_string()),
                     ThreatLevel::Medium,
                     0.5,
                     format!("Connection to multiple ports {list} of destination IP: {dst}."),
                     c.ts,
-                    vec![uid.clone()],
+                    vec![uid.to_string()],
                 );
             }
         }
@@ -609,7 +611,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             cx.add(
                 "DataUpload",
                 me.clone(),
-                Some(dst.clone()),
+                Some(dst.to_string()),
                 ThreatLevel::High,
                 0.6,
                 format!(
@@ -617,7 +619,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                     c.orig_bytes / 1_000_000
                 ),
                 c.ts,
-                vec![uid.clone()],
+                vec![uid.to_string()],
             );
         }
         // non-HTTP on 80 / non-TLS on 443
@@ -629,12 +631,12 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                 cx.add(
                     "NonHttpPort80Connection",
                     me.clone(),
-                    Some(dst.clone()),
+                    Some(dst.to_string()),
                     ThreatLevel::Low,
                     0.8,
                     format!("non-HTTP established connection to port 80. destination IP: {dst}"),
                     c.ts,
-                    vec![uid.clone()],
+                    vec![uid.to_string()],
                 );
             }
             if c.resp_p == 443
@@ -644,12 +646,12 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                 cx.add(
                     "NonSslPort443Connection",
                     me.clone(),
-                    Some(dst.clone()),
+                    Some(dst.to_string()),
                     ThreatLevel::Medium,
                     0.8,
                     format!("non-SSL established connection to port 443. destination IP: {dst}"),
                     c.ts,
-                    vec![uid.clone()],
+                    vec![uid.to_string()],
                 );
             }
         }
@@ -664,21 +666,21 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             cx.add(
                 "ConnectionWithoutDNS",
                 me.clone(),
-                Some(dst.clone()),
+                Some(dst.to_string()),
                 ThreatLevel::Info,
                 0.8,
                 format!("a connection without DNS resolution to IP: {dst}"),
                 c.ts,
-                vec![uid.clone()],
+                vec![uid.to_string()],
             );
         }
         // threat intelligence on the destination
         if !cx.cfg.ti.is_empty() && c.conn_state != ConnState::OTH && ti_seen.insert(c.resp_h) {
             if let Some(hit) = cx.cfg.ti.ip(c.resp_h).cloned() {
-                cx.ti_hits.push((dst.clone(), hit.description.clone()));
+                cx.ti_hits.push((dst.to_string(), hit.description.clone()));
                 cx.add(
                     "ThreatIntelligenceBlacklistIP",
-                    dst.clone(),
+                    dst.to_string(),
                     Some(me.clone()),
                     hit.level,
                     1.0,
@@ -687,7 +689,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                         hit.description, hit.source
                     ),
                     c.ts,
-                    vec![uid.clone()],
+                    vec![uid.to_string()],
                 );
             }
         }
@@ -788,7 +790,7 @@ fn dns_detections(cx: &mut Ctx<'_>, w: &Window) {
     let mut nx: Vec<String> = Vec::new();
     let mut nx_total = 0usize;
     let mut arpa: Vec<(f64, String)> = Vec::new();
-    let mut ti_seen: HashSet<String> = HashSet::new();
+    let mut ti_seen: HashSet<String> = HashSet::default();
     let contacted: HashSet<IpAddr> = w
         .out_flows
         .iter()
@@ -906,7 +908,7 @@ fn suspicious_ua(ua: &str) -> bool {
 
 fn http_detections(cx: &mut Ctx<'_>, w: &Window) {
     let me = cx.me();
-    let mut empty: HashMap<String, (u32, Vec<String>)> = HashMap::new();
+    let mut empty: HashMap<String, (u32, Vec<String>)> = HashMap::default();
     for &i in &w.http {
         let h = &cx.store.http[i as usize];
         let uid = h.id.uid.to_string();
@@ -1110,7 +1112,7 @@ type TupleFlows = Vec<(f64, u64, u32)>;
 /// Periodic out-tuples (see [`beacon`]).
 fn beacons(cx: &mut Ctx<'_>, w: &Window) {
     let me = cx.me();
-    let mut by_tuple: BTreeMap<(IpAddr, u16, Proto), TupleFlows> = BTreeMap::new();
+    let mut by_tuple: HashMap<(IpAddr, u16, Proto), TupleFlows> = HashMap::default();
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
         by_tuple
@@ -1118,6 +1120,11 @@ fn beacons(cx: &mut Ctx<'_>, w: &Window) {
             .or_default()
             .push((c.ts, c.orig_bytes + c.resp_bytes, i));
     }
+    let mut by_tuple: Vec<((IpAddr, u16, Proto), TupleFlows)> = by_tuple
+        .into_iter()
+        .filter(|(_, f)| f.len() >= beacon::MIN_FLOWS)
+        .collect();
+    by_tuple.sort_by(|a, b| a.0.cmp(&b.0));
     for ((ip, port, proto), flows) in by_tuple {
         let pts: Vec<(f64, u64)> = flows.iter().map(|f| (f.0, f.1)).collect();
         let Some(b) = beacon::score(&pts) else {
@@ -1137,8 +1144,11 @@ fn beacons(cx: &mut Ctx<'_>, w: &Window) {
                 b.jitter * 100.0,
                 b.score
             );
+            // the last 50 flows name it (the description gives the count)
             let uids = flows
                 .iter()
+                .rev()
+                .take(50)
                 .map(|f| cx.store.conns[f.2 as usize].uid.to_string())
                 .collect();
             cx.add(
@@ -1167,7 +1177,7 @@ pub fn write_outputs(store: &Store, d: &Detections, dir: &std::path::Path) -> st
                 t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
             })
     };
-    let mut by_alert: HashMap<usize, usize> = HashMap::new();
+    let mut by_alert: HashMap<usize, usize> = HashMap::default();
     for (a, alert) in d.alerts.iter().enumerate() {
         for &e in &alert.evidence {
             by_alert.insert(e, a);

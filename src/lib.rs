@@ -63,7 +63,15 @@ pub fn analyze_with(
         dns_known: !store.dns.is_empty(),
         ..detect::DetectConfig::default()
     };
+    let td = std::time::Instant::now();
     store.detect(&detect);
+    if timings {
+        eprintln!(
+            "timing: detections {:?} ({} evidence)",
+            td.elapsed(),
+            store.detections.evidence.len()
+        );
+    }
     if timings {
         eprintln!(
             "timing: profile+store {:?} (peak {})",
