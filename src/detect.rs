@@ -1124,7 +1124,7 @@ fn beacons(cx: &mut Ctx<'_>, w: &Window) {
         .into_iter()
         .filter(|(_, f)| f.len() >= beacon::MIN_FLOWS)
         .collect();
-    by_tuple.sort_by(|a, b| a.0.cmp(&b.0));
+    by_tuple.sort_by_key(|t| t.0);
     for ((ip, port, proto), flows) in by_tuple {
         let pts: Vec<(f64, u64)> = flows.iter().map(|f| (f.0, f.1)).collect();
         let Some(b) = beacon::score(&pts) else {
