@@ -288,6 +288,14 @@ type ProfileResult = (
 /// Runs every detection on the store.
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let profiles: Vec<&Profile> = store.profiles.values().collect();
+    // the notice/smtp/software/arp/ssh records of each profile, by window
+    let mut events: HashMap<(IpAddr, i64), Vec<&crate::record::Activity>> = HashMap::default();
+    for a in &store.events {
+        events
+            .entry((a.ip, store.window_number(a.ip, a.ts)))
+            .or_default()
+            .push(a);
+    }
     let parts: Vec<ProfileResult> = profiles
         .par_iter()
         .map(|p| {
@@ -305,6 +313,9 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                     ti_hits: Vec::new(),
                 };
                 window_detections(&mut cx, w);
+                if let Some(ev) = events.get(&(p.ip, w.number)) {
+                    event_detections(&mut cx, ev);
+                }
                 cx.out.sort_by(|a, b| {
                     a.ts.total_cmp(&b.ts)
                         .then(a.kind.cmp(b.kind))
@@ -1102,6 +1113,178 @@ fn ssl_detections(cx: &mut Ctx<'_>, w: &Window) {
                 s.id.ts,
                 vec![uid.clone()],
             );
+        }
+    }
+}
+
+/// Detections from other logs: Zeek's notices (port and address scans, password guessing,
+/// Slips' ICMP-scan script), SMTP login failures, SSH client versions, ARP and SSH logins.
+#[allow(clippy::too_many_lines)]
+fn event_detections(cx: &mut Ctx<'_>, events: &[&crate::record::Activity]) {
+    let me = cx.me();
+    let mut smtp: Vec<f64> = Vec::new();
+    let mut ssh_versions: Vec<String> = Vec::new();
+    let mut arp_targets: Vec<(f64, IpAddr)> = Vec::new();
+    let mut ssh_failed: HashMap<IpAddr, u32> = HashMap::default();
+    for a in events {
+        let Some(d) = a.detail.as_deref() else {
+            continue;
+        };
+        let resp = d.resp.map(|r| r.to_string()).unwrap_or_default();
+        if !d.note.is_empty() {
+            let n = &d.note;
+            let (kind, level) = if n.contains("Port_Scan") {
+                ("VerticalPortscan", ThreatLevel::High)
+            } else if n.contains("Address_Scan") {
+                ("HorizontalPortscan", ThreatLevel::High)
+            } else if n.contains("Password_Guessing") {
+                ("PasswordGuessing", ThreatLevel::High)
+            } else if n.starts_with("ICMP::") {
+                ("ICMPSweep", ThreatLevel::Medium)
+            } else {
+                continue;
+            };
+            cx.add(
+                kind,
+                me.clone(),
+                (!resp.is_empty()).then(|| resp.clone()),
+                level,
+                1.0,
+                format!("{} by Zeek", d.msg.trim()),
+                a.ts,
+                Vec::new(),
+            );
+        }
+        if d.last_reply.contains("bad smtp-auth user") {
+            cx.add(
+                "BadSMTPLogin",
+                me.clone(),
+                Some(resp.clone()),
+                ThreatLevel::High,
+                1.0,
+                format!("doing bad SMTP login to {resp}"),
+                a.ts,
+                Vec::new(),
+            );
+            smtp.push(a.ts);
+            smtp.retain(|t| a.ts - t <= 10.0);
+            if smtp.len() >= 3 {
+                let n = smtp.len();
+                cx.add(
+                    "SMTPLoginBruteforce",
+                    me.clone(),
+                    Some(resp.clone()),
+                    ThreatLevel::High,
+                    1.0,
+                    format!("doing SMTP login bruteforce to {resp}. {n} logins in 10 seconds."),
+                    a.ts,
+                    Vec::new(),
+                );
+                smtp.clear();
+            }
+        }
+        if d.software_type == "SSH::CLIENT" {
+            let v = d
+                .version
+                .rsplit('_')
+                .next()
+                .unwrap_or_default()
+                .replace('.', "_");
+            if let Some(prev) = ssh_versions.last().filter(|p| **p != v) {
+                cx.add(
+                    "MultipleSSHVersions",
+                    me.clone(),
+                    None,
+                    ThreatLevel::Medium,
+                    0.9,
+                    format!(
+                        "SSH client version changing from {prev} to {v}: possible SSH bruteforce by using multiple SSH versions."
+                    ),
+                    a.ts,
+                    Vec::new(),
+                );
+            }
+            if ssh_versions.last() != Some(&v) {
+                ssh_versions.push(v);
+            }
+        }
+        if !d.operation.is_empty() {
+            if d.operation == "reply" && d.dst_mac == "ff:ff:ff:ff:ff:ff" {
+                cx.add(
+                    "UnsolicitedARP",
+                    me.clone(),
+                    None,
+                    ThreatLevel::Info,
+                    0.8,
+                    "broadcasting unsolicited ARP".into(),
+                    a.ts,
+                    Vec::new(),
+                );
+            }
+            if let Some(r) = d.resp {
+                if d.operation == "request" && !ignored(r) {
+                    cx.add(
+                        "ARPOutsideLocalNetwork",
+                        me.clone(),
+                        Some(resp.clone()),
+                        ThreatLevel::Low,
+                        0.6,
+                        format!(
+                            "{me} sending ARP packet to a destination address outside of local network: {r}."
+                        ),
+                        a.ts,
+                        Vec::new(),
+                    );
+                }
+                if d.operation == "request" && d.dst_mac == "00:00:00:00:00:00" {
+                    if !arp_targets.iter().any(|x| x.1 == r) {
+                        arp_targets.push((a.ts, r));
+                    }
+                    arp_targets.retain(|x| a.ts - x.0 <= 30.0);
+                    if arp_targets.len() >= 5 {
+                        cx.add(
+                            "ARPScan",
+                            me.clone(),
+                            None,
+                            ThreatLevel::Low,
+                            0.8,
+                            format!("{me} performing an arp scan. Confidence 0.8."),
+                            a.ts,
+                            Vec::new(),
+                        );
+                        arp_targets.clear();
+                    }
+                }
+            }
+        }
+        if let (Some(ok), Some(r)) = (d.auth_success, d.resp) {
+            if ok {
+                cx.add(
+                    "SSHSuccessful",
+                    me.clone(),
+                    Some(resp.clone()),
+                    ThreatLevel::Info,
+                    0.8,
+                    format!("SSH successful to IP {r}. From IP {me}. by Zeek"),
+                    a.ts,
+                    Vec::new(),
+                );
+            } else {
+                let n = ssh_failed.entry(r).or_default();
+                *n += 1;
+                if *n == 20 {
+                    cx.add(
+                        "PasswordGuessing",
+                        me.clone(),
+                        Some(resp.clone()),
+                        ThreatLevel::High,
+                        1.0,
+                        format!("password guessing to {r}: 20 failed SSH logins. by Slips"),
+                        a.ts,
+                        Vec::new(),
+                    );
+                }
+            }
         }
     }
 }

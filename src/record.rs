@@ -317,14 +317,39 @@ pub struct Ssl {
     pub ja3s: CompactString,
 }
 
-/// A record of another Zeek log (dhcp, smtp, notice…), reduced to what the profiler needs: who
-/// was active when.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A record of another Zeek log (dhcp, smtp, notice…), reduced to what the profiler needs (who
+/// was active when) and, for the logs the detections read, the fields they use.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
     /// Record time, unix seconds.
     pub ts: f64,
     /// The source address.
     pub ip: IpAddr,
+    /// The fields of notice, smtp, software, arp and ssh records.
+    pub detail: Option<Box<Detail>>,
+}
+
+/// The detection fields of a notice, smtp, software, arp or ssh record (empty when absent).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Detail {
+    /// The other side (`id.resp_h` or arp's `resp_h`).
+    pub resp: Option<IpAddr>,
+    /// notice: `note`, e.g. `Scan::Port_Scan`.
+    pub note: String,
+    /// notice: `msg`.
+    pub msg: String,
+    /// smtp: `last_reply`.
+    pub last_reply: String,
+    /// software: `software_type`, e.g. `SSH::CLIENT`.
+    pub software_type: String,
+    /// software: `unparsed_version`.
+    pub version: String,
+    /// arp: `operation` (`request`, `reply`).
+    pub operation: String,
+    /// arp: `dst_mac`.
+    pub dst_mac: String,
+    /// ssh: `auth_success`, when set.
+    pub auth_success: Option<bool>,
 }
 
 /// The Zeek log kinds kalipso knows by name.

@@ -87,6 +87,8 @@ pub struct Store {
     pub input: InputSummary,
     /// Evidence, alerts and beacon scores ([`crate::detect`]).
     pub detections: crate::detect::Detections,
+    /// The records of notice, smtp, software, arp and ssh logs the detections read, in time order.
+    pub events: Vec<crate::record::Activity>,
 }
 
 impl Store {
@@ -122,8 +124,14 @@ impl Store {
             dns,
             http,
             ssl,
+            activity,
             ..
         } = batch;
+        let mut events: Vec<crate::record::Activity> = activity
+            .into_iter()
+            .filter(|a| a.detail.is_some())
+            .collect();
+        events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
         let mut store = Store {
             config,
             anchor,
@@ -133,6 +141,7 @@ impl Store {
             ssl,
             profiles,
             input,
+            events,
             ..Store::default()
         };
         // Independent passes over the records, run side by side (each result is deterministic).

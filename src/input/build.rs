@@ -99,8 +99,27 @@ pub(crate) const SSL_WANTED: &[&str] = &[
 /// Fields read from any other log: its time and the first of the usual source-address fields
 /// (`id.orig_h` for most logs, `client_addr` in dhcp.log, `src` in notice.log, `host` in
 /// software.log, `orig_h` in Slips' arp.log). Slips gives every such source a profile.
-pub(crate) const OTHER_WANTED: &[&str] =
-    &["ts", "id.orig_h", "client_addr", "src", "host", "orig_h"];
+pub(crate) const OTHER_WANTED: &[&str] = &[
+    "ts",
+    "id.orig_h",
+    "client_addr",
+    "src",
+    "host",
+    "orig_h",
+    // fields the detections read (notice, smtp, software, arp, ssh)
+    "id.resp_h",
+    "resp_h",
+    "note",
+    "msg",
+    "last_reply",
+    "software_type",
+    "unparsed_version",
+    "operation",
+    "dst_mac",
+    "auth_success",
+];
+/// The columns of [`OTHER_WANTED`] that may name the source.
+const SOURCE_COLUMNS: std::ops::Range<usize> = 1..6;
 
 /// Zeek's default conn.log columns, used for a TSV file that has lost its header.
 pub(crate) const CONN_DEFAULT: &[&str] = &[
@@ -303,8 +322,33 @@ fn endpoints<R: Row>(g: &Get<'_, R>) -> Result<Endpoints, FieldError> {
 pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity>, FieldError> {
     let g = Get(row);
     let ts = required(g.seconds(TS), "ts", "a timestamp")?;
-    let ip = (1..OTHER_WANTED.len()).find_map(|i| g.text(i).and_then(|t| t.parse().ok()));
-    Ok(ip.map(|ip| crate::record::Activity { ts, ip }))
+    let ip = SOURCE_COLUMNS
+        .clone()
+        .find_map(|i| g.text(i).and_then(|t| t.parse().ok()));
+    let text = |i: usize| g.text(i).map(std::borrow::Cow::into_owned).unwrap_or_default();
+    let (note, last_reply, software_type, operation) = (text(8), text(10), text(11), text(13));
+    let auth = g.text(15).map(|t| t == "T" || t == "true");
+    let detail = (!note.is_empty()
+        || !last_reply.is_empty()
+        || !software_type.is_empty()
+        || !operation.is_empty()
+        || auth.is_some())
+    .then(|| {
+        Box::new(crate::record::Detail {
+            resp: [6, 7]
+                .into_iter()
+                .find_map(|i| g.text(i).and_then(|t| t.parse().ok())),
+            note,
+            msg: text(9),
+            last_reply,
+            software_type,
+            version: text(12),
+            operation,
+            dst_mac: text(14),
+            auth_success: auth,
+        })
+    });
+    Ok(ip.map(|ip| crate::record::Activity { ts, ip, detail }))
 }
 
 /// Builds a [`Conn`] from a row addressed by [`CONN_WANTED`].

@@ -384,9 +384,9 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
 
 /// The evidence strings Slips' integration tests expect (spec §9) for the inputs in the corpus,
 /// compared case-insensitively where Slips' versions differ only in case. Not produced (and
-/// why): SMTP, SSH-version, ARP and ICMP-notice evidence come from smtp/software/arp/notice
-/// logs, which kalipso does not type yet; v1.0.0's `port  23` double space is its bug (an
-/// empty service name).
+/// why): test8's `performing an arp scan` needs the arp.log of Slips' own Zeek script (a pcap
+/// run); test14's `GRE tunnel` needs tunnel decapsulation; v1.0.0's `port  23` double space is
+/// its bug (an empty service name).
 #[test]
 fn slips_integration_test_strings() {
     let cases: &[(&str, &[&str])] = &[
@@ -413,6 +413,11 @@ fn slips_integration_test_strings() {
                 "Incompatible certificate CN",
                 "Malicious JA3: 6734f37431670b3ab4292b8f60f29984",
                 "suspicious user-agent",
+                "bad SMTP login to 80.75.42.226",
+                "SMTP login bruteforce to 80.75.42.226. 3 logins in 10 seconds",
+                "Possible SSH bruteforce",
+                "sending ARP packet to a destination address outside of local network",
+                "broadcasting unsolicited ARP",
             ],
         ),
         (
@@ -428,6 +433,14 @@ fn slips_integration_test_strings() {
             &[
                 "Incompatible certificate CN to IP: 52.0.131.132 domain: netflix.com. The certificate is claiming to belong to Google",
                 "Detected Malicious JA3: 6734f37431670b3ab4292b8f60f29984 from source address 10.0.2.15 to 22.33.22.33. description: Trickbot Malware.",
+                "SSH client version changing",
+            ],
+        ),
+        (
+            "slips/zeek/test16-malicious-zeek-dir",
+            &[
+                "sending ARP packet to a destination address outside of local network",
+                "broadcasting unsolicited ARP",
             ],
         ),
     ];
@@ -482,6 +495,12 @@ fn kind_of(desc: &str) -> Option<&'static str> {
         ("long connection", "LongConnection"),
         ("resolved with no connection", "DNSWithoutConnection"),
         ("connection without dns resolution", "ConnectionWithoutDNS"),
+        ("performed icmp", "ICMPSweep"),
+        ("smtp login bruteforce", "SMTPLoginBruteforce"),
+        ("bad smtp login", "BadSMTPLogin"),
+        ("multiple ssh versions", "MultipleSSHVersions"),
+        ("unsolicited arp", "UnsolicitedARP"),
+        ("outside of local network", "ARPOutsideLocalNetwork"),
     ];
     table.iter().find(|(k, _)| d.contains(k)).map(|(_, v)| *v)
 }
@@ -604,4 +623,67 @@ fn the_shipped_capture_has_its_beacons_detected_and_nothing_else_periodic() {
         beacons, want,
         "the generator's two beacon hosts, nothing else"
     );
+}
+
+#[test]
+fn other_logs_smtp_bruteforce_and_ssh_versions() {
+    use kalipso::record::{Activity, Detail};
+    let smtp = |ts: f64| Activity {
+        ts,
+        ip: ip(ME),
+        detail: Some(Box::new(Detail {
+            resp: Some(ip([80, 75, 42, 226])),
+            last_reply: "554 5.7.1 bad smtp-auth user".into(),
+            ..Detail::default()
+        })),
+    };
+    let ssh = |ts: f64, v: &str| Activity {
+        ts,
+        ip: ip(ME),
+        detail: Some(Box::new(Detail {
+            software_type: "SSH::CLIENT".into(),
+            version: v.into(),
+            ..Detail::default()
+        })),
+    };
+    let run = |activity: Vec<Activity>| {
+        let batch = Batch {
+            conns: vec![conn(
+                0.5,
+                [80, 75, 42, 226],
+                25,
+                Proto::Tcp,
+                ConnState::SF,
+                1.0,
+                10,
+                3,
+            )],
+            activity,
+            ..Batch::default()
+        };
+        let store = kalipso::Store::build(
+            batch,
+            kalipso::input::InputSummary::default(),
+            ProfileConfig::default(),
+        );
+        kalipso::detect::run(
+            &store,
+            &DetectConfig {
+                dns_known: false,
+                ..DetectConfig::default()
+            },
+        )
+    };
+    let two = run(vec![smtp(1.0), smtp(5.0), smtp(20.0)]);
+    assert_eq!(count(&two, "BadSMTPLogin"), 3);
+    assert_eq!(count(&two, "SMTPLoginBruteforce"), 0, "never 3 within 10 s");
+    let three = run(vec![smtp(1.0), smtp(5.0), smtp(9.0)]);
+    assert!(
+        three.evidence.iter().any(|e| e.description
+            == "doing SMTP login bruteforce to 80.75.42.226. 3 logins in 10 seconds.")
+    );
+    let same = run(vec![ssh(1.0, "OpenSSH_8.1"), ssh(2.0, "OpenSSH_8.1")]);
+    assert_eq!(count(&same, "MultipleSSHVersions"), 0);
+    let changed = run(vec![ssh(1.0, "OpenSSH_8.1"), ssh(2.0, "OpenSSH_9.1")]);
+    assert_eq!(count(&changed, "MultipleSSHVersions"), 1);
 }
