@@ -406,10 +406,12 @@ fn scans(cx: &mut Ctx<'_>, w: &Window) {
         let n = h.0.len();
         if n >= 10 && (n as f64).log10().floor() as u32 > h.2 {
             h.2 = (n as f64).log10().floor() as u32;
-            let service = ports::service_name(c.resp_p, c.proto).unwrap_or("");
+            let service = ports::service_name(c.resp_p, c.proto)
+                .map(|s| format!("{s} "))
+                .unwrap_or_default();
             let conf = conf_from_pkts(h.1);
             let desc = format!(
-                "Horizontal port scan to port {service} {}/{}. From {me} to {n} unique destination IPs. Total packets sent: {}. Confidence: {conf}. by Slips",
+                "Horizontal port scan to port {service}{}/{}. From {me} to {n} unique destination IPs. Total packets sent: {}. Confidence: {conf}. by Slips",
                 c.resp_p,
                 c.proto.as_str(),
                 h.1
@@ -1125,6 +1127,7 @@ fn event_detections(cx: &mut Ctx<'_>, events: &[&crate::record::Activity]) {
     let mut smtp: Vec<f64> = Vec::new();
     let mut ssh_versions: Vec<String> = Vec::new();
     let mut arp_targets: Vec<(f64, IpAddr)> = Vec::new();
+    let mut arp_reported = 0usize;
     let mut ssh_failed: HashMap<IpAddr, u32> = HashMap::default();
     for a in events {
         let Some(d) = a.detail.as_deref() else {
@@ -1133,14 +1136,22 @@ fn event_detections(cx: &mut Ctx<'_>, events: &[&crate::record::Activity]) {
         let resp = d.resp.map(|r| r.to_string()).unwrap_or_default();
         if !d.note.is_empty() {
             let n = &d.note;
-            let (kind, level) = if n.contains("Port_Scan") {
-                ("VerticalPortscan", ThreatLevel::High)
+            let (kind, level, what) = if n.contains("Port_Scan") {
+                (
+                    "VerticalPortscan",
+                    ThreatLevel::High,
+                    "Vertical port scan: ",
+                )
             } else if n.contains("Address_Scan") {
-                ("HorizontalPortscan", ThreatLevel::High)
+                (
+                    "HorizontalPortscan",
+                    ThreatLevel::High,
+                    "Horizontal port scan: ",
+                )
             } else if n.contains("Password_Guessing") {
-                ("PasswordGuessing", ThreatLevel::High)
+                ("PasswordGuessing", ThreatLevel::High, "Password guessing: ")
             } else if n.starts_with("ICMP::") {
-                ("ICMPSweep", ThreatLevel::Medium)
+                ("ICMPSweep", ThreatLevel::Medium, "")
             } else {
                 continue;
             };
@@ -1150,7 +1161,7 @@ fn event_detections(cx: &mut Ctx<'_>, events: &[&crate::record::Activity]) {
                 (!resp.is_empty()).then(|| resp.clone()),
                 level,
                 1.0,
-                format!("{} by Zeek", d.msg.trim()),
+                format!("{what}{} by Zeek", d.msg.trim()),
                 a.ts,
                 Vec::new(),
             );
@@ -1222,7 +1233,8 @@ fn event_detections(cx: &mut Ctx<'_>, events: &[&crate::record::Activity]) {
                 );
             }
             if let Some(r) = d.resp {
-                if d.operation == "request" && !ignored(r) {
+                let sender_known = a.ip != IpAddr::from([0, 0, 0, 0]);
+                if d.operation == "request" && sender_known && !ignored(r) {
                     cx.add(
                         "ARPOutsideLocalNetwork",
                         me.clone(),
@@ -1236,23 +1248,25 @@ fn event_detections(cx: &mut Ctx<'_>, events: &[&crate::record::Activity]) {
                         Vec::new(),
                     );
                 }
-                if d.operation == "request" && d.dst_mac == "00:00:00:00:00:00" {
+                if d.operation == "request" && sender_known && d.target_hw == "00:00:00:00:00:00" {
                     if !arp_targets.iter().any(|x| x.1 == r) {
                         arp_targets.push((a.ts, r));
                     }
                     arp_targets.retain(|x| a.ts - x.0 <= 30.0);
-                    if arp_targets.len() >= 5 {
+                    // reported at 5 hosts within 30 s, then each time the count doubles
+                    let n = arp_targets.len();
+                    if n >= 5 && n >= 2 * arp_reported {
+                        arp_reported = n;
                         cx.add(
                             "ARPScan",
                             me.clone(),
                             None,
                             ThreatLevel::Low,
                             0.8,
-                            format!("{me} performing an arp scan. Confidence 0.8."),
+                            format!("{me} performing an arp scan to {n} hosts within 30 seconds. Confidence 0.8."),
                             a.ts,
                             Vec::new(),
                         );
-                        arp_targets.clear();
                     }
                 }
             }

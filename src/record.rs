@@ -346,8 +346,10 @@ pub struct Detail {
     pub version: String,
     /// arp: `operation` (`request`, `reply`).
     pub operation: String,
-    /// arp: `dst_mac`.
+    /// arp: `dst_mac` (the Ethernet destination).
     pub dst_mac: String,
+    /// arp: `resp_hw` (the ARP target hardware address; zeros in a request).
+    pub target_hw: String,
     /// ssh: `auth_success`, when set.
     pub auth_success: Option<bool>,
 }

@@ -117,6 +117,7 @@ pub(crate) const OTHER_WANTED: &[&str] = &[
     "operation",
     "dst_mac",
     "auth_success",
+    "resp_hw",
 ];
 /// The columns of [`OTHER_WANTED`] that may name the source.
 const SOURCE_COLUMNS: std::ops::Range<usize> = 1..6;
@@ -325,7 +326,11 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
     let ip = SOURCE_COLUMNS
         .clone()
         .find_map(|i| g.text(i).and_then(|t| t.parse().ok()));
-    let text = |i: usize| g.text(i).map(std::borrow::Cow::into_owned).unwrap_or_default();
+    let text = |i: usize| {
+        g.text(i)
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_default()
+    };
     let (note, last_reply, software_type, operation) = (text(8), text(10), text(11), text(13));
     let auth = g.text(15).map(|t| t == "T" || t == "true");
     let detail = (!note.is_empty()
@@ -345,6 +350,7 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
             version: text(12),
             operation,
             dst_mac: text(14),
+            target_hw: text(16),
             auth_success: auth,
         })
     });

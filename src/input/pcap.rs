@@ -46,7 +46,7 @@ struct Iface {
 enum Kind<'a> {
     /// An IP packet the assembler takes, with its captured transport payload.
     Ip(PacketMeta, &'a [u8]),
-    Arp,
+    Arp(Option<crate::record::Activity>),
     /// Not IP, or an IP protocol without a transport header kalipso assembles (yet).
     Other,
     /// A non-first IP fragment.
@@ -96,7 +96,7 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
                 ip.payload().ip_number,
             )
         }
-        Some(LaxNetSlice::Arp(_)) => return Ok(Kind::Arp),
+        Some(LaxNetSlice::Arp(arp)) => return Ok(Kind::Arp(arp_event(ts, &sliced, arp))),
         None => return Ok(Kind::Other),
     };
     let base = PacketMeta {
@@ -171,6 +171,47 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
     Ok(Kind::Ip(meta, payload))
 }
 
+fn mac(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// An IPv4 ARP packet as Slips' arp.log describes it (operation, addresses, MACs).
+fn arp_event(
+    ts: f64,
+    sliced: &LaxSlicedPacket<'_>,
+    arp: &etherparse::ArpPacketSlice<'_>,
+) -> Option<crate::record::Activity> {
+    let ip4 = |b: &[u8]| -> Option<IpAddr> {
+        let a: [u8; 4] = b.try_into().ok()?;
+        Some(IpAddr::from(a))
+    };
+    let sender = ip4(arp.sender_protocol_addr())?;
+    let target = ip4(arp.target_protocol_addr())?;
+    let dst_mac = match &sliced.link {
+        Some(etherparse::LinkSlice::Ethernet2(e)) => mac(&e.destination()),
+        _ => String::new(),
+    };
+    let operation = match arp.operation().0 {
+        1 => "request",
+        2 => "reply",
+        _ => return None,
+    };
+    Some(crate::record::Activity {
+        ts,
+        ip: sender,
+        detail: Some(Box::new(crate::record::Detail {
+            resp: Some(target),
+            operation: operation.into(),
+            dst_mac,
+            target_hw: mac(arp.target_hw_addr()),
+            ..crate::record::Detail::default()
+        })),
+    })
+}
+
 /// Capture statistics of one file.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct CaptureStats {
@@ -218,6 +259,8 @@ enum Msg {
 #[derive(Debug, Default)]
 struct Decoded {
     stats: CaptureStats,
+    /// ARP packets, as arp.log records.
+    arp: Vec<crate::record::Activity>,
     skipped: u64,
     notes: Vec<(u64, String)>,
 }
@@ -396,7 +439,10 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                                 shard: shard_of(&meta),
                             });
                         }
-                        Ok(Kind::Arp) => d.stats.arp += 1,
+                        Ok(Kind::Arp(event)) => {
+                            d.stats.arp += 1;
+                            d.arp.extend(event);
+                        }
                         Ok(Kind::Other) => d.stats.other += 1,
                         Ok(Kind::Fragment) => d.stats.fragments += 1,
                         Err(e) => fail(&mut d, e),
@@ -413,6 +459,7 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
         found.stats.arp += d.stats.arp;
         found.stats.other += d.stats.other;
         found.stats.fragments += d.stats.fragments;
+        found.arp.extend(d.arp);
         found.skipped += d.skipped;
         if found.notes.len() < MAX_EXAMPLES {
             found.notes.extend(d.notes);
@@ -448,6 +495,7 @@ pub(crate) fn read_captures(
     let mut capture = Capture::new(timeouts);
     let mut reports: Vec<Option<FileReport>> = vec![None; ordered.len()];
     let mut found: Vec<Decoded> = (0..ordered.len()).map(|_| Decoded::default()).collect();
+    let mut arp: Vec<crate::record::Activity> = Vec::new();
     let (tx, rx) = sync_channel::<Msg>(2);
     let (back, spare) = channel::<Vec<u8>>();
     std::thread::scope(|s| {
@@ -507,7 +555,8 @@ pub(crate) fn read_captures(
                     let _ = back.send(chunk.data);
                 }
                 Msg::Done(file, mut report, mut notes) => {
-                    let f = std::mem::take(&mut found[file]);
+                    let mut f = std::mem::take(&mut found[file]);
+                    arp.append(&mut f.arp);
                     report.skipped += f.skipped;
                     report.records = report.data_lines - report.skipped;
                     notes.extend(f.notes);
@@ -526,5 +575,7 @@ pub(crate) fn read_captures(
             }
         }
     });
-    (capture.finish(), reports.into_iter().flatten().collect())
+    let mut batch = capture.finish();
+    batch.activity = arp;
+    (batch, reports.into_iter().flatten().collect())
 }

@@ -384,9 +384,9 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
 
 /// The evidence strings Slips' integration tests expect (spec §9) for the inputs in the corpus,
 /// compared case-insensitively where Slips' versions differ only in case. Not produced (and
-/// why): test8's `performing an arp scan` needs the arp.log of Slips' own Zeek script (a pcap
-/// run); test14's `GRE tunnel` needs tunnel decapsulation; v1.0.0's `port  23` double space is
-/// its bug (an empty service name).
+/// why): test14's `GRE tunnel` needs tunnel decapsulation; v1.0.0's `port  23` double space is
+/// its bug (an empty service name). ARP evidence from a capture comes from its ARP packets (as
+/// Slips' own Zeek script logs them).
 #[test]
 fn slips_integration_test_strings() {
     let cases: &[(&str, &[&str])] = &[
@@ -435,6 +435,19 @@ fn slips_integration_test_strings() {
                 "Detected Malicious JA3: 6734f37431670b3ab4292b8f60f29984 from source address 10.0.2.15 to 22.33.22.33. description: Trickbot Malware.",
                 "SSH client version changing",
             ],
+        ),
+        (
+            "slips/pcap/test8-malicious.pcap",
+            &["performing an arp scan"],
+        ),
+        // v1.0.0 expects `horizontal port scan to port  23` (its empty service name)
+        (
+            "slips/pcap/test7-malicious.pcap",
+            &["horizontal port scan to port telnet 23/tcp"],
+        ),
+        (
+            "slips/zeek/test10-mixed-zeek-dir",
+            &["horizontal port scan"],
         ),
         (
             "slips/zeek/test16-malicious-zeek-dir",
