@@ -1388,24 +1388,40 @@ pub fn write_outputs(store: &Store, d: &Detections, dir: &std::path::Path) -> st
             e.profile.to_string(),
             e.description
         )?;
-        let obj = serde_json::json!({
+        let category = match e.kind {
+            k if k.contains("scan") || k.contains("Scan") || k == "ICMPSweep" => "Recon.Scanning",
+            "BadSMTPLogin" | "SMTPLoginBruteforce" | "PasswordGuessing" | "MultipleSSHVersions" => {
+                "Attempt.Login"
+            }
+            "Beacon" | "MaliciousJA3" | "MaliciousJA3s" | "DGA" => "Intrusion.Botnet",
+            "DOSExecutableDownload" => "Malware",
+            "DataUpload" | "DataUploadWindow" => "Information.UnauthorizedAccess",
+            k if k.starts_with("ThreatIntelligence") => "Intrusion",
+            _ => "Anomaly.Connection",
+        };
+        let ip_key = |ip: &str| if ip.contains(':') { "IP6" } else { "IP4" };
+        let me = e.profile.to_string();
+        let mut obj = serde_json::json!({
             "Format": "IDEA0",
             "ID": format!("{}-{}-{}", e.profile, e.window, i),
             "DetectTime": iso(e.ts),
             "EventTime": iso(e.ts),
-            "Category": [e.kind],
+            "Category": [category],
             "Confidence": e.confidence,
-            "Source": [{"IP4": [e.profile.to_string()]}],
-            "Target": e.victim.as_ref().map(|v| vec![serde_json::json!({"IP4": [v]})]),
+            "Source": [{ ip_key(&me): [me] }],
+            "Attach": [{"Content": e.description, "ContentType": "text/plain"}],
             "Note": serde_json::json!({
+                "type_evidence": e.kind,
                 "threat_level": e.threat_level.as_str(),
                 "attacker": e.attacker,
                 "timewindow": format!("timewindow{}", e.window),
                 "uids": e.uids,
                 "alert": by_alert.contains_key(&i),
             }).to_string(),
-            "Description": e.description,
         });
+        if let Some(v) = e.victim.as_ref().filter(|v| v.parse::<IpAddr>().is_ok()) {
+            obj["Target"] = serde_json::json!([{ ip_key(v): [v] }]);
+        }
         serde_json::to_writer(&mut json, &obj)?;
         writeln!(json)?;
         if let Some(&a) = by_alert.get(&i) {

@@ -700,3 +700,57 @@ fn other_logs_smtp_bruteforce_and_ssh_versions() {
     let changed = run(vec![ssh(1.0, "OpenSSH_8.1"), ssh(2.0, "OpenSSH_9.1")]);
     assert_eq!(count(&changed, "MultipleSSHVersions"), 1);
 }
+
+#[test]
+fn threat_intelligence_and_whitelists_from_files() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ti = dir.path().join("own_malicious_iocs.csv");
+    std::fs::write(
+        &ti,
+        "# IP/domain/ip range, Threat level, Description\n203.0.113.7,high,Test C2\nexample.com,medium,Test domain\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let input = fixtures::path("zeek/home-office-tsv");
+    let mut store = kalipso::analyze(&[input], &ProfileConfig::default());
+    let cfg = DetectConfig {
+        ti: kalipso::detect::ti::ThreatIntel::load(std::slice::from_ref(&ti)),
+        ..DetectConfig::default()
+    };
+    store.detect(&cfg);
+    let d = &store.detections;
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.kind == "ThreatIntelligenceBlacklistIP"
+                && e.attacker == "203.0.113.7"
+                && e.description.contains("Test C2")),
+        "{:?}",
+        kinds(d)
+    );
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.kind == "ThreatIntelligenceBlacklistDomain" && e.attacker == "example.com")
+    );
+    assert_eq!(
+        d.ti_hits.get("203.0.113.7").map(String::as_str),
+        Some("Test C2"),
+        "for the IP box"
+    );
+    // a whitelisted destination hides its evidence
+    let wl = dir.path().join("whitelist.conf");
+    std::fs::write(&wl, "ip,203.0.113.7,both,alerts\n").unwrap_or_else(|e| panic!("{e}"));
+    store.detect(&DetectConfig {
+        whitelist: kalipso::detect::ti::Whitelist::load(&[wl]).unwrap_or_default(),
+        ..cfg
+    });
+    assert!(
+        store
+            .detections
+            .evidence
+            .iter()
+            .all(|e| e.attacker != "203.0.113.7" && e.victim.as_deref() != Some("203.0.113.7")),
+        "{:?}",
+        kinds(&store.detections)
+    );
+}
