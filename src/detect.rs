@@ -619,6 +619,22 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                 );
             }
         }
+        // a successful SSH login, by size (Slips: more than 4290 bytes in an ssh connection)
+        if c.service.as_str().contains("ssh") && c.orig_bytes + c.resp_bytes > 4290 {
+            cx.add(
+                "SSHSuccessful",
+                me.clone(),
+                Some(dst.to_string()),
+                ThreatLevel::Info,
+                0.8,
+                format!(
+                    "SSH successful to IP {dst}. From IP {me}. Sent bytes: {}. by Slips",
+                    c.orig_bytes + c.resp_bytes
+                ),
+                c.ts,
+                vec![uid.to_string()],
+            );
+        }
         // data upload per flow
         if c.orig_bytes >= 100_000_000 && !ignored(c.resp_h) {
             cx.add(

@@ -754,3 +754,284 @@ fn threat_intelligence_and_whitelists_from_files() {
         kinds(&store.detections)
     );
 }
+
+/// The DNS, HTTP and TLS detections, each below and at its threshold.
+#[test]
+#[allow(clippy::too_many_lines)]
+fn dns_http_and_tls_scenarios() {
+    use kalipso::record::{Http, Ssl};
+    let ep = |ts: f64, dst: [u8; 4], port: u16| Endpoints {
+        ts,
+        uid: format!("X{ts}").into(),
+        orig_h: ip(ME),
+        orig_p: 5000,
+        resp_h: ip(dst),
+        resp_p: port,
+    };
+    let dns = |ts: f64, q: &str, answers: &[&str]| Dns {
+        id: ep(ts, [8, 8, 8, 8], 53),
+        query: q.into(),
+        qclass_name: "C_INTERNET".into(),
+        qtype_name: "A".into(),
+        rcode_name: "NOERROR".into(),
+        answers: answers.iter().map(|a| (*a).to_string()).collect(),
+        ttls: vec![60.0; answers.len()],
+    };
+    let run = |conns: Vec<Conn>, dns: Vec<Dns>, http: Vec<Http>, ssl: Vec<Ssl>| {
+        let dns_known = !dns.is_empty();
+        let batch = Batch {
+            conns,
+            dns,
+            http,
+            ssl,
+            ..Batch::default()
+        };
+        let store = kalipso::Store::build(
+            batch,
+            kalipso::input::InputSummary::default(),
+            ProfileConfig::default(),
+        );
+        kalipso::detect::run(
+            &store,
+            &DetectConfig {
+                dns_known,
+                ..DetectConfig::default()
+            },
+        )
+    };
+    let web = |ts: f64, dst: [u8; 4]| conn(ts, dst, 443, Proto::Tcp, ConnState::SF, 1.0, 100, 5);
+    // connection without DNS: the resolved host is fine, the other is not
+    let d = run(
+        vec![web(2.0, [93, 1, 1, 1]), web(3.0, [93, 1, 1, 2])],
+        vec![dns(1.0, "ok.example", &["93.1.1.1"])],
+        vec![],
+        vec![],
+    );
+    let no_dns: Vec<_> = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "ConnectionWithoutDNS")
+        .map(|e| e.victim.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(no_dns, ["93.1.1.2"]);
+    // DNS answer without connection
+    let d = run(
+        vec![web(2.0, [93, 1, 1, 1])],
+        vec![
+            dns(1.0, "used.example", &["93.1.1.1"]),
+            dns(1.5, "unused.example", &["93.1.1.9"]),
+        ],
+        vec![],
+        vec![],
+    );
+    let unused: Vec<_> = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "DNSWithoutConnection")
+        .map(|e| e.attacker.clone())
+        .collect();
+    assert_eq!(unused, ["unused.example"]);
+    // reverse-DNS scan: 10 PTR names within 2 s, not 9
+    let arpa = |n: u8| {
+        (0..n)
+            .map(|i| {
+                dns(
+                    1.0 + f64::from(i) * 0.1,
+                    &format!("{i}.1.168.192.in-addr.arpa"),
+                    &[],
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(
+            &run(vec![web(0.5, [93, 1, 1, 1])], arpa(9), vec![], vec![]),
+            "DNS-ARPA-Scan"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &run(vec![web(0.5, [93, 1, 1, 1])], arpa(10), vec![], vec![]),
+            "DNS-ARPA-Scan"
+        ),
+        1
+    );
+    // HTTP
+    let http = |ts: f64, host: &str, ua: &str, mime: &str| Http {
+        id: ep(ts, [93, 1, 1, 1], 80),
+        method: "GET".into(),
+        host: host.into(),
+        uri: "/".into(),
+        version: "1.1".into(),
+        user_agent: ua.into(),
+        request_body_len: 0,
+        response_body_len: 10,
+        status_code: Some(200),
+        status_msg: "OK".into(),
+        resp_fuids: vec![],
+        resp_mime_types: if mime.is_empty() {
+            vec![]
+        } else {
+            vec![mime.into()]
+        },
+    };
+    let c80 = vec![conn(
+        0.5,
+        [93, 1, 1, 1],
+        80,
+        Proto::Tcp,
+        ConnState::SF,
+        1.0,
+        100,
+        5,
+    )];
+    let empty = |n: u8| {
+        (0..n)
+            .map(|i| http(f64::from(i) + 1.0, "www.bing.com", "Mozilla/5.0", ""))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        count(
+            &run(c80.clone(), vec![], empty(3), vec![]),
+            "EmptyConnections"
+        ),
+        0
+    );
+    let d = run(c80.clone(), vec![], empty(4), vec![]);
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.description == "multiple empty HTTP connections to bing.com")
+    );
+    let d = run(
+        c80.clone(),
+        vec![],
+        vec![
+            http(
+                1.0,
+                "a.example",
+                "Mozilla/5.0 (Windows NT 10.0)",
+                "text/html",
+            ),
+            http(
+                2.0,
+                "b.example",
+                "${jndi:ldap://x/a}",
+                "application/x-dosexec",
+            ),
+        ],
+        vec![],
+    );
+    assert_eq!(count(&d, "SuspiciousUserAgent"), 1);
+    assert_eq!(count(&d, "DOSExecutableDownload"), 1);
+    // TLS
+    let ssl = |issuer: &str, sni: &str, status: &str| Ssl {
+        id: ep(1.0, [93, 1, 1, 1], 443),
+        version: "TLSv12".into(),
+        cipher: String::new(),
+        curve: "".into(),
+        server_name: sni.into(),
+        resumed: false,
+        established: true,
+        subject: format!("CN={sni}"),
+        issuer: issuer.into(),
+        validation_status: status.into(),
+        ja3: "".into(),
+        ja3s: "".into(),
+    };
+    let c443 = vec![web(0.5, [93, 1, 1, 1])];
+    let d = run(
+        c443.clone(),
+        vec![],
+        vec![],
+        vec![
+            ssl(
+                "CN=GTS CA 1C3,O=Google Trust Services LLC,C=US",
+                "www.youtube.com",
+                "ok",
+            ),
+            ssl(
+                "CN=GTS CA 1C3,O=Google Trust Services LLC,C=US",
+                "netflix.com",
+                "ok",
+            ),
+            ssl("CN=c2.example", "c2.example", "self signed certificate"),
+        ],
+    );
+    assert_eq!(count(&d, "IncompatibleCN"), 1, "{:?}", kinds(&d));
+    assert!(d.evidence.iter().any(|e| {
+        e.description
+            .contains("domain: netflix.com. The certificate is claiming to belong to Google.")
+    }));
+    assert_eq!(count(&d, "SelfSignedCertificate"), 1);
+    // several unknown ports of one host; non-TLS on 443
+    let multi = vec![
+        conn(
+            1.0,
+            [93, 1, 1, 1],
+            7001,
+            Proto::Tcp,
+            ConnState::SF,
+            1.0,
+            10,
+            5,
+        ),
+        conn(
+            2.0,
+            [93, 1, 1, 1],
+            7002,
+            Proto::Tcp,
+            ConnState::SF,
+            1.0,
+            10,
+            5,
+        ),
+    ];
+    assert_eq!(
+        count(
+            &run(multi[..1].to_vec(), vec![], vec![], vec![]),
+            "ConnectionToMultiplePorts"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &run(multi, vec![], vec![], vec![]),
+            "ConnectionToMultiplePorts"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &run(c443, vec![], vec![], vec![]),
+            "NonSslPort443Connection"
+        ),
+        1
+    );
+    // a large SSH session is a successful login (Slips' size rule)
+    let mut ssh = conn(
+        1.0,
+        [93, 1, 1, 1],
+        22,
+        Proto::Tcp,
+        ConnState::SF,
+        10.0,
+        4000,
+        20,
+    );
+    ssh.service = Sym::new("ssh");
+    assert_eq!(
+        count(
+            &run(vec![ssh.clone()], vec![], vec![], vec![]),
+            "SSHSuccessful"
+        ),
+        0,
+        "4100 bytes"
+    );
+    ssh.orig_bytes = 4300;
+    assert_eq!(
+        count(&run(vec![ssh], vec![], vec![], vec![]), "SSHSuccessful"),
+        1
+    );
+}
