@@ -11,7 +11,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
+use ratatui::widgets::canvas::{Canvas, Map, MapResolution};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table};
 use std::net::IpAddr;
 
@@ -849,24 +849,25 @@ fn tuples_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, incoming: bool)
 }
 
 fn map_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
-    let mut located: Vec<(f64, f64)> = Vec::new();
+    let mut exact: Vec<(f64, f64)> = Vec::new();
+    let mut country: Vec<(f64, f64)> = Vec::new();
     let mut remotes = 0;
     for t in tuples_of(app.store, app.window, false) {
         remotes += 1;
-        if let Some((lat, lon)) = app.geo.place(t.remote).coords {
-            located.push((lon, lat));
+        let p = app.geo.place(t.remote);
+        if let Some((lat, lon)) = p.coords {
+            if p.approximate {
+                country.push((lon, lat));
+            } else {
+                exact.push((lon, lat));
+            }
         }
     }
-    let note = if app.geo.is_empty() {
-        " — no GeoIP City database (see --geoip)".to_string()
-    } else {
-        String::new()
-    };
     let title = window_title(
         app,
         &format!(
-            "World map: {} of {remotes} destinations located{note}",
-            located.len()
+            "World map: {} of {remotes} destinations located (X: GeoIP city, x: country only)",
+            exact.len() + country.len()
         ),
     );
     let canvas = Canvas::default()
@@ -879,11 +880,14 @@ fn map_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
                 resolution: MapResolution::High,
             });
             ctx.layer();
-            ctx.draw(&Points {
-                coords: &located,
-                color: Color::Red,
-            });
-            for (x, y) in &located {
+            for (x, y) in &country {
+                ctx.print(
+                    *x,
+                    *y,
+                    Span::styled("x", Style::new().fg(Color::Yellow).bold()),
+                );
+            }
+            for (x, y) in &exact {
                 ctx.print(
                     *x,
                     *y,

@@ -20,6 +20,8 @@ pub struct Place {
     pub asn: String,
     /// Latitude, longitude.
     pub coords: Option<(f64, f64)>,
+    /// True when `coords` is the country's capital or centre, not the address's own location.
+    pub approximate: bool,
 }
 
 /// The open databases.
@@ -76,6 +78,46 @@ pub fn special(ip: IpAddr) -> Option<&'static str> {
             }
         }
     }
+}
+
+/// Where to put a country on the map when only its code is known: its capital, else the mean
+/// of its outline (country data embedded through the `world-data` crate, loaded on first use).
+pub fn country_point(code: &str) -> Option<(f64, f64)> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static POINTS: OnceLock<HashMap<String, (f64, f64)>> = OnceLock::new();
+    let points = POINTS.get_or_init(|| {
+        let data = world_data::load();
+        data.countries
+            .values()
+            .filter_map(|c| {
+                let capital = c
+                    .capitals
+                    .first()
+                    .and_then(|name| data.capitals.get(name))
+                    .map(|cap| (f64::from(cap.coordinates.y), f64::from(cap.coordinates.x)));
+                let outline = || {
+                    let pts: Vec<(f64, f64)> = c
+                        .polygons
+                        .iter()
+                        .flat_map(|p| p.exterior().coords())
+                        .map(|p| (f64::from(p.y), f64::from(p.x)))
+                        .collect();
+                    (!pts.is_empty()).then(|| {
+                        let n = pts.len() as f64;
+                        (
+                            pts.iter().map(|p| p.0).sum::<f64>() / n,
+                            pts.iter().map(|p| p.1).sum::<f64>() / n,
+                        )
+                    })
+                };
+                capital
+                    .or_else(outline)
+                    .map(|pt| (c.iso_a2.to_ascii_uppercase(), pt))
+            })
+            .collect()
+    });
+    points.get(&code.to_ascii_uppercase()).copied()
 }
 
 impl Geo {
@@ -160,6 +202,10 @@ impl Geo {
             if let Some(cc) = iptocc::country_code(ip) {
                 cc.clone_into(&mut out.country);
             }
+        }
+        if out.coords.is_none() && !out.country.is_empty() {
+            out.coords = country_point(&out.country);
+            out.approximate = out.coords.is_some();
         }
         for r in &self.asn {
             let Ok(found) = r.lookup(ip) else { continue };

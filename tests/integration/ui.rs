@@ -245,3 +245,24 @@ fn geoip_from_maxmind_test_databases() {
         )
     );
 }
+
+#[test]
+fn the_map_places_a_country_without_a_city_database() {
+    let t = std::time::Instant::now();
+    let us = kalipso::ui::geo::country_point("us").unwrap_or_else(|| panic!("US"));
+    eprintln!("country points loaded in {:?}", t.elapsed());
+    // Washington, D.C.
+    assert!(
+        (us.0 - 38.9).abs() < 1.0 && (us.1 + 77.0).abs() < 1.0,
+        "{us:?}"
+    );
+    let jp = kalipso::ui::geo::country_point("JP").unwrap_or_else(|| panic!("JP"));
+    assert!(
+        (jp.0 - 35.7).abs() < 1.0 && (jp.1 - 139.7).abs() < 1.0,
+        "{jp:?}"
+    );
+    assert!(kalipso::ui::geo::country_point("XX").is_none());
+    let geo = Geo::default();
+    let p = geo.place("8.8.8.8".parse().unwrap_or_else(|e| panic!("{e}")));
+    assert!(p.approximate && p.coords.is_some(), "{p:?}");
+}
