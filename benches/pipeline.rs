@@ -184,8 +184,27 @@ fn ui_render(c: &mut Criterion) {
     g.finish();
 }
 
+/// All detections (evidence, beacons, alerts) on the store of a 1M-line log.
+fn detections(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = 1_000_000;
+    let path = generated(dir.path(), lines);
+    let store = kalipso::analyze(&[path], &ProfileConfig::default());
+    let mut g = c.benchmark_group("detect");
+    g.throughput(Throughput::Elements(lines));
+    g.sample_size(10);
+    g.bench_function("run_1000000", |b| {
+        b.iter(|| {
+            let d = kalipso::detect::run(&store, &kalipso::detect::DetectConfig::default());
+            assert!(!d.evidence.is_empty());
+        });
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    detections,
     ui_render,
     input_zeek,
     input_pcap,
