@@ -230,8 +230,34 @@ fn multicast(ip: IpAddr) -> bool {
 }
 
 /// Builds the evidence of one window.
+/// What the detections ask of a `service` or `history` symbol, computed once per run.
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::struct_excessive_bools)]
+struct SymFlags {
+    http: bool,
+    ssl: bool,
+    dns: bool,
+    ssh: bool,
+    /// A history with `^` (the originator was flipped).
+    flipped: bool,
+}
+
+fn sym_flags() -> Vec<SymFlags> {
+    crate::record::Sym::all()
+        .iter()
+        .map(|s| SymFlags {
+            http: s.contains("http"),
+            ssl: s.contains("ssl"),
+            dns: s.contains("dns"),
+            ssh: s.contains("ssh"),
+            flipped: s.contains('^'),
+        })
+        .collect()
+}
+
 struct Ctx<'a> {
     store: &'a Store,
+    syms: &'a [SymFlags],
     cfg: &'a DetectConfig,
     profile: IpAddr,
     window: i64,
@@ -241,6 +267,10 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    fn sym(&self, s: crate::record::Sym) -> SymFlags {
+        self.syms.get(s.index()).copied().unwrap_or_default()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
@@ -288,6 +318,7 @@ type ProfileResult = (
 /// Runs every detection on the store.
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let profiles: Vec<&Profile> = store.profiles.values().collect();
+    let syms = sym_flags();
     // the notice/smtp/software/arp/ssh records of each profile, by window
     let mut events: HashMap<(IpAddr, i64), Vec<&crate::record::Activity>> = HashMap::default();
     for a in &store.events {
@@ -305,6 +336,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             for w in p.windows.values() {
                 let mut cx = Ctx {
                     store,
+                    syms: &syms,
                     cfg,
                     profile: p.ip,
                     window: w.number,
@@ -396,7 +428,7 @@ fn scans(cx: &mut Ctx<'_>, w: &Window) {
         let c = &conns[i as usize];
         if !matches!(c.proto, Proto::Tcp | Proto::Udp)
             || c.established() != Established::NotEstablished
-            || c.history.as_str().contains('^')
+            || cx.sym(c.history).flipped
         {
             continue;
         }
@@ -480,10 +512,11 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
     let mut ssl_at: HashMap<IpAddr, Vec<f64>> = HashMap::default();
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
-        match c.service.as_str() {
-            s if s.contains("http") => http_at.entry(c.resp_h).or_default().push(c.ts),
-            s if s.contains("ssl") => ssl_at.entry(c.resp_h).or_default().push(c.ts),
-            _ => {}
+        let f = cx.sym(c.service);
+        if f.http {
+            http_at.entry(c.resp_h).or_default().push(c.ts);
+        } else if f.ssl {
+            ssl_at.entry(c.resp_h).or_default().push(c.ts);
         }
     }
     let near = |m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64| {
@@ -620,7 +653,8 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
         // a successful SSH login, by size (Slips: more than 4290 bytes in an ssh connection)
-        if c.service.as_str().contains("ssh") && c.orig_bytes + c.resp_bytes > 4290 {
+        let svc = cx.sym(c.service);
+        if svc.ssh && c.orig_bytes + c.resp_bytes > 4290 {
             cx.add(
                 "SSHSuccessful",
                 me.clone(),
@@ -653,10 +687,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
         }
         // non-HTTP on 80 / non-TLS on 443
         if c.proto == Proto::Tcp && est && c.orig_bytes + c.resp_bytes > 0 {
-            if c.resp_p == 80
-                && !c.service.as_str().contains("http")
-                && !near(&http_at, c.resp_h, c.ts)
-            {
+            if c.resp_p == 80 && !svc.http && !near(&http_at, c.resp_h, c.ts) {
                 cx.add(
                     "NonHttpPort80Connection",
                     me.clone(),
@@ -668,10 +699,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
                     vec![uid.to_string()],
                 );
             }
-            if c.resp_p == 443
-                && !c.service.as_str().contains("ssl")
-                && !near(&ssl_at, c.resp_h, c.ts)
-            {
+            if c.resp_p == 443 && !svc.ssl && !near(&ssl_at, c.resp_h, c.ts) {
                 cx.add(
                     "NonSslPort443Connection",
                     me.clone(),
@@ -687,7 +715,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
         // connection without a DNS resolution of the destination
         if cx.cfg.dns_known
             && tcp_udp
-            && !c.service.as_str().contains("dns")
+            && !svc.dns
             && !ignored(c.resp_h)
             && !cx.store.dns_resolution.contains_key(&c.resp_h)
             && no_dns_seen.insert(c.resp_h)

@@ -69,6 +69,21 @@ impl Sym {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// The symbol's index in [`Sym::all`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Every string interned so far, by index: one lock for a whole pass, instead of one per
+    /// [`Sym::as_str`].
+    pub fn all() -> Vec<&'static str> {
+        table()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .strings
+            .clone()
+    }
 }
 
 impl std::fmt::Display for Sym {
