@@ -812,19 +812,28 @@ fn icmp_sweeps(cx: &mut Ctx<'_>, w: &Window) {
 /// sum and used the first flow).
 fn data_upload_window(cx: &mut Ctx<'_>, w: &Window) {
     let me = cx.me();
-    let mut sums: BTreeMap<IpAddr, (u64, f64, Vec<String>)> = BTreeMap::new();
+    let mut sums: HashMap<IpAddr, (u64, f64, Vec<u32>)> = HashMap::default();
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
-        if ignored(c.resp_h) {
+        if c.orig_bytes == 0 || ignored(c.resp_h) {
             continue;
         }
         let s = sums.entry(c.resp_h).or_default();
         s.0 += c.orig_bytes;
         s.1 = s.1.max(c.ts);
-        s.2.push(c.uid.to_string());
+        s.2.push(i);
     }
-    for (ip, (bytes, ts, uids)) in sums {
-        if bytes >= 500_000_000 {
+    let mut big: Vec<(IpAddr, (u64, f64, Vec<u32>))> = sums
+        .into_iter()
+        .filter(|(_, s)| s.0 >= 500_000_000)
+        .collect();
+    big.sort_by_key(|b| b.0);
+    for (ip, (bytes, ts, flows)) in big {
+        let uids: Vec<String> = flows
+            .iter()
+            .map(|&i| cx.store.conns[i as usize].uid.to_string())
+            .collect();
+        {
             cx.add(
                 "DataUploadWindow",
                 me.clone(),
