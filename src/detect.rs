@@ -808,11 +808,14 @@ fn icmp_sweeps(cx: &mut Ctx<'_>, w: &Window) {
     }
 }
 
+/// Bytes sent to one host, time of the last flow, the flows.
+type Upload = (u64, f64, Vec<u32>);
+
 /// Data upload per window: the bytes sent to each destination, summed (Slips v1.0.0 forgot to
 /// sum and used the first flow).
 fn data_upload_window(cx: &mut Ctx<'_>, w: &Window) {
     let me = cx.me();
-    let mut sums: HashMap<IpAddr, (u64, f64, Vec<u32>)> = HashMap::default();
+    let mut sums: HashMap<IpAddr, Upload> = HashMap::default();
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
         if c.orig_bytes == 0 || ignored(c.resp_h) {
@@ -823,7 +826,7 @@ fn data_upload_window(cx: &mut Ctx<'_>, w: &Window) {
         s.1 = s.1.max(c.ts);
         s.2.push(i);
     }
-    let mut big: Vec<(IpAddr, (u64, f64, Vec<u32>))> = sums
+    let mut big: Vec<(IpAddr, Upload)> = sums
         .into_iter()
         .filter(|(_, s)| s.0 >= 500_000_000)
         .collect();
