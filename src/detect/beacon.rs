@@ -9,7 +9,7 @@
 //! 3. `fit` = fitting intervals / all intervals; `coverage` = fitting beats observed / beats
 //!    expected over the span (Σkᵢ of fitting intervals) — many missing beats lower it;
 //! 4. `size` = 1 − min(1, MAD(b)/median(b)): beacons send similar amounts each time;
-//! 5. **score = fit · (0.5 + 0.5·coverage) · (0.75 + 0.25·size) · min(1, (n − 1)/6)**, in [0, 1].
+//! 5. **score = fit · (0.5 + 0.5·coverage) · (0.75 + 0.25·size) · min(1, (n − 1)/10)**, in [0, 1].
 //!
 //! A tuple beacons when score ≥ 0.7 with at least 6 flows and P ≥ 1 s. Human browsing has
 //! bursts (kᵢ = 0) and heavy-tailed pauses whose residuals are spread uniformly, so its `fit`
@@ -99,7 +99,7 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
     } else {
         0.0
     };
-    let count = ((f.len() - 1) as f64 / 6.0).min(1.0);
+    let count = ((f.len() - 1) as f64 / 10.0).min(1.0);
     let score = fit * (0.5 + 0.5 * coverage) * (0.75 + 0.25 * size) * count;
     Some(Beacon {
         score,
@@ -163,6 +163,24 @@ mod tests {
             }
             if let Some(b) = score(&flows) {
                 assert!(b.score < THRESHOLD, "seed {seed}: {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn random_poisson_arrivals_do_not() {
+        for seed in 0..200 {
+            let mut r = Rng(seed + 1000);
+            let n = 6 + (r.unit() * 40.0) as usize;
+            let mut t = 0.0;
+            let flows: Vec<(f64, u64)> = (0..n)
+                .map(|_| {
+                    t += 300.0 * (-r.unit().max(1e-9).ln());
+                    (t, 500)
+                })
+                .collect();
+            if let Some(b) = score(&flows) {
+                assert!(b.score < THRESHOLD, "seed {seed}, {n} flows: {b:?}");
             }
         }
     }
