@@ -65,6 +65,12 @@ pub struct App<'s> {
     pub quit: bool,
     /// Rows of the last drawn list (for page up/down).
     pub page: usize,
+    /// Rows of the aggregate view shown: (family, window, established) → rows.
+    #[allow(clippy::type_complexity)]
+    pub agg_cache: Vec<(
+        (&'static str, Option<(IpAddr, i64)>, bool),
+        std::rc::Rc<Vec<draw::AggRow>>,
+    )>,
 }
 
 /// Makes network text safe to print: control characters and other invisible ones are shown
@@ -122,6 +128,7 @@ impl<'s> App<'s> {
             pending_osc: None,
             quit: false,
             page: 10,
+            agg_cache: Vec::new(),
         };
         // open the busiest profile's first window, so the board is never empty at start
         if let Some((ip, n)) = store

@@ -519,7 +519,23 @@ fn flows_of(app: &App<'_>, server: bool) -> Vec<u32> {
 }
 
 /// `(label, flows, pkts, bytes)` rows of one state, TCP then UDP then the rest, each by bytes.
-fn aggregate_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<(String, u64, u64, u64)> {
+/// The rows of an aggregate view, computed once per (family, window, state) and kept until
+/// another is shown, so scrolling a window of a million flows stays instant.
+fn aggregate_rows(app: &mut App<'_>, fam: Family, state: Established) -> std::rc::Rc<Vec<AggRow>> {
+    let key = (fam.name(), app.window, state == Established::Established);
+    if let Some((_, rows)) = app.agg_cache.iter().find(|(k, _)| *k == key) {
+        return rows.clone();
+    }
+    let rows = std::rc::Rc::new(compute_aggregate_rows(app, fam, state));
+    app.agg_cache.retain(|(k, _)| k.0 == key.0 && k.1 == key.1);
+    app.agg_cache.push((key, rows.clone()));
+    rows
+}
+
+/// One row of an aggregate view: key, flows, packets, bytes.
+pub type AggRow = (String, u64, u64, u64);
+
+fn compute_aggregate_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<AggRow> {
     let flows = flows_of(app, fam.is_server());
     let fields = aggregate::family(&app.store.conns, &flows, fam);
     let mut out = Vec::new();
@@ -570,6 +586,7 @@ fn aggregate_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, fam: Family)
         .enumerate()
     {
         let rows = aggregate_rows(app, fam, state);
+        let rows: &[AggRow] = &rows;
         let focused = app.lower == (i == 1);
         let h = usize::from(halves[i].height.saturating_sub(3));
         let mut own = 0;
@@ -578,7 +595,7 @@ fn aggregate_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, fam: Family)
             app.page = h.max(1);
         }
         let total = rows.len();
-        let shown = scrolled(&rows, scroll, h);
+        let shown = scrolled(rows, scroll, h);
         let first = *scroll;
         let max = rows
             .iter()
