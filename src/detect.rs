@@ -136,8 +136,6 @@ pub struct DetectConfig {
     pub ti: ti::ThreatIntel,
     /// Whitelist.
     pub whitelist: ti::Whitelist,
-    /// Whether the input had dns records (connection-without-DNS needs them).
-    pub dns_known: bool,
 }
 
 impl Default for DetectConfig {
@@ -146,7 +144,6 @@ impl Default for DetectConfig {
             alert_threshold: 0.1,
             ti: ti::ThreatIntel::default(),
             whitelist: ti::Whitelist::default(),
-            dns_known: true,
         }
     }
 }
@@ -166,14 +163,25 @@ pub struct Detections {
 }
 
 impl Detections {
+    /// Where the evidence of one window is in [`Detections::evidence`] (sorted by profile and
+    /// window).
+    pub fn window_range(&self, ip: IpAddr, n: i64) -> std::ops::Range<usize> {
+        let key = |e: &Evidence| (e.profile, e.window);
+        self.evidence.partition_point(|e| key(e) < (ip, n))
+            ..self.evidence.partition_point(|e| key(e) <= (ip, n))
+    }
+
     /// The evidence of one window.
-    pub fn of_window(&self, ip: IpAddr, n: i64) -> impl Iterator<Item = &Evidence> {
-        let start = self
-            .evidence
-            .partition_point(|e| (e.profile, e.window) < (ip, n));
-        self.evidence[start..]
-            .iter()
-            .take_while(move |e| e.profile == ip && e.window == n)
+    pub fn of_window(&self, ip: IpAddr, n: i64) -> &[Evidence] {
+        &self.evidence[self.window_range(ip, n)]
+    }
+
+    /// The alerts of one window (alerts are sorted by profile and window too).
+    pub fn alerts_of(&self, ip: IpAddr, n: i64) -> &[Alert] {
+        let key = |a: &Alert| (a.profile, a.window);
+        let start = self.alerts.partition_point(|a| key(a) < (ip, n));
+        let end = self.alerts.partition_point(|a| key(a) <= (ip, n));
+        &self.alerts[start..end]
     }
 
     /// The evidence of one profile.
@@ -200,26 +208,10 @@ fn conf_from_pkts(pkts: u64) -> f64 {
     }
 }
 
+/// Addresses Slips never treats as a remote party: private, reserved, and IPv4 `.255`.
 fn ignored(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v) => {
-            v.is_private()
-                || v.is_loopback()
-                || v.is_link_local()
-                || v.is_multicast()
-                || v.is_broadcast()
-                || v.is_unspecified()
-                || v.is_documentation()
-                || v.octets()[3] == 255
-        }
-        IpAddr::V6(v) => {
-            v.is_loopback()
-                || v.is_multicast()
-                || v.is_unspecified()
-                || (v.segments()[0] & 0xfe00) == 0xfc00
-                || (v.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
+    crate::record::special_address(ip).is_some()
+        || matches!(ip, IpAddr::V4(v) if v.octets()[3] == 255)
 }
 
 fn multicast(ip: IpAddr) -> bool {
@@ -713,7 +705,7 @@ fn per_flow(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
         // connection without a DNS resolution of the destination
-        if cx.cfg.dns_known
+        if !cx.store.dns.is_empty()
             && tcp_udp
             && !svc.dns
             && !ignored(c.resp_h)
@@ -857,7 +849,6 @@ fn data_upload_window(cx: &mut Ctx<'_>, w: &Window) {
 fn dns_detections(cx: &mut Ctx<'_>, w: &Window) {
     let me = cx.me();
     let mut nx: Vec<String> = Vec::new();
-    let mut nx_total = 0usize;
     let mut arpa: Vec<(f64, String)> = Vec::new();
     let mut ti_seen: HashSet<String> = HashSet::default();
     let contacted: HashSet<IpAddr> = w
@@ -879,7 +870,6 @@ fn dns_detections(cx: &mut Ctx<'_>, w: &Window) {
             && !nx.contains(&q)
         {
             nx.push(q.clone());
-            nx_total += 1;
             if nx.len() >= 10 && nx.len() % 5 == 0 {
                 let n = nx.len();
                 cx.add(
@@ -955,7 +945,6 @@ fn dns_detections(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
     }
-    let _ = nx_total;
 }
 
 const SEARCH_HOSTS: [&str; 5] = [
@@ -1419,7 +1408,7 @@ fn beacons(cx: &mut Ctx<'_>, w: &Window) {
 }
 
 /// Writes `alerts.log` and `alerts.json` in Slips v1.0.0's line formats into `dir`.
-pub fn write_outputs(store: &Store, d: &Detections, dir: &std::path::Path) -> std::io::Result<()> {
+pub fn write_outputs(d: &Detections, dir: &std::path::Path) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let mut log = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.log"))?);
@@ -1493,7 +1482,6 @@ pub fn write_outputs(store: &Store, d: &Detections, dir: &std::path::Path) -> st
             }
         }
     }
-    let _ = store;
     log.flush()?;
     json.flush()
 }

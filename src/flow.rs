@@ -587,15 +587,11 @@ const BLOCK: usize = 4096;
 #[derive(Debug)]
 struct Out<T> {
     blocks: Vec<(Vec<Tag>, Vec<T>)>,
-    len: usize,
 }
 
 impl<T> Default for Out<T> {
     fn default() -> Self {
-        Out {
-            blocks: Vec::new(),
-            len: 0,
-        }
+        Out { blocks: Vec::new() }
     }
 }
 
@@ -608,7 +604,6 @@ impl<T> Out<T> {
         if let Some(b) = self.blocks.last_mut() {
             b.0.push(tag);
             b.1.push(item);
-            self.len += 1;
         }
     }
 
@@ -639,7 +634,13 @@ impl<T> Out<T> {
                 }
             }
         }
-        out.reserve(parts.iter().map(|p| p.len).sum());
+        out.reserve(
+            parts
+                .iter()
+                .flat_map(|p| &p.blocks)
+                .map(|b| b.1.len())
+                .sum(),
+        );
         let mut cursors: Vec<Cursor<T>> = parts
             .into_iter()
             .map(|p| {

@@ -51,6 +51,16 @@ pub fn analyze_with(
     config: &profile::ProfileConfig,
     timeouts: flow::Timeouts,
 ) -> Store {
+    analyze_detecting(paths, config, timeouts, &detect::DetectConfig::default())
+}
+
+/// [`analyze_with`] with detection settings (threat intelligence, whitelist, threshold).
+pub fn analyze_detecting(
+    paths: &[PathBuf],
+    config: &profile::ProfileConfig,
+    timeouts: flow::Timeouts,
+    detect: &detect::DetectConfig,
+) -> Store {
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     let t = std::time::Instant::now();
     let input = input::read_with(paths, timeouts);
@@ -59,12 +69,8 @@ pub fn analyze_with(
     }
     let t = std::time::Instant::now();
     let mut store = Store::build_from(input, config.clone());
-    let detect = detect::DetectConfig {
-        dns_known: !store.dns.is_empty(),
-        ..detect::DetectConfig::default()
-    };
     let td = std::time::Instant::now();
-    store.detect(&detect);
+    store.detect(detect);
     if timings {
         eprintln!(
             "timing: detections {:?} ({} evidence)",
@@ -117,24 +123,20 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()?;
-    let mut store = pool.install(|| analyze_with(&cfg.paths, &cfg.profile, cfg.timeouts));
     let ti = detect::ti::ThreatIntel::load(&cfg.ti);
     for w in &ti.warnings {
         eprintln!("kalipso: warning: {w}");
     }
     let whitelist = detect::ti::Whitelist::load(&cfg.whitelist)
         .with_context(|| "cannot read the whitelist".to_string())?;
-    if !ti.is_empty() || whitelist.loaded > 0 || (cfg.alert_threshold - 0.1).abs() > 1e-12 {
-        let dcfg = detect::DetectConfig {
-            alert_threshold: cfg.alert_threshold,
-            ti,
-            whitelist,
-            dns_known: !store.dns.is_empty(),
-        };
-        pool.install(|| store.detect(&dcfg));
-    }
+    let dcfg = detect::DetectConfig {
+        alert_threshold: cfg.alert_threshold,
+        ti,
+        whitelist,
+    };
+    let store = pool.install(|| analyze_detecting(&cfg.paths, &cfg.profile, cfg.timeouts, &dcfg));
     if let Some(dir) = &cfg.output {
-        detect::write_outputs(&store, &store.detections, dir)
+        detect::write_outputs(&store.detections, dir)
             .with_context(|| format!("cannot write alerts to '{}'", dir.display()))?;
     }
 

@@ -317,6 +317,36 @@ pub struct Ssl {
     pub ja3s: CompactString,
 }
 
+/// `Some("private")` for private, loopback and link-local addresses, `Some("reserved")` for
+/// multicast, broadcast, unspecified and documentation ones; `None` for a public address.
+pub fn special_address(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v) => {
+            if v.is_private() || v.is_loopback() || v.is_link_local() {
+                Some("private")
+            } else if v.is_multicast()
+                || v.is_broadcast()
+                || v.is_unspecified()
+                || v.is_documentation()
+            {
+                Some("reserved")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v) => {
+            let s = v.segments()[0];
+            if v.is_loopback() || (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80 {
+                Some("private")
+            } else if v.is_multicast() || v.is_unspecified() {
+                Some("reserved")
+            } else {
+                None
+            }
+        }
+    }
+}
+
 /// A record of another Zeek log (dhcp, smtp, notice…), reduced to what the profiler needs (who
 /// was active when) and, for the logs the detections read, the fields they use.
 #[derive(Debug, Clone, PartialEq)]

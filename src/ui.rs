@@ -65,11 +65,11 @@ pub struct App<'s> {
     pub quit: bool,
     /// Rows of the last drawn list (for page up/down).
     pub page: usize,
-    /// Rows of the aggregate view shown: (family, window, established) → rows.
+    /// Rows of the two-list view shown: (view, window, established) → rows.
     #[allow(clippy::type_complexity)]
     pub agg_cache: Vec<(
         (&'static str, Option<(IpAddr, i64)>, bool),
-        std::rc::Rc<Vec<draw::AggRow>>,
+        std::rc::Rc<Vec<draw::ListRow>>,
     )>,
 }
 

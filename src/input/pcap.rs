@@ -486,9 +486,17 @@ pub(crate) fn read_captures(
     timeouts: crate::flow::Timeouts,
 ) -> (Batch, Vec<FileReport>) {
     use std::sync::mpsc::{channel, sync_channel};
+    // several captures are read in the order of their first packets (one needs no peek)
     let mut ordered: Vec<(f64, &std::path::PathBuf)> = paths
         .iter()
-        .map(|p| (first_timestamp(p).unwrap_or(f64::INFINITY), p))
+        .map(|p| {
+            let first = if paths.len() > 1 {
+                first_timestamp(p)
+            } else {
+                None
+            };
+            (first.unwrap_or(f64::INFINITY), p)
+        })
         .collect();
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let ordered: Vec<&std::path::PathBuf> = ordered.into_iter().map(|(_, p)| p).collect();

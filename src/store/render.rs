@@ -489,54 +489,100 @@ pub fn timeline_row(store: &Store, e: TimelineEntry) -> Option<TimelineRow<'_>> 
     })
 }
 
-fn info_json(info: &Interpretation<'_>) -> String {
-    match info {
-        Interpretation::None => quoted(""),
-        Interpretation::Dns { query, answers } => {
-            let answers = answers.map_or_else(
-                || quoted("NXDOMAIN"),
-                |a| str_list(a.iter().map(String::as_str)),
-            );
-            Obj::new()
-                .str("query", query)
-                .raw("answers", &answers)
-                .finish()
-        }
-        Interpretation::Http {
-            request,
-            status,
-            mime,
-            user_agent,
-        } => {
-            let mut o = Obj::new();
-            // Slips drops entries whose value is "" or "/".
-            let mut put = |k: &str, v: &str| {
-                if !v.is_empty() && v != "/" {
-                    o.str(k, v);
-                }
-            };
-            put("Request", request);
-            put("Status Code", status.as_deref().unwrap_or(""));
-            if !mime.is_empty() {
-                put("MIME", &py_list_repr(mime));
+/// A value of a timeline `info` field: a string, or (DNS answers) a list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InfoValue<'a> {
+    /// A string.
+    Str(std::borrow::Cow<'a, str>),
+    /// A list of strings.
+    List(&'a [String]),
+}
+
+impl Interpretation<'_> {
+    /// The `info` fields in Slips' order and with its key names; the HTTP entries Slips drops
+    /// (value `""` or `"/"`) are left out.
+    pub fn fields(&self) -> Vec<(&'static str, InfoValue<'_>)> {
+        use std::borrow::Cow;
+        let s = |v: &str| InfoValue::Str(Cow::Owned(v.to_string()));
+        match self {
+            Interpretation::None => Vec::new(),
+            Interpretation::Dns { query, answers } => vec![
+                ("query", InfoValue::Str(Cow::Borrowed(*query))),
+                (
+                    "answers",
+                    answers.map_or(InfoValue::Str(Cow::Borrowed("NXDOMAIN")), InfoValue::List),
+                ),
+            ],
+            Interpretation::Http {
+                request,
+                status,
+                mime,
+                user_agent,
+            } => {
+                let mime = if mime.is_empty() {
+                    String::new()
+                } else {
+                    py_list_repr(mime)
+                };
+                [
+                    ("Request", request.as_str()),
+                    ("Status Code", status.as_deref().unwrap_or("")),
+                    ("MIME", mime.as_str()),
+                    ("UA", user_agent),
+                ]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty() && *v != "/")
+                .map(|(k, v)| (k, s(v)))
+                .collect()
             }
-            put("UA", user_agent);
-            o.finish()
+            Interpretation::Ssl {
+                server_name,
+                trusted,
+                resumed,
+                version,
+                sni,
+            } => vec![
+                ("server_name", s(server_name)),
+                ("trusted", s(trusted)),
+                ("resumed", s(if *resumed { "True" } else { "False" })),
+                ("version", s(version)),
+                ("dns_resolution", s(sni)),
+            ],
         }
-        Interpretation::Ssl {
-            server_name,
-            trusted,
-            resumed,
-            version,
-            sni,
-        } => Obj::new()
-            .str("server_name", server_name)
-            .str("trusted", trusted)
-            .str("resumed", if *resumed { "True" } else { "False" })
-            .str("version", version)
-            .str("dns_resolution", sni)
-            .finish(),
     }
+
+    /// The interpretation rows Kalipso draws under a timeline line (spec §4.2): the key
+    /// capitalised, a list joined with commas.
+    pub fn rows(&self) -> Vec<(String, String)> {
+        self.fields()
+            .into_iter()
+            .map(|(k, v)| {
+                let mut key = k.to_string();
+                if let Some(first) = key.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                let value = match v {
+                    InfoValue::Str(s) => s.into_owned(),
+                    InfoValue::List(l) => l.join(","),
+                };
+                (key, value)
+            })
+            .collect()
+    }
+}
+
+fn info_json(info: &Interpretation<'_>) -> String {
+    if *info == Interpretation::None {
+        return quoted("");
+    }
+    let mut o = Obj::new();
+    for (k, v) in info.fields() {
+        match v {
+            InfoValue::Str(s) => o.str(k, &s),
+            InfoValue::List(l) => o.raw(k, &str_list(l.iter().map(String::as_str))),
+        };
+    }
+    o.finish()
 }
 
 fn icmp_name(icmp_type: u16) -> Option<&'static str> {

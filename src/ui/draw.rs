@@ -112,13 +112,8 @@ fn main_board(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     timeline_pane(f, app, timeline);
     let (count, alerts) = app.window.map_or((0, 0), |(ip, n)| {
         (
-            app.store.detections.of_window(ip, n).count(),
-            app.store
-                .detections
-                .alerts
-                .iter()
-                .filter(|a| a.profile == ip && a.window == n)
-                .count(),
+            app.store.detections.of_window(ip, n).len(),
+            app.store.detections.alerts_of(ip, n).len(),
         )
     });
     let title = if alerts > 0 {
@@ -167,18 +162,13 @@ fn evidence_text(app: &App<'_>) -> Vec<Line<'static>> {
         return vec![Line::from("Select a time window in the tree.").dim()];
     };
     let in_alert: std::collections::HashSet<usize> = d
-        .alerts
+        .alerts_of(ip, n)
         .iter()
-        .filter(|a| a.profile == ip && a.window == n)
         .flat_map(|a| a.evidence.iter().copied())
         .collect();
-    let start = d
-        .evidence
-        .partition_point(|e| (e.profile, e.window) < (ip, n));
     let lines: Vec<Line<'static>> = d
-        .of_window(ip, n)
-        .enumerate()
-        .map(|(k, e)| evidence_line(e, in_alert.contains(&(start + k))))
+        .window_range(ip, n)
+        .map(|i| evidence_line(&d.evidence[i], in_alert.contains(&i)))
         .collect();
     if lines.is_empty() {
         vec![Line::from(format!("No evidence for {ip} in timewindow{n}.")).dim()]
@@ -322,52 +312,12 @@ fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
     );
 }
 
-/// The interpretation rows of a timeline entry (spec §4.2), key and value.
-pub fn info_lines(info: &Interpretation<'_>) -> Vec<(&'static str, String)> {
-    match info {
-        Interpretation::None => Vec::new(),
-        Interpretation::Dns { query, answers } => vec![
-            ("Query", clean(query)),
-            (
-                "Answers",
-                answers.map_or_else(|| "NXDOMAIN".to_string(), |a| clean(&a.join(","))),
-            ),
-        ],
-        Interpretation::Http {
-            request,
-            status,
-            mime,
-            user_agent,
-        } => {
-            let mut v = vec![("Request", clean(request))];
-            if let Some(s) = status {
-                v.push(("Status Code", clean(s)));
-            }
-            if !mime.is_empty() {
-                v.push(("MIME", clean(&format!("{mime:?}"))));
-            }
-            if !user_agent.is_empty() {
-                v.push(("UA", clean(user_agent)));
-            }
-            v
-        }
-        Interpretation::Ssl {
-            server_name,
-            trusted,
-            resumed,
-            version,
-            sni,
-        } => vec![
-            ("Server_name", clean(server_name)),
-            ("Trusted", (*trusted).to_string()),
-            (
-                "Resumed",
-                if *resumed { "True" } else { "False" }.to_string(),
-            ),
-            ("Version", clean(version)),
-            ("Dns_resolution", clean(sni)),
-        ],
-    }
+/// The interpretation rows of a timeline entry (spec §4.2), escaped for display.
+pub fn info_lines(info: &Interpretation<'_>) -> Vec<(String, String)> {
+    info.rows()
+        .into_iter()
+        .map(|(k, v)| (k, clean(&v)))
+        .collect()
 }
 
 /// One timeline row as Kalipso colours it (spec §4.2).
@@ -519,23 +469,38 @@ fn flows_of(app: &App<'_>, server: bool) -> Vec<u32> {
 }
 
 /// `(label, flows, pkts, bytes)` rows of one state, TCP then UDP then the rest, each by bytes.
-/// The rows of an aggregate view, computed once per (family, window, state) and kept until
-/// another is shown, so scrolling a window of a million flows stays instant.
-fn aggregate_rows(app: &mut App<'_>, fam: Family, state: Established) -> std::rc::Rc<Vec<AggRow>> {
-    let key = (fam.name(), app.window, state == Established::Established);
+/// One row of the two-list views (`e c b p n`): its text cells and the values of its
+/// log-scale bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRow {
+    cells: Vec<String>,
+    bar: Vec<u64>,
+}
+
+/// Computes the rows of one list of a two-list view.
+type RowsFn<'r> = dyn Fn(&App<'_>, Established) -> Vec<ListRow> + 'r;
+
+/// The rows of one list of a two-list view, computed once per (view, window, state) and kept
+/// while the view is shown, so scrolling a window of a million flows stays instant.
+fn list_rows(
+    app: &mut App<'_>,
+    view: &'static str,
+    state: Established,
+    compute: &RowsFn<'_>,
+) -> std::rc::Rc<Vec<ListRow>> {
+    let key = (view, app.window, state == Established::Established);
     if let Some((_, rows)) = app.agg_cache.iter().find(|(k, _)| *k == key) {
         return rows.clone();
     }
-    let rows = std::rc::Rc::new(compute_aggregate_rows(app, fam, state));
+    let rows = std::rc::Rc::new(compute(app, state));
     app.agg_cache.retain(|(k, _)| k.0 == key.0 && k.1 == key.1);
     app.agg_cache.push((key, rows.clone()));
     rows
 }
 
-/// One row of an aggregate view: key, flows, packets, bytes.
-pub type AggRow = (String, u64, u64, u64);
-
-fn compute_aggregate_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<AggRow> {
+/// An aggregate family's rows: key, flows, packets, bytes; TCP then UDP then the rest, each by
+/// bytes.
+fn family_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<ListRow> {
     let flows = flows_of(app, fam.is_server());
     let fields = aggregate::family(&app.store.conns, &flows, fam);
     let mut out = Vec::new();
@@ -545,12 +510,42 @@ fn compute_aggregate_rows(app: &App<'_>, fam: Family, state: Established) -> Vec
         };
         let mut rows = agg.totals();
         rows.sort_by(|a, b| b.3.cmp(&a.3).then(a.0.cmp(&b.0)));
-        out.extend(
-            rows.into_iter()
-                .map(|(k, fl, p, b)| (format!("{}/{k}", proto.upper()), fl, p, b)),
-        );
+        out.extend(rows.into_iter().map(|(k, fl, p, b)| ListRow {
+            cells: vec![
+                format!("{}/{k}", proto.upper()),
+                fl.to_string(),
+                p.to_string(),
+                b.to_string(),
+            ],
+            bar: vec![fl, p, b],
+        }));
     }
     out
+}
+
+/// Destination port × IP rows: port, IP, packets (busiest peer first within a port).
+fn port_ip_rows(app: &App<'_>, state: Established) -> Vec<ListRow> {
+    let flows = flows_of(app, false);
+    let fields = aggregate::family(&app.store.conns, &flows, Family::DstPortsClient);
+    let mut rows = Vec::new();
+    for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Unknown] {
+        if let Some(Aggregate::Ports(m)) = fields.get(&(proto, state)) {
+            for (port, e) in m {
+                let mut peers: Vec<(&IpAddr, u64)> =
+                    e.peers.iter().map(|(ip, p)| (ip, p.pkts)).collect();
+                peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                rows.extend(peers.into_iter().map(|(ip, pk)| ListRow {
+                    cells: vec![
+                        format!("{}/{port}", proto.upper()),
+                        ip.to_string(),
+                        pk.to_string(),
+                    ],
+                    bar: vec![pk],
+                }));
+            }
+        }
+    }
+    rows
 }
 
 /// A log-scale bar: segments for ln(flows), ln(packets), ln(bytes), scaled to `width` by `max`.
@@ -578,15 +573,81 @@ fn scrolled<T: Clone>(rows: &[T], scroll: &mut usize, height: usize) -> Vec<T> {
     rows.iter().skip(*scroll).take(height).cloned().collect()
 }
 
+/// How a two-list view is drawn: its name, column headers and widths, and the columns its
+/// bar leaves to the text.
+struct ListSpec {
+    name: &'static str,
+    header: &'static [&'static str],
+    widths: &'static [Constraint],
+    text_width: u16,
+}
+
 fn aggregate_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, fam: Family) {
+    const WIDTHS: [Constraint; 5] = [
+        Constraint::Length(26),
+        Constraint::Length(9),
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Min(10),
+    ];
+    let header: &'static [&'static str] = if fam.by_ip() {
+        &[
+            "IP",
+            "flows",
+            "packets",
+            "bytes",
+            "ln flows · ln packets · ln bytes",
+        ]
+    } else {
+        &[
+            "port",
+            "flows",
+            "packets",
+            "bytes",
+            "ln flows · ln packets · ln bytes",
+        ]
+    };
+    let spec = ListSpec {
+        name: fam.name(),
+        header,
+        widths: &WIDTHS,
+        text_width: 60,
+    };
+    two_lists(f, app, area, &spec, &|a, s| family_rows(a, fam, s));
+}
+
+fn port_ip_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
+    const WIDTHS: [Constraint; 4] = [
+        Constraint::Length(14),
+        Constraint::Length(40),
+        Constraint::Length(10),
+        Constraint::Min(10),
+    ];
+    let spec = ListSpec {
+        name: "DstPortsClient × IP",
+        header: &["port", "IP", "packets", "ln packets"],
+        widths: &WIDTHS,
+        text_width: 50,
+    };
+    two_lists(f, app, area, &spec, &port_ip_rows);
+}
+
+/// Established rows above, Not Established below; `Tab` moves the focus (and the scrolling)
+/// between them.
+fn two_lists(
+    f: &mut Frame<'_>,
+    app: &mut App<'_>,
+    area: Rect,
+    spec: &ListSpec,
+    compute: &RowsFn<'_>,
+) {
     let halves =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).split(area);
     for (i, state) in [Established::Established, Established::NotEstablished]
         .into_iter()
         .enumerate()
     {
-        let rows = aggregate_rows(app, fam, state);
-        let rows: &[AggRow] = &rows;
+        let rows = list_rows(app, spec.name, state, compute);
         let focused = app.lower == (i == 1);
         let h = usize::from(halves[i].height.saturating_sub(3));
         let mut own = 0;
@@ -595,136 +656,38 @@ fn aggregate_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, fam: Family)
             app.page = h.max(1);
         }
         let total = rows.len();
-        let shown = scrolled(rows, scroll, h);
+        let shown = scrolled(&rows, scroll, h);
         let first = *scroll;
         let max = rows
             .iter()
+            .map(|r| r.bar.iter().map(|&v| (v as f64 + 1.0).ln()).sum::<f64>())
+            .fold(0.0, f64::max);
+        let bar_w = halves[i].width.saturating_sub(spec.text_width).max(10);
+        let table_rows: Vec<Row<'_>> = shown
+            .into_iter()
             .map(|r| {
-                [r.1, r.2, r.3]
-                    .iter()
-                    .map(|&v| (v as f64 + 1.0).ln())
-                    .sum::<f64>()
-            })
-            .fold(0.0, f64::max);
-        let bar_w = halves[i].width.saturating_sub(60).max(10);
-        let table_rows: Vec<Row<'_>> = shown
-            .into_iter()
-            .map(|(k, fl, p, b)| {
-                Row::new(vec![
-                    Cell::from(k),
-                    Cell::from(fl.to_string()),
-                    Cell::from(p.to_string()),
-                    Cell::from(b.to_string()),
-                    Cell::from(log_bar(&[fl, p, b], max, bar_w)),
-                ])
-            })
-            .collect();
-        let key = if fam.by_ip() { "IP" } else { "port" };
-        let header = Row::new(
-            [
-                key,
-                "flows",
-                "packets",
-                "bytes",
-                "ln flows · ln packets · ln bytes",
-            ]
-            .map(|h| Cell::from(h).style(Style::new().fg(Color::Blue).bold())),
-        );
-        let title = window_title(
-            app,
-            &format!(
-                "{} {} ({} rows{})",
-                fam.name(),
-                state.human(),
-                total,
-                if total > h && h > 0 {
-                    format!(", {}–{}", first + 1, (first + h).min(total))
-                } else {
-                    String::new()
-                }
-            ),
-        );
-        let t = Table::new(
-            table_rows,
-            [
-                Constraint::Length(26),
-                Constraint::Length(9),
-                Constraint::Length(10),
-                Constraint::Length(12),
-                Constraint::Min(10),
-            ],
-        )
-        .header(header)
-        .block(block(&title, focused));
-        f.render_widget(t, halves[i]);
-    }
-}
-
-fn port_ip_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
-    let halves =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).split(area);
-    let flows = flows_of(app, false);
-    let fields = aggregate::family(&app.store.conns, &flows, Family::DstPortsClient);
-    for (i, state) in [Established::Established, Established::NotEstablished]
-        .into_iter()
-        .enumerate()
-    {
-        let mut rows: Vec<(String, String, u64)> = Vec::new();
-        for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Unknown] {
-            if let Some(Aggregate::Ports(m)) = fields.get(&(proto, state)) {
-                for (port, e) in m {
-                    let mut peers: Vec<(&IpAddr, u64)> =
-                        e.peers.iter().map(|(ip, p)| (ip, p.pkts)).collect();
-                    peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-                    rows.extend(
-                        peers.into_iter().map(|(ip, pk)| {
-                            (format!("{}/{port}", proto.upper()), ip.to_string(), pk)
-                        }),
-                    );
-                }
-            }
-        }
-        let focused = app.lower == (i == 1);
-        let h = usize::from(halves[i].height.saturating_sub(3));
-        let mut own = 0;
-        let scroll = if focused { &mut app.scroll } else { &mut own };
-        let total = rows.len();
-        let shown = scrolled(&rows, scroll, h);
-        let max = rows
-            .iter()
-            .map(|r| (r.2 as f64 + 1.0).ln())
-            .fold(0.0, f64::max);
-        let bar_w = halves[i].width.saturating_sub(50).max(10);
-        let table_rows: Vec<Row<'_>> = shown
-            .into_iter()
-            .map(|(k, ip, p)| {
-                Row::new(vec![
-                    Cell::from(k),
-                    Cell::from(ip),
-                    Cell::from(p.to_string()),
-                    Cell::from(log_bar(&[p], max, bar_w)),
-                ])
+                let mut cells: Vec<Cell<'_>> = r.cells.into_iter().map(Cell::from).collect();
+                cells.push(Cell::from(log_bar(&r.bar, max, bar_w)));
+                Row::new(cells)
             })
             .collect();
         let header = Row::new(
-            ["port", "IP", "packets", "ln packets"]
-                .map(|h| Cell::from(h).style(Style::new().fg(Color::Blue).bold())),
+            spec.header
+                .iter()
+                .map(|h| Cell::from(*h).style(Style::new().fg(Color::Blue).bold())),
         );
+        let range = if total > h && h > 0 {
+            format!(", {}–{}", first + 1, (first + h).min(total))
+        } else {
+            String::new()
+        };
         let title = window_title(
             app,
-            &format!("DstPortsClient × IP {} ({total} rows)", state.human()),
+            &format!("{} {} ({total} rows{range})", spec.name, state.human()),
         );
-        let t = Table::new(
-            table_rows,
-            [
-                Constraint::Length(14),
-                Constraint::Length(40),
-                Constraint::Length(10),
-                Constraint::Min(10),
-            ],
-        )
-        .header(header)
-        .block(block(&title, focused));
+        let t = Table::new(table_rows, spec.widths.iter().copied())
+            .header(header)
+            .block(block(&title, focused));
         f.render_widget(t, halves[i]);
     }
 }
@@ -924,11 +887,7 @@ fn evidence_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
         let mut last = None;
         for e in d.of_profile(ip) {
             if last != Some(e.window) {
-                let alerts = d
-                    .alerts
-                    .iter()
-                    .filter(|a| a.profile == ip && a.window == e.window)
-                    .count();
+                let alerts = d.alerts_of(ip, e.window).len();
                 let note = if alerts > 0 {
                     format!("  ({alerts} alert(s))")
                 } else {

@@ -51,35 +51,6 @@ const USUAL: &[&str] = &[
     "/usr/local/share/GeoIP",
 ];
 
-/// Whether an address is private, loopback, link-local, multicast or otherwise not routable.
-pub fn special(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v) => {
-            if v.is_private() || v.is_loopback() || v.is_link_local() {
-                Some("private")
-            } else if v.is_multicast()
-                || v.is_broadcast()
-                || v.is_unspecified()
-                || v.is_documentation()
-            {
-                Some("reserved")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v) => {
-            let s = v.segments()[0];
-            if v.is_loopback() || (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80 {
-                Some("private")
-            } else if v.is_multicast() || v.is_unspecified() {
-                Some("reserved")
-            } else {
-                None
-            }
-        }
-    }
-}
-
 /// Where to put a country on the map when only its code is known: its capital, else the mean
 /// of its outline (country data embedded through the `world-data` crate, loaded on first use).
 pub fn country_point(code: &str) -> Option<(f64, f64)> {
@@ -175,7 +146,7 @@ impl Geo {
 
     /// What the databases know of `ip`.
     pub fn place(&self, ip: IpAddr) -> Place {
-        if let Some(kind) = special(ip) {
+        if let Some(kind) = crate::record::special_address(ip) {
             return Place {
                 country: kind.into(),
                 ..Place::default()

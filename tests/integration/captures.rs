@@ -110,19 +110,20 @@ const CLIENT: [u8; 4] = [10, 0, 0, 1];
 const SERVER: [u8; 4] = [10, 0, 0, 2];
 const T0: f64 = 1_700_000_000.25;
 
-/// One TCP segment of the handshake scenario; `link` adds the layers below IP.
-fn segment(
+/// One TCP segment between the client's port 40000 and `port`; `link` adds the layers below IP.
+fn tcp_packet(
     link: &dyn Fn(bool) -> PacketBuilderStep<etherparse::IpHeaders>,
+    port: u16,
     from_client: bool,
     flags: &str,
     seq: u32,
     ack: u32,
-    payload: usize,
+    data: &[u8],
 ) -> Vec<u8> {
     let (sp, dp) = if from_client {
-        (40_000, 80)
+        (40_000, port)
     } else {
-        (80, 40_000)
+        (port, 40_000)
     };
     let mut tcp = TcpHeader::new(sp, dp, seq, 64_000);
     tcp.syn = flags.contains('S');
@@ -135,9 +136,21 @@ fn segment(
     let mut out = Vec::new();
     link(from_client)
         .tcp_header(tcp)
-        .write(&mut out, &vec![0x61; payload])
+        .write(&mut out, data)
         .unwrap_or_default();
     out
+}
+
+/// One segment of the handshake scenario (port 80, `payload` bytes of `a`).
+fn segment(
+    link: &dyn Fn(bool) -> PacketBuilderStep<etherparse::IpHeaders>,
+    from_client: bool,
+    flags: &str,
+    seq: u32,
+    ack: u32,
+    payload: usize,
+) -> Vec<u8> {
+    tcp_packet(link, 80, from_client, flags, seq, ack, &vec![0x61; payload])
 }
 
 /// A complete connection: handshake, 100 bytes up, 200 down, FIN/FIN, last ACK.
@@ -371,27 +384,9 @@ fn a_connection_continues_across_capture_files() {
     assert_sf(&input.batch.conns, "split over two files");
 }
 
-/// A TCP segment with a given payload between the client's port 40000 and `port`.
+/// A TCP segment over Ethernet/IPv4 with a given payload.
 fn tcp_to(port: u16, from_client: bool, flags: &str, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
-    let (sp, dp) = if from_client {
-        (40_000, port)
-    } else {
-        (port, 40_000)
-    };
-    let mut tcp = TcpHeader::new(sp, dp, seq, 64_000);
-    tcp.syn = flags.contains('S');
-    tcp.fin = flags.contains('F');
-    tcp.rst = flags.contains('R');
-    if flags.contains('A') {
-        tcp.ack = true;
-        tcp.acknowledgment_number = ack;
-    }
-    let mut out = Vec::new();
-    ipv4_eth(from_client)
-        .tcp_header(tcp)
-        .write(&mut out, data)
-        .unwrap_or_default();
-    out
+    tcp_packet(&ipv4_eth, port, from_client, flags, seq, ack, data)
 }
 
 /// Every Zeek `conn_state`, each from the packets its definition describes (Zeek's conn.log

@@ -47,25 +47,26 @@ fn conn(
     }
 }
 
-fn detect(conns: Vec<Conn>, dns: Vec<Dns>) -> Detections {
-    let dns_known = !dns.is_empty();
-    let batch = Batch {
-        conns,
-        dns,
-        ..Batch::default()
-    };
-    let store = kalipso::Store::build(
+/// The store of records built here.
+fn store_of(batch: Batch) -> kalipso::Store {
+    kalipso::Store::build(
         batch,
         kalipso::input::InputSummary::default(),
         ProfileConfig::default(),
-    );
-    kalipso::detect::run(
-        &store,
-        &DetectConfig {
-            dns_known,
-            ..DetectConfig::default()
-        },
     )
+}
+
+/// The detections, with default settings, on records built here.
+fn detect_batch(batch: Batch) -> Detections {
+    kalipso::detect::run(&store_of(batch), &DetectConfig::default())
+}
+
+fn detect(conns: Vec<Conn>, dns: Vec<Dns>) -> Detections {
+    detect_batch(Batch {
+        conns,
+        dns,
+        ..Batch::default()
+    })
 }
 
 fn kinds(d: &Detections) -> Vec<&'static str> {
@@ -118,7 +119,10 @@ fn port_scans_fire_at_ten_targets() {
         "{}",
         e.description
     );
-    assert!((e.confidence - 1.0).abs() < 1e-9 || e.confidence > 0.0);
+    assert!(
+        (e.confidence - 1.0).abs() < 1e-9,
+        "10 probes of 1 packet: confidence 1"
+    );
     let v = |n: u16| {
         (1..=n)
             .map(|p| s0(p as u8, 1000 + p, [45, 0, 0, 1]))
@@ -344,23 +348,13 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
     assert_eq!(d.alerts.len(), 1, "{:?}", d.alerts);
     assert_eq!(d.alerts[0].evidence.len(), 8, "0.8 × 8 = 6.4 ≥ 6");
     assert!(d.alerted().contains(&(ip(ME), 1)));
-    let batch = Batch {
+    let mut store = store_of(Batch {
         conns,
         ..Batch::default()
-    };
-    let mut store = kalipso::Store::build(
-        batch,
-        kalipso::input::InputSummary::default(),
-        ProfileConfig::default(),
-    );
-    let no_dns = DetectConfig {
-        dns_known: false,
-        ..DetectConfig::default()
-    };
-    store.detect(&no_dns);
+    });
+    store.detect(&DetectConfig::default());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    kalipso::detect::write_outputs(&store, &store.detections, dir.path())
-        .unwrap_or_else(|e| panic!("{e}"));
+    kalipso::detect::write_outputs(&store.detections, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let log = std::fs::read_to_string(dir.path().join("alerts.log")).unwrap_or_default();
     assert!(log.lines().next().is_some_and(|l| l.contains(": Src IP 10.0.0.5                  . Detected Connection to unknown destination port 4444/TCP")), "{log}");
     assert!(
@@ -376,7 +370,7 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
     // a higher threshold: no alert
     let strict = DetectConfig {
         alert_threshold: 1.0,
-        ..no_dns
+        ..DetectConfig::default()
     };
     store.detect(&strict);
     assert!(store.detections.alerts.is_empty());
@@ -467,7 +461,6 @@ fn slips_integration_test_strings() {
         let mut store = kalipso::analyze(&[path], &ProfileConfig::default());
         store.detect(&DetectConfig {
             ti: kalipso::detect::ti::ThreatIntel::load(std::slice::from_ref(&ti)),
-            dns_known: !store.dns.is_empty(),
             ..DetectConfig::default()
         });
         let lines: Vec<String> = store
@@ -540,7 +533,6 @@ fn kalipso_finds_what_slips_found() {
         let mut store = kalipso::analyze(&[input], &ProfileConfig::default());
         store.detect(&DetectConfig {
             ti: kalipso::detect::ti::ThreatIntel::load(&ti.into_iter().collect::<Vec<_>>()),
-            dns_known: !store.dns.is_empty(),
             ..DetectConfig::default()
         });
         let ours: std::collections::BTreeSet<(String, String)> = store
@@ -674,18 +666,7 @@ fn other_logs_smtp_bruteforce_and_ssh_versions() {
             activity,
             ..Batch::default()
         };
-        let store = kalipso::Store::build(
-            batch,
-            kalipso::input::InputSummary::default(),
-            ProfileConfig::default(),
-        );
-        kalipso::detect::run(
-            &store,
-            &DetectConfig {
-                dns_known: false,
-                ..DetectConfig::default()
-            },
-        )
+        detect_batch(batch)
     };
     let two = run(vec![smtp(1.0), smtp(5.0), smtp(20.0)]);
     assert_eq!(count(&two, "BadSMTPLogin"), 3);
@@ -778,26 +759,13 @@ fn dns_http_and_tls_scenarios() {
         ttls: vec![60.0; answers.len()],
     };
     let run = |conns: Vec<Conn>, dns: Vec<Dns>, http: Vec<Http>, ssl: Vec<Ssl>| {
-        let dns_known = !dns.is_empty();
-        let batch = Batch {
+        detect_batch(Batch {
             conns,
             dns,
             http,
             ssl,
             ..Batch::default()
-        };
-        let store = kalipso::Store::build(
-            batch,
-            kalipso::input::InputSummary::default(),
-            ProfileConfig::default(),
-        );
-        kalipso::detect::run(
-            &store,
-            &DetectConfig {
-                dns_known,
-                ..DetectConfig::default()
-            },
-        )
+        })
     };
     let web = |ts: f64, dst: [u8; 4]| conn(ts, dst, 443, Proto::Tcp, ConnState::SF, 1.0, 100, 5);
     // connection without DNS: the resolved host is fine, the other is not
