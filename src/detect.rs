@@ -1431,7 +1431,7 @@ pub fn write_outputs(d: &Detections, dir: &std::path::Path) -> std::io::Result<(
             "{}: Src IP {:<26}. Detected {}",
             iso(e.ts),
             e.profile.to_string(),
-            e.description
+            crate::text::Clean(&e.description)
         )?;
         let category = match e.kind {
             k if k.contains("scan") || k.contains("Scan") || k == "ICMPSweep" => "Recon.Scanning",

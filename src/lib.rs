@@ -22,6 +22,7 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod store;
+pub mod text;
 pub mod ui;
 
 use anyhow::Context as _;
@@ -88,6 +89,18 @@ pub fn analyze_detecting(
     store
 }
 
+/// One `kalipso: …` line on stderr, through the sanitiser (paths and log excerpts may hold
+/// control characters). A closed or full stderr is ignored: a message is never worth a panic.
+pub fn say(message: impl std::fmt::Display) {
+    let line = message.to_string();
+    let _ = writeln!(std::io::stderr().lock(), "kalipso: {}", text::Clean(&line));
+}
+
+/// A `hint: …` line on stderr after a message, for a common mistake.
+fn hint(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "hint: {text}");
+}
+
 /// The process's peak resident memory so far, as Linux reports it (for `KALIPSO_TIMINGS`).
 fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -125,7 +138,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         .build()?;
     let ti = detect::ti::ThreatIntel::load(&cfg.ti);
     for w in &ti.warnings {
-        eprintln!("kalipso: warning: {w}");
+        say(format_args!("warning: {w}"));
     }
     let whitelist = detect::ti::Whitelist::load(&cfg.whitelist)
         .with_context(|| "cannot read the whitelist".to_string())?;
@@ -142,17 +155,17 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
 
     for f in &store.input.files {
         if let Some(e) = &f.error {
-            eprintln!("kalipso: {}: {e}", f.path);
+            say(format_args!("{}: {e}", f.path));
         }
         for ex in &f.examples {
-            eprintln!("kalipso: {ex}");
+            say(ex);
         }
         if f.skipped > f.examples.len() as u64 {
-            eprintln!(
-                "kalipso: {}: {} more line(s) skipped",
+            say(format_args!(
+                "{}: {} more line(s) skipped",
                 f.path,
                 f.skipped - f.examples.len() as u64
-            );
+            ));
         }
     }
     let records: u64 = store.input.records.values().sum();
@@ -162,9 +175,9 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|p| format!("'{}'", p.display()))
             .collect();
-        eprintln!("kalipso: nothing readable in {}", what.join(", "));
-        eprintln!(
-            "hint: give a pcap/pcapng capture, a Zeek log directory, or a conn.log (TSV or JSON, optionally .gz)"
+        say(format_args!("nothing readable in {}", what.join(", ")));
+        hint(
+            "give a pcap/pcapng capture, a Zeek log directory, or a conn.log (TSV or JSON, optionally .gz)",
         );
         return Ok(ExitCode::from(2));
     }
@@ -186,7 +199,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     }
     let geo = ui::geo::Geo::open(&cfg.geoip);
     for w in &geo.warnings {
-        eprintln!("kalipso: warning: {w}");
+        say(format_args!("warning: {w}"));
     }
     if !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         ui::run(&store, geo).context("terminal UI")?;

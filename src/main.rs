@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("kalipso: {err:#}");
+            kalipso::say(format_args!("{err:#}"));
             ExitCode::from(2)
         }
     }

@@ -7,6 +7,7 @@ use crate::profile::{Profile, ProfileConfig};
 use crate::record::Established;
 use crate::store::Store;
 use crate::store::render::py_datetime;
+use crate::text::Clean;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -240,13 +241,13 @@ impl<'a> Report<'a> {
         }
         for f in &i.files {
             if let Some(e) = &f.error {
-                let _ = writeln!(s, "  {}: not read: {e}", f.path);
+                let _ = writeln!(s, "  {}: not read: {}", Clean(&f.path), Clean(e));
             }
             if f.assumed_columns {
                 let _ = writeln!(
                     s,
                     "  {}: no '#fields' header, read with Zeek's default {} columns",
-                    f.path,
+                    Clean(&f.path),
                     f.kind.as_str()
                 );
             }
@@ -254,17 +255,24 @@ impl<'a> Report<'a> {
                 let _ = writeln!(
                     s,
                     "  {}: {} packets ({} IP, {} ARP, {} other, {} later IP fragments)",
-                    f.path, c.packets, c.ip, c.arp, c.other, c.fragments
+                    Clean(&f.path),
+                    c.packets,
+                    c.ip,
+                    c.arp,
+                    c.other,
+                    c.fragments
                 );
             }
             if f.skipped > 0 {
                 let _ = writeln!(
                     s,
                     "  {}: {} of {} line(s) skipped, first:",
-                    f.path, f.skipped, f.data_lines
+                    Clean(&f.path),
+                    f.skipped,
+                    f.data_lines
                 );
                 for ex in &f.examples {
-                    let _ = writeln!(s, "    {ex}");
+                    let _ = writeln!(s, "    {}", Clean(ex));
                 }
             }
         }
@@ -298,7 +306,7 @@ impl<'a> Report<'a> {
                 a.profile, a.window, a.time, a.score
             );
             for e in &a.evidence {
-                let _ = writeln!(s, "    - {e}");
+                let _ = writeln!(s, "    - {}", Clean(e));
             }
         }
         if self.busiest.is_empty() {

@@ -73,18 +73,9 @@ pub struct App<'s> {
     )>,
 }
 
-/// Makes network text safe to print: control characters and other invisible ones are shown
-/// escaped (`\x1b`), so a hostile name cannot drive the terminal.
+/// [`crate::text::clean`] as an owned string, for the widgets that keep their text.
 pub fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}') {
-            out.push_str(&c.escape_default().to_string().replace("\\u{", "\\x{"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::text::clean(s).into_owned()
 }
 
 impl<'s> App<'s> {

@@ -13,5 +13,6 @@ mod corpus;
 mod detect;
 mod fixtures;
 mod inputs;
+mod output_safety;
 mod pcap;
 mod ui;
