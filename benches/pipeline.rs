@@ -63,8 +63,8 @@ fn input_pcap(c: &mut Criterion) {
     // read, decode, assemble, extract DNS/HTTP/TLS, profile and build the store
     g.bench_function(format!("end_to_end_{flows}_flows"), |b| {
         b.iter(|| {
-            let store = kalipso::analyze(std::slice::from_ref(&path), &ProfileConfig::default());
-            assert_eq!(store.conns.len() as u64, flows);
+            let a = kalipso::analyze(&kalipso::Options::new([&path]));
+            assert_eq!(a.store.conns.len() as u64, flows);
         });
     });
     g.finish();
@@ -92,31 +92,34 @@ fn profile_aggregate(c: &mut Criterion) {
                 assert_eq!(n as u64, flows);
             });
         });
-        let store = kalipso::analyze(
-            &[dir.path().join(format!("conn-{flows}.log"))],
-            &ProfileConfig::default(),
-        );
-        g.bench_with_input(BenchmarkId::new("all_fields", flows), &store, |b, store| {
-            b.iter(|| {
-                let mut total = 0u64;
-                for p in store.profiles.values() {
-                    for w in p.windows.values() {
-                        for fam in Family::ALL {
-                            let flows = if fam.is_server() {
-                                &w.in_flows
-                            } else {
-                                &w.out_flows
-                            };
-                            for agg in aggregate::family(&store.conns, flows, fam).values() {
-                                total += agg.totals().iter().map(|t| t.1).sum::<u64>();
+        let a = kalipso::analyze(&kalipso::Options::new([dir
+            .path()
+            .join(format!("conn-{flows}.log"))]));
+        g.bench_with_input(
+            BenchmarkId::new("all_fields", flows),
+            &a.store,
+            |b, store| {
+                b.iter(|| {
+                    let mut total = 0u64;
+                    for p in store.profiles.values() {
+                        for w in p.windows.values() {
+                            for fam in Family::ALL {
+                                let flows = if fam.is_server() {
+                                    &w.in_flows
+                                } else {
+                                    &w.out_flows
+                                };
+                                for agg in aggregate::family(&store.conns, flows, fam).values() {
+                                    total += agg.totals().iter().map(|t| t.1).sum::<u64>();
+                                }
                             }
                         }
                     }
-                }
-                // every flow is counted once per client family
-                assert!(total >= 3 * flows);
-            });
-        });
+                    // every flow is counted once per client family
+                    assert!(total >= 3 * flows);
+                });
+            },
+        );
     }
     g.finish();
 }
@@ -133,8 +136,8 @@ fn end_to_end(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function(format!("end_to_end_{lines}"), |b| {
         b.iter(|| {
-            let store = kalipso::analyze(std::slice::from_ref(&path), &ProfileConfig::default());
-            assert_eq!(store.conns.len() as u64, lines);
+            let a = kalipso::analyze(&kalipso::Options::new([&path]));
+            assert_eq!(a.store.conns.len() as u64, lines);
         });
     });
     g.finish();
@@ -149,13 +152,13 @@ fn ui_render(c: &mut Criterion) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
     kalipso::generate::conn_log(&mut w, 300_000, 100_000, 2, 9).expect("generate");
     drop(w);
-    let store = kalipso::analyze(&[path], &ProfileConfig::default());
+    let analysis = kalipso::analyze(&kalipso::Options::new([path]));
     let mut g = c.benchmark_group("ui");
     g.sample_size(20);
     g.bench_function("open_100k_profiles", |b| {
-        b.iter(|| kalipso::ui::App::new(&store, kalipso::ui::geo::Geo::default()));
+        b.iter(|| kalipso::ui::App::new(&analysis, kalipso::ui::geo::Geo::default()));
     });
-    let mut app = kalipso::ui::App::new(&store, kalipso::ui::geo::Geo::default());
+    let mut app = kalipso::ui::App::new(&analysis, kalipso::ui::geo::Geo::default());
     let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     g.bench_function("render_frame_main_board", |b| {
         b.iter(|| {
@@ -189,7 +192,7 @@ fn detections(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let lines = 1_000_000;
     let path = generated(dir.path(), lines);
-    let store = kalipso::analyze(&[path], &ProfileConfig::default());
+    let store = kalipso::analyze(&kalipso::Options::new([path])).store;
     let mut g = c.benchmark_group("detect");
     g.throughput(Throughput::Elements(lines));
     g.sample_size(10);

@@ -2,7 +2,7 @@
 
 use crate::profile::window::Anchor;
 use crate::profile::{Direction, ProfileConfig, default_home_net};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
@@ -28,6 +28,42 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// `--tw-anchor`: the command line's names for [`Anchor`] (the profiler knows nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnchorArg {
+    /// One grid for all profiles, anchored at the first record of the input.
+    Global,
+    /// Each profile's grid starts at that profile's first record (Slips v1.0.0).
+    Profile,
+}
+
+impl From<AnchorArg> for Anchor {
+    fn from(a: AnchorArg) -> Anchor {
+        match a {
+            AnchorArg::Global => Anchor::Global,
+            AnchorArg::Profile => Anchor::Profile,
+        }
+    }
+}
+
+/// `--direction`: the command line's names for [`Direction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DirectionArg {
+    /// Source IPs get profiles; destinations inside the home network also get their server side.
+    Out,
+    /// Every IP gets both sides.
+    All,
+}
+
+impl From<DirectionArg> for Direction {
+    fn from(d: DirectionArg) -> Direction {
+        match d {
+            DirectionArg::Out => Direction::Out,
+            DirectionArg::All => Direction::All,
+        }
+    }
+}
+
 /// `kalipso analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -39,12 +75,12 @@ pub struct AnalyzeArgs {
     pub tw_width: f64,
     /// Window grid: one for all profiles (global), or one per profile starting at its first
     /// record, as Slips v1.0.0 numbered windows (profile).
-    #[arg(long, value_enum, default_value_t = Anchor::Global)]
-    pub tw_anchor: Anchor,
+    #[arg(long, value_enum, default_value_t = AnchorArg::Global)]
+    pub tw_anchor: AnchorArg,
     /// Which IPs get a server side (incoming flows, in-tuples): `out` gives it to destinations in
     /// the home network, `all` to every IP.
-    #[arg(long, value_enum, default_value_t = Direction::Out)]
-    pub direction: Direction,
+    #[arg(long, value_enum, default_value_t = DirectionArg::Out)]
+    pub direction: DirectionArg,
     /// Home network, comma-separated CIDRs [default: private and unique-local ranges].
     #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
     pub home_net: Vec<String>,
@@ -191,8 +227,8 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             paths: a.paths,
             profile: ProfileConfig {
                 tw_width: a.tw_width,
-                anchor: a.tw_anchor,
-                direction: a.direction,
+                anchor: a.tw_anchor.into(),
+                direction: a.direction.into(),
                 home_net,
             },
             threads: a.threads,

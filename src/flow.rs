@@ -754,7 +754,7 @@ pub struct Packet {
 pub struct Capture {
     shards: Vec<Assembler>,
     /// The records so far, merged after every [`Capture::feed`].
-    out: crate::input::Batch,
+    out: crate::record::Batch,
     seq: u64,
     last_sweep: f64,
 }
@@ -764,7 +764,7 @@ impl Capture {
     pub fn new(timeouts: Timeouts) -> Self {
         Capture {
             shards: (0..SHARDS).map(|_| Assembler::new(timeouts)).collect(),
-            out: crate::input::Batch::default(),
+            out: crate::record::Batch::default(),
             seq: 0,
             last_sweep: f64::NEG_INFINITY,
         }
@@ -835,7 +835,7 @@ impl Capture {
     }
 
     /// Ends the capture: the records of all shards, in one order.
-    pub fn finish(mut self) -> crate::input::Batch {
+    pub fn finish(mut self) -> crate::record::Batch {
         for a in &mut self.shards {
             a.finish_all();
         }

@@ -4,14 +4,15 @@
 //! A path may be a directory (searched recursively, like Zeek's archive of date folders), a
 //! single log, or several of either. Files are recognised by name (`conn.log`,
 //! `conn.09:00:00-10:00:00.log.gz`, `conn.log.labeled`, `conn_old.log`) or by their `#path`
-//! header. Packet captures are a later stage; here everything is Zeek.
+//! header; packet captures (pcap, pcapng, gzip) are recognised by their magic bytes and handed to
+//! [`crate::flow`], which turns packets into the same records.
 
 pub(crate) mod build;
 pub(crate) mod fields;
 pub mod pcap;
 pub(crate) mod zeek;
 
-use crate::record::{Activity, Conn, Dns, Http, LogKind, Ssl};
+use crate::record::{Activity, Batch, Conn, Dns, Http, LogKind, Ssl};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,38 +20,6 @@ use std::path::{Path, PathBuf};
 
 /// How many example errors are kept per file.
 pub const MAX_EXAMPLES: usize = 5;
-
-/// Records of one file or of the whole input.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// conn.log records.
-    pub conns: Vec<Conn>,
-    /// dns.log records.
-    pub dns: Vec<Dns>,
-    /// http.log records.
-    pub http: Vec<Http>,
-    /// ssl.log records.
-    pub ssl: Vec<Ssl>,
-    /// Records of other logs.
-    pub other: u64,
-    /// Source and time of the records of other logs.
-    pub activity: Vec<Activity>,
-}
-
-impl Batch {
-    /// Moves all records of `other` to the end of `self`, leaving `other` empty with its
-    /// capacity (so its buffers can be reused).
-    pub fn move_from(&mut self, other: &mut Batch) {
-        // Copying connections is the one large copy of the input stage: do it on all threads
-        // (it also spreads the page faults of the growing vector).
-        self.conns.par_extend(other.conns.par_drain(..));
-        self.dns.append(&mut other.dns);
-        self.http.append(&mut other.http);
-        self.ssl.append(&mut other.ssl);
-        self.activity.append(&mut other.activity);
-        self.other += std::mem::take(&mut other.other);
-    }
-}
 
 /// What happened to one input file.
 #[derive(Debug, Clone, Serialize)]

@@ -12,7 +12,7 @@ pub mod aggregate;
 pub mod letters;
 pub mod window;
 
-use crate::input::Batch;
+use crate::record::Batch;
 use crate::record::{Conn, Proto};
 use compact_str::CompactString;
 use ipnet::IpNet;
@@ -25,7 +25,7 @@ use std::net::IpAddr;
 use window::{Anchor, Grid};
 
 /// Which destinations get a server side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Source IPs get profiles; destinations inside the home network also get their server side.

@@ -1,12 +1,14 @@
 //! The common currency of the pipeline: one typed record per Zeek log kind.
 //!
-//! Both inputs (Zeek logs today, packet captures later) produce exactly these structs, with Zeek's
+//! Both inputs (Zeek logs and packet captures) produce exactly these structs, with Zeek's
 //! field meanings: `orig_bytes`/`resp_bytes` are payload bytes, `conn_state` is Zeek's summary
 //! state, `uid` links the application records (dns, http, ssl) to their connection. Nothing here
 //! knows about profiles, windows or Slips' key layout.
 
+mod batch;
 mod sym;
 
+pub use batch::Batch;
 pub use sym::{Sym, SymCache};
 
 use compact_str::CompactString;

@@ -2,6 +2,7 @@
 //! tuples. The same [`Report`] value is printed as text (`--no-ui`) and written as JSON
 //! (`--json FILE`).
 
+use crate::Analysis;
 use crate::input::InputSummary;
 use crate::profile::{Profile, ProfileConfig};
 use crate::record::Established;
@@ -163,13 +164,15 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
 }
 
 impl<'a> Report<'a> {
-    /// Builds the report of a store, with the `busiest` most active profiles.
-    pub fn new(store: &'a Store, busiest: usize) -> Self {
+    /// Builds the report of an analysis, with the `busiest` most active profiles.
+    pub fn new(analysis: &'a Analysis, busiest: usize) -> Self {
+        let store = &analysis.store;
+        let detections = &analysis.detections;
         let mut by_activity: Vec<&Profile> = store.profiles.values().collect();
         by_activity.sort_by(|a, b| b.out_flows().cmp(&a.out_flows()).then(a.ip.cmp(&b.ip)));
         Report {
             version: env!("CARGO_PKG_VERSION"),
-            input: &store.input,
+            input: &analysis.input,
             config: &store.config,
             anchor: store.anchor,
             profiles: store.profiles.len(),
@@ -179,9 +182,8 @@ impl<'a> Report<'a> {
                 .take(busiest)
                 .map(|p| summarize(store, p))
                 .collect(),
-            evidence: store.detections.evidence.len(),
-            alerts: store
-                .detections
+            evidence: detections.evidence.len(),
+            alerts: detections
                 .alerts
                 .iter()
                 .map(|a| AlertSummary {
@@ -192,7 +194,7 @@ impl<'a> Report<'a> {
                     evidence: a
                         .evidence
                         .iter()
-                        .filter_map(|&i| store.detections.evidence.get(i))
+                        .filter_map(|&i| detections.evidence.get(i))
                         .map(|e| {
                             format!(
                                 "[{}] {}: {}",

@@ -4,15 +4,17 @@
 //! their windows, Slips' `DNSresolution` (built from dns.log), the uid → application record index
 //! used for timeline interpretations, and the SNI list of `IPsInfo`. The Redis view of it (key
 //! names, the JSON strings Slips would hold, the `--dump-redis` file) lives in [`keys`],
-//! [`render`] and [`redis`]; the UI and detections read the typed data directly.
+//! [`render`] and [`redis`]; the UI and detections read the typed data directly. The store
+//! knows nothing of detections: they read it and keep their results beside it, in
+//! [`crate::Analysis`].
 
 pub mod keys;
 pub mod ports;
 pub mod redis;
 pub mod render;
 
-use crate::input::{Batch, InputSummary};
 use crate::profile::{self, Profile, ProfileConfig, Window};
+use crate::record::Batch;
 use crate::record::{Conn, Dns, Http, Ssl};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -83,28 +85,14 @@ pub struct Store {
     /// process merges all logs by their next timestamp, so this decides which DNS names a
     /// flow's timeline entry shows. Empty when there is no dns.log.
     pub dns_seen: Vec<u32>,
-    /// What was read.
-    pub input: InputSummary,
-    /// Evidence, alerts and beacon scores ([`crate::detect`]).
-    pub detections: crate::detect::Detections,
     /// The records of notice, smtp, software, arp and ssh logs the detections read, in time order.
     pub events: Vec<crate::record::Activity>,
 }
 
 impl Store {
-    /// Runs the detections with `cfg` and keeps their results.
-    pub fn detect(&mut self, cfg: &crate::detect::DetectConfig) {
-        self.detections = crate::detect::run(self, cfg);
-    }
-
-    /// Profiles everything read.
-    pub fn build_from(input: crate::input::Input, config: ProfileConfig) -> Store {
-        Store::build(input.batch, input.summary, config)
-    }
-
-    /// Profiles the records of `batch`.
-    pub fn build(batch: Batch, input: InputSummary, config: ProfileConfig) -> Store {
-        let anchor = input.span.map_or(0.0, |s| s.0);
+    /// Profiles the records of `batch` on a window grid that starts at `anchor` (the input's
+    /// first record time).
+    pub fn build(batch: Batch, anchor: f64, config: ProfileConfig) -> Store {
         let t = std::time::Instant::now();
         let profiles = profile::build(&batch, &config, anchor);
         if std::env::var_os("KALIPSO_TIMINGS").is_some() {
@@ -140,7 +128,6 @@ impl Store {
             http,
             ssl,
             profiles,
-            input,
             events,
             ..Store::default()
         };

@@ -8,8 +8,9 @@ pub mod geo;
 pub mod keys;
 pub mod tree;
 
-use crate::Store;
+use crate::detect::Detections;
 use crate::store::render;
+use crate::{Analysis, Store};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
 use keys::{Action, View};
 use std::net::IpAddr;
@@ -29,8 +30,10 @@ pub enum Focus {
 /// The UI state.
 #[derive(Debug)]
 pub struct App<'s> {
-    /// The analysed data.
+    /// The analysed records and profiles.
     pub store: &'s Store,
+    /// What the detections found in them.
+    pub detections: &'s Detections,
     /// Enrichment.
     pub geo: geo::Geo,
     /// The profile tree.
@@ -79,9 +82,11 @@ pub fn clean(s: &str) -> String {
 }
 
 impl<'s> App<'s> {
-    /// The UI on `store`, with the tree built and the first profile's first window selected.
-    pub fn new(store: &'s Store, geo: geo::Geo) -> App<'s> {
-        let alerted = store.detections.alerted();
+    /// The UI on an analysis, with the tree built and the busiest profile's first window
+    /// selected.
+    pub fn new(analysis: &'s Analysis, geo: geo::Geo) -> App<'s> {
+        let store = &analysis.store;
+        let alerted = analysis.detections.alerted();
         let nodes: Vec<Node> = store
             .profiles
             .values()
@@ -102,6 +107,7 @@ impl<'s> App<'s> {
             .collect();
         let mut app = App {
             store,
+            detections: &analysis.detections,
             geo,
             tree: Tree::new(nodes),
             view: View::Main,
@@ -460,7 +466,7 @@ impl Drop for Guard {
 
 /// Runs the UI on `store` until the user quits. The terminal is restored on every exit path,
 /// panics included.
-pub fn run(store: &Store, geo: geo::Geo) -> std::io::Result<()> {
+pub fn run(analysis: &Analysis, geo: geo::Geo) -> std::io::Result<()> {
     use std::io::Write;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -477,7 +483,7 @@ pub fn run(store: &Store, geo: geo::Geo) -> std::io::Result<()> {
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
-    let mut app = App::new(store, geo);
+    let mut app = App::new(analysis, geo);
     while !app.quit {
         terminal.draw(|f| draw::frame(f, &mut app))?;
         let ev = crossterm::event::read()?;

@@ -7,8 +7,9 @@
 //! flow assembler. A truncated file keeps everything before the cut and reports the packet
 //! number; a file that is not a capture is reported, never a panic.
 
-use super::{Batch, FileReport, MAX_EXAMPLES};
+use super::{FileReport, MAX_EXAMPLES};
 use crate::flow::{Capture, Packet, PacketMeta, TcpFlags, shard_of};
+use crate::record::Batch;
 use crate::record::{LogKind, Proto};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::data::{PacketData, get_packetdata};

@@ -14,7 +14,8 @@ use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
 
-use super::{Batch, FileReport, MAX_EXAMPLES};
+use super::{FileReport, MAX_EXAMPLES};
+use crate::record::Batch;
 
 /// Bytes read per block; memory per file being read is about twice this.
 const BLOCK: usize = 8 << 20;

@@ -6,7 +6,7 @@
 //! anchored at its first record, as Slips ≤ v1.0.11 (the Kalipso era) numbered windows.
 
 /// Where a profile's window grid starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Anchor {
     /// One grid for all profiles, anchored at the first record of the input.

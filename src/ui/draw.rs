@@ -112,8 +112,8 @@ fn main_board(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     timeline_pane(f, app, timeline);
     let (count, alerts) = app.window.map_or((0, 0), |(ip, n)| {
         (
-            app.store.detections.of_window(ip, n).len(),
-            app.store.detections.alerts_of(ip, n).len(),
+            app.detections.of_window(ip, n).len(),
+            app.detections.alerts_of(ip, n).len(),
         )
     });
     let title = if alerts > 0 {
@@ -157,7 +157,7 @@ fn evidence_line(e: &crate::detect::Evidence, alerted: bool) -> Line<'static> {
 }
 
 fn evidence_text(app: &App<'_>) -> Vec<Line<'static>> {
-    let d = &app.store.detections;
+    let d = &app.detections;
     let Some((ip, n)) = app.window else {
         return vec![Line::from("Select a time window in the tree.").dim()];
     };
@@ -278,8 +278,7 @@ fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         Cell::from(rdns(app, ip)),
         Cell::from(sni(app, ip)),
         Cell::from(
-            app.store
-                .detections
+            app.detections
                 .ti_hits
                 .get(&ip.to_string())
                 .map_or_else(|| "-".to_string(), |d| clean(d)),
@@ -758,7 +757,7 @@ fn tuples_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect, incoming: bool)
         let place = app.geo.place(t.remote);
         let beacon = app
             .window
-            .and_then(|(ip, n)| app.store.detections.beacons.get(&(ip, n, t.key())));
+            .and_then(|(ip, n)| app.detections.beacons.get(&(ip, n, t.key())));
         let join = |v: &[String]| {
             v.iter()
                 .take(height)
@@ -883,7 +882,7 @@ fn evidence_view(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     let title = ip.map_or_else(|| "Evidence".into(), |ip| format!("profile_{ip} Evidences"));
     let mut lines: Vec<Line<'static>> = Vec::new();
     if let Some(ip) = ip {
-        let d = &app.store.detections;
+        let d = &app.detections;
         let mut last = None;
         for e in d.of_profile(ip) {
             if last != Some(e.window) {

@@ -146,7 +146,7 @@ fn check(dataset: &str) -> Option<Outcome> {
         home_net: Vec::new(),
         ..ProfileConfig::default()
     };
-    let store = kalipso::analyze(&[input], &cfg);
+    let store = kalipso::analyze(&kalipso::Options::new([input]).profile(cfg)).store;
     let (want_totals, want_letters) = slips_side(&dump);
     let (got_totals, got_letters) = our_side(&store);
     assert!(
@@ -267,7 +267,7 @@ fn test9_timelines_match_slips() {
         home_net: Vec::new(),
         ..ProfileConfig::default()
     };
-    let store = kalipso::analyze(&[input], &cfg);
+    let store = kalipso::analyze(&kalipso::Options::new([input]).profile(cfg)).store;
     let oracle: Value = serde_json::from_str(&std::fs::read_to_string(dump).unwrap_or_default())
         .unwrap_or(Value::Null);
     let (mut total, mut identical, mut info_only, mut dns_names) = (0, 0, 0, 0);

@@ -3,9 +3,10 @@
 //! `slips-oracle/`, alert accounting, outputs and determinism.
 
 use crate::{corpus, fixtures};
+use kalipso::Options;
 use kalipso::detect::{DetectConfig, Detections, ThreatLevel};
-use kalipso::input::Batch;
 use kalipso::profile::ProfileConfig;
+use kalipso::record::Batch;
 use kalipso::record::{Conn, ConnState, Dns, Endpoints, Proto, Sym};
 use std::net::IpAddr;
 
@@ -49,11 +50,7 @@ fn conn(
 
 /// The store of records built here.
 fn store_of(batch: Batch) -> kalipso::Store {
-    kalipso::Store::build(
-        batch,
-        kalipso::input::InputSummary::default(),
-        ProfileConfig::default(),
-    )
+    kalipso::Store::build(batch, 0.0, ProfileConfig::default())
 }
 
 /// The detections, with default settings, on records built here.
@@ -348,13 +345,13 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
     assert_eq!(d.alerts.len(), 1, "{:?}", d.alerts);
     assert_eq!(d.alerts[0].evidence.len(), 8, "0.8 × 8 = 6.4 ≥ 6");
     assert!(d.alerted().contains(&(ip(ME), 1)));
-    let mut store = store_of(Batch {
+    let store = store_of(Batch {
         conns,
         ..Batch::default()
     });
-    store.detect(&DetectConfig::default());
+    let detections = kalipso::detect::run(&store, &DetectConfig::default());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    kalipso::detect::write_outputs(&store.detections, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    kalipso::export::alerts::write(&detections, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let log = std::fs::read_to_string(dir.path().join("alerts.log")).unwrap_or_default();
     assert!(log.lines().next().is_some_and(|l| l.contains(": Src IP 10.0.0.5                  . Detected Connection to unknown destination port 4444/TCP")), "{log}");
     assert!(
@@ -372,8 +369,7 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
         alert_threshold: 1.0,
         ..DetectConfig::default()
     };
-    store.detect(&strict);
-    assert!(store.detections.alerts.is_empty());
+    assert!(kalipso::detect::run(&store, &strict).alerts.is_empty());
 }
 
 /// The evidence strings Slips' integration tests expect (spec §9) for the inputs in the corpus,
@@ -458,11 +454,10 @@ fn slips_integration_test_strings() {
         let Some(path) = corpus::path(rel) else {
             continue;
         };
-        let mut store = kalipso::analyze(&[path], &ProfileConfig::default());
-        store.detect(&DetectConfig {
+        let store = kalipso::analyze(&Options::new([path]).detect(DetectConfig {
             ti: kalipso::detect::ti::ThreatIntel::load(std::slice::from_ref(&ti)),
             ..DetectConfig::default()
-        });
+        }));
         let lines: Vec<String> = store
             .detections
             .evidence
@@ -530,11 +525,10 @@ fn kalipso_finds_what_slips_found() {
             return;
         };
         let ti = corpus::path("slips/ti/own_malicious_JA3.csv");
-        let mut store = kalipso::analyze(&[input], &ProfileConfig::default());
-        store.detect(&DetectConfig {
+        let store = kalipso::analyze(&Options::new([input]).detect(DetectConfig {
             ti: kalipso::detect::ti::ThreatIntel::load(&ti.into_iter().collect::<Vec<_>>()),
             ..DetectConfig::default()
-        });
+        }));
         let ours: std::collections::BTreeSet<(String, String)> = store
             .detections
             .evidence
@@ -589,7 +583,7 @@ fn evidence_is_the_same_on_any_thread_count() {
         corpus::path("slips/zeek/test9-mixed-zeek-dir"),
     ];
     for input in inputs.into_iter().flatten() {
-        let store = kalipso::analyze(std::slice::from_ref(&input), &ProfileConfig::default());
+        let store = kalipso::analyze(&Options::new([&input])).store;
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -606,10 +600,7 @@ fn evidence_is_the_same_on_any_thread_count() {
 
 #[test]
 fn the_shipped_capture_has_its_beacons_detected_and_nothing_else_periodic() {
-    let store = kalipso::analyze(
-        &[fixtures::path("pcap/office-mix.pcap")],
-        &ProfileConfig::default(),
-    );
+    let store = kalipso::analyze(&Options::new([fixtures::path("pcap/office-mix.pcap")]));
     let beacons: std::collections::BTreeSet<(String, String)> = store
         .detections
         .evidence
@@ -692,13 +683,13 @@ fn threat_intelligence_and_whitelists_from_files() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let input = fixtures::path("zeek/home-office-tsv");
-    let mut store = kalipso::analyze(&[input], &ProfileConfig::default());
+    let store = kalipso::analyze(&Options::new([input])).store;
     let cfg = DetectConfig {
         ti: kalipso::detect::ti::ThreatIntel::load(std::slice::from_ref(&ti)),
         ..DetectConfig::default()
     };
-    store.detect(&cfg);
-    let d = &store.detections;
+    let detections = kalipso::detect::run(&store, &cfg);
+    let d = &detections;
     assert!(
         d.evidence
             .iter()
@@ -721,18 +712,20 @@ fn threat_intelligence_and_whitelists_from_files() {
     // a whitelisted destination hides its evidence
     let wl = dir.path().join("whitelist.conf");
     std::fs::write(&wl, "ip,203.0.113.7,both,alerts\n").unwrap_or_else(|e| panic!("{e}"));
-    store.detect(&DetectConfig {
-        whitelist: kalipso::detect::ti::Whitelist::load(&[wl]).unwrap_or_default(),
-        ..cfg
-    });
+    let whitelisted = kalipso::detect::run(
+        &store,
+        &DetectConfig {
+            whitelist: kalipso::detect::ti::Whitelist::load(&[wl]).unwrap_or_default(),
+            ..cfg
+        },
+    );
     assert!(
-        store
-            .detections
+        whitelisted
             .evidence
             .iter()
             .all(|e| e.attacker != "203.0.113.7" && e.victim.as_deref() != Some("203.0.113.7")),
         "{:?}",
-        kinds(&store.detections)
+        kinds(&whitelisted)
     );
 }
 

@@ -6,12 +6,13 @@ use kalipso::profile::ProfileConfig;
 use kalipso::store::Store;
 use kalipso::store::keys::Key;
 use kalipso::store::redis::Value;
+use kalipso::{Analysis, Options};
 use std::io::Read as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-fn analyze(paths: &[PathBuf]) -> Store {
-    kalipso::analyze(paths, &ProfileConfig::default())
+fn analyze(paths: &[PathBuf]) -> Analysis {
+    kalipso::analyze(&Options::new(paths.to_vec()))
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -37,9 +38,9 @@ fn dump(store: &Store) -> String {
 fn home_office_profiles_windows_and_fields() {
     let s = analyze(&[fixtures::path("zeek/home-office-tsv")]);
     // the client, the outside SSH client, and the home-network DNS server's server side
-    let ips: Vec<String> = s.profiles.keys().map(ToString::to_string).collect();
+    let ips: Vec<String> = s.store.profiles.keys().map(ToString::to_string).collect();
     assert_eq!(ips, ["10.0.0.5", "192.168.1.1", "192.168.1.10"]);
-    let client = &s.profiles[&ip("192.168.1.10")];
+    let client = &s.store.profiles[&ip("192.168.1.10")];
     assert_eq!(
         client.windows.keys().copied().collect::<Vec<_>>(),
         [1, 2],
@@ -53,7 +54,7 @@ fn home_office_profiles_windows_and_fields() {
     );
 
     let scan = hget(
-        &s,
+        &s.store,
         "profile_192.168.1.10_timewindow1",
         "DstPortsClientTCPNotEstablished",
     );
@@ -66,7 +67,7 @@ fn home_office_profiles_windows_and_fields() {
     );
 
     let est = hget(
-        &s,
+        &s.store,
         "profile_192.168.1.10_timewindow1",
         "DstIPsClientTCPEstablished",
     );
@@ -76,7 +77,7 @@ fn home_office_profiles_windows_and_fields() {
     assert_eq!(est["203.0.113.7"]["dstports"]["443"], 8 * 4);
     assert_eq!(est["203.0.113.7"]["stime"], "2023-11-14 22:13:30");
 
-    let tuples = hget(&s, "profile_192.168.1.10_timewindow1", "OutTuples");
+    let tuples = hget(&s.store, "profile_192.168.1.10_timewindow1", "OutTuples");
     assert_eq!(
         tuples["203.0.113.7-443-tcp"][0], "11,a,a,a,a,a,a,",
         "a 60 s beacon is strongly periodic"
@@ -87,7 +88,7 @@ fn home_office_profiles_windows_and_fields() {
     );
 
     let incoming = hget(
-        &s,
+        &s.store,
         "profile_192.168.1.10_timewindow1",
         "DstPortsServerTCPEstablished",
     );
@@ -96,13 +97,13 @@ fn home_office_profiles_windows_and_fields() {
         incoming["22"]["srcips"].get("10.0.0.5").is_some(),
         "server-side peers are the clients"
     );
-    let in_tuples = hget(&s, "profile_192.168.1.10_timewindow1", "InTuples");
+    let in_tuples = hget(&s.store, "profile_192.168.1.10_timewindow1", "InTuples");
     assert_eq!(
         in_tuples["10.0.0.5-22-tcp"][0], "88,h,",
         "in-tuples are keyed by the client and keep their letters"
     );
 
-    let res = hget(&s, "DNSresolution", "93.184.216.34");
+    let res = hget(&s.store, "DNSresolution", "93.184.216.34");
     assert_eq!(res["domains"], serde_json::json!(["example.com"]));
     assert_eq!(res["resolved-by"], serde_json::json!(["192.168.1.10"]));
     assert_eq!(
@@ -111,7 +112,7 @@ fn home_office_profiles_windows_and_fields() {
     );
 
     // The timeline interprets the web request with the name the capture's own DNS gave.
-    let Some(Value::ZSet(timeline)) = s.get(&Key::Timeline(ip("192.168.1.10"), 1)) else {
+    let Some(Value::ZSet(timeline)) = s.store.get(&Key::Timeline(ip("192.168.1.10"), 1)) else {
         panic!("no timeline")
     };
     assert_eq!(timeline.len(), 22 + 3);
@@ -158,9 +159,9 @@ fn home_office_profiles_windows_and_fields() {
 
 #[test]
 fn tsv_json_and_rotated_gzip_give_the_same_store() {
-    let tsv = dump(&analyze(&[fixtures::path("zeek/home-office-tsv")]));
-    let json = dump(&analyze(&[fixtures::path("zeek/home-office-json")]));
-    let rotated = dump(&analyze(&[fixtures::path("zeek/home-office-rotated")]));
+    let tsv = dump(&analyze(&[fixtures::path("zeek/home-office-tsv")]).store);
+    let json = dump(&analyze(&[fixtures::path("zeek/home-office-json")]).store);
+    let rotated = dump(&analyze(&[fixtures::path("zeek/home-office-rotated")]).store);
     assert!(tsv.len() > 10_000);
     assert_eq!(tsv, json, "TSV and JSON Zeek logs are the same records");
     assert_eq!(
@@ -176,7 +177,7 @@ fn several_paths_are_one_input() {
         .iter()
         .map(|f| dir.join(f))
         .collect();
-    assert_eq!(dump(&analyze(&files)), dump(&analyze(&[dir])));
+    assert_eq!(dump(&analyze(&files).store), dump(&analyze(&[dir]).store));
 }
 
 #[test]
@@ -209,7 +210,7 @@ fn bad_lines_are_skipped_with_reasons_and_the_rest_is_kept() {
         not_log.error
     );
     assert_eq!(s.input.failed_files, 1);
-    assert_eq!(s.conns.len(), 3);
+    assert_eq!(s.store.conns.len(), 3);
 }
 
 #[test]
@@ -306,7 +307,7 @@ fn every_corpus_zeek_directory_reads_completely() {
             .filter(|f| f.kind == kalipso::record::LogKind::Conn)
             .map(|f| f.records)
             .sum();
-        assert_eq!(conns as usize, s.conns.len(), "{d}");
+        assert_eq!(conns as usize, s.store.conns.len(), "{d}");
     }
     assert!(total > 50_000, "read {total} records");
 }
@@ -320,13 +321,13 @@ fn rita_rotated_day_has_one_window_per_hour() {
         direction: kalipso::profile::Direction::All,
         ..ProfileConfig::default()
     };
-    let s = kalipso::analyze(&[dir], &cfg);
-    assert_eq!(s.conns.len(), 31_367, "SOURCE.md: 31,367 conn rows");
+    let s = kalipso::analyze(&Options::new([dir]).profile(cfg));
+    assert_eq!(s.store.conns.len(), 31_367, "SOURCE.md: 31,367 conn rows");
     let span = s.input.span.unwrap_or_default();
     let hours = ((span.1 - span.0) / 3600.0).ceil() as usize;
     // the monitored (public) host receives scans all day: with direction all, its server side
     // spans every hour
-    let host = &s.profiles[&ip("64.225.56.201")];
+    let host = &s.store.profiles[&ip("64.225.56.201")];
     assert!(
         host.windows.len() >= hours - 1 && host.windows.len() <= hours,
         "{} windows over {hours} h",

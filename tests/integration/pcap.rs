@@ -236,8 +236,9 @@ fn capture_and_its_zeek_log_give_the_same_aggregates() {
     };
     let mut input = kalipso::input::read_with(&[pcap], timeouts);
     input.batch.conns = without_other_protocols(input.batch.conns);
-    let from_pcap = kalipso::Store::build_from(input, cfg.clone());
-    let from_log = kalipso::analyze(&[log], &cfg);
+    let anchor = input.summary.span.map_or(0.0, |s| s.0);
+    let from_pcap = kalipso::Store::build(input.batch, anchor, cfg.clone());
+    let from_log = kalipso::analyze(&kalipso::Options::new([log]).profile(cfg));
     let windows = |s: &kalipso::Store| -> Vec<(String, i64)> {
         s.profiles
             .iter()
@@ -246,7 +247,7 @@ fn capture_and_its_zeek_log_give_the_same_aggregates() {
     };
     assert_eq!(
         windows(&from_pcap),
-        windows(&from_log),
+        windows(&from_log.store),
         "same profiles and windows"
     );
     // Aggregate totals per (window, field, key).
@@ -273,7 +274,7 @@ fn capture_and_its_zeek_log_give_the_same_aggregates() {
         }
         out
     };
-    let (a, b) = (totals(&from_pcap), totals(&from_log));
+    let (a, b) = (totals(&from_pcap), totals(&from_log.store));
     assert!(a.len() > 100);
     let differing: Vec<String> = b
         .iter()

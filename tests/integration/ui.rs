@@ -4,7 +4,6 @@
 
 use crate::{corpus, fixtures};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use kalipso::profile::ProfileConfig;
 use kalipso::ui::{App, draw, geo::Geo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -29,14 +28,14 @@ fn press(app: &mut App<'_>, c: KeyCode) {
     app.event(&Event::Key(KeyEvent::new(c, KeyModifiers::NONE)));
 }
 
-fn store(rel: &str) -> kalipso::Store {
-    kalipso::analyze(&[fixtures::path(rel)], &ProfileConfig::default())
+fn analysis(rel: &str) -> kalipso::Analysis {
+    kalipso::analyze(&kalipso::Options::new([fixtures::path(rel)]))
 }
 
 #[test]
 fn main_board_and_every_view_snapshots() {
-    let store = store("zeek/home-office-tsv");
-    let mut app = App::new(&store, Geo::default());
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
     let main = screen(&mut app, 140, 34);
     assert!(main.contains("Timeline: 192.168.1.10 timewindow"), "{main}");
     assert!(
@@ -68,8 +67,8 @@ fn main_board_and_every_view_snapshots() {
 
 #[test]
 fn navigation_opens_windows_filters_and_copies() {
-    let store = store("zeek/home-office-tsv");
-    let mut app = App::new(&store, Geo::default());
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
     // type-to-filter in the tree
     for c in "192.168.1.20".chars() {
         press(&mut app, KeyCode::Char(c));
@@ -124,8 +123,8 @@ fn navigation_opens_windows_filters_and_copies() {
 #[test]
 fn tiny_terminals_huge_tuples_and_many_profiles_do_not_break() {
     // a capture with a long beacon tuple, every view at 40×12 and 20×5
-    let store = store("pcap/office-mix.pcap");
-    let mut app = App::new(&store, Geo::default());
+    let analysis = analysis("pcap/office-mix.pcap");
+    let mut app = App::new(&analysis, Geo::default());
     for key in ['e', 'c', 'b', 'p', 'n', 'h', 'i', 'm', 'z', '?'] {
         press(&mut app, KeyCode::Char(key));
         for (w, h) in [(40, 12), (20, 5), (1, 1)] {
@@ -148,11 +147,18 @@ fn tiny_terminals_huge_tuples_and_many_profiles_do_not_break() {
         std::io::BufWriter::new(std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}")));
     kalipso::generate::conn_log(&mut w, 100_000, 100_000, 1, 3).unwrap_or_else(|e| panic!("{e}"));
     drop(w);
-    let big = kalipso::analyze(&[log], &ProfileConfig::default());
-    assert!(big.profiles.len() >= 50_000, "{}", big.profiles.len());
+    let big = kalipso::analyze(&kalipso::Options::new([log]));
+    assert!(
+        big.store.profiles.len() >= 50_000,
+        "{}",
+        big.store.profiles.len()
+    );
     let mut app = App::new(&big, Geo::default());
     let s = screen(&mut app, 100, 30);
-    assert!(s.contains(&format!("IPs ({})", big.profiles.len())), "{s}");
+    assert!(
+        s.contains(&format!("IPs ({})", big.store.profiles.len())),
+        "{s}"
+    );
     press(&mut app, KeyCode::End);
     let s = screen(&mut app, 100, 30);
     assert!(s.contains("IPs"), "{s}");
@@ -161,16 +167,18 @@ fn tiny_terminals_huge_tuples_and_many_profiles_do_not_break() {
 #[test]
 fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
     use kalipso::profile::Tuple;
-    let mut store = store("zeek/home-office-tsv");
+    let mut analysis = analysis("zeek/home-office-tsv");
     let (ip, n) = {
-        let p = store
+        let p = analysis
+            .store
             .profiles
             .values()
             .next()
             .unwrap_or_else(|| panic!("a profile"));
         (p.ip, *p.windows.keys().next().unwrap_or(&0))
     };
-    if let Some(w) = store
+    if let Some(w) = analysis
+        .store
         .profiles
         .get_mut(&ip)
         .and_then(|p| p.windows.get_mut(&n))
@@ -188,7 +196,7 @@ fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
             });
         }
     }
-    let mut app = App::new(&store, Geo::default());
+    let mut app = App::new(&analysis, Geo::default());
     app.select_window(ip, n);
     press(&mut app, KeyCode::Char('h'));
     let s = screen(&mut app, 120, 20);

@@ -1,0 +1,120 @@
+//! The whole pipeline behind one call: [`analyze`] reads the input, profiles it into a
+//! [`Store`] and runs the detections, and returns an [`Analysis`] that every output reads.
+//!
+//! It prints nothing (except stage timings when `KALIPSO_TIMINGS` is set) and writes no file;
+//! the outputs (UI, report, exports) are the caller's.
+
+use crate::detect::{self, DetectConfig, Detections};
+use crate::flow::Timeouts;
+use crate::input::{self, InputSummary};
+use crate::profile::ProfileConfig;
+use crate::store::Store;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What to analyse, and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Captures, Zeek log directories or files.
+    pub paths: Vec<PathBuf>,
+    /// Profiler settings (window width and grid, direction, home network).
+    pub profile: ProfileConfig,
+    /// Flow inactivity timeouts, for packet captures.
+    pub timeouts: Timeouts,
+    /// Detection settings (threat intelligence, whitelist, alert threshold).
+    pub detect: DetectConfig,
+}
+
+impl Options {
+    /// Default settings for `paths`.
+    pub fn new(paths: impl IntoIterator<Item = impl Into<PathBuf>>) -> Options {
+        Options {
+            paths: paths.into_iter().map(Into::into).collect(),
+            ..Options::default()
+        }
+    }
+
+    /// The same options with other profiler settings.
+    #[must_use]
+    pub fn profile(mut self, profile: ProfileConfig) -> Options {
+        self.profile = profile;
+        self
+    }
+
+    /// The same options with other flow timeouts.
+    #[must_use]
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Options {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The same options with other detection settings.
+    #[must_use]
+    pub fn detect(mut self, detect: DetectConfig) -> Options {
+        self.detect = detect;
+        self
+    }
+}
+
+/// Everything one run found: what was read, the profiles, and what the detections made of them.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// What was read and skipped.
+    pub input: InputSummary,
+    /// Records and profiles, laid out like Slips' Redis.
+    pub store: Store,
+    /// Evidence, alerts, beacon scores and threat-intelligence hits.
+    pub detections: Detections,
+}
+
+/// Reads, profiles and examines `options.paths`: the whole pipeline without any output.
+///
+/// ```
+/// let a = kalipso::analyze(&kalipso::Options::new(["testdata/zeek/home-office-tsv"]));
+/// assert_eq!(a.store.conns.len(), 26);
+/// // the beacon of the example is strongly periodic after its first two flows
+/// let tuples = a.store.hget("profile_192.168.1.10_timewindow1", "OutTuples").unwrap_or_default();
+/// assert!(tuples.contains(r#""203.0.113.7-443-tcp": ["11,a,a,a,a,a,a,""#));
+/// ```
+pub fn analyze(options: &Options) -> Analysis {
+    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
+    let t = Instant::now();
+    let input = input::read_with(&options.paths, options.timeouts);
+    if timings {
+        eprintln!("timing: input {:?} (peak {})", t.elapsed(), peak_memory());
+    }
+    let t = Instant::now();
+    let anchor = input.summary.span.map_or(0.0, |s| s.0);
+    let store = Store::build(input.batch, anchor, options.profile.clone());
+    let td = Instant::now();
+    let detections = detect::run(&store, &options.detect);
+    if timings {
+        eprintln!(
+            "timing: detections {:?} ({} evidence)",
+            td.elapsed(),
+            detections.evidence.len()
+        );
+        eprintln!(
+            "timing: profile+store {:?} (peak {})",
+            t.elapsed(),
+            peak_memory()
+        );
+    }
+    Analysis {
+        input: input.summary,
+        store,
+        detections,
+    }
+}
+
+/// The process's peak resident memory so far, as Linux reports it (for `KALIPSO_TIMINGS`).
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}

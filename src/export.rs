@@ -1,0 +1,4 @@
+//! Files other tools read: [`alerts`] writes Slips' `alerts.log` and `alerts.json`. The Redis
+//! dump in Slips' layout is rendered by [`crate::store::redis`], next to the keyspace it mirrors.
+
+pub mod alerts;

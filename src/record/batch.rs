@@ -1,0 +1,39 @@
+//! The batch of records that input hands to the profiler: one vector per log kind.
+//!
+//! Both inputs fill it (Zeek logs line by line, captures through [`crate::flow`]); it carries
+//! records only, never file names or errors (those are the input's summary).
+
+use super::{Activity, Conn, Dns, Http, Ssl};
+use rayon::prelude::*;
+
+/// Records of one file or of the whole input.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// conn.log records.
+    pub conns: Vec<Conn>,
+    /// dns.log records.
+    pub dns: Vec<Dns>,
+    /// http.log records.
+    pub http: Vec<Http>,
+    /// ssl.log records.
+    pub ssl: Vec<Ssl>,
+    /// Records of other logs.
+    pub other: u64,
+    /// Source and time of the records of other logs.
+    pub activity: Vec<Activity>,
+}
+
+impl Batch {
+    /// Moves all records of `other` to the end of `self`, leaving `other` empty with its
+    /// capacity (so its buffers can be reused).
+    pub fn move_from(&mut self, other: &mut Batch) {
+        // Copying connections is the one large copy of the input stage: do it on all threads
+        // (it also spreads the page faults of the growing vector).
+        self.conns.par_extend(other.conns.par_drain(..));
+        self.dns.append(&mut other.dns);
+        self.http.append(&mut other.http);
+        self.ssl.append(&mut other.ssl);
+        self.activity.append(&mut other.activity);
+        self.other += std::mem::take(&mut other.other);
+    }
+}
