@@ -62,7 +62,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     };
     let analysis = pool.install(|| analyze(&options));
     if let Some(dir) = &cfg.output {
-        export::alerts::write(&analysis.detections, dir)
+        export::alerts::write(&analysis.store, &analysis.detections, dir)
             .with_context(|| format!("cannot write alerts to '{}'", dir.display()))?;
     }
 

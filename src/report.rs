@@ -200,7 +200,7 @@ impl<'a> Report<'a> {
                                 "[{}] {}: {}",
                                 e.threat_level.as_str(),
                                 e.kind,
-                                e.description
+                                e.description()
                             )
                         })
                         .collect(),

@@ -15,6 +15,13 @@
 //! bursts (kᵢ = 0) and heavy-tailed pauses whose residuals are spread uniformly, so its `fit`
 //! stays near 0.3; a timer with 20% jitter and 10% missing beats scores above 0.9.
 
+use super::context::{Ctx, Finding};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use crate::profile::Window;
+use crate::record::Proto;
+use rustc_hash::FxHashMap as HashMap;
+use std::net::IpAddr;
+
 /// The result for one tuple.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Beacon {
@@ -107,6 +114,58 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
         jitter: median(&mut residuals),
         flows: f.len(),
     })
+}
+
+/// A tuple's flows: start, bytes, index.
+type TupleFlows = Vec<(f64, u64, u32)>;
+
+/// The rule: scores every out-tuple of the window with enough flows (kept for the UI's `h`
+/// view) and reports those at or above [`THRESHOLD`]; the last 50 flows name it.
+pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
+    let mut by_tuple: HashMap<(IpAddr, u16, Proto), TupleFlows> = HashMap::default();
+    for &i in &w.out_flows {
+        let c = &cx.store.conns[i as usize];
+        by_tuple
+            .entry((c.resp_h, c.resp_p, c.proto))
+            .or_default()
+            .push((c.ts, c.orig_bytes + c.resp_bytes, i));
+    }
+    let mut by_tuple: Vec<((IpAddr, u16, Proto), TupleFlows)> = by_tuple
+        .into_iter()
+        .filter(|(_, f)| f.len() >= MIN_FLOWS)
+        .collect();
+    by_tuple.sort_by_key(|t| t.0);
+    for ((dst, port, proto), flows) in by_tuple {
+        let pts: Vec<(f64, u64)> = flows.iter().map(|f| (f.0, f.1)).collect();
+        let Some(b) = score(&pts) else {
+            continue;
+        };
+        cx.beacons
+            .push((format!("{dst}-{port}-{}", proto.as_str()), b));
+        if b.score >= THRESHOLD {
+            let last = flows.iter().map(|f| f.0).fold(f64::MIN, f64::max);
+            cx.add(Finding {
+                kind: EvidenceKind::Beacon,
+                attacker: cx.me(),
+                victim: Some(Party::Ip(dst)),
+                level: ThreatLevel::Medium,
+                confidence: b.score,
+                payload: Payload::Beacon {
+                    dst,
+                    port,
+                    proto,
+                    beacon: b,
+                },
+                ts: last,
+                flows: flows
+                    .iter()
+                    .rev()
+                    .take(50)
+                    .map(|f| FlowRef::Conn(f.2))
+                    .collect(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

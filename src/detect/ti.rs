@@ -217,6 +217,14 @@ impl Whitelist {
         Ok(w)
     }
 
+    /// Whether an evidence party is whitelisted.
+    pub fn matches_party(&self, party: &super::Party) -> bool {
+        match party {
+            super::Party::Ip(ip) => self.ips.iter().any(|n| n.contains(ip)),
+            super::Party::Domain(d) => self.matches(d),
+        }
+    }
+
     /// Whether a value (an IP or a domain, or a domain's subdomain) is whitelisted.
     pub fn matches(&self, value: &str) -> bool {
         if let Ok(ip) = value.parse::<IpAddr>() {

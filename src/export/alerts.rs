@@ -3,24 +3,83 @@
 //!
 //! Text lines pass the sanitiser; the JSON records keep exact values (JSON escapes them).
 
-use crate::detect::Detections;
+use crate::detect::{Detections, Party};
+use crate::store::Store;
 use crate::text::Clean;
 use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
+/// An address as IDEA0 lists it: `{"IP4": ["…"]}` or `{"IP6": ["…"]}`.
+#[derive(Serialize)]
+enum IdeaAddress {
+    #[serde(rename = "IP4")]
+    V4([String; 1]),
+    #[serde(rename = "IP6")]
+    V6([String; 1]),
+}
+
+impl IdeaAddress {
+    fn of(ip: IpAddr) -> IdeaAddress {
+        match ip {
+            IpAddr::V4(_) => IdeaAddress::V4([ip.to_string()]),
+            IpAddr::V6(_) => IdeaAddress::V6([ip.to_string()]),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct IdeaAttachment<'a> {
+    #[serde(rename = "Content")]
+    content: &'a str,
+    #[serde(rename = "ContentType")]
+    content_type: &'static str,
+}
+
+/// Slips' `Note`: a JSON object written as a string inside the record.
+#[derive(Serialize)]
+struct IdeaNote<'a> {
+    alert: bool,
+    attacker: String,
+    threat_level: &'static str,
+    timewindow: String,
+    type_evidence: &'static str,
+    uids: Vec<&'a str>,
+}
+
+/// One `alerts.json` line. Fields in alphabetical order, as Slips' writer sorts them.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct IdeaRecord<'a> {
+    attach: [IdeaAttachment<'a>; 1],
+    category: [&'static str; 1],
+    confidence: f64,
+    detect_time: &'a str,
+    event_time: &'a str,
+    format: &'static str,
+    #[serde(rename = "ID")]
+    id: String,
+    note: String,
+    source: [IdeaAddress; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<[IdeaAddress; 1]>,
+}
+
+/// Slips' time format in alerts: ISO 8601 with microseconds and an explicit UTC offset.
+fn iso(ts: f64) -> String {
+    chrono::DateTime::from_timestamp_micros((ts * 1e6).round() as i64)
+        .map_or_else(String::new, |t| {
+            t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+        })
+}
+
 /// Writes `alerts.log` and `alerts.json` in Slips v1.0.0's line formats into `dir`.
-pub fn write(d: &Detections, dir: &Path) -> std::io::Result<()> {
+pub fn write(store: &Store, d: &Detections, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut log = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.log"))?);
     let mut json = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.json"))?);
-    let iso = |ts: f64| {
-        chrono::DateTime::from_timestamp_micros((ts * 1e6).round() as i64)
-            .map_or_else(String::new, |t| {
-                t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
-            })
-    };
     let mut by_alert: HashMap<usize, usize> = HashMap::default();
     for (a, alert) in d.alerts.iter().enumerate() {
         for &e in &alert.evidence {
@@ -28,48 +87,42 @@ pub fn write(d: &Detections, dir: &Path) -> std::io::Result<()> {
         }
     }
     for (i, e) in d.evidence.iter().enumerate() {
+        let time = iso(e.ts);
+        let description = e.description();
         writeln!(
             log,
-            "{}: Src IP {:<26}. Detected {}",
-            iso(e.ts),
+            "{time}: Src IP {:<26}. Detected {}",
             e.profile.to_string(),
-            Clean(&e.description)
+            Clean(&description)
         )?;
-        let category = match e.kind {
-            k if k.contains("scan") || k.contains("Scan") || k == "ICMPSweep" => "Recon.Scanning",
-            "BadSMTPLogin" | "SMTPLoginBruteforce" | "PasswordGuessing" | "MultipleSSHVersions" => {
-                "Attempt.Login"
-            }
-            "Beacon" | "MaliciousJA3" | "MaliciousJA3s" | "DGA" => "Intrusion.Botnet",
-            "DOSExecutableDownload" => "Malware",
-            "DataUpload" | "DataUploadWindow" => "Information.UnauthorizedAccess",
-            k if k.starts_with("ThreatIntelligence") => "Intrusion",
-            _ => "Anomaly.Connection",
+        let note = IdeaNote {
+            alert: by_alert.contains_key(&i),
+            attacker: e.attacker.to_string(),
+            threat_level: e.threat_level.as_str(),
+            timewindow: format!("timewindow{}", e.window),
+            type_evidence: e.kind.name(),
+            uids: e.uids(store),
         };
-        let ip_key = |ip: &str| if ip.contains(':') { "IP6" } else { "IP4" };
-        let me = e.profile.to_string();
-        let mut obj = serde_json::json!({
-            "Format": "IDEA0",
-            "ID": format!("{}-{}-{}", e.profile, e.window, i),
-            "DetectTime": iso(e.ts),
-            "EventTime": iso(e.ts),
-            "Category": [category],
-            "Confidence": e.confidence,
-            "Source": [{ ip_key(&me): [me] }],
-            "Attach": [{"Content": e.description, "ContentType": "text/plain"}],
-            "Note": serde_json::json!({
-                "type_evidence": e.kind,
-                "threat_level": e.threat_level.as_str(),
-                "attacker": e.attacker,
-                "timewindow": format!("timewindow{}", e.window),
-                "uids": e.uids,
-                "alert": by_alert.contains_key(&i),
-            }).to_string(),
-        });
-        if let Some(v) = e.victim.as_ref().filter(|v| v.parse::<IpAddr>().is_ok()) {
-            obj["Target"] = serde_json::json!([{ ip_key(v): [v] }]);
-        }
-        serde_json::to_writer(&mut json, &obj)?;
+        let record = IdeaRecord {
+            attach: [IdeaAttachment {
+                content: &description,
+                content_type: "text/plain",
+            }],
+            category: [e.kind.category()],
+            confidence: e.confidence,
+            detect_time: &time,
+            event_time: &time,
+            format: "IDEA0",
+            id: format!("{}-{}-{}", e.profile, e.window, i),
+            note: serde_json::to_string(&note)?,
+            source: [IdeaAddress::of(e.profile)],
+            target: e
+                .victim
+                .as_ref()
+                .and_then(Party::ip)
+                .map(|v| [IdeaAddress::of(v)]),
+        };
+        serde_json::to_writer(&mut json, &record)?;
         writeln!(json)?;
         if let Some(&a) = by_alert.get(&i) {
             let alert = &d.alerts[a];

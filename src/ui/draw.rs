@@ -152,7 +152,7 @@ fn evidence_line(e: &crate::detect::Evidence, alerted: bool) -> Line<'static> {
             format!("Detected {} ", e.kind),
             Style::new().fg(Color::Green).bold(),
         ),
-        Span::raw(clean(&e.description)),
+        Span::raw(clean(&e.description())),
     ])
 }
 

@@ -66,8 +66,13 @@ fn detect(conns: Vec<Conn>, dns: Vec<Dns>) -> Detections {
     })
 }
 
+/// A victim as text (empty when there is none).
+fn party(p: Option<&kalipso::detect::Party>) -> String {
+    p.map(ToString::to_string).unwrap_or_default()
+}
+
 fn kinds(d: &Detections) -> Vec<&'static str> {
-    d.evidence.iter().map(|e| e.kind).collect()
+    d.evidence.iter().map(|e| e.kind.name()).collect()
 }
 
 fn count(d: &Detections, kind: &str) -> usize {
@@ -111,10 +116,10 @@ fn port_scans_fire_at_ten_targets() {
         .find(|e| e.kind == "HorizontalPortscan")
         .unwrap_or_else(|| panic!("scan"));
     assert!(
-        e.description
+        e.description()
             .starts_with("Horizontal port scan to port telnet 23/tcp. From 10.0.0.5 to 10 unique destination IPs."),
         "{}",
-        e.description
+        e.description()
     );
     assert!(
         (e.confidence - 1.0).abs() < 1e-9,
@@ -129,7 +134,7 @@ fn port_scans_fire_at_ten_targets() {
     let d = detect(v(10), vec![]);
     assert_eq!(count(&d, "VerticalPortscan"), 1);
     assert!(
-        d.evidence.iter().any(|e| e.description.starts_with(
+        d.evidence.iter().any(|e| e.description().starts_with(
             "new vertical port scan to IP 45.0.0.1 from 10.0.0.5. Total 10 TCP ports"
         ))
     );
@@ -280,7 +285,7 @@ fn icmp_sweeps_and_dns_based_detections() {
     assert!(
         d.evidence
             .iter()
-            .any(|e| e.description == "10.0.0.5 performed ICMP address scan on 5 hosts")
+            .any(|e| e.description() == "10.0.0.5 performed ICMP address scan on 5 hosts")
     );
     let nx = |i: u32| Dns {
         id: Endpoints {
@@ -351,7 +356,8 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
     });
     let detections = kalipso::detect::run(&store, &DetectConfig::default());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    kalipso::export::alerts::write(&detections, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    kalipso::export::alerts::write(&store, &detections, dir.path())
+        .unwrap_or_else(|e| panic!("{e}"));
     let log = std::fs::read_to_string(dir.path().join("alerts.log")).unwrap_or_default();
     assert!(log.lines().next().is_some_and(|l| l.contains(": Src IP 10.0.0.5                  . Detected Connection to unknown destination port 4444/TCP")), "{log}");
     assert!(
@@ -462,7 +468,7 @@ fn slips_integration_test_strings() {
             .detections
             .evidence
             .iter()
-            .map(|e| format!("Detected {}", e.description).to_lowercase())
+            .map(|e| format!("Detected {}", e.description()).to_lowercase())
             .collect();
         for w in *wanted {
             let w = w.to_lowercase();
@@ -537,7 +543,7 @@ fn kalipso_finds_what_slips_found() {
                 // Slips v1.0.0 logs the profile, 1.1.x the attacker (the server for JA3S)
                 [
                     (e.kind.to_string(), e.profile.to_string()),
-                    (e.kind.to_string(), e.attacker.clone()),
+                    (e.kind.to_string(), e.attacker.to_string()),
                 ]
             })
             .collect();
@@ -606,7 +612,7 @@ fn the_shipped_capture_has_its_beacons_detected_and_nothing_else_periodic() {
         .evidence
         .iter()
         .filter(|e| e.kind == "Beacon")
-        .map(|e| (e.profile.to_string(), e.victim.clone().unwrap_or_default()))
+        .map(|e| (e.profile.to_string(), party(e.victim.as_ref())))
         .collect();
     let want: std::collections::BTreeSet<(String, String)> = [
         ("10.0.1.1", "198.51.100.10"),
@@ -663,10 +669,8 @@ fn other_logs_smtp_bruteforce_and_ssh_versions() {
     assert_eq!(count(&two, "BadSMTPLogin"), 3);
     assert_eq!(count(&two, "SMTPLoginBruteforce"), 0, "never 3 within 10 s");
     let three = run(vec![smtp(1.0), smtp(5.0), smtp(9.0)]);
-    assert!(
-        three.evidence.iter().any(|e| e.description
-            == "doing SMTP login bruteforce to 80.75.42.226. 3 logins in 10 seconds.")
-    );
+    assert!(three.evidence.iter().any(|e| e.description()
+        == "doing SMTP login bruteforce to 80.75.42.226. 3 logins in 10 seconds."));
     let same = run(vec![ssh(1.0, "OpenSSH_8.1"), ssh(2.0, "OpenSSH_8.1")]);
     assert_eq!(count(&same, "MultipleSSHVersions"), 0);
     let changed = run(vec![ssh(1.0, "OpenSSH_8.1"), ssh(2.0, "OpenSSH_9.1")]);
@@ -695,7 +699,7 @@ fn threat_intelligence_and_whitelists_from_files() {
             .iter()
             .any(|e| e.kind == "ThreatIntelligenceBlacklistIP"
                 && e.attacker == "203.0.113.7"
-                && e.description.contains("Test C2")),
+                && e.description().contains("Test C2")),
         "{:?}",
         kinds(d)
     );
@@ -723,7 +727,8 @@ fn threat_intelligence_and_whitelists_from_files() {
         whitelisted
             .evidence
             .iter()
-            .all(|e| e.attacker != "203.0.113.7" && e.victim.as_deref() != Some("203.0.113.7")),
+            .all(|e| e.attacker != "203.0.113.7"
+                && e.victim.as_ref().is_none_or(|v| *v != "203.0.113.7")),
         "{:?}",
         kinds(&whitelisted)
     );
@@ -772,7 +777,7 @@ fn dns_http_and_tls_scenarios() {
         .evidence
         .iter()
         .filter(|e| e.kind == "ConnectionWithoutDNS")
-        .map(|e| e.victim.clone().unwrap_or_default())
+        .map(|e| party(e.victim.as_ref()))
         .collect();
     assert_eq!(no_dns, ["93.1.1.2"]);
     // DNS answer without connection
@@ -789,7 +794,7 @@ fn dns_http_and_tls_scenarios() {
         .evidence
         .iter()
         .filter(|e| e.kind == "DNSWithoutConnection")
-        .map(|e| e.attacker.clone())
+        .map(|e| e.attacker.to_string())
         .collect();
     assert_eq!(unused, ["unused.example"]);
     // reverse-DNS scan: 10 PTR names within 2 s, not 9
@@ -863,7 +868,7 @@ fn dns_http_and_tls_scenarios() {
     assert!(
         d.evidence
             .iter()
-            .any(|e| e.description == "multiple empty HTTP connections to bing.com")
+            .any(|e| e.description() == "multiple empty HTTP connections to bing.com")
     );
     let d = run(
         c80.clone(),
@@ -922,7 +927,7 @@ fn dns_http_and_tls_scenarios() {
     );
     assert_eq!(count(&d, "IncompatibleCN"), 1, "{:?}", kinds(&d));
     assert!(d.evidence.iter().any(|e| {
-        e.description
+        e.description()
             .contains("domain: netflix.com. The certificate is claiming to belong to Google.")
     }));
     assert_eq!(count(&d, "SelfSignedCertificate"), 1);

@@ -1,0 +1,98 @@
+//! Alert accounting (Slips v1.0.0): per window, in time order, the attacker-side evidence not
+//! yet part of an alert is summed; reaching the threshold raises an alert and starts a new sum,
+//! so a window can raise several.
+
+use super::evidence::Evidence;
+use std::net::IpAddr;
+
+/// An alert: a window whose evidence reached the threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alert {
+    /// Profile.
+    pub profile: IpAddr,
+    /// Window.
+    pub window: i64,
+    /// Time of the last evidence.
+    pub ts: f64,
+    /// Sum of threat level × confidence.
+    pub score: f64,
+    /// Indices into [`super::Detections::evidence`].
+    pub evidence: Vec<usize>,
+}
+
+/// The alerts of `evidence` (sorted by profile, window and time) at `threshold` per window.
+pub fn alerts(evidence: &[Evidence], threshold: f64) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < evidence.len() {
+        let (ip, n) = (evidence[i].profile, evidence[i].window);
+        let mut acc = 0.0;
+        let mut ids = Vec::new();
+        while i < evidence.len() && evidence[i].profile == ip && evidence[i].window == n {
+            let e = &evidence[i];
+            if e.profile_is_attacker && e.weight() > 0.0 {
+                acc += e.weight();
+                ids.push(i);
+                if acc >= threshold - 1e-9 {
+                    out.push(Alert {
+                        profile: ip,
+                        window: n,
+                        ts: e.ts,
+                        score: acc,
+                        evidence: std::mem::take(&mut ids),
+                    });
+                    acc = 0.0;
+                }
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::evidence::{EvidenceKind, Party, Payload, ThreatLevel};
+    use super::*;
+
+    fn ev(ip: [u8; 4], window: i64, ts: f64, level: ThreatLevel, conf: f64, own: bool) -> Evidence {
+        Evidence {
+            kind: EvidenceKind::UnknownPort,
+            profile: IpAddr::from(ip),
+            window,
+            attacker: Party::Ip(IpAddr::from(ip)),
+            profile_is_attacker: own,
+            victim: None,
+            threat_level: level,
+            confidence: conf,
+            payload: Payload::UnsolicitedArp,
+            ts,
+            flows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn alerts_sum_attacker_evidence_per_window_and_start_over() {
+        let a = [10, 0, 0, 1];
+        let e = vec![
+            ev(a, 1, 1.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 2.0, ThreatLevel::Critical, 1.0, false), // victim side: not counted
+            ev(a, 1, 3.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 4.0, ThreatLevel::Medium, 0.8, true),
+            ev(a, 1, 5.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 6.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 6.5, ThreatLevel::High, 1.0, true),
+            ev(a, 2, 7.0, ThreatLevel::High, 1.0, true),
+        ];
+        let al = alerts(&e, 2.0);
+        assert_eq!(al.len(), 2, "{al:?}");
+        assert_eq!(al[0].evidence, vec![0, 2, 3], "0.8 + 0.8 + 0.4 = 2.0");
+        assert_eq!(
+            al[1].evidence,
+            vec![4, 5, 6],
+            "a second alert from new evidence"
+        );
+        assert!(al.iter().all(|a| a.window == 1));
+        assert!(alerts(&e, 100.0).is_empty());
+    }
+}

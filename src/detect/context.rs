@@ -1,0 +1,122 @@
+//! The one interface every rule sees: [`Ctx`], the store and settings of one profile's window,
+//! and [`Ctx::add`], which turns a [`Finding`] into evidence (or drops it when the whitelist
+//! names a party). Also the small address and confidence helpers several rules share.
+
+use super::evidence::{Evidence, EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::{DetectConfig, beacon};
+use crate::record::Sym;
+use crate::store::Store;
+use std::net::IpAddr;
+
+/// What a rule found, before it is attached to a profile and window.
+#[derive(Debug)]
+pub(crate) struct Finding {
+    pub kind: EvidenceKind,
+    pub attacker: Party,
+    pub victim: Option<Party>,
+    pub level: ThreatLevel,
+    pub confidence: f64,
+    pub payload: Payload,
+    /// Time of the record that completed it.
+    pub ts: f64,
+    pub flows: Vec<FlowRef>,
+}
+
+/// What the detections ask of a `service` or `history` symbol, computed once per run.
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::struct_excessive_bools)]
+pub(crate) struct SymFlags {
+    pub http: bool,
+    pub ssl: bool,
+    pub dns: bool,
+    pub ssh: bool,
+    /// A history with `^` (the originator was flipped).
+    pub flipped: bool,
+}
+
+/// The flags of every symbol interned so far, indexed by [`Sym::index`].
+pub(crate) fn sym_flags() -> Vec<SymFlags> {
+    Sym::all()
+        .iter()
+        .map(|s| SymFlags {
+            http: s.contains("http"),
+            ssl: s.contains("ssl"),
+            dns: s.contains("dns"),
+            ssh: s.contains("ssh"),
+            flipped: s.contains('^'),
+        })
+        .collect()
+}
+
+/// One profile's window under examination, and what the rules found in it so far.
+pub(crate) struct Ctx<'a> {
+    pub store: &'a Store,
+    pub syms: &'a [SymFlags],
+    pub cfg: &'a DetectConfig,
+    pub profile: IpAddr,
+    pub window: i64,
+    pub out: Vec<Evidence>,
+    /// Beacon scores of out-tuples, by tuple key (for the UI's `h` view).
+    pub beacons: Vec<(String, beacon::Beacon)>,
+    /// IPs and domains that matched threat intelligence, with the feed's description.
+    pub ti_hits: Vec<(String, String)>,
+}
+
+impl Ctx<'_> {
+    /// The flags of a `service` or `history` symbol.
+    pub fn sym(&self, s: Sym) -> SymFlags {
+        self.syms.get(s.index()).copied().unwrap_or_default()
+    }
+
+    /// The profile as a party.
+    pub fn me(&self) -> Party {
+        Party::Ip(self.profile)
+    }
+
+    /// Keeps a finding as evidence of this window, unless the whitelist names a party.
+    pub fn add(&mut self, f: Finding) {
+        let wl = &self.cfg.whitelist;
+        if wl.matches_party(&f.attacker) || f.victim.as_ref().is_some_and(|v| wl.matches_party(v)) {
+            return;
+        }
+        let profile_is_attacker = f.attacker == Party::Ip(self.profile);
+        self.out.push(Evidence {
+            kind: f.kind,
+            profile: self.profile,
+            window: self.window,
+            attacker: f.attacker,
+            profile_is_attacker,
+            victim: f.victim,
+            threat_level: f.level,
+            confidence: f.confidence.clamp(0.0, 1.0),
+            payload: f.payload,
+            ts: f.ts,
+            flows: f.flows,
+        });
+    }
+}
+
+/// Slips' confidence from a packet count: 0.3 with none, n/10 up to 10, then 1.
+pub(crate) fn confidence_from_packets(pkts: u64) -> f64 {
+    if pkts > 10 {
+        1.0
+    } else if pkts == 0 {
+        0.3
+    } else {
+        pkts as f64 / 10.0
+    }
+}
+
+/// Addresses Slips never treats as a remote party: private, reserved, and IPv4 `.255`.
+pub(crate) fn ignored(ip: IpAddr) -> bool {
+    crate::record::special_address(ip).is_some()
+        || matches!(ip, IpAddr::V4(v) if v.octets()[3] == 255)
+}
+
+/// Multicast and broadcast destinations.
+pub(crate) fn multicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => v.is_multicast() || v.is_broadcast(),
+        IpAddr::V6(v) => v.is_multicast(),
+    }
+}

@@ -1,0 +1,91 @@
+//! DNS rules on a window's queries: many failed resolutions (DGA or domain scanning), reverse
+//! lookups of many hosts in 2 s (ARPA scan), and answers no connection of the window used.
+
+// names are lower-cased before their suffixes are compared
+#![allow(clippy::case_sensitive_file_extension_comparisons)]
+
+use super::context::{Ctx, Finding};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use crate::profile::Window;
+use rustc_hash::FxHashSet as HashSet;
+use std::net::IpAddr;
+
+pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
+    let mut nx: Vec<String> = Vec::new();
+    let mut arpa: Vec<(f64, String)> = Vec::new();
+    let contacted: HashSet<IpAddr> = w
+        .out_flows
+        .iter()
+        .map(|&i| cx.store.conns[i as usize].resp_h)
+        .collect();
+    for &i in &w.dns {
+        let d = &cx.store.dns[i as usize];
+        let q = d.query.to_ascii_lowercase();
+        if q.is_empty() {
+            continue;
+        }
+        let flows = vec![FlowRef::Dns(i)];
+        // DGA: many NXDOMAINs (distinct names; evidence at 10, 15, 20…, then the list starts over)
+        if d.rcode_name.contains("NXDOMAIN")
+            && !q.ends_with(".arpa")
+            && !q.ends_with(".local")
+            && !cx.cfg.whitelist.matches(&q)
+            && !nx.contains(&q)
+        {
+            nx.push(q.clone());
+            if nx.len() >= 10 && nx.len() % 5 == 0 {
+                let failures = nx.len();
+                cx.add(Finding {
+                    kind: EvidenceKind::Dga,
+                    attacker: cx.me(),
+                    victim: None,
+                    level: ThreatLevel::High,
+                    confidence: (failures as f64 / 100.0).min(1.0),
+                    payload: Payload::Dga { failures },
+                    ts: d.id.ts,
+                    flows: flows.clone(),
+                });
+                nx.clear();
+            }
+        }
+        // reverse-DNS scan: 10 distinct in-addr.arpa names within 2 s
+        if q.ends_with(".in-addr.arpa") && !arpa.iter().any(|a| a.1 == q) {
+            arpa.push((d.id.ts, q.clone()));
+            arpa.retain(|a| d.id.ts - a.0 <= 2.0);
+            if arpa.len() >= 10 {
+                cx.add(Finding {
+                    kind: EvidenceKind::DnsArpaScan,
+                    attacker: cx.me(),
+                    victim: None,
+                    level: ThreatLevel::Medium,
+                    confidence: 0.7,
+                    payload: Payload::DnsArpaScan { hosts: arpa.len() },
+                    ts: d.id.ts,
+                    flows: flows.clone(),
+                });
+                arpa.clear();
+            }
+        }
+        // an answer no connection of this window used
+        let ips: Vec<IpAddr> = d.answers.iter().filter_map(|a| a.parse().ok()).collect();
+        if d.rcode_name == "NOERROR"
+            && !ips.is_empty()
+            && q.contains('.')
+            && !q.ends_with(".arpa")
+            && !q.ends_with(".local")
+            && !q.contains("wpad")
+            && !ips.iter().any(|ip| contacted.contains(ip))
+        {
+            cx.add(Finding {
+                kind: EvidenceKind::DnsWithoutConnection,
+                attacker: Party::name(&q),
+                victim: Some(cx.me()),
+                level: ThreatLevel::Info,
+                confidence: 0.8,
+                payload: Payload::DnsWithoutConnection { domain: q },
+                ts: d.id.ts,
+                flows,
+            });
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Rules on the records of other logs, in time order: Zeek's notices (port and address scans,
+//! password guessing, Slips' ICMP-scan script), SMTP login failures and brute force, SSH client
+//! versions that change, unsolicited and outside-network ARP, ARP scans, and SSH logins.
+//!
+//! These records carry no connection index, so their evidence names no flows.
+
+use super::context::{Ctx, Finding, ignored};
+use super::evidence::{EvidenceKind, Party, Payload, ThreatLevel};
+use crate::record::{Activity, Detail};
+use rustc_hash::FxHashMap as HashMap;
+use std::net::IpAddr;
+
+/// Failed SSH logins to one server that make password guessing.
+const SSH_FAILURES: u32 = 20;
+
+/// What the rules remember across one window's records.
+#[derive(Default)]
+struct State {
+    /// Times of recent bad SMTP logins (10 s).
+    smtp: Vec<f64>,
+    /// SSH client versions seen, in order of change.
+    ssh_versions: Vec<String>,
+    /// ARP request targets of the last 30 s.
+    arp_targets: Vec<(f64, IpAddr)>,
+    /// The target count of the last ARP scan evidence.
+    arp_reported: usize,
+    /// Failed SSH logins per server.
+    ssh_failed: HashMap<IpAddr, u32>,
+}
+
+pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
+    let mut st = State::default();
+    let me = cx.me();
+    for a in events {
+        let Some(d) = a.detail.as_deref() else {
+            continue;
+        };
+        let found = |kind, level, confidence, payload| Finding {
+            kind,
+            attacker: me.clone(),
+            victim: d.resp.map(Party::Ip),
+            level,
+            confidence,
+            payload,
+            ts: a.ts,
+            flows: Vec::new(),
+        };
+        let mut found_now = Vec::new();
+        notice(d, &mut found_now, &found);
+        smtp(a.ts, d, &mut st, &mut found_now, &found);
+        ssh_version(d, &mut st, &mut found_now, &found);
+        arp(a, d, &mut st, &mut found_now, &found);
+        ssh_login(d, &mut st, &mut found_now, &found);
+        for f in found_now {
+            cx.add(f);
+        }
+    }
+}
+
+type Make<'a> = dyn Fn(EvidenceKind, ThreatLevel, f64, Payload) -> Finding + 'a;
+
+fn notice(d: &Detail, out: &mut Vec<Finding>, found: &Make<'_>) {
+    if d.note.is_empty() {
+        return;
+    }
+    let n = &d.note;
+    let (kind, level, prefix) = if n.contains("Port_Scan") {
+        (
+            EvidenceKind::VerticalPortscan,
+            ThreatLevel::High,
+            "Vertical port scan: ",
+        )
+    } else if n.contains("Address_Scan") {
+        (
+            EvidenceKind::HorizontalPortscan,
+            ThreatLevel::High,
+            "Horizontal port scan: ",
+        )
+    } else if n.contains("Password_Guessing") {
+        (
+            EvidenceKind::PasswordGuessing,
+            ThreatLevel::High,
+            "Password guessing: ",
+        )
+    } else if n.starts_with("ICMP::") {
+        (EvidenceKind::IcmpSweep, ThreatLevel::Medium, "")
+    } else {
+        return;
+    };
+    out.push(found(
+        kind,
+        level,
+        1.0,
+        Payload::ZeekNotice {
+            prefix,
+            message: d.msg.trim().to_string(),
+        },
+    ));
+}
+
+fn smtp(ts: f64, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+    if !d.last_reply.contains("bad smtp-auth user") {
+        return;
+    }
+    out.push(found(
+        EvidenceKind::BadSmtpLogin,
+        ThreatLevel::High,
+        1.0,
+        Payload::BadSmtpLogin { server: d.resp },
+    ));
+    st.smtp.push(ts);
+    st.smtp.retain(|t| ts - t <= 10.0);
+    if st.smtp.len() >= 3 {
+        out.push(found(
+            EvidenceKind::SmtpLoginBruteforce,
+            ThreatLevel::High,
+            1.0,
+            Payload::SmtpBruteforce {
+                server: d.resp,
+                logins: st.smtp.len(),
+            },
+        ));
+        st.smtp.clear();
+    }
+}
+
+fn ssh_version(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+    if d.software_type != "SSH::CLIENT" {
+        return;
+    }
+    let v = d
+        .version
+        .rsplit('_')
+        .next()
+        .unwrap_or_default()
+        .replace('.', "_");
+    if let Some(prev) = st.ssh_versions.last().filter(|p| **p != v) {
+        let mut f = found(
+            EvidenceKind::MultipleSshVersions,
+            ThreatLevel::Medium,
+            0.9,
+            Payload::SshVersionChange {
+                from: prev.clone(),
+                to: v.clone(),
+            },
+        );
+        f.victim = None;
+        out.push(f);
+    }
+    if st.ssh_versions.last() != Some(&v) {
+        st.ssh_versions.push(v);
+    }
+}
+
+fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+    if d.operation.is_empty() {
+        return;
+    }
+    if d.operation == "reply" && d.dst_mac == "ff:ff:ff:ff:ff:ff" {
+        let mut f = found(
+            EvidenceKind::UnsolicitedArp,
+            ThreatLevel::Info,
+            0.8,
+            Payload::UnsolicitedArp,
+        );
+        f.victim = None;
+        out.push(f);
+    }
+    let Some(r) = d.resp else {
+        return;
+    };
+    let sender_known = a.ip != IpAddr::from([0, 0, 0, 0]);
+    if d.operation != "request" || !sender_known {
+        return;
+    }
+    if !ignored(r) {
+        out.push(found(
+            EvidenceKind::ArpOutsideLocalNetwork,
+            ThreatLevel::Low,
+            0.6,
+            Payload::ArpOutsideLocalNetwork { dst: r },
+        ));
+    }
+    if d.target_hw == "00:00:00:00:00:00" {
+        if !st.arp_targets.iter().any(|x| x.1 == r) {
+            st.arp_targets.push((a.ts, r));
+        }
+        st.arp_targets.retain(|x| a.ts - x.0 <= 30.0);
+        // reported at 5 hosts within 30 s, then each time the count doubles
+        let hosts = st.arp_targets.len();
+        if hosts >= 5 && hosts >= 2 * st.arp_reported {
+            st.arp_reported = hosts;
+            let mut f = found(
+                EvidenceKind::ArpScan,
+                ThreatLevel::Low,
+                0.8,
+                Payload::ArpScan { hosts },
+            );
+            f.victim = None;
+            out.push(f);
+        }
+    }
+}
+
+fn ssh_login(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+    let (Some(ok), Some(dst)) = (d.auth_success, d.resp) else {
+        return;
+    };
+    if ok {
+        out.push(found(
+            EvidenceKind::SshSuccessful,
+            ThreatLevel::Info,
+            0.8,
+            Payload::SshSuccessfulByZeek { dst },
+        ));
+        return;
+    }
+    let failures = st.ssh_failed.entry(dst).or_default();
+    *failures += 1;
+    if *failures == SSH_FAILURES {
+        out.push(found(
+            EvidenceKind::PasswordGuessing,
+            ThreatLevel::High,
+            1.0,
+            Payload::SshPasswordGuessing {
+                dst,
+                failures: SSH_FAILURES,
+            },
+        ));
+    }
+}

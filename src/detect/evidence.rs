@@ -1,0 +1,738 @@
+//! What a detection yields: typed evidence.
+//!
+//! An [`Evidence`] names its [`EvidenceKind`] (Slips' `type_evidence`, which knows its IDEA
+//! category), the attacker and victim as an IP or a domain ([`Party`]), the flows behind it as
+//! record indices ([`FlowRef`]), and a typed [`Payload`] of the values seen. The sentence Slips
+//! would write is rendered from the payload only when it is shown ([`Evidence::description`]),
+//! so a run with a million evidence items keeps numbers, not a million strings.
+//!
+//! Nothing here decides anything: the rules in the sibling files do, alert accounting is in
+//! [`super::alerts`].
+
+use super::beacon::Beacon;
+use crate::record::Proto;
+use crate::store::Store;
+use std::fmt::{self, Write as _};
+use std::net::IpAddr;
+
+/// Slips' threat levels and their values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreatLevel {
+    /// 0
+    Info,
+    /// 0.2
+    Low,
+    /// 0.5
+    Medium,
+    /// 0.8
+    High,
+    /// 1
+    Critical,
+}
+
+impl ThreatLevel {
+    /// The level's weight in the alert sum.
+    pub fn value(self) -> f64 {
+        match self {
+            ThreatLevel::Info => 0.0,
+            ThreatLevel::Low => 0.2,
+            ThreatLevel::Medium => 0.5,
+            ThreatLevel::High => 0.8,
+            ThreatLevel::Critical => 1.0,
+        }
+    }
+
+    /// Parses `info|low|medium|high|critical` (any case).
+    pub fn parse(s: &str) -> Option<ThreatLevel> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Some(ThreatLevel::Info),
+            "low" => Some(ThreatLevel::Low),
+            "medium" => Some(ThreatLevel::Medium),
+            "high" => Some(ThreatLevel::High),
+            "critical" => Some(ThreatLevel::Critical),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreatLevel::Info => "info",
+            ThreatLevel::Low => "low",
+            ThreatLevel::Medium => "medium",
+            ThreatLevel::High => "high",
+            ThreatLevel::Critical => "critical",
+        }
+    }
+}
+
+/// Declares the evidence kinds with Slips' names and their IDEA categories, in one table.
+macro_rules! kinds {
+    ($($kind:ident = $name:literal, $category:literal;)*) => {
+        /// Slips' `type_evidence`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EvidenceKind {
+            $(
+                #[doc = concat!("`", $name, "` (", $category, ")")]
+                $kind,
+            )*
+        }
+
+        impl EvidenceKind {
+            /// Slips' name, e.g. `HorizontalPortscan`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(EvidenceKind::$kind => $name,)*
+                }
+            }
+
+            /// The IDEA0 category Slips files it under (alerts.json).
+            pub fn category(self) -> &'static str {
+                match self {
+                    $(EvidenceKind::$kind => $category,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    HorizontalPortscan = "HorizontalPortscan", "Recon.Scanning";
+    VerticalPortscan = "VerticalPortscan", "Recon.Scanning";
+    IcmpSweep = "ICMPSweep", "Recon.Scanning";
+    DnsArpaScan = "DNS-ARPA-Scan", "Recon.Scanning";
+    ArpScan = "ARPScan", "Recon.Scanning";
+    PasswordGuessing = "PasswordGuessing", "Attempt.Login";
+    BadSmtpLogin = "BadSMTPLogin", "Attempt.Login";
+    SmtpLoginBruteforce = "SMTPLoginBruteforce", "Attempt.Login";
+    MultipleSshVersions = "MultipleSSHVersions", "Attempt.Login";
+    Beacon = "Beacon", "Intrusion.Botnet";
+    MaliciousJa3 = "MaliciousJA3", "Intrusion.Botnet";
+    MaliciousJa3s = "MaliciousJA3s", "Intrusion.Botnet";
+    Dga = "DGA", "Intrusion.Botnet";
+    DosExecutableDownload = "DOSExecutableDownload", "Malware";
+    DataUpload = "DataUpload", "Information.UnauthorizedAccess";
+    DataUploadWindow = "DataUploadWindow", "Information.UnauthorizedAccess";
+    ThreatIntelligenceBlacklistIp = "ThreatIntelligenceBlacklistIP", "Intrusion";
+    ThreatIntelligenceBlacklistDomain = "ThreatIntelligenceBlacklistDomain", "Intrusion";
+    LongConnection = "LongConnection", "Anomaly.Connection";
+    Port0Connection = "Port0Connection", "Anomaly.Connection";
+    UnknownPort = "UnknownPort", "Anomaly.Connection";
+    MultipleReconnectionAttempts = "MultipleReconnectionAttempts", "Anomaly.Connection";
+    ConnectionToMultiplePorts = "ConnectionToMultiplePorts", "Anomaly.Connection";
+    SshSuccessful = "SSHSuccessful", "Anomaly.Connection";
+    NonHttpPort80Connection = "NonHttpPort80Connection", "Anomaly.Connection";
+    NonSslPort443Connection = "NonSslPort443Connection", "Anomaly.Connection";
+    ConnectionWithoutDns = "ConnectionWithoutDNS", "Anomaly.Connection";
+    DnsWithoutConnection = "DNSWithoutConnection", "Anomaly.Connection";
+    SuspiciousUserAgent = "SuspiciousUserAgent", "Anomaly.Connection";
+    EmptyConnections = "EmptyConnections", "Anomaly.Connection";
+    SelfSignedCertificate = "SelfSignedCertificate", "Anomaly.Connection";
+    IncompatibleCn = "IncompatibleCN", "Anomaly.Connection";
+    UnsolicitedArp = "UnsolicitedARP", "Anomaly.Connection";
+    ArpOutsideLocalNetwork = "ARPOutsideLocalNetwork", "Anomaly.Connection";
+}
+
+impl fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for EvidenceKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// An attacker or a victim: an IP, or a domain name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Party {
+    /// An address.
+    Ip(IpAddr),
+    /// A domain name (lower case, as queried).
+    Domain(String),
+}
+
+impl Party {
+    /// A name as a party: an IP when it is an address written canonically, else a domain.
+    pub fn name(name: &str) -> Party {
+        match name.parse::<IpAddr>() {
+            Ok(ip) if ip.to_string() == name => Party::Ip(ip),
+            _ => Party::Domain(name.to_string()),
+        }
+    }
+
+    /// The address, when the party is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Party::Ip(ip) => Some(*ip),
+            Party::Domain(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Party::Ip(ip) => ip.fmt(f),
+            Party::Domain(d) => f.write_str(d),
+        }
+    }
+}
+
+impl PartialEq<&str> for Party {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Party::Ip(ip) => other.parse::<IpAddr>().is_ok_and(|o| o == *ip),
+            Party::Domain(d) => d == other,
+        }
+    }
+}
+
+/// A record behind a piece of evidence, by kind and index in the [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowRef {
+    /// `Store::conns[i]`
+    Conn(u32),
+    /// `Store::dns[i]`
+    Dns(u32),
+    /// `Store::http[i]`
+    Http(u32),
+    /// `Store::ssl[i]`
+    Ssl(u32),
+}
+
+impl FlowRef {
+    /// The record's Zeek uid.
+    pub fn uid(self, store: &Store) -> Option<&str> {
+        let i = |n: u32| n as usize;
+        match self {
+            FlowRef::Conn(n) => store.conns.get(i(n)).map(|c| c.uid.as_str()),
+            FlowRef::Dns(n) => store.dns.get(i(n)).map(|d| d.id.uid.as_str()),
+            FlowRef::Http(n) => store.http.get(i(n)).map(|h| h.id.uid.as_str()),
+            FlowRef::Ssl(n) => store.ssl.get(i(n)).map(|s| s.id.uid.as_str()),
+        }
+    }
+}
+
+/// What was seen, as values; [`Evidence::description`] words it as Slips does.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // the fields are named for the values in the sentence
+pub enum Payload {
+    /// Slips' horizontal scan rule.
+    HorizontalScan {
+        service: Option<&'static str>,
+        port: u16,
+        proto: Proto,
+        targets: usize,
+        packets: u64,
+        confidence: f64,
+    },
+    /// Slips' vertical scan rule.
+    VerticalScan {
+        target: IpAddr,
+        proto: Proto,
+        ports: usize,
+        packets: u64,
+        confidence: f64,
+    },
+    LongConnection {
+        dst: IpAddr,
+        minutes: u64,
+    },
+    Port0 {
+        orig_port: u16,
+        dst: IpAddr,
+        dst_port: u16,
+    },
+    UnknownPort {
+        port: u16,
+        proto: Proto,
+        dst: IpAddr,
+    },
+    Reconnections {
+        dst: IpAddr,
+        attempts: u32,
+    },
+    MultiplePorts {
+        dst: IpAddr,
+        ports: Vec<u16>,
+    },
+    /// An SSH connection large enough to have logged in (Slips' size rule).
+    SshSuccessfulBySize {
+        dst: IpAddr,
+        bytes: u64,
+    },
+    /// Zeek's `auth_success` in ssh.log.
+    SshSuccessfulByZeek {
+        dst: IpAddr,
+    },
+    SshPasswordGuessing {
+        dst: IpAddr,
+        failures: u32,
+    },
+    DataUpload {
+        dst: IpAddr,
+        megabytes: u64,
+    },
+    DataUploadWindow {
+        dst: IpAddr,
+        megabytes: u64,
+    },
+    NonHttpPort80 {
+        dst: IpAddr,
+    },
+    NonSslPort443 {
+        dst: IpAddr,
+    },
+    ConnectionWithoutDns {
+        dst: IpAddr,
+    },
+    /// A destination on a threat-intelligence list.
+    BlacklistedDestination {
+        dst: IpAddr,
+        description: String,
+        source: String,
+    },
+    /// The profile itself on a threat-intelligence list.
+    BlacklistedSource {
+        description: String,
+        source: String,
+    },
+    BlacklistedDomain {
+        domain: String,
+        description: String,
+        source: String,
+    },
+    IcmpSweep {
+        scan: &'static str,
+        hosts: usize,
+    },
+    Dga {
+        failures: usize,
+    },
+    DnsArpaScan {
+        hosts: usize,
+    },
+    DnsWithoutConnection {
+        domain: String,
+    },
+    SuspiciousUserAgent {
+        user_agent: String,
+        host: String,
+        uri: String,
+    },
+    EmptyConnections {
+        host: String,
+    },
+    ExecutableDownload {
+        mime: String,
+        server: IpAddr,
+        host: String,
+        uri: String,
+    },
+    SelfSigned {
+        dst: IpAddr,
+        sni: String,
+    },
+    IncompatibleCn {
+        dst: IpAddr,
+        sni: String,
+        organisation: &'static str,
+    },
+    MaliciousJa3 {
+        ja3: String,
+        dst: IpAddr,
+        description: String,
+    },
+    MaliciousJa3s {
+        ja3s: String,
+        dst: IpAddr,
+        description: String,
+    },
+    /// A Zeek notice, its message after Slips' prefix for the kind.
+    ZeekNotice {
+        prefix: &'static str,
+        message: String,
+    },
+    BadSmtpLogin {
+        server: Option<IpAddr>,
+    },
+    SmtpBruteforce {
+        server: Option<IpAddr>,
+        logins: usize,
+    },
+    SshVersionChange {
+        from: String,
+        to: String,
+    },
+    UnsolicitedArp,
+    ArpOutsideLocalNetwork {
+        dst: IpAddr,
+    },
+    ArpScan {
+        hosts: usize,
+    },
+    Beacon {
+        dst: IpAddr,
+        port: u16,
+        proto: Proto,
+        beacon: Beacon,
+    },
+}
+
+/// One piece of evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// Slips' `type_evidence`.
+    pub kind: EvidenceKind,
+    /// The profile (source IP) it belongs to.
+    pub profile: IpAddr,
+    /// Its window number.
+    pub window: i64,
+    /// The attacker.
+    pub attacker: Party,
+    /// True when the profile itself is the attacker (only such evidence counts for alerts).
+    pub profile_is_attacker: bool,
+    /// The victim, if any.
+    pub victim: Option<Party>,
+    /// Threat level.
+    pub threat_level: ThreatLevel,
+    /// Confidence in [0, 1].
+    pub confidence: f64,
+    /// What was seen.
+    pub payload: Payload,
+    /// Time of the flow that completed it.
+    pub ts: f64,
+    /// The records behind it.
+    pub flows: Vec<FlowRef>,
+}
+
+impl Evidence {
+    /// Threat level × confidence.
+    pub fn weight(&self) -> f64 {
+        self.threat_level.value() * self.confidence
+    }
+
+    /// What was seen, as Slips words it. The text holds network strings as they came: pass it
+    /// through [`crate::text::clean`] before a terminal or a text file.
+    pub fn description(&self) -> String {
+        let mut s = String::new();
+        // writing into a String cannot fail
+        let _ = self.write_description(&mut s);
+        s
+    }
+
+    /// The uids of the records behind it.
+    pub fn uids<'s>(&self, store: &'s Store) -> Vec<&'s str> {
+        self.flows.iter().filter_map(|f| f.uid(store)).collect()
+    }
+
+    #[allow(clippy::too_many_lines)] // one arm per sentence
+    fn write_description(&self, s: &mut String) -> fmt::Result {
+        let me = self.profile;
+        match &self.payload {
+            Payload::HorizontalScan {
+                service,
+                port,
+                proto,
+                targets,
+                packets,
+                confidence,
+            } => {
+                let service = service.map(|s| format!("{s} ")).unwrap_or_default();
+                write!(
+                    s,
+                    "Horizontal port scan to port {service}{port}/{}. From {me} to {targets} unique destination IPs. Total packets sent: {packets}. Confidence: {confidence}. by Slips",
+                    proto.as_str()
+                )
+            }
+            Payload::VerticalScan {
+                target,
+                proto,
+                ports,
+                packets,
+                confidence,
+            } => write!(
+                s,
+                "new vertical port scan to IP {target} from {me}. Total {ports} {} ports were scanned. Total packets sent to all ports: {packets}. Confidence: {confidence}. by Slips",
+                proto.upper()
+            ),
+            Payload::LongConnection { dst, minutes } => write!(
+                s,
+                "Long Connection. Connection from {me} to destination address: {dst} took {minutes} mins"
+            ),
+            Payload::Port0 {
+                orig_port,
+                dst,
+                dst_port,
+            } => write!(
+                s,
+                "Connection on port 0 from {me}:{orig_port} to {dst}:{dst_port}."
+            ),
+            Payload::UnknownPort { port, proto, dst } => write!(
+                s,
+                "Connection to unknown destination port {port}/{} destination IP {dst}.",
+                proto.upper()
+            ),
+            Payload::Reconnections { dst, attempts } => write!(
+                s,
+                "Multiple reconnection attempts from IP: {me} to destination IP: {dst} reconnections: {attempts}."
+            ),
+            Payload::MultiplePorts { dst, ports } => {
+                s.push_str("Connection to multiple ports ");
+                for (i, p) in ports.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    write!(s, "{p}")?;
+                }
+                write!(s, " of destination IP: {dst}.")
+            }
+            Payload::SshSuccessfulBySize { dst, bytes } => write!(
+                s,
+                "SSH successful to IP {dst}. From IP {me}. Sent bytes: {bytes}. by Slips"
+            ),
+            Payload::SshSuccessfulByZeek { dst } => {
+                write!(s, "SSH successful to IP {dst}. From IP {me}. by Zeek")
+            }
+            Payload::SshPasswordGuessing { dst, failures } => write!(
+                s,
+                "password guessing to {dst}: {failures} failed SSH logins. by Slips"
+            ),
+            Payload::DataUpload { dst, megabytes } => {
+                write!(s, "Large data upload. {megabytes} MBs sent to {dst}.")
+            }
+            Payload::DataUploadWindow { dst, megabytes } => write!(
+                s,
+                "Large data upload. {megabytes} MBs sent to {dst} in this time window."
+            ),
+            Payload::NonHttpPort80 { dst } => write!(
+                s,
+                "non-HTTP established connection to port 80. destination IP: {dst}"
+            ),
+            Payload::NonSslPort443 { dst } => write!(
+                s,
+                "non-SSL established connection to port 443. destination IP: {dst}"
+            ),
+            Payload::ConnectionWithoutDns { dst } => {
+                write!(s, "a connection without DNS resolution to IP: {dst}")
+            }
+            Payload::BlacklistedDestination {
+                dst,
+                description,
+                source,
+            } => write!(
+                s,
+                "connection to blacklisted IP {dst}. Description: {description}. Source: {source}."
+            ),
+            Payload::BlacklistedSource {
+                description,
+                source,
+            } => write!(
+                s,
+                "connection from blacklisted IP {me}. Description: {description}. Source: {source}."
+            ),
+            Payload::BlacklistedDomain {
+                domain,
+                description,
+                source,
+            } => write!(
+                s,
+                "connection to a blacklisted domain {domain}. Description: {description}, Found in feed: {source}."
+            ),
+            Payload::IcmpSweep { scan, hosts } => {
+                write!(s, "{me} performed ICMP {scan} scan on {hosts} hosts")
+            }
+            Payload::Dga { failures } => write!(
+                s,
+                "Possible DGA or domain scanning. {me} failed to resolve {failures} domains"
+            ),
+            Payload::DnsArpaScan { hosts } => write!(
+                s,
+                "Doing DNS ARPA scan. Scanned {hosts} hosts within 2 seconds."
+            ),
+            Payload::DnsWithoutConnection { domain } => {
+                write!(s, "domain {domain} resolved with no connection")
+            }
+            Payload::SuspiciousUserAgent {
+                user_agent,
+                host,
+                uri,
+            } => write!(
+                s,
+                "suspicious user-agent: {user_agent} while connecting to {host}{uri}"
+            ),
+            Payload::EmptyConnections { host } => {
+                write!(s, "multiple empty HTTP connections to {host}")
+            }
+            Payload::ExecutableDownload {
+                mime,
+                server,
+                host,
+                uri,
+            } => write!(
+                s,
+                "Download of an executable with MIME type: {mime} by {me} from {server}: {host}{uri}"
+            ),
+            Payload::SelfSigned { dst, sni } => write!(
+                s,
+                "Self-signed certificate. Destination IP: {dst}. SNI: {sni}"
+            ),
+            Payload::IncompatibleCn {
+                dst,
+                sni,
+                organisation,
+            } => {
+                let (first, rest) = organisation.split_at(organisation.len().min(1));
+                write!(
+                    s,
+                    "Incompatible certificate CN to IP: {dst} domain: {sni}. The certificate is claiming to belong to {}{rest}.",
+                    first.to_ascii_uppercase()
+                )
+            }
+            Payload::MaliciousJa3 {
+                ja3,
+                dst,
+                description,
+            } => write!(
+                s,
+                "Malicious JA3: {ja3} from source address {me} to {dst}. description: {description}."
+            ),
+            Payload::MaliciousJa3s {
+                ja3s,
+                dst,
+                description,
+            } => write!(
+                s,
+                "Malicious JA3s: (possible C&C server): {ja3s} to server {dst}. description: {description}."
+            ),
+            Payload::ZeekNotice { prefix, message } => write!(s, "{prefix}{message} by Zeek"),
+            Payload::BadSmtpLogin { server } => {
+                write!(s, "doing bad SMTP login to {}", OrEmpty(*server))
+            }
+            Payload::SmtpBruteforce { server, logins } => write!(
+                s,
+                "doing SMTP login bruteforce to {}. {logins} logins in 10 seconds.",
+                OrEmpty(*server)
+            ),
+            Payload::SshVersionChange { from, to } => write!(
+                s,
+                "SSH client version changing from {from} to {to}: possible SSH bruteforce by using multiple SSH versions."
+            ),
+            Payload::UnsolicitedArp => write!(s, "broadcasting unsolicited ARP"),
+            Payload::ArpOutsideLocalNetwork { dst } => write!(
+                s,
+                "{me} sending ARP packet to a destination address outside of local network: {dst}."
+            ),
+            Payload::ArpScan { hosts } => write!(
+                s,
+                "{me} performing an arp scan to {hosts} hosts within 30 seconds. Confidence 0.8."
+            ),
+            Payload::Beacon {
+                dst,
+                port,
+                proto,
+                beacon,
+            } => write!(
+                s,
+                "Periodic connections (possible C&C beacon) to {dst} port {port}/{}: {} flows every {:.0} s (jitter {:.0}%), score {:.2}.",
+                proto.as_str(),
+                beacon.flows,
+                beacon.period,
+                beacon.jitter * 100.0,
+                beacon.score
+            ),
+        }
+    }
+}
+
+/// An optional address shown as nothing when absent (as Slips shows a missing responder).
+struct OrEmpty(Option<IpAddr>);
+
+impl fmt::Display for OrEmpty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threat_levels_parse_and_weigh() {
+        assert_eq!(ThreatLevel::parse(" HIGH "), Some(ThreatLevel::High));
+        assert_eq!(ThreatLevel::parse("bogus"), None);
+        assert!((ThreatLevel::Medium.value() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn kinds_know_their_slips_name_and_category() {
+        assert_eq!(EvidenceKind::DnsArpaScan.name(), "DNS-ARPA-Scan");
+        assert_eq!(EvidenceKind::IcmpSweep.category(), "Recon.Scanning");
+        assert_eq!(
+            EvidenceKind::MultipleSshVersions.category(),
+            "Attempt.Login"
+        );
+        assert_eq!(
+            EvidenceKind::ThreatIntelligenceBlacklistDomain.category(),
+            "Intrusion"
+        );
+        assert_eq!(EvidenceKind::UnknownPort.category(), "Anomaly.Connection");
+        assert!(EvidenceKind::Beacon == "Beacon");
+    }
+
+    #[test]
+    fn parties_are_addresses_only_when_written_canonically() {
+        assert_eq!(
+            Party::name("10.0.0.1"),
+            Party::Ip(IpAddr::from([10, 0, 0, 1]))
+        );
+        assert_eq!(
+            Party::name("example.com"),
+            Party::Domain("example.com".into())
+        );
+        // a name that only parses as an address keeps its spelling
+        assert_eq!(Party::name("0:0::1"), Party::Domain("0:0::1".into()));
+        assert!(Party::name("10.0.0.1") == "10.0.0.1");
+    }
+
+    #[test]
+    fn descriptions_are_rendered_from_the_payload() {
+        let e = Evidence {
+            kind: EvidenceKind::ConnectionToMultiplePorts,
+            profile: IpAddr::from([10, 0, 0, 5]),
+            window: 1,
+            attacker: Party::Ip(IpAddr::from([10, 0, 0, 5])),
+            profile_is_attacker: true,
+            victim: None,
+            threat_level: ThreatLevel::Medium,
+            confidence: 0.5,
+            payload: Payload::MultiplePorts {
+                dst: IpAddr::from([198, 51, 100, 1]),
+                ports: vec![81, 8081, 9000],
+            },
+            ts: 0.0,
+            flows: Vec::new(),
+        };
+        assert_eq!(
+            e.description(),
+            "Connection to multiple ports 81, 8081, 9000 of destination IP: 198.51.100.1."
+        );
+        let cn = Evidence {
+            payload: Payload::IncompatibleCn {
+                dst: IpAddr::from([198, 51, 100, 1]),
+                sni: "x.example".into(),
+                organisation: "google",
+            },
+            ..e
+        };
+        assert!(cn.description().ends_with("claiming to belong to Google."));
+    }
+}

@@ -1,0 +1,218 @@
+//! Rules on a window's client connections, one flow at a time: long connections, port 0,
+//! unknown destination ports, reconnection attempts, several unknown ports to one host, SSH
+//! logins by size, non-HTTP on 80 and non-TLS on 443, and connections to addresses no DNS
+//! answer named. Large uploads are in [`super::upload`], blacklists in [`super::blacklists`].
+
+use super::context::{Ctx, Finding, ignored, multicast};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::scans::scanner_since;
+use crate::profile::Window;
+use crate::record::{ConnState, Established, Proto};
+use crate::store::ports;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// Hosts with a recognised HTTP or TLS connection, and when (for the port 80 / 443 checks).
+#[derive(Default)]
+struct Recognised {
+    http: HashMap<IpAddr, Vec<f64>>,
+    ssl: HashMap<IpAddr, Vec<f64>>,
+}
+
+/// Whether `ip` had such a connection within 5 minutes of `t`.
+fn near(m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64) -> bool {
+    m.get(&ip)
+        .is_some_and(|v| v.iter().any(|x| (x - t).abs() <= 300.0))
+}
+
+#[allow(clippy::too_many_lines)] // one block per rule, sharing the window's state
+pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
+    let store = cx.store;
+    let scanner = scanner_since(cx);
+    let mut unknown_seen: HashSet<(IpAddr, u16, Proto)> = HashSet::default();
+    let mut rej: HashMap<(IpAddr, u16), Vec<u32>> = HashMap::default();
+    let mut multi_ports: HashMap<IpAddr, BTreeSet<u16>> = HashMap::default();
+    let mut multi_reported: HashMap<IpAddr, usize> = HashMap::default();
+    let mut no_dns_seen: HashSet<IpAddr> = HashSet::default();
+    let mut recognised = Recognised::default();
+    // P2P heuristic (Slips): UDP to high ports with many flows or many peers is not "unknown"
+    let mut p2p_flows: HashMap<IpAddr, u32> = HashMap::default();
+    for &i in &w.out_flows {
+        let c = &store.conns[i as usize];
+        let f = cx.sym(c.service);
+        if f.http {
+            recognised.http.entry(c.resp_h).or_default().push(c.ts);
+        } else if f.ssl {
+            recognised.ssl.entry(c.resp_h).or_default().push(c.ts);
+        }
+        if c.proto == Proto::Udp && c.resp_p > 30000 {
+            *p2p_flows.entry(c.resp_h).or_default() += 1;
+        }
+    }
+    let p2p_peers = p2p_flows.values().filter(|n| **n >= 6).count();
+    for &i in &w.out_flows {
+        let c = &store.conns[i as usize];
+        let dst = c.resp_h;
+        let victim = Some(Party::Ip(dst));
+        let tcp_udp = matches!(c.proto, Proto::Tcp | Proto::Udp);
+        let est = c.established() == Established::Established;
+        let svc = cx.sym(c.service);
+        let add = |cx: &mut Ctx<'_>, kind, level, confidence, payload| {
+            cx.add(Finding {
+                kind,
+                attacker: cx.me(),
+                victim: victim.clone(),
+                level,
+                confidence,
+                payload,
+                ts: c.ts,
+                flows: vec![FlowRef::Conn(i)],
+            });
+        };
+        if c.duration > 1500.0 && !multicast(dst) {
+            add(
+                cx,
+                EvidenceKind::LongConnection,
+                ThreatLevel::Low,
+                (c.duration / 86400.0 * 100.0).round() / 100.0,
+                Payload::LongConnection {
+                    dst,
+                    minutes: (c.duration / 60.0) as u64,
+                },
+            );
+        }
+        if tcp_udp && (c.orig_p == 0 || c.resp_p == 0) && !multicast(dst) {
+            add(
+                cx,
+                EvidenceKind::Port0Connection,
+                ThreatLevel::High,
+                0.8,
+                Payload::Port0 {
+                    orig_port: c.orig_p,
+                    dst,
+                    dst_port: c.resp_p,
+                },
+            );
+        }
+        // unknown destination port (once per destination, port and protocol)
+        let p2p = c.proto == Proto::Udp
+            && c.resp_p > 30000
+            && (p2p_flows.get(&dst).copied().unwrap_or(0) >= 6 || p2p_peers >= 5);
+        if tcp_udp
+            && c.ts <= scanner
+            && !p2p
+            && c.service.is_empty()
+            && ports::service_name(c.resp_p, c.proto).is_none()
+            && unknown_seen.insert((dst, c.resp_p, c.proto))
+        {
+            // Slips today: high when established, medium otherwise
+            let level = if est {
+                ThreatLevel::High
+            } else {
+                ThreatLevel::Medium
+            };
+            add(
+                cx,
+                EvidenceKind::UnknownPort,
+                level,
+                1.0,
+                Payload::UnknownPort {
+                    port: c.resp_p,
+                    proto: c.proto,
+                    dst,
+                },
+            );
+        }
+        // multiple reconnection attempts: every 5 rejected connections to one port
+        if c.conn_state == ConnState::REJ {
+            let r = rej.entry((dst, c.resp_p)).or_default();
+            r.push(i);
+            if r.len() >= 5 {
+                let attempts = r.len() as u32;
+                let flows = std::mem::take(r).into_iter().map(FlowRef::Conn).collect();
+                cx.add(Finding {
+                    kind: EvidenceKind::MultipleReconnectionAttempts,
+                    attacker: cx.me(),
+                    victim: victim.clone(),
+                    level: ThreatLevel::Medium,
+                    confidence: 0.5,
+                    payload: Payload::Reconnections { dst, attempts },
+                    ts: c.ts,
+                    flows,
+                });
+            }
+        }
+        // several unknown-service ports to one established destination
+        if c.proto == Proto::Tcp
+            && est
+            && c.service.is_empty()
+            && ports::service_name(c.resp_p, c.proto).is_none()
+        {
+            let set = multi_ports.entry(dst).or_default();
+            set.insert(c.resp_p);
+            let n = set.len();
+            if n > 1 && multi_reported.get(&dst).copied().unwrap_or(0) < n {
+                multi_reported.insert(dst, n);
+                let ports = set.iter().copied().collect();
+                add(
+                    cx,
+                    EvidenceKind::ConnectionToMultiplePorts,
+                    ThreatLevel::Medium,
+                    0.5,
+                    Payload::MultiplePorts { dst, ports },
+                );
+            }
+        }
+        // a successful SSH login, by size (Slips: more than 4290 bytes in an ssh connection)
+        if svc.ssh && c.orig_bytes + c.resp_bytes > 4290 {
+            add(
+                cx,
+                EvidenceKind::SshSuccessful,
+                ThreatLevel::Info,
+                0.8,
+                Payload::SshSuccessfulBySize {
+                    dst,
+                    bytes: c.orig_bytes + c.resp_bytes,
+                },
+            );
+        }
+        // non-HTTP on 80 / non-TLS on 443, unless the host spoke it within 5 minutes
+        if c.proto == Proto::Tcp && est && c.orig_bytes + c.resp_bytes > 0 {
+            if c.resp_p == 80 && !svc.http && !near(&recognised.http, dst, c.ts) {
+                add(
+                    cx,
+                    EvidenceKind::NonHttpPort80Connection,
+                    ThreatLevel::Low,
+                    0.8,
+                    Payload::NonHttpPort80 { dst },
+                );
+            }
+            if c.resp_p == 443 && !svc.ssl && !near(&recognised.ssl, dst, c.ts) {
+                add(
+                    cx,
+                    EvidenceKind::NonSslPort443Connection,
+                    ThreatLevel::Medium,
+                    0.8,
+                    Payload::NonSslPort443 { dst },
+                );
+            }
+        }
+        // connection without a DNS resolution of the destination (once per destination)
+        if !store.dns.is_empty()
+            && tcp_udp
+            && !svc.dns
+            && !ignored(dst)
+            && !store.dns_resolution.contains_key(&dst)
+            && no_dns_seen.insert(dst)
+        {
+            add(
+                cx,
+                EvidenceKind::ConnectionWithoutDns,
+                ThreatLevel::Info,
+                0.8,
+                Payload::ConnectionWithoutDns { dst },
+            );
+        }
+    }
+}

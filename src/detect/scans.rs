@@ -1,0 +1,141 @@
+//! Horizontal and vertical port scans (Slips' current rule): not-established TCP/UDP client
+//! flows, flipped connections ignored; evidence at 10, 100, 1000… distinct targets. Also ICMP
+//! sweeps (echo, timestamp and address-mask requests to many hosts).
+
+use super::context::{Ctx, Finding, confidence_from_packets};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use crate::profile::Window;
+use crate::record::{Established, Proto};
+use crate::store::ports;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Distinct targets, packets sent to them, and the last power of ten reported.
+type Targets<T> = (HashSet<T>, u64, u32);
+
+/// Whether `n` distinct targets reached a power of ten not reported yet (10, 100, 1000…).
+fn next_decade(n: usize, reported: &mut u32) -> bool {
+    if n < 10 {
+        return false;
+    }
+    let decade = (n as f64).log10().floor() as u32;
+    if decade > *reported {
+        *reported = decade;
+        return true;
+    }
+    false
+}
+
+pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
+    let conns = &cx.store.conns;
+    let mut horizontal: HashMap<(Proto, u16), Targets<IpAddr>> = HashMap::default();
+    let mut vertical: HashMap<(Proto, IpAddr), Targets<u16>> = HashMap::default();
+    for &i in &w.out_flows {
+        let c = &conns[i as usize];
+        if !matches!(c.proto, Proto::Tcp | Proto::Udp)
+            || c.established() != Established::NotEstablished
+            || cx.sym(c.history).flipped
+        {
+            continue;
+        }
+        let h = horizontal.entry((c.proto, c.resp_p)).or_default();
+        h.0.insert(c.resp_h);
+        h.1 += c.orig_pkts;
+        if next_decade(h.0.len(), &mut h.2) {
+            let confidence = confidence_from_packets(h.1);
+            let payload = Payload::HorizontalScan {
+                service: ports::service_name(c.resp_p, c.proto),
+                port: c.resp_p,
+                proto: c.proto,
+                targets: h.0.len(),
+                packets: h.1,
+                confidence,
+            };
+            cx.add(Finding {
+                kind: EvidenceKind::HorizontalPortscan,
+                attacker: cx.me(),
+                victim: None,
+                level: ThreatLevel::High,
+                confidence,
+                payload,
+                ts: c.ts,
+                flows: vec![FlowRef::Conn(i)],
+            });
+        }
+        let v = vertical.entry((c.proto, c.resp_h)).or_default();
+        v.0.insert(c.resp_p);
+        v.1 += c.orig_pkts;
+        if next_decade(v.0.len(), &mut v.2) {
+            let confidence = confidence_from_packets(v.1);
+            let payload = Payload::VerticalScan {
+                target: c.resp_h,
+                proto: c.proto,
+                ports: v.0.len(),
+                packets: v.1,
+                confidence,
+            };
+            cx.add(Finding {
+                kind: EvidenceKind::VerticalPortscan,
+                attacker: cx.me(),
+                victim: Some(Party::Ip(c.resp_h)),
+                level: ThreatLevel::High,
+                confidence,
+                payload,
+                ts: c.ts,
+                flows: vec![FlowRef::Conn(i)],
+            });
+        }
+    }
+}
+
+/// When the profile became a port scanner in this window (later unknown-port evidence is left
+/// out, as Slips does today).
+pub(crate) fn scanner_since(cx: &Ctx<'_>) -> f64 {
+    cx.out
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EvidenceKind::HorizontalPortscan | EvidenceKind::VerticalPortscan
+            )
+        })
+        .map(|e| e.ts)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// ICMP sweeps: distinct hosts probed with echo, timestamp or address-mask requests; evidence
+/// at every multiple of 5 hosts (as Slips' Zeek script).
+pub(crate) fn icmp_sweeps(cx: &mut Ctx<'_>, w: &Window) {
+    let mut seen: BTreeMap<&'static str, (HashSet<IpAddr>, u64)> = BTreeMap::new();
+    for &i in &w.out_flows {
+        let c = &cx.store.conns[i as usize];
+        if c.proto != Proto::Icmp {
+            continue;
+        }
+        // the ICMP type travels in Zeek's orig_p
+        let scan = match c.orig_p {
+            8 => "address",
+            13 | 14 => "timestamp",
+            17 | 18 => "address mask",
+            _ => continue,
+        };
+        let s = seen.entry(scan).or_default();
+        s.1 += c.orig_pkts;
+        if s.0.insert(c.resp_h) && s.0.len() % 5 == 0 {
+            let hosts = s.0.len();
+            cx.add(Finding {
+                kind: EvidenceKind::IcmpSweep,
+                attacker: cx.me(),
+                victim: None,
+                level: ThreatLevel::Medium,
+                confidence: (hosts as f64 / 255.0)
+                    .min(1.0)
+                    .max(confidence_from_packets(s.1) / 10.0),
+                payload: Payload::IcmpSweep { scan, hosts },
+                ts: c.ts,
+                flows: vec![FlowRef::Conn(i)],
+            });
+        }
+    }
+}

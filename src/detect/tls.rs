@@ -1,0 +1,141 @@
+//! TLS rules: self-signed certificates, certificates of a large organisation presented for a
+//! name that is not theirs (incompatible CN), and JA3/JA3S fingerprints on threat-intelligence
+//! lists.
+
+use super::context::{Ctx, Finding};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use crate::profile::Window;
+
+/// Organisations whose certificates are checked against their own domains (Slips'
+/// `organizations_info`, reduced to the domains that name them).
+const ORGS: [(&str, &[&str]); 5] = [
+    (
+        "google",
+        &[
+            "google",
+            "gstatic",
+            "youtube",
+            "ytimg",
+            "2mdn",
+            "gvt1",
+            "gvt2",
+            "ggpht",
+            "doubleclick",
+            "android",
+            "goo.gl",
+            "withgoogle",
+        ],
+    ),
+    (
+        "microsoft",
+        &[
+            "microsoft",
+            "msn",
+            "live",
+            "bing",
+            "office",
+            "windows",
+            "azure",
+            "skype",
+            "msft",
+            "xbox",
+            "outlook",
+            "hotmail",
+            "msedge",
+        ],
+    ),
+    ("apple", &["apple", "icloud", "mzstatic", "itunes"]),
+    (
+        "facebook",
+        &["facebook", "fbcdn", "instagram", "whatsapp", "fb"],
+    ),
+    ("twitter", &["twitter", "twimg", "t.co"]),
+];
+
+/// The organisation whose certificate this is, when its SNI is not one of its domains.
+fn incompatible_organisation(issuer: &str, sni: &str) -> Option<&'static str> {
+    let (org, domains) = ORGS.iter().find(|(org, _)| issuer.contains(org))?;
+    // a label naming the organisation (googleadservices, ytimg…) is its own
+    let own = sni.split('.').any(|label| {
+        domains
+            .iter()
+            .any(|d| label == *d || (d.len() >= 4 && label.contains(d)))
+    });
+    (!own).then_some(*org)
+}
+
+pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
+    for &i in &w.ssl {
+        let s = &cx.store.ssl[i as usize];
+        let dst = s.id.resp_h;
+        let flows = vec![FlowRef::Ssl(i)];
+        if s.validation_status.contains("self signed") {
+            cx.add(Finding {
+                kind: EvidenceKind::SelfSignedCertificate,
+                attacker: Party::Ip(dst),
+                victim: Some(cx.me()),
+                level: ThreatLevel::Low,
+                confidence: 0.5,
+                payload: Payload::SelfSigned {
+                    dst,
+                    sni: s.server_name.clone(),
+                },
+                ts: s.id.ts,
+                flows: flows.clone(),
+            });
+        }
+        let sni = s.server_name.to_ascii_lowercase();
+        if !sni.is_empty() {
+            if let Some(organisation) =
+                incompatible_organisation(&s.issuer.to_ascii_lowercase(), &sni)
+            {
+                cx.add(Finding {
+                    kind: EvidenceKind::IncompatibleCn,
+                    attacker: cx.me(),
+                    victim: Some(Party::Ip(dst)),
+                    level: ThreatLevel::Medium,
+                    confidence: 0.9,
+                    payload: Payload::IncompatibleCn {
+                        dst,
+                        sni,
+                        organisation,
+                    },
+                    ts: s.id.ts,
+                    flows: flows.clone(),
+                });
+            }
+        }
+        if let Some(hit) = cx.cfg.ti.ja3(&s.ja3) {
+            cx.add(Finding {
+                kind: EvidenceKind::MaliciousJa3,
+                attacker: cx.me(),
+                victim: Some(Party::Ip(dst)),
+                level: hit.level,
+                confidence: 1.0,
+                payload: Payload::MaliciousJa3 {
+                    ja3: s.ja3.to_string(),
+                    dst,
+                    description: hit.description.clone(),
+                },
+                ts: s.id.ts,
+                flows: flows.clone(),
+            });
+        }
+        if let Some(hit) = cx.cfg.ti.ja3(&s.ja3s) {
+            cx.add(Finding {
+                kind: EvidenceKind::MaliciousJa3s,
+                attacker: Party::Ip(dst),
+                victim: Some(cx.me()),
+                level: hit.level,
+                confidence: 1.0,
+                payload: Payload::MaliciousJa3s {
+                    ja3s: s.ja3s.to_string(),
+                    dst,
+                    description: hit.description.clone(),
+                },
+                ts: s.id.ts,
+                flows,
+            });
+        }
+    }
+}
