@@ -346,4 +346,13 @@ pub(crate) mod tests {
         assert_eq!(sh.cipher, 0x1301);
         assert_eq!(sh.ja3s, md5_hex("771,4865,43"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_stream_never_panics(stream in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..800)) {
+            let _ = client_hello(&stream);
+            let _ = server_hello(&stream);
+            let _ = certificate(&stream);
+        }
+    }
 }

@@ -1,0 +1,405 @@
+//! Flow assembly: the packets of one shard become connections with Zeek's semantics. One
+//! table of live connections keyed by [`FlowKey`] (one hash probe per packet), inactivity
+//! timeouts and Zeek's DNS session timer, the originator rules of a new connection, and the
+//! application payloads handed to their parsers. Records are emitted with a [`Tag`] for the
+//! shard merge ([`super::merge`]).
+
+use super::key::{FiveTuple, FlowKey, uid};
+use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
+use super::records::{dns_row, http_row, ssl_row};
+use super::state::{Flow, Pending, Side, TLS_BUFFER, record_history};
+use super::{PacketMeta, Timeouts, dns, http, service, tls};
+use crate::record::{Conn, Dns, Http, Proto, Ssl};
+use compact_str::CompactString;
+use rustc_hash::FxHashMap;
+use std::collections::BinaryHeap;
+use std::collections::hash_map::Entry;
+
+/// Ports Zeek's base analyzers register: a first packet from one of these to a port that is not
+/// one is taken as the server's answer.
+const LIKELY_SERVER_PORTS: &[u16] = &[
+    21, 22, 25, 53, 67, 79, 80, 81, 88, 123, 135, 137, 139, 143, 161, 162, 443, 445, 465, 502, 514,
+    563, 585, 587, 614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1812, 1883, 2123, 2152,
+    2811, 3128, 3306, 3389, 3544, 4011, 4754, 5060, 5072, 5222, 5223, 5269, 5353, 5355, 6379, 6666,
+    6667, 6668, 6669, 8000, 8080, 8888, 20000,
+];
+/// UDP ports whose connections get Zeek's DNS session timer.
+const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
+/// Zeek's `tcp_close_delay` / `tcp_reset_delay`: a closed or reset TCP connection is retired
+/// this long after its last packet.
+const CLOSE_DELAY: f64 = 5.0;
+
+/// A pending DNS session timer (earliest first in the heap).
+#[derive(Debug, PartialEq)]
+struct Timer {
+    at: f64,
+    id: u64,
+    key: FlowKey,
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.at.total_cmp(&self.at).then(o.id.cmp(&self.id))
+    }
+}
+
+/// The records one assembler emitted, each with its tag, and the tag of the records emitted
+/// now.
+#[derive(Debug, Default)]
+pub(crate) struct Emitted {
+    pub tag: Tag,
+    /// Finished connections, in the order they ended.
+    pub conns: Out<Conn>,
+    /// dns.log records, in the order Zeek writes them (at the response, or when the
+    /// connection ends for unanswered queries).
+    pub dns: Out<Dns>,
+    /// http.log records (at the response, or at the end for unanswered requests).
+    pub http: Out<Http>,
+    /// ssl.log records (when the connection ends).
+    pub ssl: Out<Ssl>,
+}
+
+impl Emitted {
+    /// Retires a connection; in the sweep, timer and end phases its records are ordered by its
+    /// start.
+    fn retire(&mut self, mut f: Flow) {
+        if self.tag.phase() != PHASE_PACKET {
+            self.tag.ts = f.ts;
+            self.tag.id = f.id;
+        }
+        self.unanswered(&mut f);
+        self.conns.push(self.tag, f.into_conn());
+    }
+
+    /// Logs the queries, requests and hellos of a connection that never got an answer.
+    fn unanswered(&mut self, f: &mut Flow) {
+        for q in std::mem::take(&mut f.dns_pending) {
+            let row = dns_row(f, q.ts, q.question.as_ref(), None);
+            self.dns.push(self.tag, row);
+        }
+        for r in std::mem::take(&mut f.http_pending) {
+            self.http.push(self.tag, http_row(f, r, None));
+        }
+        if let Some(t) = f.tls.take() {
+            if let Some((ts, ch)) = t.client {
+                self.ssl
+                    .push(self.tag, ssl_row(f, ts, ch, t.server, t.cert));
+            }
+        }
+    }
+
+    /// Handles one DNS message of a connection: a query waits for its response, a response
+    /// makes the dns.log row.
+    fn dns_message(&mut self, f: &mut Flow, ts: f64, m: dns::Message) {
+        if !m.response {
+            f.dns_pending.push(Pending {
+                id: m.id,
+                ts,
+                question: m.question,
+            });
+            return;
+        }
+        let (ts, question) = match f.dns_pending.iter().position(|q| q.id == m.id) {
+            Some(i) => {
+                let q = f.dns_pending.remove(i);
+                (q.ts, q.question.or(m.question.clone()))
+            }
+            None => (ts, m.question.clone()),
+        };
+        let row = dns_row(f, ts, question.as_ref(), Some(&m));
+        self.dns.push(self.tag, row);
+    }
+}
+
+/// A new connection from its first packet: the originator is the sender, except that a
+/// SYN-ACK, or a packet from a well-known server port to another port, is the server's answer.
+/// Also says whether it gets Zeek's DNS session timer.
+fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
+    let syn_only = p.proto == Proto::Tcp && p.flags.syn && !p.flags.ack;
+    let orig_is_src = if p.proto == Proto::Tcp && p.flags.syn && p.flags.ack {
+        false
+    } else {
+        let from_server = matches!(p.proto, Proto::Tcp | Proto::Udp)
+            && !syn_only
+            && LIKELY_SERVER_PORTS.contains(&p.sport)
+            && !LIKELY_SERVER_PORTS.contains(&p.dport);
+        !from_server
+    };
+    let tuple = if orig_is_src { sent } else { sent.reversed() };
+    // unknown transports carry their protocol number in the tuple's ports
+    let port = |p: u16| if tuple.proto == Proto::Unknown { 0 } else { p };
+    let flow = Flow {
+        tuple,
+        id: seq,
+        uid: uid(&tuple, p.ts, seq),
+        service: None,
+        spoke: [false; 2],
+        dns_pending: Vec::new(),
+        history: if orig_is_src {
+            CompactString::default()
+        } else {
+            CompactString::from("^")
+        },
+        http_pending: std::collections::VecDeque::new(),
+        tls: None,
+        ts: p.ts,
+        last: p.ts,
+        orig: (tuple.orig.0, port(tuple.orig.1)),
+        resp: (tuple.resp.0, port(tuple.resp.1)),
+        o: Side::default(),
+        r: Side::default(),
+    };
+    let timer = p.proto == Proto::Udp
+        && (DNS_PORTS.contains(&tuple.orig.1) || DNS_PORTS.contains(&tuple.resp.1));
+    (flow, timer)
+}
+
+/// Builds the connections of one shard of the capture's flows. Packets arrive in capture order
+/// with their global sequence number; sweep points are the same for every shard.
+#[derive(Debug, Default)]
+pub(crate) struct Assembler {
+    timeouts: Timeouts,
+    active: FxHashMap<FlowKey, Flow>,
+    timers: BinaryHeap<Timer>,
+    /// What it emitted so far (taken by the capture after every chunk).
+    pub emitted: Emitted,
+}
+
+impl Assembler {
+    /// A new assembler.
+    pub fn new(timeouts: Timeouts) -> Self {
+        Assembler {
+            timeouts,
+            ..Assembler::default()
+        }
+    }
+
+    fn timeout(&self, p: Proto) -> f64 {
+        match p {
+            Proto::Tcp => self.timeouts.tcp,
+            Proto::Udp => self.timeouts.udp,
+            _ => self.timeouts.icmp,
+        }
+    }
+
+    /// Retires the connection with `key`, if it is live.
+    fn finish(&mut self, key: &FlowKey) {
+        if let Some(f) = self.active.remove(key) {
+            self.emitted.retire(f);
+        }
+    }
+
+    /// A sweep point (the same for every shard): retires the connections that are idle past
+    /// their timeout, or closed and idle past the close delay, in the order they started (ties
+    /// by creation), then fires the due timers.
+    pub fn tick(&mut self, seq: u64, now: f64) {
+        self.emitted.tag = Tag::new(seq, PHASE_SWEEP);
+        let mut expired: Vec<(f64, u64, FlowKey)> = self
+            .active
+            .iter()
+            .filter(|(_, f)| {
+                let idle = now - f.last;
+                idle > self.timeout(f.tuple.proto) || (f.closed() && idle > CLOSE_DELAY)
+            })
+            .map(|(k, f)| (f.ts, f.id, *k))
+            .collect();
+        expired.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, _, k) in expired {
+            self.finish(&k);
+        }
+        self.timers_due(seq, now);
+    }
+
+    /// Zeek's DNS analyzer timer fires lazily at the first packet at or after its time: it
+    /// expires the connection after 9 s without packets, else re-arms for 10 s. (Here: at the
+    /// first packet of the same shard or sweep point.)
+    fn timers_due(&mut self, seq: u64, now: f64) {
+        self.emitted.tag = Tag::new(seq, PHASE_TIMER);
+        while self.timers.peek().is_some_and(|t| t.at <= now) {
+            let Some(t) = self.timers.pop() else { break };
+            let idle = match self.active.get(&t.key) {
+                Some(f) if f.id == t.id => now - f.last,
+                _ => continue,
+            };
+            if idle >= 9.0 {
+                self.finish(&t.key);
+            } else {
+                self.timers.push(Timer {
+                    at: now + 10.0,
+                    ..t
+                });
+            }
+        }
+    }
+
+    /// Adds one packet (number `seq` of the capture); `payload` is its captured transport
+    /// payload.
+    #[allow(clippy::too_many_lines)] // the packet's way through one connection, in order
+    pub fn packet(&mut self, seq: u64, p: &PacketMeta, payload: &[u8]) {
+        self.timers_due(seq, p.ts);
+        self.emitted.tag = Tag::new(seq, PHASE_PACKET);
+        let tuple = FiveTuple::of_packet(p);
+        let key = tuple.key();
+        let timeout = self.timeout(p.proto);
+        // an idle connection, or a fresh SYN after a closed one, starts a new connection
+        let ended =
+            |f: &Flow| p.ts - f.last > timeout || (f.closed() && p.flags.syn && !p.flags.ack);
+        let f = match self.active.entry(key) {
+            Entry::Occupied(o) if !ended(o.get()) => o.into_mut(),
+            Entry::Occupied(mut o) => {
+                let (flow, timer) = new_flow(seq, p, tuple);
+                let old = std::mem::replace(o.get_mut(), flow);
+                self.emitted.retire(old);
+                if timer {
+                    self.timers.push(Timer {
+                        at: p.ts + 10.0,
+                        id: seq,
+                        key,
+                    });
+                }
+                o.into_mut()
+            }
+            Entry::Vacant(v) => {
+                let (flow, timer) = new_flow(seq, p, tuple);
+                if timer {
+                    self.timers.push(Timer {
+                        at: p.ts + 10.0,
+                        id: seq,
+                        key,
+                    });
+                }
+                v.insert(flow)
+            }
+        };
+        let is_orig = if matches!(p.proto, Proto::Icmp | Proto::Unknown) {
+            p.src == f.orig.0
+        } else {
+            p.src == f.orig.0 && tuple.orig.1 == f.orig.1 && p.dst == f.resp.0
+        };
+        let both_fin = p.proto == Proto::Tcp && f.o.flags.fin && f.r.flags.fin;
+        let retransmission = p.proto == Proto::Tcp && {
+            let s = if is_orig { &f.o } else { &f.r };
+            p.payload > 0
+                && s.seq.is_some()
+                && s.seq_max.wrapping_sub(p.seq.wrapping_add(p.payload)) < 1 << 31
+        };
+        record_history(&mut f.history, p, is_orig, retransmission);
+        let side = if is_orig { &mut f.o } else { &mut f.r };
+        side.pkts += 1;
+        side.ip_bytes += u64::from(p.ip_len);
+        side.payload += u64::from(p.payload);
+        if p.proto == Proto::Tcp {
+            side.flags.syn |= p.flags.syn;
+            side.flags.ack |= p.flags.syn && p.flags.ack; // only a SYN-ACK marks "SA"
+            side.flags.fin |= p.flags.fin;
+            side.flags.rst |= p.flags.rst;
+            let syn = u32::from(p.flags.syn);
+            if side.seq.is_none() {
+                side.seq = Some(p.seq.wrapping_add(syn));
+                side.seq_max = p.seq.wrapping_add(syn);
+            }
+            let end = p.seq.wrapping_add(syn).wrapping_add(p.payload);
+            if end.wrapping_sub(side.seq_max) < 1 << 31 {
+                side.seq_max = end;
+            }
+            if p.flags.fin && side.fin_end.is_none() {
+                side.fin_end = Some(end);
+            }
+        }
+        // Packets after both FINs are counted but do not extend the duration.
+        if !both_fin {
+            f.last = p.ts;
+        }
+        if payload.is_empty() || !matches!(p.proto, Proto::Tcp | Proto::Udp) {
+            return;
+        }
+        let udp = p.proto == Proto::Udp;
+        // Zeek's application analyzers only see TCP connections whose SYN they saw; a
+        // connection picked up mid-stream gets no service.
+        if !udp && !f.o.flags.syn {
+            return;
+        }
+        let side = usize::from(!is_orig);
+        if !f.spoke[side] {
+            f.spoke[side] = true;
+            if f.service.is_none() {
+                f.service = service::detect_service(payload, udp, (f.orig.1, f.resp.1));
+            }
+        }
+        if f.service == Some("ssl") && !udp {
+            let t = f.tls.get_or_insert_with(Box::default);
+            let done = if is_orig {
+                t.client.is_some() || t.bufs[0].len() >= TLS_BUFFER
+            } else {
+                t.server_done
+            };
+            let buf = &mut t.bufs[side];
+            if !done {
+                buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
+                if is_orig {
+                    t.client = tls::client_hello(buf).map(|ch| (p.ts, ch));
+                    if t.client.is_some() {
+                        t.bufs[side] = Vec::new();
+                    }
+                } else {
+                    if t.server.is_none() {
+                        t.server = tls::server_hello(buf);
+                    }
+                    // the certificate follows the ServerHello in clear up to TLS 1.2
+                    if t.server.as_ref().is_some_and(|s| s.version != "TLSv13") {
+                        t.cert = tls::certificate(buf);
+                    }
+                    t.server_done = t.cert.is_some()
+                        || t.server.as_ref().is_some_and(|s| s.version == "TLSv13")
+                        || buf.len() >= TLS_BUFFER;
+                    if t.server_done {
+                        t.bufs[side] = Vec::new();
+                    }
+                }
+            }
+            return;
+        }
+        if f.service == Some("http") && !udp {
+            if is_orig {
+                f.http_pending.extend(http::http_requests(p.ts, payload));
+            } else {
+                // 1xx interim responses do not answer the request
+                for res in http::http_responses(payload)
+                    .iter()
+                    .filter(|r| r.code >= 200)
+                {
+                    if let Some(req) = f.http_pending.pop_front() {
+                        let row = http_row(f, req, Some(res));
+                        self.emitted.http.push(self.emitted.tag, row);
+                    }
+                }
+            }
+            return;
+        }
+        if f.service == Some("dns") {
+            let msg = if udp {
+                payload
+            } else {
+                payload.get(2..).unwrap_or_default()
+            };
+            if let Some(m) = dns::parse(msg) {
+                self.emitted.dns_message(f, p.ts, m);
+            }
+        }
+    }
+
+    /// Ends the capture: the connections still open are emitted by start time.
+    pub fn finish_all(&mut self) {
+        let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
+        open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
+        self.emitted.tag = Tag::new(u64::MAX >> 2, PHASE_END);
+        for f in open {
+            self.emitted.retire(f);
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! A whole capture (or several, in order): packets are dealt to [`SHARDS`] assemblers by the
+//! hash of their connection and assembled in parallel; after every chunk the records emitted so
+//! far are merged into one order, so the result is the same on any number of threads.
+
+use super::assemble::Assembler;
+use super::key::SHARDS;
+use super::merge::Out;
+use super::{PacketMeta, Timeouts};
+use crate::record::Batch;
+
+/// How often (in capture time) expired connections are retired, so memory follows the live
+/// connections, not the size of the capture.
+const SWEEP_EVERY: f64 = 1.0;
+
+/// One decoded packet of a chunk: what the assembler needs, where its captured payload is in
+/// the chunk's bytes, and its shard.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet {
+    /// Header fields.
+    pub meta: PacketMeta,
+    /// Offset of the captured transport payload in the chunk.
+    pub at: u32,
+    /// Its captured length.
+    pub len: u32,
+    /// [`shard_of`] the packet.
+    pub shard: u16,
+}
+
+/// The flows of a whole capture (or several, in order), assembled by [`SHARDS`] assemblers in
+/// parallel.
+#[derive(Debug)]
+pub struct Capture {
+    shards: Vec<Assembler>,
+    /// The records so far, merged after every [`Capture::feed`].
+    out: Batch,
+    seq: u64,
+    last_sweep: f64,
+}
+
+impl Capture {
+    /// An empty capture.
+    pub fn new(timeouts: Timeouts) -> Self {
+        Capture {
+            shards: (0..SHARDS).map(|_| Assembler::new(timeouts)).collect(),
+            out: Batch::default(),
+            seq: 0,
+            last_sweep: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Adds the next packets (in capture order); their payloads are in `data`.
+    pub fn feed(&mut self, packets: &[Packet], data: &[u8]) {
+        use rayon::prelude::*;
+        let first = self.seq;
+        // sweep points: before the first packet at least SWEEP_EVERY after the last sweep
+        let mut sweeps: Vec<(u64, f64)> = Vec::new();
+        let mut own: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        for (i, p) in packets.iter().enumerate() {
+            if p.meta.ts - self.last_sweep >= SWEEP_EVERY {
+                if self.last_sweep.is_finite() {
+                    sweeps.push((first + i as u64, p.meta.ts));
+                }
+                self.last_sweep = p.meta.ts;
+            }
+            if let Some(v) = own.get_mut(usize::from(p.shard)) {
+                v.push(i as u32);
+            }
+        }
+        self.seq += packets.len() as u64;
+        self.shards
+            .par_iter_mut()
+            .zip(own.par_iter())
+            .for_each(|(asm, mine)| {
+                let mut sw = sweeps.iter().peekable();
+                for &i in mine {
+                    let seq = first + u64::from(i);
+                    while let Some(&&(s, ts)) = sw.peek() {
+                        if s > seq {
+                            break;
+                        }
+                        asm.tick(s, ts);
+                        sw.next();
+                    }
+                    let p = &packets[i as usize];
+                    let at = p.at as usize;
+                    let payload = data.get(at..at + p.len as usize).unwrap_or_default();
+                    asm.packet(seq, &p.meta, payload);
+                }
+                for &(s, ts) in sw {
+                    asm.tick(s, ts);
+                }
+            });
+        self.collect();
+    }
+
+    /// Moves the records the shards emitted so far to the merged output; every record still
+    /// to come has a later tag.
+    fn collect(&mut self) {
+        let mut conns = Vec::with_capacity(SHARDS);
+        let mut dns = Vec::with_capacity(SHARDS);
+        let mut http = Vec::with_capacity(SHARDS);
+        let mut ssl = Vec::with_capacity(SHARDS);
+        for a in &mut self.shards {
+            conns.push(std::mem::take(&mut a.emitted.conns));
+            dns.push(std::mem::take(&mut a.emitted.dns));
+            http.push(std::mem::take(&mut a.emitted.http));
+            ssl.push(std::mem::take(&mut a.emitted.ssl));
+        }
+        Out::merge_into(conns, &mut self.out.conns);
+        Out::merge_into(dns, &mut self.out.dns);
+        Out::merge_into(http, &mut self.out.http);
+        Out::merge_into(ssl, &mut self.out.ssl);
+    }
+
+    /// Ends the capture: the records of all shards, in one order.
+    pub fn finish(mut self) -> Batch {
+        for a in &mut self.shards {
+            a.finish_all();
+        }
+        self.collect();
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{PacketMeta, TcpFlags, Timeouts, shard_of, tls};
+    use crate::record::{Conn, ConnState, Proto};
+    use std::net::IpAddr;
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        ts: f64,
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        flags: &str,
+        seq: u32,
+        payload: u32,
+    ) -> PacketMeta {
+        PacketMeta {
+            ts,
+            src: src.into(),
+            dst: dst.into(),
+            proto: Proto::Tcp,
+            sport,
+            dport,
+            flags: TcpFlags {
+                syn: flags.contains('S'),
+                ack: flags.contains('A'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+            },
+            seq,
+            payload,
+            ip_len: 40 + payload,
+            icmp6: false,
+            window: 64_000,
+        }
+    }
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [10, 0, 0, 2];
+
+    /// Feeds packets with payloads the way the capture reader does.
+    fn feed(c: &mut Capture, packets: &[(PacketMeta, &[u8])]) {
+        let mut data = Vec::new();
+        let packets: Vec<Packet> = packets
+            .iter()
+            .map(|(meta, payload)| {
+                let at = data.len() as u32;
+                data.extend_from_slice(payload);
+                Packet {
+                    meta: *meta,
+                    at,
+                    len: payload.len() as u32,
+                    shard: shard_of(meta),
+                }
+            })
+            .collect();
+        c.feed(&packets, &data);
+    }
+
+    fn run(packets: &[PacketMeta]) -> Vec<Conn> {
+        let mut c = Capture::new(Timeouts::default());
+        let with: Vec<(PacketMeta, &[u8])> = packets.iter().map(|p| (*p, &[][..])).collect();
+        feed(&mut c, &with);
+        c.finish().conns
+    }
+
+    #[test]
+    fn full_handshake_data_and_fins_is_sf_with_payload_bytes() {
+        let c = run(&[
+            tcp(1.0, C, 5000, S, 80, "S", 100, 0),
+            tcp(1.1, S, 80, C, 5000, "SA", 900, 0),
+            tcp(1.2, C, 5000, S, 80, "A", 101, 0),
+            tcp(1.3, C, 5000, S, 80, "A", 101, 50),
+            tcp(1.4, S, 80, C, 5000, "A", 901, 300),
+            tcp(1.5, C, 5000, S, 80, "FA", 151, 0),
+            tcp(1.6, S, 80, C, 5000, "FA", 1201, 0),
+            tcp(1.7, C, 5000, S, 80, "A", 152, 0),
+        ]);
+        assert_eq!(c.len(), 1);
+        let c = &c[0];
+        assert_eq!(
+            (
+                c.conn_state,
+                c.orig_bytes,
+                c.resp_bytes,
+                c.orig_pkts,
+                c.resp_pkts
+            ),
+            (ConnState::SF, 50, 300, 5, 3)
+        );
+        assert!(
+            (c.duration - 0.6).abs() < 1e-9,
+            "the last ACK after both FINs does not extend it"
+        );
+        assert!(c.uid.starts_with('C') && c.uid.len() == 18);
+        assert_eq!(
+            c.history.as_str(),
+            "ShADdFf",
+            "Zeek's history letters (the server never sends a pure ACK)"
+        );
+    }
+
+    #[test]
+    fn states_for_attempts_rejections_and_resets() {
+        let one = |p: &[PacketMeta]| run(p)[0].conn_state;
+        assert_eq!(one(&[tcp(1.0, C, 5000, S, 22, "S", 1, 0)]), ConnState::S0);
+        assert_eq!(
+            one(&[
+                tcp(1.0, C, 5000, S, 22, "S", 1, 0),
+                tcp(1.1, S, 22, C, 5000, "RA", 0, 0)
+            ]),
+            ConnState::REJ
+        );
+        assert_eq!(
+            one(&[
+                tcp(1.0, C, 5000, S, 22, "S", 1, 0),
+                tcp(1.1, S, 22, C, 5000, "SA", 9, 0),
+                tcp(1.2, C, 5000, S, 22, "A", 2, 0)
+            ]),
+            ConnState::S1
+        );
+        assert_eq!(
+            one(&[
+                tcp(1.0, C, 5000, S, 22, "S", 1, 0),
+                tcp(1.1, S, 22, C, 5000, "SA", 9, 0),
+                tcp(1.2, C, 5000, S, 22, "RA", 2, 0)
+            ]),
+            ConnState::RSTO
+        );
+        assert_eq!(one(&[tcp(1.0, C, 5000, S, 22, "A", 1, 10)]), ConnState::OTH);
+    }
+
+    #[test]
+    fn tls_hellos_become_an_ssl_record() {
+        let mut c = Capture::new(Timeouts::default());
+        let hello = tls::tests::client_hello_bytes();
+        // the hello arrives in two segments
+        let (first, second) = hello.split_at(20);
+        let n = |b: &[u8]| b.len() as u32;
+        feed(
+            &mut c,
+            &[
+                (tcp(1.0, C, 5000, S, 443, "S", 1, 0), &[]),
+                (tcp(1.1, S, 443, C, 5000, "SA", 9, 0), &[]),
+                (tcp(1.2, C, 5000, S, 443, "A", 2, n(first)), first),
+                (
+                    tcp(1.3, C, 5000, S, 443, "A", 2 + n(first), n(second)),
+                    second,
+                ),
+            ],
+        );
+        let batch = c.finish();
+        assert_eq!(batch.conns[0].service.as_str(), "ssl");
+        assert!(batch.ssl[0].subject.is_empty(), "no certificate was seen");
+        assert_eq!(batch.ssl.len(), 1);
+        let s = &batch.ssl[0];
+        assert_eq!(s.server_name, "example.com");
+        assert_eq!(s.ja3.len(), 32);
+        assert_eq!(
+            s.id.uid, batch.conns[0].uid,
+            "the record carries its connection's uid"
+        );
+        assert!(!s.established, "no ServerHello was seen");
+    }
+
+    #[test]
+    fn the_server_certificate_gives_subject_and_issuer() {
+        let mut c = Capture::new(Timeouts::default());
+        let hello = tls::tests::client_hello_bytes();
+        let flight = tls::tests::server_flight();
+        // the server's flight arrives in three segments
+        let (first, rest) = flight.split_at(60);
+        let (second, third) = rest.split_at(200);
+        let n = |x: &[u8]| x.len() as u32;
+        feed(
+            &mut c,
+            &[
+                (tcp(1.0, C, 5000, S, 443, "S", 1, 0), &[]),
+                (tcp(1.1, S, 443, C, 5000, "SA", 9, 0), &[]),
+                (tcp(1.2, C, 5000, S, 443, "A", 2, n(&hello)), &hello),
+                (tcp(1.3, S, 443, C, 5000, "A", 10, n(first)), first),
+                (
+                    tcp(1.4, S, 443, C, 5000, "A", 10 + n(first), n(second)),
+                    second,
+                ),
+                (
+                    tcp(
+                        1.5,
+                        S,
+                        443,
+                        C,
+                        5000,
+                        "A",
+                        10 + n(first) + n(second),
+                        n(third),
+                    ),
+                    third,
+                ),
+            ],
+        );
+        let batch = c.finish();
+        assert_eq!(batch.ssl.len(), 1);
+        let s = &batch.ssl[0];
+        assert!(s.established);
+        assert_eq!(s.version, "TLSv12");
+        assert_eq!(s.subject, "CN=c2.example.net,O=Kalipso Test\\, Inc.,C=US");
+        assert_eq!(s.issuer, s.subject);
+    }
+
+    #[test]
+    fn syn_ack_first_flips_the_originator_and_timeouts_split() {
+        let c = run(&[tcp(1.0, S, 80, C, 5000, "SA", 1, 0)]);
+        assert_eq!((c[0].orig_h, c[0].orig_p), (IpAddr::from(C), 5000));
+        let c = run(&[
+            tcp(1.0, C, 5000, S, 80, "A", 1, 10),
+            tcp(400.0, C, 5000, S, 80, "A", 11, 10),
+        ]);
+        assert_eq!(c.len(), 2, "5 minutes of silence end a TCP connection");
+        let c = run(&[
+            tcp(1.0, C, 5000, S, 80, "S", 1, 0),
+            tcp(1.1, S, 80, C, 5000, "RA", 0, 0),
+            tcp(2.0, C, 5000, S, 80, "S", 50, 0),
+        ]);
+        assert_eq!(
+            c.len(),
+            2,
+            "a fresh SYN after a reset starts a new connection"
+        );
+        assert_ne!(c[0].uid, c[1].uid);
+    }
+}

@@ -1,0 +1,217 @@
+//! HTTP/1.x heads as http.log fields: requests (several when pipelined, each followed by its
+//! `Content-Length` body), responses (status, version, body length) and the MIME type of a
+//! body from its magic bytes. Heads are parsed with httparse.
+
+/// An HTTP request seen on a connection, waiting for its response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// Time of the request.
+    pub ts: f64,
+    /// Method.
+    pub method: String,
+    /// Request target.
+    pub uri: String,
+    /// `1.0` or `1.1`.
+    pub version: String,
+    /// `Host` header.
+    pub host: String,
+    /// `User-Agent` header.
+    pub user_agent: String,
+    /// `Content-Length` of the request body.
+    pub body_len: u64,
+}
+
+/// An HTTP status line and headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub code: u16,
+    /// Reason phrase.
+    pub message: String,
+    /// `1.0` or `1.1` (Zeek's http.log shows the reply's version).
+    pub version: String,
+    /// `Content-Length` of the body, if given.
+    pub body_len: Option<u64>,
+    /// MIME type of the body from its first bytes, if any arrived with the headers.
+    pub mime: Option<&'static str>,
+    /// Length of the status line and headers, when complete.
+    pub head_len: Option<usize>,
+}
+
+fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+fn text(v: Option<&[u8]>) -> String {
+    v.map(|b| String::from_utf8_lossy(b).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Parses the HTTP/1.x requests at the start of `payload`: several when a client pipelines
+/// them in one segment (each complete head is followed by its `Content-Length` body).
+pub fn http_requests(ts: f64, mut payload: &[u8]) -> Vec<HttpRequest> {
+    let mut out = Vec::new();
+    while let Some((req, used)) = http_request(ts, payload) {
+        out.push(req);
+        match used.and_then(|n| payload.get(n..)) {
+            Some(rest) if !rest.is_empty() => payload = rest,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Parses an HTTP/1.x request head at the start of `payload` (the whole head must be there);
+/// with the bytes it and its body take when both are complete.
+pub fn http_request(ts: f64, payload: &[u8]) -> Option<(HttpRequest, Option<usize>)> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let head = match req.parse(payload) {
+        Ok(httparse::Status::Complete(n)) => Some(n),
+        Ok(httparse::Status::Partial) => None,
+        Err(_) => return None,
+    };
+    let (Some(method), Some(uri)) = (req.method, req.path) else {
+        return None;
+    };
+    let body_len: u64 = text(header(req.headers, "content-length"))
+        .parse()
+        .unwrap_or(0);
+    let used = head
+        .and_then(|n| n.checked_add(usize::try_from(body_len).ok()?))
+        .filter(|&n| n <= payload.len());
+    let req = HttpRequest {
+        ts,
+        method: method.to_string(),
+        uri: uri.to_string(),
+        version: format!("1.{}", req.version.unwrap_or(1)),
+        host: text(header(req.headers, "host")),
+        user_agent: text(header(req.headers, "user-agent")),
+        body_len,
+    };
+    Some((req, used))
+}
+
+/// Parses the HTTP/1.x responses at the start of `payload`: several when a server answers
+/// pipelined requests in one segment (each with a complete `Content-Length` body).
+pub fn http_responses(mut payload: &[u8]) -> Vec<HttpResponse> {
+    let mut out = Vec::new();
+    while payload.starts_with(b"HTTP/1.") {
+        let Some(res) = http_response(payload) else {
+            break;
+        };
+        let used = res
+            .head_len
+            .and_then(|n| n.checked_add(usize::try_from(res.body_len?).ok()?));
+        out.push(res);
+        match used.and_then(|n| payload.get(n..)) {
+            Some(rest) if !rest.is_empty() => payload = rest,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Parses an HTTP/1.x response head at the start of `payload`.
+pub fn http_response(payload: &[u8]) -> Option<HttpResponse> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut res = httparse::Response::new(&mut headers);
+    let head_len = match res.parse(payload) {
+        Ok(httparse::Status::Complete(n)) => Some(n),
+        Ok(httparse::Status::Partial) => None,
+        Err(_) => return None,
+    };
+    let code = res.code?;
+    let body_len = text(header(res.headers, "content-length")).parse().ok();
+    let mime = head_len.and_then(|n| payload.get(n..)).and_then(sniff_mime);
+    Some(HttpResponse {
+        code,
+        message: res.reason.unwrap_or("").to_string(),
+        version: format!("1.{}", res.version.unwrap_or(1)),
+        body_len,
+        mime,
+        head_len,
+    })
+}
+
+/// The MIME type of a body from its magic bytes.
+pub fn sniff_mime(body: &[u8]) -> Option<&'static str> {
+    let lower: Vec<u8> = body.iter().take(64).map(u8::to_ascii_lowercase).collect();
+    let trimmed: &[u8] = lower.as_slice().trim_ascii_start();
+    let magics: &[(&[u8], &str)] = &[
+        (b"\x89png\r\n\x1a\n", "image/png"),
+        (b"gif87a", "image/gif"),
+        (b"gif89a", "image/gif"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"%pdf-", "application/pdf"),
+        (b"pk\x03\x04", "application/zip"),
+        (b"mz", "application/x-dosexec"),
+        (b"\x7felf", "application/x-executable"),
+        (b"\x1f\x8b", "application/x-gzip"),
+        (b"<!doctype html", "text/html"),
+        (b"<html", "text/html"),
+        (b"<?xml", "application/xml"),
+    ];
+    magics
+        .iter()
+        .find(|(m, _)| lower.starts_with(m) || trimmed.starts_with(m))
+        .map(|(_, t)| *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn http_heads_parse() {
+        let req = http_request(
+            1.0,
+            b"GET /a?b HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8\r\n\r\n",
+        );
+        let (req, used) = req.unwrap_or_else(|| panic!("request"));
+        assert_eq!(used, Some(60), "the head and its empty body");
+        assert_eq!(
+            (
+                req.method.as_str(),
+                req.uri.as_str(),
+                req.host.as_str(),
+                req.user_agent.as_str(),
+                req.version.as_str()
+            ),
+            ("GET", "/a?b", "example.com", "curl/8", "1.1")
+        );
+        let res = http_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\n<html")
+            .unwrap_or_else(|| panic!("response"));
+        assert_eq!(
+            (res.code, res.message.as_str(), res.body_len, res.mime),
+            (404, "Not Found", Some(5), Some("text/html"))
+        );
+        assert_eq!(http_request(1.0, b"\x16\x03\x01"), None);
+        // pipelined: two requests (one with a body) and two responses in one segment each
+        let pipelined = http_requests(
+            1.0,
+            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n",
+        );
+        let uris: Vec<&str> = pipelined.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["/a", "/b"]);
+        let res = http_responses(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        );
+        let codes: Vec<u16> = res.iter().map(|r| r.code).collect();
+        assert_eq!(codes, [200, 404]);
+        assert_eq!(sniff_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_payload_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = http_requests(0.0, &payload);
+            let _ = http_responses(&payload);
+            let _ = sniff_mime(&payload);
+        }
+    }
+}

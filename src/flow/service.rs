@@ -1,0 +1,99 @@
+//! Which service a connection speaks (Zeek's `service`), from the first payload each side
+//! sends: a DNS message on a DNS port, an HTTP request or status line, a TLS handshake record,
+//! an SSH banner, DHCP's magic cookie, an NTP message. By content, not by port, except where a
+//! protocol has no signature of its own (DNS, DHCP, NTP are checked on their ports).
+
+/// Request methods that open an HTTP/1.x request line.
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"PATCH ",
+    b"TRACE ",
+];
+
+/// Recognises the service of a connection from one side's first payload.
+pub fn detect_service(payload: &[u8], udp: bool, ports: (u16, u16)) -> Option<&'static str> {
+    const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
+    if DNS_PORTS.contains(&ports.0) || DNS_PORTS.contains(&ports.1) {
+        let msg = if udp {
+            payload
+        } else {
+            payload.get(2..).unwrap_or_default()
+        };
+        if super::dns::parse(msg).is_some() {
+            return Some("dns");
+        }
+    }
+    if udp {
+        // DHCP: BOOTP with its magic cookie; NTP: a 48-byte message of version 1-4
+        let dhcp_ports = [67, 68];
+        if (dhcp_ports.contains(&ports.0) || dhcp_ports.contains(&ports.1))
+            && payload.get(236..240) == Some(&[0x63, 0x82, 0x53, 0x63][..])
+        {
+            return Some("dhcp");
+        }
+        if (ports.0 == 123 || ports.1 == 123)
+            && payload.len() >= 48
+            && (1..=4).contains(&((payload[0] >> 3) & 7))
+        {
+            return Some("ntp");
+        }
+        return None;
+    }
+    if METHODS.iter().any(|m| payload.starts_with(m)) || payload.starts_with(b"HTTP/1.") {
+        return Some("http");
+    }
+    // TLS: a handshake record (22) of version 3.x
+    if payload.len() >= 6 && payload[0] == 22 && payload[1] == 3 && payload[2] <= 4 {
+        return Some("ssl");
+    }
+    if payload.starts_with(b"SSH-") {
+        return Some("ssh");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn services_from_first_payloads() {
+        assert_eq!(
+            detect_service(&super::super::dns::tests::response(), true, (53000, 53)),
+            Some("dns")
+        );
+        assert_eq!(
+            detect_service(b"GET / HTTP/1.1\r\n", false, (40000, 8080)),
+            Some("http")
+        );
+        assert_eq!(
+            detect_service(&[22, 3, 1, 0, 200, 1, 0], false, (40000, 443)),
+            Some("ssl")
+        );
+        assert_eq!(
+            detect_service(b"SSH-2.0-OpenSSH_9.6\r\n", false, (40000, 2222)),
+            Some("ssh")
+        );
+        assert_eq!(detect_service(b"hello", false, (40000, 80)), None);
+        let mut ntp = vec![0u8; 48];
+        ntp[0] = 0x23; // version 4, client
+        assert_eq!(detect_service(&ntp, true, (40000, 123)), Some("ntp"));
+        let mut bootp = vec![0u8; 300];
+        bootp[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+        assert_eq!(detect_service(&bootp, true, (68, 67)), Some("dhcp"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_payload_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..600), udp: bool, a: u16, b: u16) {
+            let _ = detect_service(&payload, udp, (a, b));
+        }
+    }
+}

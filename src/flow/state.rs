@@ -1,0 +1,283 @@
+//! One connection's state while its packets arrive: each side's packets, bytes, flags and
+//! sequence numbers, Zeek's `history` letters, the application data still waiting for an
+//! answer (DNS queries, HTTP requests, TLS hellos), and from these Zeek's `conn_state` and the
+//! conn.log record. The assembler ([`super::assemble`]) decides which packets go where.
+
+use super::key::FiveTuple;
+use super::{PacketMeta, TcpFlags, http, tls};
+use crate::record::{Conn, ConnState, Endpoints, Proto, Sym};
+use compact_str::CompactString;
+use std::net::IpAddr;
+
+/// One side of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Side {
+    pub pkts: u64,
+    pub ip_bytes: u64,
+    pub payload: u64,
+    pub flags: TcpFlags,
+    /// First sequence number (after the SYN), the highest end seen, and the FIN's position.
+    pub seq: Option<u32>,
+    pub seq_max: u32,
+    pub fin_end: Option<u32>,
+}
+
+/// The start of a TLS connection: each side's first bytes until its hello is complete.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TlsState {
+    pub bufs: [Vec<u8>; 2],
+    pub client: Option<(f64, tls::ClientHello)>,
+    pub server: Option<tls::ServerHello>,
+    /// Subject and issuer of the server's certificate, when sent in clear.
+    pub cert: Option<(String, String)>,
+    /// Nothing more to read from the server (certificate seen, TLS 1.3, or buffer full).
+    pub server_done: bool,
+}
+
+/// How much of each side kalipso keeps while waiting for a hello.
+pub(crate) const TLS_BUFFER: usize = 16 << 10;
+
+/// A DNS query waiting for its response.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub id: u16,
+    pub ts: f64,
+    pub question: Option<(String, u16, u16)>,
+}
+
+/// A connection being assembled.
+#[derive(Debug, Clone)]
+pub(crate) struct Flow {
+    /// Its 5-tuple, originator first.
+    pub tuple: FiveTuple,
+    pub id: u64,
+    pub uid: CompactString,
+    pub service: Option<&'static str>,
+    /// Whether each side (orig, resp) has sent payload yet.
+    pub spoke: [bool; 2],
+    pub dns_pending: Vec<Pending>,
+    /// Zeek's history letters so far.
+    pub history: CompactString,
+    pub http_pending: std::collections::VecDeque<http::HttpRequest>,
+    pub tls: Option<Box<TlsState>>,
+    pub ts: f64,
+    pub last: f64,
+    pub orig: (IpAddr, u16),
+    pub resp: (IpAddr, u16),
+    pub o: Side,
+    pub r: Side,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ep {
+    Reset,
+    Closed,
+    Inactive,
+    Established,
+    SynSent,
+    Partial,
+}
+
+fn ep_state(p: &Side, q: &Side) -> Ep {
+    // `syn` is any SYN (Zeek's S also matches SA), so SYN_ACK_SENT is never reached.
+    if p.flags.rst {
+        Ep::Reset
+    } else if p.flags.fin {
+        Ep::Closed
+    } else if p.pkts == 0 {
+        Ep::Inactive
+    } else if (p.flags.syn && q.syn_ack()) || (p.syn_ack() && q.flags.syn) {
+        if p.pkts > 1 || p.syn_ack() {
+            Ep::Established
+        } else {
+            Ep::SynSent
+        }
+    } else if p.flags.syn {
+        Ep::SynSent
+    } else {
+        Ep::Partial
+    }
+}
+
+impl Side {
+    fn syn_ack(&self) -> bool {
+        self.flags.syn && self.flags.ack
+    }
+
+    fn bytes(&self, tcp: bool) -> u64 {
+        match (tcp, self.seq) {
+            (true, Some(first)) => {
+                let mut top = self.seq_max;
+                if let Some(fe) = self.fin_end {
+                    if top.wrapping_sub(fe) < 1 << 31 {
+                        top = fe;
+                    }
+                }
+                u64::from(top.wrapping_sub(first))
+            }
+            _ => self.payload,
+        }
+    }
+}
+
+impl Flow {
+    /// Zeek's `conn_state`, from the two endpoints' states.
+    fn state(&self) -> ConnState {
+        use ConnState as C;
+        let (o, r) = (&self.o, &self.r);
+        match self.tuple.proto {
+            Proto::Udp => {
+                return match (o.pkts > 0, r.pkts > 0) {
+                    (true, true) => C::SF,
+                    (true, false) => C::S0,
+                    (false, true) => C::SHR,
+                    (false, false) => C::OTH,
+                };
+            }
+            Proto::Tcp => {}
+            _ => return C::OTH,
+        }
+        let (os, rs) = (ep_state(o, r), ep_state(r, o));
+        let o_in = matches!(os, Ep::Inactive | Ep::Partial);
+        let r_in = matches!(rs, Ep::Inactive | Ep::Partial);
+        if rs == Ep::Reset {
+            if os == Ep::SynSent || (os == Ep::Reset && o.bytes(true) == 0 && r.bytes(true) == 0) {
+                return C::REJ;
+            }
+            return if o_in { C::RSTRH } else { C::RSTR };
+        }
+        if os == Ep::Reset {
+            if r_in {
+                return if o.flags.syn && r.pkts == 0 {
+                    C::RSTOS0
+                } else {
+                    C::OTH
+                };
+            }
+            return C::RSTO;
+        }
+        match (os, rs) {
+            (Ep::Closed, Ep::Closed) => C::SF,
+            (Ep::Closed, _) => {
+                if r_in {
+                    C::SH
+                } else {
+                    C::S2
+                }
+            }
+            (_, Ep::Closed) => {
+                if o_in {
+                    C::SHR
+                } else {
+                    C::S3
+                }
+            }
+            (Ep::SynSent, Ep::Inactive) => C::S0,
+            (Ep::Established, Ep::Established) => C::S1,
+            _ => C::OTH,
+        }
+    }
+
+    /// The endpoints and uid an application record of this connection carries.
+    pub fn endpoints(&self, ts: f64) -> Endpoints {
+        Endpoints {
+            ts,
+            uid: self.uid.clone(),
+            orig_h: self.orig.0,
+            orig_p: self.orig.1,
+            resp_h: self.resp.0,
+            resp_p: self.resp.1,
+        }
+    }
+
+    /// Closed by both FINs or a RST (TCP only).
+    pub fn closed(&self) -> bool {
+        self.tuple.proto == Proto::Tcp
+            && ((self.o.flags.fin && self.r.flags.fin) || self.o.flags.rst || self.r.flags.rst)
+    }
+
+    /// The conn.log record of the connection as it is now.
+    pub fn into_conn(self) -> Conn {
+        let tcp = self.tuple.proto == Proto::Tcp;
+        let conn_state = self.state();
+        let duration = self.last - self.ts;
+        // Zeek leaves bytes unset for a connection without duration.
+        let (ob, rb) = if duration > 0.0 {
+            (self.o.bytes(tcp), self.r.bytes(tcp))
+        } else {
+            (0, 0)
+        };
+        Conn {
+            ts: self.ts,
+            duration: duration.max(0.0),
+            uid: self.uid,
+            orig_h: self.orig.0,
+            orig_p: self.orig.1,
+            resp_h: self.resp.0,
+            resp_p: self.resp.1,
+            proto: self.tuple.proto,
+            service: self.service.map_or_else(Sym::default, Sym::new),
+            conn_state,
+            orig_bytes: ob,
+            resp_bytes: rb,
+            history: if self.history.is_empty() {
+                Sym::default()
+            } else {
+                Sym::new(&self.history)
+            },
+            orig_pkts: self.o.pkts,
+            orig_ip_bytes: self.o.ip_bytes,
+            resp_pkts: self.r.pkts,
+            resp_ip_bytes: self.r.ip_bytes,
+        }
+    }
+}
+
+/// Adds the history letters of one packet (Zeek's `history`: upper case for the originator,
+/// each letter once per direction; ICMP connections have none).
+pub(crate) fn record_history(
+    history: &mut CompactString,
+    p: &PacketMeta,
+    is_orig: bool,
+    retransmission: bool,
+) {
+    let mut add = |c: char| {
+        let c = if is_orig { c } else { c.to_ascii_lowercase() };
+        if !history.contains(c) {
+            history.push(c);
+        }
+    };
+    match p.proto {
+        Proto::Tcp => {
+            let f = p.flags;
+            if f.syn && (f.fin || f.rst) {
+                add('Q');
+            } else if f.syn {
+                add(if f.ack { 'H' } else { 'S' });
+            }
+            if f.fin && f.rst {
+                add('I');
+            }
+            if f.fin {
+                add('F');
+            }
+            if f.rst {
+                add('R');
+            }
+            if p.payload > 0 {
+                add('D');
+                if retransmission {
+                    add('T');
+                }
+            } else if f.ack && !f.syn && !f.fin && !f.rst {
+                add('A');
+            }
+            if p.window == 0 && !f.rst && !f.syn {
+                add('W');
+            }
+        }
+        // Zeek marks every UDP packet as data, even an empty one
+        Proto::Udp => add('D'),
+        _ => {}
+    }
+}
