@@ -7,7 +7,7 @@ use crate::input::InputSummary;
 use crate::profile::{Profile, ProfileConfig};
 use crate::record::Established;
 use crate::store::Store;
-use crate::store::render::py_datetime;
+use crate::store::python::py_datetime;
 use crate::text::Clean;
 use rustc_hash::FxHashMap;
 use serde::Serialize;

@@ -10,8 +10,10 @@
 
 pub mod keys;
 pub mod ports;
+pub mod python;
 pub mod redis;
 pub mod render;
+pub mod timeline;
 
 use crate::profile::{self, Profile, ProfileConfig, Window};
 use crate::record::Batch;

@@ -9,7 +9,7 @@ pub mod keys;
 pub mod tree;
 
 use crate::detect::Detections;
-use crate::store::render;
+use crate::store::timeline;
 use crate::{Analysis, Store};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
 use keys::{Action, View};
@@ -47,7 +47,7 @@ pub struct App<'s> {
     /// The IP in the IP-info box.
     pub info_ip: Option<IpAddr>,
     /// The timeline's lines: (entry, sub-line) per line.
-    pub timeline: Vec<(render::TimelineEntry, u8)>,
+    pub timeline: Vec<(timeline::TimelineEntry, u8)>,
     /// Scroll offset (first line shown) of the focused list of each view.
     pub scroll: usize,
     /// Cursor line in the timeline.
@@ -158,8 +158,8 @@ impl<'s> App<'s> {
         self.scroll = 0;
         self.ev_scroll = 0;
         if let Some(w) = self.store.window(ip, n) {
-            for e in render::timeline(self.store, w) {
-                let Some(row) = render::timeline_row(self.store, e) else {
+            for e in timeline::timeline(self.store, w) {
+                let Some(row) = timeline::timeline_row(self.store, e) else {
                     continue;
                 };
                 self.timeline.push((e, 0));

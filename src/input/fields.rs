@@ -250,12 +250,14 @@ impl<R: Row> Get<'_, R> {
         }
     }
 
-    /// A vector of numbers (TTLs); entries that are not numbers are left out.
+    /// A vector of numbers (TTLs); entries that are not finite numbers are left out.
     pub fn numbers(&self, i: usize) -> Vec<f64> {
-        match self.0.raw(i) {
+        let mut v: Vec<f64> = match self.0.raw(i) {
             Raw::Json(Value::Array(a)) => a.iter().filter_map(Value::as_f64).collect(),
             _ => self.list(i).iter().filter_map(|s| s.parse().ok()).collect(),
-        }
+        };
+        v.retain(|x| x.is_finite());
+        v
     }
 }
 

@@ -8,8 +8,12 @@
 
 use super::Store;
 use super::keys::{self, Key};
-use super::render::{self, Obj, py_float, quoted, str_list};
+use super::python::{py_float, to_json};
+use super::render;
+use super::timeline;
 use rayon::prelude::*;
+use serde::Serialize;
+use serde::ser::Serializer;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -32,26 +36,28 @@ impl Value {
             Value::ZSet(_) => "zset",
         }
     }
+}
 
-    fn json(&self) -> String {
+/// A value as the dump shows it: a hash as an object of strings, a set as a list, a sorted set
+/// as `[[member, score]…]`.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Value::Hash(fields) => {
-                let mut o = Obj::new();
-                for (f, v) in fields {
-                    o.str(f, v);
-                }
-                o.finish()
-            }
-            Value::Set(members) => str_list(members.iter().map(String::as_str)),
-            Value::ZSet(members) => {
-                let parts: Vec<String> = members
-                    .iter()
-                    .map(|(m, s)| format!("[{}, {}]", quoted(m), py_float(*s)))
-                    .collect();
-                format!("[{}]", parts.join(", "))
-            }
+            Value::Hash(fields) => s.collect_map(fields.iter().map(|(f, v)| (f, v))),
+            Value::Set(members) => s.collect_seq(members),
+            Value::ZSet(members) => s.collect_seq(members),
         }
     }
+}
+
+/// One key of the dump.
+#[derive(Serialize)]
+struct DumpEntry<'a> {
+    db: u8,
+    key: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a Value,
 }
 
 /// Builds a sorted set with Redis semantics: a repeated member keeps its last score, and
@@ -121,7 +127,7 @@ impl Store {
             ))),
             Key::Timeline(ip, n) => {
                 let w = self.window(*ip, *n)?;
-                let entries = render::timeline(self, w);
+                let entries = timeline::timeline(self, w);
                 Some(zset(entries.into_iter().filter_map(|e| {
                     let ts = self.conns[e.flow as usize].ts;
                     render::timeline_json(self, e).map(|j| (j, ts))
@@ -165,24 +171,7 @@ impl Store {
             Key::DnsResolution => Some(Value::Hash(
                 self.dns_resolution
                     .iter()
-                    .map(|(ip, r)| {
-                        let by: Vec<String> =
-                            r.resolved_by.iter().map(ToString::to_string).collect();
-                        let v = Obj::new()
-                            .float("ts", r.ts)
-                            .str("uid", &r.uid)
-                            .raw(
-                                "domains",
-                                &str_list(r.domains.iter().map(|(d, _)| d.as_str())),
-                            )
-                            .raw("resolved-by", &str_list(by.iter().map(String::as_str)))
-                            .raw(
-                                "timewindows",
-                                &str_list(r.timewindows.iter().map(String::as_str)),
-                            )
-                            .finish();
-                        (ip.to_string(), v)
-                    })
+                    .map(|(ip, r)| (ip.to_string(), render::resolution_json(r)))
                     .collect(),
             )),
             Key::IpsInfo => {
@@ -192,20 +181,8 @@ impl Store {
                 Some(Value::Hash(
                     ips.into_iter()
                         .map(|ip| {
-                            let mut o = Obj::new();
-                            if let Some(sni) = self.sni.get(&ip) {
-                                let list: Vec<String> = sni
-                                    .iter()
-                                    .map(|(name, port)| {
-                                        Obj::new()
-                                            .str("server_name", name)
-                                            .int("dport", port)
-                                            .finish()
-                                    })
-                                    .collect();
-                                o.raw("SNI", &format!("[{}]", list.join(", ")));
-                            }
-                            (ip.to_string(), o.finish())
+                            let sni = self.sni.get(&ip).map(Vec::as_slice);
+                            (ip.to_string(), render::ip_info_json(sni))
                         })
                         .collect(),
                 ))
@@ -229,13 +206,12 @@ impl Store {
             .par_iter()
             .map(|k| {
                 self.get(k).map(|v| {
-                    format!(
-                        "{{\"db\": {}, \"key\": {}, \"type\": \"{}\", \"value\": {}}}",
-                        k.db(),
-                        quoted(&k.to_string()),
-                        v.type_name(),
-                        v.json()
-                    )
+                    to_json(&DumpEntry {
+                        db: k.db(),
+                        key: k.to_string(),
+                        kind: v.type_name(),
+                        value: &v,
+                    })
                 })
             })
             .collect();

@@ -6,7 +6,8 @@ use super::{App, Focus, clean, geo};
 use crate::profile::Tuple;
 use crate::profile::aggregate::{self, Aggregate, Family};
 use crate::record::{Established, Proto};
-use crate::store::render::{self, Interpretation, TimelineRow};
+use crate::store::python;
+use crate::store::timeline::{self, Interpretation, TimelineRow};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -323,7 +324,7 @@ pub fn info_lines(info: &Interpretation<'_>) -> Vec<(String, String)> {
 pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut s = vec![
-        Span::styled(render::slips_timestamp(r.ts), bold),
+        Span::styled(python::slips_timestamp(r.ts), bold),
         Span::raw(" "),
     ];
     let remote = if r.incoming { r.saddr } else { r.daddr };
@@ -340,7 +341,7 @@ pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
         s.push(Span::styled(r.total().to_string(), Style::new().fg(VALUE)));
         s.push(Span::raw(" Duration:"));
         s.push(Span::styled(
-            render::py_float(render::round3(r.duration)),
+            python::py_float(python::round3(r.duration)),
             Style::new().fg(VALUE),
         ));
         s.push(Span::raw(" "));
@@ -375,7 +376,7 @@ pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
         ("Sent", r.sent.to_string()),
         ("Recv", r.recv.to_string()),
         ("Tot", r.total().to_string()),
-        ("Duration", render::py_float(render::round3(r.duration))),
+        ("Duration", python::py_float(python::round3(r.duration))),
     ] {
         s.push(Span::raw(format!(" {k}:")));
         s.push(Span::styled(v, Style::new().fg(VALUE)));
@@ -399,7 +400,7 @@ fn timeline_pane(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     let start = app.store.window(ip, n).map(|w| w.start).unwrap_or_default();
     let title = format!(
         "Timeline: {ip} timewindow{n} {} ({} lines)",
-        render::slips_timestamp(start).get(..19).unwrap_or_default(),
+        python::slips_timestamp(start).get(..19).unwrap_or_default(),
         app.timeline.len()
     );
     let h = usize::from(area.height.saturating_sub(2));
@@ -417,7 +418,7 @@ fn timeline_pane(f: &mut Frame<'_>, app: &mut App<'_>, area: Rect) {
     }
     let mut lines = Vec::with_capacity(h);
     for (i, (e, sub)) in app.timeline.iter().enumerate().skip(app.scroll).take(h) {
-        let Some(row) = render::timeline_row(app.store, *e) else {
+        let Some(row) = timeline::timeline_row(app.store, *e) else {
             continue;
         };
         let mut line = if *sub == 0 {

@@ -1,0 +1,188 @@
+//! Python's spellings, as Slips (a Python program) leaves them in Redis: `json.dumps` with its
+//! defaults (`", "` and `": "` separators, `ensure_ascii` escaping, floats in `repr` form),
+//! `repr(float)`, `str(datetime)`, and the timeline's `%Y/%m/%d %H:%M:%S.%f`. Times are shown
+//! in UTC (Slips uses the local zone of its machine).
+//!
+//! The one JSON path: every value Slips would hold is a derived [`serde::Serialize`] struct
+//! written by `serde_json` through [`PyFormatter`], with [`to_json`].
+
+use serde::Serialize;
+use std::io;
+
+/// `serde_json`'s formatter with Python's `json.dumps` defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PyFormatter;
+
+impl serde_json::ser::Formatter for PyFormatter {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        w.write_all(py_float(value).as_bytes())
+    }
+
+    /// `ensure_ascii`: what `serde_json` leaves as it is (everything but `"`, `\` and C0
+    /// controls, which it escapes as Python does) is escaped here when it is not printable
+    /// ASCII, as `\uXXXX` in UTF-16 units.
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if (' '..='~').contains(&c) {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// `value` as `json.dumps` would write it.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
+    // writing into a Vec cannot fail, and the values are plain data (string map keys only)
+    if value.serialize(&mut ser).is_err() {
+        return String::new();
+    }
+    // `serde_json` writes valid UTF-8, and the formatter only ASCII around it
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Python's `repr(float)` (`serde_json` writes non-finite numbers as `null` and never asks).
+pub fn py_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-4..1e16).contains(&a) {
+        // Rust: "1e-5" / "1.5e20"; Python: "1e-05" / "1.5e+20"
+        let s = format!("{v:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
+        return format!("{mant}e{sign}{digits:0>2}");
+    }
+    let s = format!("{v}");
+    if s.contains('.') { s } else { format!("{s}.0") }
+}
+
+/// Python's `round(x, 3)`, close enough for display (half cases may differ in the last digit).
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// (seconds, microseconds) of a unix time, rounded to the microsecond as Python does.
+fn split_micros(ts: f64) -> (i64, u32) {
+    let us = (ts * 1e6).round() as i64;
+    (us.div_euclid(1_000_000), us.rem_euclid(1_000_000) as u32)
+}
+
+fn civil(ts: f64) -> (chrono::NaiveDateTime, u32) {
+    let (secs, micros) = split_micros(ts);
+    let dt = chrono::DateTime::from_timestamp(secs, 0)
+        .map_or_else(chrono::NaiveDateTime::default, |d| d.naive_utc());
+    (dt, micros)
+}
+
+/// Python's `str(datetime)`: `1970-01-01 00:15:28.943457` (no fraction when it is zero).
+pub fn py_datetime(ts: f64) -> String {
+    let (dt, us) = civil(ts);
+    let base = dt.format("%Y-%m-%d %H:%M:%S").to_string();
+    if us == 0 {
+        base
+    } else {
+        format!("{base}.{us:06}")
+    }
+}
+
+/// The timeline's `%Y/%m/%d %H:%M:%S.%f`.
+pub fn slips_timestamp(ts: f64) -> String {
+    let (dt, us) = civil(ts);
+    format!("{}.{us:06}", dt.format("%Y/%m/%d %H:%M:%S"))
+}
+
+/// Python's `str(list_of_str)`: `['text/html', 'image/png']`.
+pub fn py_list_repr(items: &[String]) -> String {
+    let inner: Vec<String> = items
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")))
+        .collect();
+    format!("[{}]", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn floats_print_like_python_repr() {
+        assert_eq!(py_float(3600.0), "3600.0");
+        assert_eq!(py_float(928.943_457), "928.943457");
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(1.5e20), "1.5e+20");
+        assert_eq!(py_float(-0.5), "-0.5");
+        assert_eq!(py_float(0.0), "0.0");
+    }
+
+    #[test]
+    fn dates_print_like_python() {
+        assert_eq!(py_datetime(928.943_457), "1970-01-01 00:15:28.943457");
+        assert_eq!(py_datetime(60.0), "1970-01-01 00:01:00");
+        assert_eq!(slips_timestamp(928.943_457), "1970/01/01 00:15:28.943457");
+        assert_eq!(
+            slips_timestamp(1_664_459_365.0),
+            "2022/09/29 13:49:25.000000"
+        );
+    }
+
+    #[test]
+    fn strings_escape_like_ensure_ascii() {
+        assert_eq!(to_json("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
+        assert_eq!(to_json("é"), r#""\u00e9""#);
+        assert_eq!(to_json("😀"), r#""\ud83d\ude00""#);
+        assert_eq!(to_json("\u{1b}[2J\u{7f}"), r#""\u001b[2J\u007f""#);
+        let mut m = BTreeMap::new();
+        m.insert("a", serde_json::json!("x"));
+        m.insert("b", serde_json::json!([2, 0.5]));
+        assert_eq!(to_json(&m), r#"{"a": "x", "b": [2, 0.5]}"#);
+        assert_eq!(to_json(&3600.0), "3600.0");
+    }
+
+    #[test]
+    fn mime_lists_print_like_python_str() {
+        assert_eq!(py_list_repr(&["text/plain".into()]), "['text/plain']");
+    }
+}
