@@ -162,26 +162,32 @@ fn ui_render(c: &mut Criterion) {
     let mut term = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     g.bench_function("render_frame_main_board", |b| {
         b.iter(|| {
-            term.draw(|f| kalipso::ui::draw::frame(f, &mut app))
-                .expect("draw");
+            term.draw(|f| {
+                kalipso::ui::draw::frame(f, &app);
+            })
+            .expect("draw");
         });
     });
-    app.apply(kalipso::ui::keys::Action::Open(
+    app.update(kalipso::ui::keys::Action::Open(
         kalipso::ui::keys::View::OutTuples,
     ));
     g.bench_function("render_frame_out_tuples", |b| {
         b.iter(|| {
-            term.draw(|f| kalipso::ui::draw::frame(f, &mut app))
-                .expect("draw");
+            term.draw(|f| {
+                kalipso::ui::draw::frame(f, &app);
+            })
+            .expect("draw");
         });
     });
-    app.apply(kalipso::ui::keys::Action::Open(
+    app.update(kalipso::ui::keys::Action::Open(
         kalipso::ui::keys::View::DstIpsClient,
     ));
     g.bench_function("render_frame_dst_ips", |b| {
         b.iter(|| {
-            term.draw(|f| kalipso::ui::draw::frame(f, &mut app))
-                .expect("draw");
+            term.draw(|f| {
+                kalipso::ui::draw::frame(f, &app);
+            })
+            .expect("draw");
         });
     });
     g.finish();

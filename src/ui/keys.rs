@@ -49,7 +49,7 @@ impl View {
     }
 }
 
-/// What a key press asks for.
+/// What a key press (or the drawing of a frame) asks of the UI state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Leave kalipso.
@@ -84,127 +84,218 @@ pub enum Action {
     Copy,
     /// Start a search.
     Search,
+    /// What the last frame showed: page height and scroll positions as the panes clamped them.
+    Drawn(super::draw::Viewport),
 }
 
-/// One binding: the key as shown, what it does, and its description.
+impl Action {
+    /// Its short name in the hotkey bar.
+    fn bar_name(self) -> &'static str {
+        match self {
+            Action::Open(v) => v.name(),
+            Action::Copy => "copy",
+            Action::Search => "search",
+            Action::Quit => "quit",
+            _ => "",
+        }
+    }
+}
+
+/// One line of the key table: the keys as the help shows them, the key codes and what each
+/// does, whether it has a place in the hotkey bar, and its description.
 pub struct Binding {
-    /// The key, as the help shows it.
-    pub key: &'static str,
-    /// The action.
-    pub action: Action,
+    /// The keys, as the help shows them.
+    pub label: &'static str,
+    /// The key codes that trigger it, each with its action. Empty for input the UI reads
+    /// elsewhere (the tree filter's digits, the mouse), listed here so the help names it.
+    pub keys: &'static [(KeyCode, Action)],
+    /// Shown in the hotkey bar.
+    pub in_bar: bool,
     /// What it does.
     pub help: &'static str,
 }
 
-/// Every binding, in the order of the help screen and the hotkey bar.
+impl Binding {
+    /// The action of its first key.
+    pub fn action(&self) -> Option<Action> {
+        self.keys.first().map(|k| k.1)
+    }
+}
+
+/// Every binding, in the order of the help screen; the hotkey bar shows those marked
+/// `in_bar`, views first.
 pub const KEYS: &[Binding] = &[
     Binding {
-        key: "e",
-        action: Action::Open(View::SrcPortsClient),
+        label: "e",
+        keys: &[(KeyCode::Char('e'), Action::Open(View::SrcPortsClient))],
+        in_bar: true,
         help: "source ports as client (established / not established)",
     },
     Binding {
-        key: "c",
-        action: Action::Open(View::DstIpsClient),
+        label: "c",
+        keys: &[(KeyCode::Char('c'), Action::Open(View::DstIpsClient))],
+        in_bar: true,
         help: "destination IPs as client",
     },
     Binding {
-        key: "b",
-        action: Action::Open(View::DstPortsServer),
+        label: "b",
+        keys: &[(KeyCode::Char('b'), Action::Open(View::DstPortsServer))],
+        in_bar: true,
         help: "destination ports as server",
     },
     Binding {
-        key: "p",
-        action: Action::Open(View::DstPortsClient),
+        label: "p",
+        keys: &[(KeyCode::Char('p'), Action::Open(View::DstPortsClient))],
+        in_bar: true,
         help: "destination ports as client",
     },
     Binding {
-        key: "n",
-        action: Action::Open(View::DstPortIpsClient),
+        label: "n",
+        keys: &[(KeyCode::Char('n'), Action::Open(View::DstPortIpsClient))],
+        in_bar: true,
         help: "destination port × IP as client",
     },
     Binding {
-        key: "h",
-        action: Action::Open(View::OutTuples),
+        label: "h",
+        keys: &[(KeyCode::Char('h'), Action::Open(View::OutTuples))],
+        in_bar: true,
         help: "out-tuples: behavioural letters, DNS names, SNI, ASN, country",
     },
     Binding {
-        key: "i",
-        action: Action::Open(View::InTuples),
+        label: "i",
+        keys: &[(KeyCode::Char('i'), Action::Open(View::InTuples))],
+        in_bar: true,
         help: "in-tuples",
     },
     Binding {
-        key: "m",
-        action: Action::Open(View::Map),
+        label: "m",
+        keys: &[(KeyCode::Char('m'), Action::Open(View::Map))],
+        in_bar: true,
         help: "world map of the window's destinations",
     },
     Binding {
-        key: "z",
-        action: Action::Open(View::ProfileEvidence),
+        label: "z",
+        keys: &[(KeyCode::Char('z'), Action::Open(View::ProfileEvidence))],
+        in_bar: true,
         help: "all evidence of the profile",
     },
     Binding {
-        key: "w",
-        action: Action::Copy,
+        label: "w",
+        keys: &[(KeyCode::Char('w'), Action::Copy)],
+        in_bar: true,
         help: "copy the selected IP (OSC 52: works over SSH)",
     },
     Binding {
-        key: "/",
-        action: Action::Search,
+        label: "/",
+        keys: &[(KeyCode::Char('/'), Action::Search)],
+        in_bar: true,
         help: "search an IP, port or domain (filters the tree)",
     },
     Binding {
-        key: "?",
-        action: Action::Open(View::Help),
+        label: "?",
+        keys: &[(KeyCode::Char('?'), Action::Open(View::Help))],
+        in_bar: true,
         help: "this help",
     },
     Binding {
-        key: "Tab",
-        action: Action::FocusNext,
+        label: "Tab",
+        keys: &[
+            (KeyCode::Tab, Action::FocusNext),
+            (KeyCode::BackTab, Action::FocusPrev),
+        ],
+        in_bar: false,
         help: "next pane (Shift-Tab: previous)",
     },
     Binding {
-        key: "Esc",
-        action: Action::Back,
+        label: "Esc",
+        keys: &[(KeyCode::Esc, Action::Back)],
+        in_bar: false,
         help: "back to the main board (clears a filter there)",
     },
     Binding {
-        key: "q",
-        action: Action::Quit,
+        label: "q",
+        keys: &[(KeyCode::Char('q'), Action::Quit)],
+        in_bar: true,
         help: "quit kalipso (also Ctrl-C)",
+    },
+    Binding {
+        label: "↑ ↓ j k",
+        keys: &[
+            (KeyCode::Up, Action::Up),
+            (KeyCode::Char('k'), Action::Up),
+            (KeyCode::Down, Action::Down),
+            (KeyCode::Char('j'), Action::Down),
+            (KeyCode::PageUp, Action::PageUp),
+            (KeyCode::PageDown, Action::PageDown),
+            (KeyCode::Char(' '), Action::PageDown),
+            (KeyCode::Home, Action::Home),
+            (KeyCode::Char('g'), Action::Home),
+            (KeyCode::End, Action::End),
+            (KeyCode::Char('G'), Action::End),
+        ],
+        in_bar: false,
+        help: "move; PgUp PgDn / Space page; g G / Home End first and last",
+    },
+    Binding {
+        label: "Enter",
+        keys: &[(KeyCode::Enter, Action::Enter)],
+        in_bar: false,
+        help: "tree: expand a profile / open a window; timeline: show the row's IP",
+    },
+    Binding {
+        label: "← →",
+        keys: &[
+            (KeyCode::Left, Action::Left),
+            (KeyCode::Right, Action::Right),
+        ],
+        in_bar: false,
+        help: "tree: collapse / expand; timeline: scroll sideways",
+    },
+    // read by the tree itself (App::key) and by the mouse handler (App::event)
+    Binding {
+        label: "0-9 . :",
+        keys: &[],
+        in_bar: false,
+        help: "typed in the tree: filter profiles by IP (Backspace edits)",
+    },
+    Binding {
+        label: "mouse",
+        keys: &[],
+        in_bar: false,
+        help: "click a tree row to open it; wheel scrolls",
     },
 ];
 
+/// The bindings of the hotkey bar, in its order: the views, then the other actions.
+pub fn bar() -> impl Iterator<Item = (&'static str, Action, &'static str)> {
+    let entries = || {
+        KEYS.iter()
+            .filter(|b| b.in_bar)
+            .filter_map(|b| b.action().map(|a| (b.label, a, a.bar_name())))
+    };
+    entries()
+        .filter(|e| matches!(e.1, Action::Open(_)))
+        .chain(entries().filter(|e| !matches!(e.1, Action::Open(_))))
+}
+
 /// The action of a key press (outside a text prompt). Digits, `.` and `:` typed in the tree
-/// filter it; that is handled before this map.
+/// filter it; that is handled before this map. Letters work in either case, unless the upper
+/// case has a binding of its own (`G`).
 pub fn action(key: KeyEvent) -> Option<Action> {
+    // the one binding with a modifier; the terminal sends it as a plain `c` otherwise
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    let named = match key.code {
-        KeyCode::Esc => Some(Action::Back),
-        KeyCode::Tab => Some(Action::FocusNext),
-        KeyCode::BackTab => Some(Action::FocusPrev),
-        KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
-        KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
-        KeyCode::PageUp => Some(Action::PageUp),
-        KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::PageDown),
-        KeyCode::Home | KeyCode::Char('g') => Some(Action::Home),
-        KeyCode::End | KeyCode::Char('G') => Some(Action::End),
-        KeyCode::Enter => Some(Action::Enter),
-        KeyCode::Left => Some(Action::Left),
-        KeyCode::Right => Some(Action::Right),
+    let find = |code: KeyCode| {
+        KEYS.iter()
+            .flat_map(|b| b.keys)
+            .find(|(k, _)| *k == code)
+            .map(|(_, a)| *a)
+    };
+    find(key.code).or_else(|| match key.code {
+        KeyCode::Char(c) if c.is_ascii_uppercase() => find(KeyCode::Char(c.to_ascii_lowercase())),
         _ => None,
-    };
-    if named.is_some() {
-        return named;
-    }
-    let KeyCode::Char(c) = key.code else {
-        return None;
-    };
-    let mut buf = [0u8; 4];
-    let s: &str = c.to_ascii_lowercase().encode_utf8(&mut buf);
-    KEYS.iter().find(|b| b.key == s).map(|b| b.action)
+    })
 }
 
 #[cfg(test)]
@@ -266,12 +357,24 @@ mod tests {
 
     #[test]
     fn bindings_are_unique() {
-        for (i, a) in KEYS.iter().enumerate() {
-            assert!(
-                KEYS[i + 1..].iter().all(|b| b.key != a.key),
-                "{} bound twice",
-                a.key
-            );
+        let codes: Vec<KeyCode> = KEYS.iter().flat_map(|b| b.keys).map(|k| k.0).collect();
+        for (i, a) in codes.iter().enumerate() {
+            assert!(!codes[i + 1..].contains(a), "{a:?} bound twice");
         }
+    }
+
+    #[test]
+    fn navigation_comes_from_the_table() {
+        assert_eq!(press(KeyCode::Char('G')), Some(Action::End));
+        assert_eq!(press(KeyCode::Char('g')), Some(Action::Home));
+        assert_eq!(press(KeyCode::Char(' ')), Some(Action::PageDown));
+        assert_eq!(press(KeyCode::BackTab), Some(Action::FocusPrev));
+        let bar: Vec<&str> = bar().map(|b| b.0).collect();
+        assert_eq!(
+            bar,
+            [
+                "e", "c", "b", "p", "n", "h", "i", "m", "z", "?", "w", "/", "q"
+            ]
+        );
     }
 }

@@ -4,14 +4,17 @@
 
 use crate::{corpus, fixtures};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use kalipso::ui::keys::Action;
 use kalipso::ui::{App, draw, geo::Geo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn screen(app: &mut App<'_>, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
-    t.draw(|f| draw::frame(f, app))
+    let mut shown = draw::Viewport::default();
+    t.draw(|f| shown = draw::frame(f, app))
         .unwrap_or_else(|e| panic!("{e}"));
+    app.update(Action::Drawn(shown));
     let buf = t.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..buf.area.height {

@@ -1,0 +1,513 @@
+//! The UI state ([`App`]) and its update step: key presses, mouse events and the feedback of
+//! the last frame become changes of focus, selection, scroll and view. Nothing here draws or
+//! writes to the terminal, so every change is testable without one.
+
+use super::keys::{self, Action, View};
+use super::tree::{Node, Row, Tree};
+use super::{clean, draw, geo, lists};
+use crate::detect::Detections;
+use crate::store::timeline;
+use crate::{Analysis, Store};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
+use std::net::IpAddr;
+
+/// The pane that has the focus on the main board (or the list on an aggregate view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// Profile tree.
+    Tree,
+    /// Timeline.
+    Timeline,
+    /// Evidence.
+    Evidence,
+}
+
+/// The UI state.
+#[derive(Debug)]
+pub struct App<'s> {
+    /// The analysed records and profiles.
+    pub store: &'s Store,
+    /// What the detections found in them.
+    pub detections: &'s Detections,
+    /// Enrichment.
+    pub geo: geo::Geo,
+    /// The profile tree.
+    pub tree: Tree,
+    /// The view shown.
+    pub view: View,
+    /// Focus on the main board.
+    pub focus: Focus,
+    /// The window whose timeline is shown.
+    pub window: Option<(IpAddr, i64)>,
+    /// The IP in the IP-info box.
+    pub info_ip: Option<IpAddr>,
+    /// The timeline's lines: (entry, sub-line) per line.
+    pub timeline: Vec<(timeline::TimelineEntry, u8)>,
+    /// Scroll offset (first line shown) of the focused list of each view.
+    pub scroll: usize,
+    /// Cursor line in the timeline.
+    pub cursor: usize,
+    /// Second list (not established) selected on the aggregate views.
+    pub lower: bool,
+    /// Scroll of the evidence box.
+    pub ev_scroll: usize,
+    /// Horizontal scroll of the timeline, in columns (← → when it has the focus).
+    pub hscroll: u16,
+    /// A one-line message for the status bar.
+    pub status: String,
+    /// The text being typed after `/`, when searching.
+    pub search: Option<String>,
+    /// Bytes to write to the terminal (OSC 52 copy).
+    pub pending_osc: Option<String>,
+    /// Set when the user asked to quit.
+    pub quit: bool,
+    /// Rows of the last drawn list (for page up/down).
+    pub page: usize,
+    /// Rows of the two-list view shown, computed here so drawing only reads them.
+    pub lists: lists::Cache,
+}
+
+impl<'s> App<'s> {
+    /// The UI on an analysis, with the tree built and the busiest profile's first window
+    /// selected.
+    pub fn new(analysis: &'s Analysis, geo: geo::Geo) -> App<'s> {
+        let store = &analysis.store;
+        let alerted = analysis.detections.alerted();
+        let nodes: Vec<Node> = store
+            .profiles
+            .values()
+            .map(|p| Node {
+                ip: p.ip,
+                windows: p.windows.keys().copied().collect(),
+                alerted: alerted
+                    .range((p.ip, i64::MIN)..=(p.ip, i64::MAX))
+                    .map(|x| x.1)
+                    .collect(),
+                name: store
+                    .dns_resolution
+                    .get(&p.ip)
+                    .and_then(|r| r.domains.last())
+                    .map(|d| clean(&d.0)),
+                search: String::new(),
+            })
+            .collect();
+        let mut app = App {
+            store,
+            detections: &analysis.detections,
+            geo,
+            tree: Tree::new(nodes),
+            view: View::Main,
+            focus: Focus::Tree,
+            window: None,
+            info_ip: None,
+            timeline: Vec::new(),
+            scroll: 0,
+            cursor: 0,
+            lower: false,
+            hscroll: 0,
+            ev_scroll: 0,
+            status: String::new(),
+            search: None,
+            pending_osc: None,
+            quit: false,
+            page: 10,
+            lists: Vec::new(),
+        };
+        // open the busiest profile's first window, so the board is never empty at start
+        if let Some((ip, n)) = store
+            .profiles
+            .values()
+            .max_by_key(|p| (p.out_flows(), std::cmp::Reverse(p.ip)))
+            .and_then(|p| p.windows.keys().next().map(|n| (p.ip, *n)))
+        {
+            if let Some(i) = app.tree.nodes.iter().position(|n| n.ip == ip) {
+                if let Some(pos) = app.tree.rows().iter().position(|r| *r == Row::Profile(i)) {
+                    app.tree.selected = pos;
+                    app.tree.set_expanded(true);
+                    app.tree.step(1);
+                }
+            }
+            app.select_window(ip, n);
+        }
+        if !app.geo.warnings.is_empty() {
+            app.status = app.geo.warnings.join("; ");
+        }
+        app
+    }
+
+    /// Shows the timeline, evidence and IP info of a window.
+    pub fn select_window(&mut self, ip: IpAddr, n: i64) {
+        self.window = Some((ip, n));
+        self.info_ip = Some(ip);
+        self.timeline.clear();
+        self.cursor = 0;
+        self.scroll = 0;
+        self.ev_scroll = 0;
+        if let Some(w) = self.store.window(ip, n) {
+            for e in timeline::timeline(self.store, w) {
+                let Some(row) = timeline::timeline_row(self.store, e) else {
+                    continue;
+                };
+                self.timeline.push((e, 0));
+                for k in 0..row.info.rows().len() {
+                    self.timeline
+                        .push((e, u8::try_from(k + 1).unwrap_or(u8::MAX)));
+                }
+            }
+        }
+        lists::refresh(self);
+    }
+
+    /// The remote IP of the timeline line under the cursor.
+    fn cursor_ip(&self) -> Option<IpAddr> {
+        let (e, _) = self.timeline.get(self.cursor)?;
+        let c = self.store.conns.get(e.flow as usize)?;
+        Some(if e.incoming { c.orig_h } else { c.resp_h })
+    }
+
+    /// The IP a copy or the map refers to: the timeline's under the cursor, else the tree's.
+    pub fn selected_ip(&self) -> Option<IpAddr> {
+        if self.view == View::Main && self.focus == Focus::Timeline {
+            if let Some(ip) = self.cursor_ip() {
+                return Some(ip);
+            }
+        }
+        self.info_ip.or_else(|| self.tree.current_ip())
+    }
+
+    /// Handles a terminal event.
+    pub fn event(&mut self, ev: &Event) {
+        match ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => self.key(*k),
+            Event::Mouse(m) => match m.kind {
+                MouseEventKind::ScrollDown => self.update(Action::Down),
+                MouseEventKind::ScrollUp => self.update(Action::Up),
+                MouseEventKind::Down(_) => self.click(m.column, m.row),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn click(&mut self, col: u16, row: u16) {
+        if self.view != View::Main {
+            return;
+        }
+        if col < draw::TREE_WIDTH {
+            self.focus = Focus::Tree;
+            // rows start below the border
+            let first = self.scroll_of_tree();
+            let at = first + usize::from(row.saturating_sub(1));
+            if at < self.tree.rows().len() {
+                self.tree.selected = at;
+                self.update(Action::Enter);
+            }
+        } else {
+            self.focus = Focus::Timeline;
+        }
+    }
+
+    /// The first visible tree row for the current selection and page.
+    pub fn scroll_of_tree(&self) -> usize {
+        self.tree
+            .selected
+            .saturating_sub(self.page.saturating_sub(1))
+    }
+
+    /// Handles a key press.
+    pub fn key(&mut self, k: KeyEvent) {
+        if let Some(text) = self.search.as_mut() {
+            match k.code {
+                KeyCode::Enter => {
+                    let q = std::mem::take(text);
+                    self.search = None;
+                    self.run_search(&q);
+                }
+                KeyCode::Esc => self.search = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            }
+            return;
+        }
+        // digits, dots and colons typed in the tree filter it
+        if self.view == View::Main && self.focus == Focus::Tree {
+            match k.code {
+                KeyCode::Char(c) if c.is_ascii_digit() || c == '.' || c == ':' => {
+                    let mut f = self.tree.filter.clone();
+                    f.push(c);
+                    self.tree.set_filter(&f);
+                    return;
+                }
+                KeyCode::Backspace => {
+                    let mut f = self.tree.filter.clone();
+                    f.pop();
+                    self.tree.set_filter(&f);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if let Some(a) = keys::action(k) {
+            self.update(a);
+        }
+    }
+
+    /// Filters the tree to the profiles matching an IP, a port or a domain.
+    fn run_search(&mut self, q: &str) {
+        let q = q.trim().to_lowercase();
+        if q.is_empty() {
+            self.tree.set_filter("");
+            return;
+        }
+        let port: Option<u16> = q.parse().ok();
+        for node in &mut self.tree.nodes {
+            node.search.clear();
+            let Some(p) = self.store.profiles.get(&node.ip) else {
+                continue;
+            };
+            let mut hit = node.ip.to_string().contains(&q);
+            for w in p.windows.values() {
+                if hit {
+                    break;
+                }
+                hit = w.out_flows.iter().any(|&i| {
+                    let c = &self.store.conns[i as usize];
+                    port == Some(c.resp_p) || c.resp_h.to_string() == q
+                }) || w
+                    .dns
+                    .iter()
+                    .any(|&i| self.store.dns[i as usize].query.contains(&q))
+                    || w.ssl
+                        .iter()
+                        .any(|&i| self.store.ssl[i as usize].server_name.contains(&q))
+                    || w.http
+                        .iter()
+                        .any(|&i| self.store.http[i as usize].host.contains(&q));
+            }
+            if hit {
+                node.search.clone_from(&q);
+            }
+        }
+        self.tree.set_filter(&q);
+        self.view = View::Main;
+        self.focus = Focus::Tree;
+        self.status = format!(
+            "/{q}: {} profile(s); Esc clears",
+            self.tree
+                .rows()
+                .iter()
+                .filter(|r| matches!(r, Row::Profile(_)))
+                .count()
+        );
+    }
+
+    /// The update step: applies an action to the state. No I/O (a copy only leaves its OSC 52
+    /// sequence in [`App::pending_osc`] for the loop to write).
+    pub fn update(&mut self, a: Action) {
+        self.apply(a);
+        lists::refresh(self);
+    }
+
+    fn apply(&mut self, a: Action) {
+        match a {
+            Action::Drawn(vp) => {
+                self.page = vp.page;
+                self.scroll = vp.scroll;
+                self.ev_scroll = vp.ev_scroll;
+            }
+            Action::Quit => self.quit = true,
+            Action::Back => {
+                if self.view == View::Main && !self.tree.filter.is_empty() {
+                    for n in &mut self.tree.nodes {
+                        n.search.clear();
+                    }
+                    self.tree.set_filter("");
+                    self.status.clear();
+                }
+                self.view = View::Main;
+                self.scroll = 0;
+            }
+            Action::Open(v) => {
+                self.view = v;
+                self.scroll = 0;
+                self.lower = false;
+            }
+            Action::Search => self.search = Some(String::new()),
+            Action::Copy => self.copy(),
+            Action::FocusNext | Action::FocusPrev => {
+                if self.view == View::Main {
+                    let order = [Focus::Tree, Focus::Timeline, Focus::Evidence];
+                    let i = order.iter().position(|f| *f == self.focus).unwrap_or(0);
+                    let j = if a == Action::FocusNext {
+                        (i + 1) % 3
+                    } else {
+                        (i + 2) % 3
+                    };
+                    self.focus = order[j];
+                } else {
+                    self.lower = !self.lower;
+                    self.scroll = 0;
+                }
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                let d: isize = match a {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -(self.page.max(1) as isize),
+                    _ => self.page.max(1) as isize,
+                };
+                self.moved(d);
+            }
+            Action::Home | Action::End => {
+                let end = a == Action::End;
+                match (self.view, self.focus) {
+                    (View::Main, Focus::Tree) => self.tree.jump(end),
+                    (View::Main, Focus::Timeline) => {
+                        self.cursor = if end {
+                            self.timeline.len().saturating_sub(1)
+                        } else {
+                            0
+                        };
+                    }
+                    _ => self.scroll = if end { usize::MAX / 2 } else { 0 },
+                }
+            }
+            Action::Enter | Action::Right
+                if self.view == View::Main
+                    && !(a == Action::Right && self.focus == Focus::Timeline) =>
+            {
+                match self.focus {
+                    Focus::Tree => match self.tree.current() {
+                        Some(Row::Profile(i)) => {
+                            if a == Action::Enter {
+                                self.tree.toggle();
+                            } else {
+                                self.tree.set_expanded(true);
+                            }
+                            self.info_ip = self.tree.nodes.get(i).map(|n| n.ip);
+                        }
+                        Some(Row::Window(i, n)) => {
+                            if let Some(ip) = self.tree.nodes.get(i).map(|n| n.ip) {
+                                self.select_window(ip, n);
+                            }
+                        }
+                        None => {}
+                    },
+                    Focus::Timeline => self.info_ip = self.cursor_ip().or(self.info_ip),
+                    Focus::Evidence => {}
+                }
+            }
+            Action::Left if self.view == View::Main && self.focus == Focus::Tree => {
+                self.tree.set_expanded(false);
+            }
+            Action::Left if self.view == View::Main && self.focus == Focus::Timeline => {
+                self.hscroll = self.hscroll.saturating_sub(10);
+            }
+            Action::Right if self.view == View::Main && self.focus == Focus::Timeline => {
+                self.hscroll = self.hscroll.saturating_add(10).min(400);
+            }
+            _ => {}
+        }
+    }
+
+    fn moved(&mut self, d: isize) {
+        match (self.view, self.focus) {
+            (View::Main, Focus::Tree) => self.tree.step(d),
+            (View::Main, Focus::Timeline) => {
+                let last = self.timeline.len().saturating_sub(1);
+                self.cursor = self.cursor.saturating_add_signed(d).min(last);
+            }
+            (View::Main, Focus::Evidence) => {
+                self.ev_scroll = self.ev_scroll.saturating_add_signed(d);
+            }
+            _ => self.scroll = self.scroll.saturating_add_signed(d),
+        }
+    }
+
+    /// Copies the selected IP with OSC 52 (the terminal puts it on the clipboard, also over
+    /// SSH) and says so in the status bar.
+    fn copy(&mut self) {
+        use base64::Engine;
+        let Some(ip) = self.selected_ip() else {
+            self.status = "nothing selected to copy".into();
+            return;
+        };
+        let text = ip.to_string();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        self.pending_osc = Some(format!("\x1b]52;c;{b64}\x07"));
+        self.status = format!("copied {text} to the clipboard (OSC 52)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::draw::Viewport;
+
+    fn analysis() -> Analysis {
+        crate::analyze(&crate::Options::new(["testdata/zeek/home-office-tsv"]))
+    }
+
+    #[test]
+    fn views_open_and_close_with_their_rows_computed_in_the_update() {
+        let a = analysis();
+        let mut app = App::new(&a, geo::Geo::default());
+        assert_eq!(app.view, View::Main);
+        assert!(
+            app.window.is_some(),
+            "the busiest profile's first window is open"
+        );
+        app.update(Action::Open(View::DstIpsClient));
+        assert_eq!(app.view, View::DstIpsClient);
+        assert_eq!(app.lists.len(), 2, "established and not established rows");
+        app.update(Action::Drawn(Viewport {
+            page: 7,
+            scroll: 3,
+            ev_scroll: 0,
+        }));
+        assert_eq!((app.page, app.scroll), (7, 3));
+        app.update(Action::Back);
+        assert_eq!((app.view, app.scroll), (View::Main, 0));
+    }
+
+    #[test]
+    fn focus_cycles_and_pages_move_by_what_was_drawn() {
+        let a = analysis();
+        let mut app = App::new(&a, geo::Geo::default());
+        app.update(Action::FocusNext);
+        assert_eq!(app.focus, Focus::Timeline);
+        app.update(Action::FocusPrev);
+        app.update(Action::FocusPrev);
+        assert_eq!(app.focus, Focus::Evidence);
+        app.update(Action::FocusNext);
+        assert_eq!(app.focus, Focus::Tree);
+        app.update(Action::Home);
+        app.update(Action::Drawn(Viewport {
+            page: 2,
+            scroll: 0,
+            ev_scroll: 0,
+        }));
+        app.update(Action::PageDown);
+        assert_eq!(app.tree.selected, 2.min(app.tree.rows().len() - 1));
+    }
+
+    #[test]
+    fn copy_leaves_an_osc52_sequence_for_the_loop() {
+        let a = analysis();
+        let mut app = App::new(&a, geo::Geo::default());
+        app.update(Action::Copy);
+        let ip = app
+            .selected_ip()
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        let osc = app.pending_osc.clone().unwrap_or_default();
+        assert!(
+            osc.starts_with("\x1b]52;c;") && osc.ends_with('\x07'),
+            "{osc:?}"
+        );
+        assert!(app.status.contains(&ip), "{}", app.status);
+    }
+}

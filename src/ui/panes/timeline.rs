@@ -1,0 +1,149 @@
+//! The timeline pane: a window's flows as Kalipso coloured them, each followed by the rows of
+//! its application record's interpretation; the model is [`crate::store::timeline`].
+
+use crate::record::Proto;
+use crate::store::python;
+use crate::store::timeline::{self, Interpretation, TimelineRow};
+use crate::ui::draw::{BLUE, CYAN, ORANGE, PINK, VALUE, Viewport, block};
+use crate::ui::{App, Focus, clean};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// The interpretation rows of a timeline entry (spec §4.2), escaped for display.
+pub fn info_lines(info: &Interpretation<'_>) -> Vec<(String, String)> {
+    info.rows()
+        .into_iter()
+        .map(|(k, v)| (k, clean(&v)))
+        .collect()
+}
+
+/// One timeline row as Kalipso colours it (spec §4.2).
+pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut s = vec![
+        Span::styled(python::slips_timestamp(r.ts), bold),
+        Span::raw(" "),
+    ];
+    let remote = if r.incoming { r.saddr } else { r.daddr };
+    if r.proto == Proto::Icmp {
+        s.push(Span::styled(
+            r.service
+                .clone()
+                .unwrap_or_else(|| "ICMP Unknown type".into()),
+            Style::new().fg(BLUE),
+        ));
+        s.push(Span::raw(" "));
+        s.push(Span::styled(format!("[{remote}]"), Style::new().fg(CYAN)));
+        s.push(Span::raw(" Size:"));
+        s.push(Span::styled(r.total().to_string(), Style::new().fg(VALUE)));
+        s.push(Span::raw(" Duration:"));
+        s.push(Span::styled(
+            python::py_float(python::round3(r.duration)),
+            Style::new().fg(VALUE),
+        ));
+        s.push(Span::raw(" "));
+        s.push(Span::styled(
+            format!("{}/ICMP", r.port),
+            Style::new().fg(Color::Yellow).bold(),
+        ));
+        return s;
+    }
+    s.push(Span::styled(
+        r.service.clone().unwrap_or_else(|| "????".into()),
+        Style::new().fg(BLUE),
+    ));
+    s.push(Span::raw(" "));
+    let dns = match r.dns.len() {
+        0 => "????".to_string(),
+        1..=3 => clean(&r.dns.join(",")),
+        n => clean(r.dns[n - 1]),
+    };
+    s.push(Span::styled(dns, Style::new().fg(PINK)));
+    s.push(Span::raw(" "));
+    s.push(Span::styled(format!("[{remote}]"), Style::new().fg(CYAN)));
+    s.push(Span::raw(" "));
+    s.push(Span::styled(
+        format!("{}/{}", r.port, r.proto.upper()),
+        Style::new().fg(Color::Yellow).bold(),
+    ));
+    if r.total() == 0 {
+        s.push(Span::styled(" No data exchange!", Style::new().fg(ORANGE)));
+    }
+    for (k, v) in [
+        ("Sent", r.sent.to_string()),
+        ("Recv", r.recv.to_string()),
+        ("Tot", r.total().to_string()),
+        ("Duration", python::py_float(python::round3(r.duration))),
+    ] {
+        s.push(Span::raw(format!(" {k}:")));
+        s.push(Span::styled(v, Style::new().fg(VALUE)));
+    }
+    if r.service.is_none() {
+        s.push(Span::styled(
+            " Protocol not recognized by Slips nor Zeek.",
+            Style::new().fg(Color::Red),
+        ));
+    }
+    s
+}
+
+#[allow(clippy::many_single_char_names)]
+pub(crate) fn timeline_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
+    let focused = app.focus == Focus::Timeline;
+    let Some((ip, n)) = app.window else {
+        f.render_widget(Paragraph::new("").block(block("Timeline", focused)), area);
+        return;
+    };
+    let start = app.store.window(ip, n).map(|w| w.start).unwrap_or_default();
+    let title = format!(
+        "Timeline: {ip} timewindow{n} {} ({} lines)",
+        python::slips_timestamp(start).get(..19).unwrap_or_default(),
+        app.timeline.len()
+    );
+    let h = usize::from(area.height.saturating_sub(2));
+    if focused {
+        vp.page = h.max(1);
+    }
+    // keep the cursor visible
+    if app.cursor < vp.scroll {
+        vp.scroll = app.cursor;
+    } else if h > 0 && app.cursor >= vp.scroll + h {
+        vp.scroll = app.cursor + 1 - h;
+    }
+    if !focused {
+        vp.scroll = vp.scroll.min(app.timeline.len().saturating_sub(1));
+    }
+    let mut lines = Vec::with_capacity(h);
+    for (i, (e, sub)) in app.timeline.iter().enumerate().skip(vp.scroll).take(h) {
+        let Some(row) = timeline::timeline_row(app.store, *e) else {
+            continue;
+        };
+        let mut line = if *sub == 0 {
+            Line::from(timeline_spans(&row))
+        } else {
+            let info = info_lines(&row.info);
+            let (k, v) = info.get(usize::from(*sub) - 1).cloned().unwrap_or_default();
+            Line::from(vec![
+                Span::styled(format!("{:20}{k}", ""), Style::new().bold()),
+                Span::raw(":"),
+                Span::styled(v, Style::new().fg(PINK)),
+            ])
+        };
+        if focused && i == app.cursor {
+            line = line.patch_style(Style::new().add_modifier(Modifier::REVERSED));
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        lines.push(Line::from("No TCP/UDP/ICMP flows in this window.").dim());
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .scroll((0, app.hscroll))
+            .block(block(&title, focused)),
+        area,
+    );
+}

@@ -1,0 +1,72 @@
+//! The profile tree pane: profiles (red when alerted, with the name the capture's DNS gave
+//! them) and their windows; the tree's model is [`crate::ui::tree`].
+
+use crate::ui::draw::{Viewport, block};
+use crate::ui::keys::View;
+use crate::ui::tree::Row;
+use crate::ui::{App, Focus};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
+    let inner_h = usize::from(area.height.saturating_sub(2));
+    vp.page = inner_h.max(1);
+    let first = app.tree.selected.saturating_sub(vp.page.saturating_sub(1));
+    let title = if app.tree.filter.is_empty() {
+        format!("IPs ({})", app.tree.nodes.len())
+    } else {
+        format!("IPs /{}", app.tree.filter)
+    };
+    let lines: Vec<Line<'_>> = app
+        .tree
+        .rows()
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(inner_h)
+        .map(|(i, r)| {
+            let (text, red) = match *r {
+                Row::Profile(n) => {
+                    let node = &app.tree.nodes[n];
+                    let mark = if node.windows.is_empty() { " " } else { "▸" };
+                    let name = node
+                        .name
+                        .as_deref()
+                        .map(|s| format!(" {s}"))
+                        .unwrap_or_default();
+                    (
+                        format!("{mark} {}{name}", node.ip),
+                        !node.alerted.is_empty(),
+                    )
+                }
+                Row::Window(n, w) => {
+                    let node = &app.tree.nodes[n];
+                    let open = app.window == Some((node.ip, w));
+                    (
+                        format!("  └{}timewindow{w}", if open { "●" } else { "─" }),
+                        node.alerted.contains(&w),
+                    )
+                }
+            };
+            let mut style = Style::new().fg(if red { Color::Red } else { Color::Green });
+            if i == app.tree.selected {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Line::styled(text, style)
+        })
+        .collect();
+    let mut lines = lines;
+    if lines.is_empty() {
+        lines.push(Line::from("no profile matches").dim());
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(block(
+            &title,
+            app.focus == Focus::Tree && app.view == View::Main,
+        )),
+        area,
+    );
+}

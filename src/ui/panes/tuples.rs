@@ -1,0 +1,139 @@
+//! The `h` and `i` views: a window's out- or in-tuples with their behavioural letters, beacon
+//! score, DNS names, SNI, AS and country.
+
+use crate::record::Proto;
+use crate::ui::draw::{Viewport, block, dash, tuples_of, window_title};
+use crate::ui::{App, clean};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::widgets::{Cell, Row, Table};
+
+pub(crate) fn tuples_view(
+    f: &mut Frame<'_>,
+    app: &App<'_>,
+    vp: &mut Viewport,
+    area: Rect,
+    incoming: bool,
+) {
+    const CHUNK: usize = 40;
+    let h = usize::from(area.height.saturating_sub(3));
+    vp.page = h.max(1);
+    let tuples = tuples_of(app.store, app.window, incoming);
+    let total = tuples.len();
+    vp.scroll = vp.scroll.min(total.saturating_sub(1));
+    let mut used = 0;
+    let mut rows = Vec::new();
+    for t in tuples.iter().skip(vp.scroll) {
+        if used >= h {
+            break;
+        }
+        let letters: Vec<String> = t
+            .letters
+            .as_bytes()
+            .chunks(CHUNK)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let domains: Vec<String> = app
+            .store
+            .dns_resolution
+            .get(&t.remote)
+            .map(|r| r.domains.iter().map(|d| clean(&d.0)).collect())
+            .unwrap_or_default();
+        let snis: Vec<String> = app
+            .store
+            .sni
+            .get(&t.remote)
+            .map(|v| {
+                v.iter()
+                    .rev()
+                    .take(3)
+                    .filter(|s| s.1 == t.port && t.proto == Proto::Tcp)
+                    .map(|s| clean(&s.0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // a long letter string is cut to what fits, with its length said
+        let room = h - used;
+        let mut height = letters.len().max(domains.len()).max(snis.len()).max(1);
+        let mut letter_lines = letters;
+        if height > room {
+            height = room.max(1);
+            if letter_lines.len() > height {
+                let n = t.letters.len();
+                letter_lines.truncate(height.saturating_sub(1));
+                letter_lines.push(format!("… ({n} letters)"));
+            }
+        }
+        let place = app.geo.place(t.remote);
+        let beacon = app
+            .window
+            .and_then(|(ip, n)| app.detections.beacons.get(&(ip, n, t.key())));
+        let join = |v: &[String]| {
+            v.iter()
+                .take(height)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        rows.push(
+            Row::new(vec![
+                Cell::from(t.key()),
+                Cell::from(join(&letter_lines)),
+                Cell::from(t.flows.to_string()),
+                match beacon {
+                    Some(b) if b.score >= crate::detect::beacon::THRESHOLD => {
+                        Cell::from(format!("{:.2}", b.score))
+                            .style(Style::new().fg(Color::Red).bold())
+                    }
+                    Some(b) => Cell::from(format!("{:.2}", b.score)),
+                    None => Cell::from("-"),
+                },
+                Cell::from(join(&domains)),
+                Cell::from(join(&snis)),
+                Cell::from(dash(&place.asn)),
+                Cell::from(dash(&place.country)),
+            ])
+            .height(u16::try_from(height).unwrap_or(u16::MAX)),
+        );
+        used += height;
+    }
+    let header = Row::new(
+        [
+            if incoming { "In tuple" } else { "Out tuple" },
+            "Flow behaviour (letters)",
+            "flows",
+            "beacon",
+            "DNS resolution",
+            "SNI",
+            "AS",
+            "geo",
+        ]
+        .map(|h| Cell::from(h).style(Style::new().fg(Color::Blue).bold())),
+    );
+    let title = window_title(
+        app,
+        &format!(
+            "{} ({} tuples, from {})",
+            if incoming { "InTuples" } else { "OutTuples" },
+            total,
+            (vp.scroll + 1).min(total)
+        ),
+    );
+    let t = Table::new(
+        rows,
+        [
+            Constraint::Length(30),
+            Constraint::Length(41),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Min(20),
+            Constraint::Min(12),
+            Constraint::Length(14),
+            Constraint::Length(8),
+        ],
+    )
+    .header(header)
+    .block(block(&title, true));
+    f.render_widget(t, area);
+}
