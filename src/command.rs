@@ -68,7 +68,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
 
     for f in &analysis.input.files {
         if let Some(e) = &f.error {
-            say(format_args!("{}: {e}", f.path));
+            say(e);
         }
         for ex in &f.examples {
             say(ex);

@@ -8,9 +8,12 @@
 //! [`crate::flow`], which turns packets into the same records.
 
 pub(crate) mod build;
+pub mod error;
 pub(crate) mod fields;
 pub mod pcap;
 pub(crate) mod zeek;
+
+pub use error::{InputError, Position, Problem};
 
 use crate::record::{Activity, Batch, Conn, Dns, Http, LogKind, Ssl};
 use rayon::prelude::*;
@@ -38,10 +41,12 @@ pub struct FileReport {
     pub records: u64,
     /// Lines skipped.
     pub skipped: u64,
-    /// The first skipped lines, as `path:line: reason`.
-    pub examples: Vec<String>,
-    /// A reason the whole file was not read.
-    pub error: Option<String>,
+    /// The first skipped lines or packets.
+    #[serde(serialize_with = "error::messages")]
+    pub examples: Vec<InputError>,
+    /// Why the whole file (or its rest) was not read.
+    #[serde(serialize_with = "error::problem")]
+    pub error: Option<InputError>,
     /// True when the file had no `#fields` header and Zeek's default columns were assumed.
     pub assumed_columns: bool,
     /// For a packet capture: what its packets were (then `data_lines` counts packets).
@@ -65,11 +70,23 @@ impl FileReport {
         }
     }
 
-    fn note_skip(&mut self, line: u64, reason: &str) {
+    fn note_skip(&mut self, at: Position, reason: &str) {
         if self.examples.len() < MAX_EXAMPLES {
-            self.examples
-                .push(format!("{}:{line}: {reason}", self.path));
+            self.examples.push(InputError {
+                path: self.path.clone(),
+                at: Some(at),
+                problem: Problem::Record(reason.to_string()),
+            });
         }
+    }
+
+    /// Records why the file (or its rest) was not read.
+    fn fail(&mut self, problem: Problem) {
+        self.error = Some(InputError {
+            path: self.path.clone(),
+            at: None,
+            problem,
+        });
     }
 
     /// The label used in the report for this file's kind: `#path` for other logs.
@@ -295,7 +312,7 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
             }
             Err(e) => {
                 let mut r = FileReport::new(p, LogKind::Other);
-                r.error = Some(format!("cannot open: {e}"));
+                r.fail(Problem::Open(e.to_string()));
                 failures.push(r);
             }
         }
@@ -308,7 +325,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, failures: &mut Vec<FileReport>) {
         Ok(e) => e,
         Err(e) => {
             let mut r = FileReport::new(dir, LogKind::Other);
-            r.error = Some(format!("cannot read directory: {e}"));
+            r.fail(Problem::ReadDir(e.to_string()));
             failures.push(r);
             return;
         }

@@ -243,7 +243,12 @@ impl<'a> Report<'a> {
         }
         for f in &i.files {
             if let Some(e) = &f.error {
-                let _ = writeln!(s, "  {}: not read: {}", Clean(&f.path), Clean(e));
+                let _ = writeln!(
+                    s,
+                    "  {}: not read: {}",
+                    Clean(&f.path),
+                    Clean(&e.problem.to_string())
+                );
             }
             if f.assumed_columns {
                 let _ = writeln!(
@@ -274,7 +279,7 @@ impl<'a> Report<'a> {
                     f.data_lines
                 );
                 for ex in &f.examples {
-                    let _ = writeln!(s, "    {}", Clean(ex));
+                    let _ = writeln!(s, "    {}", Clean(&ex.to_string()));
                 }
             }
         }

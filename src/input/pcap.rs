@@ -7,7 +7,7 @@
 //! flow assembler. A truncated file keeps everything before the cut and reports the packet
 //! number; a file that is not a capture is reported, never a panic.
 
-use super::{FileReport, MAX_EXAMPLES};
+use super::{FileReport, MAX_EXAMPLES, Position, Problem};
 use crate::flow::{Capture, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::Batch;
 use crate::record::{LogKind, Proto};
@@ -253,7 +253,7 @@ const CHUNK_BYTES: usize = 8 << 20;
 enum Msg {
     Chunk(Chunk),
     /// A file is read to its end (or to its error): its reader-side report and notes.
-    Done(usize, FileReport, Vec<(u64, String)>),
+    Done(usize, Box<FileReport>, Vec<(u64, String)>),
 }
 
 /// What the decoders found in a file.
@@ -278,7 +278,7 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
     let mut input = match super::zeek::open_log(path) {
         Ok(r) => r,
         Err(e) => {
-            report.error = Some(format!("cannot open: {e}"));
+            report.fail(Problem::Open(e.to_string()));
             return (report, notes);
         }
     };
@@ -287,14 +287,14 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
     if let Err(e) =
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut input, 1 << 16), &mut head)
     {
-        report.error = Some(format!("cannot read: {e}"));
+        report.fail(Problem::Read(e.to_string()));
         return (report, notes);
     }
     let input = std::io::Read::chain(std::io::Cursor::new(head), input);
     let mut reader = match pcap_parser::create_reader(1 << 20, input) {
         Ok(r) => r,
         Err(e) => {
-            report.error = Some(format!("not a pcap or pcapng capture: {e}"));
+            report.fail(Problem::NotACapture(e.to_string()));
             return (report, notes);
         }
     };
@@ -374,24 +374,24 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
                     // the buffer is full and still too small for one block: grow it
                     let size = reader.data().len().max(1 << 20) * 2;
                     if size > 1 << 28 || !reader.grow(size) {
-                        report.error =
-                            Some(format!("packet {}: block larger than 256 MB", packets + 1));
+                        report.fail(Problem::BlockTooLarge(packets + 1));
                         break;
                     }
                 }
                 if reader.refill().is_err() {
-                    report.error = Some(format!("read error after packet {packets}"));
+                    report.fail(Problem::ReadAfterPacket(packets));
                     break;
                 }
             }
             Err(PcapError::UnexpectedEof) => {
-                report.error = Some(format!(
-                    "truncated after packet {packets} (the rest of the file is cut mid-packet)"
-                ));
+                report.fail(Problem::Truncated(packets));
                 break;
             }
             Err(e) => {
-                report.error = Some(format!("corrupt capture after packet {packets}: {e}"));
+                report.fail(Problem::Corrupt {
+                    packet: packets,
+                    reason: e.to_string(),
+                });
                 break;
             }
         }
@@ -548,7 +548,7 @@ pub(crate) fn read_captures(
                 if !chunk.packets.is_empty() && tx.send(Msg::Chunk(chunk)).is_err() {
                     return;
                 }
-                if tx.send(Msg::Done(file, report, notes)).is_err() {
+                if tx.send(Msg::Done(file, Box::new(report), notes)).is_err() {
                     return;
                 }
             }
@@ -570,16 +570,14 @@ pub(crate) fn read_captures(
                     report.records = report.data_lines - report.skipped;
                     notes.extend(f.notes);
                     notes.sort_by_key(|n| n.0);
-                    report.examples = notes
-                        .into_iter()
-                        .take(MAX_EXAMPLES)
-                        .map(|(n, reason)| format!("{}: packet {n}: {reason}", report.path))
-                        .collect();
+                    for (n, reason) in notes.into_iter().take(MAX_EXAMPLES) {
+                        report.note_skip(Position::Packet(n), &reason);
+                    }
                     report.capture = Some(CaptureStats {
                         packets: report.data_lines,
                         ..f.stats
                     });
-                    reports[file] = Some(report);
+                    reports[file] = Some(*report);
                 }
             }
         }

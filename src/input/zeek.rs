@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use std::io::Read;
 use std::path::Path;
 
-use super::{FileReport, MAX_EXAMPLES};
+use super::{FileReport, MAX_EXAMPLES, Position, Problem};
 use crate::record::Batch;
 
 /// Bytes read per block; memory per file being read is about twice this.
@@ -348,7 +348,7 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
     let mut reader = match open_log(path) {
         Ok(r) => r,
         Err(e) => {
-            f.report.error = Some(format!("cannot open: {e}"));
+            f.report.fail(Problem::Open(e.to_string()));
             return (f.batch, f.report);
         }
     };
@@ -371,7 +371,10 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
             let chunk = match msg {
                 Ok(c) => c,
                 Err(e) => {
-                    f.report.error = Some(format!("read error after line {}: {e}", f.line_no));
+                    f.report.fail(Problem::ReadAfterLine {
+                        line: f.line_no,
+                        reason: e.to_string(),
+                    });
                     break;
                 }
             };
@@ -495,7 +498,7 @@ impl FileReader {
     fn feed(&mut self, block: &[u8], partial_tail: bool, checked_first: &mut bool) {
         if !*checked_first {
             if let Some(reason) = reject_reason(block, self.kind) {
-                self.report.error = Some(reason);
+                self.report.fail(Problem::NotALog(reason));
                 self.rejected = true;
                 return;
             }
@@ -576,7 +579,8 @@ impl FileReader {
             .collect();
         for mut piece in results {
             for (idx, reason) in &piece.errors {
-                self.report.note_skip(self.line_no + idx + 1, reason);
+                self.report
+                    .note_skip(Position::Line(self.line_no + idx + 1), reason);
             }
             self.report.skipped += piece.skipped;
             self.report.data_lines += piece.data_lines;

@@ -309,7 +309,10 @@ fn a_truncated_capture_keeps_what_was_read() {
         "the connection of the first 7 packets is kept"
     );
     assert_eq!(conns[0].conn_state, ConnState::SF);
-    let err = report.error.unwrap_or_default();
+    let err = report
+        .error
+        .map(|e| e.problem.to_string())
+        .unwrap_or_default();
     assert!(err.contains("truncated after packet 7"), "{err}");
 }
 
@@ -330,7 +333,9 @@ fn garbage_after_the_header_and_unknown_link_types_are_reported() {
     assert!(conns.is_empty());
     assert_eq!(report.skipped, 8);
     assert!(
-        report.examples[0].contains("packet 1: unsupported link type '4242'"),
+        report.examples[0]
+            .to_string()
+            .contains("packet 1: unsupported link type '4242'"),
         "{:?}",
         report.examples
     );
