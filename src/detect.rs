@@ -2,10 +2,10 @@
 //!
 //! Each profile's windows are examined on their own (in parallel, merged in a fixed order), so
 //! the evidence is the same on any thread count. Every rule family has its own file and one
-//! entry, `run(&mut Ctx, &Window)`, registered in [`WINDOW_RULES`]; the records of other logs
-//! (notices, SMTP, SSH, ARP) go through [`events`]. Adding a detection is one new file and one
-//! line in that table. A rule pushes a [`context::Finding`]; [`evidence`] holds the typed
-//! result, [`alerts`] Slips v1.0.0's accounting: an alert is raised for a window when the sum
+//! entry, `run(&mut Ctx, &Window)`, registered in `WINDOW_RULES`; the records of other logs
+//! (notices, SMTP, SSH, ARP) go through `events`. Adding a detection is one new file and one
+//! line in that table. A rule pushes a `context::Finding`; [`evidence`] holds the typed
+//! result, [`mod@alerts`] Slips v1.0.0's accounting: an alert is raised for a window when the sum
 //! of threat level × confidence of the evidence in which the profile is the attacker reaches
 //! `--alert-threshold` per minute of window width (0.1, so 6 for one hour).
 //!

@@ -12,10 +12,10 @@
 //! Connections are emitted when they end, as Zeek writes conn.log; the ones still open at the
 //! end of the input follow, by start time. uids are derived from the connection, not random.
 //!
-//! Files, one job each: [`key`] (5-tuple, direction-free key, shard, uid), [`state`] (one
-//! connection's endpoints, history and `conn_state`), [`assemble`] (the table of live
-//! connections, timeouts, payloads to their parsers), [`merge`] (the order-preserving merge
-//! of the shards), [`capture`] (the shards in parallel), [`records`] (Zeek's application log
+//! Files, one job each: `key` (5-tuple, direction-free key, shard, uid), `state` (one
+//! connection's endpoints, history and `conn_state`), `assemble` (the table of live
+//! connections, timeouts, payloads to their parsers), `merge` (the order-preserving merge
+//! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
 //! rows); payload parsers: [`service`], [`dns`], [`http`], [`tls`]. Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
 

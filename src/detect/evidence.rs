@@ -7,7 +7,7 @@
 //! so a run with a million evidence items keeps numbers, not a million strings.
 //!
 //! Nothing here decides anything: the rules in the sibling files do, alert accounting is in
-//! [`super::alerts`].
+//! [`mod@super::alerts`].
 
 use super::beacon::Beacon;
 use crate::record::Proto;

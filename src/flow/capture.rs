@@ -22,7 +22,7 @@ pub struct Packet {
     pub at: u32,
     /// Its captured length.
     pub len: u32,
-    /// [`shard_of`] the packet.
+    /// `shard_of` the packet.
     pub shard: u16,
 }
 

@@ -1,5 +1,5 @@
 //! Drawing: a pure function of the UI state, [`frame`]`(&App) -> Viewport`. It lays out the
-//! screen and hands each area to its pane ([`super::panes`]); it never changes [`App`]. What
+//! screen and hands each area to its pane (`super::panes`); it never changes [`App`]. What
 //! only drawing can know (the page height, scroll positions clamped to what fits) comes back
 //! as a [`Viewport`], which the caller feeds to the update step
 //! ([`Action::Drawn`](super::keys::Action::Drawn)). Only visible rows are built, so a frame
