@@ -16,22 +16,22 @@
 //! connection's endpoints, history and `conn_state`), `assemble` (the table of live
 //! connections, timeouts, payloads to their parsers), `merge` (the order-preserving merge
 //! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
-//! rows); payload parsers: [`service`], [`dns`], [`http`], [`tls`]. Configured by the caller
+//! rows); payload parsers: `service`, `dns`, `http`, `tls`. Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
 
 mod assemble;
 mod capture;
-pub mod dns;
-pub mod http;
+pub(crate) mod dns;
+pub(crate) mod http;
 mod key;
 mod merge;
 mod records;
-pub mod service;
+pub(crate) mod service;
 mod state;
-pub mod tls;
+pub(crate) mod tls;
 
-pub use capture::{Capture, Packet};
-pub use key::{SHARDS, shard_of};
+pub(crate) use capture::{Capture, Packet};
+pub(crate) use key::shard_of;
 
 use crate::record::Proto;
 use std::net::IpAddr;
@@ -59,7 +59,7 @@ impl Default for Timeouts {
 
 /// What the assembler needs of one packet.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PacketMeta {
+pub(crate) struct PacketMeta {
     /// Capture time, unix seconds.
     pub ts: f64,
     /// IP source.
@@ -89,7 +89,7 @@ pub struct PacketMeta {
 /// The TCP flags the assembler uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(clippy::struct_excessive_bools)]
-pub struct TcpFlags {
+pub(crate) struct TcpFlags {
     /// SYN
     pub syn: bool,
     /// ACK

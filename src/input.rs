@@ -10,10 +10,11 @@
 pub(crate) mod build;
 pub mod error;
 pub(crate) mod fields;
-pub mod pcap;
+pub(crate) mod pcap;
 pub(crate) mod zeek;
 
 pub use error::{InputError, Position, Problem};
+pub use pcap::CaptureStats;
 
 use crate::record::{Activity, Batch, Conn, Dns, Http, LogKind, Ssl};
 use rayon::prelude::*;

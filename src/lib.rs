@@ -21,7 +21,7 @@
 //! - [`store`] keeps it all and renders Slips' keyspace; it knows nothing of detections;
 //! - [`detect`] reads the store and yields evidence and alerts;
 //! - [`analysis`] runs those stages as one call, [`analyze`], and returns an [`Analysis`];
-//! - the outputs read an `Analysis`: [`ui`], [`report`], [`export`]; [`text`] is the one
+//! - the outputs read an `Analysis`: [`ui`], `report`, [`export`]; [`text`] is the one
 //!   sanitiser every network string passes on its way to a terminal or a text file.
 //!
 //! [`cli`] is the command line, [`command`] runs it, [`generate`] writes deterministic
@@ -37,7 +37,7 @@ pub mod generate;
 pub mod input;
 pub mod profile;
 pub mod record;
-pub mod report;
+pub(crate) mod report;
 pub mod store;
 pub mod text;
 pub mod ui;

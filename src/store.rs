@@ -4,16 +4,16 @@
 //! their windows, Slips' `DNSresolution` (built from dns.log), the uid → application record index
 //! used for timeline interpretations, and the SNI list of `IPsInfo`. The Redis view of it (key
 //! names, the JSON strings Slips would hold, the `--dump-redis` file) lives in [`keys`],
-//! [`render`] and [`redis`]; the UI and detections read the typed data directly. The store
+//! `render` and [`redis`]; the UI and detections read the typed data directly. The store
 //! knows nothing of detections: they read it and keep their results beside it, in
 //! [`crate::Analysis`].
 
 pub mod keys;
-pub mod ports;
-pub mod python;
+pub(crate) mod ports;
+pub(crate) mod python;
 pub mod redis;
-pub mod render;
-pub mod timeline;
+pub(crate) mod render;
+pub(crate) mod timeline;
 
 use crate::profile::{self, Profile, ProfileConfig, Window};
 use crate::record::Batch;

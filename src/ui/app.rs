@@ -42,7 +42,7 @@ pub struct App<'s> {
     /// The IP in the IP-info box.
     pub info_ip: Option<IpAddr>,
     /// The timeline's lines: (entry, sub-line) per line.
-    pub timeline: Vec<(timeline::TimelineEntry, u8)>,
+    pub(crate) timeline: Vec<(timeline::TimelineEntry, u8)>,
     /// Scroll offset (first line shown) of the focused list of each view.
     pub scroll: usize,
     /// Cursor line in the timeline.
@@ -64,7 +64,7 @@ pub struct App<'s> {
     /// Rows of the last drawn list (for page up/down).
     pub page: usize,
     /// Rows of the two-list view shown, computed here so drawing only reads them.
-    pub lists: lists::Cache,
+    pub(crate) lists: lists::Cache,
 }
 
 impl<'s> App<'s> {
