@@ -20,16 +20,16 @@
 //! - [`profile`] builds profiles, windows, tuples and letters;
 //! - [`store`] keeps it all and renders Slips' keyspace; it knows nothing of detections;
 //! - [`detect`] reads the store and yields evidence and alerts;
-//! - [`analysis`] runs those stages as one call, [`analyze`], and returns an [`Analysis`];
+//! - `analysis` runs those stages as one call, [`analyze`], and returns an [`Analysis`];
 //! - the outputs read an `Analysis`: [`ui`], `report`, [`export`]; [`text`] is the one
 //!   sanitiser every network string passes on its way to a terminal or a text file.
 //!
-//! [`cli`] is the command line, [`command`] runs it, [`generate`] writes deterministic
+//! [`cli`] is the command line, `command` runs it, [`generate`] writes deterministic
 //! benchmark inputs.
 
-pub mod analysis;
+mod analysis;
 pub mod cli;
-pub mod command;
+mod command;
 pub mod detect;
 pub mod export;
 pub mod flow;
