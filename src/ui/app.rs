@@ -158,6 +158,12 @@ impl<'s> App<'s> {
         lists::refresh(self);
     }
 
+    /// The window whose timeline is shown.
+    pub fn shown_window(&self) -> Option<&'s crate::profile::Window> {
+        let (ip, n) = self.window?;
+        self.store.window(ip, n)
+    }
+
     /// The remote IP of the timeline line under the cursor.
     fn cursor_ip(&self) -> Option<IpAddr> {
         let (e, _) = self.timeline.get(self.cursor)?;

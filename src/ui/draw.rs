@@ -22,7 +22,6 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, BorderType};
-use std::net::IpAddr;
 
 /// Width of the profile tree.
 pub const TREE_WIDTH: u16 = 30;
@@ -107,21 +106,14 @@ pub(crate) fn window_title(app: &App<'_>, what: &str) -> String {
     }
 }
 
-pub(crate) fn tuples_of(
-    store: &crate::Store,
-    window: Option<(IpAddr, i64)>,
-    incoming: bool,
-) -> &[Tuple] {
-    window
-        .and_then(|(ip, n)| store.window(ip, n))
-        .map(|w| {
-            if incoming {
-                w.in_tuples.as_slice()
-            } else {
-                w.out_tuples.as_slice()
-            }
-        })
-        .unwrap_or_default()
+pub(crate) fn tuples_of<'s>(app: &App<'s>, incoming: bool) -> &'s [Tuple] {
+    app.shown_window().map_or(&[], |w| {
+        if incoming {
+            &w.in_tuples
+        } else {
+            &w.out_tuples
+        }
+    })
 }
 
 /// A place's short description, for the report and tests.

@@ -99,24 +99,17 @@ pub fn rows(app: &App<'_>, source: Source, state: Established) -> Rc<Vec<ListRow
         .map_or_else(|| Rc::new(source.compute(app, state)), |(_, r)| r.clone())
 }
 
-fn flows_of(app: &App<'_>, server: bool) -> Vec<u32> {
-    app.window
-        .and_then(|(ip, n)| app.store.window(ip, n))
-        .map(|w| {
-            if server {
-                w.in_flows.clone()
-            } else {
-                w.out_flows.clone()
-            }
-        })
-        .unwrap_or_default()
+/// The flows of the shown window on one side (`server`: where the profile answered).
+fn flows_of<'s>(app: &App<'s>, server: bool) -> &'s [u32] {
+    app.shown_window()
+        .map_or(&[], |w| if server { &w.in_flows } else { &w.out_flows })
 }
 
 /// An aggregate family's rows: key, flows, packets, bytes; TCP then UDP then the rest, each by
 /// bytes.
 fn family_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<ListRow> {
     let flows = flows_of(app, fam.is_server());
-    let fields = aggregate::family(&app.store.conns, &flows, fam);
+    let fields = aggregate::family(&app.store.conns, flows, fam);
     let mut out = Vec::new();
     for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Unknown] {
         let Some(agg) = fields.get(&(proto, state)) else {
@@ -140,7 +133,7 @@ fn family_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<ListRow> {
 /// Destination port × IP rows: port, IP, packets (busiest peer first within a port).
 fn port_ip_rows(app: &App<'_>, state: Established) -> Vec<ListRow> {
     let flows = flows_of(app, false);
-    let fields = aggregate::family(&app.store.conns, &flows, Family::DstPortsClient);
+    let fields = aggregate::family(&app.store.conns, flows, Family::DstPortsClient);
     let mut rows = Vec::new();
     for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Unknown] {
         if let Some(Aggregate::Ports(m)) = fields.get(&(proto, state)) {

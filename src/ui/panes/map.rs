@@ -12,7 +12,7 @@ pub(crate) fn map_view(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
     let mut exact: Vec<(f64, f64)> = Vec::new();
     let mut country: Vec<(f64, f64)> = Vec::new();
     let mut remotes = 0;
-    for t in tuples_of(app.store, app.window, false) {
+    for t in tuples_of(app, false) {
         remotes += 1;
         let p = app.geo.place(t.remote);
         if let Some((lat, lon)) = p.coords {

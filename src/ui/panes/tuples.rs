@@ -19,7 +19,7 @@ pub(crate) fn tuples_view(
     const CHUNK: usize = 40;
     let h = usize::from(area.height.saturating_sub(3));
     vp.page = h.max(1);
-    let tuples = tuples_of(app.store, app.window, incoming);
+    let tuples = tuples_of(app, incoming);
     let total = tuples.len();
     vp.scroll = vp.scroll.min(total.saturating_sub(1));
     let mut used = 0;
