@@ -1,4 +1,6 @@
 //! Command line: clap derive `Cli` (what the user typed) → validated [`AnalyzeConfig`].
+//!
+//! It only parses and validates; running a command is [`crate::run`]'s job.
 
 use crate::profile::window::Anchor;
 use crate::profile::{Direction, ProfileConfig, default_home_net};

@@ -1,4 +1,6 @@
 //! Files other tools read: [`alerts`] writes Slips' `alerts.log` and `alerts.json`. The Redis
 //! dump in Slips' layout is rendered by [`crate::store::redis`], next to the keyspace it mirrors.
+//!
+//! Nothing here analyses: exports only write what an analysis holds.
 
 pub mod alerts;

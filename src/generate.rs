@@ -4,6 +4,8 @@
 //! servers with a skewed popularity (web, TLS), two DNS resolvers, NTP pools, a C&C beacon per
 //! 50 hosts, port scans (S0/REJ) over many addresses and some ICMP, over `hours` hours, written
 //! as Zeek TSV with its header.
+//!
+//! Generated data is never read as an oracle: tests compare against real Zeek and Slips output.
 
 use std::io::{self, Write};
 

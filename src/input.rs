@@ -6,6 +6,8 @@
 //! `conn.09:00:00-10:00:00.log.gz`, `conn.log.labeled`, `conn_old.log`) or by their `#path`
 //! header; packet captures (pcap, pcapng, gzip) are recognised by their magic bytes and handed to
 //! [`crate::flow`], which turns packets into the same records.
+//!
+//! It does not assemble packets into connections ([`crate::flow`] does) or profile anything.
 
 pub(crate) mod build;
 pub mod error;

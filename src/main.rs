@@ -1,4 +1,6 @@
 //! The `kalipso` binary: parse the command line, run, map errors to an exit code.
+//!
+//! Everything else lives in the library.
 
 use clap::Parser as _;
 use std::process::ExitCode;

@@ -1,6 +1,8 @@
 //! The analysis report: what was read, and the busiest profiles with their top ports, IPs and
 //! tuples. The same [`Report`] value is printed as text (`--no-ui`) and written as JSON
 //! (`--json FILE`).
+//!
+//! It never parses input and prints nothing itself: the caller writes the text.
 
 use crate::Analysis;
 use crate::input::InputSummary;

@@ -1,6 +1,8 @@
 //! Alert accounting (Slips v1.0.0): per window, in time order, the attacker-side evidence not
 //! yet part of an alert is summed; reaching the threshold raises an alert and starts a new sum,
 //! so a window can raise several.
+//!
+//! It does not decide what is evidence; the rules do.
 
 use super::evidence::Evidence;
 use std::net::IpAddr;

@@ -1,6 +1,8 @@
 //! Threat intelligence: destinations, the profile itself, and queried domains that the loaded
 //! feeds ([`super::ti`]) list. Each hit is also kept for the IP box. JA3 fingerprints are
 //! checked with the other TLS rules ([`super::tls`]).
+//!
+//! Loading the feeds is not done here.
 
 use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload};

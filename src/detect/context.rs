@@ -1,6 +1,8 @@
 //! The one interface every rule sees: [`Ctx`], the store and settings of one profile's window,
 //! and [`Ctx::add`], which turns a [`Finding`] into evidence (or drops it when the whitelist
 //! names a party). Also the small address and confidence helpers several rules share.
+//!
+//! It holds no rule itself.
 
 use super::evidence::{Evidence, EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use super::{DetectConfig, beacon};

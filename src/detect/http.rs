@@ -1,5 +1,7 @@
 //! HTTP rules: suspicious user agents, repeated empty requests to search engines, and
 //! downloads of Windows executables.
+//!
+//! It does not parse HTTP; it reads http.log records.
 
 use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};

@@ -1,6 +1,8 @@
 //! Horizontal and vertical port scans (Slips' current rule): not-established TCP/UDP client
 //! flows, flipped connections ignored; evidence at 10, 100, 1000… distinct targets. Also ICMP
 //! sweeps (echo, timestamp and address-mask requests to many hosts).
+//!
+//! Zeek's own scan notices are read in `events`, not here.
 
 use super::context::{Ctx, Finding, confidence_from_packets};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};

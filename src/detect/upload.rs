@@ -1,5 +1,7 @@
 //! Large uploads: one flow that sent 100 MB or more, and a window whose flows to one
 //! destination sent 500 MB or more in all (Slips v1.0.0 forgot to sum and used the first flow).
+//!
+//! Downloads are not counted.
 
 use super::context::{Ctx, Finding, ignored};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};

@@ -2,6 +2,8 @@
 //! line when a window raises an alert; `alerts.json` holds one IDEA0 record per evidence.
 //!
 //! Text lines pass the sanitiser; the JSON records keep exact values (JSON escapes them).
+//!
+//! It does not decide alerts ([`crate::detect::alerts()`] does).
 
 use crate::detect::{Detections, Party};
 use crate::store::Store;

@@ -3,6 +3,8 @@
 //! timeouts and Zeek's DNS session timer, the originator rules of a new connection, and the
 //! application payloads handed to their parsers. Records are emitted with a [`Tag`] for the
 //! shard merge ([`super::merge`]).
+//!
+//! It does not parse payloads (the parser files do) or merge shards.
 
 use super::key::{FiveTuple, FlowKey, uid};
 use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};

@@ -1,6 +1,8 @@
 //! A whole capture (or several, in order): packets are dealt to [`SHARDS`] assemblers by the
 //! hash of their connection and assembled in parallel; after every chunk the records emitted so
 //! far are merged into one order, so the result is the same on any number of threads.
+//!
+//! It does not read files: the input stage hands it decoded packets.
 
 use super::assemble::Assembler;
 use super::key::SHARDS;

@@ -2,6 +2,8 @@
 //! (loops refused), and the record types Zeek shows in `answers`; Zeek's names for query
 //! types, classes and response codes, and decoded `NetBIOS` names. Hand-written because no
 //! crate accepts every query type Zeek logs.
+//!
+//! It keeps no connection state.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,6 +1,8 @@
 //! HTTP/1.x heads as http.log fields: requests (several when pipelined, each followed by its
 //! `Content-Length` body), responses (status, version, body length) and the MIME type of a
 //! body from its magic bytes. Heads are parsed with httparse.
+//!
+//! No body is decoded or kept.
 
 /// An HTTP request seen on a connection, waiting for its response.
 #[derive(Debug, Clone, PartialEq)]

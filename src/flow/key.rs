@@ -2,6 +2,8 @@
 //! the direction-free key the assembler's table is keyed by ([`FlowKey`], one hash probe per
 //! packet whichever side sent it), the shard a packet's connection belongs to, and the uid
 //! derived from a connection.
+//!
+//! It holds no connection state.
 
 use crate::record::Proto;
 use compact_str::CompactString;

@@ -1,5 +1,7 @@
 //! Zeek's application log rows (ssl.log, http.log, dns.log) from what a connection's payload
 //! parsers found, with the connection's uid and endpoints.
+//!
+//! It decides nothing about connections.
 
 use super::state::Flow;
 use super::{dns, http, tls};

@@ -2,6 +2,8 @@
 //! sequence numbers, Zeek's `history` letters, the application data still waiting for an
 //! answer (DNS queries, HTTP requests, TLS hellos), and from these Zeek's `conn_state` and the
 //! conn.log record. The assembler ([`super::assemble`]) decides which packets go where.
+//!
+//! It does not decide which packets belong to it.
 
 use super::key::FiveTuple;
 use super::{PacketMeta, TcpFlags, http, tls};

@@ -4,6 +4,8 @@
 //! (decimal values joined by `-`, GREASE values left out); JA3S of `version,cipher,extensions`
 //! from the `ServerHello`. The negotiated version is the `ServerHello`'s `supported_versions`
 //! extension when present (TLS 1.3), else its legacy version, named as Zeek names them.
+//!
+//! Certificates are not validated.
 
 use md5::{Digest, Md5};
 

@@ -4,6 +4,8 @@
 //! columns once, a JSON object looks them up by name. The builders are shared by both formats, so
 //! TSV and JSON input give identical records. Defaults for unset values follow Zeek's meaning
 //! (unset byte counts are 0, an unset duration is 0 s), as Slips does.
+//!
+//! It does not split lines or read files.
 
 use super::fields::{FieldError, Get, Raw, Row};
 use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl, Sym, SymCache};

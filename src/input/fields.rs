@@ -4,6 +4,8 @@
 //! answer is `Ok(None)` for an absent or unset field and a [`FieldError`] naming the field, the
 //! expected type and the value found otherwise. TSV values are unescaped (`\x09` → tab) and
 //! `(empty)` is an empty set; JSON values may be numbers or strings where Zeek's writers differ.
+//!
+//! It does not decide which fields a record needs ([`super::build`] does).
 
 use compact_str::CompactString;
 use serde_json::Value;

@@ -4,6 +4,8 @@
 //! port aggregates with an inner map of peer IPs. Keys keep first-seen order (Slips' Python
 //! dicts); flows are the counting unit. The server-side inner map is keyed by the client IP
 //! (Slips v1.0.x keyed it by the profile's own IP, a bug, spec §10.4).
+//!
+//! Nothing is stored per window: fields are computed when asked.
 
 use crate::record::{Conn, Established, Proto};
 use indexmap::IndexMap;

@@ -5,6 +5,8 @@
 //! duration, and a character for the time since the previous flow. The second flow of a tuple
 //! gets a time character (v1.0.0; Slips HEAD drops it), which matches the original
 //! Stratosphere IPS.
+//!
+//! It does not decide which flows form a tuple.
 
 /// Timeout: one `0` per whole hour of gap.
 const TTO: f64 = 3600.0;

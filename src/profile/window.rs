@@ -4,6 +4,8 @@
 //! anchored at `T0` covers `[T0 + W·(n−1), T0 + W·n)`, so `n = floor((t − T0)/W) + 1`, and
 //! records before `T0` get `n ≤ 0`. With [`Anchor::Profile`] each profile has its own grid
 //! anchored at its first record, as Slips ≤ v1.0.11 (the Kalipso era) numbered windows.
+//!
+//! Nothing else computes window numbers.
 
 /// Where a profile's window grid starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]

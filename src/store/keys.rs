@@ -3,6 +3,8 @@
 //! `profile_<ip>`, `twsprofile_<ip>`, `profile_<ip>_timewindow<N>` and its `_timeline`,
 //! `_flows` and `_altflows` companions, plus the global keys. IPv6 profiles contain `:` and the
 //! separator is `_`, so parsing splits at the last `_timewindow`.
+//!
+//! It renders no values.
 
 use std::net::IpAddr;
 

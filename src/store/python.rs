@@ -5,6 +5,8 @@
 //!
 //! The one JSON path: every value Slips would hold is a derived [`serde::Serialize`] struct
 //! written by `serde_json` through [`PyFormatter`], with [`to_json`].
+//!
+//! It does not know Slips' keys: [`super::render`] does.
 
 use serde::Serialize;
 use std::io;

@@ -5,6 +5,8 @@
 //! JSON strings Slips would store, sets as sorted lists and sorted sets as `[[member, score]…]`
 //! in `ZRANGE` order. Keys are sorted by (db, name), so the file is byte-identical across runs
 //! and thread counts.
+//!
+//! It connects to no server.
 
 use super::Store;
 use super::keys::{self, Key};

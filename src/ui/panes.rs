@@ -1,5 +1,7 @@
 //! One file per pane or view; each draws from `&App` into its area and reports scroll
 //! positions through the frame's [`super::draw::Viewport`].
+//!
+//! No pane changes the state.
 
 pub(crate) mod evidence;
 pub(crate) mod help;

@@ -1,5 +1,7 @@
 //! Evidence: the box under the timeline (the selected window's evidence) and the `z` view
 //! (all evidence of the profile, by window). Descriptions pass the sanitiser.
+//!
+//! It does not compute evidence.
 
 use crate::ui::draw::{ORANGE, Viewport, block};
 use crate::ui::{App, Focus, clean};

@@ -1,4 +1,6 @@
 //! The `?` view: the key table ([`crate::ui::keys::KEYS`]), one row per binding.
+//!
+//! No binding is written here.
 
 use crate::ui::draw::{Viewport, block};
 use crate::ui::keys::KEYS;

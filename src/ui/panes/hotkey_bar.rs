@@ -1,5 +1,7 @@
 //! The bottom line: the search prompt while typing, else the status message, else the keys of
 //! the hotkey bar from the key table ([`crate::ui::keys::bar`]), the open view highlighted.
+//!
+//! No key is listed by hand.
 
 use crate::ui::keys::{self, Action, View};
 use crate::ui::{App, clean};

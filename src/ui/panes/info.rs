@@ -1,5 +1,7 @@
 //! The IP box: the selected IP's AS, country, city, name from the capture's DNS, SNI and
 //! threat-intelligence hit (Kalipso's columns; the `VirusTotal` ones stay `-`).
+//!
+//! No lookup leaves the machine.
 
 use crate::ui::draw::{block, dash};
 use crate::ui::{App, clean};

@@ -1,5 +1,7 @@
 //! The timeline pane: a window's flows as Kalipso coloured them, each followed by the rows of
 //! its application record's interpretation; the model is [`crate::store::timeline`].
+//!
+//! It does not interpret records itself.
 
 use crate::record::Proto;
 use crate::store::python;

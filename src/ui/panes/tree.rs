@@ -1,5 +1,7 @@
 //! The profile tree pane: profiles (red when alerted, with the name the capture's DNS gave
 //! them) and their windows; the tree's model is [`crate::ui::tree`].
+//!
+//! Expanding and filtering are the model's.
 
 use crate::ui::draw::{Viewport, block};
 use crate::ui::keys::View;

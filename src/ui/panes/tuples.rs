@@ -1,5 +1,7 @@
 //! The `h` and `i` views: a window's out- or in-tuples with their behavioural letters, beacon
 //! score, DNS names, SNI, AS and country.
+//!
+//! Letters are not recomputed here.
 
 use crate::record::Proto;
 use crate::ui::draw::{Viewport, block, dash, tuples_of, window_title};
