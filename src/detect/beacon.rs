@@ -16,7 +16,7 @@
 //! stays near 0.3; a timer with 20% jitter and 10% missing beats scores above 0.9.
 
 use super::context::{Ctx, Finding};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use crate::record::Proto;
 use rustc_hash::FxHashMap as HashMap;
@@ -148,7 +148,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::Beacon,
                 attacker: cx.me(),
                 victim: Some(Party::Ip(dst)),
-                level: ThreatLevel::Medium,
+                level: None,
                 confidence: b.score,
                 payload: Payload::Beacon {
                     dst,

@@ -30,7 +30,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::ThreatIntelligenceBlacklistIp,
                 attacker: Party::Ip(c.resp_h),
                 victim: Some(cx.me()),
-                level: hit.level,
+                level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::BlacklistedDestination {
                     dst: c.resp_h,
@@ -52,7 +52,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::ThreatIntelligenceBlacklistIp,
                 attacker: cx.me(),
                 victim: None,
-                level: hit.level,
+                level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::BlacklistedSource {
                     description: hit.description.clone(),
@@ -78,7 +78,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::ThreatIntelligenceBlacklistDomain,
                 attacker: Party::name(&q),
                 victim: Some(cx.me()),
-                level: hit.level,
+                level: Some(hit.level),
                 confidence: if parent { 0.7 } else { 1.0 },
                 payload: Payload::BlacklistedDomain {
                     domain: q,

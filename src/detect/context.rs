@@ -16,7 +16,8 @@ pub(crate) struct Finding {
     pub kind: EvidenceKind,
     pub attacker: Party,
     pub victim: Option<Party>,
-    pub level: ThreatLevel,
+    /// `None`: the kind's default level.
+    pub level: Option<ThreatLevel>,
     pub confidence: f64,
     pub payload: Payload,
     /// Time of the record that completed it.
@@ -89,7 +90,7 @@ impl Ctx<'_> {
             attacker: f.attacker,
             profile_is_attacker,
             victim: f.victim,
-            threat_level: f.level,
+            threat_level: f.level.unwrap_or(f.kind.default_level()),
             confidence: f.confidence.clamp(0.0, 1.0),
             payload: f.payload,
             ts: f.ts,

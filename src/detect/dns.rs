@@ -5,7 +5,7 @@
 #![allow(clippy::case_sensitive_file_extension_comparisons)]
 
 use super::context::{Ctx, Finding};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use rustc_hash::FxHashSet as HashSet;
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     kind: EvidenceKind::Dga,
                     attacker: cx.me(),
                     victim: None,
-                    level: ThreatLevel::High,
+                    level: None,
                     confidence: (failures as f64 / 100.0).min(1.0),
                     payload: Payload::Dga { failures },
                     ts: d.id.ts,
@@ -57,7 +57,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     kind: EvidenceKind::DnsArpaScan,
                     attacker: cx.me(),
                     victim: None,
-                    level: ThreatLevel::Medium,
+                    level: None,
                     confidence: 0.7,
                     payload: Payload::DnsArpaScan { hosts: arpa.len() },
                     ts: d.id.ts,
@@ -80,7 +80,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::DnsWithoutConnection,
                 attacker: Party::name(&q),
                 victim: Some(cx.me()),
-                level: ThreatLevel::Info,
+                level: None,
                 confidence: 0.8,
                 payload: Payload::DnsWithoutConnection { domain: q },
                 ts: d.id.ts,

@@ -5,7 +5,7 @@
 //! These records carry no connection index, so their evidence names no flows.
 
 use super::context::{Ctx, Finding, ignored};
-use super::evidence::{EvidenceKind, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, Party, Payload};
 use crate::record::{Activity, Detail};
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -35,11 +35,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
         let Some(d) = a.detail.as_deref() else {
             continue;
         };
-        let found = |kind, level, confidence, payload| Finding {
+        let found = |kind, confidence, payload| Finding {
             kind,
             attacker: me.clone(),
             victim: d.resp.map(Party::Ip),
-            level,
+            level: None,
             confidence,
             payload,
             ts: a.ts,
@@ -57,39 +57,27 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
     }
 }
 
-type Make<'a> = dyn Fn(EvidenceKind, ThreatLevel, f64, Payload) -> Finding + 'a;
+/// Makes a finding of one record at the kind's default level.
+type Make<'a> = dyn Fn(EvidenceKind, f64, Payload) -> Finding + 'a;
 
 fn notice(d: &Detail, out: &mut Vec<Finding>, found: &Make<'_>) {
     if d.note.is_empty() {
         return;
     }
     let n = &d.note;
-    let (kind, level, prefix) = if n.contains("Port_Scan") {
-        (
-            EvidenceKind::VerticalPortscan,
-            ThreatLevel::High,
-            "Vertical port scan: ",
-        )
+    let (kind, prefix) = if n.contains("Port_Scan") {
+        (EvidenceKind::VerticalPortscan, "Vertical port scan: ")
     } else if n.contains("Address_Scan") {
-        (
-            EvidenceKind::HorizontalPortscan,
-            ThreatLevel::High,
-            "Horizontal port scan: ",
-        )
+        (EvidenceKind::HorizontalPortscan, "Horizontal port scan: ")
     } else if n.contains("Password_Guessing") {
-        (
-            EvidenceKind::PasswordGuessing,
-            ThreatLevel::High,
-            "Password guessing: ",
-        )
+        (EvidenceKind::PasswordGuessing, "Password guessing: ")
     } else if n.starts_with("ICMP::") {
-        (EvidenceKind::IcmpSweep, ThreatLevel::Medium, "")
+        (EvidenceKind::IcmpSweep, "")
     } else {
         return;
     };
     out.push(found(
         kind,
-        level,
         1.0,
         Payload::ZeekNotice {
             prefix,
@@ -104,7 +92,6 @@ fn smtp(ts: f64, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Mak
     }
     out.push(found(
         EvidenceKind::BadSmtpLogin,
-        ThreatLevel::High,
         1.0,
         Payload::BadSmtpLogin { server: d.resp },
     ));
@@ -113,7 +100,6 @@ fn smtp(ts: f64, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Mak
     if st.smtp.len() >= 3 {
         out.push(found(
             EvidenceKind::SmtpLoginBruteforce,
-            ThreatLevel::High,
             1.0,
             Payload::SmtpBruteforce {
                 server: d.resp,
@@ -137,7 +123,6 @@ fn ssh_version(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<
     if let Some(prev) = st.ssh_versions.last().filter(|p| **p != v) {
         let mut f = found(
             EvidenceKind::MultipleSshVersions,
-            ThreatLevel::Medium,
             0.9,
             Payload::SshVersionChange {
                 from: prev.clone(),
@@ -157,12 +142,7 @@ fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: 
         return;
     }
     if d.operation == "reply" && d.dst_mac == "ff:ff:ff:ff:ff:ff" {
-        let mut f = found(
-            EvidenceKind::UnsolicitedArp,
-            ThreatLevel::Info,
-            0.8,
-            Payload::UnsolicitedArp,
-        );
+        let mut f = found(EvidenceKind::UnsolicitedArp, 0.8, Payload::UnsolicitedArp);
         f.victim = None;
         out.push(f);
     }
@@ -176,7 +156,6 @@ fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: 
     if !ignored(r) {
         out.push(found(
             EvidenceKind::ArpOutsideLocalNetwork,
-            ThreatLevel::Low,
             0.6,
             Payload::ArpOutsideLocalNetwork { dst: r },
         ));
@@ -190,12 +169,7 @@ fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: 
         let hosts = st.arp_targets.len();
         if hosts >= 5 && hosts >= 2 * st.arp_reported {
             st.arp_reported = hosts;
-            let mut f = found(
-                EvidenceKind::ArpScan,
-                ThreatLevel::Low,
-                0.8,
-                Payload::ArpScan { hosts },
-            );
+            let mut f = found(EvidenceKind::ArpScan, 0.8, Payload::ArpScan { hosts });
             f.victim = None;
             out.push(f);
         }
@@ -209,7 +183,6 @@ fn ssh_login(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_
     if ok {
         out.push(found(
             EvidenceKind::SshSuccessful,
-            ThreatLevel::Info,
             0.8,
             Payload::SshSuccessfulByZeek { dst },
         ));
@@ -220,7 +193,6 @@ fn ssh_login(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_
     if *failures == SSH_FAILURES {
         out.push(found(
             EvidenceKind::PasswordGuessing,
-            ThreatLevel::High,
             1.0,
             Payload::SshPasswordGuessing {
                 dst,

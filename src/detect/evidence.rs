@@ -67,14 +67,15 @@ impl ThreatLevel {
     }
 }
 
-/// Declares the evidence kinds with Slips' names and their IDEA categories, in one table.
+/// Declares the evidence kinds with Slips' names, their IDEA categories and their default
+/// threat levels, in one table: changing how a kind counts is one line here.
 macro_rules! kinds {
-    ($($kind:ident = $name:literal, $category:literal;)*) => {
+    ($($kind:ident = $name:literal, $category:literal, $level:ident;)*) => {
         /// Slips' `type_evidence`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum EvidenceKind {
             $(
-                #[doc = concat!("`", $name, "` (", $category, ")")]
+                #[doc = concat!("`", $name, "` (", $category, ", ", stringify!($level), ")")]
                 $kind,
             )*
         }
@@ -93,45 +94,53 @@ macro_rules! kinds {
                     $(EvidenceKind::$kind => $category,)*
                 }
             }
+
+            /// Its threat level unless the rule says otherwise (threat-intelligence kinds take
+            /// the feed's level; this is the one for a feed that gives none).
+            pub fn default_level(self) -> ThreatLevel {
+                match self {
+                    $(EvidenceKind::$kind => ThreatLevel::$level,)*
+                }
+            }
         }
     };
 }
 
 kinds! {
-    HorizontalPortscan = "HorizontalPortscan", "Recon.Scanning";
-    VerticalPortscan = "VerticalPortscan", "Recon.Scanning";
-    IcmpSweep = "ICMPSweep", "Recon.Scanning";
-    DnsArpaScan = "DNS-ARPA-Scan", "Recon.Scanning";
-    ArpScan = "ARPScan", "Recon.Scanning";
-    PasswordGuessing = "PasswordGuessing", "Attempt.Login";
-    BadSmtpLogin = "BadSMTPLogin", "Attempt.Login";
-    SmtpLoginBruteforce = "SMTPLoginBruteforce", "Attempt.Login";
-    MultipleSshVersions = "MultipleSSHVersions", "Attempt.Login";
-    Beacon = "Beacon", "Intrusion.Botnet";
-    MaliciousJa3 = "MaliciousJA3", "Intrusion.Botnet";
-    MaliciousJa3s = "MaliciousJA3s", "Intrusion.Botnet";
-    Dga = "DGA", "Intrusion.Botnet";
-    DosExecutableDownload = "DOSExecutableDownload", "Malware";
-    DataUpload = "DataUpload", "Information.UnauthorizedAccess";
-    DataUploadWindow = "DataUploadWindow", "Information.UnauthorizedAccess";
-    ThreatIntelligenceBlacklistIp = "ThreatIntelligenceBlacklistIP", "Intrusion";
-    ThreatIntelligenceBlacklistDomain = "ThreatIntelligenceBlacklistDomain", "Intrusion";
-    LongConnection = "LongConnection", "Anomaly.Connection";
-    Port0Connection = "Port0Connection", "Anomaly.Connection";
-    UnknownPort = "UnknownPort", "Anomaly.Connection";
-    MultipleReconnectionAttempts = "MultipleReconnectionAttempts", "Anomaly.Connection";
-    ConnectionToMultiplePorts = "ConnectionToMultiplePorts", "Anomaly.Connection";
-    SshSuccessful = "SSHSuccessful", "Anomaly.Connection";
-    NonHttpPort80Connection = "NonHttpPort80Connection", "Anomaly.Connection";
-    NonSslPort443Connection = "NonSslPort443Connection", "Anomaly.Connection";
-    ConnectionWithoutDns = "ConnectionWithoutDNS", "Anomaly.Connection";
-    DnsWithoutConnection = "DNSWithoutConnection", "Anomaly.Connection";
-    SuspiciousUserAgent = "SuspiciousUserAgent", "Anomaly.Connection";
-    EmptyConnections = "EmptyConnections", "Anomaly.Connection";
-    SelfSignedCertificate = "SelfSignedCertificate", "Anomaly.Connection";
-    IncompatibleCn = "IncompatibleCN", "Anomaly.Connection";
-    UnsolicitedArp = "UnsolicitedARP", "Anomaly.Connection";
-    ArpOutsideLocalNetwork = "ARPOutsideLocalNetwork", "Anomaly.Connection";
+    HorizontalPortscan = "HorizontalPortscan", "Recon.Scanning", High;
+    VerticalPortscan = "VerticalPortscan", "Recon.Scanning", High;
+    IcmpSweep = "ICMPSweep", "Recon.Scanning", Medium;
+    DnsArpaScan = "DNS-ARPA-Scan", "Recon.Scanning", Medium;
+    ArpScan = "ARPScan", "Recon.Scanning", Low;
+    PasswordGuessing = "PasswordGuessing", "Attempt.Login", High;
+    BadSmtpLogin = "BadSMTPLogin", "Attempt.Login", High;
+    SmtpLoginBruteforce = "SMTPLoginBruteforce", "Attempt.Login", High;
+    MultipleSshVersions = "MultipleSSHVersions", "Attempt.Login", Medium;
+    Beacon = "Beacon", "Intrusion.Botnet", Medium;
+    MaliciousJa3 = "MaliciousJA3", "Intrusion.Botnet", Medium;
+    MaliciousJa3s = "MaliciousJA3s", "Intrusion.Botnet", Medium;
+    Dga = "DGA", "Intrusion.Botnet", High;
+    DosExecutableDownload = "DOSExecutableDownload", "Malware", Low;
+    DataUpload = "DataUpload", "Information.UnauthorizedAccess", High;
+    DataUploadWindow = "DataUploadWindow", "Information.UnauthorizedAccess", High;
+    ThreatIntelligenceBlacklistIp = "ThreatIntelligenceBlacklistIP", "Intrusion", Medium;
+    ThreatIntelligenceBlacklistDomain = "ThreatIntelligenceBlacklistDomain", "Intrusion", Medium;
+    LongConnection = "LongConnection", "Anomaly.Connection", Low;
+    Port0Connection = "Port0Connection", "Anomaly.Connection", High;
+    UnknownPort = "UnknownPort", "Anomaly.Connection", High;
+    MultipleReconnectionAttempts = "MultipleReconnectionAttempts", "Anomaly.Connection", Medium;
+    ConnectionToMultiplePorts = "ConnectionToMultiplePorts", "Anomaly.Connection", Medium;
+    SshSuccessful = "SSHSuccessful", "Anomaly.Connection", Info;
+    NonHttpPort80Connection = "NonHttpPort80Connection", "Anomaly.Connection", Low;
+    NonSslPort443Connection = "NonSslPort443Connection", "Anomaly.Connection", Medium;
+    ConnectionWithoutDns = "ConnectionWithoutDNS", "Anomaly.Connection", Info;
+    DnsWithoutConnection = "DNSWithoutConnection", "Anomaly.Connection", Info;
+    SuspiciousUserAgent = "SuspiciousUserAgent", "Anomaly.Connection", High;
+    EmptyConnections = "EmptyConnections", "Anomaly.Connection", Medium;
+    SelfSignedCertificate = "SelfSignedCertificate", "Anomaly.Connection", Low;
+    IncompatibleCn = "IncompatibleCN", "Anomaly.Connection", Medium;
+    UnsolicitedArp = "UnsolicitedARP", "Anomaly.Connection", Info;
+    ArpOutsideLocalNetwork = "ARPOutsideLocalNetwork", "Anomaly.Connection", Low;
 }
 
 impl fmt::Display for EvidenceKind {

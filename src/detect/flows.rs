@@ -58,6 +58,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let tcp_udp = matches!(c.proto, Proto::Tcp | Proto::Udp);
         let est = c.established() == Established::Established;
         let svc = cx.sym(c.service);
+        // `level`: `None` for the kind's default
         let add = |cx: &mut Ctx<'_>, kind, level, confidence, payload| {
             cx.add(Finding {
                 kind,
@@ -74,7 +75,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             add(
                 cx,
                 EvidenceKind::LongConnection,
-                ThreatLevel::Low,
+                None,
                 (c.duration / 86400.0 * 100.0).round() / 100.0,
                 Payload::LongConnection {
                     dst,
@@ -86,7 +87,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             add(
                 cx,
                 EvidenceKind::Port0Connection,
-                ThreatLevel::High,
+                None,
                 0.8,
                 Payload::Port0 {
                     orig_port: c.orig_p,
@@ -115,7 +116,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             add(
                 cx,
                 EvidenceKind::UnknownPort,
-                level,
+                Some(level),
                 1.0,
                 Payload::UnknownPort {
                     port: c.resp_p,
@@ -135,7 +136,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     kind: EvidenceKind::MultipleReconnectionAttempts,
                     attacker: cx.me(),
                     victim: victim.clone(),
-                    level: ThreatLevel::Medium,
+                    level: None,
                     confidence: 0.5,
                     payload: Payload::Reconnections { dst, attempts },
                     ts: c.ts,
@@ -158,7 +159,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 add(
                     cx,
                     EvidenceKind::ConnectionToMultiplePorts,
-                    ThreatLevel::Medium,
+                    None,
                     0.5,
                     Payload::MultiplePorts { dst, ports },
                 );
@@ -169,7 +170,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             add(
                 cx,
                 EvidenceKind::SshSuccessful,
-                ThreatLevel::Info,
+                None,
                 0.8,
                 Payload::SshSuccessfulBySize {
                     dst,
@@ -183,7 +184,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 add(
                     cx,
                     EvidenceKind::NonHttpPort80Connection,
-                    ThreatLevel::Low,
+                    None,
                     0.8,
                     Payload::NonHttpPort80 { dst },
                 );
@@ -192,7 +193,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 add(
                     cx,
                     EvidenceKind::NonSslPort443Connection,
-                    ThreatLevel::Medium,
+                    None,
                     0.8,
                     Payload::NonSslPort443 { dst },
                 );
@@ -209,7 +210,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             add(
                 cx,
                 EvidenceKind::ConnectionWithoutDns,
-                ThreatLevel::Info,
+                None,
                 0.8,
                 Payload::ConnectionWithoutDns { dst },
             );

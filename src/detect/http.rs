@@ -4,7 +4,7 @@
 //! It does not parse HTTP; it reads http.log records.
 
 use super::context::{Ctx, Finding};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -46,7 +46,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::SuspiciousUserAgent,
                 attacker: cx.me(),
                 victim: Some(Party::Ip(h.id.resp_h)),
-                level: ThreatLevel::High,
+                level: None,
                 confidence: 1.0,
                 payload: Payload::SuspiciousUserAgent {
                     user_agent: h.user_agent.clone(),
@@ -68,7 +68,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     kind: EvidenceKind::EmptyConnections,
                     attacker: cx.me(),
                     victim: Some(Party::name(host)),
-                    level: ThreatLevel::Medium,
+                    level: None,
                     confidence: 1.0,
                     payload: Payload::EmptyConnections {
                         host: host.to_string(),
@@ -87,7 +87,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::DosExecutableDownload,
                 attacker: Party::Ip(h.id.resp_h),
                 victim: Some(cx.me()),
-                level: ThreatLevel::Low,
+                level: None,
                 confidence: 1.0,
                 payload: Payload::ExecutableDownload {
                     mime: mime.clone(),

@@ -5,7 +5,7 @@
 //! Zeek's own scan notices are read in `events`, not here.
 
 use super::context::{Ctx, Finding, confidence_from_packets};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use crate::record::{Established, Proto};
 use crate::store::ports;
@@ -58,7 +58,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::HorizontalPortscan,
                 attacker: cx.me(),
                 victim: None,
-                level: ThreatLevel::High,
+                level: None,
                 confidence,
                 payload,
                 ts: c.ts,
@@ -81,7 +81,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::VerticalPortscan,
                 attacker: cx.me(),
                 victim: Some(Party::Ip(c.resp_h)),
-                level: ThreatLevel::High,
+                level: None,
                 confidence,
                 payload,
                 ts: c.ts,
@@ -130,7 +130,7 @@ pub(crate) fn icmp_sweeps(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::IcmpSweep,
                 attacker: cx.me(),
                 victim: None,
-                level: ThreatLevel::Medium,
+                level: None,
                 confidence: (hosts as f64 / 255.0)
                     .min(1.0)
                     .max(confidence_from_packets(s.1) / 10.0),

@@ -3,7 +3,7 @@
 //! lists.
 
 use super::context::{Ctx, Finding};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 
 /// Organisations whose certificates are checked against their own domains (Slips'
@@ -74,7 +74,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::SelfSignedCertificate,
                 attacker: Party::Ip(dst),
                 victim: Some(cx.me()),
-                level: ThreatLevel::Low,
+                level: None,
                 confidence: 0.5,
                 payload: Payload::SelfSigned {
                     dst,
@@ -93,7 +93,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     kind: EvidenceKind::IncompatibleCn,
                     attacker: cx.me(),
                     victim: Some(Party::Ip(dst)),
-                    level: ThreatLevel::Medium,
+                    level: None,
                     confidence: 0.9,
                     payload: Payload::IncompatibleCn {
                         dst,
@@ -110,7 +110,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::MaliciousJa3,
                 attacker: cx.me(),
                 victim: Some(Party::Ip(dst)),
-                level: hit.level,
+                level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::MaliciousJa3 {
                     ja3: s.ja3.to_string(),
@@ -126,7 +126,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::MaliciousJa3s,
                 attacker: Party::Ip(dst),
                 victim: Some(cx.me()),
-                level: hit.level,
+                level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::MaliciousJa3s {
                     ja3s: s.ja3s.to_string(),

@@ -4,7 +4,7 @@
 //! Downloads are not counted.
 
 use super::context::{Ctx, Finding, ignored};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -34,7 +34,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 kind: EvidenceKind::DataUpload,
                 attacker: cx.me(),
                 victim: Some(Party::Ip(c.resp_h)),
-                level: ThreatLevel::High,
+                level: None,
                 confidence: 0.6,
                 payload: Payload::DataUpload {
                     dst: c.resp_h,
@@ -59,7 +59,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             kind: EvidenceKind::DataUploadWindow,
             attacker: cx.me(),
             victim: Some(Party::Ip(dst)),
-            level: ThreatLevel::High,
+            level: None,
             confidence: 0.6,
             payload: Payload::DataUploadWindow {
                 dst,
