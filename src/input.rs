@@ -239,8 +239,9 @@ fn sniff_path(path: &Path) -> Option<String> {
     let reader = zeek::open_log(path).ok()?;
     reader.take(4096).read_to_end(&mut head).ok()?;
     let text = String::from_utf8_lossy(&head);
-    text.lines()
-        .map(str::trim_start)
+    // LF, CRLF or CR line ends; a byte-order mark is not content
+    text.split(['\n', '\r'])
+        .map(|l| l.trim_start_matches('\u{feff}').trim_start())
         .find_map(|l| l.strip_prefix("#path"))
         .map(|v| v.trim().to_string())
 }

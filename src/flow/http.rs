@@ -66,12 +66,63 @@ pub fn http_requests(ts: f64, mut payload: &[u8]) -> Vec<HttpRequest> {
     out
 }
 
+/// Bytes httparse refuses in a head (C0 controls other than tab, CR and LF, and DEL) although
+/// Zeek logs them as they came. A control byte in a user agent must not hide the request: a
+/// `${jndi:` agent with one `\x01` in it would escape detection.
+fn refused(b: u8) -> bool {
+    (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f
+}
+
+/// The payload with refused bytes in its head masked, when there are any. The copy has the
+/// same length, so a slice of it maps back to the original bytes ([`Unmask`]).
+fn masked(payload: &[u8]) -> Option<Vec<u8>> {
+    let head = memchr::memmem::find(payload, b"\r\n\r\n").map_or(payload.len(), |n| n + 4);
+    if !payload[..head].iter().copied().any(refused) {
+        return None;
+    }
+    let mut copy = payload.to_vec();
+    for b in &mut copy[..head] {
+        if refused(*b) {
+            *b = b'~';
+        }
+    }
+    Some(copy)
+}
+
+/// Maps a slice of the parsed buffer back to the same bytes of the original payload.
+struct Unmask<'a> {
+    parsed: &'a [u8],
+    original: &'a [u8],
+}
+
+impl<'a> Unmask<'a> {
+    fn bytes(&self, part: &'a [u8]) -> &'a [u8] {
+        let at = (part.as_ptr() as usize).wrapping_sub(self.parsed.as_ptr() as usize);
+        self.original.get(at..at + part.len()).unwrap_or(part)
+    }
+
+    fn text(&self, part: Option<&'a [u8]>) -> String {
+        text(part.map(|p| self.bytes(p)))
+    }
+}
+
 /// Parses an HTTP/1.x request head at the start of `payload` (the whole head must be there);
 /// with the bytes it and its body take when both are complete.
 pub fn http_request(ts: f64, payload: &[u8]) -> Option<(HttpRequest, Option<usize>)> {
+    parse_request(ts, payload, payload).or_else(|| {
+        let copy = masked(payload)?;
+        parse_request(ts, &copy, payload)
+    })
+}
+
+fn parse_request(ts: f64, buf: &[u8], original: &[u8]) -> Option<(HttpRequest, Option<usize>)> {
+    let un = Unmask {
+        parsed: buf,
+        original,
+    };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
-    let head = match req.parse(payload) {
+    let head = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => Some(n),
         Ok(httparse::Status::Partial) => None,
         Err(_) => return None,
@@ -84,14 +135,14 @@ pub fn http_request(ts: f64, payload: &[u8]) -> Option<(HttpRequest, Option<usiz
         .unwrap_or(0);
     let used = head
         .and_then(|n| n.checked_add(usize::try_from(body_len).ok()?))
-        .filter(|&n| n <= payload.len());
+        .filter(|&n| n <= buf.len());
     let req = HttpRequest {
         ts,
-        method: method.to_string(),
-        uri: uri.to_string(),
+        method: String::from_utf8_lossy(un.bytes(method.as_bytes())).into_owned(),
+        uri: String::from_utf8_lossy(un.bytes(uri.as_bytes())).into_owned(),
         version: format!("1.{}", req.version.unwrap_or(1)),
-        host: text(header(req.headers, "host")),
-        user_agent: text(header(req.headers, "user-agent")),
+        host: un.text(header(req.headers, "host")),
+        user_agent: un.text(header(req.headers, "user-agent")),
         body_len,
     };
     Some((req, used))
@@ -119,19 +170,33 @@ pub fn http_responses(mut payload: &[u8]) -> Vec<HttpResponse> {
 
 /// Parses an HTTP/1.x response head at the start of `payload`.
 pub fn http_response(payload: &[u8]) -> Option<HttpResponse> {
+    parse_response(payload, payload).or_else(|| {
+        let copy = masked(payload)?;
+        parse_response(&copy, payload)
+    })
+}
+
+fn parse_response(buf: &[u8], original: &[u8]) -> Option<HttpResponse> {
+    let un = Unmask {
+        parsed: buf,
+        original,
+    };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut res = httparse::Response::new(&mut headers);
-    let head_len = match res.parse(payload) {
+    let head_len = match res.parse(buf) {
         Ok(httparse::Status::Complete(n)) => Some(n),
         Ok(httparse::Status::Partial) => None,
         Err(_) => return None,
     };
     let code = res.code?;
     let body_len = text(header(res.headers, "content-length")).parse().ok();
-    let mime = head_len.and_then(|n| payload.get(n..)).and_then(sniff_mime);
+    let mime = head_len
+        .and_then(|n| original.get(n..))
+        .and_then(sniff_mime);
     Some(HttpResponse {
         code,
-        message: res.reason.unwrap_or("").to_string(),
+        message: String::from_utf8_lossy(un.bytes(res.reason.unwrap_or("").as_bytes()))
+            .into_owned(),
         version: format!("1.{}", res.version.unwrap_or(1)),
         body_len,
         mime,
@@ -206,6 +271,26 @@ mod tests {
         let codes: Vec<u16> = res.iter().map(|r| r.code).collect();
         assert_eq!(codes, [200, 404]);
         assert_eq!(sniff_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+    }
+
+    // See: #10
+    #[test]
+    fn r10_control_bytes_in_a_head_do_not_hide_the_request() {
+        let (req, used) = http_request(
+            1.0,
+            b"GET /a\x01b HTTP/1.1\r\nHost: x.example\r\nUser-Agent: ${jndi:\x01ldap://e}\x7f\r\n\r\n",
+        )
+        .unwrap_or_else(|| panic!("request"));
+        assert_eq!(
+            req.user_agent, "${jndi:\u{1}ldap://e}\u{7f}",
+            "kept as it came"
+        );
+        assert_eq!(req.uri, "/a\u{1}b");
+        assert_eq!(req.host, "x.example");
+        assert!(used.is_some());
+        let res = http_response(b"HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n")
+            .unwrap_or_else(|| panic!("response"));
+        assert_eq!((res.code, res.message.as_str()), (200, "O\u{1}K"));
     }
 
     proptest! {

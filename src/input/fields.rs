@@ -36,6 +36,9 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
+/// The largest time or interval accepted, seconds (about the year 5138).
+pub const MAX_SECONDS: f64 = 1e11;
+
 /// Shortens a raw value for an error message, escaping control characters.
 fn shown(raw: &str) -> String {
     const MAX: usize = 40;
@@ -187,7 +190,9 @@ impl<R: Row> Get<'_, R> {
         }
     }
 
-    /// A time or interval in seconds; `None` when unset.
+    /// A time or interval in seconds; `None` when unset. Values of [`MAX_SECONDS`] or more
+    /// (in size) are refused: no capture is dated past the year 5000, and such a time would
+    /// stretch the window grid over millennia.
     pub fn seconds(&self, i: usize) -> Result<Option<f64>, FieldError> {
         let field = self.0.name(i);
         let err = |got: String| FieldError {
@@ -195,7 +200,7 @@ impl<R: Row> Get<'_, R> {
             expected: "a number of seconds",
             got,
         };
-        let finite = |v: f64| v.is_finite().then_some(v);
+        let finite = |v: f64| (v.is_finite() && v.abs() < MAX_SECONDS).then_some(v);
         match self.0.raw(i) {
             Raw::Unset | Raw::Json(Value::Null) => Ok(None),
             Raw::Text(t) => t
@@ -343,6 +348,18 @@ mod tests {
         assert_eq!(unescape("plain"), "plain");
         assert_eq!(unescape(r"bad\xZZ"), r"bad\xZZ");
         assert_eq!(unescape(r"end\x"), r"end\x");
+    }
+
+    // See: #10
+    #[test]
+    fn r10_absurd_times_are_refused() {
+        for t in ["1e300", "18446744073709551616", "-1e12", "inf", "NaN"] {
+            assert!(Get(&One(Raw::Text(t))).seconds(0).is_err(), "{t}");
+        }
+        assert_eq!(
+            Get(&One(Raw::Text("1664459365.5"))).seconds(0).unwrap(),
+            Some(1_664_459_365.5)
+        );
     }
 
     #[test]

@@ -253,22 +253,34 @@ fn parse_piece(
     // One SIMD scan finds both column and line ends (measured faster than a 64-byte bit-mask
     // scan, which the compiler did not vectorise).
     for pos in memchr::memchr2_iter(schema.sep, b'\n', b) {
+        let newline = b[pos] == b'\n';
+        // a CRLF line end: the CR is not part of the last column
+        let end = if newline && pos > col_start && b[pos - 1] == b'\r' {
+            pos - 1
+        } else {
+            pos
+        };
         if cols.len() < width {
-            cols.push(&text[col_start..pos]);
+            cols.push(&text[col_start..end]);
         }
         col_start = pos + 1;
-        if b[pos] == b'\n' {
-            p.line(&text[line_start..pos], &mut cols, kind, schema, false);
+        if newline {
+            p.line(&text[line_start..end], &mut cols, kind, schema, false);
             cols.clear();
             line_start = pos + 1;
         }
     }
     if line_start < b.len() {
+        let end = if b.ends_with(b"\r") && b.len() > col_start {
+            b.len() - 1
+        } else {
+            b.len()
+        };
         if cols.len() < width {
-            cols.push(&text[col_start..]);
+            cols.push(&text[col_start..end]);
         }
         p.line(
-            &text[line_start..],
+            &text[line_start..end],
             &mut cols,
             kind,
             schema,
@@ -367,8 +379,10 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, std::io::Error>>(1);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         scope.spawn(move || read_blocks(reader.as_mut(), &tx, &back_rx));
+        // `None` until the first block says whether lines end in CR alone (old Mac style)
+        let mut cr_lines: Option<bool> = None;
         for msg in rx {
-            let chunk = match msg {
+            let mut chunk = match msg {
                 Ok(c) => c,
                 Err(e) => {
                     f.report.fail(Problem::ReadAfterLine {
@@ -378,6 +392,16 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
                     break;
                 }
             };
+            let cr = *cr_lines.get_or_insert_with(|| {
+                memchr::memchr(b'\n', &chunk).is_none() && memchr::memchr(b'\r', &chunk).is_some()
+            });
+            if cr {
+                for b in &mut chunk {
+                    if *b == b'\r' {
+                        *b = b'\n';
+                    }
+                }
+            }
             let Some(last) = memchr::memrchr(b'\n', &chunk) else {
                 carry.extend_from_slice(&chunk); // no line ends here: a very long line
                 let _ = back_tx.send(chunk);
@@ -451,7 +475,7 @@ fn reject_reason(block: &[u8], kind: LogKind) -> Option<String> {
             saw_header = true;
             continue;
         }
-        let text = String::from_utf8_lossy(raw);
+        let text = String::from_utf8_lossy(raw.strip_suffix(b"\r").unwrap_or(raw));
         if text.trim().is_empty() {
             continue;
         }
@@ -497,12 +521,16 @@ impl FileReader {
     /// Takes one line-aligned block; the first one decides whether the file is a log at all.
     fn feed(&mut self, block: &[u8], partial_tail: bool, checked_first: &mut bool) {
         if !*checked_first {
+            // a byte-order mark (written by some editors and Windows tools) is not content
+            let block = block.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(block);
             if let Some(reason) = reject_reason(block, self.kind) {
                 self.report.fail(Problem::NotALog(reason));
                 self.rejected = true;
                 return;
             }
             *checked_first = true;
+            self.process_block(block, partial_tail);
+            return;
         }
         self.process_block(block, partial_tail);
     }
@@ -524,7 +552,8 @@ impl FileReader {
                 && is_header(line)
             {
                 self.parse_segment(&block[seg_start..pos], false);
-                let text = String::from_utf8_lossy(line);
+                // a CRLF line end: the CR is not part of the header's value
+                let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
                 if let Some(path) = apply_header(&text, self.kind, &mut self.schema) {
                     self.report.zeek_path = Some(path);
                 }

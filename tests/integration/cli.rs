@@ -201,3 +201,22 @@ fn capture_generator_is_deterministic_and_reads_back() {
             .all(|s| s.server_name.ends_with(".example.net"))
     );
 }
+
+/// A full or closed stderr never turns a message into a panic: the run ends with the exit
+/// code of its input (2: lines were skipped), not 101.
+// See: #10
+#[test]
+fn r10_a_failing_stderr_does_not_panic() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // not Linux
+    };
+    let dir = fixtures::path("broken/bad-lines");
+    let out = Command::new(env!("CARGO_BIN_EXE_kalipso"))
+        .args(["analyze", "--no-ui"])
+        .arg(&dir)
+        .stderr(full)
+        .output()
+        .unwrap_or_else(|e| panic!("run kalipso: {e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).contains("4 of 7 line(s) skipped"));
+}

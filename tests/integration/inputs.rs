@@ -343,3 +343,44 @@ fn rita_rotated_day_has_one_window_per_hour() {
             > 20_000
     );
 }
+
+/// Line ends and byte-order marks do not change what is read: the fixture logs rewritten with
+/// CRLF, with CR alone, and with a UTF-8 BOM give the same store as the originals, and nothing
+/// is skipped.
+// See: #10
+#[test]
+fn r10_crlf_cr_and_bom_logs_read_like_the_originals() {
+    type Rewrite = fn(&[u8]) -> Vec<u8>;
+    let crlf: Rewrite = |b| {
+        String::from_utf8_lossy(b)
+            .replace('\n', "\r\n")
+            .into_bytes()
+    };
+    let cr: Rewrite = |b| String::from_utf8_lossy(b).replace('\n', "\r").into_bytes();
+    let bom: Rewrite = |b| [b"\xEF\xBB\xBF".as_slice(), b].concat();
+    for fixture in ["zeek/home-office-tsv", "zeek/home-office-json"] {
+        let original = analyze(&[fixtures::path(fixture)]);
+        let want = dump(&original.store);
+        assert!(original.store.conns.len() > 20);
+        for (name, rewrite) in [("crlf", crlf), ("cr", cr), ("bom", bom)] {
+            let tmp = tempfile::tempdir().unwrap();
+            for entry in std::fs::read_dir(fixtures::path(fixture)).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                std::fs::write(tmp.path().join(path.file_name().unwrap()), rewrite(&bytes))
+                    .unwrap();
+            }
+            let got = analyze(&[tmp.path().to_path_buf()]);
+            assert_eq!(
+                got.input.skipped, 0,
+                "{fixture} {name}: {:?}",
+                got.input.files
+            );
+            assert_eq!(got.input.failed_files, 0, "{fixture} {name}");
+            assert!(
+                dump(&got.store) == want,
+                "{fixture} {name}: a different store"
+            );
+        }
+    }
+}
