@@ -8,9 +8,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use std::path::PathBuf;
 
+/// What the exit code says, for `--help`.
+const EXIT_CODES: &str = "Exit codes: 0 everything was read (an input without IP traffic too); 2 some \
+input was skipped or unreadable, or the command line is wrong; 1 kalipso failed (an output could \
+not be written).";
+
 /// kalipso: the behavioural picture of a network capture, in seconds.
 #[derive(Debug, Parser)]
-#[command(name = "kalipso", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "kalipso",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -68,6 +80,7 @@ impl From<DirectionArg> for Direction {
 
 /// `kalipso analyze`.
 #[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct AnalyzeArgs {
     /// Captures, Zeek log directories or files.
     #[arg(required = true, value_name = "PATH")]

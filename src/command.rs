@@ -4,7 +4,9 @@
 
 use crate::analysis::{Options, analyze};
 use crate::cli::{AnalyzeConfig, Cli, Command};
-use crate::{detect, export, generate, report, text, ui};
+use crate::export::alerts::AlertFiles;
+use crate::export::file::OutputFile;
+use crate::{Analysis, detect, generate, report, text, ui};
 use anyhow::Context as _;
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -16,27 +18,87 @@ pub fn say(message: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr().lock(), "kalipso: {}", text::Clean(&line));
 }
 
+/// `'a', 'b'` for messages.
+fn quoted_paths(paths: &[std::path::PathBuf]) -> String {
+    let quoted: Vec<String> = paths.iter().map(|p| format!("'{}'", p.display())).collect();
+    quoted.join(", ")
+}
+
 /// A `hint: …` line on stderr after a message, for a common mistake.
 fn hint(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "hint: {text}");
 }
 
-/// Runs a parsed command line; returns the process exit code (0 ok, 2 input had errors).
+/// Runs a parsed command line; returns the process exit code: 0 when everything was read, 2
+/// when some input was skipped or unreadable (or the command line is wrong, as clap says it),
+/// 1 when kalipso itself failed (an output could not be written).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Analyze(args) => run_analyze(&AnalyzeConfig::try_from(args)?),
-        Command::Generate(g) => {
-            let file = std::fs::File::create(&g.out)
-                .with_context(|| format!("cannot create '{}'", g.out.display()))?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-            if g.pcap {
-                generate::capture(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
-            } else {
-                generate::conn_log(&mut w, g.lines, g.hosts, g.hours, g.seed)?;
+        Command::Analyze(args) => match AnalyzeConfig::try_from(args) {
+            Ok(cfg) => run_analyze(&cfg),
+            Err(e) => {
+                say(format_args!("{e:#}"));
+                Ok(ExitCode::from(2))
             }
-            w.flush()?;
+        },
+        Command::Generate(g) => {
+            OutputFile::create(&g.out)?.write_with(|w| {
+                if g.pcap {
+                    generate::capture(w, g.lines, g.hosts, g.hours, g.seed)
+                } else {
+                    generate::conn_log(w, g.lines, g.hosts, g.hours, g.seed)
+                }
+            })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The output files of one run, created before the analysis starts.
+struct Outputs {
+    json: Option<OutputFile>,
+    dump: Option<OutputFile>,
+    alerts: Option<AlertFiles>,
+}
+
+impl Outputs {
+    fn create(cfg: &AnalyzeConfig) -> anyhow::Result<Outputs> {
+        Ok(Outputs {
+            json: cfg.json.as_deref().map(OutputFile::create).transpose()?,
+            dump: cfg
+                .dump_redis
+                .as_deref()
+                .map(OutputFile::create)
+                .transpose()?,
+            alerts: cfg.output.as_deref().map(AlertFiles::create).transpose()?,
+        })
+    }
+
+    /// Writes every file; a failure is reported and does not stop the others. True when all
+    /// were written.
+    fn write(
+        self,
+        analysis: &Analysis,
+        report: &report::Report<'_>,
+        pool: &rayon::ThreadPool,
+    ) -> bool {
+        let mut ok = true;
+        let mut done = |r: anyhow::Result<()>| {
+            if let Err(e) = r {
+                say(format_args!("{e:#}"));
+                ok = false;
+            }
+        };
+        if let Some(f) = self.alerts {
+            done(f.write(&analysis.store, &analysis.detections));
+        }
+        if let Some(f) = self.json {
+            done(f.write_with(|w| serde_json::to_writer_pretty(w, report).map_err(Into::into)));
+        }
+        if let Some(f) = self.dump {
+            done(f.write_with(|w| pool.install(|| analysis.store.dump_redis(w))));
+        }
+        ok
     }
 }
 
@@ -60,11 +122,8 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
             whitelist,
         },
     };
+    let outputs = Outputs::create(cfg)?;
     let analysis = pool.install(|| analyze(&options));
-    if let Some(dir) = &cfg.output {
-        export::alerts::write(&analysis.store, &analysis.detections, dir)
-            .with_context(|| format!("cannot write alerts to '{}'", dir.display()))?;
-    }
 
     for f in &analysis.input.files {
         if let Some(e) = &f.error {
@@ -82,33 +141,36 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         }
     }
     let records: u64 = analysis.input.records.values().sum();
-    if records == 0 {
-        let what: Vec<String> = cfg
-            .paths
+    // an input that was read but holds no IP traffic (ARP only, an empty capture, a log with
+    // headers only) is no failure: it is said, and the (empty) report follows
+    let read_any = records > 0
+        || analysis
+            .input
+            .files
             .iter()
-            .map(|p| format!("'{}'", p.display()))
-            .collect();
-        say(format_args!("nothing readable in {}", what.join(", ")));
+            .any(|f| f.error.is_none() && f.skipped == 0);
+    if read_any && records == 0 {
+        say(format_args!(
+            "note: {} read, but holds no IP connection or log record",
+            quoted_paths(&cfg.paths)
+        ));
+    }
+    // the files asked for are written even then: they were created, and say what was tried
+    let report = report::Report::new(&analysis, cfg.top);
+    let written = outputs.write(&analysis, &report, &pool);
+    if !read_any {
+        say(format_args!(
+            "nothing readable in {}",
+            quoted_paths(&cfg.paths)
+        ));
         hint(
             "give a pcap/pcapng capture, a Zeek log directory, or a conn.log (TSV or JSON, optionally .gz)",
         );
-        return Ok(ExitCode::from(2));
-    }
-
-    let report = report::Report::new(&analysis, cfg.top);
-    if let Some(path) = &cfg.json {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create '{}'", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut w, &report)?;
-        w.flush()?;
-    }
-    if let Some(path) = &cfg.dump_redis {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create '{}'", path.display()))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        pool.install(|| analysis.store.dump_redis(&mut w))?;
-        w.flush()?;
+        return Ok(if written {
+            ExitCode::from(2)
+        } else {
+            ExitCode::FAILURE
+        });
     }
     let geo = ui::geo::Geo::open(&cfg.geoip);
     for w in &geo.warnings {
@@ -122,7 +184,9 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     let had_errors = analysis.input.skipped > 0 || analysis.input.failed_files > 0;
-    Ok(if had_errors {
+    Ok(if !written {
+        ExitCode::FAILURE
+    } else if had_errors {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

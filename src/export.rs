@@ -1,6 +1,8 @@
-//! Files other tools read: [`alerts`] writes Slips' `alerts.log` and `alerts.json`. The Redis
+//! Files other tools read: [`alerts`] writes Slips' `alerts.log` and `alerts.json`; [`file`]
+//! creates the output files the user named before the analysis starts. The Redis
 //! dump in Slips' layout is rendered by [`crate::store::redis`], next to the keyspace it mirrors.
 //!
 //! Nothing here analyses: exports only write what an analysis holds.
 
 pub mod alerts;
+pub mod file;

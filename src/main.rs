@@ -23,7 +23,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             kalipso::say(format_args!("{err:#}"));
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! It does not decide alerts ([`crate::detect::alerts()`] does).
 
+use super::file::{OutputFile, create_dir};
 use crate::detect::{Detections, Party};
 use crate::store::Store;
 use crate::text::Clean;
@@ -77,26 +78,80 @@ fn iso(ts: f64) -> String {
         })
 }
 
+/// `alerts.log` and `alerts.json` of one output directory, created before the analysis.
+#[derive(Debug)]
+pub struct AlertFiles {
+    log: OutputFile,
+    json: OutputFile,
+}
+
+impl AlertFiles {
+    /// Creates `dir` and its two (empty) files.
+    pub fn create(dir: &Path) -> anyhow::Result<AlertFiles> {
+        create_dir(dir)?;
+        Ok(AlertFiles {
+            log: OutputFile::create(&dir.join("alerts.log"))?,
+            json: OutputFile::create(&dir.join("alerts.json"))?,
+        })
+    }
+
+    /// Writes both files; an error names the file. A failure of one still writes the other.
+    pub fn write(self, store: &Store, d: &Detections) -> anyhow::Result<()> {
+        let log = self.log.write_with(|w| write_log(d, w));
+        let json = self.json.write_with(|w| write_json(store, d, w));
+        log.and(json)
+    }
+}
+
 /// Writes `alerts.log` and `alerts.json` in Slips v1.0.0's line formats into `dir`.
-pub fn write(store: &Store, d: &Detections, dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut log = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.log"))?);
-    let mut json = std::io::BufWriter::new(std::fs::File::create(dir.join("alerts.json"))?);
+pub fn write(store: &Store, d: &Detections, dir: &Path) -> anyhow::Result<()> {
+    AlertFiles::create(dir)?.write(store, d)
+}
+
+/// Which alert each evidence belongs to.
+fn alert_of(d: &Detections) -> HashMap<usize, usize> {
     let mut by_alert: HashMap<usize, usize> = HashMap::default();
     for (a, alert) in d.alerts.iter().enumerate() {
         for &e in &alert.evidence {
             by_alert.insert(e, a);
         }
     }
+    by_alert
+}
+
+/// `alerts.log`: every evidence line, and a line when its window raises an alert.
+fn write_log(d: &Detections, log: &mut impl Write) -> std::io::Result<()> {
+    let by_alert = alert_of(d);
+    for (i, e) in d.evidence.iter().enumerate() {
+        writeln!(
+            log,
+            "{}: Src IP {:<26}. Detected {}",
+            iso(e.ts),
+            e.profile.to_string(),
+            Clean(&e.description())
+        )?;
+        if let Some(&a) = by_alert.get(&i) {
+            let alert = &d.alerts[a];
+            if alert.evidence.last() == Some(&i) {
+                writeln!(
+                    log,
+                    "{}: Src IP {}. Generated an alert given enough evidence on timewindow {}.",
+                    iso(alert.ts),
+                    alert.profile,
+                    alert.window
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `alerts.json`: one IDEA0 record per evidence.
+fn write_json(store: &Store, d: &Detections, json: &mut impl Write) -> std::io::Result<()> {
+    let by_alert = alert_of(d);
     for (i, e) in d.evidence.iter().enumerate() {
         let time = iso(e.ts);
         let description = e.description();
-        writeln!(
-            log,
-            "{time}: Src IP {:<26}. Detected {}",
-            e.profile.to_string(),
-            Clean(&description)
-        )?;
         let note = IdeaNote {
             alert: by_alert.contains_key(&i),
             attacker: e.attacker.to_string(),
@@ -124,21 +179,8 @@ pub fn write(store: &Store, d: &Detections, dir: &Path) -> std::io::Result<()> {
                 .and_then(Party::ip)
                 .map(|v| [IdeaAddress::of(v)]),
         };
-        serde_json::to_writer(&mut json, &record)?;
+        serde_json::to_writer(&mut *json, &record)?;
         writeln!(json)?;
-        if let Some(&a) = by_alert.get(&i) {
-            let alert = &d.alerts[a];
-            if alert.evidence.last() == Some(&i) {
-                writeln!(
-                    log,
-                    "{}: Src IP {}. Generated an alert given enough evidence on timewindow {}.",
-                    iso(alert.ts),
-                    alert.profile,
-                    alert.window
-                )?;
-            }
-        }
     }
-    log.flush()?;
-    json.flush()
+    Ok(())
 }

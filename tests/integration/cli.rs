@@ -220,3 +220,103 @@ fn r10_a_failing_stderr_does_not_panic() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stdout).contains("4 of 7 line(s) skipped"));
 }
+
+/// Inputs that are valid but hold no IP traffic are read, said to be empty, and exit 0; only
+/// inputs of which nothing could be read exit 2 with "nothing readable".
+// See: #10
+#[test]
+fn r10_inputs_without_ip_traffic_are_not_failures() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // a pcap global header and no packet
+    let mut header = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    header.extend([0; 8]);
+    header.extend(65535u32.to_le_bytes());
+    header.extend(1u32.to_le_bytes());
+    let pcap = tmp.path().join("empty.pcap");
+    std::fs::write(&pcap, &header).unwrap_or_else(|e| panic!("{e}"));
+    let log = tmp.path().join("conn.log");
+    std::fs::write(
+        &log,
+        "#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n#close\t2024-01-01-00-00-00\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for input in [&pcap, &log] {
+        let out = kalipso(&["analyze", "--no-ui", input.to_str().unwrap_or_default()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}: {stderr}", input.display());
+        assert!(stderr.contains("holds no IP connection"), "{stderr}");
+        assert!(
+            text(&out.stdout).contains("Profiles: 0"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+/// Output paths are checked before the analysis; a write failure names the file, and the
+/// other outputs and the report are still written (exit 1).
+// See: #10
+#[test]
+fn r10_outputs_are_checked_first_and_failures_name_the_file() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = fixtures::path("zeek/home-office-tsv");
+    let input = input.to_str().unwrap_or_default();
+    let missing = tmp.path().join("no/such/dir/report.json");
+    let out = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--json",
+        missing.to_str().unwrap_or_default(),
+        input,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("report.json"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "stopped before the analysis");
+
+    let a_file = tmp.path().join("plain-file");
+    std::fs::write(&a_file, "x").unwrap_or_else(|e| panic!("{e}"));
+    let out = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--output",
+        a_file.to_str().unwrap_or_default(),
+        input,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not a directory"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    if std::path::Path::new("/dev/full").exists() {
+        let json = tmp.path().join("report.json");
+        let out = kalipso(&[
+            "analyze",
+            "--no-ui",
+            "--dump-redis",
+            "/dev/full",
+            "--json",
+            json.to_str().unwrap_or_default(),
+            input,
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            text(&out.stderr).contains("cannot write '/dev/full'"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            std::fs::metadata(&json).is_ok_and(|m| m.len() > 100),
+            "the JSON report is written"
+        );
+        assert!(
+            text(&out.stdout).contains("Profiles: 3"),
+            "and the report printed"
+        );
+    }
+}
