@@ -7,6 +7,7 @@
 //! flow assembler. A truncated file keeps everything before the cut and reports the packet
 //! number; a file that is not a capture is reported, never a panic.
 
+use super::fields::MAX_SECONDS;
 use super::{FileReport, MAX_EXAMPLES, Position, Problem};
 use crate::flow::{Capture, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::Batch;
@@ -38,9 +39,31 @@ pub(crate) fn is_capture(path: &Path) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct Iface {
     linktype: Linktype,
-    /// Ticks per second.
-    resolution: u64,
-    offset: u64,
+    /// Ticks per second; `None` for a resolution no 64-bit counter can hold.
+    resolution: Option<u64>,
+    /// `if_tsoffset`: seconds added to every time (may be negative).
+    offset: i64,
+    /// The raw `if_tsresol`, for messages.
+    tsresol: u8,
+}
+
+/// Ticks per second of a pcapng `if_tsresol`: 10^n, or 2^n when the high bit is set
+/// (pcap-parser 0.17 takes the binary form for an error and the caller would fall back to
+/// microseconds, dating a 2022 capture in 1970).
+fn ticks_per_second(tsresol: u8) -> Option<u64> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n).filter(|_| n < 64)
+    }
+}
+
+/// A pcapng time in seconds: the 64-bit tick count over the resolution, plus the offset (in
+/// f64 throughout, so a large offset does not wrap as a 32-bit second count would).
+fn pcapng_time(high: u32, low: u32, ticks: u64, offset: i64) -> f64 {
+    let t = (u64::from(high) << 32) | u64::from(low);
+    offset as f64 + (t / ticks) as f64 + (t % ticks) as f64 / ticks as f64
 }
 
 /// What a packet turned out to be.
@@ -299,11 +322,9 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
         }
     };
     let mut ifaces: Vec<Iface> = Vec::new();
-    let mut legacy = Iface {
-        linktype: Linktype::ETHERNET,
-        resolution: 1_000_000,
-        offset: 0,
-    };
+    // classic pcap: one link type and µs or ns times for the whole file
+    let mut legacy_linktype = Linktype::ETHERNET;
+    let mut legacy_ticks = 1e6;
     let mut stalled = 0;
     loop {
         match reader.next() {
@@ -311,18 +332,17 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
                 stalled = 0;
                 let packet = match block {
                     PcapBlockOwned::LegacyHeader(h) => {
-                        legacy.linktype = h.network;
-                        legacy.resolution = if h.is_nanosecond_precision() {
-                            1_000_000_000
+                        legacy_linktype = h.network;
+                        legacy_ticks = if h.is_nanosecond_precision() {
+                            1e9
                         } else {
-                            1_000_000
+                            1e6
                         };
                         None
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        let ts =
-                            f64::from(b.ts_sec) + f64::from(b.ts_usec) / legacy.resolution as f64;
-                        Some((ts, legacy.linktype, b.data, b.caplen as usize))
+                        let ts = f64::from(b.ts_sec) + f64::from(b.ts_usec) / legacy_ticks;
+                        Some((ts, legacy_linktype, b.data, b.caplen as usize))
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         ifaces.clear(); // interface ids are per section
@@ -331,26 +351,40 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                         ifaces.push(Iface {
                             linktype: idb.linktype,
-                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                            offset: u64::try_from(idb.if_tsoffset).unwrap_or(0),
+                            resolution: ticks_per_second(idb.if_tsresol),
+                            offset: idb.if_tsoffset,
+                            tsresol: idb.if_tsresol,
                         });
                         None
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        if let Some(i) = ifaces.get(epb.if_id as usize) {
-                            Some((
-                                epb.decode_ts_f64(i.offset, i.resolution),
-                                i.linktype,
-                                epb.data,
-                                epb.caplen as usize,
-                            ))
-                        } else {
-                            packets += 1;
-                            report.skipped += 1;
-                            if notes.len() < MAX_EXAMPLES {
-                                notes.push((packets, format!("unknown interface {}", epb.if_id)));
+                        let iface = ifaces.get(epb.if_id as usize);
+                        let time = iface.and_then(|i| {
+                            let ticks = i.resolution?;
+                            Some(pcapng_time(epb.ts_high, epb.ts_low, ticks, i.offset))
+                        });
+                        match (iface, time) {
+                            (Some(i), Some(ts)) if ts.abs() < MAX_SECONDS => {
+                                Some((ts, i.linktype, epb.data, epb.caplen as usize))
                             }
-                            None
+                            _ => {
+                                packets += 1;
+                                report.skipped += 1;
+                                if notes.len() < MAX_EXAMPLES {
+                                    let why = match (iface, time) {
+                                        (None, _) => format!("unknown interface {}", epb.if_id),
+                                        (Some(i), None) => format!(
+                                            "interface {}: unsupported time resolution 0x{:02x}",
+                                            epb.if_id, i.tsresol
+                                        ),
+                                        (Some(_), Some(ts)) => {
+                                            format!("time out of range ({ts:e} s)")
+                                        }
+                                    };
+                                    notes.push((packets, why));
+                                }
+                                None
+                            }
                         }
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => ifaces.first().map(|i| {

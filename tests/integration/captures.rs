@@ -562,3 +562,81 @@ fn dns_over_tcp_and_pipelined_http_give_their_records() {
         "both carry their connection's uid"
     );
 }
+
+/// pcapng with one Ethernet interface whose `if_tsresol` and `if_tsoffset` are given, and
+/// packets given by raw tick counts.
+fn pcapng_ticks(tsresol: u8, offset: i64, packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut shb = Vec::new();
+    shb.extend(0x1a2b_3c4du32.to_le_bytes());
+    shb.extend(1u16.to_le_bytes());
+    shb.extend(0u16.to_le_bytes());
+    shb.extend((-1i64).to_le_bytes());
+    let mut out = block(0x0a0d_0d0a, &shb);
+    let mut idb = Vec::new();
+    idb.extend(1u16.to_le_bytes());
+    idb.extend(0u16.to_le_bytes());
+    idb.extend(65_535u32.to_le_bytes());
+    idb.extend(9u16.to_le_bytes()); // if_tsresol
+    idb.extend(1u16.to_le_bytes());
+    idb.extend([tsresol, 0, 0, 0]);
+    idb.extend(14u16.to_le_bytes()); // if_tsoffset
+    idb.extend(8u16.to_le_bytes());
+    idb.extend(offset.to_le_bytes());
+    idb.extend([0u8; 4]); // opt_endofopt
+    out.extend(block(1, &idb));
+    for (ticks, data) in packets {
+        let mut epb = Vec::new();
+        epb.extend(0u32.to_le_bytes());
+        epb.extend(((ticks >> 32) as u32).to_le_bytes());
+        epb.extend((*ticks as u32).to_le_bytes());
+        epb.extend((data.len() as u32).to_le_bytes());
+        epb.extend((data.len() as u32).to_le_bytes());
+        epb.extend(data);
+        out.extend(block(6, &epb));
+    }
+    out
+}
+
+/// pcapng times: a binary resolution (high bit: 2^-n s), an offset past 2^32 s, and a
+/// resolution no counter can hold (its packets are skipped and said so, not dated in 1970).
+// See: #10
+#[test]
+fn r10_pcapng_binary_resolutions_and_large_offsets() {
+    let packets = handshake(&ipv4_eth);
+    let binary: Vec<(u64, Vec<u8>)> = packets
+        .iter()
+        .map(|(ts, p)| ((ts * 1024.0).round() as u64, p.clone()))
+        .collect();
+    let (conns, report) = analyze_bytes(&pcapng_ticks(0x8a, 0, &binary), "binary.pcapng");
+    assert_eq!(report.skipped, 0, "{:?}", report.examples);
+    assert_eq!(conns.len(), 1);
+    assert!(
+        (conns[0].ts - T0).abs() < 1e-3,
+        "2^-10 s ticks: {}",
+        conns[0].ts
+    );
+
+    let offset = (1i64 << 32) + 1_000;
+    let shifted: Vec<(u64, Vec<u8>)> = packets
+        .iter()
+        .map(|(ts, p)| (((ts - T0) * 1e6).round() as u64, p.clone()))
+        .collect();
+    let (conns, _) = analyze_bytes(&pcapng_ticks(6, offset, &shifted), "offset.pcapng");
+    assert_eq!(conns.len(), 1);
+    assert!(
+        (conns[0].ts - offset as f64).abs() < 1e-3,
+        "no 32-bit wrap: {}",
+        conns[0].ts
+    );
+
+    let (conns, report) = analyze_bytes(&pcapng_ticks(20, 0, &binary), "tiny.pcapng");
+    assert!(conns.is_empty());
+    assert_eq!(report.skipped, 8);
+    assert!(
+        report.examples[0]
+            .to_string()
+            .contains("unsupported time resolution 0x14"),
+        "{:?}",
+        report.examples
+    );
+}
