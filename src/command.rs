@@ -133,8 +133,13 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
             say(ex);
         }
         if f.skipped > f.examples.len() as u64 {
+            let what = if f.capture.is_some() {
+                "packet(s)"
+            } else {
+                "line(s)"
+            };
             say(format_args!(
-                "{}: {} more line(s) skipped",
+                "{}: {} more {what} skipped",
                 f.path,
                 f.skipped - f.examples.len() as u64
             ));

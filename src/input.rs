@@ -277,12 +277,20 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
                 walk(p, &mut files, failures);
                 files.sort();
                 for f in files {
-                    if capture_name(&f) && pcap::is_capture(&f) {
-                        out.push(Candidate {
-                            kind: LogKind::Conn,
-                            path: f,
-                            capture: true,
-                        });
+                    if capture_name(&f) {
+                        // a file named as a capture that is none is said, not left out
+                        match pcap::sniff_capture(&f) {
+                            Ok(()) => out.push(Candidate {
+                                kind: LogKind::Conn,
+                                path: f,
+                                capture: true,
+                            }),
+                            Err(problem) => {
+                                let mut r = FileReport::new(&f, LogKind::Conn);
+                                r.fail(problem);
+                                failures.push(r);
+                            }
+                        }
                     } else if let Some(name) = log_name(&f) {
                         // the #path header, when there is one, names the log better than the file
                         let name = sniff_path(&f).unwrap_or(name);
@@ -297,12 +305,18 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
             Ok(_) => {
                 // A file named explicitly is read whatever its name: a capture by its magic
                 // bytes, a log by its #path header or name.
-                if pcap::is_capture(p) {
+                let sniffed = pcap::sniff_capture(p);
+                if sniffed.is_ok() {
                     out.push(Candidate {
                         kind: LogKind::Conn,
                         path: p.clone(),
                         capture: true,
                     });
+                } else if let (true, Err(problem)) = (capture_name(p), sniffed) {
+                    // named as a capture: "not a Zeek log" would mislead
+                    let mut r = FileReport::new(p, LogKind::Conn);
+                    r.fail(problem);
+                    failures.push(r);
                 } else {
                     let name = sniff_path(p)
                         .or_else(|| log_name(p))

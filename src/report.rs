@@ -219,7 +219,7 @@ impl<'a> Report<'a> {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "Input: {} file(s), {} unreadable, {} line(s) skipped",
+            "Input: {} file(s), {} unreadable, {} line(s) or packet(s) skipped",
             i.files.len(),
             i.failed_files,
             i.skipped
@@ -273,9 +273,15 @@ impl<'a> Report<'a> {
                 );
             }
             if f.skipped > 0 {
+                // a capture counts packets where a log counts lines
+                let unit = if f.capture.is_some() {
+                    "packet(s)"
+                } else {
+                    "line(s)"
+                };
                 let _ = writeln!(
                     s,
-                    "  {}: {} of {} line(s) skipped, first:",
+                    "  {}: {} of {} {unit} skipped, first:",
                     Clean(&f.path),
                     f.skipped,
                     f.data_lines

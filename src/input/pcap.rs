@@ -19,20 +19,34 @@ use pcap_parser::{Linktype, PcapBlockOwned, PcapError};
 use std::net::IpAddr;
 use std::path::Path;
 
-/// Whether the file starts like a capture (pcap or pcapng, possibly gzipped).
-pub(crate) fn is_capture(path: &Path) -> bool {
+/// Whether a file is a pcap or pcapng capture (plain or gzip), by its first four bytes; when
+/// it is not, why (cannot be opened, empty or too short, or the magic number it has).
+pub(crate) fn sniff_capture(path: &Path) -> Result<(), Problem> {
     use std::io::Read;
-    let mut magic = [0u8; 4];
-    let Ok(mut r) = super::zeek::open_log(path) else {
-        return false;
+    let r = super::zeek::open_log(path).map_err(|e| Problem::Open(e.to_string()))?;
+    let mut magic = Vec::with_capacity(4);
+    r.take(4)
+        .read_to_end(&mut magic)
+        .map_err(|e| Problem::Read(e.to_string()))?;
+    let Ok(magic) = <[u8; 4]>::try_from(magic.as_slice()) else {
+        return Err(Problem::NotACapture(if magic.is_empty() {
+            "the file is empty".into()
+        } else {
+            format!("only {} byte(s) long", magic.len())
+        }));
     };
-    if r.read_exact(&mut magic).is_err() {
-        return false;
-    }
-    matches!(
-        u32::from_le_bytes(magic),
+    let m = u32::from_le_bytes(magic);
+    if matches!(
+        m,
         0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-    )
+    ) {
+        Ok(())
+    } else {
+        Err(Problem::NotACapture(format!(
+            "unknown magic number {:02x} {:02x} {:02x} {:02x}",
+            magic[0], magic[1], magic[2], magic[3]
+        )))
+    }
 }
 
 /// Per-interface decoding parameters.

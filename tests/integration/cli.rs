@@ -320,3 +320,49 @@ fn r10_outputs_are_checked_first_and_failures_name_the_file() {
         );
     }
 }
+
+/// Files named as captures that are none (random bytes, empty) are reported, in a directory
+/// scan and when named, never silently left out or called "not a Zeek log".
+// See: #10
+#[test]
+fn r10_broken_captures_are_reported_not_dropped() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("mixed");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("random.pcap"),
+        b"\x12\x34\x56\x78 not a capture at all",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("empty.pcap"), b"").unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::read(fixtures::path("zeek/home-office-tsv/conn.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("conn.log"), log).unwrap_or_else(|e| panic!("{e}"));
+    let out = kalipso(&["analyze", "--no-ui", dir.to_str().unwrap_or_default()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "random.pcap: not a pcap or pcapng capture: unknown magic number 12 34 56 78"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("empty.pcap: not a pcap or pcapng capture: the file is empty"),
+        "{stderr}"
+    );
+    assert!(
+        text(&out.stdout).contains("2 unreadable"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let named = dir.join("random.pcap");
+    let out = kalipso(&["analyze", "--no-ui", named.to_str().unwrap_or_default()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("unknown magic number") && !stderr.contains("not a Zeek log"),
+        "{stderr}"
+    );
+}
