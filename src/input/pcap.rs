@@ -321,11 +321,17 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
     };
     // pcap-parser decides the format from its first read: give it a full first buffer.
     let mut head = Vec::with_capacity(1 << 16);
+    // a read error here (a .gz cut in its first 64 kB) still leaves what was decoded before it
+    let mut cut = false;
     if let Err(e) =
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut input, 1 << 16), &mut head)
     {
-        report.fail(Problem::Read(e.to_string()));
-        return (report, notes);
+        if head.is_empty() {
+            report.fail(Problem::Read(e.to_string()));
+            return (report, notes);
+        }
+        cut = true;
+        input = Box::new(std::io::empty());
     }
     let input = std::io::Read::chain(std::io::Cursor::new(head), input);
     let mut reader = match pcap_parser::create_reader(1 << 20, input) {
@@ -443,6 +449,9 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
                 break;
             }
         }
+    }
+    if cut && report.error.is_none() {
+        report.fail(Problem::ReadAfterPacket(packets));
     }
     report.data_lines = packets;
     (report, notes)

@@ -455,6 +455,11 @@ fn read_blocks(
                 Ok(k) => filled += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
+                    // what was decoded before the error (a cut .gz) is still read
+                    buf.truncate(filled);
+                    if filled > 0 && tx.send(Ok(buf)).is_err() {
+                        return;
+                    }
                     let _ = tx.send(Err(e));
                     return;
                 }

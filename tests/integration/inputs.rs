@@ -384,3 +384,56 @@ fn r10_crlf_cr_and_bom_logs_read_like_the_originals() {
         }
     }
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A cut `.gz` keeps everything decodable before the cut, and the message says after which
+/// line or packet reading stopped.
+// See: #10
+#[test]
+fn r10_cut_gzip_keeps_what_was_decodable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = Vec::new();
+    kalipso::generate::conn_log(&mut log, 20_000, 200, 1, 5).unwrap();
+    let gz = gzip(&log);
+    let path = tmp.path().join("conn.log.gz");
+    std::fs::write(&path, &gz[..gz.len() / 2]).unwrap();
+    let a = analyze(std::slice::from_ref(&path));
+    let f = &a.input.files[0];
+    assert!(
+        f.records > 5_000 && f.records < 20_000,
+        "about half of the lines: {}",
+        f.records
+    );
+    let error = f
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let line: u64 = error
+        .split("read error after line ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(line >= f.data_lines && line < 20_100, "{error}");
+
+    let mut pcap = Vec::new();
+    kalipso::generate::capture(&mut pcap, 400, 60, 2, 3).unwrap();
+    let gz = gzip(&pcap);
+    let path = tmp.path().join("cut.pcap.gz");
+    std::fs::write(&path, &gz[..gz.len().min(30_000)]).unwrap();
+    let input = kalipso::input::read(std::slice::from_ref(&path));
+    let f = &input.summary.files[0];
+    assert!(
+        f.data_lines > 10,
+        "packets before the cut are read: {}",
+        f.data_lines
+    );
+    assert!(f.error.is_some(), "and the cut is said");
+}
