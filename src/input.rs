@@ -359,7 +359,23 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, failures: &mut Vec<FileReport>) {
         }
         match entry.file_type() {
             Ok(t) if t.is_dir() => walk(&path, out, failures),
-            Ok(_) => out.push(path),
+            Ok(t) if t.is_file() => out.push(path),
+            // a link is read when it leads to a file; FIFOs, sockets and devices are never
+            // opened in a scan (opening a FIFO waits for a writer)
+            Ok(_) => match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => out.push(path),
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    let mut r = FileReport::new(&path, LogKind::Other);
+                    r.fail(Problem::NotAFile);
+                    failures.push(r);
+                }
+                Err(e) => {
+                    let mut r = FileReport::new(&path, LogKind::Other);
+                    r.fail(Problem::Open(e.to_string()));
+                    failures.push(r);
+                }
+            },
             Err(_) => {}
         }
     }

@@ -54,6 +54,9 @@ pub enum Problem {
         /// What the capture parser said.
         reason: String,
     },
+    /// A FIFO, socket or device met in a directory scan.
+    #[error("not a regular file (a FIFO, socket or device): a directory scan does not open it")]
+    NotAFile,
     /// Not a capture at all.
     #[error("not a pcap or pcapng capture: {0}")]
     NotACapture(String),

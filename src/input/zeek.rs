@@ -19,6 +19,9 @@ use crate::record::Batch;
 
 /// Bytes read per block; memory per file being read is about twice this.
 const BLOCK: usize = 8 << 20;
+/// The longest line kept; a longer one is skipped and counted, so memory stays bounded
+/// whatever the input (a file of zeros, a log without newlines).
+pub const MAX_LINE: usize = 1 << 20;
 /// Smallest piece of a block handed to one parser task.
 const MIN_PIECE: usize = 256 << 10;
 
@@ -375,6 +378,8 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
     // go back to it for reuse. A line cut by a block boundary is carried over and completed.
     let mut carry: Vec<u8> = Vec::new();
     let mut checked_first = false;
+    // inside a line longer than MAX_LINE, whose bytes are dropped until its end
+    let mut long_line = false;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, std::io::Error>>(1);
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -403,12 +408,23 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
                 }
             }
             let Some(last) = memchr::memrchr(b'\n', &chunk) else {
-                carry.extend_from_slice(&chunk); // no line ends here: a very long line
+                // no line ends here: a very long line, kept only up to MAX_LINE
+                if !long_line {
+                    carry.extend_from_slice(&chunk);
+                    long_line = carry.len() > MAX_LINE;
+                    if long_line {
+                        carry = Vec::new();
+                    }
+                }
                 let _ = back_tx.send(chunk);
                 continue;
             };
             let mut start = 0;
-            if !carry.is_empty() {
+            if long_line {
+                // the rest of the long line ends here
+                f.skip_long_line();
+                start = memchr::memchr(b'\n', &chunk).unwrap_or(last) + 1;
+            } else if !carry.is_empty() {
                 let first = memchr::memchr(b'\n', &chunk).unwrap_or(last);
                 carry.extend_from_slice(&chunk[..=first]);
                 let line = std::mem::take(&mut carry);
@@ -419,12 +435,19 @@ pub(crate) fn read_file(path: &Path, kind: LogKind) -> (Batch, FileReport) {
                 f.feed(&chunk[start..=last], false, &mut checked_first);
             }
             carry.extend_from_slice(&chunk[last + 1..]);
+            long_line = carry.len() > MAX_LINE;
+            if long_line {
+                carry = Vec::new();
+            }
             let _ = back_tx.send(chunk);
             if f.rejected {
                 break; // dropping the channel stops the reader
             }
         }
     });
+    if long_line && !f.rejected {
+        f.skip_long_line();
+    }
     if !carry.is_empty() && !f.rejected {
         // the last line has no newline: keep it if it parses, else it is a truncated line
         f.feed(&carry, true, &mut checked_first);
@@ -523,6 +546,17 @@ struct FileReader {
 }
 
 impl FileReader {
+    /// Counts a line longer than [`MAX_LINE`] as skipped (its bytes were never kept).
+    fn skip_long_line(&mut self) {
+        self.line_no += 1;
+        self.report.data_lines += 1;
+        self.report.skipped += 1;
+        self.report.note_skip(
+            Position::Line(self.line_no),
+            &format!("line longer than {} MiB, skipped", MAX_LINE >> 20),
+        );
+    }
+
     /// Takes one line-aligned block; the first one decides whether the file is a log at all.
     fn feed(&mut self, block: &[u8], partial_tail: bool, checked_first: &mut bool) {
         if !*checked_first {

@@ -366,3 +366,34 @@ fn r10_broken_captures_are_reported_not_dropped() {
         "{stderr}"
     );
 }
+
+/// A FIFO inside a directory is reported, not opened (opening it would wait for a writer).
+// See: #10
+#[test]
+fn r10_a_fifo_in_a_directory_is_skipped_not_opened() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fifo = tmp.path().join("conn.log");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kalipso"))
+        .args(["analyze", "--no-ui"])
+        .arg(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start = std::time::Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("kalipso waited on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -437,3 +437,28 @@ fn r10_cut_gzip_keeps_what_was_decodable() {
     );
     assert!(f.error.is_some(), "and the cut is said");
 }
+
+/// A line longer than the limit is skipped and counted without being kept: the lines around it
+/// are read, and memory does not follow the line's length.
+// See: #10
+#[test]
+fn r10_overlong_lines_are_skipped_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original =
+        std::fs::read_to_string(fixtures::path("zeek/home-office-tsv/conn.log")).unwrap();
+    let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+    let at = lines.iter().position(|l| !l.starts_with('#')).unwrap() + 1;
+    lines.insert(at, "x".repeat(20 << 20)); // 20 MiB, more than two read blocks
+    let path = tmp.path().join("conn.log");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let a = analyze(std::slice::from_ref(&path));
+    let want = analyze(&[fixtures::path("zeek/home-office-tsv/conn.log")]);
+    assert_eq!(a.store.conns.len(), want.store.conns.len());
+    let f = &a.input.files[0];
+    assert_eq!(f.skipped, 1);
+    assert!(
+        f.examples[0].to_string().contains("line longer than 1 MiB"),
+        "{:?}",
+        f.examples
+    );
+}
