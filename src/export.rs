@@ -1,4 +1,4 @@
-//! Files other tools read: [`alerts`] writes Slips' `alerts.log` and `alerts.json`; [`file`]
+//! Files other tools read: [`alerts`] writes Slips' `alerts.log` and `alerts.json`; [`mod@file`]
 //! creates the output files the user named before the analysis starts. The Redis
 //! dump in Slips' layout is rendered by [`crate::store::redis`], next to the keyspace it mirrors.
 //!

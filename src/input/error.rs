@@ -57,6 +57,9 @@ pub enum Problem {
     /// A FIFO, socket or device met in a directory scan.
     #[error("not a regular file (a FIFO, socket or device): a directory scan does not open it")]
     NotAFile,
+    /// A capture that ends inside its file header.
+    #[error("the capture ends inside its file header ({0} bytes)")]
+    CutHeader(usize),
     /// Not a capture at all.
     #[error("not a pcap or pcapng capture: {0}")]
     NotACapture(String),

@@ -333,9 +333,16 @@ fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>
         cut = true;
         input = Box::new(std::io::empty());
     }
+    let head_len = head.len();
     let input = std::io::Read::chain(std::io::Cursor::new(head), input);
     let mut reader = match pcap_parser::create_reader(1 << 20, input) {
         Ok(r) => r,
+        // the magic was right (sniffed before), so a short file is a cut header; pcap-parser
+        // would only say "Incomplete read: 2"
+        Err(PcapError::Incomplete(_)) if head_len < 28 => {
+            report.fail(Problem::CutHeader(head_len));
+            return (report, notes);
+        }
         Err(e) => {
             report.fail(Problem::NotACapture(e.to_string()));
             return (report, notes);
@@ -480,7 +487,19 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                     }
                 };
                 match get_packetdata(data, r.linktype, data.len()) {
-                    None | Some(PacketData::Unsupported(_)) => {
+                    // pcap-parser cannot tell an empty or cut frame from an unknown link type
+                    None if data.is_empty() => {
+                        fail(&mut d, "empty packet (0 bytes captured)".into());
+                    }
+                    None => fail(
+                        &mut d,
+                        format!(
+                            "packet too short for link type '{}' ({} bytes captured)",
+                            r.linktype.0,
+                            data.len()
+                        ),
+                    ),
+                    Some(PacketData::Unsupported(_)) => {
                         fail(&mut d, format!("unsupported link type '{}'", r.linktype.0));
                     }
                     Some(pd) => match decode(r.ts, &pd) {

@@ -173,6 +173,13 @@ fn parse_record(
         return Ok(true);
     }
     if cols.len() < schema.width {
+        // a JSON value that is not an object (a JSON log's `[…]` or `"…"` line) says so
+        if cols.len() == 1
+            && line.starts_with(['[', '"'])
+            && serde_json::from_str::<serde_json::Value>(line).is_ok()
+        {
+            return Err("invalid JSON: not an object".into());
+        }
         return Err(format!(
             "expected at least {} columns, got {}",
             schema.width,
@@ -692,6 +699,17 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         s
+    }
+
+    // See: #10
+    #[test]
+    fn r10_json_values_that_are_not_objects_say_so() {
+        let schema = conn_schema();
+        for line in ["[1, 2, 3]", "\"just a string\""] {
+            let mut out = Batch::default();
+            let err = parse_line(line, LogKind::Conn, &schema, &mut out).unwrap_err();
+            assert_eq!(err, "invalid JSON: not an object", "{line}");
+        }
     }
 
     proptest! {

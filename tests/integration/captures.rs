@@ -640,3 +640,33 @@ fn r10_pcapng_binary_resolutions_and_large_offsets() {
         report.examples
     );
 }
+
+/// A capture cut inside its file header says so, instead of pcap-parser's "Incomplete read".
+// See: #10
+#[test]
+fn r10_a_cut_file_header_is_named() {
+    let whole = pcap_le_us(LINKTYPE_ETHERNET, &handshake(&ipv4_eth));
+    let (conns, report) = analyze_bytes(&whole[..10], "cut-header.pcap");
+    assert!(conns.is_empty());
+    let error = report.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.contains("the capture ends inside its file header (10 bytes)"),
+        "{error}"
+    );
+}
+
+/// A zero-length packet is called empty, not an unsupported link type.
+// See: #10
+#[test]
+fn r10_empty_packets_are_named_empty() {
+    let bytes = pcap_le_us(LINKTYPE_ETHERNET, &[(T0, Vec::new())]);
+    let (_, report) = analyze_bytes(&bytes, "empty-packet.pcap");
+    assert_eq!(report.skipped, 1);
+    assert!(
+        report.examples[0]
+            .to_string()
+            .contains("packet 1: empty packet (0 bytes captured)"),
+        "{:?}",
+        report.examples
+    );
+}
