@@ -73,35 +73,55 @@ fn block(kind: u32, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// pcapng with interfaces `(linktype, tsresol)` and packets `(interface, ts, data)`.
-fn pcapng(ifaces: &[(u16, u8)], packets: &[(u32, f64, Vec<u8>)]) -> Vec<u8> {
+/// A pcapng section header block (little endian, version 1.0, unknown section length).
+fn section_header() -> Vec<u8> {
     let mut shb = Vec::new();
     shb.extend(0x1a2b_3c4du32.to_le_bytes());
     shb.extend(1u16.to_le_bytes());
     shb.extend(0u16.to_le_bytes());
     shb.extend((-1i64).to_le_bytes());
-    let mut out = block(0x0a0d_0d0a, &shb);
+    block(0x0a0d_0d0a, &shb)
+}
+
+/// A pcapng interface description block with its `if_tsresol` and, if given, `if_tsoffset`.
+fn interface(linktype: u16, tsresol: u8, offset: Option<i64>) -> Vec<u8> {
+    let mut idb = Vec::new();
+    idb.extend(linktype.to_le_bytes());
+    idb.extend(0u16.to_le_bytes());
+    idb.extend(65_535u32.to_le_bytes());
+    idb.extend(9u16.to_le_bytes()); // if_tsresol
+    idb.extend(1u16.to_le_bytes());
+    idb.extend([tsresol, 0, 0, 0]);
+    if let Some(offset) = offset {
+        idb.extend(14u16.to_le_bytes()); // if_tsoffset
+        idb.extend(8u16.to_le_bytes());
+        idb.extend(offset.to_le_bytes());
+    }
+    idb.extend([0u8; 4]); // opt_endofopt
+    block(1, &idb)
+}
+
+/// A pcapng enhanced packet block of interface `iface` at `ticks` of its resolution.
+fn enhanced_packet(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
+    let mut epb = Vec::new();
+    epb.extend(iface.to_le_bytes());
+    epb.extend(((ticks >> 32) as u32).to_le_bytes());
+    epb.extend((ticks as u32).to_le_bytes());
+    epb.extend((data.len() as u32).to_le_bytes());
+    epb.extend((data.len() as u32).to_le_bytes());
+    epb.extend(data);
+    block(6, &epb)
+}
+
+/// pcapng with interfaces `(linktype, tsresol)` and packets `(interface, ts, data)`.
+fn pcapng(ifaces: &[(u16, u8)], packets: &[(u32, f64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = section_header();
     for &(linktype, tsresol) in ifaces {
-        let mut idb = Vec::new();
-        idb.extend(linktype.to_le_bytes());
-        idb.extend(0u16.to_le_bytes());
-        idb.extend(65_535u32.to_le_bytes());
-        idb.extend(9u16.to_le_bytes()); // if_tsresol
-        idb.extend(1u16.to_le_bytes());
-        idb.extend([tsresol, 0, 0, 0]);
-        idb.extend([0u8; 4]); // opt_endofopt
-        out.extend(block(1, &idb));
+        out.extend(interface(linktype, tsresol, None));
     }
     for (iface, ts, data) in packets {
         let ticks = (ts * 10f64.powi(i32::from(ifaces[*iface as usize].1))).round() as u64;
-        let mut epb = Vec::new();
-        epb.extend(iface.to_le_bytes());
-        epb.extend(((ticks >> 32) as u32).to_le_bytes());
-        epb.extend((ticks as u32).to_le_bytes());
-        epb.extend((data.len() as u32).to_le_bytes());
-        epb.extend((data.len() as u32).to_le_bytes());
-        epb.extend(data);
-        out.extend(block(6, &epb));
+        out.extend(enhanced_packet(*iface, ticks, data));
     }
     out
 }
@@ -566,33 +586,10 @@ fn dns_over_tcp_and_pipelined_http_give_their_records() {
 /// pcapng with one Ethernet interface whose `if_tsresol` and `if_tsoffset` are given, and
 /// packets given by raw tick counts.
 fn pcapng_ticks(tsresol: u8, offset: i64, packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let mut shb = Vec::new();
-    shb.extend(0x1a2b_3c4du32.to_le_bytes());
-    shb.extend(1u16.to_le_bytes());
-    shb.extend(0u16.to_le_bytes());
-    shb.extend((-1i64).to_le_bytes());
-    let mut out = block(0x0a0d_0d0a, &shb);
-    let mut idb = Vec::new();
-    idb.extend(1u16.to_le_bytes());
-    idb.extend(0u16.to_le_bytes());
-    idb.extend(65_535u32.to_le_bytes());
-    idb.extend(9u16.to_le_bytes()); // if_tsresol
-    idb.extend(1u16.to_le_bytes());
-    idb.extend([tsresol, 0, 0, 0]);
-    idb.extend(14u16.to_le_bytes()); // if_tsoffset
-    idb.extend(8u16.to_le_bytes());
-    idb.extend(offset.to_le_bytes());
-    idb.extend([0u8; 4]); // opt_endofopt
-    out.extend(block(1, &idb));
+    let mut out = section_header();
+    out.extend(interface(1, tsresol, Some(offset)));
     for (ticks, data) in packets {
-        let mut epb = Vec::new();
-        epb.extend(0u32.to_le_bytes());
-        epb.extend(((ticks >> 32) as u32).to_le_bytes());
-        epb.extend((*ticks as u32).to_le_bytes());
-        epb.extend((data.len() as u32).to_le_bytes());
-        epb.extend((data.len() as u32).to_le_bytes());
-        epb.extend(data);
-        out.extend(block(6, &epb));
+        out.extend(enhanced_packet(0, *ticks, data));
     }
     out
 }
