@@ -286,6 +286,9 @@ struct Chunk {
 
 /// How many packet bytes a chunk collects before it is handed on.
 const CHUNK_BYTES: usize = 8 << 20;
+/// How many packets a chunk collects at most: empty or tiny records (a capture of zero-length
+/// packets) must not grow a chunk's packet list without bound while its bytes stay few.
+const CHUNK_PACKETS: usize = 1 << 17;
 
 enum Msg {
     Chunk(Chunk),
@@ -609,7 +612,7 @@ pub(crate) fn read_captures(
                         number,
                     });
                     chunk.data.extend_from_slice(&data[..caplen]);
-                    if chunk.data.len() >= CHUNK_BYTES {
+                    if chunk.data.len() >= CHUNK_BYTES || chunk.packets.len() >= CHUNK_PACKETS {
                         let next = Chunk {
                             file,
                             data: fresh(&spare),
