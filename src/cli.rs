@@ -36,7 +36,8 @@ pub enum Command {
     ///
     /// PATH may be a packet capture (pcap or pcapng, optionally gzipped), a Zeek log directory
     /// (searched recursively, rotated .gz logs and captures included), a single log (TSV or
-    /// JSON, optionally gzipped), or several of these.
+    /// JSON, optionally gzipped), or several of these; `-` (or a FIFO, `/dev/stdin`, `<(…)`)
+    /// reads a capture or log from a pipe, e.g. `tcpdump -w - | kalipso analyze -`.
     Analyze(AnalyzeArgs),
     /// Write a deterministic synthetic conn.log (for benchmarks).
     Generate(GenerateArgs),
@@ -82,7 +83,7 @@ impl From<DirectionArg> for Direction {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES)]
 pub struct AnalyzeArgs {
-    /// Captures, Zeek log directories or files.
+    /// Captures, Zeek log directories or files; `-` for standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Time-window width in seconds.

@@ -13,6 +13,7 @@ pub(crate) mod build;
 pub mod error;
 pub(crate) mod fields;
 pub(crate) mod pcap;
+mod stream;
 pub(crate) mod zeek;
 
 pub use error::{InputError, Position, Problem};
@@ -236,7 +237,7 @@ fn kind_of(name: &str) -> LogKind {
 fn sniff_path(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut head = Vec::with_capacity(4096);
-    let reader = zeek::open_log(path).ok()?;
+    let reader = zeek::open_head(path).ok()?;
     reader.take(4096).read_to_end(&mut head).ok()?;
     let text = String::from_utf8_lossy(&head);
     // LF, CRLF or CR line ends; a byte-order mark is not content
@@ -271,6 +272,18 @@ fn capture_name(path: &Path) -> bool {
 fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate> {
     let mut out = Vec::new();
     for p in paths {
+        // stdin, a FIFO or a device: opened once, here, and sniffed from its first bytes
+        if stream::is_stream(p) {
+            match stream::register(p) {
+                Ok(()) => named_file(p, &mut out, failures),
+                Err(e) => {
+                    let mut r = FileReport::new(p, LogKind::Other);
+                    r.fail(Problem::Open(e.to_string()));
+                    failures.push(r);
+                }
+            }
+            continue;
+        }
         match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => {
                 let mut files = Vec::new();
@@ -302,32 +315,7 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
                     }
                 }
             }
-            Ok(_) => {
-                // A file named explicitly is read whatever its name: a capture by its magic
-                // bytes, a log by its #path header or name.
-                let sniffed = pcap::sniff_capture(p);
-                if sniffed.is_ok() {
-                    out.push(Candidate {
-                        kind: LogKind::Conn,
-                        path: p.clone(),
-                        capture: true,
-                    });
-                } else if let (true, Err(problem)) = (capture_name(p), sniffed) {
-                    // named as a capture: "not a Zeek log" would mislead
-                    let mut r = FileReport::new(p, LogKind::Conn);
-                    r.fail(problem);
-                    failures.push(r);
-                } else {
-                    let name = sniff_path(p)
-                        .or_else(|| log_name(p))
-                        .unwrap_or_else(|| "conn".into());
-                    out.push(Candidate {
-                        kind: kind_of(&name),
-                        path: p.clone(),
-                        capture: false,
-                    });
-                }
-            }
+            Ok(_) => named_file(p, &mut out, failures),
             Err(e) => {
                 let mut r = FileReport::new(p, LogKind::Other);
                 r.fail(Problem::Open(e.to_string()));
@@ -336,6 +324,33 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
         }
     }
     out
+}
+
+/// A file named explicitly is read whatever its name: a capture by its magic bytes, a log by
+/// its #path header or name.
+fn named_file(p: &Path, out: &mut Vec<Candidate>, failures: &mut Vec<FileReport>) {
+    let sniffed = pcap::sniff_capture(p);
+    if sniffed.is_ok() {
+        out.push(Candidate {
+            kind: LogKind::Conn,
+            path: p.to_path_buf(),
+            capture: true,
+        });
+    } else if let (true, Err(problem)) = (capture_name(p), sniffed) {
+        // named as a capture: "not a Zeek log" would mislead
+        let mut r = FileReport::new(p, LogKind::Conn);
+        r.fail(problem);
+        failures.push(r);
+    } else {
+        let name = sniff_path(p)
+            .or_else(|| log_name(p))
+            .unwrap_or_else(|| "conn".into());
+        out.push(Candidate {
+            kind: kind_of(&name),
+            path: p.to_path_buf(),
+            capture: false,
+        });
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, failures: &mut Vec<FileReport>) {

@@ -23,7 +23,7 @@ use std::path::Path;
 /// it is not, why (cannot be opened, empty or too short, or the magic number it has).
 pub(crate) fn sniff_capture(path: &Path) -> Result<(), Problem> {
     use std::io::Read;
-    let r = super::zeek::open_log(path).map_err(|e| Problem::Open(e.to_string()))?;
+    let r = super::zeek::open_head(path).map_err(|e| Problem::Open(e.to_string()))?;
     let mut magic = Vec::with_capacity(4);
     r.take(4)
         .read_to_end(&mut magic)
@@ -311,11 +311,17 @@ type PacketFn<'a> = dyn FnMut(f64, Linktype, &[u8], usize, u64) -> bool + 'a;
 
 /// Walks the packets of one capture, calling `each(ts, linktype, data, caplen, number)` for
 /// each until it returns false. Returns the file's report (packets, errors) and the first notes.
-fn walk(path: &Path, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>) {
+fn walk(path: &Path, peek: bool, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>) {
     let mut report = FileReport::new(path, LogKind::Conn);
     let mut notes = Vec::new();
     let mut packets = 0u64;
-    let mut input = match super::zeek::open_log(path) {
+    // a peek reads a stream's kept first bytes only, leaving the stream for the real read
+    let opened = if peek {
+        super::zeek::open_head(path)
+    } else {
+        super::zeek::open_log(path)
+    };
+    let mut input = match opened {
         Ok(r) => r,
         Err(e) => {
             report.fail(Problem::Open(e.to_string()));
@@ -551,7 +557,7 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
 /// The time of a capture's first packet (`None` if it has none or cannot be read).
 fn first_timestamp(path: &Path) -> Option<f64> {
     let mut first = None;
-    walk(path, &mut |ts, _, _, _, _| {
+    walk(path, true, &mut |ts, _, _, _, _| {
         first = Some(ts);
         false
     });
@@ -603,27 +609,28 @@ pub(crate) fn read_captures(
                     packets: Vec::new(),
                 };
                 let mut open = true;
-                let (report, notes) = walk(path, &mut |ts, linktype, data, caplen, number| {
-                    chunk.packets.push(Raw {
-                        ts,
-                        linktype,
-                        at: chunk.data.len() as u32,
-                        caplen: caplen as u32,
-                        number,
+                let (report, notes) =
+                    walk(path, false, &mut |ts, linktype, data, caplen, number| {
+                        chunk.packets.push(Raw {
+                            ts,
+                            linktype,
+                            at: chunk.data.len() as u32,
+                            caplen: caplen as u32,
+                            number,
+                        });
+                        chunk.data.extend_from_slice(&data[..caplen]);
+                        if chunk.data.len() >= CHUNK_BYTES || chunk.packets.len() >= CHUNK_PACKETS {
+                            let next = Chunk {
+                                file,
+                                data: fresh(&spare),
+                                packets: Vec::with_capacity(chunk.packets.len()),
+                            };
+                            open = tx
+                                .send(Msg::Chunk(std::mem::replace(&mut chunk, next)))
+                                .is_ok();
+                        }
+                        open
                     });
-                    chunk.data.extend_from_slice(&data[..caplen]);
-                    if chunk.data.len() >= CHUNK_BYTES || chunk.packets.len() >= CHUNK_PACKETS {
-                        let next = Chunk {
-                            file,
-                            data: fresh(&spare),
-                            packets: Vec::with_capacity(chunk.packets.len()),
-                        };
-                        open = tx
-                            .send(Msg::Chunk(std::mem::replace(&mut chunk, next)))
-                            .is_ok();
-                    }
-                    open
-                });
                 if !chunk.packets.is_empty() && tx.send(Msg::Chunk(chunk)).is_err() {
                     return;
                 }

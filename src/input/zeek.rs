@@ -335,6 +335,9 @@ fn is_header(line: &[u8]) -> bool {
 }
 
 fn is_gzip(path: &Path) -> bool {
+    if super::stream::is_stream(path) {
+        return false; // never opened twice
+    }
     let mut magic = [0u8; 2];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -342,9 +345,27 @@ fn is_gzip(path: &Path) -> bool {
         && magic == [0x1f, 0x8b]
 }
 
-/// Opens a file, transparently decompressing gzip (by magic bytes, not by name).
+/// Opens a file or takes a stream ([`super::stream`]) to read it whole, transparently
+/// decompressing gzip (by magic bytes, not by name).
 pub(crate) fn open_log(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
-    let mut f = std::fs::File::open(path)?;
+    let f: Box<dyn Read + Send> = match super::stream::take(path) {
+        Some(stream) => stream?,
+        None => Box::new(std::fs::File::open(path)?),
+    };
+    gunzip(f)
+}
+
+/// The start of a file or stream, for sniffing its format: a stream's kept first bytes (so
+/// sniffing does not consume it), else the file itself.
+pub(crate) fn open_head(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
+    match super::stream::head(path) {
+        Some(head) => gunzip(Box::new(std::io::Cursor::new(head))),
+        None => open_log(path),
+    }
+}
+
+/// `f`, decompressed when it starts with gzip's magic bytes.
+fn gunzip(mut f: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic)?;
     let head = std::io::Cursor::new(magic[..n].to_vec());

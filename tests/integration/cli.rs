@@ -397,3 +397,57 @@ fn r10_a_fifo_in_a_directory_is_skipped_not_opened() {
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Runs kalipso with `bytes` on its standard input.
+fn kalipso_stdin(args: &[&str], bytes: Vec<u8>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kalipso"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let _ = writer.join();
+    out
+}
+
+/// Captures and logs are read from a pipe (`-`, `/dev/stdin`), gzipped or not, sniffed from
+/// the stream without reopening it: the same analysis as from the file.
+// See: #10
+#[test]
+fn r10_captures_and_logs_are_read_from_stdin() {
+    let pcap = fixtures::path("pcap/office-mix.pcap");
+    let direct = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--top",
+        "0",
+        pcap.to_str().unwrap_or_default(),
+    ]);
+    let bytes = std::fs::read(&pcap).unwrap_or_else(|e| panic!("{e}"));
+    let piped = kalipso_stdin(&["analyze", "--no-ui", "--top", "0", "-"], bytes);
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    let path = pcap.display().to_string();
+    assert_eq!(
+        text(&piped.stdout),
+        text(&direct.stdout).replace(&path, "-"),
+        "the same report"
+    );
+
+    let log = std::fs::read(fixtures::path("zeek/home-office-tsv/conn.log"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &log).unwrap_or_else(|e| panic!("{e}"));
+    let gz = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    let piped = kalipso_stdin(&["analyze", "--no-ui", "/dev/stdin"], gz);
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    assert!(
+        text(&piped.stdout).contains("records: conn 26"),
+        "{}",
+        text(&piped.stdout)
+    );
+}
