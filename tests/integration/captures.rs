@@ -667,3 +667,47 @@ fn r10_empty_packets_are_named_empty() {
         report.examples
     );
 }
+
+/// Cut and flipped copies of real captures (pcap, pcapng, gzipped) never panic, and every
+/// packet is either read or counted as skipped.
+// See: #10
+#[test]
+fn r10_cut_and_flipped_captures_never_panic() {
+    use proptest::prelude::*;
+    let packets = handshake(&ipv4_eth);
+    let ng: Vec<(u32, f64, Vec<u8>)> = packets.iter().map(|(t, p)| (0, *t, p.clone())).collect();
+    let originals = [
+        pcap_le_us(LINKTYPE_ETHERNET, &packets),
+        pcapng(&[(1, 6)], &ng),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 128,
+        ..Default::default()
+    });
+    let result = runner.run(
+        &(
+            0..2usize,
+            any::<prop::sample::Index>(),
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            any::<bool>(),
+        ),
+        |(which, cut, flips, gzipped)| {
+            let mut bytes = originals[which].clone();
+            for (at, xor) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] ^= xor;
+            }
+            bytes.truncate(cut.index(bytes.len() + 1));
+            if gzipped {
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut gz, &bytes).unwrap_or_else(|e| panic!("{e}"));
+                bytes = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+            }
+            let (_, report) = analyze_bytes(&bytes, "mutant.pcap");
+            prop_assert_eq!(report.records + report.skipped, report.data_lines);
+            Ok(())
+        },
+    );
+    assert!(result.is_ok(), "{result:?}");
+}
