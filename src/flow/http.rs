@@ -109,10 +109,13 @@ impl<'a> Unmask<'a> {
 /// Parses an HTTP/1.x request head at the start of `payload` (the whole head must be there);
 /// with the bytes it and its body take when both are complete.
 pub fn http_request(ts: f64, payload: &[u8]) -> Option<(HttpRequest, Option<usize>)> {
-    parse_request(ts, payload, payload).or_else(|| {
-        let copy = masked(payload)?;
-        parse_request(ts, &copy, payload)
-    })
+    lenient(payload, |buf, original| parse_request(ts, buf, original))
+}
+
+/// Parses `payload` as it is, else (httparse refused a control byte) a masked copy whose
+/// values are read back from the original bytes.
+fn lenient<T>(payload: &[u8], parse: impl Fn(&[u8], &[u8]) -> Option<T>) -> Option<T> {
+    parse(payload, payload).or_else(|| parse(&masked(payload)?, payload))
 }
 
 fn parse_request(ts: f64, buf: &[u8], original: &[u8]) -> Option<(HttpRequest, Option<usize>)> {
@@ -170,10 +173,7 @@ pub fn http_responses(mut payload: &[u8]) -> Vec<HttpResponse> {
 
 /// Parses an HTTP/1.x response head at the start of `payload`.
 pub fn http_response(payload: &[u8]) -> Option<HttpResponse> {
-    parse_response(payload, payload).or_else(|| {
-        let copy = masked(payload)?;
-        parse_response(&copy, payload)
-    })
+    lenient(payload, parse_response)
 }
 
 fn parse_response(buf: &[u8], original: &[u8]) -> Option<HttpResponse> {

@@ -263,34 +263,23 @@ fn parse_piece(
     // One SIMD scan finds both column and line ends (measured faster than a 64-byte bit-mask
     // scan, which the compiler did not vectorise).
     for pos in memchr::memchr2_iter(schema.sep, b'\n', b) {
-        let newline = b[pos] == b'\n';
-        // a CRLF line end: the CR is not part of the last column
-        let end = if newline && pos > col_start && b[pos - 1] == b'\r' {
-            pos - 1
-        } else {
-            pos
-        };
         if cols.len() < width {
-            cols.push(&text[col_start..end]);
+            cols.push(&text[col_start..pos]);
         }
         col_start = pos + 1;
-        if newline {
-            p.line(&text[line_start..end], &mut cols, kind, schema, false);
+        if b[pos] == b'\n' {
+            // a CRLF line end's CR is stripped in `parse_record`, once per line
+            p.line(&text[line_start..pos], &mut cols, kind, schema, false);
             cols.clear();
             line_start = pos + 1;
         }
     }
     if line_start < b.len() {
-        let end = if b.ends_with(b"\r") && b.len() > col_start {
-            b.len() - 1
-        } else {
-            b.len()
-        };
         if cols.len() < width {
-            cols.push(&text[col_start..end]);
+            cols.push(&text[col_start..]);
         }
         p.line(
-            &text[line_start..end],
+            &text[line_start..],
             &mut cols,
             kind,
             schema,
