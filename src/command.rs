@@ -138,10 +138,10 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
             } else {
                 "line(s)"
             };
+            // "in all": an example may be a header's note rather than a skipped line
             say(format_args!(
-                "{}: {} more {what} skipped",
-                f.path,
-                f.skipped - f.examples.len() as u64
+                "{}: {} {what} skipped in all",
+                f.path, f.skipped
             ));
         }
     }
@@ -188,7 +188,9 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         out.write_all(report.text().as_bytes())?;
         out.flush()?;
     }
-    let had_errors = analysis.input.skipped > 0 || analysis.input.failed_files > 0;
+    let had_errors = analysis.input.skipped > 0
+        || analysis.input.failed_files > 0
+        || analysis.input.cut_files > 0;
     Ok(if !written {
         ExitCode::FAILURE
     } else if had_errors {

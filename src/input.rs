@@ -9,6 +9,7 @@
 //!
 //! It does not assemble packets into connections ([`crate::flow`] does) or profile anything.
 
+mod blocks;
 pub(crate) mod build;
 pub mod error;
 pub(crate) mod fields;
@@ -116,6 +117,8 @@ pub struct InputSummary {
     pub skipped: u64,
     /// Files that could not be read at all.
     pub failed_files: u64,
+    /// Files read in part: an error stopped them after some lines or packets.
+    pub cut_files: u64,
     /// Earliest and latest record time (unix seconds), over all logs.
     pub span: Option<(f64, f64)>,
 }
@@ -292,7 +295,7 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
                 for f in files {
                     if capture_name(&f) {
                         // a file named as a capture that is none is said, not left out
-                        match pcap::sniff_capture(&f) {
+                        match blocks::sniff_capture(&f) {
                             Ok(()) => out.push(Candidate {
                                 kind: LogKind::Conn,
                                 path: f,
@@ -329,7 +332,7 @@ fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate>
 /// A file named explicitly is read whatever its name: a capture by its magic bytes, a log by
 /// its #path header or name.
 fn named_file(p: &Path, out: &mut Vec<Candidate>, failures: &mut Vec<FileReport>) {
-    let sniffed = pcap::sniff_capture(p);
+    let sniffed = blocks::sniff_capture(p);
     if sniffed.is_ok() {
         out.push(Candidate {
             kind: LogKind::Conn,
@@ -477,7 +480,9 @@ impl Parts {
 impl InputSummary {
     /// Records one file's report (its records are counted by the caller).
     fn add_file(&mut self, report: FileReport) {
-        self.failed_files += u64::from(report.error.is_some());
+        let stopped = report.error.is_some();
+        self.failed_files += u64::from(stopped && report.data_lines == 0);
+        self.cut_files += u64::from(stopped && report.data_lines > 0);
         self.skipped += report.skipped;
         self.files.push(report);
     }

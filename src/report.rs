@@ -217,9 +217,14 @@ impl<'a> Report<'a> {
         let i = self.input;
         let _ = writeln!(s, "kalipso {} — behavioural analysis", self.version);
         let _ = writeln!(s);
+        let cut = if i.cut_files > 0 {
+            format!(", {} cut short", i.cut_files)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "Input: {} file(s), {} unreadable, {} line(s) or packet(s) skipped",
+            "Input: {} file(s), {} unreadable{cut}, {} line(s) or packet(s) skipped",
             i.files.len(),
             i.failed_files,
             i.skipped
@@ -245,9 +250,14 @@ impl<'a> Report<'a> {
         }
         for f in &i.files {
             if let Some(e) = &f.error {
+                let read = match (f.data_lines, f.capture.is_some()) {
+                    (0, _) => "not read".to_string(),
+                    (n, true) => format!("read {n} packet(s), then stopped"),
+                    (n, false) => format!("read {n} line(s), then stopped"),
+                };
                 let _ = writeln!(
                     s,
-                    "  {}: not read: {}",
+                    "  {}: {read}: {}",
                     Clean(&f.path),
                     Clean(&e.problem.to_string())
                 );

@@ -19,6 +19,15 @@ const ORIG_P: usize = 3;
 const RESP_H: usize = 4;
 const RESP_P: usize = 5;
 
+/// Fields without which no record of `kind` can be built (a header lacking one is unusable).
+pub(crate) fn needed(kind: crate::input::LogKind) -> &'static [&'static str] {
+    match kind {
+        // other logs are read for who was active when, where they name a source at all
+        crate::input::LogKind::Other => &[],
+        _ => &["ts", "id.orig_h", "id.resp_h"],
+    }
+}
+
 /// Fields read from conn.log, in the order the builder addresses them.
 pub(crate) const CONN_WANTED: &[&str] = &[
     "ts",

@@ -37,21 +37,32 @@ pub enum Problem {
         /// The I/O error.
         reason: String,
     },
-    /// Reading stopped part way through a capture.
-    #[error("read error after packet {0}")]
-    ReadAfterPacket(u64),
-    /// A capture block too large to buffer.
-    #[error("packet {0}: block larger than 256 MB")]
-    BlockTooLarge(u64),
-    /// A capture that ends in the middle of a packet.
-    #[error("truncated after packet {0} (the rest of the file is cut mid-packet)")]
-    Truncated(u64),
-    /// A capture whose framing is broken.
-    #[error("corrupt capture after packet {packet}: {reason}")]
+    /// Reading stopped part way through a capture (a cut .gz, a failing disk).
+    #[error("read error after packet {packets}: {reason}")]
+    ReadAfterPacket {
+        /// The packets read before.
+        packets: u64,
+        /// The I/O error.
+        reason: String,
+    },
+    /// A capture that ends in the middle of a block.
+    #[error("the data ends at byte {byte}, inside the block after packet {packets}{}", detail(reason.as_deref()))]
+    Truncated {
+        /// The whole packets read before the cut.
+        packets: u64,
+        /// Where the data ends.
+        byte: u64,
+        /// What is known of the cut block, or the read error that ended the data.
+        reason: Option<String>,
+    },
+    /// A capture whose framing is broken: the rest of the file cannot be found.
+    #[error("corrupt at byte {byte}, after packet {packet}: {reason}; the rest is not read")]
     Corrupt {
         /// The last good packet.
         packet: u64,
-        /// What the capture parser said.
+        /// Where the bad block starts.
+        byte: u64,
+        /// What is wrong with it.
         reason: String,
     },
     /// A FIFO, socket or device met in a directory scan.
@@ -69,6 +80,10 @@ pub enum Problem {
     /// A line or packet that could not be read as a record.
     #[error("{0}")]
     Record(String),
+}
+
+fn detail(reason: Option<&str>) -> String {
+    reason.map(|r| format!(" ({r})")).unwrap_or_default()
 }
 
 /// An input problem: the file, where in it, and what.

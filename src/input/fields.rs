@@ -40,7 +40,7 @@ impl std::error::Error for FieldError {}
 pub const MAX_SECONDS: f64 = 1e11;
 
 /// Shortens a raw value for an error message, escaping control characters.
-fn shown(raw: &str) -> String {
+pub(crate) fn shown(raw: &str) -> String {
     const MAX: usize = 40;
     let mut out = String::new();
     for (i, c) in raw.chars().enumerate() {

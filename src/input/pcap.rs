@@ -1,84 +1,21 @@
-//! Packet captures in: classic pcap (either byte order, micro- or nanosecond) and pcapng
-//! (several interfaces, each with its link type and time resolution), plain or gzip.
+//! Packet captures in: the packets of classic pcap and pcapng files (walked by
+//! [`super::blocks`]) decoded into what the flow assembler takes.
 //!
-//! pcap-parser streams the blocks and strips the link layer (Ethernet, Linux SLL/SLL2, raw IP,
-//! BSD loopback, …); etherparse slices VLAN tags, IPv4/IPv6 and the transport header leniently,
-//! so a packet cut by the snapshot length still counts. Packets become [`PacketMeta`] for the
-//! flow assembler. A truncated file keeps everything before the cut and reports the packet
-//! number; a file that is not a capture is reported, never a panic.
+//! pcap-parser strips the link layer (Ethernet, Linux SLL/SLL2, raw IP, BSD loopback, …);
+//! etherparse slices VLAN tags, IPv4/IPv6 and the transport header leniently, so a packet cut
+//! by the snapshot length still counts. Packets become [`PacketMeta`] for the flow assembler;
+//! ARP packets become activity records. One thread reads, the chunks are decoded in parallel.
 
-use super::fields::MAX_SECONDS;
-use super::{FileReport, MAX_EXAMPLES, Position, Problem};
+use super::blocks::walk;
+use super::{FileReport, MAX_EXAMPLES, Position};
 use crate::flow::{Capture, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::Batch;
-use crate::record::{LogKind, Proto};
+use crate::record::Proto;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use pcap_parser::Linktype;
 use pcap_parser::data::{PacketData, get_packetdata};
-use pcap_parser::pcapng::Block;
-use pcap_parser::{Linktype, PcapBlockOwned, PcapError};
 use std::net::IpAddr;
 use std::path::Path;
-
-/// Whether a file is a pcap or pcapng capture (plain or gzip), by its first four bytes; when
-/// it is not, why (cannot be opened, empty or too short, or the magic number it has).
-pub(crate) fn sniff_capture(path: &Path) -> Result<(), Problem> {
-    use std::io::Read;
-    let r = super::zeek::open_head(path).map_err(|e| Problem::Open(e.to_string()))?;
-    let mut magic = Vec::with_capacity(4);
-    r.take(4)
-        .read_to_end(&mut magic)
-        .map_err(|e| Problem::Read(e.to_string()))?;
-    let Ok(magic) = <[u8; 4]>::try_from(magic.as_slice()) else {
-        return Err(Problem::NotACapture(if magic.is_empty() {
-            "the file is empty".into()
-        } else {
-            format!("only {} byte(s) long", magic.len())
-        }));
-    };
-    let m = u32::from_le_bytes(magic);
-    if matches!(
-        m,
-        0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a
-    ) {
-        Ok(())
-    } else {
-        Err(Problem::NotACapture(format!(
-            "unknown magic number {:02x} {:02x} {:02x} {:02x}",
-            magic[0], magic[1], magic[2], magic[3]
-        )))
-    }
-}
-
-/// Per-interface decoding parameters.
-#[derive(Debug, Clone, Copy)]
-struct Iface {
-    linktype: Linktype,
-    /// Ticks per second; `None` for a resolution no 64-bit counter can hold.
-    resolution: Option<u64>,
-    /// `if_tsoffset`: seconds added to every time (may be negative).
-    offset: i64,
-    /// The raw `if_tsresol`, for messages.
-    tsresol: u8,
-}
-
-/// Ticks per second of a pcapng `if_tsresol`: 10^n, or 2^n when the high bit is set
-/// (pcap-parser 0.17 takes the binary form for an error and the caller would fall back to
-/// microseconds, dating a 2022 capture in 1970).
-fn ticks_per_second(tsresol: u8) -> Option<u64> {
-    let n = u32::from(tsresol & 0x7f);
-    if tsresol & 0x80 == 0 {
-        10u64.checked_pow(n)
-    } else {
-        1u64.checked_shl(n).filter(|_| n < 64)
-    }
-}
-
-/// A pcapng time in seconds: the 64-bit tick count over the resolution, plus the offset (in
-/// f64 throughout, so a large offset does not wrap as a 32-bit second count would).
-fn pcapng_time(high: u32, low: u32, ticks: u64, offset: i64) -> f64 {
-    let t = (u64::from(high) << 32) | u64::from(low);
-    offset as f64 + (t / ticks) as f64 + (t % ticks) as f64 / ticks as f64
-}
 
 /// What a packet turned out to be.
 enum Kind<'a> {
@@ -304,173 +241,6 @@ struct Decoded {
     arp: Vec<crate::record::Activity>,
     skipped: u64,
     notes: Vec<(u64, String)>,
-}
-
-/// Called with each packet: time, link type, bytes, captured length, packet number; false stops.
-type PacketFn<'a> = dyn FnMut(f64, Linktype, &[u8], usize, u64) -> bool + 'a;
-
-/// Walks the packets of one capture, calling `each(ts, linktype, data, caplen, number)` for
-/// each until it returns false. Returns the file's report (packets, errors) and the first notes.
-fn walk(path: &Path, peek: bool, each: &mut PacketFn<'_>) -> (FileReport, Vec<(u64, String)>) {
-    let mut report = FileReport::new(path, LogKind::Conn);
-    let mut notes = Vec::new();
-    let mut packets = 0u64;
-    // a peek reads a stream's kept first bytes only, leaving the stream for the real read
-    let opened = if peek {
-        super::zeek::open_head(path)
-    } else {
-        super::zeek::open_log(path)
-    };
-    let mut input = match opened {
-        Ok(r) => r,
-        Err(e) => {
-            report.fail(Problem::Open(e.to_string()));
-            return (report, notes);
-        }
-    };
-    // pcap-parser decides the format from its first read: give it a full first buffer.
-    let mut head = Vec::with_capacity(1 << 16);
-    // a read error here (a .gz cut in its first 64 kB) still leaves what was decoded before it
-    let mut cut = false;
-    if let Err(e) =
-        std::io::Read::read_to_end(&mut std::io::Read::take(&mut input, 1 << 16), &mut head)
-    {
-        if head.is_empty() {
-            report.fail(Problem::Read(e.to_string()));
-            return (report, notes);
-        }
-        cut = true;
-        input = Box::new(std::io::empty());
-    }
-    let head_len = head.len();
-    let input = std::io::Read::chain(std::io::Cursor::new(head), input);
-    let mut reader = match pcap_parser::create_reader(1 << 20, input) {
-        Ok(r) => r,
-        // the magic was right (sniffed before), so a short file is a cut header; pcap-parser
-        // would only say "Incomplete read: 2"
-        Err(PcapError::Incomplete(_)) if head_len < 28 => {
-            report.fail(Problem::CutHeader(head_len));
-            return (report, notes);
-        }
-        Err(e) => {
-            report.fail(Problem::NotACapture(e.to_string()));
-            return (report, notes);
-        }
-    };
-    let mut ifaces: Vec<Iface> = Vec::new();
-    // classic pcap: one link type and µs or ns times for the whole file
-    let mut legacy_linktype = Linktype::ETHERNET;
-    let mut legacy_ticks = 1e6;
-    let mut stalled = 0;
-    loop {
-        match reader.next() {
-            Ok((offset, block)) => {
-                stalled = 0;
-                let packet = match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        legacy_linktype = h.network;
-                        legacy_ticks = if h.is_nanosecond_precision() {
-                            1e9
-                        } else {
-                            1e6
-                        };
-                        None
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        let ts = f64::from(b.ts_sec) + f64::from(b.ts_usec) / legacy_ticks;
-                        Some((ts, legacy_linktype, b.data, b.caplen as usize))
-                    }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
-                        ifaces.clear(); // interface ids are per section
-                        None
-                    }
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        ifaces.push(Iface {
-                            linktype: idb.linktype,
-                            resolution: ticks_per_second(idb.if_tsresol),
-                            offset: idb.if_tsoffset,
-                            tsresol: idb.if_tsresol,
-                        });
-                        None
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let iface = ifaces.get(epb.if_id as usize);
-                        let time = iface.and_then(|i| {
-                            let ticks = i.resolution?;
-                            Some(pcapng_time(epb.ts_high, epb.ts_low, ticks, i.offset))
-                        });
-                        match (iface, time) {
-                            (Some(i), Some(ts)) if ts.abs() < MAX_SECONDS => {
-                                Some((ts, i.linktype, epb.data, epb.caplen as usize))
-                            }
-                            _ => {
-                                packets += 1;
-                                report.skipped += 1;
-                                if notes.len() < MAX_EXAMPLES {
-                                    let why = match (iface, time) {
-                                        (None, _) => format!("unknown interface {}", epb.if_id),
-                                        (Some(i), None) => format!(
-                                            "interface {}: unsupported time resolution 0x{:02x}",
-                                            epb.if_id, i.tsresol
-                                        ),
-                                        (Some(_), Some(ts)) => {
-                                            format!("time out of range ({ts:e} s)")
-                                        }
-                                    };
-                                    notes.push((packets, why));
-                                }
-                                None
-                            }
-                        }
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => ifaces.first().map(|i| {
-                        let len = (spb.origlen as usize).min(spb.data.len());
-                        (0.0, i.linktype, spb.data, len)
-                    }),
-                    PcapBlockOwned::NG(_) => None,
-                };
-                if let Some((ts, linktype, data, caplen)) = packet {
-                    if !each(ts, linktype, data, caplen.min(data.len()), packets + 1) {
-                        break;
-                    }
-                    packets += 1;
-                }
-                reader.consume(offset);
-            }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => {
-                stalled += 1;
-                if stalled > 2 {
-                    // the buffer is full and still too small for one block: grow it
-                    let size = reader.data().len().max(1 << 20) * 2;
-                    if size > 1 << 28 || !reader.grow(size) {
-                        report.fail(Problem::BlockTooLarge(packets + 1));
-                        break;
-                    }
-                }
-                if reader.refill().is_err() {
-                    report.fail(Problem::ReadAfterPacket(packets));
-                    break;
-                }
-            }
-            Err(PcapError::UnexpectedEof) => {
-                report.fail(Problem::Truncated(packets));
-                break;
-            }
-            Err(e) => {
-                report.fail(Problem::Corrupt {
-                    packet: packets,
-                    reason: e.to_string(),
-                });
-                break;
-            }
-        }
-    }
-    if cut && report.error.is_none() {
-        report.fail(Problem::ReadAfterPacket(packets));
-    }
-    report.data_lines = packets;
-    (report, notes)
 }
 
 /// Decodes the packets of a chunk (in parallel) into what the flow assembler takes.

@@ -38,6 +38,9 @@ struct Schema {
     width: usize,
     /// Whether `#fields` was seen (false: Zeek's default columns were assumed).
     from_header: bool,
+    /// The last `#fields` lacks a column every record needs, or names a read column twice:
+    /// the lines under it are skipped (counted, with one message for the header).
+    broken: bool,
 }
 
 impl Schema {
@@ -50,6 +53,7 @@ impl Schema {
             map: Vec::new(),
             width: 0,
             from_header: false,
+            broken: false,
         };
         s.set_fields(
             kind,
@@ -62,7 +66,8 @@ impl Schema {
         s
     }
 
-    fn set_fields(&mut self, kind: LogKind, fields: &[String]) {
+    /// Maps the wanted fields to the header's columns; says why the header is unusable.
+    fn set_fields(&mut self, kind: LogKind, fields: &[String]) -> Option<String> {
         let wanted = wanted(kind);
         self.map = wanted
             .iter()
@@ -70,6 +75,27 @@ impl Schema {
             .collect();
         self.width = self.map.iter().flatten().max().map_or(0, |m| m + 1);
         self.from_header = true;
+        self.broken = true;
+        if let Some(missing) = build::needed(kind)
+            .iter()
+            .find(|n| !fields.iter().any(|f| f == *n))
+        {
+            return Some(format!(
+                "the '#fields' header has no '{missing}' column, which every {} record needs: \
+                 the lines under it are skipped",
+                kind.as_str()
+            ));
+        }
+        if let Some(twice) = wanted
+            .iter()
+            .find(|w| fields.iter().filter(|f| f == *w).count() > 1)
+        {
+            return Some(format!(
+                "the '#fields' header names '{twice}' twice: the lines under it are skipped"
+            ));
+        }
+        self.broken = false;
+        None
     }
 }
 
@@ -98,8 +124,17 @@ fn header_value(v: &str) -> String {
     super::fields::unescape(v).into_owned()
 }
 
-/// Applies one header line; returns the `#path` value if the line is one.
-fn apply_header(line: &str, kind: LogKind, schema: &mut Schema) -> Option<String> {
+/// What one header line said that the reader must act on.
+#[derive(Debug, PartialEq, Eq)]
+enum HeaderNote {
+    /// `#path`, with its value.
+    Path(String),
+    /// A `#fields` line that cannot be used, and why.
+    BadFields(String),
+}
+
+/// Applies one header line to the schema.
+fn apply_header(line: &str, kind: LogKind, schema: &mut Schema) -> Option<HeaderNote> {
     let line = line.trim_start();
     // `#separator` is always space-separated from its value; the others use the separator.
     if let Some(v) = line.strip_prefix("#separator") {
@@ -122,14 +157,14 @@ fn apply_header(line: &str, kind: LogKind, schema: &mut Schema) -> Option<String
         }
         "#empty_field" => schema.empty = first.unwrap_or_default(),
         "#unset_field" => schema.unset = first.unwrap_or_default(),
-        "#fields" => schema.set_fields(
-            kind,
-            &rest
+        "#fields" => {
+            let fields: Vec<String> = rest
                 .iter()
                 .map(|s| s.trim_end_matches('\r').to_string())
-                .collect::<Vec<_>>(),
-        ),
-        "#path" => return first,
+                .collect();
+            return schema.set_fields(kind, &fields).map(HeaderNote::BadFields);
+        }
+        "#path" => return first.map(HeaderNote::Path),
         _ => {}
     }
     None
@@ -169,7 +204,7 @@ fn parse_record(
             obj,
             names: wanted(kind),
         };
-        push(kind, &row, out, syms).map_err(|e| e.to_string())?;
+        push(kind, &row, out, syms).map_err(|e| as_written(e, line).to_string())?;
         return Ok(true);
     }
     if cols.len() < schema.width {
@@ -197,6 +232,17 @@ fn parse_record(
     push(kind, &row, out, syms)
         .map(|()| true)
         .map_err(|e| e.to_string())
+}
+
+/// Shows a bad JSON field as the line wrote it: a parsed number has lost its spelling
+/// (`99999999999999999999999999` would read back as `1e+26`).
+fn as_written(mut e: FieldError, line: &str) -> FieldError {
+    let raw: Result<std::collections::HashMap<&str, &serde_json::value::RawValue>, _> =
+        serde_json::from_str(line);
+    if let Some(v) = raw.ok().and_then(|m| m.get(e.field).copied()) {
+        e.got = super::fields::shown(v.get());
+    }
+    e
 }
 
 fn push<R: super::fields::Row>(
@@ -298,6 +344,13 @@ impl Piece {
         schema: &Schema,
         partial: bool,
     ) {
+        if schema.broken && !line.trim().is_empty() {
+            // counted; the header's one message says why
+            self.data_lines += 1;
+            self.skipped += 1;
+            self.lines += 1;
+            return;
+        }
         match parse_record(line, cols, kind, schema, &mut self.batch, &mut self.syms) {
             Ok(true) => self.data_lines += 1,
             Ok(false) => {}
@@ -610,8 +663,13 @@ impl FileReader {
                 self.parse_segment(&block[seg_start..pos], false);
                 // a CRLF line end: the CR is not part of the header's value
                 let text = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line));
-                if let Some(path) = apply_header(&text, self.kind, &mut self.schema) {
-                    self.report.zeek_path = Some(path);
+                match apply_header(&text, self.kind, &mut self.schema) {
+                    Some(HeaderNote::Path(path)) => self.report.zeek_path = Some(path),
+                    Some(HeaderNote::BadFields(why)) => {
+                        self.report
+                            .note_skip(Position::Line(self.line_no + 1), &why);
+                    }
+                    None => {}
                 }
                 self.line_no += 1;
                 seg_start = end + 1;
@@ -722,6 +780,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn r10_a_bad_json_number_is_shown_as_written() {
+        let line = r#"{"ts":1,"uid":"C","id.orig_h":"1.2.3.4","id.orig_p":1,"id.resp_h":"1.2.3.5","id.resp_p":99999999999999999999999999,"proto":"tcp"}"#;
+        let mut out = Batch::default();
+        let err = parse_line(line, LogKind::Conn, &conn_schema(), &mut out).unwrap_err();
+        assert_eq!(
+            err,
+            "field 'id.resp_p': expected a port, got '99999999999999999999999999'"
+        );
+    }
+
     proptest! {
         // Random lines made of Zeek-ish tokens (so that many get far into the parser) never
         // panic, and either give one record or one reason.
@@ -762,8 +831,8 @@ mod tests {
             &mut s,
         );
         assert_eq!(
-            apply_header("#path\tconn", LogKind::Conn, &mut s).as_deref(),
-            Some("conn")
+            apply_header("#path\tconn", LogKind::Conn, &mut s),
+            Some(HeaderNote::Path("conn".into()))
         );
         assert_eq!(s.unset, "NONE");
         assert_eq!(

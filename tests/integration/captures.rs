@@ -333,7 +333,17 @@ fn a_truncated_capture_keeps_what_was_read() {
         .error
         .map(|e| e.problem.to_string())
         .unwrap_or_default();
-    assert!(err.contains("truncated after packet 7"), "{err}");
+    let at = bytes.len() - 30;
+    assert!(
+        err.contains(&format!(
+            "the data ends at byte {at}, inside the block after packet 7"
+        )),
+        "{err}"
+    );
+    // the cut packet is counted as skipped, with what is left of it
+    assert_eq!((report.data_lines, report.skipped), (8, 1));
+    let note = report.examples[0].to_string();
+    assert!(note.contains("packet 8: cut: only"), "{note}");
 }
 
 #[test]
@@ -710,4 +720,72 @@ fn r10_cut_and_flipped_captures_never_panic() {
         },
     );
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// A packet header claiming more bytes than any packet has, and pcapng blocks with impossible
+/// or disagreeing lengths, are named with their byte position, not as pcap-parser's "Buffer is
+/// too small" or a nom error carrying the whole buffer; the packets before them are kept.
+// See: #10
+#[test]
+fn r10_broken_framing_is_named_with_its_position() {
+    let packets = handshake(&ipv4_eth);
+    let good = pcap_le_us(LINKTYPE_ETHERNET, &packets[..2]);
+    let mut huge = good.clone();
+    huge.extend(pcap_le_us(LINKTYPE_ETHERNET, &packets[2..3])[24..].to_vec());
+    let at = good.len();
+    huge[at + 8..at + 12].copy_from_slice(&0x2000_0000u32.to_le_bytes()); // caplen 512 MiB
+
+    let ng: Vec<(u32, f64, Vec<u8>)> = packets[..2]
+        .iter()
+        .map(|(t, p)| (0, *t, p.clone()))
+        .collect();
+    let ng_good = pcapng(&[(1, 6)], &ng);
+    let next = enhanced_packet(0, 0, &packets[2].1);
+    let with_length = |lead: u32, trail: u32| {
+        let mut bytes = ng_good.clone();
+        let mut block = next.clone();
+        let n = block.len();
+        block[4..8].copy_from_slice(&lead.to_le_bytes());
+        block[n - 4..].copy_from_slice(&trail.to_le_bytes());
+        bytes.extend(block);
+        bytes
+    };
+    let n = next.len() as u32;
+    let cases = [
+        (
+            huge,
+            "huge.pcap",
+            "a packet claims 536870912 captured bytes, more than the 64 MiB any packet may have",
+        ),
+        (
+            with_length(7, 7),
+            "odd.pcapng",
+            "block length 7 is impossible (at least 12 and a multiple of 4)",
+        ),
+        (
+            with_length(n, n + 4),
+            "disagree.pcapng",
+            "the block's trailing length",
+        ),
+        (
+            with_length(0x7fff_fff0, n),
+            "vast.pcapng",
+            "a block claims 2147483632 bytes, more than the 64 MiB any block may have",
+        ),
+    ];
+    for (bytes, name, says) in cases {
+        let start = if name == "huge.pcap" {
+            at
+        } else {
+            ng_good.len()
+        };
+        let (_, report) = analyze_bytes(&bytes, name);
+        let err = report.error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            err.contains(&format!("corrupt at byte {start}, after packet 2: {says}")),
+            "{name}: {err}"
+        );
+        assert!(err.len() < 300, "{name}: one short line: {err}");
+        assert_eq!(report.data_lines, 2, "{name}: the packets before are kept");
+    }
 }

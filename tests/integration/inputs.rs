@@ -462,3 +462,51 @@ fn r10_overlong_lines_are_skipped_and_counted() {
         f.examples
     );
 }
+
+/// A `#fields` header without a column every record needs, or naming a read column twice, is
+/// one message at the header's line; the lines under it are skipped and counted, not reported
+/// one by one.
+// See: #10
+#[test]
+fn r10_an_unusable_fields_header_is_one_message() {
+    let original =
+        std::fs::read_to_string(fixtures::path("zeek/home-office-tsv/conn.log")).unwrap();
+    let data_lines = original
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count() as u64;
+    let header_line = original
+        .lines()
+        .position(|l| l.starts_with("#fields"))
+        .unwrap() as u64
+        + 1;
+    let cases = [
+        ("id.orig_h", "id.orig_h_was_here", "no 'id.orig_h' column"),
+        ("\tproto\t", "\tid.orig_p\t", "names 'id.orig_p' twice"),
+    ];
+    for (from, to, says) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let edited: Vec<String> = original
+            .lines()
+            .map(|l| {
+                if l.starts_with("#fields") {
+                    l.replacen(from, to, 1)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        let path = tmp.path().join("conn.log");
+        std::fs::write(&path, edited.join("\n") + "\n").unwrap();
+        let a = analyze(std::slice::from_ref(&path));
+        let f = &a.input.files[0];
+        assert_eq!(a.store.conns.len(), 0, "{says}");
+        assert_eq!(f.skipped, data_lines, "{says}");
+        assert_eq!(f.examples.len(), 1, "{says}: {:?}", f.examples);
+        let message = f.examples[0].to_string();
+        assert!(
+            message.contains(says) && message.contains(&format!("conn.log:{header_line}:")),
+            "{message}"
+        );
+    }
+}
