@@ -11,6 +11,7 @@
 pub mod aggregate;
 pub mod letters;
 pub mod window;
+pub mod windows;
 
 use crate::record::Batch;
 use crate::record::{Conn, Proto};
@@ -23,6 +24,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use window::{Anchor, Grid};
+use windows::Windows;
 
 /// Which destinations get a server side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -137,7 +139,7 @@ pub struct Profile {
     /// The profile's window grid.
     pub grid: Grid,
     /// Windows by number.
-    pub windows: BTreeMap<i64, Window>,
+    pub windows: Windows,
 }
 
 impl Profile {
@@ -151,24 +153,29 @@ impl Profile {
 struct Builder {
     grid: Grid,
     first_ts: f64,
-    windows: BTreeMap<i64, Window>,
-    /// The window of the last record (records come nearly in time order).
-    last: Option<i64>,
+    windows: Windows,
 }
 
 impl Builder {
     fn window(&mut self, t: f64) -> &mut Window {
         let n = self.grid.number(t);
         let grid = self.grid;
-        self.last = Some(n);
-        self.windows.entry(n).or_insert_with(|| Window {
+        self.windows.get_or_insert_with(n, || Window {
             number: n,
             start: grid.start(n),
             ..Window::default()
         })
     }
 
-    fn finish(self, ip: IpAddr) -> Profile {
+    fn finish(mut self, ip: IpAddr) -> Profile {
+        self.windows.shrink_to_fit();
+        for w in self.windows.values_mut() {
+            w.out_flows.shrink_to_fit();
+            w.in_flows.shrink_to_fit();
+            w.dns.shrink_to_fit();
+            w.http.shrink_to_fit();
+            w.ssl.shrink_to_fit();
+        }
         Profile {
             ip,
             first_ts: self.first_ts,
@@ -238,6 +245,13 @@ fn tuples(
     // One exactly sized allocation per window; the scratch space is reused by the next one.
     let mut out = Vec::with_capacity(tuples.len());
     out.append(tuples);
+    // Clearing a hash map costs its capacity, not its length: after one huge window (a server
+    // that a million hosts reached) every later clear would sweep it. Let it go instead.
+    if index.capacity() > Scratch::KEEP {
+        *index = FxHashMap::default();
+        *keys = Vec::new();
+        *tuples = Vec::new();
+    }
     out
 }
 
@@ -247,6 +261,11 @@ struct Scratch {
     keys: Vec<FlowKey>,
     index: FxHashMap<(IpAddr, u16, Proto), u32>,
     tuples: Vec<Tuple>,
+}
+
+impl Scratch {
+    /// The largest map kept for the next window.
+    const KEEP: usize = 4096;
 }
 
 /// The earliest first record of each IP in the application and other logs, which Slips' per
@@ -326,8 +345,7 @@ fn build_shard(
                 anchor,
             },
             first_ts,
-            windows: BTreeMap::new(),
-            last: None,
+            windows: Windows::default(),
         }
     };
     let mine = |ip: &IpAddr| shards == 1 || shard_of(ip, shards) == k;

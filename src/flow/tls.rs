@@ -356,5 +356,20 @@ pub(crate) mod tests {
             let _ = server_hello(&stream);
             let _ = certificate(&stream);
         }
+
+        /// Random bytes almost never reach the certificate parser; flipping bytes of a real
+        /// server flight does, with the DER intact around the damage.
+        #[test]
+        fn a_damaged_certificate_never_panics(
+            flips in proptest::collection::vec((0usize..10_000, proptest::prelude::any::<u8>()), 1..8)
+        ) {
+            let mut flight = server_flight();
+            for (at, byte) in flips {
+                let at = at % flight.len();
+                flight[at] = byte;
+            }
+            let _ = certificate(&flight);
+            let _ = server_hello(&flight);
+        }
     }
 }

@@ -81,7 +81,7 @@ impl Store {
         for (ip, p) in &self.profiles {
             out.push(Key::Profile(*ip));
             out.push(Key::TwsProfile(*ip));
-            for (n, w) in &p.windows {
+            for (n, w) in p.windows.iter() {
                 let has_flows = !w.out_flows.is_empty() || !w.in_flows.is_empty();
                 if has_flows {
                     out.push(Key::Window(*ip, *n));

@@ -13,6 +13,7 @@ mod corpus;
 mod detect;
 mod fixtures;
 mod inputs;
+mod never_worse;
 mod output_safety;
 mod pcap;
 mod ui;
