@@ -247,14 +247,18 @@ fn r10_no_corpus_input_or_harmed_copy_makes_kalipso_worse() {
                         wrong.push(format!("peak {} kB", r.peak_kb));
                     }
                     if !wrong.is_empty() {
-                        let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut f = failures
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
                         f.push(format!("{what}: {}", wrong.join("; ")));
                     }
                 }
             });
         }
     });
-    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    let failures = failures
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     assert!(
         failures.is_empty(),
         "{} of {} runs worse:\n{}",
