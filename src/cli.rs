@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 /// What the exit code says, for `--help`.
 const EXIT_CODES: &str = "Exit codes: 0 everything was read (an input without IP traffic too); 2 some \
-input was skipped or unreadable, or the command line is wrong; 1 kalipso failed (an output could \
+input was skipped, cut short or unreadable, or the command line is wrong; 1 kalipso failed (an output could \
 not be written).";
 
 /// kalipso: the behavioural picture of a network capture, in seconds.
