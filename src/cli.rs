@@ -152,12 +152,21 @@ pub struct GenerateArgs {
     /// Number of conn.log lines.
     #[arg(long, default_value_t = 1_000_000)]
     pub lines: u64,
-    /// Internal client hosts.
-    #[arg(long, default_value_t = 500)]
-    pub hosts: u32,
-    /// Hours of traffic (with `--pcap`, 0 packs the flows as densely as a busy link).
-    #[arg(long, default_value_t = 24)]
-    pub hours: u32,
+    /// Internal client hosts; with `--realistic`, source IPs (90 % internal) [default: 500;
+    /// realistic: 20000].
+    #[arg(long)]
+    pub hosts: Option<u32>,
+    /// Hours of traffic (with `--pcap`, 0 packs the flows as densely as a busy link) [default:
+    /// 24; realistic: 12].
+    #[arg(long)]
+    pub hours: Option<u32>,
+    /// A realistic conn.log: many sources with skewed activity, hundreds of thousands of
+    /// destinations, connection shapes from real Zeek rows, Zeek's write-at-end order.
+    #[arg(long, conflicts_with = "pcap")]
+    pub realistic: bool,
+    /// Destination IPs of `--realistic`.
+    #[arg(long, default_value_t = 300_000, requires = "realistic")]
+    pub destinations: u32,
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

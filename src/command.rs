@@ -43,10 +43,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Generate(g) => {
             OutputFile::create(&g.out)?.write_with(|w| {
-                if g.pcap {
-                    generate::capture(w, g.lines, g.hosts, g.hours, g.seed)
+                if g.realistic {
+                    let cfg = generate::Realistic {
+                        lines: g.lines,
+                        sources: g.hosts.unwrap_or(20_000),
+                        destinations: g.destinations,
+                        hours: g.hours.unwrap_or(12),
+                        seed: g.seed,
+                    };
+                    generate::realistic_conn_log(w, cfg)
+                } else if g.pcap {
+                    let (hosts, hours) = (g.hosts.unwrap_or(500), g.hours.unwrap_or(24));
+                    generate::capture(w, g.lines, hosts, hours, g.seed)
                 } else {
-                    generate::conn_log(w, g.lines, g.hosts, g.hours, g.seed)
+                    let (hosts, hours) = (g.hosts.unwrap_or(500), g.hours.unwrap_or(24));
+                    generate::conn_log(w, g.lines, hosts, hours, g.seed)
                 }
             })?;
             Ok(ExitCode::SUCCESS)

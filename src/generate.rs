@@ -7,6 +7,11 @@
 //!
 //! Generated data is never read as an oracle: tests compare against real Zeek and Slips output.
 
+mod realistic;
+mod shapes;
+
+pub use realistic::{Realistic, conn_log as realistic_conn_log};
+
 use std::io::{self, Write};
 
 /// `SplitMix64`: tiny, fast, and good enough for synthetic traffic.
@@ -30,17 +35,8 @@ impl Rng {
     }
 }
 
-const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// Writes `lines` conn.log records with `hosts` internal clients over `hours` hours.
-pub fn conn_log(
-    out: &mut impl Write,
-    lines: u64,
-    hosts: u32,
-    hours: u32,
-    seed: u64,
-) -> io::Result<()> {
-    let mut r = Rng(seed);
+/// Zeek's conn.log header, TSV.
+fn write_conn_header(out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "#separator \\x09")?;
     writeln!(out, "#set_separator\t,")?;
     writeln!(out, "#empty_field\t(empty)")?;
@@ -55,6 +51,21 @@ pub fn conn_log(
         out,
         "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]"
     )?;
+    Ok(())
+}
+
+const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Writes `lines` conn.log records with `hosts` internal clients over `hours` hours.
+pub fn conn_log(
+    out: &mut impl Write,
+    lines: u64,
+    hosts: u32,
+    hours: u32,
+    seed: u64,
+) -> io::Result<()> {
+    let mut r = Rng(seed);
+    write_conn_header(out)?;
     let start = 1_704_067_200.0_f64; // 2024-01-01
     let span = f64::from(hours.max(1)) * 3600.0;
     let step = span / lines.max(1) as f64;
