@@ -11,6 +11,7 @@ use crate::record::Established;
 use crate::store::Store;
 use crate::store::python::py_datetime;
 use crate::text::Clean;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -185,9 +186,11 @@ impl<'a> Report<'a> {
                 .map(|p| summarize(store, p))
                 .collect(),
             evidence: detections.evidence.len(),
+            // hundreds of thousands of evidence lines on a big input: format them in parallel
+            // (collect keeps the order)
             alerts: detections
                 .alerts
-                .iter()
+                .par_iter()
                 .map(|a| AlertSummary {
                     profile: a.profile,
                     window: a.window,

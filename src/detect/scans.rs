@@ -14,7 +14,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Distinct targets, packets sent to them, and the last power of ten reported.
-type Targets<T> = (HashSet<T>, u64, u32);
+#[derive(Default)]
+struct Targets {
+    distinct: usize,
+    packets: u64,
+    reported: u32,
+}
 
 /// Whether `n` distinct targets reached a power of ten not reported yet (10, 100, 1000…).
 fn next_decade(n: usize, reported: &mut u32) -> bool {
@@ -31,8 +36,12 @@ fn next_decade(n: usize, reported: &mut u32) -> bool {
 
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let conns = &cx.store.conns;
-    let mut horizontal: HashMap<(Proto, u16), Targets<IpAddr>> = HashMap::default();
-    let mut vertical: HashMap<(Proto, IpAddr), Targets<u16>> = HashMap::default();
+    // One set of (protocol, port, destination) serves both counts: a triple seen for the first
+    // time is a new destination for its port and a new port for its destination. (A set per
+    // port and per destination cost an allocation per destination on busy hosts.)
+    let mut seen: HashSet<(Proto, u16, IpAddr)> = HashSet::default();
+    let mut horizontal: HashMap<(Proto, u16), Targets> = HashMap::default();
+    let mut vertical: HashMap<(Proto, IpAddr), Targets> = HashMap::default();
     for &i in &w.out_flows {
         let c = &conns[i as usize];
         if !matches!(c.proto, Proto::Tcp | Proto::Udp)
@@ -41,17 +50,18 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         {
             continue;
         }
+        let new = seen.insert((c.proto, c.resp_p, c.resp_h));
         let h = horizontal.entry((c.proto, c.resp_p)).or_default();
-        h.0.insert(c.resp_h);
-        h.1 += c.orig_pkts;
-        if next_decade(h.0.len(), &mut h.2) {
-            let confidence = confidence_from_packets(h.1);
+        h.distinct += usize::from(new);
+        h.packets += c.orig_pkts;
+        if next_decade(h.distinct, &mut h.reported) {
+            let confidence = confidence_from_packets(h.packets);
             let payload = Payload::HorizontalScan {
                 service: ports::service_name(c.resp_p, c.proto),
                 port: c.resp_p,
                 proto: c.proto,
-                targets: h.0.len(),
-                packets: h.1,
+                targets: h.distinct,
+                packets: h.packets,
                 confidence,
             };
             cx.add(Finding {
@@ -66,15 +76,15 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             });
         }
         let v = vertical.entry((c.proto, c.resp_h)).or_default();
-        v.0.insert(c.resp_p);
-        v.1 += c.orig_pkts;
-        if next_decade(v.0.len(), &mut v.2) {
-            let confidence = confidence_from_packets(v.1);
+        v.distinct += usize::from(new);
+        v.packets += c.orig_pkts;
+        if next_decade(v.distinct, &mut v.reported) {
+            let confidence = confidence_from_packets(v.packets);
             let payload = Payload::VerticalScan {
                 target: c.resp_h,
                 proto: c.proto,
-                ports: v.0.len(),
-                packets: v.1,
+                ports: v.distinct,
+                packets: v.packets,
                 confidence,
             };
             cx.add(Finding {
