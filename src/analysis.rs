@@ -85,7 +85,9 @@ pub fn analyze(options: &Options) -> Analysis {
     }
     let t = Instant::now();
     let anchor = input.summary.span.map_or(0.0, |s| s.0);
+    crate::progress::stage("profiles");
     let store = Store::build(input.batch, anchor, options.profile.clone());
+    crate::progress::stage("detections");
     let td = Instant::now();
     let detections = detect::run(&store, &options.detect);
     if timings {

@@ -116,6 +116,9 @@ pub struct AnalyzeArgs {
     /// when stdout is not a terminal).
     #[arg(long)]
     pub no_ui: bool,
+    /// No progress bar (it is drawn on stderr only when stderr is a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// A MaxMind-format GeoIP database (City, Country or ASN; repeat for several). Default:
     /// `KALIPSO_GEOIP` (paths separated by `:`), else the `.mmdb` files in /usr/share/GeoIP,
     /// /var/lib/GeoIP and /usr/local/share/GeoIP.
@@ -191,6 +194,8 @@ pub struct AnalyzeConfig {
     pub threads: usize,
     /// Print the report, no UI.
     pub no_ui: bool,
+    /// No progress bar.
+    pub quiet: bool,
     /// GeoIP databases named on the command line.
     pub geoip: Vec<PathBuf>,
     /// Alert threshold per minute of window width.
@@ -258,6 +263,7 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             },
             threads: a.threads,
             no_ui: a.no_ui,
+            quiet: a.quiet,
             geoip: a.geoip,
             alert_threshold: a.alert_threshold,
             ti: a.ti,

@@ -133,8 +133,16 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
             whitelist,
         },
     };
+    crate::interrupt::watch();
     let outputs = Outputs::create(cfg)?;
+    let progress = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .then(crate::progress::Progress::start);
     let analysis = pool.install(|| analyze(&options));
+    crate::progress::stage("report");
+    let started = std::time::Instant::now();
+    let report = pool.install(|| report::Report::new(&analysis, cfg.top));
+    // the bar is cleared before anything else is said on stderr
+    drop(progress);
 
     for f in &analysis.input.files {
         if let Some(e) = &f.error {
@@ -172,8 +180,6 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         ));
     }
     // the files asked for are written even then: they were created, and say what was tried
-    let started = std::time::Instant::now();
-    let report = pool.install(|| report::Report::new(&analysis, cfg.top));
     let written = outputs.write(&analysis, &report, &pool);
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     if timings {

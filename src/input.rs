@@ -412,6 +412,18 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
         .into_iter()
         .partition(|c| c.capture);
     let capture_paths: Vec<PathBuf> = captures.into_iter().map(|c| c.path).collect();
+    // the progress bar's total: known when every input is a plain file
+    let sizes: Option<u64> = capture_paths
+        .iter()
+        .chain(candidates.iter().map(|c| &c.path))
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file() && !stream::is_stream(p))
+                .map(|m| m.len())
+        })
+        .sum();
+    crate::progress::total(sizes.unwrap_or(0));
     let mut input = Input::default();
     let mut parts = Parts::default();
     if !capture_paths.is_empty() {

@@ -24,6 +24,7 @@ impl OutputFile {
         }
         let file =
             File::create(path).with_context(|| format!("cannot create '{}'", path.display()))?;
+        unfinished().push(path.to_path_buf());
         Ok(OutputFile {
             path: path.to_path_buf(),
             file,
@@ -36,10 +37,32 @@ impl OutputFile {
         write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
     ) -> anyhow::Result<()> {
         let mut w = BufWriter::with_capacity(1 << 20, self.file);
-        write(&mut w)
+        let written = write(&mut w)
             .and_then(|()| w.flush())
-            .with_context(|| format!("cannot write '{}'", self.path.display()))
+            .with_context(|| format!("cannot write '{}'", self.path.display()));
+        if written.is_ok() {
+            unfinished().retain(|p| *p != self.path);
+        }
+        written
     }
+}
+
+/// Output files created and not yet written whole.
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes the output files that were created but not written whole (on an interrupt), so
+/// none is left that looks complete; gives their number.
+pub fn remove_unfinished() -> usize {
+    let paths = std::mem::take(&mut *unfinished());
+    paths
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
 }
 
 /// Creates the directory `dir` (and its parents) for output files; an existing file there is

@@ -389,12 +389,13 @@ fn is_gzip(path: &Path) -> bool {
 
 /// Opens a file or takes a stream ([`super::stream`]) to read it whole, transparently
 /// decompressing gzip (by magic bytes, not by name).
+/// What it reads counts as input progress.
 pub(crate) fn open_log(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     let f: Box<dyn Read + Send> = match super::stream::take(path) {
         Some(stream) => stream?,
         None => Box::new(std::fs::File::open(path)?),
     };
-    gunzip(f)
+    gunzip(Box::new(crate::progress::Counted(f)))
 }
 
 /// The start of a file or stream, for sniffing its format: a stream's kept first bytes (so
@@ -402,7 +403,7 @@ pub(crate) fn open_log(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
 pub(crate) fn open_head(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     match super::stream::head(path) {
         Some(head) => gunzip(Box::new(std::io::Cursor::new(head))),
-        None => open_log(path),
+        None => gunzip(Box::new(std::fs::File::open(path)?)),
     }
 }
 

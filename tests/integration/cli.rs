@@ -451,3 +451,56 @@ fn r10_captures_and_logs_are_read_from_stdin() {
         text(&piped.stdout)
     );
 }
+
+/// Ctrl-C while the input is still being read: kalipso stops at once with 130, says so, and
+/// removes the output files it created but had not written, so none looks complete.
+// See: #11
+#[test]
+fn r11_an_interrupt_stops_the_run_and_removes_unfinished_outputs() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let json = tmp.path().join("report.json");
+    let dump = tmp.path().join("dump.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kalipso"))
+        .args(["analyze", "--no-ui", "--json"])
+        .arg(&json)
+        .arg("--dump-redis")
+        .arg(&dump)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // a log that has begun and never ends: the reader waits for the rest
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
+    let _ = stdin.write_all(b"#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n1700000000.0\tC1\t10.0.0.1\t1\t10.0.0.2\t80\ttcp\n");
+    let _ = stdin.flush();
+    // wait until the outputs exist (they are created before the analysis starts)
+    let start = std::time::Instant::now();
+    while !(json.exists() && dump.exists()) && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -INT");
+    let start = std::time::Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("kalipso did not stop on SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("interrupted; 2 unfinished output file(s) removed"),
+        "{stderr}"
+    );
+    assert!(!json.exists() && !dump.exists(), "unfinished outputs left");
+}
