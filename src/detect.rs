@@ -182,6 +182,9 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         })
         .collect();
     let mut d = Detections::default();
+    // one allocation: growing by doubling copied the evidence over and again into fresh pages
+    d.evidence
+        .reserve_exact(parts.iter().map(|(ev, _, _)| ev.len()).sum());
     for (ev, bc, hits) in parts {
         d.evidence.extend(ev);
         for (ip, n, k, b) in bc {
