@@ -24,6 +24,68 @@ fn generated(dir: &Path, lines: u64) -> PathBuf {
     path
 }
 
+/// A realistic conn.log (`kalipso generate --realistic`): 20,000 sources with skewed activity,
+/// 300,000 destinations, real connection shapes, Zeek's write order.
+fn realistic(dir: &Path, lines: u64) -> PathBuf {
+    let path = dir.join(format!("realistic-{lines}.log"));
+    let file = std::fs::File::create(&path).expect("create bench input");
+    let mut w = std::io::BufWriter::new(file);
+    let cfg = kalipso::generate::Realistic {
+        lines,
+        sources: 20_000,
+        destinations: 300_000,
+        hours: 12,
+        seed: 1,
+    };
+    kalipso::generate::realistic_conn_log(&mut w, cfg).expect("generate");
+    drop(w);
+    path
+}
+
+/// Each stage on the realistic 1 M-line log: reading, profiles and store, detections, and the
+/// whole pipeline.
+fn stages_realistic(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = 1_000_000;
+    let path = realistic(dir.path(), lines);
+    let paths = vec![path.clone()];
+    let mut g = c.benchmark_group("realistic");
+    g.throughput(Throughput::Elements(lines));
+    g.sample_size(10);
+    g.bench_function("input_1000000", |b| {
+        b.iter(|| {
+            let input = kalipso::input::read(&paths);
+            assert_eq!(input.batch.conns.len() as u64, lines);
+        });
+    });
+    g.bench_function("profile_store_1000000", |b| {
+        b.iter_batched(
+            || kalipso::input::read(&paths),
+            |input| {
+                let anchor = input.summary.span.map_or(0.0, |s| s.0);
+                let store = kalipso::Store::build(input.batch, anchor, ProfileConfig::default());
+                assert!(!store.profiles.is_empty());
+            },
+            criterion::BatchSize::PerIteration,
+        );
+    });
+    let store = kalipso::analyze(&kalipso::Options::new([&path])).store;
+    g.bench_function("detect_1000000", |b| {
+        b.iter(|| {
+            let d = kalipso::detect::run(&store, &kalipso::detect::DetectConfig::default());
+            assert!(!d.evidence.is_empty());
+        });
+    });
+    drop(store);
+    g.bench_function("end_to_end_1000000", |b| {
+        b.iter(|| {
+            let a = kalipso::analyze(&kalipso::Options::new([&path]));
+            assert_eq!(a.store.conns.len() as u64, lines);
+        });
+    });
+    g.finish();
+}
+
 fn input_zeek(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let lines = 200_000;
@@ -213,6 +275,7 @@ fn detections(c: &mut Criterion) {
 
 criterion_group!(
     benches,
+    stages_realistic,
     detections,
     ui_render,
     input_zeek,
