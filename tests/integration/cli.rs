@@ -377,37 +377,42 @@ fn r10_a_fifo_in_a_directory_is_skipped_not_opened() {
     if !made.is_ok_and(|s| s.success()) {
         return; // no mkfifo here
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kalipso"))
-        .args(["analyze", "--no-ui"])
-        .arg(tmp.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let start = std::time::Instant::now();
-    while child.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("kalipso waited on the FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let dir = tmp.path().as_os_str();
+    let mut child = spawn_piped(&["analyze".as_ref(), "--no-ui".as_ref(), dir]);
+    wait_or_fail(&mut child, "kalipso waited on the FIFO");
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// Runs kalipso with `bytes` on its standard input.
-fn kalipso_stdin(args: &[&str], bytes: Vec<u8>) -> Output {
-    use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kalipso"))
+/// Starts kalipso with its standard streams piped.
+fn spawn_piped<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_kalipso"))
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Waits for `child` to end; kills it and fails with `hang` if it runs for 20 s.
+fn wait_or_fail(child: &mut std::process::Child, hang: &str) {
+    let start = std::time::Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{hang}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Runs kalipso with `bytes` on its standard input.
+fn kalipso_stdin(args: &[&str], bytes: Vec<u8>) -> Output {
+    use std::io::Write as _;
+    let mut child = spawn_piped(args);
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
     let writer = std::thread::spawn(move || stdin.write_all(&bytes));
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
@@ -461,17 +466,15 @@ fn r11_an_interrupt_stops_the_run_and_removes_unfinished_outputs() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let json = tmp.path().join("report.json");
     let dump = tmp.path().join("dump.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kalipso"))
-        .args(["analyze", "--no-ui", "--json"])
-        .arg(&json)
-        .arg("--dump-redis")
-        .arg(&dump)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut child = spawn_piped(&[
+        "analyze".as_ref(),
+        "--no-ui".as_ref(),
+        "--json".as_ref(),
+        json.as_os_str(),
+        "--dump-redis".as_ref(),
+        dump.as_os_str(),
+        "-".as_ref(),
+    ]);
     // a log that has begun and never ends: the reader waits for the rest
     let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("stdin"));
     let _ = stdin.write_all(b"#separator \\x09\n#path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n1700000000.0\tC1\t10.0.0.1\t1\t10.0.0.2\t80\ttcp\n");
@@ -486,14 +489,7 @@ fn r11_an_interrupt_stops_the_run_and_removes_unfinished_outputs() {
         .args(["-INT", &child.id().to_string()])
         .status();
     assert!(sent.is_ok_and(|s| s.success()), "kill -INT");
-    let start = std::time::Instant::now();
-    while child.try_wait().ok().flatten().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("kalipso did not stop on SIGINT");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_or_fail(&mut child, "kalipso did not stop on SIGINT");
     drop(stdin);
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(130));
