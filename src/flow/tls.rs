@@ -81,11 +81,14 @@ fn handshake(stream: &[u8], kind: u8) -> Option<&[u8]> {
     let record_len = usize::from(u16_at(stream, 3)?);
     // A hello may span several records; only the common single-record case is read.
     let record = stream.get(5..5 + record_len)?;
-    if record[0] != kind {
+    // a record shorter than a handshake header (found by the damaged-certificate proptest)
+    let [k, l0, l1, l2, ..] = *record else {
+        return None;
+    };
+    if k != kind {
         return None;
     }
-    let len =
-        (usize::from(record[1]) << 16) | (usize::from(record[2]) << 8) | usize::from(record[3]);
+    let len = (usize::from(l0) << 16) | (usize::from(l1) << 8) | usize::from(l2);
     record.get(4..4 + len)
 }
 
@@ -347,6 +350,17 @@ pub(crate) mod tests {
         assert_eq!(sh.version, "TLSv13");
         assert_eq!(sh.cipher, 0x1301);
         assert_eq!(sh.ja3s, md5_hex("771,4865,43"));
+    }
+
+    /// A handshake record shorter than a handshake header used to index past its end (found
+    /// by `a_damaged_certificate_never_panics`).
+    // See: #10
+    #[test]
+    fn r10_a_record_shorter_than_a_handshake_header_is_no_hello() {
+        let stream = [22, 3, 3, 0, 2, 2, 0, 0, 0, 0];
+        assert!(server_hello(&stream).is_none());
+        assert!(client_hello(&stream).is_none());
+        assert!(certificate(&stream).is_none());
     }
 
     proptest::proptest! {
