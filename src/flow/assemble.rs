@@ -161,6 +161,16 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
     (flow, timer)
 }
 
+/// How long after its last packet `f` may be retired: its protocol's timeout, or the close
+/// delay once closed (whichever comes first).
+fn expiry_delay(f: &Flow, timeout: f64) -> f64 {
+    if f.closed() {
+        timeout.min(CLOSE_DELAY)
+    } else {
+        timeout
+    }
+}
+
 /// Builds the connections of one shard of the capture's flows. Packets arrive in capture order
 /// with their global sequence number; sweep points are the same for every shard.
 #[derive(Debug, Default)]
@@ -168,6 +178,10 @@ pub(crate) struct Assembler {
     timeouts: Timeouts,
     active: FxHashMap<FlowKey, Flow>,
     timers: BinaryHeap<Timer>,
+    /// Expiry candidates, earliest first: every live connection has an entry at or before the
+    /// time it may be retired (entries go stale as packets come; `tick` checks and re-files
+    /// them). A sweep then visits the connections that may expire, not all live ones.
+    deadlines: BinaryHeap<Timer>,
     /// What it emitted so far (taken by the capture after every chunk).
     pub emitted: Emitted,
 }
@@ -201,16 +215,29 @@ impl Assembler {
     /// by creation), then fires the due timers.
     pub fn tick(&mut self, seq: u64, now: f64) {
         self.emitted.tag = Tag::new(seq, PHASE_SWEEP);
-        let mut expired: Vec<(f64, u64, FlowKey)> = self
-            .active
-            .iter()
-            .filter(|(_, f)| {
-                let idle = now - f.last;
-                idle > self.timeout(f.tuple.proto) || (f.closed() && idle > CLOSE_DELAY)
-            })
-            .map(|(k, f)| (f.ts, f.id, *k))
-            .collect();
+        let mut expired: Vec<(f64, u64, FlowKey)> = Vec::new();
+        let mut later = Vec::new();
+        // the margin covers the rounding of `last + delay` against `now - last > delay`
+        while self.deadlines.peek().is_some_and(|d| d.at <= now + 1e-3) {
+            let Some(d) = self.deadlines.pop() else { break };
+            let Some(f) = self.active.get(&d.key).filter(|f| f.id == d.id) else {
+                continue; // retired, or replaced by a newer connection
+            };
+            let timeout = self.timeout(f.tuple.proto);
+            let idle = now - f.last;
+            if idle > timeout || (f.closed() && idle > CLOSE_DELAY) {
+                expired.push((f.ts, f.id, d.key));
+            } else {
+                later.push(Timer {
+                    at: f.last + expiry_delay(f, timeout),
+                    ..d
+                });
+            }
+        }
+        self.deadlines.extend(later);
         expired.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        // a connection may have had two due entries
+        expired.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
         for (_, _, k) in expired {
             self.finish(&k);
         }
@@ -251,8 +278,12 @@ impl Assembler {
         // an idle connection, or a fresh SYN after a closed one, starts a new connection
         let ended =
             |f: &Flow| p.ts - f.last > timeout || (f.closed() && p.flags.syn && !p.flags.ack);
+        let mut is_new = true;
         let f = match self.active.entry(key) {
-            Entry::Occupied(o) if !ended(o.get()) => o.into_mut(),
+            Entry::Occupied(o) if !ended(o.get()) => {
+                is_new = false;
+                o.into_mut()
+            }
             Entry::Occupied(mut o) => {
                 let (flow, timer) = new_flow(seq, p, tuple);
                 let old = std::mem::replace(o.get_mut(), flow);
@@ -316,6 +347,15 @@ impl Assembler {
         // Packets after both FINs are counted but do not extend the duration.
         if !both_fin {
             f.last = p.ts;
+        }
+        // a new connection, or one that this packet closed (its delay shrank), files an expiry
+        // candidate; later packets only move the real time later
+        if is_new || f.closed() {
+            self.deadlines.push(Timer {
+                at: f.last + expiry_delay(f, timeout),
+                id: f.id,
+                key,
+            });
         }
         if payload.is_empty() || !matches!(p.proto, Proto::Tcp | Proto::Udp) {
             return;
@@ -397,6 +437,7 @@ impl Assembler {
 
     /// Ends the capture: the connections still open are emitted by start time.
     pub fn finish_all(&mut self) {
+        self.deadlines.clear();
         let mut open: Vec<Flow> = self.active.drain().map(|(_, f)| f).collect();
         open.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.id.cmp(&b.id)));
         self.emitted.tag = Tag::new(u64::MAX >> 2, PHASE_END);
