@@ -52,12 +52,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         seed: g.seed,
                     };
                     generate::realistic_conn_log(w, cfg)
-                } else if g.pcap {
-                    let (hosts, hours) = (g.hosts.unwrap_or(500), g.hours.unwrap_or(24));
-                    generate::capture(w, g.lines, hosts, hours, g.seed)
                 } else {
                     let (hosts, hours) = (g.hosts.unwrap_or(500), g.hours.unwrap_or(24));
-                    generate::conn_log(w, g.lines, hosts, hours, g.seed)
+                    if g.pcap {
+                        generate::capture(w, g.lines, hosts, hours, g.seed)
+                    } else {
+                        generate::conn_log(w, g.lines, hosts, hours, g.seed)
+                    }
                 }
             })?;
             Ok(ExitCode::SUCCESS)

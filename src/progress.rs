@@ -89,7 +89,8 @@ impl Progress {
                 }
                 bar.set_position(BYTES.load(Ordering::Relaxed));
                 bar.tick();
-                std::thread::sleep(Duration::from_millis(100));
+                // woken early by `drop`, so the end of a run waits for no tick
+                std::thread::park_timeout(Duration::from_millis(100));
             }
             bar.finish_and_clear();
         });
@@ -104,6 +105,7 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.done.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }

@@ -31,7 +31,8 @@ const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
 /// this long after its last packet.
 const CLOSE_DELAY: f64 = 5.0;
 
-/// A pending DNS session timer (earliest first in the heap).
+/// A time at which a connection must be looked at again (earliest first in the heap): a DNS
+/// session timer, or an expiry candidate.
 #[derive(Debug, PartialEq)]
 struct Timer {
     at: f64,
@@ -161,8 +162,8 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
     (flow, timer)
 }
 
-/// How long after its last packet `f` may be retired: its protocol's timeout, or the close
-/// delay once closed (whichever comes first).
+/// How long after its last packet `f` is retired: idle past its protocol's timeout, or, once
+/// closed, past the close delay (whichever comes first).
 fn expiry_delay(f: &Flow, timeout: f64) -> f64 {
     if f.closed() {
         timeout.min(CLOSE_DELAY)
@@ -223,13 +224,12 @@ impl Assembler {
             let Some(f) = self.active.get(&d.key).filter(|f| f.id == d.id) else {
                 continue; // retired, or replaced by a newer connection
             };
-            let timeout = self.timeout(f.tuple.proto);
-            let idle = now - f.last;
-            if idle > timeout || (f.closed() && idle > CLOSE_DELAY) {
+            let delay = expiry_delay(f, self.timeout(f.tuple.proto));
+            if now - f.last > delay {
                 expired.push((f.ts, f.id, d.key));
             } else {
                 later.push(Timer {
-                    at: f.last + expiry_delay(f, timeout),
+                    at: f.last + delay,
                     ..d
                 });
             }

@@ -121,6 +121,15 @@ fn internal_ip(n: u64, base: u8) -> [u8; 4] {
     ]
 }
 
+/// Destination `d`: one in `internal_one_in` is an internal server, the others public.
+fn destination(d: u64, internal_one_in: u64) -> [u8; 4] {
+    if d % internal_one_in == 0 {
+        internal_ip(d % INTERNAL_SERVERS, 240)
+    } else {
+        public_ip(d)
+    }
+}
+
 fn ip_text(ip: [u8; 4]) -> String {
     format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
 }
@@ -135,29 +144,6 @@ fn linger(shape: &Shape) -> f64 {
         ("tcp", "SF" | "REJ" | "RSTO" | "RSTR" | "RSTOS0" | "RSTRH") => 5.0,
         ("tcp", _) => 300.0,
         _ => 60.0,
-    }
-}
-
-/// One connection waiting to be written (earliest end first).
-struct Pending {
-    end: f64,
-    seq: u64,
-    line: String,
-}
-impl PartialEq for Pending {
-    fn eq(&self, o: &Self) -> bool {
-        self.seq == o.seq
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Pending {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        o.end.total_cmp(&self.end).then(o.seq.cmp(&self.seq))
     }
 }
 
@@ -178,8 +164,13 @@ pub fn conn_log(out: &mut impl Write, cfg: Realistic) -> io::Result<()> {
     let mut next_beacon: BinaryHeap<Reverse<(u64, usize)>> = (0..beacons.len())
         .map(|b| Reverse((micros(start + r.unit() * 300.0), b)))
         .collect();
-    let mut pending: BinaryHeap<Pending> = BinaryHeap::new();
-    let mut written = 0u64;
+    // Lines waiting for their connection's end, earliest first: (end time's bits, sequence,
+    // line). The bits of a positive f64 sort as its value, and the sequence breaks ties.
+    let mut pending: BinaryHeap<Reverse<(u64, u64, String)>> = BinaryHeap::new();
+    let beacon_shape = SHAPES
+        .iter()
+        .find(|s| s.service == "ssl" && s.state == "SF")
+        .unwrap_or(&SHAPES[0]);
     let mut seq = 0u64;
     let mut uid = [0u8; 18];
     let mut now = start;
@@ -197,10 +188,7 @@ pub fn conn_log(out: &mut impl Write, cfg: Realistic) -> io::Result<()> {
             (
                 internal_ip(host, 0),
                 public_ip(destinations + host),
-                SHAPES
-                    .iter()
-                    .find(|s| s.service == "ssl" && s.state == "SF")
-                    .unwrap_or(&SHAPES[0]),
+                beacon_shape,
                 ts,
             )
         } else {
@@ -221,23 +209,10 @@ pub fn conn_log(out: &mut impl Write, cfg: Realistic) -> io::Result<()> {
                 Class::Dns => internal_ip(1 + rank % 4, 250),
                 Class::Ntp => public_ip(destinations + sources + rank % 8),
                 _ if external => internal_ip(r.below(INTERNAL_SERVERS), 240),
-                Class::Probe => {
-                    let d = r.below(destinations);
-                    if d % 10 == 0 {
-                        internal_ip(d % INTERNAL_SERVERS, 240)
-                    } else {
-                        public_ip(d)
-                    }
-                }
-                _ => {
-                    // skewed popularity over all destinations; one in five is internal
-                    let d = (r.unit().powf(2.5) * destinations as f64) as u64;
-                    if d % 5 == 0 {
-                        internal_ip(d % INTERNAL_SERVERS, 240)
-                    } else {
-                        public_ip(d)
-                    }
-                }
+                // probes spread evenly; one in ten hits an internal server
+                Class::Probe => destination(r.below(destinations), 10),
+                // skewed popularity over all destinations; one in five is internal
+                _ => destination((r.unit().powf(2.5) * destinations as f64) as u64, 5),
             };
             (src, dst, shape, now)
         };
@@ -271,24 +246,21 @@ pub fn conn_log(out: &mut impl Write, cfg: Realistic) -> io::Result<()> {
             local(dst),
             shape.history,
         );
-        pending.push(Pending {
-            end: ts + duration + linger(shape),
-            seq,
-            line,
-        });
+        let end = ts + duration + linger(shape);
+        pending.push(Reverse((end.to_bits(), seq, line)));
         seq += 1;
-        while pending.peek().is_some_and(|p| p.end <= now) {
-            if let Some(p) = pending.pop() {
-                out.write_all(p.line.as_bytes())?;
-                written += 1;
+        while pending
+            .peek()
+            .is_some_and(|Reverse((end, _, _))| f64::from_bits(*end) <= now)
+        {
+            if let Some(Reverse((_, _, line))) = pending.pop() {
+                out.write_all(line.as_bytes())?;
             }
         }
     }
-    while let Some(p) = pending.pop() {
-        out.write_all(p.line.as_bytes())?;
-        written += 1;
+    while let Some(Reverse((_, _, line))) = pending.pop() {
+        out.write_all(line.as_bytes())?;
     }
-    debug_assert_eq!(written, cfg.lines);
     writeln!(out, "#close\t2024-01-02-00-00-00")?;
     Ok(())
 }

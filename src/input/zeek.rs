@@ -388,8 +388,8 @@ fn is_gzip(path: &Path) -> bool {
 }
 
 /// Opens a file or takes a stream ([`super::stream`]) to read it whole, transparently
-/// decompressing gzip (by magic bytes, not by name).
-/// What it reads counts as input progress.
+/// decompressing gzip (by magic bytes, not by name). What it reads counts as input progress
+/// (sniffing, through [`open_head`], does not).
 pub(crate) fn open_log(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
     let f: Box<dyn Read + Send> = match super::stream::take(path) {
         Some(stream) => stream?,
