@@ -110,7 +110,7 @@ pub fn analyze(options: &Options) -> Analysis {
 }
 
 /// The process's peak resident memory so far, as Linux reports it (for `KALIPSO_TIMINGS`).
-fn peak_memory() -> String {
+pub(crate) fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

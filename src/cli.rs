@@ -147,6 +147,9 @@ pub struct AnalyzeArgs {
     /// How many of the busiest profiles the report details.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    /// Print every alert with its evidence in the text report (it is bounded without).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `kalipso generate`.
@@ -212,6 +215,8 @@ pub struct AnalyzeConfig {
     pub dump_redis: Option<PathBuf>,
     /// Busiest profiles in the report.
     pub top: usize,
+    /// Every alert in the text report.
+    pub all: bool,
 }
 
 impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
@@ -272,6 +277,7 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             json: a.json,
             dump_redis: a.dump_redis,
             top: a.top,
+            all: a.all,
         })
     }
 }

@@ -141,7 +141,14 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     let analysis = pool.install(|| analyze(&options));
     crate::progress::stage("report");
     let started = std::time::Instant::now();
-    let report = pool.install(|| report::Report::new(&analysis, cfg.top));
+    let detail = if cfg.json.is_some() {
+        report::Detail::Everything
+    } else if cfg.all {
+        report::Detail::Alerts
+    } else {
+        report::Detail::Triage
+    };
+    let report = pool.install(|| report::Report::new(&analysis, cfg.top, detail));
     // the bar is cleared before anything else is said on stderr
     drop(progress);
 
@@ -209,7 +216,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
     } else {
         let started = std::time::Instant::now();
         let mut out = std::io::stdout().lock();
-        out.write_all(report.text().as_bytes())?;
+        out.write_all(report.text(cfg.all).as_bytes())?;
         out.flush()?;
         if timings {
             eprintln!("timing: text report {:?}", started.elapsed());

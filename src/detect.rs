@@ -21,6 +21,7 @@ mod events;
 pub mod evidence;
 mod flows;
 mod http;
+pub mod rank;
 mod scans;
 pub mod ti;
 mod tls;
@@ -87,6 +88,8 @@ pub struct Detections {
     pub beacons: HashMap<(IpAddr, i64, String), beacon::Beacon>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
     pub ti_hits: BTreeMap<String, String>,
+    /// Every profile with evidence, scored, highest score first.
+    pub ranking: Vec<rank::Suspect>,
 }
 
 impl Detections {
@@ -178,6 +181,8 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 bc.extend(cx.beacons.into_iter().map(|(k, b)| (p.ip, w.number, k, b)));
                 hits.extend(cx.ti_hits);
             }
+            // the parts live until all are merged: give back what doubling left spare
+            ev.shrink_to_fit();
             (ev, bc, hits)
         })
         .collect();
@@ -196,5 +201,6 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         &d.evidence,
         cfg.alert_threshold * store.config.tw_width / 60.0,
     );
+    d.ranking = rank::rank(&d.evidence, &d.alerts);
     d
 }

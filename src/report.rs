@@ -5,6 +5,8 @@
 //! It never parses input and prints nothing itself: the caller writes the text.
 
 use crate::Analysis;
+use crate::detect::rank::{Suspect, triage_order};
+use crate::detect::{EvidenceKind, Payload};
 use crate::input::InputSummary;
 use crate::profile::{Profile, ProfileConfig};
 use crate::record::Established;
@@ -19,6 +21,23 @@ use std::net::IpAddr;
 
 /// How many entries each "top" list holds.
 pub const TOP: usize = 5;
+/// How many suspects the text report lists.
+pub const SUSPECTS: usize = 25;
+/// How many beacons the text report lists.
+pub const BEACONS: usize = 10;
+/// How many files with something to say the text report lists.
+pub const FILES: usize = 20;
+
+/// How much the report details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The bounded triage report: ranked suspects, beacons, busiest profiles.
+    Triage,
+    /// Also every alert with its evidence (`--all`, and always in JSON).
+    Alerts,
+    /// Also every piece of evidence (JSON).
+    Everything,
+}
 
 /// The whole report.
 #[derive(Debug, Serialize)]
@@ -39,8 +58,61 @@ pub struct Report<'a> {
     pub busiest: Vec<ProfileSummary>,
     /// Evidence found (all of it).
     pub evidence: usize,
-    /// The alerts, each with its evidence.
+    /// Every profile with evidence: `{ip, score, alerts, windows, evidence}` (evidence counted
+    /// per kind), highest score first.
+    pub ranking: &'a [Suspect],
+    /// The beacons reported as evidence, highest score first.
+    pub beacons: Vec<BeaconSummary>,
+    /// The alerts, each with its evidence (empty in the bounded text report).
     pub alerts: Vec<AlertSummary>,
+    /// Alerts raised in all (also when `alerts` is not filled).
+    pub alert_count: usize,
+    /// Windows with an alert.
+    pub alerted_windows: usize,
+    /// Every piece of evidence (JSON only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence_list: Vec<EvidenceSummary>,
+    /// How much was built.
+    #[serde(skip)]
+    pub detail: Detail,
+}
+
+/// A beacon that became evidence.
+#[derive(Debug, Serialize)]
+pub struct BeaconSummary {
+    /// The profile.
+    pub profile: IpAddr,
+    /// Window number.
+    pub window: i64,
+    /// `<ip>-<port>-<proto>`.
+    pub tuple: String,
+    /// Score in [0, 1].
+    pub score: f64,
+    /// Estimated period, seconds.
+    pub period: f64,
+    /// Flows of the tuple in the window.
+    pub flows: usize,
+}
+
+/// One piece of evidence.
+#[derive(Debug, Serialize)]
+pub struct EvidenceSummary {
+    /// Profile.
+    pub profile: IpAddr,
+    /// Window number.
+    pub window: i64,
+    /// Time (`Y-m-d H:M:S`).
+    pub time: String,
+    /// Slips' evidence type.
+    pub kind: &'static str,
+    /// Threat level.
+    pub threat_level: &'static str,
+    /// Confidence in [0, 1].
+    pub confidence: f64,
+    /// Whether the profile is the attacker (only such evidence counts for alerts).
+    pub profile_is_attacker: bool,
+    /// What was seen.
+    pub description: String,
 }
 
 /// An alert and the evidence that raised it.
@@ -125,6 +197,36 @@ fn top<K: ToString>(map: FxHashMap<K, (u64, u64, u64)>) -> Vec<Count> {
     v
 }
 
+/// Every alert with its evidence, as text lines.
+fn alert_summaries(analysis: &Analysis) -> Vec<AlertSummary> {
+    let detections = &analysis.detections;
+    // hundreds of thousands of evidence lines on a big input: format them in parallel
+    // (collect keeps the order)
+    detections
+        .alerts
+        .par_iter()
+        .map(|a| AlertSummary {
+            profile: a.profile,
+            window: a.window,
+            time: py_datetime(a.ts),
+            score: (a.score * 1000.0).round() / 1000.0,
+            evidence: a
+                .evidence
+                .iter()
+                .filter_map(|&i| detections.evidence.get(i))
+                .map(|e| {
+                    format!(
+                        "[{}] {}: {}",
+                        e.threat_level.as_str(),
+                        e.kind,
+                        e.description()
+                    )
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
     let mut ports: FxHashMap<String, (u64, u64, u64)> = FxHashMap::default();
     let mut ips: FxHashMap<IpAddr, (u64, u64, u64)> = FxHashMap::default();
@@ -167,12 +269,64 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
 }
 
 impl<'a> Report<'a> {
-    /// Builds the report of an analysis, with the `busiest` most active profiles.
-    pub fn new(analysis: &'a Analysis, busiest: usize) -> Self {
+    /// Builds the report of an analysis, with the `busiest` most active profiles, detailed as
+    /// `detail` asks.
+    pub fn new(analysis: &'a Analysis, busiest: usize, detail: Detail) -> Self {
         let store = &analysis.store;
         let detections = &analysis.detections;
         let mut by_activity: Vec<&Profile> = store.profiles.values().collect();
         by_activity.sort_by(|a, b| b.out_flows().cmp(&a.out_flows()).then(a.ip.cmp(&b.ip)));
+        let mut beacons: Vec<BeaconSummary> = detections
+            .evidence
+            .iter()
+            .filter(|e| e.kind == EvidenceKind::Beacon)
+            .filter_map(|e| match &e.payload {
+                Payload::Beacon {
+                    dst,
+                    port,
+                    proto,
+                    beacon,
+                } => Some(BeaconSummary {
+                    profile: e.profile,
+                    window: e.window,
+                    tuple: format!("{dst}-{port}-{}", proto.as_str()),
+                    score: (beacon.score * 1000.0).round() / 1000.0,
+                    period: (beacon.period * 10.0).round() / 10.0,
+                    flows: beacon.flows,
+                }),
+                _ => None,
+            })
+            .collect();
+        beacons.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.profile.cmp(&b.profile))
+                .then(a.window.cmp(&b.window))
+                .then_with(|| a.tuple.cmp(&b.tuple))
+        });
+        let alerts = if detail == Detail::Triage {
+            Vec::new()
+        } else {
+            alert_summaries(analysis)
+        };
+        let evidence_list = if detail == Detail::Everything {
+            detections
+                .evidence
+                .par_iter()
+                .map(|e| EvidenceSummary {
+                    profile: e.profile,
+                    window: e.window,
+                    time: py_datetime(e.ts),
+                    kind: e.kind.name(),
+                    threat_level: e.threat_level.as_str(),
+                    confidence: e.confidence,
+                    profile_is_attacker: e.profile_is_attacker,
+                    description: e.description(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Report {
             version: env!("CARGO_PKG_VERSION"),
             input: &analysis.input,
@@ -186,36 +340,18 @@ impl<'a> Report<'a> {
                 .map(|p| summarize(store, p))
                 .collect(),
             evidence: detections.evidence.len(),
-            // hundreds of thousands of evidence lines on a big input: format them in parallel
-            // (collect keeps the order)
-            alerts: detections
-                .alerts
-                .par_iter()
-                .map(|a| AlertSummary {
-                    profile: a.profile,
-                    window: a.window,
-                    time: py_datetime(a.ts),
-                    score: (a.score * 1000.0).round() / 1000.0,
-                    evidence: a
-                        .evidence
-                        .iter()
-                        .filter_map(|&i| detections.evidence.get(i))
-                        .map(|e| {
-                            format!(
-                                "[{}] {}: {}",
-                                e.threat_level.as_str(),
-                                e.kind,
-                                e.description()
-                            )
-                        })
-                        .collect(),
-                })
-                .collect(),
+            ranking: &detections.ranking,
+            beacons,
+            alerts,
+            alert_count: detections.alerts.len(),
+            alerted_windows: detections.alerted().len(),
+            evidence_list,
+            detail,
         }
     }
 
-    /// The report as text.
-    pub fn text(&self) -> String {
+    /// The report as text; `all_alerts` adds every alert with its evidence (when built).
+    pub fn text(&self, all_alerts: bool) -> String {
         let mut s = String::new();
         let i = self.input;
         let _ = writeln!(s, "kalipso {} — behavioural analysis", self.version);
@@ -251,7 +387,11 @@ impl<'a> Report<'a> {
                 hi - lo
             );
         }
-        for f in &i.files {
+        let noted = |f: &&crate::input::FileReport| {
+            f.error.is_some() || f.assumed_columns || f.capture.is_some() || f.skipped > 0
+        };
+        let with_notes = i.files.iter().filter(noted).count();
+        for f in i.files.iter().filter(noted).take(FILES) {
             if let Some(e) = &f.error {
                 let read = match (f.data_lines, f.capture.is_some()) {
                     (0, _) => "not read".to_string(),
@@ -304,6 +444,13 @@ impl<'a> Report<'a> {
                 }
             }
         }
+        if with_notes > FILES {
+            let _ = writeln!(
+                s,
+                "  … and {} more file(s) with notes (all of them are in --json)",
+                with_notes - FILES
+            );
+        }
         let _ = writeln!(s);
         let grid = match self.config.anchor {
             crate::profile::window::Anchor::Global => {
@@ -316,25 +463,35 @@ impl<'a> Report<'a> {
             "Profiles: {}, time windows: {} ({} s wide, {grid})",
             self.profiles, self.windows, self.config.tw_width
         );
+        let alerted = self.ranking.iter().filter(|r| r.alerts > 0).count();
         let _ = writeln!(
             s,
-            "Evidence: {}, alerts: {} (in {} window(s))",
-            self.evidence,
-            self.alerts.len(),
-            self.alerts
-                .iter()
-                .map(|a| (a.profile, a.window))
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
+            "Evidence: {}, alerts: {} (in {} window(s), {alerted} profile(s) alerted)",
+            self.evidence, self.alert_count, self.alerted_windows,
         );
-        for a in &self.alerts {
-            let _ = writeln!(
-                s,
-                "  ALERT {} timewindow{} at {} (score {}):",
-                a.profile, a.window, a.time, a.score
-            );
-            for e in &a.evidence {
-                let _ = writeln!(s, "    - {}", Clean(e));
+        self.suspects_text(&mut s);
+        self.beacons_text(&mut s);
+        if !all_alerts || self.detail == Detail::Triage {
+            if self.alert_count > 0 {
+                let _ = writeln!(s);
+                let _ = writeln!(
+                    s,
+                    "(--all prints the {} alert(s) with their evidence)",
+                    self.alert_count
+                );
+            }
+        } else {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "Alerts:");
+            for a in &self.alerts {
+                let _ = writeln!(
+                    s,
+                    "  ALERT {} timewindow{} at {} (score {}):",
+                    a.profile, a.window, a.time, a.score
+                );
+                for e in &a.evidence {
+                    let _ = writeln!(s, "    - {}", Clean(e));
+                }
             }
         }
         if self.busiest.is_empty() {
@@ -375,6 +532,66 @@ impl<'a> Report<'a> {
             }
         }
         s
+    }
+}
+
+impl Report<'_> {
+    /// The ranked suspects: alerted profiles first, then by score.
+    fn suspects_text(&self, s: &mut String) {
+        if self.ranking.is_empty() {
+            return;
+        }
+        let order = triage_order(self.ranking);
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "Suspects (alerted first, then by score; {} of {}):",
+            order.len().min(SUSPECTS),
+            order.len()
+        );
+        let _ = writeln!(
+            s,
+            "  {:<39} {:>9} {:>7} {:>7}  {:<16} evidence",
+            "profile", "score", "alerts", "windows", "worst window"
+        );
+        for r in order.iter().take(SUSPECTS) {
+            let flag = if r.alerts > 0 {
+                format!("⚑{}", r.alerts)
+            } else {
+                "-".to_string()
+            };
+            let _ = writeln!(
+                s,
+                "  {:<39} {:>9.2} {:>7} {:>7}  {:<16} {}",
+                r.ip,
+                r.score,
+                flag,
+                r.windows,
+                format!("timewindow{}", r.worst_window),
+                r.kinds_text(3)
+            );
+        }
+    }
+
+    /// The strongest beacons.
+    fn beacons_text(&self, s: &mut String) {
+        if self.beacons.is_empty() {
+            return;
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "Beacons (periodic tuples; {} of {}):",
+            self.beacons.len().min(BEACONS),
+            self.beacons.len()
+        );
+        for b in self.beacons.iter().take(BEACONS) {
+            let _ = writeln!(
+                s,
+                "  {:<39} tw{:<4} {:<48} score {:.2}, every {:.0} s, {} flows",
+                b.profile, b.window, b.tuple, b.score, b.period, b.flows
+            );
+        }
     }
 }
 

@@ -104,9 +104,10 @@ impl Store {
                 .map(|w| w.out_tuples.len() + w.in_tuples.len())
                 .sum();
             eprintln!(
-                "timing: profile::build {:?} ({} profiles, {tuples} tuples)",
+                "timing: profile::build {:?} ({} profiles, {tuples} tuples, peak {})",
                 t.elapsed(),
-                profiles.len()
+                profiles.len(),
+                crate::analysis::peak_memory()
             );
         }
         let Batch {

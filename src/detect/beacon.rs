@@ -116,6 +116,23 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
     })
 }
 
+/// Periodic by design, so never a C&C beacon: traffic to multicast, broadcast or link-local
+/// destinations (multicast DNS, SSDP, LLMNR, IPv6 neighbour and router discovery), the
+/// `NetBIOS` name and datagram services, NTP and DHCP. Their scores stay in the tuples view.
+fn housekeeping(dst: IpAddr, port: u16, proto: Proto) -> bool {
+    let local_scope = match dst {
+        IpAddr::V4(v) => v.is_multicast() || v.is_broadcast() || v.is_link_local(),
+        // fe80::/10
+        IpAddr::V6(v) => v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    let service = proto == Proto::Udp
+        && matches!(
+            port,
+            67 | 68 | 123 | 137 | 138 | 546 | 547 | 1900 | 5353 | 5355
+        );
+    local_scope || service
+}
+
 /// A tuple's flows: start, bytes, index.
 type TupleFlows = Vec<(f64, u64, u32)>;
 
@@ -142,7 +159,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         };
         cx.beacons
             .push((format!("{dst}-{port}-{}", proto.as_str()), b));
-        if b.score >= THRESHOLD {
+        if b.score >= THRESHOLD && !housekeeping(dst, port, proto) {
             let last = flows.iter().map(|f| f.0).fold(f64::MIN, f64::max);
             cx.add(Finding {
                 kind: EvidenceKind::Beacon,
@@ -182,6 +199,22 @@ mod tests {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
         }
+    }
+
+    #[test]
+    fn discovery_time_and_address_services_are_not_beacons() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(housekeeping(ip("ff02::fb"), 5353, Proto::Udp));
+        assert!(housekeeping(ip("ff02::2"), 134, Proto::Icmp));
+        assert!(housekeeping(ip("fe80::1"), 546, Proto::Udp));
+        assert!(housekeeping(ip("239.255.255.250"), 1900, Proto::Udp));
+        assert!(housekeeping(ip("255.255.255.255"), 67, Proto::Udp));
+        assert!(housekeeping(ip("169.254.1.1"), 80, Proto::Tcp));
+        assert!(housekeeping(ip("192.0.2.1"), 123, Proto::Udp));
+        assert!(housekeeping(ip("192.168.1.255"), 137, Proto::Udp));
+        assert!(!housekeeping(ip("192.0.2.1"), 443, Proto::Tcp));
+        assert!(!housekeeping(ip("192.0.2.1"), 123, Proto::Tcp));
+        assert!(!housekeeping(ip("2001:db8::1"), 53, Proto::Udp));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use super::keys::{self, Action, View};
 use super::tree::{Node, Row, Tree};
 use super::{clean, draw, geo, lists};
 use crate::detect::Detections;
+use crate::detect::rank::{Suspect, triage_order};
+use crate::record::Conn;
 use crate::store::timeline;
 use crate::{Analysis, Store};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
@@ -73,6 +75,12 @@ impl<'s> App<'s> {
     pub fn new(analysis: &'s Analysis, geo: geo::Geo) -> App<'s> {
         let store = &analysis.store;
         let alerted = analysis.detections.alerted();
+        let ranking: std::collections::HashMap<IpAddr, &Suspect> = analysis
+            .detections
+            .ranking
+            .iter()
+            .map(|s| (s.ip, s))
+            .collect();
         let nodes: Vec<Node> = store
             .profiles
             .values()
@@ -83,6 +91,16 @@ impl<'s> App<'s> {
                     .range((p.ip, i64::MIN)..=(p.ip, i64::MAX))
                     .map(|x| x.1)
                     .collect(),
+                alerts: ranking.get(&p.ip).map_or(0, |s| s.alerts),
+                score: ranking.get(&p.ip).map_or(0.0, |s| s.score),
+                flows: p.out_flows(),
+                bytes: p
+                    .windows
+                    .values()
+                    .flat_map(|w| w.out_flows.iter())
+                    .filter_map(|&i| store.conns.get(i as usize))
+                    .map(Conn::bytes)
+                    .sum(),
                 name: store
                     .dns_resolution
                     .get(&p.ip)
@@ -113,18 +131,25 @@ impl<'s> App<'s> {
             page: 10,
             lists: Vec::new(),
         };
-        // open the busiest profile's first window, so the board is never empty at start
-        if let Some((ip, n)) = store
-            .profiles
-            .values()
-            .max_by_key(|p| (p.out_flows(), std::cmp::Reverse(p.ip)))
-            .and_then(|p| p.windows.keys().next().map(|n| (p.ip, *n)))
-        {
+        // open the top suspect's worst window; without evidence, the busiest profile's first
+        // window, so the board is never empty at start
+        let top_suspect = triage_order(&analysis.detections.ranking)
+            .first()
+            .map(|s| (s.ip, s.worst_window));
+        let busiest = || {
+            store
+                .profiles
+                .values()
+                .max_by_key(|p| (p.out_flows(), std::cmp::Reverse(p.ip)))
+                .and_then(|p| p.windows.keys().next().map(|n| (p.ip, *n)))
+        };
+        if let Some((ip, n)) = top_suspect.or_else(busiest) {
             if let Some(i) = app.tree.nodes.iter().position(|n| n.ip == ip) {
                 if let Some(pos) = app.tree.rows().iter().position(|r| *r == Row::Profile(i)) {
                     app.tree.selected = pos;
                     app.tree.set_expanded(true);
-                    app.tree.step(1);
+                    let at = app.tree.nodes[i].windows.iter().position(|w| *w == n);
+                    app.tree.step(at.map_or(1, |p| p as isize + 1));
                 }
             }
             app.select_window(ip, n);
@@ -342,6 +367,10 @@ impl<'s> App<'s> {
                 self.lower = false;
             }
             Action::Search => self.search = Some(String::new()),
+            Action::CycleOrder => {
+                self.tree.set_order(self.tree.order.next());
+                self.status = format!("profiles by {}", self.tree.order.name());
+            }
             Action::Copy => self.copy(),
             Action::FocusNext | Action::FocusPrev => {
                 if self.view == View::Main {

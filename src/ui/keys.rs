@@ -84,6 +84,8 @@ pub enum Action {
     Copy,
     /// Start a search.
     Search,
+    /// Order the tree by the next key (score, alerts, flows, bytes, IP).
+    CycleOrder,
     /// What the last frame showed: page height and scroll positions as the panes clamped them.
     Drawn(super::draw::Viewport),
 }
@@ -95,6 +97,7 @@ impl Action {
             Action::Open(v) => v.name(),
             Action::Copy => "copy",
             Action::Search => "search",
+            Action::CycleOrder => "order",
             Action::Quit => "quit",
             _ => "",
         }
@@ -190,6 +193,12 @@ pub const KEYS: &[Binding] = &[
         keys: &[(KeyCode::Char('/'), Action::Search)],
         in_bar: true,
         help: "search an IP, port or domain (filters the tree)",
+    },
+    Binding {
+        label: "o",
+        keys: &[(KeyCode::Char('o'), Action::CycleOrder)],
+        in_bar: false,
+        help: "order the profiles by score (alerted first), alerts, flows, bytes or IP",
     },
     Binding {
         label: "?",

@@ -13,10 +13,78 @@ pub struct Node {
     pub windows: Vec<i64>,
     /// Windows with an alert.
     pub alerted: BTreeSet<i64>,
+    /// Alerts raised.
+    pub alerts: usize,
+    /// Threat score (see [`crate::detect::rank`]).
+    pub score: f64,
+    /// Connections as client.
+    pub flows: usize,
+    /// Payload bytes of its connections as client.
+    pub bytes: u64,
     /// A name the capture gave the IP (DNS answer), if any.
     pub name: Option<String>,
     /// Text the filter matches besides the IP (ports and domains of the profile).
     pub search: String,
+}
+
+/// How the tree orders its profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Alerted first, then by threat score, then by flows (the triage order).
+    #[default]
+    Score,
+    /// Most alerts first.
+    Alerts,
+    /// Most connections first.
+    Flows,
+    /// Most bytes first.
+    Bytes,
+    /// By IP.
+    Ip,
+}
+
+impl Order {
+    /// The next order of the cycle.
+    #[must_use]
+    pub fn next(self) -> Order {
+        match self {
+            Order::Score => Order::Alerts,
+            Order::Alerts => Order::Flows,
+            Order::Flows => Order::Bytes,
+            Order::Bytes => Order::Ip,
+            Order::Ip => Order::Score,
+        }
+    }
+
+    /// Its name in the tree's title.
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::Score => "score",
+            Order::Alerts => "alerts",
+            Order::Flows => "flows",
+            Order::Bytes => "bytes",
+            Order::Ip => "IP",
+        }
+    }
+
+    fn cmp(self, a: &Node, b: &Node) -> std::cmp::Ordering {
+        let by_ip = a.ip.cmp(&b.ip);
+        match self {
+            Order::Score => (a.alerts == 0)
+                .cmp(&(b.alerts == 0))
+                .then(b.score.total_cmp(&a.score))
+                .then(b.flows.cmp(&a.flows))
+                .then(by_ip),
+            Order::Alerts => b
+                .alerts
+                .cmp(&a.alerts)
+                .then(b.score.total_cmp(&a.score))
+                .then(by_ip),
+            Order::Flows => b.flows.cmp(&a.flows).then(by_ip),
+            Order::Bytes => b.bytes.cmp(&a.bytes).then(by_ip),
+            Order::Ip => by_ip,
+        }
+    }
 }
 
 /// A visible row.
@@ -31,8 +99,10 @@ pub enum Row {
 /// The tree.
 #[derive(Debug, Default)]
 pub struct Tree {
-    /// All profiles, sorted: alerted first, then by IP.
+    /// All profiles, sorted by `order`.
     pub nodes: Vec<Node>,
+    /// The order of the nodes.
+    pub order: Order,
     expanded: BTreeSet<usize>,
     /// The filter (substring of the IP, a name, a port or a domain).
     pub filter: String,
@@ -42,20 +112,51 @@ pub struct Tree {
 }
 
 impl Tree {
-    /// A tree of `nodes` (sorted here), all collapsed.
+    /// A tree of `nodes` in the triage order, all collapsed.
     pub fn new(mut nodes: Vec<Node>) -> Tree {
-        nodes.sort_by(|a, b| {
-            a.alerted
-                .is_empty()
-                .cmp(&b.alerted.is_empty())
-                .then(a.ip.cmp(&b.ip))
-        });
+        nodes.sort_by(|a, b| Order::Score.cmp(a, b));
         let mut t = Tree {
             nodes,
             ..Tree::default()
         };
         t.rebuild();
         t
+    }
+
+    /// Profiles with an alert.
+    pub fn alerted(&self) -> usize {
+        self.nodes.iter().filter(|n| n.alerts > 0).count()
+    }
+
+    /// Re-sorts the profiles by `order`, keeping the expanded profiles and the selected row.
+    pub fn set_order(&mut self, order: Order) {
+        let keep = self.current().and_then(|r| match r {
+            Row::Profile(i) => self.nodes.get(i).map(|n| (n.ip, None)),
+            Row::Window(i, w) => self.nodes.get(i).map(|n| (n.ip, Some(w))),
+        });
+        let open: BTreeSet<IpAddr> = self
+            .expanded
+            .iter()
+            .filter_map(|&i| self.nodes.get(i).map(|n| n.ip))
+            .collect();
+        self.order = order;
+        self.nodes.sort_by(|a, b| order.cmp(a, b));
+        self.expanded = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| open.contains(&n.ip))
+            .map(|(i, _)| i)
+            .collect();
+        self.rebuild();
+        if let Some((ip, w)) = keep {
+            if let Some(i) = self.nodes.iter().position(|n| n.ip == ip) {
+                let row = w.map_or(Row::Profile(i), |w| Row::Window(i, w));
+                if let Some(at) = self.rows.iter().position(|r| *r == row) {
+                    self.selected = at;
+                }
+            }
+        }
     }
 
     fn matches(&self, n: &Node) -> bool {
@@ -167,9 +268,59 @@ mod tests {
             ip: ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
             windows: windows.to_vec(),
             alerted: alerted.iter().copied().collect(),
+            alerts: alerted.len(),
+            score: 0.0,
+            flows: 0,
+            bytes: 0,
             name: None,
             search: String::new(),
         }
+    }
+
+    fn scored(ip: &str, alerts: usize, score: f64, flows: usize, bytes: u64) -> Node {
+        Node {
+            alerts,
+            score,
+            flows,
+            bytes,
+            ..node(ip, &[1], &[])
+        }
+    }
+
+    fn ips(t: &Tree) -> Vec<String> {
+        t.nodes.iter().map(|n| n.ip.to_string()).collect()
+    }
+
+    #[test]
+    fn the_order_cycles_from_triage_through_alerts_flows_bytes_and_ip() {
+        let mut t = Tree::new(vec![
+            scored("10.0.0.1", 0, 50.0, 10, 900),
+            scored("10.0.0.2", 2, 8.0, 5, 100),
+            scored("10.0.0.3", 9, 7.0, 1, 50),
+            scored("10.0.0.4", 0, 0.0, 99, 10),
+        ]);
+        assert_eq!(t.order, Order::Score);
+        assert_eq!(ips(&t), ["10.0.0.2", "10.0.0.3", "10.0.0.1", "10.0.0.4"]);
+        t.step(2);
+        t.toggle();
+        t.set_order(t.order.next());
+        assert_eq!(ips(&t), ["10.0.0.3", "10.0.0.2", "10.0.0.1", "10.0.0.4"]);
+        assert_eq!(
+            t.current_ip().map(|i| i.to_string()).as_deref(),
+            Some("10.0.0.1"),
+            "the selection follows its profile"
+        );
+        assert!(
+            t.rows().contains(&Row::Window(2, 1)),
+            "and it stays expanded"
+        );
+        t.set_order(t.order.next());
+        assert_eq!(ips(&t)[0], "10.0.0.4");
+        t.set_order(t.order.next());
+        assert_eq!(ips(&t)[0], "10.0.0.1");
+        t.set_order(t.order.next());
+        assert_eq!(ips(&t), ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]);
+        assert_eq!(t.order.next(), Order::Score);
     }
 
     #[test]
@@ -188,7 +339,11 @@ mod tests {
             "192.168.1.5",
             "alerted profiles first"
         );
-        assert_eq!(t.nodes[1].ip.to_string(), "10.0.0.2", "then by IP");
+        assert_eq!(
+            t.nodes[1].ip.to_string(),
+            "10.0.0.2",
+            "then by IP when scores and flows tie"
+        );
         t.step(2);
         t.toggle();
         assert_eq!(t.rows().len(), 5, "10.0.0.9 shows its two windows");

@@ -500,3 +500,64 @@ fn r11_an_interrupt_stops_the_run_and_removes_unfinished_outputs() {
     );
     assert!(!json.exists() && !dump.exists(), "unfinished outputs left");
 }
+
+#[test]
+fn r12_the_report_stays_bounded_and_the_json_ranking_is_sorted() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = tmp.path().join("realistic.log");
+    let json = tmp.path().join("report.json");
+    let out = kalipso(&[
+        "generate",
+        "--realistic",
+        "--lines",
+        "200000",
+        "--out",
+        log.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = log.to_str().unwrap_or_default();
+    let bounded = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--json",
+        json.to_str().unwrap_or_default(),
+        log,
+    ]);
+    assert_eq!(bounded.status.code(), Some(0), "{}", text(&bounded.stderr));
+    let report = text(&bounded.stdout);
+    let lines = report.lines().count();
+    assert!(lines <= 250, "{lines} lines:\n{report}");
+    assert!(
+        report.contains("Suspects (alerted first, then by score; 25 of "),
+        "{report}"
+    );
+    assert!(report.contains("--all prints the "), "{report}");
+    assert!(
+        !report.contains("  ALERT "),
+        "alerts are listed only with --all"
+    );
+
+    // the JSON has the whole ranking, sorted by score, and every alert and evidence
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ranking = v["ranking"].as_array().cloned().unwrap_or_default();
+    assert!(ranking.len() > 25, "{}", ranking.len());
+    let scores: Vec<f64> = ranking.iter().filter_map(|r| r["score"].as_f64()).collect();
+    assert_eq!(scores.len(), ranking.len());
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by score");
+    for key in ["ip", "alerts", "windows", "evidence"] {
+        assert!(!ranking[0][key].is_null(), "{key} in {}", ranking[0]);
+    }
+    let alerts = v["alerts"].as_array().map_or(0, Vec::len);
+    assert_eq!(alerts as u64, v["alert_count"].as_u64().unwrap_or(u64::MAX));
+    assert!(alerts > 0);
+    assert_eq!(
+        v["evidence_list"].as_array().map_or(0, Vec::len) as u64,
+        v["evidence"].as_u64().unwrap_or(u64::MAX)
+    );
+
+    // --all lists every alert
+    let all = kalipso(&["analyze", "--no-ui", "--all", log]);
+    let all = text(&all.stdout);
+    assert_eq!(all.matches("  ALERT ").count(), alerts, "every alert");
+}

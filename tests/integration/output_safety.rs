@@ -170,6 +170,7 @@ fn r9_no_raw_control_byte_reaches_any_output() {
         .args([
             "analyze",
             "--no-ui",
+            "--all",
             "--alert-threshold",
             "0.0001",
             "--output",

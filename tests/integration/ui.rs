@@ -159,7 +159,7 @@ fn tiny_terminals_huge_tuples_and_many_profiles_do_not_break() {
     let mut app = App::new(&big, Geo::default());
     let s = screen(&mut app, 100, 30);
     assert!(
-        s.contains(&format!("IPs ({})", big.store.profiles.len())),
+        s.contains(&format!("IPs ({}, ", big.store.profiles.len())),
         "{s}"
     );
     press(&mut app, KeyCode::End);

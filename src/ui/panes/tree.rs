@@ -18,7 +18,12 @@ pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, are
     vp.page = inner_h.max(1);
     let first = app.tree.selected.saturating_sub(vp.page.saturating_sub(1));
     let title = if app.tree.filter.is_empty() {
-        format!("IPs ({})", app.tree.nodes.len())
+        format!(
+            "IPs ({}, {} alerted) by {}",
+            app.tree.nodes.len(),
+            app.tree.alerted(),
+            app.tree.order.name()
+        )
     } else {
         format!("IPs /{}", app.tree.filter)
     };
@@ -39,17 +44,28 @@ pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, are
                         .as_deref()
                         .map(|s| format!(" {s}"))
                         .unwrap_or_default();
+                    // the flag says it without colour too
+                    let flag = if node.alerts > 0 {
+                        format!(" ⚑{}", node.alerts)
+                    } else {
+                        String::new()
+                    };
                     (
-                        format!("{mark} {}{name}", node.ip),
+                        format!("{mark} {}{flag}{name}", node.ip),
                         !node.alerted.is_empty(),
                     )
                 }
                 Row::Window(n, w) => {
                     let node = &app.tree.nodes[n];
                     let open = app.window == Some((node.ip, w));
+                    let alerted = node.alerted.contains(&w);
                     (
-                        format!("  └{}timewindow{w}", if open { "●" } else { "─" }),
-                        node.alerted.contains(&w),
+                        format!(
+                            "  └{}timewindow{w}{}",
+                            if open { "●" } else { "─" },
+                            if alerted { " ⚑" } else { "" }
+                        ),
+                        alerted,
                     )
                 }
             };

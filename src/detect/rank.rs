@@ -1,0 +1,205 @@
+//! Triage: a threat score for every profile and window, so the worst suspects come first.
+//!
+//! A window's score is the sum of threat level × confidence of the evidence in which the
+//! profile is the attacker, plus the number of alerts it raised; a profile's score is the sum
+//! over its windows. Evidence against the profile (it is the victim) does not count, as for
+//! alerts. It reads the evidence and alerts and decides nothing else.
+
+use super::alerts::Alert;
+use super::evidence::Evidence;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// One profile with evidence, as the triage lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suspect {
+    /// The profile's IP.
+    pub ip: IpAddr,
+    /// Σ threat level × confidence of its attacker evidence, plus its alert count.
+    pub score: f64,
+    /// Alerts raised.
+    pub alerts: usize,
+    /// Windows with evidence.
+    pub windows: usize,
+    /// The window with the highest score (the earliest of equals).
+    pub worst_window: i64,
+    /// That window's score.
+    pub worst_window_score: f64,
+    /// Evidence by kind (all of the profile's evidence, as attacker or victim).
+    pub evidence: BTreeMap<&'static str, usize>,
+}
+
+impl Suspect {
+    /// The main evidence kinds, most frequent first, e.g. `UnknownPort ×312, Beacon ×2`.
+    pub fn kinds_text(&self, max: usize) -> String {
+        let mut kinds: Vec<(&str, usize)> = self.evidence.iter().map(|(k, n)| (*k, *n)).collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut text: Vec<String> = kinds
+            .iter()
+            .take(max)
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect();
+        if kinds.len() > max {
+            text.push(format!("+{} more", kinds.len() - max));
+        }
+        text.join(", ")
+    }
+}
+
+/// Scores every profile that has evidence, sorted by score (highest first; then more alerts,
+/// then IP). `evidence` and `alerts` are sorted by profile and window, as
+/// [`super::Detections`] keeps them.
+pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
+    let mut alerts_by_window: BTreeMap<(IpAddr, i64), usize> = BTreeMap::new();
+    for a in alerts {
+        *alerts_by_window.entry((a.profile, a.window)).or_default() += 1;
+    }
+    let mut out: Vec<Suspect> = Vec::new();
+    for group in evidence.chunk_by(|a, b| a.profile == b.profile) {
+        let ip = group[0].profile;
+        let mut s = Suspect {
+            ip,
+            score: 0.0,
+            alerts: 0,
+            windows: 0,
+            worst_window: group[0].window,
+            worst_window_score: f64::NEG_INFINITY,
+            evidence: BTreeMap::new(),
+        };
+        for window in group.chunk_by(|a, b| a.window == b.window) {
+            let n = window[0].window;
+            let raised = alerts_by_window.get(&(ip, n)).copied().unwrap_or(0);
+            // summed in the evidence's fixed order, so the score is the same on any thread count
+            let weight: f64 = window
+                .iter()
+                .filter(|e| e.profile_is_attacker)
+                .map(Evidence::weight)
+                .sum();
+            let score = weight + raised as f64;
+            if score > s.worst_window_score {
+                s.worst_window = n;
+                s.worst_window_score = score;
+            }
+            s.score += score;
+            s.alerts += raised;
+            s.windows += 1;
+            for e in window {
+                *s.evidence.entry(e.kind.name()).or_default() += 1;
+            }
+        }
+        s.score = round3(s.score);
+        s.worst_window_score = round3(s.worst_window_score);
+        out.push(s);
+    }
+    out.sort_by(by_score);
+    out
+}
+
+/// Three decimals: enough to rank, and stable in text and JSON.
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Highest score first, then more alerts, then IP.
+fn by_score(a: &Suspect, b: &Suspect) -> Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(b.alerts.cmp(&a.alerts))
+        .then(a.ip.cmp(&b.ip))
+}
+
+/// The triage order of the tree and the report: alerted profiles first, then by score.
+pub fn triage_order(ranking: &[Suspect]) -> Vec<&Suspect> {
+    let mut v: Vec<&Suspect> = ranking.iter().collect();
+    v.sort_by(|a, b| (a.alerts == 0).cmp(&(b.alerts == 0)).then(by_score(a, b)));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::evidence::{EvidenceKind, Party, Payload, ThreatLevel};
+    use super::*;
+
+    fn ev(ip: [u8; 4], window: i64, level: ThreatLevel, own: bool) -> Evidence {
+        let ip = IpAddr::from(ip);
+        Evidence {
+            kind: EvidenceKind::UnknownPort,
+            profile: ip,
+            window,
+            attacker: Party::Ip(ip),
+            profile_is_attacker: own,
+            victim: None,
+            threat_level: level,
+            confidence: 1.0,
+            payload: Payload::UnknownPort {
+                port: 1,
+                proto: crate::record::Proto::Tcp,
+                dst: ip,
+            },
+            ts: 0.0,
+            flows: Vec::new(),
+        }
+    }
+
+    fn alert(ip: [u8; 4], window: i64) -> Alert {
+        Alert {
+            profile: IpAddr::from(ip),
+            window,
+            ts: 0.0,
+            score: 6.0,
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn scores_sum_attacker_evidence_and_alerts_and_find_the_worst_window() {
+        let a = [10, 0, 0, 1];
+        let b = [10, 0, 0, 2];
+        let evidence = vec![
+            ev(a, 1, ThreatLevel::Medium, true),
+            ev(a, 2, ThreatLevel::High, true),
+            ev(a, 2, ThreatLevel::High, true),
+            // victim-side evidence is counted by kind but not scored
+            ev(a, 3, ThreatLevel::Critical, false),
+            ev(b, 1, ThreatLevel::Low, true),
+        ];
+        let r = rank(&evidence, &[alert(a, 2)]);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].ip, IpAddr::from(a));
+        let lm = ThreatLevel::Medium.value();
+        let lh = ThreatLevel::High.value();
+        assert!((r[0].score - round3(lm + 2.0 * lh + 1.0)).abs() < 1e-9);
+        assert_eq!(r[0].alerts, 1);
+        assert_eq!(r[0].windows, 3);
+        assert_eq!(r[0].worst_window, 2);
+        assert_eq!(r[0].evidence.get("UnknownPort"), Some(&4));
+        assert_eq!(r[1].ip, IpAddr::from(b));
+        assert_eq!(r[1].alerts, 0);
+    }
+
+    #[test]
+    fn the_triage_order_puts_alerted_profiles_first() {
+        let quiet = [10, 0, 0, 1];
+        let alerted = [10, 0, 0, 2];
+        let mut evidence: Vec<Evidence> = (1..=12)
+            .map(|w| ev(quiet, w, ThreatLevel::High, true))
+            .collect();
+        evidence.push(ev(alerted, 1, ThreatLevel::Low, true));
+        let r = rank(&evidence, &[alert(alerted, 1)]);
+        // by score the busy unalerted profile comes first
+        assert_eq!(r[0].ip, IpAddr::from(quiet));
+        let t = triage_order(&r);
+        assert_eq!(t[0].ip, IpAddr::from(alerted));
+        assert_eq!(t[1].ip, IpAddr::from(quiet));
+    }
+
+    #[test]
+    fn kinds_are_listed_most_frequent_first() {
+        let mut s = rank(&[ev([10, 0, 0, 1], 1, ThreatLevel::Low, true)], &[]).remove(0);
+        s.evidence.insert("Beacon", 2);
+        s.evidence.insert("Zeta", 1);
+        assert_eq!(s.kinds_text(2), "Beacon ×2, UnknownPort ×1, +1 more");
+    }
+}
