@@ -9,6 +9,7 @@
 
 mod app;
 pub mod draw;
+pub mod evidence;
 pub mod geo;
 pub mod keys;
 mod lists;

@@ -2,6 +2,7 @@
 //! the last frame become changes of focus, selection, scroll and view. Nothing here draws or
 //! writes to the terminal, so every change is testable without one.
 
+use super::evidence::EvidenceList;
 use super::keys::{self, Action, View};
 use super::tree::{Node, Row, Tree};
 use super::{clean, draw, geo, lists};
@@ -53,6 +54,10 @@ pub struct App<'s> {
     pub lower: bool,
     /// Scroll of the evidence box.
     pub ev_scroll: usize,
+    /// The evidence box's grouped rows and selection.
+    pub evidence: EvidenceList,
+    /// Horizontal scroll of the evidence box, in columns.
+    pub ev_hscroll: u16,
     /// Horizontal scroll of the timeline, in columns (← → when it has the focus).
     pub hscroll: u16,
     /// A one-line message for the status bar.
@@ -124,6 +129,8 @@ impl<'s> App<'s> {
             lower: false,
             hscroll: 0,
             ev_scroll: 0,
+            evidence: EvidenceList::default(),
+            ev_hscroll: 0,
             status: String::new(),
             search: None,
             pending_osc: None,
@@ -168,6 +175,8 @@ impl<'s> App<'s> {
         self.cursor = 0;
         self.scroll = 0;
         self.ev_scroll = 0;
+        self.ev_hscroll = 0;
+        self.evidence = EvidenceList::new(self.detections, ip, n);
         if let Some(w) = self.store.window(ip, n) {
             for e in timeline::timeline(self.store, w) {
                 let Some(row) = timeline::timeline_row(self.store, e) else {
@@ -407,6 +416,7 @@ impl<'s> App<'s> {
                             0
                         };
                     }
+                    (View::Main, Focus::Evidence) => self.evidence.jump(end),
                     _ => self.scroll = if end { usize::MAX / 2 } else { 0 },
                 }
             }
@@ -432,8 +442,18 @@ impl<'s> App<'s> {
                         None => {}
                     },
                     Focus::Timeline => self.info_ip = self.cursor_ip().or(self.info_ip),
-                    Focus::Evidence => {}
+                    Focus::Evidence if a == Action::Enter => {
+                        if let Some(i) = self.evidence.enter() {
+                            self.show_flows_of(i);
+                        }
+                    }
+                    Focus::Evidence => {
+                        self.ev_hscroll = self.ev_hscroll.saturating_add(10).min(400);
+                    }
                 }
+            }
+            Action::Left if self.view == View::Main && self.focus == Focus::Evidence => {
+                self.ev_hscroll = self.ev_hscroll.saturating_sub(10);
             }
             Action::Left if self.view == View::Main && self.focus == Focus::Tree => {
                 self.tree.set_expanded(false);
@@ -455,10 +475,41 @@ impl<'s> App<'s> {
                 let last = self.timeline.len().saturating_sub(1);
                 self.cursor = self.cursor.saturating_add_signed(d).min(last);
             }
-            (View::Main, Focus::Evidence) => {
-                self.ev_scroll = self.ev_scroll.saturating_add_signed(d);
-            }
+            (View::Main, Focus::Evidence) => self.evidence.step(d),
             _ => self.scroll = self.scroll.saturating_add_signed(d),
+        }
+    }
+
+    /// Moves the timeline's cursor to the first flow behind evidence `i` and focuses it.
+    fn show_flows_of(&mut self, i: usize) {
+        let Some(e) = self.detections.evidence.get(i) else {
+            return;
+        };
+        let flows: Vec<u32> = e
+            .flows
+            .iter()
+            .filter_map(|f| match f {
+                crate::detect::FlowRef::Conn(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        match self
+            .timeline
+            .iter()
+            .position(|(t, sub)| *sub == 0 && flows.contains(&t.flow))
+        {
+            Some(row) => {
+                self.cursor = row;
+                self.focus = Focus::Timeline;
+                self.status = format!(
+                    "{} flow(s) behind this {} evidence; the cursor is on the first",
+                    flows.len(),
+                    e.kind
+                );
+            }
+            None => {
+                self.status = format!("this {} evidence has no flow in the timeline", e.kind);
+            }
         }
     }
 

@@ -75,7 +75,16 @@ fn main_board(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
     let [left, right] =
         Layout::horizontal([Constraint::Length(tree_w), Constraint::Min(0)]).areas(area);
     tree_pane(f, app, vp, left);
-    let evidence_h = if right.height >= 16 { 5 } else { 3 };
+    // the evidence box grows with its rows up to a third of the terminal, half of it while it
+    // has the focus
+    let rows = u16::try_from(app.evidence.rows().len()).unwrap_or(u16::MAX);
+    let cap = if app.focus == super::Focus::Evidence {
+        right.height / 2
+    } else {
+        right.height / 3
+    };
+    let least = if right.height >= 16 { 5 } else { 3 };
+    let evidence_h = rows.saturating_add(2).min(cap).max(least);
     let info_h = if right.height >= 12 { 4 } else { 3 };
     let [info, timeline, evidence] = Layout::vertical([
         Constraint::Length(info_h),

@@ -277,3 +277,75 @@ fn the_map_places_a_country_without_a_city_database() {
     let p = geo.place("8.8.8.8".parse().unwrap_or_else(|e| panic!("{e}")));
     assert!(p.approximate && p.coords.is_some(), "{p:?}");
 }
+
+#[test]
+fn r12_the_ui_opens_on_the_top_suspect_with_its_evidence_grouped() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join("conn.log");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kalipso"))
+        .args(["generate", "--realistic", "--lines", "60000", "--out"])
+        .arg(&log)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success());
+    let analysis = kalipso::analyze(&kalipso::Options::new([log]));
+    let top = kalipso::detect::rank::triage_order(&analysis.detections.ranking)
+        .first()
+        .map_or_else(
+            || panic!("no suspect"),
+            |s| (s.ip, s.worst_window, s.alerts),
+        );
+    assert!(top.2 > 0, "the generated traffic raises alerts");
+    let mut app = App::new(&analysis, Geo::default());
+    assert_eq!(
+        app.window,
+        Some((top.0, top.1)),
+        "opens on the worst window"
+    );
+    assert_eq!(app.tree.current_ip(), Some(top.0));
+    let s = screen(&mut app, 160, 48);
+    let alerted = analysis
+        .detections
+        .ranking
+        .iter()
+        .filter(|r| r.alerts > 0)
+        .count();
+    assert!(
+        s.contains(&format!(
+            "IPs ({}, {alerted} alerted)",
+            app.tree.nodes.len()
+        )),
+        "{s}"
+    );
+    assert!(s.contains(&format!("{} ⚑{}", top.0, top.2)), "{s}");
+    // repeats are one row per kind, with their targets
+    assert!(s.contains(" ▸ ") && s.contains("targets: "), "{s}");
+    assert!(s.contains("by score (o)"), "{s}");
+    let groups = app.evidence.rows().len();
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, kalipso::ui::Focus::Evidence);
+    let grouped = app
+        .evidence
+        .groups
+        .iter()
+        .position(|g| g.members.len() > 1)
+        .unwrap_or_else(|| panic!("no group of repeats"));
+    for _ in 0..grouped {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Enter);
+    assert!(app.evidence.rows().len() > groups, "Enter opens the group");
+    press(&mut app, KeyCode::Char('G'));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.evidence.selected, app.evidence.rows().len() - 1);
+    // Enter on a member shows its flow in the timeline
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.focus, kalipso::ui::Focus::Timeline, "{}", app.status);
+    // 'o' cycles the tree's order
+    press(&mut app, KeyCode::Esc);
+    app.focus = kalipso::ui::Focus::Tree;
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(app.tree.order, kalipso::ui::tree::Order::Alerts);
+}

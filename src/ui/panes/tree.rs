@@ -19,10 +19,9 @@ pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, are
     let first = app.tree.selected.saturating_sub(vp.page.saturating_sub(1));
     let title = if app.tree.filter.is_empty() {
         format!(
-            "IPs ({}, {} alerted) by {}",
+            "IPs ({}, {} alerted)",
             app.tree.nodes.len(),
-            app.tree.alerted(),
-            app.tree.order.name()
+            app.tree.alerted()
         )
     } else {
         format!("IPs /{}", app.tree.filter)
@@ -81,10 +80,10 @@ pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, are
         lines.push(Line::from("no profile matches").dim());
     }
     f.render_widget(
-        Paragraph::new(lines).block(block(
-            &title,
-            app.focus == Focus::Tree && app.view == View::Main,
-        )),
+        Paragraph::new(lines).block(
+            block(&title, app.focus == Focus::Tree && app.view == View::Main)
+                .title_bottom(format!("by {} (o)", app.tree.order.name())),
+        ),
         area,
     );
 }
