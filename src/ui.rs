@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod geo;
 pub mod keys;
 mod lists;
+pub mod overview;
 mod panes;
 pub mod tree;
 

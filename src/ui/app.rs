@@ -4,6 +4,7 @@
 
 use super::evidence::EvidenceList;
 use super::keys::{self, Action, View};
+use super::overview::{self, OverviewRow};
 use super::tree::{Node, Row, Tree};
 use super::{clean, draw, geo, lists};
 use crate::detect::Detections;
@@ -56,6 +57,10 @@ pub struct App<'s> {
     pub ev_scroll: usize,
     /// The evidence box's grouped rows and selection.
     pub evidence: EvidenceList,
+    /// The overview's rows (built once).
+    pub overview: Vec<OverviewRow>,
+    /// The overview's cursor.
+    pub ov_cursor: usize,
     /// Horizontal scroll of the evidence box, in columns.
     pub ev_hscroll: u16,
     /// Horizontal scroll of the timeline, in columns (← → when it has the focus).
@@ -130,6 +135,8 @@ impl<'s> App<'s> {
             hscroll: 0,
             ev_scroll: 0,
             evidence: EvidenceList::default(),
+            overview: overview::build(analysis),
+            ov_cursor: 0,
             ev_hscroll: 0,
             status: String::new(),
             search: None,
@@ -151,20 +158,39 @@ impl<'s> App<'s> {
                 .and_then(|p| p.windows.keys().next().map(|n| (p.ip, *n)))
         };
         if let Some((ip, n)) = top_suspect.or_else(busiest) {
-            if let Some(i) = app.tree.nodes.iter().position(|n| n.ip == ip) {
-                if let Some(pos) = app.tree.rows().iter().position(|r| *r == Row::Profile(i)) {
-                    app.tree.selected = pos;
-                    app.tree.set_expanded(true);
-                    let at = app.tree.nodes[i].windows.iter().position(|w| *w == n);
-                    app.tree.step(at.map_or(1, |p| p as isize + 1));
-                }
-            }
-            app.select_window(ip, n);
+            app.go_to(ip, n);
+        }
+        // with alerts, the overview is the landing screen, its cursor on the first suspect
+        if !analysis.detections.alerts.is_empty() {
+            app.view = View::Overview;
+            app.ov_cursor = app
+                .overview
+                .iter()
+                .position(|r| r.target.is_some())
+                .unwrap_or(0);
         }
         if !app.geo.warnings.is_empty() {
             app.status = app.geo.warnings.join("; ");
         }
         app
+    }
+
+    /// Selects window `n` of profile `ip` in the tree (expanding it, clearing a filter that
+    /// hides it) and shows it.
+    pub fn go_to(&mut self, ip: IpAddr, n: i64) {
+        let Some(i) = self.tree.nodes.iter().position(|p| p.ip == ip) else {
+            return;
+        };
+        if !self.tree.rows().contains(&Row::Profile(i)) {
+            self.tree.set_filter("");
+        }
+        if let Some(pos) = self.tree.rows().iter().position(|r| *r == Row::Profile(i)) {
+            self.tree.selected = pos;
+            self.tree.set_expanded(true);
+            let at = self.tree.nodes[i].windows.iter().position(|w| *w == n);
+            self.tree.step(at.map_or(1, |p| p as isize + 1));
+        }
+        self.select_window(ip, n);
     }
 
     /// Shows the timeline, evidence and IP info of a window.
@@ -417,6 +443,13 @@ impl<'s> App<'s> {
                         };
                     }
                     (View::Main, Focus::Evidence) => self.evidence.jump(end),
+                    (View::Overview, _) => {
+                        self.ov_cursor = if end {
+                            self.overview.len().saturating_sub(1)
+                        } else {
+                            0
+                        };
+                    }
                     _ => self.scroll = if end { usize::MAX / 2 } else { 0 },
                 }
             }
@@ -455,6 +488,17 @@ impl<'s> App<'s> {
             Action::Left if self.view == View::Main && self.focus == Focus::Evidence => {
                 self.ev_hscroll = self.ev_hscroll.saturating_sub(10);
             }
+            Action::Enter if self.view == View::Overview => {
+                match self.overview.get(self.ov_cursor).and_then(|r| r.target) {
+                    Some((ip, n)) => {
+                        self.go_to(ip, n);
+                        self.view = View::Main;
+                        self.focus = Focus::Tree;
+                        self.scroll = 0;
+                    }
+                    None => self.status = "this row has no window to open".into(),
+                }
+            }
             Action::Left if self.view == View::Main && self.focus == Focus::Tree => {
                 self.tree.set_expanded(false);
             }
@@ -476,6 +520,10 @@ impl<'s> App<'s> {
                 self.cursor = self.cursor.saturating_add_signed(d).min(last);
             }
             (View::Main, Focus::Evidence) => self.evidence.step(d),
+            (View::Overview, _) => {
+                let last = self.overview.len().saturating_sub(1);
+                self.ov_cursor = self.ov_cursor.saturating_add_signed(d).min(last);
+            }
             _ => self.scroll = self.scroll.saturating_add_signed(d),
         }
     }

@@ -12,6 +12,7 @@ use super::panes::hotkey_bar::hotkey_bar;
 use super::panes::info::info_pane;
 use super::panes::lists::{aggregate_view, port_ip_view};
 use super::panes::map::map_view;
+use super::panes::overview::overview_view;
 use super::panes::timeline::timeline_pane;
 use super::panes::tree::tree_pane;
 use super::panes::tuples::tuples_view;
@@ -64,6 +65,7 @@ pub fn frame(f: &mut Frame<'_>, app: &App<'_>) -> Viewport {
         View::InTuples => tuples_view(f, app, vp_, body, true),
         View::Map => map_view(f, app, body),
         View::ProfileEvidence => evidence_view(f, app, vp_, body),
+        View::Overview => overview_view(f, app, vp_, body),
         View::Help => help_view(f, vp_, body),
     }
     hotkey_bar(f, app, bar);

@@ -26,6 +26,8 @@ pub enum View {
     Map,
     /// All evidence of the profile (`z`).
     ProfileEvidence,
+    /// The capture-wide overview (`v`).
+    Overview,
     /// The key table (`?`).
     Help,
 }
@@ -44,6 +46,7 @@ impl View {
             View::InTuples => "InTuples",
             View::Map => "map",
             View::ProfileEvidence => "ProfileEvidences",
+            View::Overview => "overview",
             View::Help => "help",
         }
     }
@@ -128,6 +131,12 @@ impl Binding {
 /// Every binding, in the order of the help screen; the hotkey bar shows those marked
 /// `in_bar`, views first.
 pub const KEYS: &[Binding] = &[
+    Binding {
+        label: "v",
+        keys: &[(KeyCode::Char('v'), Action::Open(View::Overview))],
+        in_bar: true,
+        help: "overview: ranked suspects, beacons, long connections, TI hits, top talkers, ports, input (Enter opens a row's window)",
+    },
     Binding {
         label: "e",
         keys: &[(KeyCode::Char('e'), Action::Open(View::SrcPortsClient))],
@@ -275,16 +284,19 @@ pub const KEYS: &[Binding] = &[
     },
 ];
 
-/// The bindings of the hotkey bar, in its order: the views, then the other actions.
+/// The bindings of the hotkey bar, in its order: help and quit, the views, then the other actions.
 pub fn bar() -> impl Iterator<Item = (&'static str, Action, &'static str)> {
     let entries = || {
         KEYS.iter()
             .filter(|b| b.in_bar)
             .filter_map(|b| b.action().map(|a| (b.label, a, a.bar_name())))
     };
+    // help and quit first: a narrow terminal cuts the end of the bar, never them
+    let first = |a: Action| matches!(a, Action::Open(View::Help) | Action::Quit);
     entries()
-        .filter(|e| matches!(e.1, Action::Open(_)))
-        .chain(entries().filter(|e| !matches!(e.1, Action::Open(_))))
+        .filter(move |e| first(e.1))
+        .chain(entries().filter(move |e| !first(e.1) && matches!(e.1, Action::Open(_))))
+        .chain(entries().filter(move |e| !first(e.1) && !matches!(e.1, Action::Open(_))))
 }
 
 /// The action of a key press (outside a text prompt). Digits, `.` and `:` typed in the tree
@@ -382,7 +394,7 @@ mod tests {
         assert_eq!(
             bar,
             [
-                "e", "c", "b", "p", "n", "h", "i", "m", "z", "?", "w", "/", "q"
+                "?", "q", "v", "e", "c", "b", "p", "n", "h", "i", "m", "z", "w", "/"
             ]
         );
     }

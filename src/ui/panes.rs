@@ -9,6 +9,7 @@ pub(crate) mod hotkey_bar;
 pub(crate) mod info;
 pub(crate) mod lists;
 pub(crate) mod map;
+pub(crate) mod overview;
 pub(crate) mod timeline;
 pub(crate) mod tree;
 pub(crate) mod tuples;

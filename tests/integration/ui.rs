@@ -56,6 +56,7 @@ fn main_board_and_every_view_snapshots() {
         ('i', "in_tuples", "InTuples"),
         ('m', "world_map", "World map"),
         ('z', "profile_evidence", "Evidences"),
+        ('v', "overview", "Suspects: 1 profile(s) with evidence"),
         ('?', "help", "Help: kalipso keys"),
     ] {
         press(&mut app, KeyCode::Char(key));
@@ -297,6 +298,20 @@ fn r12_the_ui_opens_on_the_top_suspect_with_its_evidence_grouped() {
         );
     assert!(top.2 > 0, "the generated traffic raises alerts");
     let mut app = App::new(&analysis, Geo::default());
+    // with alerts, the overview is the landing screen; Enter opens the top suspect's worst window
+    assert_eq!(app.view, kalipso::ui::keys::View::Overview);
+    let s = screen(&mut app, 160, 48);
+    for section in [
+        "Suspects: ",
+        "Beacons: ",
+        "Top talkers",
+        "Threat intelligence",
+    ] {
+        assert!(s.contains(section), "{section} in\n{s}");
+    }
+    assert!(s.contains(&format!("{:<39} score", top.0)), "{s}");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, kalipso::ui::keys::View::Main);
     assert_eq!(
         app.window,
         Some((top.0, top.1)),

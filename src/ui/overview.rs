@@ -1,0 +1,337 @@
+//! The overview's model: the whole input on one screen, for triage. Ranked suspects with their
+//! main evidence kinds, beacons, long connections, threat-intelligence hits, top talkers, top
+//! destinations and ports, and the input summary; a row that names a profile and window is a
+//! jump target. Built once when the UI opens; it draws nothing.
+
+use super::clean;
+use crate::Analysis;
+use crate::detect::rank::triage_order;
+use crate::detect::{EvidenceKind, Payload};
+use crate::store::python::py_datetime;
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+
+/// Flows and bytes.
+type Traffic = (u64, u64);
+
+/// How many rows each section lists.
+const PER_SECTION: usize = 10;
+
+/// One line of the overview.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverviewRow {
+    /// The text (network strings already escaped).
+    pub text: String,
+    /// A section title.
+    pub heading: bool,
+    /// Where Enter goes: a profile and window.
+    pub target: Option<(IpAddr, i64)>,
+    /// The row is about an alerted profile.
+    pub alerted: bool,
+}
+
+impl OverviewRow {
+    fn heading(text: impl Into<String>) -> OverviewRow {
+        OverviewRow {
+            text: text.into(),
+            heading: true,
+            target: None,
+            alerted: false,
+        }
+    }
+
+    fn plain(text: impl Into<String>) -> OverviewRow {
+        OverviewRow {
+            text: text.into(),
+            heading: false,
+            target: None,
+            alerted: false,
+        }
+    }
+
+    fn to(text: impl Into<String>, target: (IpAddr, i64), alerted: bool) -> OverviewRow {
+        OverviewRow {
+            text: text.into(),
+            heading: false,
+            target: Some(target),
+            alerted,
+        }
+    }
+}
+
+/// Bytes with a unit (1.2 MB), for reading at a glance.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The overview of an analysis.
+pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
+    let store = &analysis.store;
+    let d = &analysis.detections;
+    let mut rows = Vec::new();
+
+    let suspects = triage_order(&d.ranking);
+    let alerted = suspects.iter().filter(|s| s.alerts > 0).count();
+    rows.push(OverviewRow::heading(format!(
+        "Suspects: {} profile(s) with evidence, {alerted} alerted (Enter opens the worst window)",
+        suspects.len()
+    )));
+    for s in suspects.iter().take(PER_SECTION * 2) {
+        let flag = if s.alerts > 0 {
+            format!("⚑{}", s.alerts)
+        } else {
+            "-".into()
+        };
+        rows.push(OverviewRow::to(
+            format!(
+                "{:<39} score {:>9.2} {:>6}  tw{:<4} {}",
+                s.ip,
+                s.score,
+                flag,
+                s.worst_window,
+                s.kinds_text(3)
+            ),
+            (s.ip, s.worst_window),
+            s.alerts > 0,
+        ));
+    }
+
+    let mut beacons: Vec<(&crate::detect::Evidence, f64)> = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Beacon)
+        .map(|e| (e, e.confidence))
+        .collect();
+    beacons.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.profile.cmp(&b.0.profile)));
+    rows.push(OverviewRow::heading(format!(
+        "Beacons: {} periodic tuple(s)",
+        beacons.len()
+    )));
+    for (e, _) in beacons.iter().take(PER_SECTION) {
+        if let Payload::Beacon {
+            dst,
+            port,
+            proto,
+            beacon,
+        } = &e.payload
+        {
+            rows.push(OverviewRow::to(
+                format!(
+                    "{:<39} → {dst}:{port}/{}  score {:.2}, every {:.0} s, {} flows  tw{}",
+                    e.profile,
+                    proto.upper(),
+                    beacon.score,
+                    beacon.period,
+                    beacon.flows,
+                    e.window
+                ),
+                (e.profile, e.window),
+                false,
+            ));
+        }
+    }
+
+    let mut long: Vec<(&crate::detect::Evidence, u64)> = d
+        .evidence
+        .iter()
+        .filter_map(|e| match e.payload {
+            Payload::LongConnection { minutes, .. } => Some((e, minutes)),
+            _ => None,
+        })
+        .collect();
+    long.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.profile.cmp(&b.0.profile)));
+    rows.push(OverviewRow::heading(format!(
+        "Long connections: {}",
+        long.len()
+    )));
+    for (e, minutes) in long.iter().take(PER_SECTION) {
+        rows.push(OverviewRow::to(
+            format!(
+                "{:<39} → {}  {minutes} min  tw{}",
+                e.profile,
+                e.victim
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                e.window
+            ),
+            (e.profile, e.window),
+            false,
+        ));
+    }
+
+    let ti: Vec<&crate::detect::Evidence> = d
+        .evidence
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EvidenceKind::ThreatIntelligenceBlacklistIp
+                    | EvidenceKind::ThreatIntelligenceBlacklistDomain
+                    | EvidenceKind::MaliciousJa3
+                    | EvidenceKind::MaliciousJa3s
+            )
+        })
+        .collect();
+    rows.push(OverviewRow::heading(format!(
+        "Threat intelligence: {} hit(s) on {} listed IP(s) or domain(s)",
+        ti.len(),
+        d.ti_hits.len()
+    )));
+    for e in ti.iter().take(PER_SECTION) {
+        rows.push(OverviewRow::to(
+            format!(
+                "{:<39} {}  tw{}",
+                e.profile,
+                clean(&e.description()),
+                e.window
+            ),
+            (e.profile, e.window),
+            false,
+        ));
+    }
+
+    // top talkers by bytes as client, and the busiest destinations and ports
+    let mut talkers: Vec<(IpAddr, u64, i64)> = Vec::new();
+    let mut dsts: FxHashMap<IpAddr, Traffic> = FxHashMap::default();
+    let mut ports: FxHashMap<(u16, &'static str), Traffic> = FxHashMap::default();
+    for p in store.profiles.values() {
+        let mut total = 0u64;
+        let mut best = (0u64, p.windows.keys().next().copied().unwrap_or(1));
+        for w in p.windows.values() {
+            let mut bytes = 0u64;
+            for &i in &w.out_flows {
+                let Some(c) = store.conns.get(i as usize) else {
+                    continue;
+                };
+                bytes = bytes.saturating_add(c.bytes());
+                let e = dsts.entry(c.resp_h).or_default();
+                *e = (e.0 + 1, e.1.saturating_add(c.bytes()));
+                let e = ports.entry((c.resp_p, c.proto.upper())).or_default();
+                *e = (e.0 + 1, e.1.saturating_add(c.bytes()));
+            }
+            if bytes > best.0 {
+                best = (bytes, w.number);
+            }
+            total = total.saturating_add(bytes);
+        }
+        if total > 0 {
+            talkers.push((p.ip, total, best.1));
+        }
+    }
+    talkers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows.push(OverviewRow::heading(
+        "Top talkers (bytes sent and received as client)",
+    ));
+    for (ip, bytes, window) in talkers.iter().take(PER_SECTION) {
+        rows.push(OverviewRow::to(
+            format!("{ip:<39} {:>10}  busiest tw{window}", human_bytes(*bytes)),
+            (*ip, *window),
+            false,
+        ));
+    }
+    let mut dsts: Vec<(IpAddr, Traffic)> = dsts.into_iter().collect();
+    dsts.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    rows.push(OverviewRow::heading("Top destinations (flows)"));
+    for (ip, (flows, bytes)) in dsts.iter().take(PER_SECTION) {
+        rows.push(OverviewRow::plain(format!(
+            "{ip:<39} {flows:>9} flows {:>10}",
+            human_bytes(*bytes)
+        )));
+    }
+    let mut ports: Vec<((u16, &str), Traffic)> = ports.into_iter().collect();
+    ports.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    rows.push(OverviewRow::heading("Top destination ports (flows)"));
+    for ((port, proto), (flows, bytes)) in ports.iter().take(PER_SECTION) {
+        rows.push(OverviewRow::plain(format!(
+            "{:<39} {flows:>9} flows {:>10}",
+            format!("{port}/{proto}"),
+            human_bytes(*bytes)
+        )));
+    }
+
+    let i = &analysis.input;
+    rows.push(OverviewRow::heading("Input"));
+    let kinds: Vec<String> = i.records.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    rows.push(OverviewRow::plain(format!(
+        "{} file(s), {} unreadable, {} cut short, {} line(s) or packet(s) skipped; records: {}",
+        i.files.len(),
+        i.failed_files,
+        i.cut_files,
+        i.skipped,
+        kinds.join(", ")
+    )));
+    if let Some((lo, hi)) = i.span {
+        rows.push(OverviewRow::plain(format!(
+            "{} → {} UTC; {} profiles, {} windows, {} evidence, {} alerts",
+            py_datetime(lo),
+            py_datetime(hi),
+            store.profiles.len(),
+            store.window_count(),
+            d.evidence.len(),
+            d.alerts.len()
+        )));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_at_a_glance() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_234), "1.2 kB");
+        assert_eq!(human_bytes(1_250_000), "1.2 MB");
+        assert_eq!(human_bytes(3_000_000_000), "3.0 GB");
+    }
+
+    #[test]
+    fn the_overview_lists_suspects_beacons_and_talkers_with_jump_targets() {
+        let a = crate::analyze(&crate::Options::new(["testdata/zeek/home-office-tsv"]));
+        let rows = build(&a);
+        let headings: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.heading)
+            .map(|r| r.text.split(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            headings,
+            [
+                "Suspects",
+                "Beacons",
+                "Long connections",
+                "Threat intelligence",
+                "Top talkers (bytes sent and received as client)",
+                "Top destinations (flows)",
+                "Top destination ports (flows)",
+                "Input"
+            ]
+        );
+        let suspect = rows.iter().find(|r| r.text.starts_with("192.168.1.10 "));
+        assert_eq!(
+            suspect.and_then(|r| r.target),
+            Some((
+                "192.168.1.10".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                1
+            ))
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r.text.contains("→ 203.0.113.7:443/TCP") && r.target.is_some()),
+            "{rows:#?}"
+        );
+    }
+}
