@@ -15,6 +15,7 @@ pub mod keys;
 mod lists;
 pub mod overview;
 mod panes;
+pub mod search;
 pub mod tree;
 
 pub use app::{App, Focus};

@@ -5,6 +5,7 @@
 use super::evidence::EvidenceList;
 use super::keys::{self, Action, View};
 use super::overview::{self, OverviewRow};
+use super::search;
 use super::tree::{Node, Row, Tree};
 use super::{clean, draw, geo, lists};
 use crate::detect::Detections;
@@ -57,6 +58,12 @@ pub struct App<'s> {
     pub ev_scroll: usize,
     /// The evidence box's grouped rows and selection.
     pub evidence: EvidenceList,
+    /// The matches of the last search, in tree order.
+    pub hits: Vec<search::Hit>,
+    /// The match shown.
+    pub hit_at: usize,
+    /// The analysis shown.
+    analysis: &'s Analysis,
     /// The overview's rows (built once).
     pub overview: Vec<OverviewRow>,
     /// The overview's cursor.
@@ -136,6 +143,9 @@ impl<'s> App<'s> {
             ev_scroll: 0,
             evidence: EvidenceList::default(),
             overview: overview::build(analysis),
+            hits: Vec::new(),
+            hit_at: 0,
+            analysis,
             ov_cursor: 0,
             ev_hscroll: 0,
             status: String::new(),
@@ -222,6 +232,11 @@ impl<'s> App<'s> {
     pub fn shown_window(&self) -> Option<&'s crate::profile::Window> {
         let (ip, n) = self.window?;
         self.store.window(ip, n)
+    }
+
+    /// The flow (index into `Store::conns`) of the timeline line under the cursor.
+    pub fn cursor_flow(&self) -> Option<u32> {
+        self.timeline.get(self.cursor).map(|(e, _)| e.flow)
     }
 
     /// The remote IP of the timeline line under the cursor.
@@ -321,53 +336,63 @@ impl<'s> App<'s> {
         }
     }
 
-    /// Filters the tree to the profiles matching an IP, a port or a domain.
+    /// Filters the tree to the profiles matching the query (see [`search`]), keeps every match
+    /// for `]` and `[`, and shows the first.
     fn run_search(&mut self, q: &str) {
         let q = q.trim().to_lowercase();
+        self.hits.clear();
+        self.hit_at = 0;
         if q.is_empty() {
             self.tree.set_filter("");
             return;
         }
-        let port: Option<u16> = q.parse().ok();
+        let query = search::Query::parse(&q);
         for node in &mut self.tree.nodes {
             node.search.clear();
             let Some(p) = self.store.profiles.get(&node.ip) else {
                 continue;
             };
-            let mut hit = node.ip.to_string().contains(&q);
-            for w in p.windows.values() {
-                if hit {
-                    break;
-                }
-                hit = w.out_flows.iter().any(|&i| {
-                    let c = &self.store.conns[i as usize];
-                    port == Some(c.resp_p) || c.resp_h.to_string() == q
-                }) || w
-                    .dns
-                    .iter()
-                    .any(|&i| self.store.dns[i as usize].query.contains(&q))
-                    || w.ssl
-                        .iter()
-                        .any(|&i| self.store.ssl[i as usize].server_name.contains(&q))
-                    || w.http
-                        .iter()
-                        .any(|&i| self.store.http[i as usize].host.contains(&q));
-            }
-            if hit {
+            let found = search::hits(self.analysis, p, &query);
+            if !found.is_empty() {
                 node.search.clone_from(&q);
+                self.hits.extend(found);
             }
         }
         self.tree.set_filter(&q);
         self.view = View::Main;
         self.focus = Focus::Tree;
-        self.status = format!(
-            "/{q}: {} profile(s); Esc clears",
-            self.tree
-                .rows()
+        let profiles = self
+            .tree
+            .rows()
+            .iter()
+            .filter(|r| matches!(r, Row::Profile(_)))
+            .count();
+        if self.hits.is_empty() {
+            self.status = format!("/{q}: nothing found; Esc clears");
+        } else {
+            self.show_hit();
+            self.status = format!(
+                "/{q}: {profiles} profile(s), {} window(s); ] next, [ previous, Esc clears",
+                self.hits.len()
+            );
+        }
+    }
+
+    /// Opens the current search match: its window, the timeline's cursor on its flow.
+    fn show_hit(&mut self) {
+        let Some(&(ip, n, flow)) = self.hits.get(self.hit_at) else {
+            return;
+        };
+        self.go_to(ip, n);
+        if let Some(f) = flow {
+            if let Some(row) = self
+                .timeline
                 .iter()
-                .filter(|r| matches!(r, Row::Profile(_)))
-                .count()
-        );
+                .position(|(t, sub)| *sub == 0 && t.flow == f)
+            {
+                self.cursor = row;
+            }
+        }
     }
 
     /// The update step: applies an action to the state. No I/O (a copy only leaves its OSC 52
@@ -402,6 +427,21 @@ impl<'s> App<'s> {
                 self.lower = false;
             }
             Action::Search => self.search = Some(String::new()),
+            Action::NextMatch | Action::PrevMatch => {
+                if self.hits.is_empty() {
+                    self.status = "no search: / starts one".into();
+                } else {
+                    let n = self.hits.len();
+                    self.hit_at = if a == Action::NextMatch {
+                        (self.hit_at + 1) % n
+                    } else {
+                        (self.hit_at + n - 1) % n
+                    };
+                    self.view = View::Main;
+                    self.show_hit();
+                    self.status = format!("match {} of {}", self.hit_at + 1, n);
+                }
+            }
             Action::CycleOrder => {
                 self.tree.set_order(self.tree.order.next());
                 self.status = format!("profiles by {}", self.tree.order.name());

@@ -87,6 +87,10 @@ pub enum Action {
     Copy,
     /// Start a search.
     Search,
+    /// Show the next search match.
+    NextMatch,
+    /// Show the previous search match.
+    PrevMatch,
     /// Order the tree by the next key (score, alerts, flows, bytes, IP).
     CycleOrder,
     /// What the last frame showed: page height and scroll positions as the panes clamped them.
@@ -201,7 +205,16 @@ pub const KEYS: &[Binding] = &[
         label: "/",
         keys: &[(KeyCode::Char('/'), Action::Search)],
         in_bar: true,
-        help: "search an IP, port or domain (filters the tree)",
+        help: "search: an IP, a prefix (198.51.100) or CIDR, a port, a domain, a URI or an evidence kind (filters the tree)",
+    },
+    Binding {
+        label: "] [",
+        keys: &[
+            (KeyCode::Char(']'), Action::NextMatch),
+            (KeyCode::Char('['), Action::PrevMatch),
+        ],
+        in_bar: false,
+        help: "next / previous search match: opens its window, the timeline's cursor on the flow",
     },
     Binding {
         label: "o",

@@ -364,3 +364,36 @@ fn r12_the_ui_opens_on_the_top_suspect_with_its_evidence_grouped() {
     press(&mut app, KeyCode::Char('o'));
     assert_eq!(app.tree.order, kalipso::ui::tree::Order::Alerts);
 }
+
+#[test]
+fn r12_search_finds_prefixes_uris_and_kinds_and_walks_the_matches() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    let search = |app: &mut App<'_>, q: &str| {
+        press(app, KeyCode::Char('/'));
+        for c in q.chars() {
+            press(app, KeyCode::Char(c));
+        }
+        press(app, KeyCode::Enter);
+    };
+    search(&mut app, "198.51.100");
+    assert!(app.status.contains("1 profile(s)"), "{}", app.status);
+    let s = screen(&mut app, 140, 34);
+    assert!(s.contains("192.168.1.10"), "{s}");
+    // the timeline's cursor is on the first matching flow
+    let flow = app.cursor_flow().unwrap_or(u32::MAX);
+    let c = &analysis.store.conns[flow as usize];
+    assert!(c.resp_h.to_string().starts_with("198.51.100."), "{c:?}");
+    press(&mut app, KeyCode::Esc);
+    search(&mut app, "index.html");
+    assert!(!app.hits.is_empty(), "{}", app.status);
+    press(&mut app, KeyCode::Esc);
+    search(&mut app, "22");
+    assert_eq!(app.hits.len(), 2, "{}", app.status);
+    let first = app.window;
+    press(&mut app, KeyCode::Char(']'));
+    assert_ne!(app.window, first, "] shows the next match");
+    press(&mut app, KeyCode::Char('['));
+    assert_eq!(app.window, first, "[ goes back");
+    assert!(app.status.contains("match 1 of 2"), "{}", app.status);
+}
