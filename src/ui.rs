@@ -14,6 +14,7 @@ pub mod geo;
 pub mod keys;
 mod lists;
 pub mod overview;
+pub mod palette;
 mod panes;
 pub mod search;
 pub mod tree;

@@ -5,9 +5,9 @@
 use super::evidence::EvidenceList;
 use super::keys::{self, Action, View};
 use super::overview::{self, OverviewRow};
-use super::search;
 use super::tree::{Node, Row, Tree};
 use super::{clean, draw, geo, lists};
+use super::{palette, search};
 use crate::detect::Detections;
 use crate::detect::rank::{Suspect, triage_order};
 use crate::record::Conn;
@@ -58,6 +58,8 @@ pub struct App<'s> {
     pub ev_scroll: usize,
     /// The evidence box's grouped rows and selection.
     pub evidence: EvidenceList,
+    /// The colours the terminal can show.
+    pub depth: palette::Depth,
     /// The matches of the last search, in tree order.
     pub hits: Vec<search::Hit>,
     /// The match shown.
@@ -143,6 +145,7 @@ impl<'s> App<'s> {
             ev_scroll: 0,
             evidence: EvidenceList::default(),
             overview: overview::build(analysis),
+            depth: palette::Depth::from_env(),
             hits: Vec::new(),
             hit_at: 0,
             analysis,

@@ -69,6 +69,7 @@ pub fn frame(f: &mut Frame<'_>, app: &App<'_>) -> Viewport {
         View::Help => help_view(f, vp_, body),
     }
     hotkey_bar(f, app, bar);
+    app.depth.apply(f.buffer_mut());
     vp
 }
 
@@ -100,8 +101,13 @@ fn main_board(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
 }
 
 pub(crate) fn block(title: &str, focused: bool) -> Block<'static> {
+    // a double border marks the focus without colour
     Block::bordered()
-        .border_type(BorderType::Plain)
+        .border_type(if focused {
+            BorderType::Double
+        } else {
+            BorderType::Plain
+        })
         .border_style(Style::new().fg(if focused { Color::Magenta } else { Color::Blue }))
         .title(clean(title))
 }

@@ -390,6 +390,9 @@ fn r12_search_finds_prefixes_uris_and_kinds_and_walks_the_matches() {
     press(&mut app, KeyCode::Esc);
     search(&mut app, "22");
     assert_eq!(app.hits.len(), 2, "{}", app.status);
+    // the server's side of the SSH flows: incoming flows say so without colour
+    let s = screen(&mut app, 140, 34);
+    assert!(s.contains("IN<-[10.0.0.5]"), "{s}");
     let first = app.window;
     press(&mut app, KeyCode::Char(']'));
     assert_ne!(app.window, first, "] shows the next match");

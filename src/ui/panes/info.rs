@@ -20,6 +20,19 @@ fn rdns(app: &App<'_>, ip: IpAddr) -> String {
         .map_or_else(|| "-".to_string(), |d| clean(&d.0))
 }
 
+/// Who asked the DNS that named the IP: a name resolved by another host does not mean this
+/// profile looked it up.
+fn asked_by(app: &App<'_>, ip: IpAddr) -> String {
+    let Some(r) = app.store.dns_resolution.get(&ip) else {
+        return String::new();
+    };
+    match r.resolved_by.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (resolved by {one})"),
+        many => format!(" (resolved by {} hosts)", many.len()),
+    }
+}
+
 fn sni(app: &App<'_>, ip: IpAddr) -> String {
     app.store
         .sni
@@ -59,8 +72,10 @@ pub(crate) fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         Cell::from("-"),
         Cell::from("-"),
     ]);
+    // the IP column fits the address: an IPv6 address is never cut
+    let ip_width = u16::try_from(ip.to_string().len().max(15) + 1).unwrap_or(40);
     let widths = [
-        Constraint::Length(16),
+        Constraint::Length(ip_width),
         Constraint::Min(8),
         Constraint::Length(8),
         Constraint::Min(6),
@@ -72,7 +87,7 @@ pub(crate) fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         Constraint::Length(4),
         Constraint::Length(4),
     ];
-    let title = rdns(app, ip);
+    let title = format!("{}{}", rdns(app, ip), asked_by(app, ip));
     f.render_widget(
         Table::new([row], widths)
             .header(header)

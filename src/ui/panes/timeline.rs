@@ -30,6 +30,12 @@ pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
         Span::raw(" "),
     ];
     let remote = if r.incoming { r.saddr } else { r.daddr };
+    // an incoming flow names its client: the arrow says which way it went, without colour
+    let peer = if r.incoming {
+        format!("IN<-[{remote}]")
+    } else {
+        format!("[{remote}]")
+    };
     if r.proto == Proto::Icmp {
         s.push(Span::styled(
             r.service
@@ -38,7 +44,7 @@ pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
             Style::new().fg(BLUE),
         ));
         s.push(Span::raw(" "));
-        s.push(Span::styled(format!("[{remote}]"), Style::new().fg(CYAN)));
+        s.push(Span::styled(peer, Style::new().fg(CYAN)));
         s.push(Span::raw(" Size:"));
         s.push(Span::styled(r.total().to_string(), Style::new().fg(VALUE)));
         s.push(Span::raw(" Duration:"));
@@ -65,7 +71,7 @@ pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
     };
     s.push(Span::styled(dns, Style::new().fg(PINK)));
     s.push(Span::raw(" "));
-    s.push(Span::styled(format!("[{remote}]"), Style::new().fg(CYAN)));
+    s.push(Span::styled(peer, Style::new().fg(CYAN)));
     s.push(Span::raw(" "));
     s.push(Span::styled(
         format!("{}/{}", r.port, r.proto.upper()),
