@@ -615,7 +615,10 @@ impl<'s> App<'s> {
         let text = ip.to_string();
         let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
         self.pending_osc = Some(format!("\x1b]52;c;{b64}\x07"));
-        self.status = format!("copied {text} to the clipboard (OSC 52)");
+        // OSC 52 has no reply: say what was done, not what the terminal may have done with it
+        self.status = format!(
+            "sent {text} to the terminal's clipboard (OSC 52; not every terminal accepts it)"
+        );
     }
 }
 
