@@ -3,6 +3,7 @@
 //!
 //! Expanding and filtering are the model's.
 
+use crate::store::python::py_datetime;
 use crate::ui::draw::{Viewport, block};
 use crate::ui::keys::View;
 use crate::ui::tree::Row;
@@ -12,6 +13,23 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
+
+/// A window's time range (`HH:MM–HH:MM`, UTC) and flow count, for its tree row.
+fn window_summary(app: &App<'_>, ip: std::net::IpAddr, n: i64) -> String {
+    let Some(w) = app.store.window(ip, n) else {
+        return String::new();
+    };
+    let hm = |t: f64| {
+        let s = py_datetime(t);
+        s.get(11..16).unwrap_or(&s).to_string()
+    };
+    let flows = w.out_flows.len() + w.in_flows.len();
+    format!(
+        "{}–{} {flows}f",
+        hm(w.start),
+        hm(w.start + app.store.config.tw_width)
+    )
+}
 
 pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
     let inner_h = usize::from(area.height.saturating_sub(2));
@@ -60,9 +78,13 @@ pub(crate) fn tree_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, are
                     let alerted = node.alerted.contains(&w);
                     (
                         format!(
-                            "  └{}timewindow{w}{}",
+                            "  └{}tw{w} {}{}",
                             if open { "●" } else { "─" },
-                            if alerted { " ⚑" } else { "" }
+                            window_summary(app, node.ip, w),
+                            match app.detections.alerts_of(node.ip, w).len() {
+                                0 => String::new(),
+                                n => format!(" ⚑{n}"),
+                            }
                         ),
                         alerted,
                     )
