@@ -58,6 +58,8 @@ pub struct App<'s> {
     pub ev_scroll: usize,
     /// The evidence box's grouped rows and selection.
     pub evidence: EvidenceList,
+    /// The order of the `h` / `i` views.
+    pub tuple_order: keys::TupleOrder,
     /// The colours the terminal can show.
     pub depth: palette::Depth,
     /// The matches of the last search, in tree order.
@@ -145,6 +147,7 @@ impl<'s> App<'s> {
             ev_scroll: 0,
             evidence: EvidenceList::default(),
             overview: overview::build(analysis),
+            tuple_order: keys::TupleOrder::default(),
             depth: palette::Depth::from_env(),
             hits: Vec::new(),
             hit_at: 0,
@@ -251,6 +254,12 @@ impl<'s> App<'s> {
 
     /// The IP a copy or the map refers to: the timeline's under the cursor, else the tree's.
     pub fn selected_ip(&self) -> Option<IpAddr> {
+        if matches!(self.view, View::OutTuples | View::InTuples) {
+            let tuples = draw::sorted_tuples(self, self.view == View::InTuples);
+            if let Some(t) = tuples.get(self.scroll) {
+                return Some(t.remote);
+            }
+        }
         if self.view == View::Main && self.focus == Focus::Timeline {
             if let Some(ip) = self.cursor_ip() {
                 return Some(ip);
@@ -445,6 +454,14 @@ impl<'s> App<'s> {
                     self.status = format!("match {} of {}", self.hit_at + 1, n);
                 }
             }
+            Action::SortTuples => {
+                self.tuple_order = self.tuple_order.next();
+                self.scroll = 0;
+                self.status = format!("tuples by {}", self.tuple_order.name());
+            }
+            Action::Enter if matches!(self.view, View::OutTuples | View::InTuples) => {
+                self.show_tuple_flows(self.view == View::InTuples);
+            }
             Action::CycleOrder => {
                 self.tree.set_order(self.tree.order.next());
                 self.status = format!("profiles by {}", self.tree.order.name());
@@ -568,6 +585,34 @@ impl<'s> App<'s> {
                 self.ov_cursor = self.ov_cursor.saturating_add_signed(d).min(last);
             }
             _ => self.scroll = self.scroll.saturating_add_signed(d),
+        }
+    }
+
+    /// Goes back to the board with the timeline's cursor on the first flow of the selected
+    /// tuple (the first row shown of `h` / `i`).
+    fn show_tuple_flows(&mut self, incoming: bool) {
+        let Some(t) = draw::sorted_tuples(self, incoming)
+            .get(self.scroll)
+            .copied()
+        else {
+            return;
+        };
+        let key = t.key();
+        let store = self.store;
+        let row = self.timeline.iter().position(|(e, sub)| {
+            *sub == 0
+                && e.incoming == incoming
+                && store.conns.get(e.flow as usize).is_some_and(|c| {
+                    let remote = if incoming { c.orig_h } else { c.resp_h };
+                    remote == t.remote && c.resp_p == t.port && c.proto == t.proto
+                })
+        });
+        self.view = View::Main;
+        self.scroll = 0;
+        if let Some(row) = row {
+            self.cursor = row;
+            self.focus = Focus::Timeline;
+            self.status = format!("{key}: {} flow(s); the cursor is on the first", t.flows);
         }
     }
 

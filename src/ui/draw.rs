@@ -133,6 +133,24 @@ pub(crate) fn tuples_of<'s>(app: &App<'s>, incoming: bool) -> &'s [Tuple] {
     })
 }
 
+/// The window's tuples in the order the `h` / `i` view shows them (see
+/// [`super::keys::TupleOrder`]); the first shown is the selected one.
+pub(crate) fn sorted_tuples<'s>(app: &App<'s>, incoming: bool) -> Vec<&'s Tuple> {
+    use super::keys::TupleOrder;
+    let mut v: Vec<&Tuple> = tuples_of(app, incoming).iter().collect();
+    let beacon = |t: &Tuple| {
+        app.window
+            .and_then(|(ip, n)| app.detections.beacons.get(&(ip, n, t.key())))
+            .map_or(-1.0, |b| b.score)
+    };
+    match app.tuple_order {
+        TupleOrder::FirstSeen => {}
+        TupleOrder::Flows => v.sort_by_key(|t| std::cmp::Reverse(t.flows)),
+        TupleOrder::Beacon => v.sort_by(|a, b| beacon(b).total_cmp(&beacon(a))),
+    }
+    v
+}
+
 /// A place's short description, for the report and tests.
 pub fn place_text(p: &geo::Place) -> String {
     format!("{} {} {}", dash(&p.country), dash(&p.city), dash(&p.asn))

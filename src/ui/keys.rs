@@ -52,6 +52,39 @@ impl View {
     }
 }
 
+/// The order of the `h` and `i` views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TupleOrder {
+    /// First seen (Slips' order).
+    #[default]
+    FirstSeen,
+    /// Most flows first.
+    Flows,
+    /// Highest beacon score first.
+    Beacon,
+}
+
+impl TupleOrder {
+    /// The next order of the cycle.
+    #[must_use]
+    pub fn next(self) -> TupleOrder {
+        match self {
+            TupleOrder::FirstSeen => TupleOrder::Flows,
+            TupleOrder::Flows => TupleOrder::Beacon,
+            TupleOrder::Beacon => TupleOrder::FirstSeen,
+        }
+    }
+
+    /// Its name in the view's title.
+    pub fn name(self) -> &'static str {
+        match self {
+            TupleOrder::FirstSeen => "first seen",
+            TupleOrder::Flows => "flows",
+            TupleOrder::Beacon => "beacon score",
+        }
+    }
+}
+
 /// What a key press (or the drawing of a frame) asks of the UI state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -91,6 +124,8 @@ pub enum Action {
     NextMatch,
     /// Show the previous search match.
     PrevMatch,
+    /// Order the tuples of `h` / `i` by the next key (first seen, flows, beacon score).
+    SortTuples,
     /// Order the tree by the next key (score, alerts, flows, bytes, IP).
     CycleOrder,
     /// What the last frame showed: page height and scroll positions as the panes clamped them.
@@ -217,6 +252,12 @@ pub const KEYS: &[Binding] = &[
         help: "next / previous search match: opens its window, the timeline's cursor on the flow",
     },
     Binding {
+        label: "s",
+        keys: &[(KeyCode::Char('s'), Action::SortTuples)],
+        in_bar: false,
+        help: "h / i: order the tuples by first seen, flows or beacon score",
+    },
+    Binding {
         label: "o",
         keys: &[(KeyCode::Char('o'), Action::CycleOrder)],
         in_bar: false,
@@ -271,7 +312,7 @@ pub const KEYS: &[Binding] = &[
         label: "Enter",
         keys: &[(KeyCode::Enter, Action::Enter)],
         in_bar: false,
-        help: "tree: expand a profile / open a window; timeline: show the row's IP",
+        help: "tree: expand a profile / open a window; timeline: show the row's IP; h / i: the selected tuple's flows in the timeline",
     },
     Binding {
         label: "← →",

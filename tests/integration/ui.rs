@@ -405,3 +405,32 @@ fn r12_search_finds_prefixes_uris_and_kinds_and_walks_the_matches() {
     assert_eq!(app.window, first, "[ goes back");
     assert!(app.status.contains("match 1 of 2"), "{}", app.status);
 }
+
+#[test]
+fn r12_tuples_sort_by_beacon_score_copy_the_row_ip_and_drill_into_its_flows() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    press(&mut app, KeyCode::Char('h'));
+    press(&mut app, KeyCode::Char('s'));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.tuple_order, kalipso::ui::keys::TupleOrder::Beacon);
+    let s = screen(&mut app, 160, 30);
+    assert!(s.contains("by beacon score"), "{s}");
+    // the beaconing tuple comes first, selected
+    let first_row = s
+        .lines()
+        .find(|l| l.contains("-tcp") || l.contains("-udp"))
+        .unwrap_or_default();
+    assert!(first_row.contains("203.0.113.7-443-tcp"), "{s}");
+    press(&mut app, KeyCode::Char('w'));
+    assert!(app.status.contains("203.0.113.7"), "{}", app.status);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, kalipso::ui::keys::View::Main);
+    assert_eq!(app.focus, kalipso::ui::Focus::Timeline);
+    let flow = app.cursor_flow().unwrap_or(u32::MAX);
+    let c = &analysis.store.conns[flow as usize];
+    assert_eq!(
+        (c.resp_h.to_string().as_str(), c.resp_p),
+        ("203.0.113.7", 443)
+    );
+}

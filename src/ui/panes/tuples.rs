@@ -4,11 +4,11 @@
 //! Letters are not recomputed here.
 
 use crate::record::Proto;
-use crate::ui::draw::{Viewport, block, dash, tuples_of, window_title};
+use crate::ui::draw::{Viewport, block, dash, sorted_tuples, window_title};
 use crate::ui::{App, clean};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::widgets::{Cell, Row, Table};
 
 pub(crate) fn tuples_view(
@@ -21,12 +21,12 @@ pub(crate) fn tuples_view(
     const CHUNK: usize = 40;
     let h = usize::from(area.height.saturating_sub(3));
     vp.page = h.max(1);
-    let tuples = tuples_of(app, incoming);
+    let tuples = sorted_tuples(app, incoming);
     let total = tuples.len();
     vp.scroll = vp.scroll.min(total.saturating_sub(1));
     let mut used = 0;
     let mut rows = Vec::new();
-    for t in tuples.iter().skip(vp.scroll) {
+    for (i, t) in tuples.iter().enumerate().skip(vp.scroll) {
         if used >= h {
             break;
         }
@@ -96,7 +96,13 @@ pub(crate) fn tuples_view(
                 Cell::from(dash(&place.asn)),
                 Cell::from(dash(&place.country)),
             ])
-            .height(u16::try_from(height).unwrap_or(u16::MAX)),
+            .height(u16::try_from(height).unwrap_or(u16::MAX))
+            // the first row shown is the selected one (w copies its IP, Enter shows its flows)
+            .style(if i == vp.scroll {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            }),
         );
         used += height;
     }
@@ -116,10 +122,11 @@ pub(crate) fn tuples_view(
     let title = window_title(
         app,
         &format!(
-            "{} ({} tuples, from {})",
+            "{} ({} tuples, from {}, by {}; s orders, Enter shows the flows)",
             if incoming { "InTuples" } else { "OutTuples" },
             total,
-            (vp.scroll + 1).min(total)
+            (vp.scroll + 1).min(total),
+            app.tuple_order.name()
         ),
     );
     let t = Table::new(
