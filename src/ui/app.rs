@@ -58,6 +58,10 @@ pub struct App<'s> {
     pub ev_scroll: usize,
     /// The evidence box's grouped rows and selection.
     pub evidence: EvidenceList,
+    /// The order of the two-list views.
+    pub list_order: lists::ListOrder,
+    /// Show exact numbers (not 1.2 MB) in the two-list views.
+    pub exact: bool,
     /// The order of the `h` / `i` views.
     pub tuple_order: keys::TupleOrder,
     /// The colours the terminal can show.
@@ -148,6 +152,8 @@ impl<'s> App<'s> {
             evidence: EvidenceList::default(),
             overview: overview::build(analysis),
             tuple_order: keys::TupleOrder::default(),
+            list_order: lists::ListOrder::default(),
+            exact: false,
             depth: palette::Depth::from_env(),
             hits: Vec::new(),
             hit_at: 0,
@@ -254,6 +260,11 @@ impl<'s> App<'s> {
 
     /// The IP a copy or the map refers to: the timeline's under the cursor, else the tree's.
     pub fn selected_ip(&self) -> Option<IpAddr> {
+        if lists::Source::of(self.view).is_some() {
+            if let Some(ip) = lists::selected(self).and_then(|r| r.drill.ip()) {
+                return Some(ip);
+            }
+        }
         if matches!(self.view, View::OutTuples | View::InTuples) {
             let tuples = draw::sorted_tuples(self, self.view == View::InTuples);
             if let Some(t) = tuples.get(self.scroll) {
@@ -455,10 +466,28 @@ impl<'s> App<'s> {
                 }
             }
             Action::SortTuples => {
-                self.tuple_order = self.tuple_order.next();
+                if let Some(source) = lists::Source::of(self.view) {
+                    let numbers = match source {
+                        lists::Source::Family(_) => 3,
+                        lists::Source::PortIps => 1,
+                    };
+                    self.list_order = self.list_order.next(numbers);
+                    self.status = format!("rows by {}", self.list_order_name());
+                } else {
+                    self.tuple_order = self.tuple_order.next();
+                    self.status = format!("tuples by {}", self.tuple_order.name());
+                }
                 self.scroll = 0;
-                self.status = format!("tuples by {}", self.tuple_order.name());
             }
+            Action::ExactNumbers => {
+                self.exact = !self.exact;
+                self.status = if self.exact {
+                    "exact numbers".into()
+                } else {
+                    "readable numbers (1.2 MB, 1,234)".into()
+                };
+            }
+            Action::Enter if lists::Source::of(self.view).is_some() => self.show_row_flows(),
             Action::Enter if matches!(self.view, View::OutTuples | View::InTuples) => {
                 self.show_tuple_flows(self.view == View::InTuples);
             }
@@ -585,6 +614,45 @@ impl<'s> App<'s> {
                 self.ov_cursor = self.ov_cursor.saturating_add_signed(d).min(last);
             }
             _ => self.scroll = self.scroll.saturating_add_signed(d),
+        }
+    }
+
+    /// The name of the two-list views' order, by the open view's columns.
+    fn list_order_name(&self) -> String {
+        match self.list_order {
+            lists::ListOrder::Default => "protocol, then size".into(),
+            lists::ListOrder::Key => "key".into(),
+            lists::ListOrder::Number(i) => match lists::Source::of(self.view) {
+                Some(lists::Source::PortIps) => "packets".into(),
+                _ => ["flows", "packets", "bytes"]
+                    .get(i)
+                    .copied()
+                    .unwrap_or("?")
+                    .into(),
+            },
+        }
+    }
+
+    /// Goes back to the board with the timeline's cursor on the first flow of the selected row
+    /// of a two-list view.
+    fn show_row_flows(&mut self) {
+        let Some(row) = lists::selected(self) else {
+            return;
+        };
+        let store = self.store;
+        let at = self.timeline.iter().position(|(e, sub)| {
+            *sub == 0
+                && store
+                    .conns
+                    .get(e.flow as usize)
+                    .is_some_and(|c| row.drill.matches(c, e.incoming))
+        });
+        self.view = View::Main;
+        self.scroll = 0;
+        if let Some(at) = at {
+            self.cursor = at;
+            self.focus = Focus::Timeline;
+            self.status = format!("{}: the cursor is on its first flow", row.cells.join(" "));
         }
     }
 

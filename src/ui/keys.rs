@@ -124,8 +124,10 @@ pub enum Action {
     NextMatch,
     /// Show the previous search match.
     PrevMatch,
-    /// Order the tuples of `h` / `i` by the next key (first seen, flows, beacon score).
+    /// Order the rows of the open table by the next key.
     SortTuples,
+    /// Exact or readable numbers in the two-list views.
+    ExactNumbers,
     /// Order the tree by the next key (score, alerts, flows, bytes, IP).
     CycleOrder,
     /// What the last frame showed: page height and scroll positions as the panes clamped them.
@@ -255,7 +257,13 @@ pub const KEYS: &[Binding] = &[
         label: "s",
         keys: &[(KeyCode::Char('s'), Action::SortTuples)],
         in_bar: false,
-        help: "h / i: order the tuples by first seen, flows or beacon score",
+        help: "tables: order the rows (h / i: first seen, flows, beacon score; e c b p n: by each column)",
+    },
+    Binding {
+        label: "x",
+        keys: &[(KeyCode::Char('x'), Action::ExactNumbers)],
+        in_bar: false,
+        help: "e c b p n: exact numbers instead of readable ones (1.2 MB, 1,234)",
     },
     Binding {
         label: "o",
@@ -312,7 +320,7 @@ pub const KEYS: &[Binding] = &[
         label: "Enter",
         keys: &[(KeyCode::Enter, Action::Enter)],
         in_bar: false,
-        help: "tree: expand a profile / open a window; timeline: show the row's IP; h / i: the selected tuple's flows in the timeline",
+        help: "tree: expand a profile / open a window; timeline: show the row's IP; tables: the selected row's flows in the timeline",
     },
     Binding {
         label: "← →",
@@ -422,7 +430,8 @@ mod tests {
         assert_eq!(press(KeyCode::Char('/')), Some(Action::Search));
         assert_eq!(press(KeyCode::Char('q')), Some(Action::Quit));
         assert_eq!(press(KeyCode::Esc), Some(Action::Back));
-        assert_eq!(press(KeyCode::Char('x')), None);
+        assert_eq!(press(KeyCode::Char('x')), Some(Action::ExactNumbers));
+        assert_eq!(press(KeyCode::Char('y')), None);
         assert_eq!(
             action(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Action::Quit),

@@ -11,14 +11,89 @@ use crate::ui::keys::View;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-/// One row of the two-list views (`e c b p n`): its text cells and the values of its
-/// log-scale bar.
+/// One row of the two-list views (`e c b p n`): its text cells, its numbers (shown as columns
+/// and as the log-scale bar) and the flows it stands for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListRow {
-    /// Its text cells.
+    /// Its text cells (key, or port and IP).
     pub cells: Vec<String>,
-    /// The values of its bar.
+    /// Its numbers: flows, packets, bytes (aggregates) or packets (port × IP).
     pub bar: Vec<u64>,
+    /// The flows it stands for.
+    pub drill: Drill,
+}
+
+/// Which of a window's flows a row stands for (Enter shows them in the timeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drill {
+    /// Flows with this peer (destination, or client on the server side).
+    Ip(IpAddr),
+    /// Flows to this destination port.
+    DstPort(Proto, u16),
+    /// Flows from this source port.
+    SrcPort(Proto, u16),
+    /// Flows to this port of this IP.
+    PortIp(Proto, u16, IpAddr),
+}
+
+impl Drill {
+    /// Whether connection `c`, seen from the profile's side, is one of the row's flows.
+    pub fn matches(self, c: &crate::record::Conn, incoming: bool) -> bool {
+        let peer = if incoming { c.orig_h } else { c.resp_h };
+        match self {
+            Drill::Ip(ip) => peer == ip,
+            Drill::DstPort(p, port) => c.proto == p && c.resp_p == port,
+            Drill::SrcPort(p, port) => c.proto == p && c.orig_p == port,
+            Drill::PortIp(p, port, ip) => c.proto == p && c.resp_p == port && peer == ip,
+        }
+    }
+
+    /// The IP a copy takes, if the row names one.
+    pub fn ip(self) -> Option<IpAddr> {
+        match self {
+            Drill::Ip(ip) | Drill::PortIp(_, _, ip) => Some(ip),
+            _ => None,
+        }
+    }
+}
+
+/// How a two-list view orders its rows: as computed, or by one of the numbers (largest first),
+/// or by the first text cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListOrder {
+    /// TCP, then UDP, then the rest, each by bytes (or packets).
+    #[default]
+    Default,
+    /// By number `i`, largest first.
+    Number(usize),
+    /// By the key text.
+    Key,
+}
+
+impl ListOrder {
+    /// The next order for rows with `numbers` numbers.
+    #[must_use]
+    pub fn next(self, numbers: usize) -> ListOrder {
+        match self {
+            ListOrder::Default if numbers > 0 => ListOrder::Number(0),
+            ListOrder::Number(i) if i + 1 < numbers => ListOrder::Number(i + 1),
+            ListOrder::Default | ListOrder::Number(_) => ListOrder::Key,
+            ListOrder::Key => ListOrder::Default,
+        }
+    }
+
+    /// The rows in this order.
+    pub fn sorted(self, rows: &[ListRow]) -> Vec<ListRow> {
+        let mut v = rows.to_vec();
+        match self {
+            ListOrder::Default => {}
+            ListOrder::Number(i) => {
+                v.sort_by_key(|r| std::cmp::Reverse(r.bar.get(i).copied().unwrap_or(0)));
+            }
+            ListOrder::Key => v.sort_by(|a, b| a.cells.first().cmp(&b.cells.first())),
+        }
+        v
+    }
 }
 
 /// The rows kept: (view, window, established) → rows.
@@ -99,6 +174,21 @@ pub fn rows(app: &App<'_>, source: Source, state: Established) -> Rc<Vec<ListRow
         .map_or_else(|| Rc::new(source.compute(app, state)), |(_, r)| r.clone())
 }
 
+/// The selected row of the open two-list view: the first row shown of the focused list, in
+/// the chosen order.
+pub fn selected(app: &App<'_>) -> Option<ListRow> {
+    let source = Source::of(app.view)?;
+    let state = if app.lower {
+        Established::NotEstablished
+    } else {
+        Established::Established
+    };
+    app.list_order
+        .sorted(&rows(app, source, state))
+        .into_iter()
+        .nth(app.scroll)
+}
+
 /// The flows of the shown window on one side (`server`: where the profile answered).
 fn flows_of<'s>(app: &App<'s>, server: bool) -> &'s [u32] {
     app.shown_window()
@@ -117,14 +207,20 @@ fn family_rows(app: &App<'_>, fam: Family, state: Established) -> Vec<ListRow> {
         };
         let mut rows = agg.totals();
         rows.sort_by(|a, b| b.3.cmp(&a.3).then(a.0.cmp(&b.0)));
-        out.extend(rows.into_iter().map(|(k, fl, p, b)| ListRow {
-            cells: vec![
-                format!("{}/{k}", proto.upper()),
-                fl.to_string(),
-                p.to_string(),
-                b.to_string(),
-            ],
-            bar: vec![fl, p, b],
+        out.extend(rows.into_iter().map(|(k, fl, p, b)| {
+            let port = k.parse::<u16>().unwrap_or(0);
+            let drill = match fam {
+                Family::DstIPsClient | Family::SrcIPsServer => k
+                    .parse::<IpAddr>()
+                    .map_or(Drill::DstPort(proto, port), Drill::Ip),
+                Family::SrcPortsClient | Family::SrcPortsServer => Drill::SrcPort(proto, port),
+                Family::DstPortsClient | Family::DstPortsServer => Drill::DstPort(proto, port),
+            };
+            ListRow {
+                cells: vec![format!("{}/{k}", proto.upper())],
+                bar: vec![fl, p, b],
+                drill,
+            }
         }));
     }
     out
@@ -142,12 +238,9 @@ fn port_ip_rows(app: &App<'_>, state: Established) -> Vec<ListRow> {
                     e.peers.iter().map(|(ip, p)| (ip, p.pkts)).collect();
                 peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
                 rows.extend(peers.into_iter().map(|(ip, pk)| ListRow {
-                    cells: vec![
-                        format!("{}/{port}", proto.upper()),
-                        ip.to_string(),
-                        pk.to_string(),
-                    ],
+                    cells: vec![format!("{}/{port}", proto.upper()), ip.to_string()],
                     bar: vec![pk],
+                    drill: Drill::PortIp(proto, *port, *ip),
                 }));
             }
         }

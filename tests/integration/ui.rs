@@ -434,3 +434,32 @@ fn r12_tuples_sort_by_beacon_score_copy_the_row_ip_and_drill_into_its_flows() {
         ("203.0.113.7", 443)
     );
 }
+
+#[test]
+fn r12_two_list_tables_sort_copy_and_drill_into_a_peer() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    press(&mut app, KeyCode::Char('c'));
+    // by flows: 203.0.113.7 has 8 of the window's established flows
+    press(&mut app, KeyCode::Char('s'));
+    assert!(app.status.contains("by flows"), "{}", app.status);
+    let s = screen(&mut app, 160, 30);
+    let first = s
+        .lines()
+        .find(|l| l.contains("TCP/") || l.contains("UDP/"))
+        .unwrap_or_default();
+    assert!(first.contains("TCP/203.0.113.7"), "{s}");
+    assert!(s.contains("1.6 kB"), "readable bytes:\n{s}");
+    press(&mut app, KeyCode::Char('x'));
+    let s = screen(&mut app, 160, 30);
+    assert!(!s.contains("1.6 kB"), "exact bytes:\n{s}");
+    press(&mut app, KeyCode::Char('w'));
+    assert!(app.status.contains("203.0.113.7"), "{}", app.status);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, kalipso::ui::keys::View::Main);
+    let flow = app.cursor_flow().unwrap_or(u32::MAX);
+    assert_eq!(
+        analysis.store.conns[flow as usize].resp_h.to_string(),
+        "203.0.113.7"
+    );
+}

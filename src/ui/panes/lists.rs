@@ -6,9 +6,10 @@ use crate::record::Established;
 use crate::ui::App;
 use crate::ui::draw::{Viewport, block, window_title};
 use crate::ui::lists::{Source, rows};
+use crate::ui::overview::human_bytes;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
@@ -37,12 +38,26 @@ fn scrolled<T: Clone>(rows: &[T], scroll: &mut usize, height: usize) -> Vec<T> {
     rows.iter().skip(*scroll).take(height).cloned().collect()
 }
 
-/// How a two-list view is drawn: its name, column headers and widths, and the columns its
-/// bar leaves to the text.
+/// How a two-list view is drawn: its name, column headers and widths, the columns its bar
+/// leaves to the text, and which of its numbers are bytes.
 struct ListSpec {
     header: &'static [&'static str],
     widths: &'static [Constraint],
     text_width: u16,
+    bytes_at: Option<usize>,
+}
+
+/// A count with thousands separators (`1,234,567`).
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub(crate) fn aggregate_view(
@@ -80,6 +95,7 @@ pub(crate) fn aggregate_view(
         header,
         widths: &WIDTHS,
         text_width: 60,
+        bytes_at: Some(2),
     };
     two_lists(f, app, vp, area, &spec, Source::Family(fam));
 }
@@ -95,6 +111,7 @@ pub(crate) fn port_ip_view(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, 
         header: &["port", "IP", "packets", "ln packets"],
         widths: &WIDTHS,
         text_width: 50,
+        bytes_at: None,
     };
     two_lists(f, app, vp, area, &spec, Source::PortIps);
 }
@@ -115,7 +132,7 @@ fn two_lists(
         .into_iter()
         .enumerate()
     {
-        let rows = rows(app, source, state);
+        let rows = app.list_order.sorted(&rows(app, source, state));
         let focused = app.lower == (i == 1);
         let h = usize::from(halves[i].height.saturating_sub(3));
         let mut own = 0;
@@ -133,10 +150,26 @@ fn two_lists(
         let bar_w = halves[i].width.saturating_sub(spec.text_width).max(10);
         let table_rows: Vec<Row<'_>> = shown
             .into_iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(k, r)| {
                 let mut cells: Vec<Cell<'_>> = r.cells.into_iter().map(Cell::from).collect();
+                cells.extend(r.bar.iter().enumerate().map(|(j, &v)| {
+                    Cell::from(if app.exact {
+                        v.to_string()
+                    } else if spec.bytes_at == Some(j) {
+                        human_bytes(v)
+                    } else {
+                        thousands(v)
+                    })
+                }));
                 cells.push(Cell::from(log_bar(&r.bar, max, bar_w)));
-                Row::new(cells)
+                // the first row shown of the focused list is the selected one
+                let style = if focused && k == 0 {
+                    Style::new().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::new()
+                };
+                Row::new(cells).style(style)
             })
             .collect();
         let header = Row::new(
@@ -151,11 +184,28 @@ fn two_lists(
         };
         let title = window_title(
             app,
-            &format!("{} {} ({total} rows{range})", source.name(), state.human()),
+            &format!(
+                "{} {} ({total} rows{range}; s orders, x exact numbers, Enter shows the flows)",
+                source.name(),
+                state.human()
+            ),
         );
         let t = Table::new(table_rows, spec.widths.iter().copied())
             .header(header)
             .block(block(&title, focused));
         f.render_widget(t, halves[i]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }
