@@ -463,3 +463,22 @@ fn r12_two_list_tables_sort_copy_and_drill_into_a_peer() {
         "203.0.113.7"
     );
 }
+
+#[test]
+fn r12_small_and_large_terminals_keep_what_matters() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    let small = screen(&mut app, 80, 24);
+    // the IP box keeps its IP, the bar keeps help and quit
+    assert!(small.contains("192.168.1.10     -"), "{small}");
+    assert!(small.contains("?:help q:quit"), "{small}");
+    insta::assert_snapshot!("main_board_80x24", small);
+    press(&mut app, KeyCode::Char('h'));
+    let tuples = screen(&mut app, 80, 24);
+    assert!(tuples.contains("203.0.113.7-443-tcp"), "{tuples}");
+    assert!(tuples.contains("11,a,a,a,a,a,a,"), "{tuples}");
+    insta::assert_snapshot!("out_tuples_80x24", tuples);
+    press(&mut app, KeyCode::Esc);
+    let large = screen(&mut app, 200, 50);
+    insta::assert_snapshot!("main_board_200x50", large);
+}

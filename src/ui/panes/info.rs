@@ -47,46 +47,67 @@ pub(crate) fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         return;
     };
     let place = app.geo.place(ip);
-    let header = Row::new(
-        [
-            "IP", "asn", "geo", "city", "rDNS", "SNI", "TI", "url", "down", "ref", "com",
-        ]
-        .map(|h| Cell::from(h).style(Style::new().fg(Color::Blue).bold())),
-    );
-    let row = Row::new(vec![
-        Cell::from(ip.to_string()),
-        Cell::from(dash(&place.asn)),
-        Cell::from(dash(&place.country)),
-        Cell::from(dash(&place.city)),
-        Cell::from(rdns(app, ip)),
-        Cell::from(sni(app, ip)),
-        Cell::from(
-            app.detections
-                .ti_hits
-                .get(&ip.to_string())
-                .map_or_else(|| "-".to_string(), |d| clean(d)),
-        )
-        .style(Style::new().fg(Color::Red)),
-        Cell::from("-"),
-        Cell::from("-"),
-        Cell::from("-"),
-        Cell::from("-"),
-    ]);
     // the IP column fits the address: an IPv6 address is never cut
     let ip_width = u16::try_from(ip.to_string().len().max(15) + 1).unwrap_or(40);
-    let widths = [
-        Constraint::Length(ip_width),
-        Constraint::Min(8),
-        Constraint::Length(8),
-        Constraint::Min(6),
-        Constraint::Min(10),
-        Constraint::Min(10),
-        Constraint::Min(3),
-        Constraint::Length(4),
-        Constraint::Length(4),
-        Constraint::Length(4),
-        Constraint::Length(4),
+    let ti = app
+        .detections
+        .ti_hits
+        .get(&ip.to_string())
+        .map_or_else(|| "-".to_string(), |d| clean(d));
+    // (header, cell, width, priority): a narrow terminal keeps the lower priorities first
+    let columns: Vec<(&str, Cell<'_>, Constraint, u8)> = vec![
+        (
+            "IP",
+            Cell::from(ip.to_string()),
+            Constraint::Length(ip_width),
+            0,
+        ),
+        ("asn", Cell::from(dash(&place.asn)), Constraint::Min(8), 1),
+        (
+            "geo",
+            Cell::from(dash(&place.country)),
+            Constraint::Length(8),
+            1,
+        ),
+        ("city", Cell::from(dash(&place.city)), Constraint::Min(6), 3),
+        ("rDNS", Cell::from(rdns(app, ip)), Constraint::Min(10), 2),
+        ("SNI", Cell::from(sni(app, ip)), Constraint::Min(10), 3),
+        (
+            "TI",
+            Cell::from(ti).style(Style::new().fg(Color::Red)),
+            Constraint::Min(3),
+            1,
+        ),
+        ("url", Cell::from("-"), Constraint::Length(4), 4),
+        ("down", Cell::from("-"), Constraint::Length(4), 4),
+        ("ref", Cell::from("-"), Constraint::Length(4), 4),
+        ("com", Cell::from("-"), Constraint::Length(4), 4),
     ];
+    let width_of = |c: &Constraint| match *c {
+        Constraint::Length(n) | Constraint::Min(n) => n + 1,
+        _ => 1,
+    };
+    let room = area.width.saturating_sub(2);
+    let mut keep = 4u8;
+    while keep > 0
+        && columns
+            .iter()
+            .filter(|c| c.3 <= keep)
+            .map(|c| width_of(&c.2))
+            .sum::<u16>()
+            > room
+    {
+        keep -= 1;
+    }
+    let shown: Vec<(&str, Cell<'_>, Constraint, u8)> =
+        columns.into_iter().filter(|c| c.3 <= keep).collect();
+    let header = Row::new(
+        shown
+            .iter()
+            .map(|c| Cell::from(c.0).style(Style::new().fg(Color::Blue).bold())),
+    );
+    let widths: Vec<Constraint> = shown.iter().map(|c| c.2).collect();
+    let row = Row::new(shown.into_iter().map(|c| c.1));
     let title = format!("{}{}", rdns(app, ip), asked_by(app, ip));
     f.render_widget(
         Table::new([row], widths)

@@ -23,6 +23,39 @@ pub(crate) fn tuples_view(
     vp.page = h.max(1);
     let tuples = sorted_tuples(app, incoming);
     let total = tuples.len();
+    // the tuple column fits the longest key (IPv6 ones too); the others go in order of
+    // priority when the terminal is narrow, so tuple, letters and flows always stay
+    let key_w = tuples
+        .iter()
+        .map(|t| t.key().len())
+        .max()
+        .unwrap_or(10)
+        .clamp(10, 52);
+    let key_w = u16::try_from(key_w).unwrap_or(52);
+    // (width with its gap, priority) of: tuple, letters, flows, beacon, DNS, SNI, AS, geo
+    let cols: [(u16, u8); 8] = [
+        (key_w + 1, 0),
+        (42, 0),
+        (7, 0),
+        (7, 1),
+        (21, 2),
+        (13, 3),
+        (15, 3),
+        (9, 2),
+    ];
+    let room = area.width.saturating_sub(2);
+    let mut keep = 3u8;
+    while keep > 0
+        && cols
+            .iter()
+            .filter(|c| c.1 <= keep)
+            .map(|c| c.0)
+            .sum::<u16>()
+            > room
+    {
+        keep -= 1;
+    }
+    let shown = |i: usize| cols[i].1 <= keep;
     vp.scroll = vp.scroll.min(total.saturating_sub(1));
     let mut used = 0;
     let mut rows = Vec::new();
@@ -78,31 +111,37 @@ pub(crate) fn tuples_view(
                 .collect::<Vec<_>>()
                 .join("\n")
         };
+        let cells = vec![
+            Cell::from(t.key()),
+            Cell::from(join(&letter_lines)),
+            Cell::from(t.flows.to_string()),
+            match beacon {
+                Some(b) if b.score >= crate::detect::beacon::THRESHOLD => {
+                    Cell::from(format!("{:.2}", b.score)).style(Style::new().fg(Color::Red).bold())
+                }
+                Some(b) => Cell::from(format!("{:.2}", b.score)),
+                None => Cell::from("-"),
+            },
+            Cell::from(join(&domains)),
+            Cell::from(join(&snis)),
+            Cell::from(dash(&place.asn)),
+            Cell::from(dash(&place.country)),
+        ];
+        let cells: Vec<Cell<'_>> = cells
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| shown(*i))
+            .map(|(_, c)| c)
+            .collect();
         rows.push(
-            Row::new(vec![
-                Cell::from(t.key()),
-                Cell::from(join(&letter_lines)),
-                Cell::from(t.flows.to_string()),
-                match beacon {
-                    Some(b) if b.score >= crate::detect::beacon::THRESHOLD => {
-                        Cell::from(format!("{:.2}", b.score))
-                            .style(Style::new().fg(Color::Red).bold())
-                    }
-                    Some(b) => Cell::from(format!("{:.2}", b.score)),
-                    None => Cell::from("-"),
-                },
-                Cell::from(join(&domains)),
-                Cell::from(join(&snis)),
-                Cell::from(dash(&place.asn)),
-                Cell::from(dash(&place.country)),
-            ])
-            .height(u16::try_from(height).unwrap_or(u16::MAX))
-            // the first row shown is the selected one (w copies its IP, Enter shows its flows)
-            .style(if i == vp.scroll {
-                Style::new().add_modifier(Modifier::REVERSED)
-            } else {
-                Style::new()
-            }),
+            Row::new(cells)
+                .height(u16::try_from(height).unwrap_or(u16::MAX))
+                // the first row shown is the selected one (w copies its IP, Enter shows its flows)
+                .style(if i == vp.scroll {
+                    Style::new().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::new()
+                }),
         );
         used += height;
     }
@@ -117,7 +156,10 @@ pub(crate) fn tuples_view(
             "AS",
             "geo",
         ]
-        .map(|h| Cell::from(h).style(Style::new().fg(Color::Blue).bold())),
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shown(*i))
+        .map(|(_, h)| Cell::from(h).style(Style::new().fg(Color::Blue).bold())),
     );
     let title = window_title(
         app,
@@ -129,20 +171,23 @@ pub(crate) fn tuples_view(
             app.tuple_order.name()
         ),
     );
-    let t = Table::new(
-        rows,
-        [
-            Constraint::Length(30),
-            Constraint::Length(41),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Min(20),
-            Constraint::Min(12),
-            Constraint::Length(14),
-            Constraint::Length(8),
-        ],
-    )
-    .header(header)
-    .block(block(&title, true));
+    let widths: Vec<Constraint> = [
+        Constraint::Length(key_w),
+        Constraint::Length(41),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Min(20),
+        Constraint::Min(12),
+        Constraint::Length(14),
+        Constraint::Length(8),
+    ]
+    .into_iter()
+    .enumerate()
+    .filter(|(i, _)| shown(*i))
+    .map(|(_, c)| c)
+    .collect();
+    let t = Table::new(rows, widths)
+        .header(header)
+        .block(block(&title, true));
     f.render_widget(t, area);
 }
