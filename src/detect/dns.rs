@@ -82,7 +82,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 victim: Some(cx.me()),
                 level: None,
                 confidence: 0.8,
-                payload: Payload::DnsWithoutConnection { domain: q },
+                payload: Payload::DnsWithoutConnection { domain: q.into() },
                 ts: d.id.ts,
                 flows,
             });

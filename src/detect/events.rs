@@ -81,7 +81,7 @@ fn notice(d: &Detail, out: &mut Vec<Finding>, found: &Make<'_>) {
         1.0,
         Payload::ZeekNotice {
             prefix,
-            message: d.msg.trim().to_string(),
+            message: d.msg.trim().to_string().into(),
         },
     ));
 }
@@ -125,8 +125,8 @@ fn ssh_version(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<
             EvidenceKind::MultipleSshVersions,
             0.9,
             Payload::SshVersionChange {
-                from: prev.clone(),
-                to: v.clone(),
+                from: prev.clone().into(),
+                to: v.clone().into(),
             },
         );
         f.victim = None;

@@ -78,7 +78,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 confidence: 0.5,
                 payload: Payload::SelfSigned {
                     dst,
-                    sni: s.server_name.clone(),
+                    sni: s.server_name.clone().into(),
                 },
                 ts: s.id.ts,
                 flows: flows.clone(),
@@ -97,7 +97,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     confidence: 0.9,
                     payload: Payload::IncompatibleCn {
                         dst,
-                        sni,
+                        sni: sni.into(),
                         organisation,
                     },
                     ts: s.id.ts,
@@ -113,9 +113,9 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::MaliciousJa3 {
-                    ja3: s.ja3.to_string(),
+                    ja3: s.ja3.to_string().into(),
                     dst,
-                    description: hit.description.clone(),
+                    description: hit.description.clone().into(),
                 },
                 ts: s.id.ts,
                 flows: flows.clone(),
@@ -129,9 +129,9 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::MaliciousJa3s {
-                    ja3s: s.ja3s.to_string(),
+                    ja3s: s.ja3s.to_string().into(),
                     dst,
-                    description: hit.description.clone(),
+                    description: hit.description.clone().into(),
                 },
                 ts: s.id.ts,
                 flows,
