@@ -84,8 +84,8 @@ pub struct Detections {
     pub evidence: Vec<Evidence>,
     /// All alerts, by profile, window, time.
     pub alerts: Vec<Alert>,
-    /// Beacon scores of out-tuples: (profile, window, tuple key) → result.
-    pub beacons: HashMap<(IpAddr, i64, String), beacon::Beacon>,
+    /// Beacon scores of out-tuples: (profile, window, tuple) → result.
+    pub beacons: HashMap<(IpAddr, i64, TupleId), beacon::Beacon>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
     pub ti_hits: BTreeMap<String, String>,
     /// Every profile with evidence, scored, highest score first.
@@ -128,10 +128,14 @@ impl Detections {
     }
 }
 
+/// A tuple: remote IP, destination port, protocol (typed, where Slips writes
+/// `<ip>-<port>-<proto>`).
+pub type TupleId = (IpAddr, u16, crate::record::Proto);
+
 /// What one profile yields: evidence, beacon scores, threat-intelligence hits.
 type ProfileResult = (
     Vec<Evidence>,
-    Vec<(IpAddr, i64, String, beacon::Beacon)>,
+    Vec<(IpAddr, i64, TupleId, beacon::Beacon)>,
     Vec<(String, String)>,
 );
 

@@ -157,8 +157,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let Some(b) = score(&pts) else {
             continue;
         };
-        cx.beacons
-            .push((format!("{dst}-{port}-{}", proto.as_str()), b));
+        cx.beacons.push(((dst, port, proto), b));
         if b.score >= THRESHOLD && !housekeeping(dst, port, proto) {
             let last = flows.iter().map(|f| f.0).fold(f64::MIN, f64::max);
             cx.add(Finding {

@@ -59,8 +59,8 @@ pub(crate) struct Ctx<'a> {
     pub profile: IpAddr,
     pub window: i64,
     pub out: Vec<Evidence>,
-    /// Beacon scores of out-tuples, by tuple key (for the UI's `h` view).
-    pub beacons: Vec<(String, beacon::Beacon)>,
+    /// Beacon scores of out-tuples, by tuple (for the UI's `h` view).
+    pub beacons: Vec<(super::TupleId, beacon::Beacon)>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
     pub ti_hits: Vec<(String, String)>,
 }

@@ -140,7 +140,11 @@ pub(crate) fn sorted_tuples<'s>(app: &App<'s>, incoming: bool) -> Vec<&'s Tuple>
     let mut v: Vec<&Tuple> = tuples_of(app, incoming).iter().collect();
     let beacon = |t: &Tuple| {
         app.window
-            .and_then(|(ip, n)| app.detections.beacons.get(&(ip, n, t.key())))
+            .and_then(|(ip, n)| {
+                app.detections
+                    .beacons
+                    .get(&(ip, n, (t.remote, t.port, t.proto)))
+            })
             .map_or(-1.0, |b| b.score)
     };
     match app.tuple_order {
