@@ -46,8 +46,8 @@ pub struct App<'s> {
     pub window: Option<(IpAddr, i64)>,
     /// The IP in the IP-info box.
     pub info_ip: Option<IpAddr>,
-    /// The timeline's lines: (entry, sub-line) per line.
-    pub(crate) timeline: Vec<(timeline::TimelineEntry, u8)>,
+    /// The timeline's lines.
+    pub(crate) timeline: Vec<TimelineLine>,
     /// Scroll offset (first line shown) of the focused list of each view.
     pub scroll: usize,
     /// Cursor line in the timeline.
@@ -92,6 +92,25 @@ pub struct App<'s> {
     pub page: usize,
     /// Rows of the two-list view shown, computed here so drawing only reads them.
     pub(crate) lists: lists::Cache,
+}
+
+/// One line of the timeline pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimelineLine {
+    /// A connection (sub-line 0) or one of the interpretation rows of its record (1, 2, …).
+    Flow(timeline::TimelineEntry, u8),
+    /// An ARP record sent by the profile (an index into `Store::events`).
+    Arp(usize),
+}
+
+impl TimelineLine {
+    /// The connection of a connection's first line.
+    pub(crate) fn flow_head(self) -> Option<timeline::TimelineEntry> {
+        match self {
+            TimelineLine::Flow(e, 0) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl<'s> App<'s> {
@@ -225,18 +244,38 @@ impl<'s> App<'s> {
         self.ev_scroll = 0;
         self.ev_hscroll = 0;
         self.evidence = EvidenceList::new(self.detections, ip, n);
-        if let Some(w) = self.store.window(ip, n) {
-            for e in timeline::timeline(self.store, w) {
-                let Some(row) = timeline::timeline_row(self.store, e) else {
+        // the profile's ARP records of the window, merged into the flows by time
+        let store = self.store;
+        let mut arp = store
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                a.ip == ip
+                    && a.detail.as_ref().is_some_and(|d| !d.operation.is_empty())
+                    && store.window_number(ip, a.ts) == n
+            })
+            .map(|(i, a)| (a.ts, i))
+            .peekable();
+        if let Some(w) = store.window(ip, n) {
+            for e in timeline::timeline(store, w) {
+                let Some(row) = timeline::timeline_row(store, e) else {
                     continue;
                 };
-                self.timeline.push((e, 0));
+                let ts = store.conns.get(e.flow as usize).map_or(0.0, |c| c.ts);
+                while let Some((_, i)) = arp.next_if(|(t, _)| *t < ts) {
+                    self.timeline.push(TimelineLine::Arp(i));
+                }
+                self.timeline.push(TimelineLine::Flow(e, 0));
                 for k in 0..row.info.rows().len() {
-                    self.timeline
-                        .push((e, u8::try_from(k + 1).unwrap_or(u8::MAX)));
+                    self.timeline.push(TimelineLine::Flow(
+                        e,
+                        u8::try_from(k + 1).unwrap_or(u8::MAX),
+                    ));
                 }
             }
         }
+        self.timeline.extend(arp.map(|(_, i)| TimelineLine::Arp(i)));
         lists::refresh(self);
     }
 
@@ -248,14 +287,21 @@ impl<'s> App<'s> {
 
     /// The flow (index into `Store::conns`) of the timeline line under the cursor.
     pub fn cursor_flow(&self) -> Option<u32> {
-        self.timeline.get(self.cursor).map(|(e, _)| e.flow)
+        match self.timeline.get(self.cursor)? {
+            TimelineLine::Flow(e, _) => Some(e.flow),
+            TimelineLine::Arp(_) => None,
+        }
     }
 
     /// The remote IP of the timeline line under the cursor.
     fn cursor_ip(&self) -> Option<IpAddr> {
-        let (e, _) = self.timeline.get(self.cursor)?;
-        let c = self.store.conns.get(e.flow as usize)?;
-        Some(if e.incoming { c.orig_h } else { c.resp_h })
+        match *self.timeline.get(self.cursor)? {
+            TimelineLine::Flow(e, _) => {
+                let c = self.store.conns.get(e.flow as usize)?;
+                Some(if e.incoming { c.orig_h } else { c.resp_h })
+            }
+            TimelineLine::Arp(i) => self.store.events.get(i)?.detail.as_ref()?.resp,
+        }
     }
 
     /// The IP a copy or the map refers to: the timeline's under the cursor, else the tree's.
@@ -411,7 +457,7 @@ impl<'s> App<'s> {
             if let Some(row) = self
                 .timeline
                 .iter()
-                .position(|(t, sub)| *sub == 0 && t.flow == f)
+                .position(|l| l.flow_head().is_some_and(|t| t.flow == f))
             {
                 self.cursor = row;
             }
@@ -640,12 +686,13 @@ impl<'s> App<'s> {
             return;
         };
         let store = self.store;
-        let at = self.timeline.iter().position(|(e, sub)| {
-            *sub == 0
-                && store
+        let at = self.timeline.iter().position(|l| {
+            l.flow_head().is_some_and(|e| {
+                store
                     .conns
                     .get(e.flow as usize)
                     .is_some_and(|c| row.drill.matches(c, e.incoming))
+            })
         });
         self.view = View::Main;
         self.scroll = 0;
@@ -667,13 +714,14 @@ impl<'s> App<'s> {
         };
         let key = t.key();
         let store = self.store;
-        let row = self.timeline.iter().position(|(e, sub)| {
-            *sub == 0
-                && e.incoming == incoming
-                && store.conns.get(e.flow as usize).is_some_and(|c| {
-                    let remote = if incoming { c.orig_h } else { c.resp_h };
-                    remote == t.remote && c.resp_p == t.port && c.proto == t.proto
-                })
+        let row = self.timeline.iter().position(|l| {
+            l.flow_head().is_some_and(|e| {
+                e.incoming == incoming
+                    && store.conns.get(e.flow as usize).is_some_and(|c| {
+                        let remote = if incoming { c.orig_h } else { c.resp_h };
+                        remote == t.remote && c.resp_p == t.port && c.proto == t.proto
+                    })
+            })
         });
         self.view = View::Main;
         self.scroll = 0;
@@ -700,7 +748,7 @@ impl<'s> App<'s> {
         match self
             .timeline
             .iter()
-            .position(|(t, sub)| *sub == 0 && flows.contains(&t.flow))
+            .position(|l| l.flow_head().is_some_and(|t| flows.contains(&t.flow)))
         {
             Some(row) => {
                 self.cursor = row;

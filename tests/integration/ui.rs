@@ -482,3 +482,39 @@ fn r12_small_and_large_terminals_keep_what_matters() {
     let large = screen(&mut app, 200, 50);
     insta::assert_snapshot!("main_board_200x50", large);
 }
+
+#[test]
+fn r12_arp_records_appear_in_the_timeline() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let src = fixtures::path("zeek/home-office-tsv");
+    for entry in std::fs::read_dir(&src).unwrap_or_else(|e| panic!("{e}")) {
+        let p = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if let Some(name) = p.file_name() {
+            std::fs::copy(&p, dir.path().join(name)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    std::fs::write(
+        dir.path().join("arp.log"),
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tarp\n\
+         #fields\tts\toperation\tsrc_mac\tdst_mac\torig_h\tresp_h\torig_hw\tresp_hw\n\
+         #types\ttime\tstring\tstring\tstring\taddr\taddr\tstring\tstring\n\
+         1700000005.000000\trequest\taa:bb:cc:dd:ee:ff\tff:ff:ff:ff:ff:ff\t192.168.1.10\t192.168.1.1\taa:bb:cc:dd:ee:ff\t00:00:00:00:00:00\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let analysis = kalipso::analyze(&kalipso::Options::new([dir.path()]));
+    let mut app = App::new(&analysis, Geo::default());
+    let s = screen(&mut app, 160, 40);
+    let arp = s
+        .lines()
+        .find(|l| l.contains("ARP request"))
+        .unwrap_or_else(|| panic!("no ARP line:\n{s}"));
+    assert!(arp.contains("2023/11/14 22:13:25"), "{arp}");
+    assert!(
+        arp.contains("[192.168.1.1]") && arp.contains("ff:ff:ff:ff:ff:ff"),
+        "{arp}"
+    );
+    // it sits between the flows of 22:13:21 and 22:13:30
+    let at = |needle: &str| s.lines().position(|l| l.contains(needle));
+    assert!(at("22:13:21.000000") < at("ARP request"), "{s}");
+    assert!(at("ARP request") < at("22:13:30.000000"), "{s}");
+}

@@ -6,7 +6,8 @@
 use crate::record::Proto;
 use crate::store::python;
 use crate::store::timeline::{self, Interpretation, TimelineRow};
-use crate::ui::draw::{BLUE, CYAN, ORANGE, PINK, VALUE, Viewport, block};
+use crate::ui::app::TimelineLine;
+use crate::ui::draw::{BLUE, CYAN, ORANGE, PINK, VALUE, Viewport, block, dash};
 use crate::ui::{App, Focus, clean};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -98,6 +99,34 @@ pub fn timeline_spans(r: &TimelineRow<'_>) -> Vec<Span<'static>> {
     s
 }
 
+/// An ARP record of the profile: time, operation, the address asked about, the Ethernet
+/// destination and the target's hardware address.
+fn arp_line(app: &App<'_>, k: usize) -> Line<'static> {
+    let Some(a) = app.store.events.get(k) else {
+        return Line::default();
+    };
+    let d = a.detail.as_deref().cloned().unwrap_or_default();
+    let target = d.resp.map_or_else(|| "?".to_string(), |ip| ip.to_string());
+    Line::from(vec![
+        Span::styled(
+            python::slips_timestamp(a.ts),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" "),
+        Span::styled(
+            format!("ARP {}", clean(&d.operation)),
+            Style::new().fg(BLUE),
+        ),
+        Span::raw(" "),
+        Span::styled(format!("[{target}]"), Style::new().fg(CYAN)),
+        Span::raw(format!(
+            " to {} target hw {}",
+            dash(&d.dst_mac),
+            dash(&d.target_hw)
+        )),
+    ])
+}
+
 #[allow(clippy::many_single_char_names)]
 pub(crate) fn timeline_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
     let focused = app.focus == Focus::Timeline;
@@ -125,8 +154,20 @@ pub(crate) fn timeline_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport,
         vp.scroll = vp.scroll.min(app.timeline.len().saturating_sub(1));
     }
     let mut lines = Vec::with_capacity(h);
-    for (i, (e, sub)) in app.timeline.iter().enumerate().skip(vp.scroll).take(h) {
-        let Some(row) = timeline::timeline_row(app.store, *e) else {
+    for (i, l) in app.timeline.iter().enumerate().skip(vp.scroll).take(h) {
+        let (e, sub) = match *l {
+            TimelineLine::Flow(e, sub) => (e, sub),
+            TimelineLine::Arp(k) => {
+                let mut line = arp_line(app, k);
+                if focused && i == app.cursor {
+                    line = line.patch_style(Style::new().add_modifier(Modifier::REVERSED));
+                }
+                lines.push(line);
+                continue;
+            }
+        };
+        let sub = &sub;
+        let Some(row) = timeline::timeline_row(app.store, e) else {
             continue;
         };
         let mut line = if *sub == 0 {
