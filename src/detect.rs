@@ -122,6 +122,22 @@ impl Detections {
             .take_while(move |e| e.profile == ip)
     }
 
+    /// The evidence (indices into [`Detections::evidence`]) that raised an alert of profile
+    /// `ip`, in window `n` only when it is given.
+    pub fn in_alert(&self, ip: IpAddr, n: Option<i64>) -> std::collections::HashSet<usize> {
+        let alerts = if let Some(n) = n {
+            self.alerts_of(ip, n)
+        } else {
+            let start = self.alerts.partition_point(|a| a.profile < ip);
+            let end = self.alerts.partition_point(|a| a.profile <= ip);
+            &self.alerts[start..end]
+        };
+        alerts
+            .iter()
+            .flat_map(|a| a.evidence.iter().copied())
+            .collect()
+    }
+
     /// Windows with at least one alert.
     pub fn alerted(&self) -> BTreeSet<(IpAddr, i64)> {
         self.alerts.iter().map(|a| (a.profile, a.window)).collect()

@@ -5,8 +5,7 @@
 //! It never parses input and prints nothing itself: the caller writes the text.
 
 use crate::Analysis;
-use crate::detect::rank::{Suspect, triage_order};
-use crate::detect::{EvidenceKind, Payload};
+use crate::detect::rank::{self, Suspect, triage_order};
 use crate::input::InputSummary;
 use crate::profile::{Profile, ProfileConfig};
 use crate::record::Established;
@@ -276,34 +275,17 @@ impl<'a> Report<'a> {
         let detections = &analysis.detections;
         let mut by_activity: Vec<&Profile> = store.profiles.values().collect();
         by_activity.sort_by(|a, b| b.out_flows().cmp(&a.out_flows()).then(a.ip.cmp(&b.ip)));
-        let mut beacons: Vec<BeaconSummary> = detections
-            .evidence
-            .iter()
-            .filter(|e| e.kind == EvidenceKind::Beacon)
-            .filter_map(|e| match &e.payload {
-                Payload::Beacon {
-                    dst,
-                    port,
-                    proto,
-                    beacon,
-                } => Some(BeaconSummary {
-                    profile: e.profile,
-                    window: e.window,
-                    tuple: format!("{dst}-{port}-{}", proto.as_str()),
-                    score: (beacon.score * 1000.0).round() / 1000.0,
-                    period: (beacon.period * 10.0).round() / 10.0,
-                    flows: beacon.flows,
-                }),
-                _ => None,
+        let beacons: Vec<BeaconSummary> = rank::beacons(&detections.evidence)
+            .into_iter()
+            .map(|h| BeaconSummary {
+                profile: h.evidence.profile,
+                window: h.evidence.window,
+                tuple: h.key(),
+                score: (h.beacon.score * 1000.0).round() / 1000.0,
+                period: (h.beacon.period * 10.0).round() / 10.0,
+                flows: h.beacon.flows,
             })
             .collect();
-        beacons.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.profile.cmp(&b.profile))
-                .then(a.window.cmp(&b.window))
-                .then_with(|| a.tuple.cmp(&b.tuple))
-        });
         let alerts = if detail == Detail::Triage {
             Vec::new()
         } else {

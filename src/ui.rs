@@ -8,16 +8,19 @@
 //! the event loop, and restoring it on every exit path, panics included.
 
 mod app;
+pub mod cursor;
 pub mod draw;
 pub mod evidence;
 pub mod geo;
 pub mod keys;
 mod lists;
+pub mod numbers;
 pub mod overview;
 pub mod palette;
 mod panes;
 pub mod search;
 pub mod tree;
+pub mod tuple_rows;
 
 pub use app::{App, Focus};
 

@@ -97,6 +97,56 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
     out
 }
 
+/// A beacon that became evidence.
+#[derive(Debug, Clone, Copy)]
+pub struct BeaconHit<'a> {
+    /// The evidence (profile, window, time).
+    pub evidence: &'a Evidence,
+    /// Slips' tuple key, `<ip>-<port>-<proto>`.
+    pub tuple: (IpAddr, u16, crate::record::Proto),
+    /// Its score, period and flows.
+    pub beacon: &'a super::beacon::Beacon,
+}
+
+impl BeaconHit<'_> {
+    /// Slips' tuple key, `<ip>-<port>-<proto>`.
+    pub fn key(&self) -> String {
+        let (ip, port, proto) = self.tuple;
+        format!("{ip}-{port}-{}", proto.as_str())
+    }
+}
+
+/// The beacons reported as evidence, strongest first: by score as shown (three decimals), then
+/// profile, window and tuple key. The report and the UI's overview list them in this order.
+pub fn beacons(evidence: &[Evidence]) -> Vec<BeaconHit<'_>> {
+    let mut hits: Vec<BeaconHit<'_>> = evidence
+        .iter()
+        .filter_map(|e| match &e.payload {
+            super::Payload::Beacon {
+                dst,
+                port,
+                proto,
+                beacon,
+            } => Some(BeaconHit {
+                evidence: e,
+                tuple: (*dst, *port, *proto),
+                beacon,
+            }),
+            _ => None,
+        })
+        .collect();
+    // scores are in [0, 1]: the bits of a non-negative float order as the float does
+    hits.sort_by_cached_key(|h| {
+        (
+            std::cmp::Reverse(round3(h.beacon.score).to_bits()),
+            h.evidence.profile,
+            h.evidence.window,
+            h.key(),
+        )
+    });
+    hits
+}
+
 /// Three decimals: enough to rank, and stable in text and JSON.
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0

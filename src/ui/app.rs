@@ -2,15 +2,16 @@
 //! the last frame become changes of focus, selection, scroll and view. Nothing here draws or
 //! writes to the terminal, so every change is testable without one.
 
+use super::cursor;
 use super::evidence::EvidenceList;
 use super::keys::{self, Action, View};
 use super::overview::{self, OverviewRow};
 use super::tree::{Node, Row, Tree};
+use super::tuple_rows::{self, TupleOrder};
 use super::{clean, draw, geo, lists};
 use super::{palette, search};
 use crate::detect::Detections;
 use crate::detect::rank::{Suspect, triage_order};
-use crate::record::Conn;
 use crate::store::timeline;
 use crate::{Analysis, Store};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEventKind};
@@ -63,7 +64,9 @@ pub struct App<'s> {
     /// Show exact numbers (not 1.2 MB) in the two-list views.
     pub exact: bool,
     /// The order of the `h` / `i` views.
-    pub tuple_order: keys::TupleOrder,
+    pub tuple_order: TupleOrder,
+    /// The rows of the `h` / `i` views in that order.
+    pub tuple_rows: tuple_rows::TupleRows,
     /// The colours the terminal can show.
     pub depth: palette::Depth,
     /// The matches of the last search, in tree order.
@@ -125,6 +128,7 @@ impl<'s> App<'s> {
             .iter()
             .map(|s| (s.ip, s))
             .collect();
+        let traffic = overview::traffic(store);
         let nodes: Vec<Node> = store
             .profiles
             .values()
@@ -138,13 +142,7 @@ impl<'s> App<'s> {
                 alerts: ranking.get(&p.ip).map_or(0, |s| s.alerts),
                 score: ranking.get(&p.ip).map_or(0.0, |s| s.score),
                 flows: p.out_flows(),
-                bytes: p
-                    .windows
-                    .values()
-                    .flat_map(|w| w.out_flows.iter())
-                    .filter_map(|&i| store.conns.get(i as usize))
-                    .map(Conn::bytes)
-                    .sum(),
+                bytes: traffic.talkers.get(&p.ip).map_or(0, |t| t.0),
                 name: store
                     .dns_resolution
                     .get(&p.ip)
@@ -169,8 +167,9 @@ impl<'s> App<'s> {
             hscroll: 0,
             ev_scroll: 0,
             evidence: EvidenceList::default(),
-            overview: overview::build(analysis),
-            tuple_order: keys::TupleOrder::default(),
+            overview: overview::build(analysis, &traffic),
+            tuple_order: TupleOrder::default(),
+            tuple_rows: tuple_rows::TupleRows::default(),
             list_order: lists::ListOrder::default(),
             exact: false,
             depth: palette::Depth::from_env(),
@@ -312,8 +311,7 @@ impl<'s> App<'s> {
             }
         }
         if matches!(self.view, View::OutTuples | View::InTuples) {
-            let tuples = draw::sorted_tuples(self, self.view == View::InTuples);
-            if let Some(t) = tuples.get(self.scroll) {
+            if let Some(t) = tuple_rows::get(self, self.view == View::InTuples, self.scroll) {
                 return Some(t.remote);
             }
         }
@@ -469,6 +467,7 @@ impl<'s> App<'s> {
     pub fn update(&mut self, a: Action) {
         self.apply(a);
         lists::refresh(self);
+        tuple_rows::refresh(self);
     }
 
     fn apply(&mut self, a: Action) {
@@ -571,20 +570,10 @@ impl<'s> App<'s> {
                 match (self.view, self.focus) {
                     (View::Main, Focus::Tree) => self.tree.jump(end),
                     (View::Main, Focus::Timeline) => {
-                        self.cursor = if end {
-                            self.timeline.len().saturating_sub(1)
-                        } else {
-                            0
-                        };
+                        self.cursor = cursor::jump(end, self.timeline.len());
                     }
                     (View::Main, Focus::Evidence) => self.evidence.jump(end),
-                    (View::Overview, _) => {
-                        self.ov_cursor = if end {
-                            self.overview.len().saturating_sub(1)
-                        } else {
-                            0
-                        };
-                    }
+                    (View::Overview, _) => self.ov_cursor = cursor::jump(end, self.overview.len()),
                     _ => self.scroll = if end { usize::MAX / 2 } else { 0 },
                 }
             }
@@ -651,13 +640,11 @@ impl<'s> App<'s> {
         match (self.view, self.focus) {
             (View::Main, Focus::Tree) => self.tree.step(d),
             (View::Main, Focus::Timeline) => {
-                let last = self.timeline.len().saturating_sub(1);
-                self.cursor = self.cursor.saturating_add_signed(d).min(last);
+                self.cursor = cursor::step(self.cursor, d, self.timeline.len());
             }
             (View::Main, Focus::Evidence) => self.evidence.step(d),
             (View::Overview, _) => {
-                let last = self.overview.len().saturating_sub(1);
-                self.ov_cursor = self.ov_cursor.saturating_add_signed(d).min(last);
+                self.ov_cursor = cursor::step(self.ov_cursor, d, self.overview.len());
             }
             _ => self.scroll = self.scroll.saturating_add_signed(d),
         }
@@ -706,10 +693,7 @@ impl<'s> App<'s> {
     /// Goes back to the board with the timeline's cursor on the first flow of the selected
     /// tuple (the first row shown of `h` / `i`).
     fn show_tuple_flows(&mut self, incoming: bool) {
-        let Some(t) = draw::sorted_tuples(self, incoming)
-            .get(self.scroll)
-            .copied()
-        else {
+        let Some(t) = tuple_rows::get(self, incoming, self.scroll) else {
             return;
         };
         let key = t.key();

@@ -112,6 +112,24 @@ pub(crate) fn block(title: &str, focused: bool) -> Block<'static> {
         .title(clean(title))
 }
 
+/// How many columns a narrow terminal keeps: the highest priority level whose columns, each
+/// given as (width with its gap, priority), fit in `room`. A column shows when its priority is
+/// at most that level; level 0 always shows, squeezed if it must be.
+pub(crate) fn priority_that_fits(columns: &[(u16, u8)], room: u16) -> u8 {
+    let most = columns.iter().map(|c| c.1).max().unwrap_or(0);
+    (0..=most)
+        .rev()
+        .find(|&keep| {
+            columns
+                .iter()
+                .filter(|c| c.1 <= keep)
+                .map(|c| c.0)
+                .sum::<u16>()
+                <= room
+        })
+        .unwrap_or(0)
+}
+
 pub(crate) fn dash(s: &str) -> String {
     if s.is_empty() { "-".into() } else { clean(s) }
 }
@@ -131,28 +149,6 @@ pub(crate) fn tuples_of<'s>(app: &App<'s>, incoming: bool) -> &'s [Tuple] {
             &w.out_tuples
         }
     })
-}
-
-/// The window's tuples in the order the `h` / `i` view shows them (see
-/// [`super::keys::TupleOrder`]); the first shown is the selected one.
-pub(crate) fn sorted_tuples<'s>(app: &App<'s>, incoming: bool) -> Vec<&'s Tuple> {
-    use super::keys::TupleOrder;
-    let mut v: Vec<&Tuple> = tuples_of(app, incoming).iter().collect();
-    let beacon = |t: &Tuple| {
-        app.window
-            .and_then(|(ip, n)| {
-                app.detections
-                    .beacons
-                    .get(&(ip, n, (t.remote, t.port, t.proto)))
-            })
-            .map_or(-1.0, |b| b.score)
-    };
-    match app.tuple_order {
-        TupleOrder::FirstSeen => {}
-        TupleOrder::Flows => v.sort_by_key(|t| std::cmp::Reverse(t.flows)),
-        TupleOrder::Beacon => v.sort_by(|a, b| beacon(b).total_cmp(&beacon(a))),
-    }
-    v
 }
 
 /// A place's short description, for the report and tests.

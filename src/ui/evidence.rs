@@ -5,6 +5,7 @@
 //! (`UnknownPort ×312 → 87 targets: 5888/TCP, 1177/TCP …`) that Enter opens. Groups that raised an
 //! alert come first, then by threat level, then by size. It draws nothing.
 
+use super::cursor;
 use crate::detect::{Detections, Evidence, EvidenceKind, Payload, ThreatLevel};
 use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
@@ -65,12 +66,10 @@ pub fn target(e: &Evidence) -> String {
 impl EvidenceList {
     /// The evidence of window `n` of profile `ip`, grouped.
     pub fn new(detections: &Detections, ip: IpAddr, n: i64) -> EvidenceList {
-        let in_alert: HashSet<usize> = detections
-            .alerts_of(ip, n)
-            .iter()
-            .flat_map(|a| a.evidence.iter().copied())
-            .collect();
+        let in_alert = detections.in_alert(ip, Some(n));
         let mut groups: Vec<Group> = Vec::new();
+        // the targets seen by each group, beside it until the groups are sorted
+        let mut seen: Vec<HashSet<String>> = Vec::new();
         for i in detections.window_range(ip, n) {
             let e = &detections.evidence[i];
             let at = groups
@@ -84,17 +83,19 @@ impl EvidenceList {
                         in_alert: 0,
                         targets: Vec::new(),
                     });
+                    seen.push(HashSet::new());
                     groups.len() - 1
                 });
             let group = &mut groups[at];
             group.level = group.level.max(e.threat_level);
             group.members.push(i);
             group.in_alert += usize::from(in_alert.contains(&i));
-            let what = target(e);
-            // a linear check is fine for the few targets shown; the count stops mattering
-            // beyond a thousand
-            if group.targets.len() < 1000 && !group.targets.contains(&what) {
-                group.targets.push(what);
+            // the count stops mattering beyond a thousand ("1000+"): stop looking then
+            if group.targets.len() < 1000 {
+                let what = target(e);
+                if seen[at].insert(what.clone()) {
+                    group.targets.push(what);
+                }
             }
         }
         groups.sort_by(|a, b| {
@@ -132,21 +133,16 @@ impl EvidenceList {
 
     /// Moves the selection by `delta` rows, clamped to the rows.
     pub fn step(&mut self, delta: isize) {
-        let last = self.rows.len().saturating_sub(1);
-        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        self.selected = cursor::step(self.selected, delta, self.rows.len());
     }
 
     /// Jumps to the first or last row.
     pub fn jump(&mut self, end: bool) {
-        self.selected = if end {
-            self.rows.len().saturating_sub(1)
-        } else {
-            0
-        };
+        self.selected = cursor::jump(end, self.rows.len());
     }
 
-    /// Opens or closes the selected group (on a member: closes its group and selects it).
-    /// Returns the evidence the row stands for when it is a single piece of evidence.
+    /// Opens or closes the selected group. Returns the evidence the row stands for when it is
+    /// a single piece of evidence: a group of one, or a member of an open group.
     pub fn enter(&mut self) -> Option<usize> {
         match *self.rows.get(self.selected)? {
             EvRow::Group(g) => {

@@ -52,39 +52,6 @@ impl View {
     }
 }
 
-/// The order of the `h` and `i` views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TupleOrder {
-    /// First seen (Slips' order).
-    #[default]
-    FirstSeen,
-    /// Most flows first.
-    Flows,
-    /// Highest beacon score first.
-    Beacon,
-}
-
-impl TupleOrder {
-    /// The next order of the cycle.
-    #[must_use]
-    pub fn next(self) -> TupleOrder {
-        match self {
-            TupleOrder::FirstSeen => TupleOrder::Flows,
-            TupleOrder::Flows => TupleOrder::Beacon,
-            TupleOrder::Beacon => TupleOrder::FirstSeen,
-        }
-    }
-
-    /// Its name in the view's title.
-    pub fn name(self) -> &'static str {
-        match self {
-            TupleOrder::FirstSeen => "first seen",
-            TupleOrder::Flows => "flows",
-            TupleOrder::Beacon => "beacon score",
-        }
-    }
-}
-
 /// What a key press (or the drawing of a frame) asks of the UI state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -1,8 +1,8 @@
 //! The rows of the two-list views (`e c b p n`): an aggregate family's rows, or destination
 //! port × IP, each for established and not established flows. They are computed when a view
-//! opens or the window changes ([`refresh`], from the update step) and kept per (view,
-//! window, state), so scrolling a window of a million flows stays instant; drawing only reads
-//! them ([`rows`]).
+//! opens, the window or the order changes ([`refresh`], from the update step) and kept sorted
+//! per (view, window, state, order), so scrolling a window of a million flows stays instant;
+//! drawing only reads them ([`rows`]).
 
 use crate::profile::aggregate::{self, Aggregate, Family};
 use crate::record::{Established, Proto};
@@ -82,25 +82,23 @@ impl ListOrder {
         }
     }
 
-    /// The rows in this order.
-    pub fn sorted(self, rows: &[ListRow]) -> Vec<ListRow> {
-        let mut v = rows.to_vec();
+    /// Puts rows computed in the default order into this order.
+    fn sort(self, rows: &mut [ListRow]) {
         match self {
             ListOrder::Default => {}
             ListOrder::Number(i) => {
-                v.sort_by_key(|r| std::cmp::Reverse(r.bar.get(i).copied().unwrap_or(0)));
+                rows.sort_by_key(|r| std::cmp::Reverse(r.bar.get(i).copied().unwrap_or(0)));
             }
-            ListOrder::Key => v.sort_by(|a, b| a.cells.first().cmp(&b.cells.first())),
+            ListOrder::Key => rows.sort_by(|a, b| a.cells.first().cmp(&b.cells.first())),
         }
-        v
     }
 }
 
-/// The rows kept: (view, window, established) → rows.
-pub type Cache = Vec<(
-    (&'static str, Option<(IpAddr, i64)>, bool),
-    Rc<Vec<ListRow>>,
-)>;
+/// What a list's rows depend on: view, window, established, order.
+type CacheKey = (&'static str, Option<(IpAddr, i64)>, bool, ListOrder);
+
+/// The rows kept, sorted: key → rows.
+pub type Cache = Vec<(CacheKey, Rc<Vec<ListRow>>)>;
 
 /// What a two-list view lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,12 +138,20 @@ impl Source {
     }
 }
 
-fn key(
-    app: &App<'_>,
-    source: Source,
-    state: Established,
-) -> (&'static str, Option<(IpAddr, i64)>, bool) {
-    (source.name(), app.window, state == Established::Established)
+fn key(app: &App<'_>, source: Source, state: Established) -> CacheKey {
+    (
+        source.name(),
+        app.window,
+        state == Established::Established,
+        app.list_order,
+    )
+}
+
+/// The rows of one list in the chosen order.
+fn compute(app: &App<'_>, source: Source, state: Established) -> Vec<ListRow> {
+    let mut rows = source.compute(app, state);
+    app.list_order.sort(&mut rows);
+    rows
 }
 
 /// Computes the rows of the open view for the selected window, unless they are kept already;
@@ -159,8 +165,10 @@ pub fn refresh(app: &mut App<'_>) {
         if app.lists.iter().any(|(c, _)| *c == k) {
             continue;
         }
-        let rows = Rc::new(source.compute(app, state));
-        app.lists.retain(|(c, _)| c.0 == k.0 && c.1 == k.1);
+        let rows = Rc::new(compute(app, source, state));
+        // keep the other state's rows of this very list; drop everything else
+        app.lists
+            .retain(|(c, _)| c.0 == k.0 && c.1 == k.1 && c.3 == k.3);
         app.lists.push((k, rows));
     }
 }
@@ -171,7 +179,7 @@ pub fn rows(app: &App<'_>, source: Source, state: Established) -> Rc<Vec<ListRow
     app.lists
         .iter()
         .find(|(c, _)| *c == k)
-        .map_or_else(|| Rc::new(source.compute(app, state)), |(_, r)| r.clone())
+        .map_or_else(|| Rc::new(compute(app, source, state)), |(_, r)| r.clone())
 }
 
 /// The selected row of the open two-list view: the first row shown of the focused list, in
@@ -183,10 +191,7 @@ pub fn selected(app: &App<'_>) -> Option<ListRow> {
     } else {
         Established::Established
     };
-    app.list_order
-        .sorted(&rows(app, source, state))
-        .into_iter()
-        .nth(app.scroll)
+    rows(app, source, state).get(app.scroll).cloned()
 }
 
 /// The flows of the shown window on one side (`server`: where the profile answered).

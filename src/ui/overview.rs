@@ -4,15 +4,56 @@
 //! jump target. Built once when the UI opens; it draws nothing.
 
 use super::clean;
+use super::numbers::human_bytes;
 use crate::Analysis;
-use crate::detect::rank::triage_order;
+use crate::detect::rank::{self, triage_order};
 use crate::detect::{EvidenceKind, Payload};
 use crate::store::python::py_datetime;
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 /// Flows and bytes.
-type Traffic = (u64, u64);
+type FlowsBytes = (u64, u64);
+
+/// What the profiles sent and received as clients, from one pass over their client flows: the
+/// tree's bytes order and the overview's talkers, destinations and ports all read it.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Per profile: payload bytes, and its busiest window by bytes.
+    pub talkers: FxHashMap<IpAddr, (u64, i64)>,
+    /// Per destination IP.
+    dsts: FxHashMap<IpAddr, FlowsBytes>,
+    /// Per destination port and protocol.
+    ports: FxHashMap<(u16, &'static str), FlowsBytes>,
+}
+
+/// The traffic of every profile as a client.
+pub fn traffic(store: &crate::Store) -> Traffic {
+    let mut t = Traffic::default();
+    for p in store.profiles.values() {
+        let mut total = 0u64;
+        let mut best = (0u64, p.windows.keys().next().copied().unwrap_or(1));
+        for w in p.windows.values() {
+            let mut bytes = 0u64;
+            for &i in &w.out_flows {
+                let Some(c) = store.conns.get(i as usize) else {
+                    continue;
+                };
+                bytes = bytes.saturating_add(c.bytes());
+                let e = t.dsts.entry(c.resp_h).or_default();
+                *e = (e.0 + 1, e.1.saturating_add(c.bytes()));
+                let e = t.ports.entry((c.resp_p, c.proto.upper())).or_default();
+                *e = (e.0 + 1, e.1.saturating_add(c.bytes()));
+            }
+            if bytes > best.0 {
+                best = (bytes, w.number);
+            }
+            total = total.saturating_add(bytes);
+        }
+        t.talkers.insert(p.ip, (total, best.1));
+    }
+    t
+}
 
 /// How many rows each section lists.
 const PER_SECTION: usize = 10;
@@ -59,24 +100,8 @@ impl OverviewRow {
     }
 }
 
-/// Bytes with a unit (1.2 MB), for reading at a glance.
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
-/// The overview of an analysis.
-pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
+/// The overview of an analysis whose client traffic is `traffic`.
+pub fn build(analysis: &Analysis, traffic: &Traffic) -> Vec<OverviewRow> {
     let store = &analysis.store;
     let d = &analysis.detections;
     let mut rows = Vec::new();
@@ -107,39 +132,27 @@ pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
         ));
     }
 
-    let mut beacons: Vec<(&crate::detect::Evidence, f64)> = d
-        .evidence
-        .iter()
-        .filter(|e| e.kind == EvidenceKind::Beacon)
-        .map(|e| (e, e.confidence))
-        .collect();
-    beacons.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.profile.cmp(&b.0.profile)));
+    let beacons = rank::beacons(&d.evidence);
     rows.push(OverviewRow::heading(format!(
         "Beacons: {} periodic tuple(s)",
         beacons.len()
     )));
-    for (e, _) in beacons.iter().take(PER_SECTION) {
-        if let Payload::Beacon {
-            dst,
-            port,
-            proto,
-            beacon,
-        } = &e.payload
-        {
-            rows.push(OverviewRow::to(
-                format!(
-                    "{:<39} → {dst}:{port}/{}  score {:.2}, every {:.0} s, {} flows  tw{}",
-                    e.profile,
-                    proto.upper(),
-                    beacon.score,
-                    beacon.period,
-                    beacon.flows,
-                    e.window
-                ),
-                (e.profile, e.window),
-                false,
-            ));
-        }
+    for h in beacons.iter().take(PER_SECTION) {
+        let (dst, port, proto) = h.tuple;
+        let (e, b) = (h.evidence, h.beacon);
+        rows.push(OverviewRow::to(
+            format!(
+                "{:<39} → {dst}:{port}/{}  score {:.2}, every {:.0} s, {} flows  tw{}",
+                e.profile,
+                proto.upper(),
+                b.score,
+                b.period,
+                b.flows,
+                e.window
+            ),
+            (e.profile, e.window),
+            false,
+        ));
     }
 
     let mut long: Vec<(&crate::detect::Evidence, u64)> = d
@@ -160,9 +173,10 @@ pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
             format!(
                 "{:<39} → {}  {minutes} min  tw{}",
                 e.profile,
+                // a victim may be a domain: a network string
                 e.victim
                     .as_ref()
-                    .map(ToString::to_string)
+                    .map(|v| clean(&v.to_string()))
                     .unwrap_or_default(),
                 e.window
             ),
@@ -203,33 +217,12 @@ pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
     }
 
     // top talkers by bytes as client, and the busiest destinations and ports
-    let mut talkers: Vec<(IpAddr, u64, i64)> = Vec::new();
-    let mut dsts: FxHashMap<IpAddr, Traffic> = FxHashMap::default();
-    let mut ports: FxHashMap<(u16, &'static str), Traffic> = FxHashMap::default();
-    for p in store.profiles.values() {
-        let mut total = 0u64;
-        let mut best = (0u64, p.windows.keys().next().copied().unwrap_or(1));
-        for w in p.windows.values() {
-            let mut bytes = 0u64;
-            for &i in &w.out_flows {
-                let Some(c) = store.conns.get(i as usize) else {
-                    continue;
-                };
-                bytes = bytes.saturating_add(c.bytes());
-                let e = dsts.entry(c.resp_h).or_default();
-                *e = (e.0 + 1, e.1.saturating_add(c.bytes()));
-                let e = ports.entry((c.resp_p, c.proto.upper())).or_default();
-                *e = (e.0 + 1, e.1.saturating_add(c.bytes()));
-            }
-            if bytes > best.0 {
-                best = (bytes, w.number);
-            }
-            total = total.saturating_add(bytes);
-        }
-        if total > 0 {
-            talkers.push((p.ip, total, best.1));
-        }
-    }
+    let mut talkers: Vec<(IpAddr, u64, i64)> = traffic
+        .talkers
+        .iter()
+        .filter(|(_, t)| t.0 > 0)
+        .map(|(ip, t)| (*ip, t.0, t.1))
+        .collect();
     talkers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     rows.push(OverviewRow::heading(
         "Top talkers (bytes sent and received as client)",
@@ -241,7 +234,7 @@ pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
             false,
         ));
     }
-    let mut dsts: Vec<(IpAddr, Traffic)> = dsts.into_iter().collect();
+    let mut dsts: Vec<(IpAddr, FlowsBytes)> = traffic.dsts.iter().map(|(k, v)| (*k, *v)).collect();
     dsts.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
     rows.push(OverviewRow::heading("Top destinations (flows)"));
     for (ip, (flows, bytes)) in dsts.iter().take(PER_SECTION) {
@@ -250,7 +243,8 @@ pub fn build(analysis: &Analysis) -> Vec<OverviewRow> {
             human_bytes(*bytes)
         )));
     }
-    let mut ports: Vec<((u16, &str), Traffic)> = ports.into_iter().collect();
+    let mut ports: Vec<((u16, &str), FlowsBytes)> =
+        traffic.ports.iter().map(|(k, v)| (*k, *v)).collect();
     ports.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
     rows.push(OverviewRow::heading("Top destination ports (flows)"));
     for ((port, proto), (flows, bytes)) in ports.iter().take(PER_SECTION) {
@@ -291,17 +285,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bytes_read_at_a_glance() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_234), "1.2 kB");
-        assert_eq!(human_bytes(1_250_000), "1.2 MB");
-        assert_eq!(human_bytes(3_000_000_000), "3.0 GB");
-    }
-
-    #[test]
     fn the_overview_lists_suspects_beacons_and_talkers_with_jump_targets() {
         let a = crate::analyze(&crate::Options::new(["testdata/zeek/home-office-tsv"]));
-        let rows = build(&a);
+        let rows = build(&a, &traffic(&a.store));
         let headings: Vec<&str> = rows
             .iter()
             .filter(|r| r.heading)

@@ -1,6 +1,7 @@
 //! The profile tree: profiles with their windows, expand/collapse, a filter, and a selection
 //! over the visible rows only (so 100,000 profiles cost nothing to draw).
 
+use super::cursor;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -207,17 +208,12 @@ impl Tree {
 
     /// Moves the selection by `delta` rows, clamped.
     pub fn step(&mut self, delta: isize) {
-        let last = self.rows.len().saturating_sub(1);
-        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        self.selected = cursor::step(self.selected, delta, self.rows.len());
     }
 
     /// Jumps to the first or last row.
     pub fn jump(&mut self, end: bool) {
-        self.selected = if end {
-            self.rows.len().saturating_sub(1)
-        } else {
-            0
-        };
+        self.selected = cursor::jump(end, self.rows.len());
     }
 
     /// Expands (true) or collapses (false) the selected profile; on a window row, collapsing

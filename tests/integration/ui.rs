@@ -413,7 +413,7 @@ fn r12_tuples_sort_by_beacon_score_copy_the_row_ip_and_drill_into_its_flows() {
     press(&mut app, KeyCode::Char('h'));
     press(&mut app, KeyCode::Char('s'));
     press(&mut app, KeyCode::Char('s'));
-    assert_eq!(app.tuple_order, kalipso::ui::keys::TupleOrder::Beacon);
+    assert_eq!(app.tuple_order, kalipso::ui::tuple_rows::TupleOrder::Beacon);
     let s = screen(&mut app, 160, 30);
     assert!(s.contains("by beacon score"), "{s}");
     // the beaconing tuple comes first, selected

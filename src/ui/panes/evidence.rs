@@ -159,12 +159,7 @@ pub(crate) fn evidence_view(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport,
     if let Some(ip) = ip {
         let d = &app.detections;
         let start = d.evidence.partition_point(|e| e.profile < ip);
-        let in_alert: std::collections::HashSet<usize> = d
-            .alerts
-            .iter()
-            .filter(|a| a.profile == ip)
-            .flat_map(|a| a.evidence.iter().copied())
-            .collect();
+        let in_alert = d.in_alert(ip, None);
         let mut last = None;
         for (i, e) in d.of_profile(ip).enumerate() {
             if last != Some(e.window) {

@@ -3,7 +3,7 @@
 //!
 //! No lookup leaves the machine.
 
-use crate::ui::draw::{block, dash};
+use crate::ui::draw::{block, dash, priority_that_fits};
 use crate::ui::{App, clean};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -87,18 +87,8 @@ pub(crate) fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         Constraint::Length(n) | Constraint::Min(n) => n + 1,
         _ => 1,
     };
-    let room = area.width.saturating_sub(2);
-    let mut keep = 4u8;
-    while keep > 0
-        && columns
-            .iter()
-            .filter(|c| c.3 <= keep)
-            .map(|c| width_of(&c.2))
-            .sum::<u16>()
-            > room
-    {
-        keep -= 1;
-    }
+    let sizes: Vec<(u16, u8)> = columns.iter().map(|c| (width_of(&c.2), c.3)).collect();
+    let keep = priority_that_fits(&sizes, area.width.saturating_sub(2));
     let shown: Vec<(&str, Cell<'_>, Constraint, u8)> =
         columns.into_iter().filter(|c| c.3 <= keep).collect();
     let header = Row::new(

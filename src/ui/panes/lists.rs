@@ -6,7 +6,7 @@ use crate::record::Established;
 use crate::ui::App;
 use crate::ui::draw::{Viewport, block, window_title};
 use crate::ui::lists::{Source, rows};
-use crate::ui::overview::human_bytes;
+use crate::ui::numbers::{human_bytes, thousands};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -45,19 +45,6 @@ struct ListSpec {
     widths: &'static [Constraint],
     text_width: u16,
     bytes_at: Option<usize>,
-}
-
-/// A count with thousands separators (`1,234,567`).
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub(crate) fn aggregate_view(
@@ -132,7 +119,7 @@ fn two_lists(
         .into_iter()
         .enumerate()
     {
-        let rows = app.list_order.sorted(&rows(app, source, state));
+        let rows = rows(app, source, state);
         let focused = app.lower == (i == 1);
         let h = usize::from(halves[i].height.saturating_sub(3));
         let mut own = 0;
@@ -194,18 +181,5 @@ fn two_lists(
             .header(header)
             .block(block(&title, focused));
         f.render_widget(t, halves[i]);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn counts_get_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! Letters are not recomputed here.
 
+use crate::profile::Tuple;
 use crate::record::Proto;
-use crate::ui::draw::{Viewport, block, dash, sorted_tuples, window_title};
+use crate::ui::draw::{Viewport, block, dash, priority_that_fits, tuples_of, window_title};
+use crate::ui::tuple_rows;
 use crate::ui::{App, clean};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -21,13 +23,18 @@ pub(crate) fn tuples_view(
     const CHUNK: usize = 40;
     let h = usize::from(area.height.saturating_sub(3));
     vp.page = h.max(1);
-    let tuples = sorted_tuples(app, incoming);
-    let total = tuples.len();
-    // the tuple column fits the longest key (IPv6 ones too); the others go in order of
-    // priority when the terminal is narrow, so tuple, letters and flows always stay
-    let key_w = tuples
+    let total = tuples_of(app, incoming).len();
+    vp.scroll = vp.scroll.min(total.saturating_sub(1));
+    // the page: at most one tuple per line, from the selected one, in the kept order
+    let page: Vec<(usize, &Tuple)> = (vp.scroll..total)
+        .take(h.max(1))
+        .map_while(|i| tuple_rows::get(app, incoming, i).map(|t| (i, t)))
+        .collect();
+    // the tuple column fits the longest key of the page (IPv6 ones too); the others go in
+    // order of priority when the terminal is narrow, so tuple, letters and flows always stay
+    let key_w = page
         .iter()
-        .map(|t| t.key().len())
+        .map(|(_, t)| t.key().len())
         .max()
         .unwrap_or(10)
         .clamp(10, 52);
@@ -43,23 +50,11 @@ pub(crate) fn tuples_view(
         (15, 3),
         (9, 2),
     ];
-    let room = area.width.saturating_sub(2);
-    let mut keep = 3u8;
-    while keep > 0
-        && cols
-            .iter()
-            .filter(|c| c.1 <= keep)
-            .map(|c| c.0)
-            .sum::<u16>()
-            > room
-    {
-        keep -= 1;
-    }
+    let keep = priority_that_fits(&cols, area.width.saturating_sub(2));
     let shown = |i: usize| cols[i].1 <= keep;
-    vp.scroll = vp.scroll.min(total.saturating_sub(1));
     let mut used = 0;
     let mut rows = Vec::new();
-    for (i, t) in tuples.iter().enumerate().skip(vp.scroll) {
+    for (i, t) in page {
         if used >= h {
             break;
         }
