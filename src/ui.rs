@@ -13,7 +13,7 @@ pub mod draw;
 pub mod evidence;
 pub mod geo;
 pub mod keys;
-mod lists;
+pub mod lists;
 pub mod numbers;
 pub mod overview;
 pub mod palette;

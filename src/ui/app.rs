@@ -53,6 +53,11 @@ pub struct App<'s> {
     pub scroll: usize,
     /// Cursor line in the timeline.
     pub cursor: usize,
+    /// What the timeline is narrowed to (Enter on a table row or an evidence), with the
+    /// window's whole timeline kept to come back to (Esc).
+    pub(crate) only: Option<Only>,
+    /// Selected row of the focused table (`e c b p n h i`), in the order shown.
+    pub row: usize,
     /// Second list (not established) selected on the aggregate views.
     pub lower: bool,
     /// Scroll of the evidence box.
@@ -95,6 +100,17 @@ pub struct App<'s> {
     pub page: usize,
     /// Rows of the two-list view shown, computed here so drawing only reads them.
     pub(crate) lists: lists::Cache,
+}
+
+/// The timeline narrowed to some flows: what they are, and the whole timeline to restore.
+#[derive(Debug, Clone)]
+pub(crate) struct Only {
+    /// What the flows are (shown in the timeline's title).
+    pub label: String,
+    /// How many flows are shown.
+    pub flows: usize,
+    /// The window's whole timeline.
+    all: Vec<TimelineLine>,
 }
 
 /// One line of the timeline pane.
@@ -163,6 +179,8 @@ impl<'s> App<'s> {
             timeline: Vec::new(),
             scroll: 0,
             cursor: 0,
+            only: None,
+            row: 0,
             lower: false,
             hscroll: 0,
             ev_scroll: 0,
@@ -238,8 +256,10 @@ impl<'s> App<'s> {
         self.window = Some((ip, n));
         self.info_ip = Some(ip);
         self.timeline.clear();
+        self.only = None;
         self.cursor = 0;
         self.scroll = 0;
+        self.row = 0;
         self.ev_scroll = 0;
         self.ev_hscroll = 0;
         self.evidence = EvidenceList::new(self.detections, ip, n);
@@ -284,6 +304,11 @@ impl<'s> App<'s> {
         self.store.window(ip, n)
     }
 
+    /// The lines of the timeline shown (narrowed or whole).
+    pub fn timeline_len(&self) -> usize {
+        self.timeline.len()
+    }
+
     /// The flow (index into `Store::conns`) of the timeline line under the cursor.
     pub fn cursor_flow(&self) -> Option<u32> {
         match self.timeline.get(self.cursor)? {
@@ -311,7 +336,7 @@ impl<'s> App<'s> {
             }
         }
         if matches!(self.view, View::OutTuples | View::InTuples) {
-            if let Some(t) = tuple_rows::get(self, self.view == View::InTuples, self.scroll) {
+            if let Some(t) = tuple_rows::get(self, self.view == View::InTuples, self.row) {
                 return Some(t.remote);
             }
         }
@@ -478,6 +503,7 @@ impl<'s> App<'s> {
                 self.ev_scroll = vp.ev_scroll;
             }
             Action::Quit => self.quit = true,
+            Action::Back if self.view == View::Main && self.only.is_some() => self.show_all_flows(),
             Action::Back => {
                 if self.view == View::Main && !self.tree.filter.is_empty() {
                     for n in &mut self.tree.nodes {
@@ -492,6 +518,7 @@ impl<'s> App<'s> {
             Action::Open(v) => {
                 self.view = v;
                 self.scroll = 0;
+                self.row = 0;
                 self.lower = false;
             }
             Action::Search => self.search = Some(String::new()),
@@ -512,17 +539,15 @@ impl<'s> App<'s> {
             }
             Action::SortTuples => {
                 if let Some(source) = lists::Source::of(self.view) {
-                    let numbers = match source {
-                        lists::Source::Family(_) => 3,
-                        lists::Source::PortIps => 1,
-                    };
-                    self.list_order = self.list_order.next(numbers);
+                    let (numbers, texts) = source.columns();
+                    self.list_order = self.list_order.next(numbers, texts);
                     self.status = format!("rows by {}", self.list_order_name());
                 } else {
                     self.tuple_order = self.tuple_order.next();
                     self.status = format!("tuples by {}", self.tuple_order.name());
                 }
                 self.scroll = 0;
+                self.row = 0;
             }
             Action::ExactNumbers => {
                 self.exact = !self.exact;
@@ -554,6 +579,7 @@ impl<'s> App<'s> {
                 } else {
                     self.lower = !self.lower;
                     self.scroll = 0;
+                    self.row = 0;
                 }
             }
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
@@ -574,7 +600,10 @@ impl<'s> App<'s> {
                     }
                     (View::Main, Focus::Evidence) => self.evidence.jump(end),
                     (View::Overview, _) => self.ov_cursor = cursor::jump(end, self.overview.len()),
-                    _ => self.scroll = if end { usize::MAX / 2 } else { 0 },
+                    _ => match self.table_len() {
+                        Some(len) => self.row = cursor::jump(end, len),
+                        None => self.scroll = if end { usize::MAX / 2 } else { 0 },
+                    },
                 }
             }
             Action::Enter | Action::Right
@@ -646,82 +675,83 @@ impl<'s> App<'s> {
             (View::Overview, _) => {
                 self.ov_cursor = cursor::step(self.ov_cursor, d, self.overview.len());
             }
-            _ => self.scroll = self.scroll.saturating_add_signed(d),
+            _ => match self.table_len() {
+                Some(len) => self.row = cursor::step(self.row, d, len),
+                None => self.scroll = self.scroll.saturating_add_signed(d),
+            },
+        }
+    }
+
+    /// The rows of the open table view (`e c b p n h i`), if one is open.
+    fn table_len(&self) -> Option<usize> {
+        if let Some(source) = lists::Source::of(self.view) {
+            return Some(lists::rows(self, source, lists::state(self.lower)).len());
+        }
+        match self.view {
+            View::OutTuples => Some(draw::tuples_of(self, false).len()),
+            View::InTuples => Some(draw::tuples_of(self, true).len()),
+            _ => None,
         }
     }
 
     /// The name of the two-list views' order, by the open view's columns.
     fn list_order_name(&self) -> String {
-        match self.list_order {
-            lists::ListOrder::Default => "protocol, then size".into(),
-            lists::ListOrder::Key => "key".into(),
-            lists::ListOrder::Number(i) => match lists::Source::of(self.view) {
-                Some(lists::Source::PortIps) => "packets".into(),
-                _ => ["flows", "packets", "bytes"]
-                    .get(i)
-                    .copied()
-                    .unwrap_or("?")
-                    .into(),
-            },
+        let source = lists::Source::of(self.view);
+        let by_ip = matches!(source, Some(lists::Source::Family(f)) if f.by_ip());
+        match (self.list_order, source) {
+            (lists::ListOrder::Default, _) => "protocol, then size".into(),
+            (lists::ListOrder::Key(0), _) if by_ip => "IP".into(),
+            (lists::ListOrder::Key(0), _) => "port".into(),
+            (lists::ListOrder::Key(_), _) => "IP".into(),
+            (lists::ListOrder::Number(_), Some(lists::Source::PortIps)) => "packets".into(),
+            (lists::ListOrder::Number(i), _) => ["flows", "packets", "bytes"]
+                .get(i)
+                .copied()
+                .unwrap_or("?")
+                .into(),
         }
     }
 
-    /// Goes back to the board with the timeline's cursor on the first flow of the selected row
-    /// of a two-list view.
+    /// Goes back to the board with the timeline narrowed to the flows of the selected row of
+    /// a two-list view.
     fn show_row_flows(&mut self) {
         let Some(row) = lists::selected(self) else {
             return;
         };
         let store = self.store;
-        let at = self.timeline.iter().position(|l| {
-            l.flow_head().is_some_and(|e| {
-                store
-                    .conns
-                    .get(e.flow as usize)
-                    .is_some_and(|c| row.drill.matches(c, e.incoming))
-            })
-        });
+        let drill = row.drill;
         self.view = View::Main;
-        self.scroll = 0;
-        if let Some(at) = at {
-            self.cursor = at;
-            self.focus = Focus::Timeline;
-            self.status = format!("{}: the cursor is on its first flow", row.cells.join(" "));
-        }
+        self.show_only(&row.cells.join(" "), |e| {
+            store
+                .conns
+                .get(e.flow as usize)
+                .is_some_and(|c| drill.matches(c, e.incoming))
+        });
     }
 
-    /// Goes back to the board with the timeline's cursor on the first flow of the selected
-    /// tuple (the first row shown of `h` / `i`).
+    /// Goes back to the board with the timeline narrowed to the flows of the selected tuple
+    /// of `h` / `i`.
     fn show_tuple_flows(&mut self, incoming: bool) {
-        let Some(t) = tuple_rows::get(self, incoming, self.scroll) else {
+        let Some(t) = tuple_rows::get(self, incoming, self.row) else {
             return;
         };
-        let key = t.key();
         let store = self.store;
-        let row = self.timeline.iter().position(|l| {
-            l.flow_head().is_some_and(|e| {
-                e.incoming == incoming
-                    && store.conns.get(e.flow as usize).is_some_and(|c| {
-                        let remote = if incoming { c.orig_h } else { c.resp_h };
-                        remote == t.remote && c.resp_p == t.port && c.proto == t.proto
-                    })
-            })
-        });
         self.view = View::Main;
-        self.scroll = 0;
-        if let Some(row) = row {
-            self.cursor = row;
-            self.focus = Focus::Timeline;
-            self.status = format!("{key}: {} flow(s); the cursor is on the first", t.flows);
-        }
+        self.show_only(&t.key(), |e| {
+            e.incoming == incoming
+                && store.conns.get(e.flow as usize).is_some_and(|c| {
+                    let remote = if incoming { c.orig_h } else { c.resp_h };
+                    remote == t.remote && c.resp_p == t.port && c.proto == t.proto
+                })
+        });
     }
 
-    /// Moves the timeline's cursor to the first flow behind evidence `i` and focuses it.
+    /// Narrows the timeline to the flows behind evidence `i`.
     fn show_flows_of(&mut self, i: usize) {
         let Some(e) = self.detections.evidence.get(i) else {
             return;
         };
-        let flows: Vec<u32> = e
+        let mut flows: Vec<u32> = e
             .flows
             .iter()
             .filter_map(|f| match f {
@@ -729,24 +759,51 @@ impl<'s> App<'s> {
                 _ => None,
             })
             .collect();
-        match self
-            .timeline
+        flows.sort_unstable();
+        self.show_only(&format!("{} evidence", e.kind), |t| {
+            flows.binary_search(&t.flow).is_ok()
+        });
+    }
+
+    /// Narrows the timeline to the flows that `keep` accepts (each with its interpretation
+    /// lines; ARP records go), focuses it with the cursor on the first, and says so. When no
+    /// flow of the window is kept, the timeline stays whole and the status says why.
+    fn show_only(&mut self, label: &str, keep: impl Fn(&timeline::TimelineEntry) -> bool) {
+        self.scroll = 0;
+        let all = match self.only.take() {
+            Some(only) => only.all,
+            None => std::mem::take(&mut self.timeline),
+        };
+        let lines: Vec<TimelineLine> = all
             .iter()
-            .position(|l| l.flow_head().is_some_and(|t| flows.contains(&t.flow)))
-        {
-            Some(row) => {
-                self.cursor = row;
-                self.focus = Focus::Timeline;
-                self.status = format!(
-                    "{} flow(s) behind this {} evidence; the cursor is on the first",
-                    flows.len(),
-                    e.kind
-                );
-            }
-            None => {
-                self.status = format!("this {} evidence has no flow in the timeline", e.kind);
-            }
+            .copied()
+            .filter(|l| matches!(l, TimelineLine::Flow(e, _) if keep(e)))
+            .collect();
+        let flows = lines.iter().filter(|l| l.flow_head().is_some()).count();
+        let label = clean(label);
+        if flows == 0 {
+            self.timeline = all;
+            self.status = format!("{label}: no flow of this window");
+            return;
         }
+        self.timeline = lines;
+        self.cursor = 0;
+        self.focus = Focus::Timeline;
+        self.status = format!("timeline: only the {flows} flow(s) of {label}; Esc shows all");
+        self.only = Some(Only { label, flows, all });
+    }
+
+    /// Shows the whole timeline again, the cursor on the flow it was on.
+    fn show_all_flows(&mut self) {
+        let Some(only) = self.only.take() else {
+            return;
+        };
+        let at = self.timeline.get(self.cursor).copied();
+        self.timeline = only.all;
+        self.cursor = at
+            .and_then(|l| self.timeline.iter().position(|x| *x == l))
+            .unwrap_or(0);
+        self.status = "timeline: all flows of the window".into();
     }
 
     /// Copies the selected IP with OSC 52 (the terminal puts it on the clipboard, also over

@@ -257,7 +257,7 @@ pub const KEYS: &[Binding] = &[
         label: "Esc",
         keys: &[(KeyCode::Esc, Action::Back)],
         in_bar: false,
-        help: "back to the main board (clears a filter there)",
+        help: "back to the main board (there: the whole timeline again, then clears a filter)",
     },
     Binding {
         label: "q",
@@ -287,7 +287,7 @@ pub const KEYS: &[Binding] = &[
         label: "Enter",
         keys: &[(KeyCode::Enter, Action::Enter)],
         in_bar: false,
-        help: "tree: expand a profile / open a window; timeline: show the row's IP; tables: the selected row's flows in the timeline",
+        help: "tree: expand a profile / open a window; timeline: show the row's IP; tables and evidence: the timeline narrowed to the row's flows",
     },
     Binding {
         label: "← →",

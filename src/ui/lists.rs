@@ -23,8 +23,10 @@ pub struct ListRow {
     pub drill: Drill,
 }
 
-/// Which of a window's flows a row stands for (Enter shows them in the timeline).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which of a window's flows a row stands for (Enter shows them in the timeline). Its order
+/// is the rows' key order: protocol, port, then address, as numbers (10.0.0.2 before
+/// 10.0.0.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Drill {
     /// Flows with this peer (destination, or client on the server side).
     Ip(IpAddr),
@@ -58,7 +60,7 @@ impl Drill {
 }
 
 /// How a two-list view orders its rows: as computed, or by one of the numbers (largest first),
-/// or by the first text cell.
+/// or by one of the text cells (as addresses and ports, not as text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ListOrder {
     /// TCP, then UDP, then the rest, each by bytes (or packets).
@@ -66,30 +68,35 @@ pub enum ListOrder {
     Default,
     /// By number `i`, largest first.
     Number(usize),
-    /// By the key text.
-    Key,
+    /// By text cell `i`: 0 is the key (port or IP), 1 the IP of a port × IP row.
+    Key(usize),
 }
 
 impl ListOrder {
-    /// The next order for rows with `numbers` numbers.
+    /// The next order for rows with `numbers` numbers and `texts` text cells.
     #[must_use]
-    pub fn next(self, numbers: usize) -> ListOrder {
+    pub fn next(self, numbers: usize, texts: usize) -> ListOrder {
         match self {
             ListOrder::Default if numbers > 0 => ListOrder::Number(0),
             ListOrder::Number(i) if i + 1 < numbers => ListOrder::Number(i + 1),
-            ListOrder::Default | ListOrder::Number(_) => ListOrder::Key,
-            ListOrder::Key => ListOrder::Default,
+            ListOrder::Default | ListOrder::Number(_) => ListOrder::Key(0),
+            ListOrder::Key(i) if i + 1 < texts => ListOrder::Key(i + 1),
+            ListOrder::Key(_) => ListOrder::Default,
         }
     }
 
-    /// Puts rows computed in the default order into this order.
+    /// Puts rows computed in the default order into this order (stable, so ties keep it).
     fn sort(self, rows: &mut [ListRow]) {
         match self {
             ListOrder::Default => {}
             ListOrder::Number(i) => {
                 rows.sort_by_key(|r| std::cmp::Reverse(r.bar.get(i).copied().unwrap_or(0)));
             }
-            ListOrder::Key => rows.sort_by(|a, b| a.cells.first().cmp(&b.cells.first())),
+            ListOrder::Key(0) => rows.sort_by_key(|r| r.drill),
+            ListOrder::Key(_) => rows.sort_by_key(|r| match r.drill {
+                Drill::PortIp(p, port, ip) => (Some(ip), p, port),
+                other => (other.ip(), Proto::Unknown, 0),
+            }),
         }
     }
 }
@@ -110,6 +117,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// How many numbers and text cells its rows have.
+    pub fn columns(self) -> (usize, usize) {
+        match self {
+            Source::Family(_) => (3, 1),
+            Source::PortIps => (1, 2),
+        }
+    }
+
     /// The source of a view, if it is a two-list view.
     pub fn of(view: View) -> Option<Source> {
         Some(match view {
@@ -182,16 +197,20 @@ pub fn rows(app: &App<'_>, source: Source, state: Established) -> Rc<Vec<ListRow
         .map_or_else(|| Rc::new(compute(app, source, state)), |(_, r)| r.clone())
 }
 
-/// The selected row of the open two-list view: the first row shown of the focused list, in
-/// the chosen order.
-pub fn selected(app: &App<'_>) -> Option<ListRow> {
-    let source = Source::of(app.view)?;
-    let state = if app.lower {
+/// The list that has the focus: the lower one (not established) or the upper one.
+pub fn state(lower: bool) -> Established {
+    if lower {
         Established::NotEstablished
     } else {
         Established::Established
-    };
-    rows(app, source, state).get(app.scroll).cloned()
+    }
+}
+
+/// The selected row of the open two-list view: row [`App::row`] of the focused list, in the
+/// chosen order.
+pub fn selected(app: &App<'_>) -> Option<ListRow> {
+    let source = Source::of(app.view)?;
+    rows(app, source, state(app.lower)).get(app.row).cloned()
 }
 
 /// The flows of the shown window on one side (`server`: where the profile answered).

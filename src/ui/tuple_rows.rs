@@ -1,4 +1,5 @@
-//! The rows of the `h` / `i` views in the chosen order (first seen, flows or beacon score). The
+//! The rows of the `h` / `i` views in the chosen order (first seen, flows, beacon score or
+//! peer). The
 //! order is computed in the update step when the view, the window or the order changes, and
 //! kept, so a frame of a window with a million tuples reads it instead of sorting again. The
 //! first row shown is the selected one.
@@ -19,6 +20,8 @@ pub enum TupleOrder {
     Flows,
     /// Highest beacon score first.
     Beacon,
+    /// By peer: address (as a number), then port and protocol.
+    Peer,
 }
 
 impl TupleOrder {
@@ -28,7 +31,8 @@ impl TupleOrder {
         match self {
             TupleOrder::FirstSeen => TupleOrder::Flows,
             TupleOrder::Flows => TupleOrder::Beacon,
-            TupleOrder::Beacon => TupleOrder::FirstSeen,
+            TupleOrder::Beacon => TupleOrder::Peer,
+            TupleOrder::Peer => TupleOrder::FirstSeen,
         }
     }
 
@@ -38,6 +42,7 @@ impl TupleOrder {
             TupleOrder::FirstSeen => "first seen",
             TupleOrder::Flows => "flows",
             TupleOrder::Beacon => "beacon score",
+            TupleOrder::Peer => "peer",
         }
     }
 }
@@ -50,6 +55,8 @@ type Key = (Option<(IpAddr, i64)>, bool, TupleOrder);
 pub struct TupleRows {
     key: Option<Key>,
     order: Vec<u32>,
+    /// The longest tuple key of the window, so the key column is as wide on every page.
+    key_width: usize,
 }
 
 fn key(app: &App<'_>, incoming: bool) -> Key {
@@ -73,6 +80,10 @@ pub fn refresh(app: &mut App<'_>) {
     match app.tuple_order {
         TupleOrder::FirstSeen => {}
         TupleOrder::Flows => order.sort_by_key(|i| std::cmp::Reverse(at(i).flows)),
+        TupleOrder::Peer => order.sort_by_key(|i| {
+            let t = at(i);
+            (t.remote, t.port, t.proto)
+        }),
         TupleOrder::Beacon => {
             let score = |t: &Tuple| {
                 app.window
@@ -86,9 +97,11 @@ pub fn refresh(app: &mut App<'_>) {
             order.sort_by(|a, b| score(at(b)).total_cmp(&score(at(a))));
         }
     }
+    let key_width = tuples.iter().map(|t| t.key().len()).max().unwrap_or(0);
     app.tuple_rows = TupleRows {
         key: Some(k),
         order,
+        key_width,
     };
 }
 
@@ -101,4 +114,9 @@ pub fn get<'s>(app: &App<'s>, incoming: bool, row: usize) -> Option<&'s Tuple> {
         row
     };
     tuples.get(index)
+}
+
+/// The longest tuple key of the open view's window, once its rows are kept.
+pub fn key_width(app: &App<'_>, incoming: bool) -> Option<usize> {
+    (app.tuple_rows.key == Some(key(app, incoming))).then_some(app.tuple_rows.key_width)
 }

@@ -338,6 +338,20 @@ fn r12_the_ui_opens_on_the_top_suspect_with_its_evidence_grouped() {
         "{s}"
     );
     assert!(s.contains(&format!("{} ⚑{}", top.0, top.2)), "{s}");
+    // alerts, focus and selection are marked without colour too
+    for (depth, tag) in [
+        (kalipso::ui::palette::Depth::Indexed, "colour"),
+        (kalipso::ui::palette::Depth::None, "no_colour"),
+    ] {
+        app.depth = depth;
+        let styled = styled_screen(&mut app, 160, 48);
+        assert!(
+            styled.contains("⚑") && styled.contains("reversed"),
+            "{styled}"
+        );
+        insta::assert_snapshot!(format!("styled_alerted_main_160x48_{tag}"), styled);
+    }
+    app.depth = kalipso::ui::palette::Depth::default();
     // repeats are one row per kind, with their targets
     assert!(s.contains(" ▸ ") && s.contains("targets: "), "{s}");
     assert!(s.contains("by score (o)"), "{s}");
@@ -517,4 +531,256 @@ fn r12_arp_records_appear_in_the_timeline() {
     let at = |needle: &str| s.lines().position(|l| l.contains(needle));
     assert!(at("22:13:21.000000") < at("ARP request"), "{s}");
     assert!(at("ARP request") < at("22:13:30.000000"), "{s}");
+}
+
+#[test]
+fn r12_a_table_row_cursor_moves_inside_the_page_and_enter_narrows_the_timeline() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    let whole = app.timeline_len();
+    press(&mut app, KeyCode::Char('h'));
+    screen(&mut app, 160, 40);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    let s = screen(&mut app, 160, 40);
+    assert_eq!(app.row, 2);
+    assert_eq!(
+        app.scroll, 0,
+        "the page does not move while the row is on it"
+    );
+    assert!(s.contains("15 tuples, row 3"), "{s}");
+    let third = kalipso::ui::tuple_rows::get(&app, false, 2).map_or_else(
+        || panic!("no third tuple"),
+        |t| (t.remote, t.port, t.proto, t.key()),
+    );
+    // the first tuple is still on screen, above the selection
+    let first = kalipso::ui::tuple_rows::get(&app, false, 0)
+        .map(kalipso::profile::Tuple::key)
+        .unwrap_or_default();
+    assert!(s.contains(&first), "{s}");
+    press(&mut app, KeyCode::Char('w'));
+    assert!(
+        app.status.contains(&third.0.to_string()),
+        "w copies the selected row's IP: {}",
+        app.status
+    );
+    // Enter narrows the timeline to that tuple's flows, Esc brings the whole one back
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, kalipso::ui::keys::View::Main);
+    assert_eq!(app.focus, kalipso::ui::Focus::Timeline);
+    let flows: Vec<u32> = (0..app.timeline_len())
+        .filter_map(|i| {
+            app.cursor = i;
+            app.cursor_flow()
+        })
+        .collect();
+    assert!(!flows.is_empty() && app.timeline_len() < whole);
+    for f in &flows {
+        let c = &analysis.store.conns[*f as usize];
+        assert_eq!((c.resp_h, c.resp_p, c.proto), (third.0, third.1, third.2));
+    }
+    app.cursor = app.timeline_len() - 1;
+    let on = app.cursor_flow();
+    let s = screen(&mut app, 160, 40);
+    assert!(s.contains(&format!("only {}", third.3)), "{s}");
+    assert!(s.contains("Esc shows all"), "{s}");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.timeline_len(), whole, "Esc shows the whole timeline");
+    assert_eq!(app.cursor_flow(), on, "on the flow the cursor was on");
+    assert_eq!(app.view, kalipso::ui::keys::View::Main);
+    // End and Home move the selection of a two-list table
+    press(&mut app, KeyCode::Char('e'));
+    press(&mut app, KeyCode::End);
+    let s = screen(&mut app, 160, 24);
+    assert!(s.contains("(10 rows, 2–10, row 10;"), "{s}");
+    assert!(app.scroll > 0, "the page followed the selection to the end");
+    press(&mut app, KeyCode::Home);
+    screen(&mut app, 160, 24);
+    assert_eq!((app.row, app.scroll), (0, 0));
+}
+
+#[test]
+fn r12_ipv6_peers_are_never_cut_in_the_tables() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let peer = "2001:db8:ffff:ffff:ffff:ffff:ffff:1234";
+    std::fs::write(
+        dir.path().join("conn.log"),
+        format!(
+            "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+             #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
+             #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n\
+             1700000000.000000\tC1\t2001:db8::10\t50001\t{peer}\t443\ttcp\tssl\t1.0\t100\t2000\tSF\t-\t-\t0\tShADadFf\t10\t600\t10\t2600\t(empty)\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let analysis = kalipso::analyze(&kalipso::Options::new([dir.path()]));
+    let mut app = App::new(&analysis, Geo::default());
+    for (key, text) in [
+        ('c', format!("TCP/{peer}")),
+        ('n', peer.to_string()),
+        ('h', format!("{peer}-443-tcp")),
+    ] {
+        press(&mut app, KeyCode::Char(key));
+        for w in [80, 200] {
+            let s = screen(&mut app, w, 24);
+            assert!(s.contains(&text), "{key} at {w} columns:\n{s}");
+        }
+        press(&mut app, KeyCode::Esc);
+    }
+}
+
+/// The screen with its styles: `⟦…⟧` opens where the foreground, background or modifiers
+/// change along a line (`⟦⟧` back to none), so a snapshot shows what colour and emphasis mark.
+fn styled_screen(app: &mut App<'_>, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
+    let mut shown = draw::Viewport::default();
+    t.draw(|f| shown = draw::frame(f, app))
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.update(Action::Drawn(shown));
+    let buf = t.backend().buffer().clone();
+    let plain = ratatui::style::Style::default();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut last = plain;
+        for x in 0..buf.area.width {
+            let c = &buf[(x, y)];
+            let style = c.style();
+            let reset =
+                |c: Option<ratatui::style::Color>| c.filter(|c| *c != ratatui::style::Color::Reset);
+            let style = ratatui::style::Style {
+                fg: reset(style.fg),
+                bg: reset(style.bg),
+                underline_color: None,
+                sub_modifier: ratatui::style::Modifier::empty(),
+                ..style
+            };
+            if style != last {
+                let mut parts = Vec::new();
+                if let Some(fg) = style.fg {
+                    parts.push(format!("fg {fg}"));
+                }
+                if let Some(bg) = style.bg {
+                    parts.push(format!("bg {bg}"));
+                }
+                if !style.add_modifier.is_empty() {
+                    parts.push(format!("{:?}", style.add_modifier).to_lowercase());
+                }
+                line.push('⟦');
+                line.push_str(&parts.join(" "));
+                line.push('⟧');
+                last = style;
+            }
+            line.push_str(c.symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn r12_styled_snapshots_with_and_without_colour() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    for (depth, tag) in [
+        (kalipso::ui::palette::Depth::Indexed, "colour"),
+        (kalipso::ui::palette::Depth::None, "no_colour"),
+    ] {
+        app.depth = depth;
+        let mut shots = Vec::new();
+        for size in [(80, 24), (200, 50)] {
+            shots.push((format!("main_{}x{}", size.0, size.1), None, size));
+        }
+        shots.push(("overview_200x50".into(), Some(vec!['v']), (200, 50)));
+        shots.push(("overview_80x24".into(), Some(vec!['v']), (80, 24)));
+        shots.push((
+            "out_tuples_by_beacon_80x24".into(),
+            Some(vec!['h', 's', 's']),
+            (80, 24),
+        ));
+        shots.push((
+            "dst_ips_by_flows_200x50".into(),
+            Some(vec!['c', 's']),
+            (200, 50),
+        ));
+        for (name, keys, (w, h)) in shots {
+            for k in keys.iter().flatten() {
+                press(&mut app, KeyCode::Char(*k));
+            }
+            let s = styled_screen(&mut app, w, h);
+            if depth == kalipso::ui::palette::Depth::None {
+                assert!(
+                    !s.contains("fg ") && !s.contains("bg "),
+                    "{name}: colour in\n{s}"
+                );
+                // focus, selection and alerts still show
+                assert!(s.contains('╔') && s.contains("reversed"), "{name}:\n{s}");
+            } else {
+                assert!(s.contains("fg "), "{name}: no colour in\n{s}");
+                assert!(!s.contains("Rgb("), "{name}: 24-bit colour at 256 colours");
+            }
+            insta::assert_snapshot!(format!("styled_{name}_{tag}"), s);
+            // back to the board, the tables' order as it was
+            app.tuple_order = kalipso::ui::tuple_rows::TupleOrder::default();
+            app.list_order = kalipso::ui::lists::ListOrder::default();
+            press(&mut app, KeyCode::Esc);
+        }
+    }
+}
+
+#[test]
+fn r12_every_column_sorts_addresses_and_ports_as_numbers() {
+    let analysis = analysis("zeek/home-office-tsv");
+    let mut app = App::new(&analysis, Geo::default());
+    // n: port × IP; s cycles packets, port, IP
+    press(&mut app, KeyCode::Char('n'));
+    let mut names = Vec::new();
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Char('s'));
+        names.push(app.status.clone());
+    }
+    assert_eq!(
+        names,
+        [
+            "rows by packets",
+            "rows by port",
+            "rows by IP",
+            "rows by protocol, then size"
+        ]
+    );
+    press(&mut app, KeyCode::Esc);
+    // e: source ports by port number, not as text
+    press(&mut app, KeyCode::Char('e'));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Char('s'));
+    }
+    assert_eq!(app.status, "rows by port");
+    let s = screen(&mut app, 160, 50);
+    let ports: Vec<(String, u16)> = s
+        .lines()
+        .take_while(|l| !l.contains("Not Established"))
+        .filter_map(|l| {
+            let cell = l.trim_start_matches('║').split_whitespace().next()?;
+            let (proto, port) = cell.split_once('/')?;
+            Some((proto.to_string(), port.parse().ok()?))
+        })
+        .collect();
+    assert!(ports.len() > 2, "{s}");
+    let mut sorted = ports.clone();
+    sorted.sort();
+    assert_eq!(ports, sorted, "{s}");
+    press(&mut app, KeyCode::Esc);
+    // h: by peer
+    press(&mut app, KeyCode::Char('h'));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Char('s'));
+    }
+    assert_eq!(app.tuple_order, kalipso::ui::tuple_rows::TupleOrder::Peer);
+    screen(&mut app, 160, 50);
+    let peers: Vec<(std::net::IpAddr, u16)> = (0..15)
+        .filter_map(|i| kalipso::ui::tuple_rows::get(&app, false, i).map(|t| (t.remote, t.port)))
+        .collect();
+    assert_eq!(peers.len(), 15);
+    assert!(peers.windows(2).all(|w| w[0] <= w[1]), "{peers:?}");
 }

@@ -4,7 +4,7 @@
 use crate::profile::aggregate::Family;
 use crate::record::Established;
 use crate::ui::App;
-use crate::ui::draw::{Viewport, block, window_title};
+use crate::ui::draw::{Viewport, block, priority_that_fits, window_title};
 use crate::ui::lists::{Source, rows};
 use crate::ui::numbers::{human_bytes, thousands};
 use ratatui::Frame;
@@ -32,18 +32,24 @@ fn log_bar(values: &[u64], max: f64, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-fn scrolled<T: Clone>(rows: &[T], scroll: &mut usize, height: usize) -> Vec<T> {
+/// The rows of a page of `height` from `scroll`, which moves to keep row `at` in view (when
+/// there is one) and stops where the last page is full.
+fn scrolled<T: Clone>(rows: &[T], scroll: &mut usize, at: Option<usize>, height: usize) -> Vec<T> {
+    if let Some(at) = at {
+        *scroll = crate::ui::cursor::follow(*scroll, at, height);
+    }
     let max = rows.len().saturating_sub(height.max(1));
     *scroll = (*scroll).min(max);
     rows.iter().skip(*scroll).take(height).cloned().collect()
 }
 
-/// How a two-list view is drawn: its name, column headers and widths, the columns its bar
-/// leaves to the text, and which of its numbers are bytes.
+/// How a two-list view is drawn: its column headers, the width and priority of each column
+/// (the last is the bar, at least its width wide), and which of its numbers are bytes. A
+/// narrow terminal drops the columns of the highest priority number first.
 struct ListSpec {
     header: &'static [&'static str],
-    widths: &'static [Constraint],
-    text_width: u16,
+    widths: &'static [u16],
+    priorities: &'static [u8],
     bytes_at: Option<usize>,
 }
 
@@ -54,13 +60,6 @@ pub(crate) fn aggregate_view(
     area: Rect,
     fam: Family,
 ) {
-    const WIDTHS: [Constraint; 5] = [
-        Constraint::Length(26),
-        Constraint::Length(9),
-        Constraint::Length(10),
-        Constraint::Length(12),
-        Constraint::Min(10),
-    ];
     let header: &'static [&'static str] = if fam.by_ip() {
         &[
             "IP",
@@ -80,24 +79,19 @@ pub(crate) fn aggregate_view(
     };
     let spec = ListSpec {
         header,
-        widths: &WIDTHS,
-        text_width: 60,
+        widths: &[26, 9, 10, 12, 10],
+        // key, flows, packets, bytes, bar
+        priorities: &[0, 1, 2, 1, 3],
         bytes_at: Some(2),
     };
     two_lists(f, app, vp, area, &spec, Source::Family(fam));
 }
 
 pub(crate) fn port_ip_view(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
-    const WIDTHS: [Constraint; 4] = [
-        Constraint::Length(14),
-        Constraint::Length(40),
-        Constraint::Length(10),
-        Constraint::Min(10),
-    ];
     let spec = ListSpec {
         header: &["port", "IP", "packets", "ln packets"],
-        widths: &WIDTHS,
-        text_width: 50,
+        widths: &[14, 40, 10, 10],
+        priorities: &[0, 0, 1, 2],
         bytes_at: None,
     };
     two_lists(f, app, vp, area, &spec, Source::PortIps);
@@ -128,13 +122,47 @@ fn two_lists(
             vp.page = h.max(1);
         }
         let total = rows.len();
-        let shown = scrolled(&rows, scroll, h);
+        let shown = scrolled(&rows, scroll, focused.then_some(app.row), h);
         let first = *scroll;
         let max = rows
             .iter()
             .map(|r| r.bar.iter().map(|&v| (v as f64 + 1.0).ln()).sum::<f64>())
             .fold(0.0, f64::max);
-        let bar_w = halves[i].width.saturating_sub(spec.text_width).max(10);
+        // the key column widens to the longest key of the page, so IPv6 peers are never cut;
+        // the other columns go by priority when the terminal is narrow
+        let mut widths = spec.widths.to_vec();
+        let longest = shown
+            .iter()
+            .filter_map(|r| r.cells.first())
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        if let Some(w) = widths.first_mut() {
+            *w = (*w).max(u16::try_from(longest).unwrap_or(u16::MAX));
+        }
+        let with_gaps: Vec<(u16, u8)> = widths
+            .iter()
+            .zip(spec.priorities)
+            .map(|(w, p)| (w.saturating_add(1), *p))
+            .collect();
+        let inner = halves[i].width.saturating_sub(2);
+        let keep = priority_that_fits(&with_gaps, inner);
+        let on = |j: usize| spec.priorities.get(j).is_some_and(|p| *p <= keep);
+        let bar_at = widths.len() - 1;
+        let text: u16 = (0..bar_at).filter(|j| on(*j)).map(|j| with_gaps[j].0).sum();
+        let bar_w = inner.saturating_sub(text).max(widths[bar_at]);
+        let constraints: Vec<Constraint> = widths
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| on(*j))
+            .map(|(j, w)| {
+                if j == bar_at {
+                    Constraint::Min(*w)
+                } else {
+                    Constraint::Length(*w)
+                }
+            })
+            .collect();
         let table_rows: Vec<Row<'_>> = shown
             .into_iter()
             .enumerate()
@@ -150,8 +178,13 @@ fn two_lists(
                     })
                 }));
                 cells.push(Cell::from(log_bar(&r.bar, max, bar_w)));
-                // the first row shown of the focused list is the selected one
-                let style = if focused && k == 0 {
+                let cells: Vec<Cell<'_>> = cells
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(j, _)| on(*j))
+                    .map(|(_, c)| c)
+                    .collect();
+                let style = if focused && first + k == app.row {
                     Style::new().add_modifier(Modifier::REVERSED)
                 } else {
                     Style::new()
@@ -162,12 +195,19 @@ fn two_lists(
         let header = Row::new(
             spec.header
                 .iter()
-                .map(|h| Cell::from(*h).style(Style::new().fg(Color::Blue).bold())),
+                .enumerate()
+                .filter(|(j, _)| on(*j))
+                .map(|(_, h)| Cell::from(*h).style(Style::new().fg(Color::Blue).bold())),
         );
         let range = if total > h && h > 0 {
             format!(", {}–{}", first + 1, (first + h).min(total))
         } else {
             String::new()
+        };
+        let range = if focused && total > 0 {
+            format!("{range}, row {}", app.row.min(total - 1) + 1)
+        } else {
+            range
         };
         let title = window_title(
             app,
@@ -177,7 +217,7 @@ fn two_lists(
                 state.human()
             ),
         );
-        let t = Table::new(table_rows, spec.widths.iter().copied())
+        let t = Table::new(table_rows, constraints)
             .header(header)
             .block(block(&title, focused));
         f.render_widget(t, halves[i]);

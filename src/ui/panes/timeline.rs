@@ -135,21 +135,24 @@ pub(crate) fn timeline_pane(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport,
         return;
     };
     let start = app.store.window(ip, n).map(|w| w.start).unwrap_or_default();
-    let title = format!(
-        "Timeline: {ip} timewindow{n} {} ({} lines)",
-        python::slips_timestamp(start).get(..19).unwrap_or_default(),
-        app.timeline.len()
-    );
+    let when = python::slips_timestamp(start);
+    let when = when.get(..19).unwrap_or_default();
+    let title = match &app.only {
+        // narrowed by Enter on a table row or an evidence: say to what, and how to undo it
+        Some(only) => format!(
+            "Timeline: {ip} timewindow{n} {when}: only {} ({} flows; Esc shows all)",
+            only.label, only.flows
+        ),
+        None => format!(
+            "Timeline: {ip} timewindow{n} {when} ({} lines)",
+            app.timeline.len()
+        ),
+    };
     let h = usize::from(area.height.saturating_sub(2));
     if focused {
         vp.page = h.max(1);
     }
-    // keep the cursor visible
-    if app.cursor < vp.scroll {
-        vp.scroll = app.cursor;
-    } else if h > 0 && app.cursor >= vp.scroll + h {
-        vp.scroll = app.cursor + 1 - h;
-    }
+    vp.scroll = crate::ui::cursor::follow(vp.scroll, app.cursor, h);
     if !focused {
         vp.scroll = vp.scroll.min(app.timeline.len().saturating_sub(1));
     }

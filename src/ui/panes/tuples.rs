@@ -13,6 +13,55 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::widgets::{Cell, Row, Table};
 
+/// Letters per line of the letters column, when the terminal has the room.
+const CHUNK: usize = 40;
+
+/// The lines tuple `t` takes: its letters in lines of `chunk`, its DNS names and its SNIs,
+/// one a line.
+fn lines_of(app: &App<'_>, t: &Tuple, chunk: usize) -> usize {
+    let letters = t.letters.len().div_ceil(chunk);
+    let domains = app
+        .store
+        .dns_resolution
+        .get(&t.remote)
+        .map_or(0, |r| r.domains.len());
+    let snis = app.store.sni.get(&t.remote).map_or(0, |v| {
+        v.iter()
+            .rev()
+            .take(3)
+            .filter(|s| s.1 == t.port && t.proto == Proto::Tcp)
+            .count()
+    });
+    letters.max(domains).max(snis).max(1)
+}
+
+/// The first row to show so that the selected row is on a page of `h` lines: rows are as tall
+/// as their content (a row taller than the page is cut to it), so the scroll moves back from
+/// the selected row as far as the page holds.
+fn first_shown(app: &App<'_>, incoming: bool, scroll: usize, h: usize, chunk: usize) -> usize {
+    let at = app.row;
+    if at < scroll {
+        return at;
+    }
+    let height =
+        |i: usize| tuple_rows::get(app, incoming, i).map_or(1, |t| lines_of(app, t, chunk).min(h));
+    let mut used = 0;
+    for i in scroll..=at {
+        used += height(i);
+        if used > h {
+            // the page from `scroll` ends before the selected row: end the page on it
+            let mut first = at;
+            let mut used = height(at);
+            while first > 0 && used + height(first - 1) <= h {
+                first -= 1;
+                used += height(first);
+            }
+            return first;
+        }
+    }
+    scroll
+}
+
 pub(crate) fn tuples_view(
     f: &mut Frame<'_>,
     app: &App<'_>,
@@ -20,29 +69,36 @@ pub(crate) fn tuples_view(
     area: Rect,
     incoming: bool,
 ) {
-    const CHUNK: usize = 40;
     let h = usize::from(area.height.saturating_sub(3));
     vp.page = h.max(1);
     let total = tuples_of(app, incoming).len();
-    vp.scroll = vp.scroll.min(total.saturating_sub(1));
-    // the page: at most one tuple per line, from the selected one, in the kept order
+    // the tuple column fits the window's longest key (IPv6 ones too), so it keeps its width
+    // from page to page; the letters take what is left up to 40 a line, and the other columns
+    // go in order of priority when the terminal is narrow, so tuple, letters and flows stay
+    let key_w = tuple_rows::key_width(app, incoming)
+        .unwrap_or_else(|| {
+            (vp.scroll..total)
+                .take(h.max(1))
+                .filter_map(|i| tuple_rows::get(app, incoming, i))
+                .map(|t| t.key().len())
+                .max()
+                .unwrap_or(10)
+        })
+        .clamp(10, 52);
+    let key_w = u16::try_from(key_w).unwrap_or(52);
+    let inner = area.width.saturating_sub(2);
+    let chunk = usize::from(inner.saturating_sub(key_w + 1 + 7 + 2)).clamp(10, CHUNK);
+    let letters_w = u16::try_from(chunk).unwrap_or(40) + 1;
+    vp.scroll = first_shown(app, incoming, vp.scroll, h, chunk).min(total.saturating_sub(1));
+    // the page: at most one tuple per line, from the first shown, in the kept order
     let page: Vec<(usize, &Tuple)> = (vp.scroll..total)
         .take(h.max(1))
         .map_while(|i| tuple_rows::get(app, incoming, i).map(|t| (i, t)))
         .collect();
-    // the tuple column fits the longest key of the page (IPv6 ones too); the others go in
-    // order of priority when the terminal is narrow, so tuple, letters and flows always stay
-    let key_w = page
-        .iter()
-        .map(|(_, t)| t.key().len())
-        .max()
-        .unwrap_or(10)
-        .clamp(10, 52);
-    let key_w = u16::try_from(key_w).unwrap_or(52);
     // (width with its gap, priority) of: tuple, letters, flows, beacon, DNS, SNI, AS, geo
     let cols: [(u16, u8); 8] = [
         (key_w + 1, 0),
-        (42, 0),
+        (letters_w + 1, 0),
         (7, 0),
         (7, 1),
         (21, 2),
@@ -50,7 +106,7 @@ pub(crate) fn tuples_view(
         (15, 3),
         (9, 2),
     ];
-    let keep = priority_that_fits(&cols, area.width.saturating_sub(2));
+    let keep = priority_that_fits(&cols, inner);
     let shown = |i: usize| cols[i].1 <= keep;
     let mut used = 0;
     let mut rows = Vec::new();
@@ -61,7 +117,7 @@ pub(crate) fn tuples_view(
         let letters: Vec<String> = t
             .letters
             .as_bytes()
-            .chunks(CHUNK)
+            .chunks(chunk)
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         let domains: Vec<String> = app
@@ -133,8 +189,8 @@ pub(crate) fn tuples_view(
         rows.push(
             Row::new(cells)
                 .height(u16::try_from(height).unwrap_or(u16::MAX))
-                // the first row shown is the selected one (w copies its IP, Enter shows its flows)
-                .style(if i == vp.scroll {
+                // w copies the selected row's IP, Enter shows its flows
+                .style(if i == app.row {
                     Style::new().add_modifier(Modifier::REVERSED)
                 } else {
                     Style::new()
@@ -161,16 +217,16 @@ pub(crate) fn tuples_view(
     let title = window_title(
         app,
         &format!(
-            "{} ({} tuples, from {}, by {}; s orders, Enter shows the flows)",
+            "{} ({} tuples, row {}, by {}; s orders, Enter shows the flows)",
             if incoming { "InTuples" } else { "OutTuples" },
             total,
-            (vp.scroll + 1).min(total),
+            (app.row + 1).min(total),
             app.tuple_order.name()
         ),
     );
     let widths: Vec<Constraint> = [
         Constraint::Length(key_w),
-        Constraint::Length(41),
+        Constraint::Length(letters_w),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Min(20),
