@@ -98,6 +98,8 @@ pub struct App<'s> {
     pub quit: bool,
     /// Rows of the last drawn list (for page up/down).
     pub page: usize,
+    /// Columns of the tree in the last frame (for mouse clicks).
+    pub tree_width: u16,
     /// Rows of the two-list view shown, computed here so drawing only reads them.
     pub(crate) lists: lists::Cache,
 }
@@ -201,6 +203,7 @@ impl<'s> App<'s> {
             pending_osc: None,
             quit: false,
             page: 10,
+            tree_width: draw::TREE_WIDTH,
             lists: Vec::new(),
         };
         // open the top suspect's worst window; without evidence, the busiest profile's first
@@ -366,7 +369,7 @@ impl<'s> App<'s> {
         if self.view != View::Main {
             return;
         }
-        if col < draw::TREE_WIDTH {
+        if col < self.tree_width {
             self.focus = Focus::Tree;
             // rows start below the border
             let first = self.scroll_of_tree();
@@ -501,6 +504,7 @@ impl<'s> App<'s> {
                 self.page = vp.page;
                 self.scroll = vp.scroll;
                 self.ev_scroll = vp.ev_scroll;
+                self.tree_width = vp.tree_width;
             }
             Action::Quit => self.quit = true,
             Action::Back if self.view == View::Main && self.only.is_some() => self.show_all_flows(),
@@ -849,6 +853,7 @@ mod tests {
             page: 7,
             scroll: 3,
             ev_scroll: 0,
+            tree_width: 30,
         }));
         assert_eq!((app.page, app.scroll), (7, 3));
         app.update(Action::Back);
@@ -871,6 +876,7 @@ mod tests {
             page: 2,
             scroll: 0,
             ev_scroll: 0,
+            tree_width: 30,
         }));
         app.update(Action::PageDown);
         assert_eq!(app.tree.selected, 2.min(app.tree.rows().len() - 1));

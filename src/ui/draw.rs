@@ -43,6 +43,8 @@ pub struct Viewport {
     pub scroll: usize,
     /// First line shown of the evidence box.
     pub ev_scroll: usize,
+    /// Columns of the profile tree (mouse clicks left of it select a profile).
+    pub tree_width: u16,
 }
 
 /// Draws the whole screen; returns what it showed, for [`super::App::update`].
@@ -51,6 +53,7 @@ pub fn frame(f: &mut Frame<'_>, app: &App<'_>) -> Viewport {
         page: app.page,
         scroll: app.scroll,
         ev_scroll: app.ev_scroll,
+        tree_width: app.tree_width,
     };
     let [body, bar] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(f.area());
     let vp_ = &mut vp;
@@ -74,7 +77,8 @@ pub fn frame(f: &mut Frame<'_>, app: &App<'_>) -> Viewport {
 }
 
 fn main_board(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
-    let tree_w = TREE_WIDTH.min(area.width / 3).max(12.min(area.width));
+    let tree_w = tree_width(app, area.width);
+    vp.tree_width = tree_w;
     let [left, right] =
         Layout::horizontal([Constraint::Length(tree_w), Constraint::Min(0)]).areas(area);
     tree_pane(f, app, vp, left);
@@ -98,6 +102,19 @@ fn main_board(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
     info_pane(f, app, info);
     timeline_pane(f, app, vp, timeline);
     evidence_box(f, app, vp, evidence);
+}
+
+/// The tree's columns on a terminal `width` wide: 30, or a third of a narrow terminal, and
+/// wider (up to three fifths of it) when a profile's address and ⚑ would not fit, so an IPv6
+/// profile is not cut.
+pub(crate) fn tree_width(app: &App<'_>, width: u16) -> u16 {
+    let base = TREE_WIDTH.min(width / 3).max(12.min(width));
+    let want = u16::try_from(app.tree.widest + 2).unwrap_or(u16::MAX);
+    if want > base {
+        want.min(base.max(width / 5 * 3))
+    } else {
+        base
+    }
 }
 
 pub(crate) fn block(title: &str, focused: bool) -> Block<'static> {

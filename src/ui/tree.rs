@@ -110,14 +110,30 @@ pub struct Tree {
     rows: Vec<Row>,
     /// Selected visible row.
     pub selected: usize,
+    /// Columns of the widest profile label without its name (`▸ ip ⚑N`), so the pane can
+    /// widen for IPv6 profiles instead of cutting them.
+    pub widest: usize,
 }
 
 impl Tree {
     /// A tree of `nodes` in the triage order, all collapsed.
     pub fn new(mut nodes: Vec<Node>) -> Tree {
         nodes.sort_by(|a, b| Order::Score.cmp(a, b));
+        let widest = nodes
+            .iter()
+            .map(|n| {
+                let flag = if n.alerts > 0 {
+                    2 + n.alerts.to_string().len()
+                } else {
+                    0
+                };
+                2 + n.ip.to_string().len() + flag
+            })
+            .max()
+            .unwrap_or(0);
         let mut t = Tree {
             nodes,
+            widest,
             ..Tree::default()
         };
         t.rebuild();

@@ -609,12 +609,18 @@ fn r12_ipv6_peers_are_never_cut_in_the_tables() {
             "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
              #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
              #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n\
-             1700000000.000000\tC1\t2001:db8::10\t50001\t{peer}\t443\ttcp\tssl\t1.0\t100\t2000\tSF\t-\t-\t0\tShADadFf\t10\t600\t10\t2600\t(empty)\n"
+             1700000000.000000\tC1\t2001:db8::10\t50001\t{peer}\t443\ttcp\tssl\t1.0\t100\t2000\tSF\t-\t-\t0\tShADadFf\t10\t600\t10\t2600\t(empty)\n\
+             1700000001.000000\tC2\t{peer}\t50002\t2001:db8::10\t22\ttcp\tssh\t1.0\t100\t2000\tSF\t-\t-\t0\tShADadFf\t10\t600\t10\t2600\t(empty)\n"
         ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let analysis = kalipso::analyze(&kalipso::Options::new([dir.path()]));
     let mut app = App::new(&analysis, Geo::default());
+    // the tree widens for an IPv6 profile
+    for w in [80, 200] {
+        let s = screen(&mut app, w, 24);
+        assert!(s.contains(&format!("▸ {peer}")), "{s}");
+    }
     for (key, text) in [
         ('c', format!("TCP/{peer}")),
         ('n', peer.to_string()),
