@@ -357,31 +357,134 @@ pub struct Activity {
     pub ts: f64,
     /// The source address.
     pub ip: IpAddr,
-    /// The fields of notice, smtp, software, arp and ssh records.
-    pub detail: Option<Box<Detail>>,
+    /// The fields of arp, notice, smtp, software and ssh records.
+    pub detail: Option<Detail>,
 }
 
-/// The detection fields of a notice, smtp, software, arp or ssh record (empty when absent).
+/// What the detections read from a record of another log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    /// An ARP packet or arp.log record, kept in 32 bytes: a busy LAN's capture has millions.
+    Arp(Arp),
+    /// A notice, smtp, software or ssh record.
+    Fields(Box<Fields>),
+}
+
+impl Detail {
+    /// The other side (`id.resp_h`, or the address an ARP packet asks about).
+    pub fn resp(&self) -> Option<IpAddr> {
+        match self {
+            Detail::Arp(a) => a.resp,
+            Detail::Fields(f) => f.resp,
+        }
+    }
+
+    /// The ARP record, if it is one.
+    pub fn arp(&self) -> Option<&Arp> {
+        match self {
+            Detail::Arp(a) => Some(a),
+            Detail::Fields(_) => None,
+        }
+    }
+}
+
+/// An ARP packet as arp.log describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arp {
+    /// The address asked about or answered for (arp's `resp_h`).
+    pub resp: Option<IpAddr>,
+    /// Request or reply.
+    pub operation: ArpOp,
+    /// The Ethernet destination (`dst_mac`); `None` when absent or not a MAC.
+    pub dst_mac: Option<Mac>,
+    /// The ARP target hardware address (`resp_hw`; zeros in a request).
+    pub target_hw: Option<Mac>,
+}
+
+/// An ARP operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArpOp {
+    /// Who has … (1).
+    Request,
+    /// … is at (2).
+    Reply,
+}
+
+impl ArpOp {
+    /// arp.log's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArpOp::Request => "request",
+            ArpOp::Reply => "reply",
+        }
+    }
+
+    /// From arp.log's `operation`.
+    pub fn parse(s: &str) -> Option<ArpOp> {
+        match s {
+            "request" => Some(ArpOp::Request),
+            "reply" => Some(ArpOp::Reply),
+            _ => None,
+        }
+    }
+}
+
+/// A 48-bit MAC address, shown as Zeek writes it (`aa:bb:cc:dd:ee:ff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// The broadcast address.
+    pub const BROADCAST: Mac = Mac([0xff; 6]);
+    /// The all-zero address (the target of an ARP request).
+    pub const ZERO: Mac = Mac([0; 6]);
+
+    /// From six bytes (`None` for any other length).
+    pub fn from_bytes(b: &[u8]) -> Option<Mac> {
+        b.try_into().ok().map(Mac)
+    }
+
+    /// From Zeek's text (`aa:bb:cc:dd:ee:ff`).
+    pub fn parse(s: &str) -> Option<Mac> {
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut out {
+            let p = parts.next()?;
+            if p.len() != 2 {
+                return None;
+            }
+            *b = u8::from_str_radix(p, 16).ok()?;
+        }
+        parts.next().is_none().then_some(Mac(out))
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// The detection fields of a notice, smtp, software or ssh record (empty when absent).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Detail {
-    /// The other side (`id.resp_h` or arp's `resp_h`).
+pub struct Fields {
+    /// The other side (`id.resp_h`).
     pub resp: Option<IpAddr>,
     /// notice: `note`, e.g. `Scan::Port_Scan`.
-    pub note: String,
+    pub note: CompactString,
     /// notice: `msg`.
-    pub msg: String,
+    pub msg: CompactString,
     /// smtp: `last_reply`.
-    pub last_reply: String,
+    pub last_reply: CompactString,
     /// software: `software_type`, e.g. `SSH::CLIENT`.
-    pub software_type: String,
+    pub software_type: CompactString,
     /// software: `unparsed_version`.
-    pub version: String,
-    /// arp: `operation` (`request`, `reply`).
-    pub operation: String,
-    /// arp: `dst_mac` (the Ethernet destination).
-    pub dst_mac: String,
-    /// arp: `resp_hw` (the ARP target hardware address; zeros in a request).
-    pub target_hw: String,
+    pub version: CompactString,
     /// ssh: `auth_success`, when set.
     pub auth_success: Option<bool>,
 }
@@ -418,6 +521,31 @@ impl LogKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mac_reads_and_writes_as_zeek_and_an_arp_record_stays_small() {
+        let m = Mac::parse("00:1b:aa:ff:09:10");
+        assert_eq!(m, Some(Mac([0, 0x1b, 0xaa, 0xff, 9, 0x10])));
+        assert_eq!(
+            m.map(|m| m.to_string()).as_deref(),
+            Some("00:1b:aa:ff:09:10")
+        );
+        for bad in [
+            "",
+            "-",
+            "00:1b:aa:ff:09",
+            "00:1b:aa:ff:09:10:11",
+            "0:1b:aa:ff:09:10",
+            "zz:1b:aa:ff:09:10",
+        ] {
+            assert_eq!(Mac::parse(bad), None, "{bad}");
+        }
+        assert!(
+            std::mem::size_of::<Activity>() <= 64,
+            "{}",
+            std::mem::size_of::<Activity>()
+        );
+    }
 
     #[test]
     fn every_zeek_state_summarises_as_the_spec_table() {

@@ -19,7 +19,7 @@ use crate::profile::{self, Profile, ProfileConfig, Window};
 use crate::record::Batch;
 use crate::record::{Conn, Dns, Http, Ssl};
 use compact_str::CompactString;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -179,6 +179,11 @@ impl Store {
 
     fn resolutions(&self) -> BTreeMap<IpAddr, Resolution> {
         let mut out: BTreeMap<IpAddr, Resolution> = BTreeMap::new();
+        // what each IP's lists hold already: a popular address is named for thousands of
+        // clients, so membership is looked up in sets, not by scanning the lists
+        let mut named: FxHashSet<(IpAddr, &str)> = FxHashSet::default();
+        let mut asked: FxHashSet<(IpAddr, IpAddr)> = FxHashSet::default();
+        let mut in_window: FxHashSet<(IpAddr, IpAddr, i64)> = FxHashSet::default();
         for (di, d) in self.dns.iter().enumerate() {
             // Slips records A/AAAA answers only, and never reverse lookups (spec §1.9).
             let typed = d.qtype_name == "A" || d.qtype_name == "AAAA";
@@ -186,24 +191,22 @@ impl Store {
             if !typed || !useful || d.query.ends_with("arpa") {
                 continue;
             }
-            let tw = format!(
-                "{}_timewindow{}",
-                keys::profile_key(d.id.orig_h),
-                self.window_number(d.id.orig_h, d.id.ts)
-            );
+            let client = d.id.orig_h;
+            let n = self.window_number(client, d.id.ts);
             for answer in &d.answers {
                 let Ok(ip) = answer.parse::<IpAddr>() else {
                     continue;
                 };
                 let r = out.entry(ip).or_default();
-                if !r.domains.iter().any(|(q, _)| *q == d.query) {
+                if named.insert((ip, d.query.as_str())) {
                     r.domains.push((d.query.clone(), di as u32));
                 }
-                if !r.resolved_by.contains(&d.id.orig_h) {
-                    r.resolved_by.push(d.id.orig_h);
+                if asked.insert((ip, client)) {
+                    r.resolved_by.push(client);
                 }
-                if !r.timewindows.contains(&tw) {
-                    r.timewindows.push(tw.clone());
+                if in_window.insert((ip, client, n)) {
+                    r.timewindows
+                        .push(format!("{}_timewindow{n}", keys::profile_key(client)));
                 }
                 r.ts = d.id.ts;
                 r.uid.clone_from(&d.id.uid);

@@ -6,7 +6,7 @@
 
 use super::context::{Ctx, Finding, ignored};
 use super::evidence::{EvidenceKind, Party, Payload};
-use crate::record::{Activity, Detail};
+use crate::record::{Activity, Arp, ArpOp, Detail, Fields, Mac};
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
@@ -32,13 +32,13 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
     let mut st = State::default();
     let me = cx.me();
     for a in events {
-        let Some(d) = a.detail.as_deref() else {
+        let Some(detail) = a.detail.as_ref() else {
             continue;
         };
         let found = |kind, confidence, payload| Finding {
             kind,
             attacker: me.clone(),
-            victim: d.resp.map(Party::Ip),
+            victim: detail.resp().map(Party::Ip),
             level: None,
             confidence,
             payload,
@@ -46,11 +46,15 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
             flows: Vec::new(),
         };
         let mut found_now = Vec::new();
-        notice(d, &mut found_now, &found);
-        smtp(a.ts, d, &mut st, &mut found_now, &found);
-        ssh_version(d, &mut st, &mut found_now, &found);
-        arp(a, d, &mut st, &mut found_now, &found);
-        ssh_login(d, &mut st, &mut found_now, &found);
+        match detail {
+            Detail::Arp(d) => arp(a, d, &mut st, &mut found_now, &found),
+            Detail::Fields(d) => {
+                notice(d, &mut found_now, &found);
+                smtp(a.ts, d, &mut st, &mut found_now, &found);
+                ssh_version(d, &mut st, &mut found_now, &found);
+                ssh_login(d, &mut st, &mut found_now, &found);
+            }
+        }
         for f in found_now {
             cx.add(f);
         }
@@ -60,7 +64,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
 /// Makes a finding of one record at the kind's default level.
 type Make<'a> = dyn Fn(EvidenceKind, f64, Payload) -> Finding + 'a;
 
-fn notice(d: &Detail, out: &mut Vec<Finding>, found: &Make<'_>) {
+fn notice(d: &Fields, out: &mut Vec<Finding>, found: &Make<'_>) {
     if d.note.is_empty() {
         return;
     }
@@ -86,7 +90,7 @@ fn notice(d: &Detail, out: &mut Vec<Finding>, found: &Make<'_>) {
     ));
 }
 
-fn smtp(ts: f64, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+fn smtp(ts: f64, d: &Fields, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
     if !d.last_reply.contains("bad smtp-auth user") {
         return;
     }
@@ -110,7 +114,7 @@ fn smtp(ts: f64, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Mak
     }
 }
 
-fn ssh_version(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+fn ssh_version(d: &Fields, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
     if d.software_type != "SSH::CLIENT" {
         return;
     }
@@ -137,11 +141,8 @@ fn ssh_version(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<
     }
 }
 
-fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
-    if d.operation.is_empty() {
-        return;
-    }
-    if d.operation == "reply" && d.dst_mac == "ff:ff:ff:ff:ff:ff" {
+fn arp(a: &Activity, d: &Arp, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+    if d.operation == ArpOp::Reply && d.dst_mac == Some(Mac::BROADCAST) {
         let mut f = found(EvidenceKind::UnsolicitedArp, 0.8, Payload::UnsolicitedArp);
         f.victim = None;
         out.push(f);
@@ -150,7 +151,7 @@ fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: 
         return;
     };
     let sender_known = a.ip != IpAddr::from([0, 0, 0, 0]);
-    if d.operation != "request" || !sender_known {
+    if d.operation != ArpOp::Request || !sender_known {
         return;
     }
     if !ignored(r) {
@@ -160,7 +161,7 @@ fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: 
             Payload::ArpOutsideLocalNetwork { dst: r },
         ));
     }
-    if d.target_hw == "00:00:00:00:00:00" {
+    if d.target_hw == Some(Mac::ZERO) {
         if !st.arp_targets.iter().any(|x| x.1 == r) {
             st.arp_targets.push((a.ts, r));
         }
@@ -176,7 +177,7 @@ fn arp(a: &Activity, d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: 
     }
 }
 
-fn ssh_login(d: &Detail, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
+fn ssh_login(d: &Fields, st: &mut State, out: &mut Vec<Finding>, found: &Make<'_>) {
     let (Some(ok), Some(dst)) = (d.auth_success, d.resp) else {
         return;
     };

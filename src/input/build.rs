@@ -8,6 +8,7 @@
 //! It does not split lines or read files.
 
 use super::fields::{FieldError, Get, Raw, Row};
+use crate::record::{Arp, ArpOp, Detail, Fields, Mac};
 use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl, Sym, SymCache};
 use serde_json::{Map, Value};
 
@@ -337,34 +338,42 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
     let ip = SOURCE_COLUMNS
         .clone()
         .find_map(|i| g.text(i).and_then(|t| t.parse().ok()));
-    let text = |i: usize| {
+    let text = |i: usize| -> compact_str::CompactString {
         g.text(i)
-            .map(std::borrow::Cow::into_owned)
+            .map(|t| compact_str::CompactString::from(t.as_ref()))
             .unwrap_or_default()
     };
-    let (note, last_reply, software_type, operation) = (text(8), text(10), text(11), text(13));
-    let auth = g.text(15).map(|t| t == "T" || t == "true");
-    let detail = (!note.is_empty()
-        || !last_reply.is_empty()
-        || !software_type.is_empty()
-        || !operation.is_empty()
-        || auth.is_some())
-    .then(|| {
-        Box::new(crate::record::Detail {
-            resp: [6, 7]
-                .into_iter()
-                .find_map(|i| g.text(i).and_then(|t| t.parse().ok())),
-            note,
-            msg: text(9),
-            last_reply,
-            software_type,
-            version: text(12),
+    let resp = || {
+        [6, 7]
+            .into_iter()
+            .find_map(|i| g.text(i).and_then(|t| t.parse().ok()))
+    };
+    let mac = |i: usize| g.text(i).and_then(|t| Mac::parse(&t));
+    // an arp.log record: its operation names it
+    if let Some(operation) = g.text(13).and_then(|t| ArpOp::parse(&t)) {
+        let detail = Some(Detail::Arp(Arp {
+            resp: resp(),
             operation,
-            dst_mac: text(14),
-            target_hw: text(16),
-            auth_success: auth,
-        })
-    });
+            dst_mac: mac(14),
+            target_hw: mac(16),
+        }));
+        return Ok(ip.map(|ip| crate::record::Activity { ts, ip, detail }));
+    }
+    let (note, last_reply, software_type) = (text(8), text(10), text(11));
+    let auth = g.text(15).map(|t| t == "T" || t == "true");
+    let detail =
+        (!note.is_empty() || !last_reply.is_empty() || !software_type.is_empty() || auth.is_some())
+            .then(|| {
+                Detail::Fields(Box::new(Fields {
+                    resp: resp(),
+                    note,
+                    msg: text(9),
+                    last_reply,
+                    software_type,
+                    version: text(12),
+                    auth_success: auth,
+                }))
+            });
     Ok(ip.map(|ip| crate::record::Activity { ts, ip, detail }))
 }
 

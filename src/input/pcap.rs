@@ -146,19 +146,13 @@ fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
     Ok(Kind::Ip(meta, payload))
 }
 
-fn mac(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// An IPv4 ARP packet as Slips' arp.log describes it (operation, addresses, MACs).
 fn arp_event(
     ts: f64,
     sliced: &LaxSlicedPacket<'_>,
     arp: &etherparse::ArpPacketSlice<'_>,
 ) -> Option<crate::record::Activity> {
+    use crate::record::{Arp, ArpOp, Detail, Mac};
     let ip4 = |b: &[u8]| -> Option<IpAddr> {
         let a: [u8; 4] = b.try_into().ok()?;
         Some(IpAddr::from(a))
@@ -166,23 +160,22 @@ fn arp_event(
     let sender = ip4(arp.sender_protocol_addr())?;
     let target = ip4(arp.target_protocol_addr())?;
     let dst_mac = match &sliced.link {
-        Some(etherparse::LinkSlice::Ethernet2(e)) => mac(&e.destination()),
-        _ => String::new(),
+        Some(etherparse::LinkSlice::Ethernet2(e)) => Some(Mac(e.destination())),
+        _ => None,
     };
     let operation = match arp.operation().0 {
-        1 => "request",
-        2 => "reply",
+        1 => ArpOp::Request,
+        2 => ArpOp::Reply,
         _ => return None,
     };
     Some(crate::record::Activity {
         ts,
         ip: sender,
-        detail: Some(Box::new(crate::record::Detail {
+        detail: Some(Detail::Arp(Arp {
             resp: Some(target),
-            operation: operation.into(),
+            operation,
             dst_mac,
-            target_hw: mac(arp.target_hw_addr()),
-            ..crate::record::Detail::default()
+            target_hw: Mac::from_bytes(arp.target_hw_addr()),
         })),
     })
 }

@@ -274,7 +274,7 @@ impl<'s> App<'s> {
             .enumerate()
             .filter(|(_, a)| {
                 a.ip == ip
-                    && a.detail.as_ref().is_some_and(|d| !d.operation.is_empty())
+                    && a.detail.as_ref().is_some_and(|d| d.arp().is_some())
                     && store.window_number(ip, a.ts) == n
             })
             .map(|(i, a)| (a.ts, i))
@@ -327,7 +327,7 @@ impl<'s> App<'s> {
                 let c = self.store.conns.get(e.flow as usize)?;
                 Some(if e.incoming { c.orig_h } else { c.resp_h })
             }
-            TimelineLine::Arp(i) => self.store.events.get(i)?.detail.as_ref()?.resp,
+            TimelineLine::Arp(i) => self.store.events.get(i)?.detail.as_ref()?.resp(),
         }
     }
 

@@ -629,24 +629,24 @@ fn the_shipped_capture_has_its_beacons_detected_and_nothing_else_periodic() {
 
 #[test]
 fn other_logs_smtp_bruteforce_and_ssh_versions() {
-    use kalipso::record::{Activity, Detail};
+    use kalipso::record::{Activity, Detail, Fields};
     let smtp = |ts: f64| Activity {
         ts,
         ip: ip(ME),
-        detail: Some(Box::new(Detail {
+        detail: Some(Detail::Fields(Box::new(Fields {
             resp: Some(ip([80, 75, 42, 226])),
             last_reply: "554 5.7.1 bad smtp-auth user".into(),
-            ..Detail::default()
-        })),
+            ..Fields::default()
+        }))),
     };
     let ssh = |ts: f64, v: &str| Activity {
         ts,
         ip: ip(ME),
-        detail: Some(Box::new(Detail {
+        detail: Some(Detail::Fields(Box::new(Fields {
             software_type: "SSH::CLIENT".into(),
             version: v.into(),
-            ..Detail::default()
-        })),
+            ..Fields::default()
+        }))),
     };
     let run = |activity: Vec<Activity>| {
         let batch = Batch {

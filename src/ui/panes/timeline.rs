@@ -7,7 +7,7 @@ use crate::record::Proto;
 use crate::store::python;
 use crate::store::timeline::{self, Interpretation, TimelineRow};
 use crate::ui::app::TimelineLine;
-use crate::ui::draw::{BLUE, CYAN, ORANGE, PINK, VALUE, Viewport, block, dash};
+use crate::ui::draw::{BLUE, CYAN, ORANGE, PINK, VALUE, Viewport, block};
 use crate::ui::{App, Focus, clean};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -105,8 +105,11 @@ fn arp_line(app: &App<'_>, k: usize) -> Line<'static> {
     let Some(a) = app.store.events.get(k) else {
         return Line::default();
     };
-    let d = a.detail.as_deref().cloned().unwrap_or_default();
+    let Some(d) = a.detail.as_ref().and_then(crate::record::Detail::arp) else {
+        return Line::default();
+    };
     let target = d.resp.map_or_else(|| "?".to_string(), |ip| ip.to_string());
+    let mac = |m: Option<crate::record::Mac>| m.map_or_else(|| "-".to_string(), |m| m.to_string());
     Line::from(vec![
         Span::styled(
             python::slips_timestamp(a.ts),
@@ -114,15 +117,15 @@ fn arp_line(app: &App<'_>, k: usize) -> Line<'static> {
         ),
         Span::raw(" "),
         Span::styled(
-            format!("ARP {}", clean(&d.operation)),
+            format!("ARP {}", d.operation.as_str()),
             Style::new().fg(BLUE),
         ),
         Span::raw(" "),
         Span::styled(format!("[{target}]"), Style::new().fg(CYAN)),
         Span::raw(format!(
             " to {} target hw {}",
-            dash(&d.dst_mac),
-            dash(&d.target_hw)
+            mac(d.dst_mac),
+            mac(d.target_hw)
         )),
     ])
 }
