@@ -92,8 +92,6 @@ pub struct Tuple {
     pub proto: Proto,
     /// Behavioural letters, never truncated (stored inline up to 24 symbols).
     pub letters: CompactString,
-    /// The times of the last two flows (Slips' stored pair).
-    pub state: LetterState,
     /// Number of flows.
     pub flows: u32,
 }
@@ -215,6 +213,7 @@ fn tuples(
         keys,
         index,
         tuples,
+        states,
     } = scratch;
     keys.clear();
     keys.extend(flows.iter().map(|&i| {
@@ -237,15 +236,18 @@ fn tuples(
                 port: k.port,
                 proto: k.proto,
                 letters: CompactString::default(),
-                state: LetterState::default(),
                 flows: 0,
             });
+            states.push(LetterState::default());
             (tuples.len() - 1) as u32
         });
         let t = &mut tuples[slot as usize];
-        t.state.push(k.ts, k.duration, k.bytes, &mut t.letters);
+        states[slot as usize].push(k.ts, k.duration, k.bytes, &mut t.letters);
         t.flows += 1;
     }
+    // the letter states are only needed while letters are added (the dump recomputes the
+    // times it shows, see `last_two_times`): 16 bytes less for each of millions of tuples
+    states.clear();
     // One exactly sized allocation per window; the scratch space is reused by the next one.
     let mut out = ThinVec::with_capacity(tuples.len());
     out.extend(tuples.drain(..));
@@ -255,6 +257,7 @@ fn tuples(
         *index = FxHashMap::default();
         *keys = Vec::new();
         *tuples = Vec::new();
+        *states = Vec::new();
     }
     out
 }
@@ -265,11 +268,36 @@ struct Scratch {
     keys: Vec<FlowKey>,
     index: FxHashMap<(IpAddr, u16, Proto), u32>,
     tuples: Vec<Tuple>,
+    states: Vec<LetterState>,
 }
 
 impl Scratch {
     /// The largest map kept for the next window.
     const KEEP: usize = 4096;
+}
+
+/// The times of the last two flows of each tuple (Slips' stored pair: the one before the last,
+/// then the last), in the tuples' order: `flows` are the window's flows of that side, `remote`
+/// picks the tuple's other address as when the tuples were built.
+pub fn last_two_times(
+    tuples: &[Tuple],
+    flows: &[u32],
+    conns: &[Conn],
+    remote: impl Fn(&Conn) -> IpAddr,
+) -> Vec<(Option<f64>, Option<f64>)> {
+    let index: FxHashMap<(IpAddr, u16, Proto), usize> = tuples
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.remote, t.port, t.proto), i))
+        .collect();
+    let mut times = vec![(None, None); tuples.len()];
+    for c in flows.iter().filter_map(|&i| conns.get(i as usize)) {
+        if let Some(&i) = index.get(&(remote(c), c.resp_p, c.proto)) {
+            let t: &mut (Option<f64>, Option<f64>) = &mut times[i];
+            *t = (t.1, Some(c.ts));
+        }
+    }
+    times
 }
 
 /// The earliest first record of each IP in the application and other logs, which Slips' per
@@ -397,4 +425,45 @@ fn build_shard(
         .into_iter()
         .map(|(ip, b)| (ip, b.finish(ip)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tuple_stays_small_and_its_last_two_times_replay_the_flows() {
+        // millions of tuples: the letter state is not kept in them
+        assert!(
+            std::mem::size_of::<Tuple>() <= 48,
+            "{}",
+            std::mem::size_of::<Tuple>()
+        );
+        let at = |ts: f64, port: u16| Conn {
+            ts,
+            duration: 0.0,
+            uid: CompactString::default(),
+            orig_h: IpAddr::from([10, 0, 0, 1]),
+            orig_p: 50_000,
+            resp_h: IpAddr::from([10, 0, 0, 2]),
+            resp_p: port,
+            proto: Proto::Tcp,
+            service: crate::record::Sym::default(),
+            conn_state: crate::record::ConnState::SF,
+            orig_bytes: 0,
+            resp_bytes: 0,
+            history: crate::record::Sym::default(),
+            orig_pkts: 1,
+            orig_ip_bytes: 40,
+            resp_pkts: 0,
+            resp_ip_bytes: 0,
+        };
+        let conns = vec![at(1.0, 80), at(2.0, 443), at(3.0, 80), at(4.0, 80)];
+        let mut scratch = Scratch::default();
+        let flows = [0, 1, 2, 3];
+        let tuples = tuples(&flows, &conns, |c| c.resp_h, &mut scratch);
+        let times = last_two_times(&tuples, &flows, &conns, |c| c.resp_h);
+        assert_eq!(tuples[0].port, 80);
+        assert_eq!(times, [(Some(3.0), Some(4.0)), (None, Some(2.0))]);
+    }
 }

@@ -147,14 +147,14 @@ impl From<Option<f64>> for FloatOrFalse {
 }
 
 /// `OutTuples` / `InTuples` JSON: `{"<ip>-<port>-<proto>": ["<letters>", [prev|false, last]]}`.
-pub fn tuples_json(tuples: &[Tuple]) -> String {
-    to_json(&Pairs::new(tuples.iter().map(|t| {
-        let times = (
-            FloatOrFalse::from(t.state.last_last()),
-            FloatOrFalse::from(t.state.last()),
-        );
-        (t.key(), (t.letters.as_str(), times))
-    })))
+/// `times` are each tuple's last two flow times ([`crate::profile::last_two_times`]).
+pub fn tuples_json(tuples: &[Tuple], times: &[(Option<f64>, Option<f64>)]) -> String {
+    to_json(&Pairs::new(tuples.iter().zip(times).map(
+        |(t, &(prev, last))| {
+            let times = (FloatOrFalse::from(prev), FloatOrFalse::from(last));
+            (t.key(), (t.letters.as_str(), times))
+        },
+    )))
 }
 
 /// Every field of `profile_<ip>_timewindow<N>`, in a stable order.
@@ -166,14 +166,18 @@ pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
             "DstIPs".to_string(),
             counts(aggregate::ip_counts(&store.conns, &w.out_flows, false)),
         ));
-        fields.push(("OutTuples".to_string(), tuples_json(&w.out_tuples)));
+        let times =
+            crate::profile::last_two_times(&w.out_tuples, &w.out_flows, &store.conns, |c| c.resp_h);
+        fields.push(("OutTuples".to_string(), tuples_json(&w.out_tuples, &times)));
     }
     if !w.in_flows.is_empty() {
         fields.push((
             "SrcIPs".to_string(),
             counts(aggregate::ip_counts(&store.conns, &w.in_flows, true)),
         ));
-        fields.push(("InTuples".to_string(), tuples_json(&w.in_tuples)));
+        let times =
+            crate::profile::last_two_times(&w.in_tuples, &w.in_flows, &store.conns, |c| c.orig_h);
+        fields.push(("InTuples".to_string(), tuples_json(&w.in_tuples, &times)));
     }
     for fam in Family::ALL {
         let flows = if fam.is_server() {

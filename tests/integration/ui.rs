@@ -200,7 +200,6 @@ fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
                 port: 80,
                 proto: kalipso::record::Proto::Tcp,
                 letters: "a.".repeat(5_000).into(),
-                state: kalipso::profile::letters::LetterState::default(),
                 flows: 5_000,
             });
         }
