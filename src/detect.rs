@@ -167,55 +167,60 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             .or_default()
             .push(a);
     }
-    let parts: Vec<ProfileResult> = profiles
-        .par_iter()
-        .map(|p| {
-            let mut ev = Vec::new();
-            let mut bc = Vec::new();
-            let mut hits = Vec::new();
-            for w in p.windows.values() {
-                let mut cx = Ctx {
-                    store,
-                    syms: &syms,
-                    cfg,
-                    profile: p.ip,
-                    window: w.number,
-                    out: Vec::new(),
-                    beacons: Vec::new(),
-                    ti_hits: Vec::new(),
-                };
-                for rule in WINDOW_RULES {
-                    rule(&mut cx, w);
-                }
-                if let Some(ev) = events.get(&(p.ip, w.number)) {
-                    events::run(&mut cx, ev);
-                }
-                // a fixed order whatever the rules' order; descriptions are rendered only to
-                // break ties of time and kind
-                cx.out.sort_by(|a, b| {
-                    a.ts.total_cmp(&b.ts)
-                        .then_with(|| a.kind.name().cmp(b.kind.name()))
-                        .then_with(|| a.description().cmp(&b.description()))
-                });
-                ev.extend(cx.out);
-                bc.extend(cx.beacons.into_iter().map(|(k, b)| (p.ip, w.number, k, b)));
-                hits.extend(cx.ti_hits);
+    let of_profile = |p: &&Profile| -> ProfileResult {
+        let mut ev = Vec::new();
+        let mut bc = Vec::new();
+        let mut hits = Vec::new();
+        for w in p.windows.values() {
+            let mut cx = Ctx {
+                store,
+                syms: &syms,
+                cfg,
+                profile: p.ip,
+                window: w.number,
+                out: Vec::new(),
+                beacons: Vec::new(),
+                ti_hits: Vec::new(),
+            };
+            for rule in WINDOW_RULES {
+                rule(&mut cx, w);
             }
-            // the parts live until all are merged: give back what doubling left spare
-            ev.shrink_to_fit();
-            (ev, bc, hits)
-        })
-        .collect();
-    let mut d = Detections::default();
-    // one allocation: growing by doubling copied the evidence over and again into fresh pages
-    d.evidence
-        .reserve_exact(parts.iter().map(|(ev, _, _)| ev.len()).sum());
-    for (ev, bc, hits) in parts {
-        d.evidence.extend(ev);
-        for (ip, n, k, b) in bc {
-            d.beacons.insert((ip, n, k), b);
+            if let Some(ev) = events.get(&(p.ip, w.number)) {
+                events::run(&mut cx, ev);
+            }
+            // a fixed order whatever the rules' order; descriptions are rendered only to
+            // break ties of time and kind
+            cx.out.sort_by(|a, b| {
+                a.ts.total_cmp(&b.ts)
+                    .then_with(|| a.kind.name().cmp(b.kind.name()))
+                    .then_with(|| a.description().cmp(&b.description()))
+            });
+            ev.extend(cx.out);
+            bc.extend(cx.beacons.into_iter().map(|(k, b)| (p.ip, w.number, k, b)));
+            hits.extend(cx.ti_hits);
         }
-        d.ti_hits.extend(hits);
+        (ev, bc, hits)
+    };
+    let mut d = Detections::default();
+    // The evidence is written once, into one vector: the profiles are run in batches and each
+    // batch's evidence is moved in, so the per-profile vectors of only one batch are alive
+    // beside it. Its capacity is reserved up front (virtual memory: pages are touched as the
+    // evidence is written), so it does not grow by doubling into fresh copies; when the bound
+    // cannot be reserved, or is passed, it grows as usual.
+    let records = store.conns.len() + store.dns.len() + store.http.len() + store.ssl.len();
+    let _ = d
+        .evidence
+        .try_reserve_exact(2 * (records + store.events.len()));
+    let batch = profiles.len().div_ceil(16).max(1);
+    for profiles in profiles.chunks(batch) {
+        let parts: Vec<ProfileResult> = profiles.par_iter().map(of_profile).collect();
+        for (ev, bc, hits) in parts {
+            d.evidence.extend(ev);
+            for (ip, n, k, b) in bc {
+                d.beacons.insert((ip, n, k), b);
+            }
+            d.ti_hits.extend(hits);
+        }
     }
     d.alerts = alerts(
         &d.evidence,

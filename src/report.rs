@@ -226,35 +226,57 @@ fn alert_summaries(analysis: &Analysis) -> Vec<AlertSummary> {
         .collect()
 }
 
+/// A destination port as the report writes it (`443/tcp`): formatted once per port kept, not
+/// once per flow.
+#[derive(PartialEq, Eq, Hash)]
+struct PortKey(u16, crate::record::Proto);
+
+impl std::fmt::Display for PortKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.0, self.1)
+    }
+}
+
 fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
-    let mut ports: FxHashMap<String, (u64, u64, u64)> = FxHashMap::default();
+    let mut ports: FxHashMap<PortKey, (u64, u64, u64)> = FxHashMap::default();
     let mut ips: FxHashMap<IpAddr, (u64, u64, u64)> = FxHashMap::default();
-    let mut tuples = Vec::new();
+    let mut tuples: Vec<(i64, &crate::profile::Tuple)> = Vec::new();
     for w in p.windows.values() {
         for &i in &w.out_flows {
             let c = &store.conns[i as usize];
             let est = u64::from(c.established() == Established::Established);
-            let e = ports
-                .entry(format!("{}/{}", c.resp_p, c.proto))
-                .or_default();
+            let e = ports.entry(PortKey(c.resp_p, c.proto)).or_default();
             *e = (e.0 + 1, e.1 + est, e.2 + c.bytes());
             let e = ips.entry(c.resp_h).or_default();
             *e = (e.0 + 1, e.1 + est, e.2 + c.bytes());
         }
-        tuples.extend(w.out_tuples.iter().map(|t| TupleSummary {
-            window: w.number,
+        tuples.extend(w.out_tuples.iter().map(|t| (w.number, t)));
+    }
+    // the busiest tuples: by flows, window, then key; only the candidates for the first TOP
+    // (those that tie with the TOP-th on flows and window) have their keys written
+    let rank = |&(n, t): &(i64, &crate::profile::Tuple)| (std::cmp::Reverse(t.flows), n);
+    tuples.sort_by_key(rank);
+    let candidates = tuples
+        .get(TOP.saturating_sub(1))
+        .map_or(tuples.len(), |last| {
+            tuples.partition_point(|x| rank(x) <= rank(last))
+        });
+    let mut top_tuples: Vec<TupleSummary> = tuples[..candidates]
+        .iter()
+        .map(|&(n, t)| TupleSummary {
+            window: n,
             tuple: t.key(),
             flows: t.flows,
             letters: t.letters.to_string(),
-        }));
-    }
-    tuples.sort_by(|a, b| {
+        })
+        .collect();
+    top_tuples.sort_by(|a, b| {
         b.flows
             .cmp(&a.flows)
             .then(a.window.cmp(&b.window))
             .then_with(|| a.tuple.cmp(&b.tuple))
     });
-    tuples.truncate(TOP);
+    top_tuples.truncate(TOP);
     ProfileSummary {
         ip: p.ip,
         flows_out: p.out_flows(),
@@ -263,7 +285,7 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
         first_seen: p.first_ts,
         top_dst_ports: top(ports),
         top_dst_ips: top(ips),
-        top_tuples: tuples,
+        top_tuples,
     }
 }
 
@@ -316,8 +338,9 @@ impl<'a> Report<'a> {
             anchor: store.anchor,
             profiles: store.profiles.len(),
             windows: store.window_count(),
+            // the busiest profiles are the largest: one summary per core
             busiest: by_activity
-                .into_iter()
+                .par_iter()
                 .take(busiest)
                 .map(|p| summarize(store, p))
                 .collect(),
