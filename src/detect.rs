@@ -160,12 +160,16 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let profiles: Vec<&Profile> = store.profiles.values().collect();
     let syms = context::sym_flags();
     // the notice/smtp/software/arp/ssh records of each profile, by window
+    // (a capture of a busy LAN has millions of ARP records: their windows are found in
+    // parallel, then grouped in record order)
+    let windows: Vec<i64> = store
+        .events
+        .par_iter()
+        .map(|a| store.window_number(a.ip, a.ts))
+        .collect();
     let mut events: HashMap<(IpAddr, i64), Vec<&Activity>> = HashMap::default();
-    for a in &store.events {
-        events
-            .entry((a.ip, store.window_number(a.ip, a.ts)))
-            .or_default()
-            .push(a);
+    for (a, n) in store.events.iter().zip(windows) {
+        events.entry((a.ip, n)).or_default().push(a);
     }
     let of_profile = |p: &&Profile| -> ProfileResult {
         let mut ev = Vec::new();

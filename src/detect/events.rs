@@ -20,8 +20,10 @@ struct State {
     smtp: Vec<f64>,
     /// SSH client versions seen, in order of change.
     ssh_versions: Vec<String>,
-    /// ARP request targets of the last 30 s.
-    arp_targets: Vec<(f64, IpAddr)>,
+    /// ARP request targets of the last 30 s, oldest first (records come in time order), and
+    /// the same targets as a set: a router asks for thousands of hosts in a window.
+    arp_targets: std::collections::VecDeque<(f64, IpAddr)>,
+    arp_target_set: rustc_hash::FxHashSet<IpAddr>,
     /// The target count of the last ARP scan evidence.
     arp_reported: usize,
     /// Failed SSH logins per server.
@@ -162,10 +164,16 @@ fn arp(a: &Activity, d: &Arp, st: &mut State, out: &mut Vec<Finding>, found: &Ma
         ));
     }
     if d.target_hw == Some(Mac::ZERO) {
-        if !st.arp_targets.iter().any(|x| x.1 == r) {
-            st.arp_targets.push((a.ts, r));
+        if st.arp_target_set.insert(r) {
+            st.arp_targets.push_back((a.ts, r));
         }
-        st.arp_targets.retain(|x| a.ts - x.0 <= 30.0);
+        while let Some(&(t, old)) = st.arp_targets.front() {
+            if a.ts - t <= 30.0 {
+                break;
+            }
+            st.arp_targets.pop_front();
+            st.arp_target_set.remove(&old);
+        }
         // reported at 5 hosts within 30 s, then each time the count doubles
         let hosts = st.arp_targets.len();
         if hosts >= 5 && hosts >= 2 * st.arp_reported {
