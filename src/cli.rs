@@ -41,6 +41,22 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Write a deterministic synthetic conn.log (for benchmarks).
     Generate(GenerateArgs),
+    /// Measure the detections against labelled Zeek conn logs (`label` column, as
+    /// Stratosphere's datasets have it): TP, FP, FN, precision, recall and F1 per source IP and
+    /// time window, for alerts and for any evidence. The labels are read beside the analysis,
+    /// never by it.
+    Evaluate(EvaluateArgs),
+}
+
+/// `kalipso evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Labelled Zeek log directories or conn logs (analysed with the default settings).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also write the scores as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `--tw-anchor`: the command line's names for [`Anchor`] (the profiler knows nothing of clap).

@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        Command::Evaluate(e) => run_evaluate(&e),
         Command::Generate(g) => {
             OutputFile::create(&g.out)?.write_with(|w| {
                 if g.realistic {
@@ -64,6 +65,43 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `kalipso evaluate`: analyses the paths with the default settings, then scores the result
+/// against the labels of their conn logs.
+fn run_evaluate(args: &crate::cli::EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let labels = crate::evaluate::read_labels(&args.paths)?;
+    if labels.files.is_empty() {
+        say(format_args!(
+            "no labelled conn log (a `label` column) in {}",
+            quoted_paths(&args.paths)
+        ));
+        return Ok(ExitCode::from(2));
+    }
+    let json = args.json.as_deref().map(OutputFile::create).transpose()?;
+    let analysis = analyze(&crate::Options::new(args.paths.iter().cloned()));
+    let scores = crate::evaluate::evaluate(&analysis, &labels.flows);
+    let mut out = std::io::stdout().lock();
+    for f in &labels.files {
+        writeln!(
+            out,
+            "labels: {}",
+            crate::text::clean(&f.display().to_string())
+        )?;
+    }
+    writeln!(
+        out,
+        "labelled flows: {} ({} line(s) skipped); evidence: {}, alerts: {}",
+        labels.flows.len(),
+        labels.skipped,
+        analysis.detections.evidence.len(),
+        analysis.detections.alerts.len()
+    )?;
+    out.write_all(crate::evaluate::text(&scores).as_bytes())?;
+    if let Some(f) = json {
+        f.write_with(|w| serde_json::to_writer_pretty(w, &scores).map_err(std::io::Error::from))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The output files of one run, created before the analysis starts.

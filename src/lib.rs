@@ -31,6 +31,7 @@ mod analysis;
 pub mod cli;
 mod command;
 pub mod detect;
+pub mod evaluate;
 pub mod export;
 pub mod flow;
 pub mod generate;

@@ -11,6 +11,7 @@ mod cli;
 mod conformance;
 mod corpus;
 mod detect;
+mod evaluate;
 mod fixtures;
 mod inputs;
 mod never_worse;
