@@ -7,7 +7,7 @@
 use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
@@ -18,12 +18,28 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         .iter()
         .map(|&i| cx.store.conns[i as usize].resp_h)
         .collect();
+    // Every address any answer of the window gave each name (A and AAAA, earlier and later):
+    // a name is "without connection" only when none of its addresses was contacted (the spec's
+    // name-level check: the AAAA record of a name whose A answer was used is not flagged).
+    let mut named: HashMap<String, Vec<IpAddr>> = HashMap::default();
+    for &i in &w.dns {
+        let d = &cx.store.dns[i as usize];
+        named
+            .entry(d.query.to_ascii_lowercase())
+            .or_default()
+            .extend(d.answers.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
+    }
+    // Zeek writes some DNS records twice (same uid, same query); Slips keys flows by uid, so
+    // the repeat is one record there
+    let mut records: HashSet<(&str, &str, &str)> = HashSet::default();
     for &i in &w.dns {
         let d = &cx.store.dns[i as usize];
         let q = d.query.to_ascii_lowercase();
         if q.is_empty() {
             continue;
         }
+        let repeat = !d.id.uid.is_empty()
+            && !records.insert((d.id.uid.as_str(), d.query.as_str(), d.qtype_name.as_str()));
         let flows = vec![FlowRef::Dns(i)];
         // DGA: many NXDOMAINs (distinct names; evidence at 10, 15, 20…, then the list starts over)
         if d.rcode_name.contains("NXDOMAIN")
@@ -66,15 +82,18 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 arpa.clear();
             }
         }
-        // an answer no connection of this window used
-        let ips: Vec<IpAddr> = d.answers.iter().filter_map(|a| a.parse().ok()).collect();
+        // an answer none of whose name's addresses a connection of this window used
+        let answered = d.answers.iter().any(|a| a.parse::<IpAddr>().is_ok());
         if d.rcode_name == "NOERROR"
-            && !ips.is_empty()
+            && answered
+            && !repeat
             && q.contains('.')
             && !q.ends_with(".arpa")
             && !q.ends_with(".local")
             && !q.contains("wpad")
-            && !ips.iter().any(|ip| contacted.contains(ip))
+            && !named
+                .get(&q)
+                .is_some_and(|ips| ips.iter().any(|ip| contacted.contains(ip)))
         {
             cx.add(Finding {
                 kind: EvidenceKind::DnsWithoutConnection,

@@ -797,6 +797,29 @@ fn dns_http_and_tls_scenarios() {
         .map(|e| e.attacker.to_string())
         .collect();
     assert_eq!(unused, ["unused.example"]);
+    // #13: at the name level, the AAAA answer of a name whose A answer was used is not flagged;
+    // a record Zeek wrote twice (same uid, name and type) is flagged once
+    let mut aaaa = dns(1.2, "used.example", &["2001:db8::1"]);
+    aaaa.qtype_name = "AAAA".into();
+    let twice = dns(1.7, "twice.example", &["93.1.1.8"]);
+    let d = run(
+        vec![web(2.0, [93, 1, 1, 1])],
+        vec![
+            dns(1.0, "used.example", &["93.1.1.1"]),
+            aaaa,
+            twice.clone(),
+            twice,
+        ],
+        vec![],
+        vec![],
+    );
+    let unused: Vec<_> = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "DNSWithoutConnection")
+        .map(|e| e.attacker.to_string())
+        .collect();
+    assert_eq!(unused, ["twice.example"]);
     // reverse-DNS scan: 10 PTR names within 2 s, not 9
     let arpa = |n: u8| {
         (0..n)
