@@ -129,7 +129,7 @@ kinds! {
     Port0Connection = "Port0Connection", "Anomaly.Connection", High;
     UnknownPort = "UnknownPort", "Anomaly.Connection", High;
     MultipleReconnectionAttempts = "MultipleReconnectionAttempts", "Anomaly.Connection", Medium;
-    ConnectionToMultiplePorts = "ConnectionToMultiplePorts", "Anomaly.Connection", Medium;
+    ConnectionToMultiplePorts = "ConnectionToMultiplePorts", "Anomaly.Connection", Info;
     SshSuccessful = "SSHSuccessful", "Anomaly.Connection", Info;
     NonHttpPort80Connection = "NonHttpPort80Connection", "Anomaly.Connection", Low;
     NonSslPort443Connection = "NonSslPort443Connection", "Anomaly.Connection", Medium;
