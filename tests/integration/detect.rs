@@ -790,12 +790,14 @@ fn dns_http_and_tls_scenarios() {
         vec![],
         vec![],
     );
-    let unused: Vec<_> = d
-        .evidence
-        .iter()
-        .filter(|e| e.kind == "DNSWithoutConnection")
-        .map(|e| e.attacker.to_string())
-        .collect();
+    let unused_names = |d: &Detections| -> Vec<String> {
+        d.evidence
+            .iter()
+            .filter(|e| e.kind == "DNSWithoutConnection")
+            .map(|e| e.attacker.to_string())
+            .collect()
+    };
+    let unused = unused_names(&d);
     assert_eq!(unused, ["unused.example"]);
     // #13: at the name level, the AAAA answer of a name whose A answer was used is not flagged;
     // a record Zeek wrote twice (same uid, name and type) is flagged once
@@ -813,12 +815,7 @@ fn dns_http_and_tls_scenarios() {
         vec![],
         vec![],
     );
-    let unused: Vec<_> = d
-        .evidence
-        .iter()
-        .filter(|e| e.kind == "DNSWithoutConnection")
-        .map(|e| e.attacker.to_string())
-        .collect();
+    let unused = unused_names(&d);
     assert_eq!(unused, ["twice.example"]);
     // reverse-DNS scan: 10 PTR names within 2 s, not 9
     let arpa = |n: u8| {

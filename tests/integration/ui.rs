@@ -9,13 +9,18 @@ use kalipso::ui::{App, draw, geo::Geo};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn screen(app: &mut App<'_>, w: u16, h: u16) -> String {
+/// One frame drawn on a `w`×`h` test terminal, fed back to the update step as the UI loop does.
+fn drawn(app: &mut App<'_>, w: u16, h: u16) -> ratatui::buffer::Buffer {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
     let mut shown = draw::Viewport::default();
     t.draw(|f| shown = draw::frame(f, app))
         .unwrap_or_else(|e| panic!("{e}"));
     app.update(Action::Drawn(shown));
-    let buf = t.backend().buffer().clone();
+    t.backend().buffer().clone()
+}
+
+fn screen(app: &mut App<'_>, w: u16, h: u16) -> String {
+    let buf = drawn(app, w, h);
     let mut out = String::new();
     for y in 0..buf.area.height {
         let line: String = (0..buf.area.width)
@@ -637,12 +642,7 @@ fn r12_ipv6_peers_are_never_cut_in_the_tables() {
 /// The screen with its styles: `⟦…⟧` opens where the foreground, background or modifiers
 /// change along a line (`⟦⟧` back to none), so a snapshot shows what colour and emphasis mark.
 fn styled_screen(app: &mut App<'_>, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap_or_else(|e| panic!("{e}"));
-    let mut shown = draw::Viewport::default();
-    t.draw(|f| shown = draw::frame(f, app))
-        .unwrap_or_else(|e| panic!("{e}"));
-    app.update(Action::Drawn(shown));
-    let buf = t.backend().buffer().clone();
+    let buf = drawn(app, w, h);
     let plain = ratatui::style::Style::default();
     let mut out = String::new();
     for y in 0..buf.area.height {
