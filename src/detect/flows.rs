@@ -26,6 +26,29 @@ fn near(m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64) -> bool {
         .is_some_and(|v| v.iter().any(|x| (x - t).abs() <= 300.0))
 }
 
+/// How long after a connection a DNS answer for its destination still counts as its
+/// resolution: Zeek writes a connection when it ends, and Slips re-checks a connection 15 s
+/// after it saw it.
+const DNS_GRACE: f64 = 15.0;
+/// How old a DNS answer may be and still count (Slips: 24 h).
+const DNS_MEMORY: f64 = 86_400.0;
+
+/// Whether a DNS answer of the capture (any client's, as Slips' `DNSresolution`) named `ip`
+/// between 24 h before `t` and shortly after it. An answer that comes only later in the day
+/// does not excuse an earlier connection.
+fn resolved_around(store: &crate::Store, ip: IpAddr, t: f64) -> bool {
+    let Some(r) = store.dns_resolution.get(&ip) else {
+        return false;
+    };
+    let first = r
+        .domains
+        .iter()
+        .filter_map(|(_, i)| store.dns.get(*i as usize))
+        .map(|d| d.id.ts)
+        .fold(f64::INFINITY, f64::min);
+    first <= t + DNS_GRACE && r.ts >= t - DNS_MEMORY
+}
+
 #[allow(clippy::too_many_lines)] // one block per rule, sharing the window's state
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let store = cx.store;
@@ -204,7 +227,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && tcp_udp
             && !svc.dns
             && !ignored(dst)
-            && !store.dns_resolution.contains_key(&dst)
+            && !resolved_around(store, dst, c.ts)
             && no_dns_seen.insert(dst)
         {
             add(

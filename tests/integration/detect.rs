@@ -780,6 +780,28 @@ fn dns_http_and_tls_scenarios() {
         .map(|e| party(e.victim.as_ref()))
         .collect();
     assert_eq!(no_dns, ["93.1.1.2"]);
+    // #13: an answer counts for the connections around and after it, not for those long
+    // before it (an answer late in the day used to excuse every earlier connection)
+    let d = run(
+        vec![web(2.0, [93, 1, 1, 3]), web(90.0, [93, 1, 1, 4])],
+        vec![
+            dns(100.0, "late.example", &["93.1.1.3"]),
+            dns(104.0, "soon.example", &["93.1.1.4"]),
+        ],
+        vec![],
+        vec![],
+    );
+    let no_dns: Vec<_> = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "ConnectionWithoutDNS")
+        .map(|e| party(e.victim.as_ref()))
+        .collect();
+    assert_eq!(
+        no_dns,
+        ["93.1.1.3"],
+        "the answer 14 s after a connection still counts"
+    );
     // DNS answer without connection
     let d = run(
         vec![web(2.0, [93, 1, 1, 1])],
