@@ -159,6 +159,7 @@ type ProfileResult = (
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let profiles: Vec<&Profile> = store.profiles.values().collect();
     let syms = context::sym_flags();
+    let p2p = flows::p2p_flows(&store.conns);
     // the notice/smtp/software/arp/ssh records of each profile, by window
     // (a capture of a busy LAN has millions of ARP records: their windows are found in
     // parallel, then grouped in record order)
@@ -180,6 +181,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 store,
                 syms: &syms,
                 cfg,
+                p2p: &p2p,
                 profile: p.ip,
                 window: w.number,
                 out: Vec::new(),

@@ -56,6 +56,8 @@ pub(crate) struct Ctx<'a> {
     pub store: &'a Store,
     pub syms: &'a [SymFlags],
     pub cfg: &'a DetectConfig,
+    /// The UDP flows that look like P2P when they are seen (see [`super::flows::p2p_flows`]).
+    pub p2p: &'a rustc_hash::FxHashSet<u32>,
     pub profile: IpAddr,
     pub window: i64,
     pub out: Vec<Evidence>,

@@ -26,6 +26,29 @@ fn near(m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64) -> bool {
         .is_some_and(|v| v.iter().any(|x| (x - t).abs() <= 300.0))
 }
 
+/// The UDP flows to ports above 30000 that Slips takes for P2P when it sees them: by then the
+/// capture has had at least 6 such flows to that destination, or 5 destinations with that many.
+/// Slips counts them over the whole input, in order, not per host or window.
+pub(crate) fn p2p_flows(conns: &[crate::record::Conn]) -> HashSet<u32> {
+    let mut flows_to: HashMap<IpAddr, u32> = HashMap::default();
+    let mut busy = 0usize;
+    let mut p2p = HashSet::default();
+    for (i, c) in conns.iter().enumerate() {
+        if c.proto != Proto::Udp || c.resp_p <= 30000 {
+            continue;
+        }
+        let n = flows_to.entry(c.resp_h).or_default();
+        *n += 1;
+        if *n == 6 {
+            busy += 1;
+        }
+        if *n >= 6 || busy >= 5 {
+            p2p.insert(i as u32);
+        }
+    }
+    p2p
+}
+
 /// How long after a connection a DNS answer for its destination still counts as its
 /// resolution: Zeek writes a connection when it ends, and Slips re-checks a connection 15 s
 /// after it saw it.
@@ -59,8 +82,6 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let mut multi_reported: HashMap<IpAddr, usize> = HashMap::default();
     let mut no_dns_seen: HashSet<IpAddr> = HashSet::default();
     let mut recognised = Recognised::default();
-    // P2P heuristic (Slips): UDP to high ports with many flows or many peers is not "unknown"
-    let mut p2p_flows: HashMap<IpAddr, u32> = HashMap::default();
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
         let f = cx.sym(c.service);
@@ -69,11 +90,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         } else if f.ssl {
             recognised.ssl.entry(c.resp_h).or_default().push(c.ts);
         }
-        if c.proto == Proto::Udp && c.resp_p > 30000 {
-            *p2p_flows.entry(c.resp_h).or_default() += 1;
-        }
     }
-    let p2p_peers = p2p_flows.values().filter(|n| **n >= 6).count();
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
         let dst = c.resp_h;
@@ -119,14 +136,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 },
             );
         }
-        // unknown destination port (once per destination, port and protocol)
-        let p2p = c.proto == Proto::Udp
-            && c.resp_p > 30000
-            && (p2p_flows.get(&dst).copied().unwrap_or(0) >= 6 || p2p_peers >= 5);
+        // unknown destination port (once per destination, port and protocol); a service Zeek
+        // recognised on an unusual port is still an unknown port to Slips (5060/udp `sip`)
         if tcp_udp
             && c.ts <= scanner
-            && !p2p
-            && c.service.is_empty()
+            && !cx.p2p.contains(&i)
             && ports::service_name(c.resp_p, c.proto).is_none()
             && unknown_seen.insert((dst, c.resp_p, c.proto))
         {

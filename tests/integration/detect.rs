@@ -224,6 +224,44 @@ fn long_connections_rejections_port_zero_and_uploads() {
         5,
     );
     assert_eq!(count(&one(unknown.clone()), "UnknownPort"), 1);
+    // #13: a service Zeek recognised on an unknown port does not make the port known (Slips)
+    let with_service = Conn {
+        service: Sym::new("http"),
+        ..unknown.clone()
+    };
+    assert_eq!(count(&one(with_service), "UnknownPort"), 1);
+    // #13: P2P-like UDP is counted over the whole input, in order: the first five flows to a
+    // destination's high ports are unknown ports, the sixth (from another host) is P2P
+    let udp = |ts: f64, src: [u8; 4], port: u16| Conn {
+        orig_h: ip(src),
+        ..conn(
+            ts,
+            [93, 1, 1, 7],
+            port,
+            Proto::Udp,
+            ConnState::SF,
+            1.0,
+            10,
+            5,
+        )
+    };
+    let mut flows: Vec<Conn> = (0..5u16)
+        .map(|k| udp(f64::from(k), [10, 0, 0, 8], 40_000 + k))
+        .collect();
+    flows.push(udp(10.0, [10, 0, 0, 9], 40_100));
+    let d = detect(flows, vec![]);
+    let unknown_from = |d: &Detections, src: [u8; 4]| {
+        d.evidence
+            .iter()
+            .filter(|e| e.kind == "UnknownPort" && e.profile == ip(src))
+            .count()
+    };
+    assert_eq!(unknown_from(&d, [10, 0, 0, 8]), 5);
+    assert_eq!(
+        unknown_from(&d, [10, 0, 0, 9]),
+        0,
+        "the sixth flow to the destination is P2P, though it is the host's only one"
+    );
     let known = Conn {
         resp_p: 22,
         ..unknown.clone()
