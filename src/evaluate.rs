@@ -92,16 +92,12 @@ pub struct Evaluation {
     pub unlabelled_alerts: u64,
 }
 
-/// Reads the labels of every labelled conn log under `paths` (directories are searched
-/// recursively; `.gz` files are read through gzip).
+/// Reads the labels of every labelled conn log under `paths`, found as the analysis finds its
+/// logs ([`crate::input::conn_logs`]: directories searched recursively, `.gz` read through
+/// gzip, the `#path` header naming the log).
 pub fn read_labels(paths: &[PathBuf]) -> anyhow::Result<Labels> {
-    let mut files = Vec::new();
-    for p in paths {
-        collect(p, &mut files)?;
-    }
-    files.sort();
     let mut labels = Labels::default();
-    for f in files {
+    for f in crate::input::conn_logs(paths) {
         if read_file(&f, &mut labels)? {
             labels.files.push(f);
         }
@@ -109,33 +105,13 @@ pub fn read_labels(paths: &[PathBuf]) -> anyhow::Result<Labels> {
     Ok(labels)
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(path).with_context(|| format!("'{}'", path.display()))?;
-    if meta.is_dir() {
-        let entries = std::fs::read_dir(path).with_context(|| format!("'{}'", path.display()))?;
-        for e in entries {
-            let e = e.with_context(|| format!("'{}'", path.display()))?;
-            collect(&e.path(), out)?;
-        }
-    } else {
-        out.push(path.to_path_buf());
-    }
-    Ok(())
-}
-
-/// Reads one file's labelled conn rows into `labels`; false when it is not a labelled conn log.
+/// Reads one conn log's labelled rows into `labels`; false when it has no `label` column.
 fn read_file(path: &Path, labels: &mut Labels) -> anyhow::Result<bool> {
-    let file = std::fs::File::open(path).with_context(|| format!("'{}'", path.display()))?;
-    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
+    let reader = crate::input::open_log(path).with_context(|| format!("'{}'", path.display()))?;
     let mut lines = std::io::BufReader::new(reader);
     let mut line = Vec::new();
     // column indices of ts, id.orig_h and label, once the header named them
     let mut cols: Option<(usize, usize, usize)> = None;
-    let mut is_conn = true;
     let mut line_no = 0u64;
     loop {
         line.clear();
@@ -149,9 +125,7 @@ fn read_file(path: &Path, labels: &mut Labels) -> anyhow::Result<bool> {
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\n', '\r']);
         if let Some(h) = text.strip_prefix('#') {
-            if let Some(p) = h.strip_prefix("path\t") {
-                is_conn = p.trim() == "conn";
-            } else if let Some(f) = h.strip_prefix("fields\t") {
+            if let Some(f) = h.strip_prefix("fields\t") {
                 let names: Vec<&str> = f.split('\t').collect();
                 let at = |name: &str| names.iter().position(|x| *x == name);
                 cols = match (at("ts"), at("id.orig_h"), at("label")) {
@@ -161,12 +135,9 @@ fn read_file(path: &Path, labels: &mut Labels) -> anyhow::Result<bool> {
             }
             continue;
         }
-        let Some((ts_at, src_at, label_at)) = cols.filter(|_| is_conn) else {
-            // a log that is not a labelled conn log: nothing to read after its header
-            if line_no > 16 {
-                return Ok(false);
-            }
-            continue;
+        // the header is over: a log without labels has nothing more to read
+        let Some((ts_at, src_at, label_at)) = cols else {
+            return Ok(false);
         };
         let fields: Vec<&str> = text.split('\t').collect();
         let parsed = (|| {
@@ -186,7 +157,7 @@ fn read_file(path: &Path, labels: &mut Labels) -> anyhow::Result<bool> {
             None => labels.skipped += 1,
         }
     }
-    Ok(cols.is_some() && is_conn)
+    Ok(cols.is_some())
 }
 
 /// Scores an analysis against labelled flows (see the module's documentation for the units).

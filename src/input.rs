@@ -271,6 +271,27 @@ fn capture_name(path: &Path) -> bool {
         .any(|ext| name.ends_with(ext))
 }
 
+/// The Zeek conn logs (not captures) behind `paths`, found and ordered as [`read`] finds them,
+/// for tools that read a column the analysis leaves alone (`kalipso evaluate`'s labels).
+/// Streams are left out: the analysis reads them once.
+pub fn conn_logs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let files: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| !stream::is_stream(p))
+        .cloned()
+        .collect();
+    discover(&files, &mut Vec::new())
+        .into_iter()
+        .filter(|c| c.kind == LogKind::Conn && !c.capture)
+        .map(|c| c.path)
+        .collect()
+}
+
+/// A log file to read from its start, gunzipped when it is gzip (by its magic bytes).
+pub fn open_log(path: &Path) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+    zeek::gunzip(Box::new(std::fs::File::open(path)?))
+}
+
 /// Expands the user's paths into the files to read, in a deterministic order.
 fn discover(paths: &[PathBuf], failures: &mut Vec<FileReport>) -> Vec<Candidate> {
     let mut out = Vec::new();

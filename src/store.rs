@@ -26,6 +26,9 @@ use std::net::IpAddr;
 /// `DNSresolution[ip]`: what the capture's own DNS answers say about an IP (spec §1.9).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resolution {
+    /// Time of the first answer that named the IP (what `ConnectionWithoutDNS` compares a
+    /// connection's time with; not part of Slips' key).
+    pub first_ts: f64,
     /// Time of the last answer that named the IP.
     pub ts: f64,
     /// uid of that answer.
@@ -197,7 +200,11 @@ impl Store {
                 let Ok(ip) = answer.parse::<IpAddr>() else {
                     continue;
                 };
-                let r = out.entry(ip).or_default();
+                let r = out.entry(ip).or_insert_with(|| Resolution {
+                    first_ts: d.id.ts,
+                    ..Resolution::default()
+                });
+                r.first_ts = r.first_ts.min(d.id.ts);
                 if named.insert((ip, d.query.as_str())) {
                     r.domains.push((d.query.clone(), di as u32));
                 }

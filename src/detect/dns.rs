@@ -18,23 +18,35 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         .iter()
         .map(|&i| cx.store.conns[i as usize].resp_h)
         .collect();
-    // Every address any answer of the window gave each name (A and AAAA, earlier and later):
-    // a name is "without connection" only when none of its addresses was contacted (the spec's
-    // name-level check: the AAAA record of a name whose A answer was used is not flagged).
-    let mut named: HashMap<String, Vec<IpAddr>> = HashMap::default();
-    for &i in &w.dns {
-        let d = &cx.store.dns[i as usize];
-        named
-            .entry(d.query.to_ascii_lowercase())
-            .or_default()
-            .extend(d.answers.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
+    // Each record's name in lower case, and whether it answered with an address: worked out
+    // once for the rules below.
+    let names: Vec<(String, bool)> = w
+        .dns
+        .iter()
+        .map(|&i| {
+            let d = &cx.store.dns[i as usize];
+            let answered = d.answers.iter().any(|a| a.parse::<IpAddr>().is_ok());
+            (d.query.to_ascii_lowercase(), answered)
+        })
+        .collect();
+    // Whether a connection of this window went to any address any answer of the window gave a
+    // name (A and AAAA, earlier and later): a name is "without connection" only when none was
+    // (the spec's name-level check: the AAAA record of a name whose A answer was used is not
+    // flagged).
+    let mut used: HashMap<&str, bool> = HashMap::default();
+    for (&i, (q, _)) in w.dns.iter().zip(&names) {
+        let hit = cx.store.dns[i as usize]
+            .answers
+            .iter()
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .any(|ip| contacted.contains(&ip));
+        *used.entry(q.as_str()).or_default() |= hit;
     }
     // Zeek writes some DNS records twice (same uid, same query); Slips keys flows by uid, so
     // the repeat is one record there
     let mut records: HashSet<(&str, &str, &str)> = HashSet::default();
-    for &i in &w.dns {
+    for (&i, (q, answered)) in w.dns.iter().zip(&names) {
         let d = &cx.store.dns[i as usize];
-        let q = d.query.to_ascii_lowercase();
         if q.is_empty() {
             continue;
         }
@@ -45,8 +57,8 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         if d.rcode_name.contains("NXDOMAIN")
             && !q.ends_with(".arpa")
             && !q.ends_with(".local")
-            && !cx.cfg.whitelist.matches(&q)
-            && !nx.contains(&q)
+            && !cx.cfg.whitelist.matches(q)
+            && !nx.contains(q)
         {
             nx.push(q.clone());
             if nx.len() >= 10 && nx.len() % 5 == 0 {
@@ -65,7 +77,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
         // reverse-DNS scan: 10 distinct in-addr.arpa names within 2 s
-        if q.ends_with(".in-addr.arpa") && !arpa.iter().any(|a| a.1 == q) {
+        if q.ends_with(".in-addr.arpa") && !arpa.iter().any(|a| a.1 == *q) {
             arpa.push((d.id.ts, q.clone()));
             arpa.retain(|a| d.id.ts - a.0 <= 2.0);
             if arpa.len() >= 10 {
@@ -83,25 +95,24 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
         // an answer none of whose name's addresses a connection of this window used
-        let answered = d.answers.iter().any(|a| a.parse::<IpAddr>().is_ok());
         if d.rcode_name == "NOERROR"
-            && answered
+            && *answered
             && !repeat
             && q.contains('.')
             && !q.ends_with(".arpa")
             && !q.ends_with(".local")
             && !q.contains("wpad")
-            && !named
-                .get(&q)
-                .is_some_and(|ips| ips.iter().any(|ip| contacted.contains(ip)))
+            && !used.get(q.as_str()).copied().unwrap_or(false)
         {
             cx.add(Finding {
                 kind: EvidenceKind::DnsWithoutConnection,
-                attacker: Party::name(&q),
+                attacker: Party::name(q),
                 victim: Some(cx.me()),
                 level: None,
                 confidence: 0.8,
-                payload: Payload::DnsWithoutConnection { domain: q.into() },
+                payload: Payload::DnsWithoutConnection {
+                    domain: q.as_str().into(),
+                },
                 ts: d.id.ts,
                 flows,
             });

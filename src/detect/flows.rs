@@ -60,16 +60,10 @@ const DNS_MEMORY: f64 = 86_400.0;
 /// between 24 h before `t` and shortly after it. An answer that comes only later in the day
 /// does not excuse an earlier connection.
 fn resolved_around(store: &crate::Store, ip: IpAddr, t: f64) -> bool {
-    let Some(r) = store.dns_resolution.get(&ip) else {
-        return false;
-    };
-    let first = r
-        .domains
-        .iter()
-        .filter_map(|(_, i)| store.dns.get(*i as usize))
-        .map(|d| d.id.ts)
-        .fold(f64::INFINITY, f64::min);
-    first <= t + DNS_GRACE && r.ts >= t - DNS_MEMORY
+    store
+        .dns_resolution
+        .get(&ip)
+        .is_some_and(|r| r.first_ts <= t + DNS_GRACE && r.ts >= t - DNS_MEMORY)
 }
 
 #[allow(clippy::too_many_lines)] // one block per rule, sharing the window's state

@@ -408,7 +408,7 @@ pub(crate) fn open_head(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
 }
 
 /// `f`, decompressed when it starts with gzip's magic bytes.
-fn gunzip(mut f: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+pub(crate) fn gunzip(mut f: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic)?;
     let head = std::io::Cursor::new(magic[..n].to_vec());

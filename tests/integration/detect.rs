@@ -811,12 +811,14 @@ fn dns_http_and_tls_scenarios() {
         vec![],
         vec![],
     );
-    let no_dns: Vec<_> = d
-        .evidence
-        .iter()
-        .filter(|e| e.kind == "ConnectionWithoutDNS")
-        .map(|e| party(e.victim.as_ref()))
-        .collect();
+    let unresolved = |d: &Detections| -> Vec<String> {
+        d.evidence
+            .iter()
+            .filter(|e| e.kind == "ConnectionWithoutDNS")
+            .map(|e| party(e.victim.as_ref()))
+            .collect()
+    };
+    let no_dns = unresolved(&d);
     assert_eq!(no_dns, ["93.1.1.2"]);
     // #13: an answer counts for the connections around and after it, not for those long
     // before it (an answer late in the day used to excuse every earlier connection)
@@ -829,12 +831,7 @@ fn dns_http_and_tls_scenarios() {
         vec![],
         vec![],
     );
-    let no_dns: Vec<_> = d
-        .evidence
-        .iter()
-        .filter(|e| e.kind == "ConnectionWithoutDNS")
-        .map(|e| party(e.victim.as_ref()))
-        .collect();
+    let no_dns = unresolved(&d);
     assert_eq!(
         no_dns,
         ["93.1.1.3"],

@@ -25,14 +25,20 @@ fn lines_of(app: &App<'_>, t: &Tuple, chunk: usize) -> usize {
         .dns_resolution
         .get(&t.remote)
         .map_or(0, |r| r.domains.len());
-    let snis = app.store.sni.get(&t.remote).map_or(0, |v| {
-        v.iter()
-            .rev()
-            .take(3)
-            .filter(|s| s.1 == t.port && t.proto == Proto::Tcp)
-            .count()
-    });
-    letters.max(domains).max(snis).max(1)
+    letters.max(domains).max(snis_of(app, t).count()).max(1)
+}
+
+/// The SNIs a tuple shows: of the last three server names seen for its address, those on its
+/// port, for TCP tuples.
+fn snis_of<'s>(app: &App<'s>, t: &Tuple) -> impl Iterator<Item = &'s str> {
+    let (port, tcp) = (t.port, t.proto == Proto::Tcp);
+    app.store
+        .sni
+        .get(&t.remote)
+        .into_iter()
+        .flat_map(|v| v.iter().rev().take(3))
+        .filter(move |s| tcp && s.1 == port)
+        .map(|s| s.0.as_str())
 }
 
 /// The first row to show so that the selected row is on a page of `h` lines: rows are as tall
@@ -126,22 +132,10 @@ pub(crate) fn tuples_view(
             .get(&t.remote)
             .map(|r| r.domains.iter().map(|d| clean(&d.0)).collect())
             .unwrap_or_default();
-        let snis: Vec<String> = app
-            .store
-            .sni
-            .get(&t.remote)
-            .map(|v| {
-                v.iter()
-                    .rev()
-                    .take(3)
-                    .filter(|s| s.1 == t.port && t.proto == Proto::Tcp)
-                    .map(|s| clean(&s.0))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let snis: Vec<String> = snis_of(app, t).map(clean).collect();
         // a long letter string is cut to what fits, with its length said
         let room = h - used;
-        let mut height = letters.len().max(domains.len()).max(snis.len()).max(1);
+        let mut height = lines_of(app, t, chunk);
         let mut letter_lines = letters;
         if height > room {
             height = room.max(1);
