@@ -98,6 +98,7 @@ impl From<DirectionArg> for Direction {
 /// `kalipso analyze`.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
 pub struct AnalyzeArgs {
     /// Captures, Zeek log directories or files; `-` for standard input.
     #[arg(required = true, value_name = "PATH")]
@@ -144,6 +145,10 @@ pub struct AnalyzeArgs {
     /// width (Slips v1.0.0: 0.1, i.e. 6 for one-hour windows).
     #[arg(long, value_name = "X", default_value_t = 0.1)]
     pub alert_threshold: f64,
+    /// Let kalipso's attack rules (inbound probes from outside, login brute force) count only
+    /// toward the threshold, as Slips' own rules do, instead of alerting on their own.
+    #[arg(long)]
+    pub no_attack_alerts: bool,
     /// Threat intelligence: a file or directory of Slips TI CSVs (IPs, ranges, domains, JA3)
     /// or plain one-per-line lists (repeatable).
     #[arg(long, value_name = "PATH")]
@@ -202,6 +207,7 @@ pub struct GenerateArgs {
 
 /// Validated analysis settings.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
 pub struct AnalyzeConfig {
     /// Inputs.
     pub paths: Vec<PathBuf>,
@@ -219,6 +225,8 @@ pub struct AnalyzeConfig {
     pub geoip: Vec<PathBuf>,
     /// Alert threshold per minute of window width.
     pub alert_threshold: f64,
+    /// Whether kalipso's attack evidence alerts on its own.
+    pub attack_alerts: bool,
     /// Threat-intelligence paths.
     pub ti: Vec<PathBuf>,
     /// Whitelist files.
@@ -280,13 +288,20 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
                 tw_width: a.tw_width,
                 anchor: a.tw_anchor.into(),
                 direction: a.direction.into(),
+                home_net_source: if a.home_net.is_empty() {
+                    crate::profile::HomeNetSource::PrivateRanges
+                } else {
+                    crate::profile::HomeNetSource::Given
+                },
                 home_net,
+                ..ProfileConfig::default()
             },
             threads: a.threads,
             no_ui: a.no_ui,
             quiet: a.quiet,
             geoip: a.geoip,
             alert_threshold: a.alert_threshold,
+            attack_alerts: !a.no_attack_alerts,
             ti: a.ti,
             whitelist: a.whitelist,
             output: a.output,

@@ -168,6 +168,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         timeouts: cfg.timeouts,
         detect: detect::DetectConfig {
             alert_threshold: cfg.alert_threshold,
+            attack_alerts: cfg.attack_alerts,
             ti,
             whitelist,
         },

@@ -13,6 +13,7 @@
 //! [`crate::Analysis`].
 
 pub mod alerts;
+mod attempts;
 pub mod beacon;
 mod blacklists;
 mod context;
@@ -21,11 +22,13 @@ mod events;
 pub mod evidence;
 mod flows;
 mod http;
+mod inbound;
 pub mod rank;
 mod scans;
 pub mod ti;
 mod tls;
 mod upload;
+pub mod victims;
 
 pub use alerts::{Alert, alerts};
 pub use evidence::{Evidence, EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
@@ -48,6 +51,8 @@ const WINDOW_RULES: &[WindowRule] = &[
     scans::run,
     flows::run,
     scans::icmp_sweeps,
+    inbound::run,
+    attempts::run,
     upload::run,
     blacklists::run,
     dns::run,
@@ -61,6 +66,9 @@ const WINDOW_RULES: &[WindowRule] = &[
 pub struct DetectConfig {
     /// Alert threshold per minute of window width (Slips v1.0.0: 0.1).
     pub alert_threshold: f64,
+    /// Whether the evidence of kalipso's attack rules (an inbound probe, a login brute force)
+    /// raises an alert by itself ([`EvidenceKind::alerts_alone`]).
+    pub attack_alerts: bool,
     /// Threat intelligence.
     pub ti: ti::ThreatIntel,
     /// Whitelist.
@@ -71,6 +79,7 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             alert_threshold: 0.1,
+            attack_alerts: true,
             ti: ti::ThreatIntel::default(),
             whitelist: ti::Whitelist::default(),
         }
@@ -90,6 +99,8 @@ pub struct Detections {
     pub ti_hits: BTreeMap<String, String>,
     /// Every profile with evidence, scored, highest score first.
     pub ranking: Vec<rank::Suspect>,
+    /// Home hosts that outside hosts probed, most attackers first.
+    pub victims: Vec<victims::Victim>,
 }
 
 impl Detections {
@@ -231,7 +242,9 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     d.alerts = alerts(
         &d.evidence,
         cfg.alert_threshold * store.config.tw_width / 60.0,
+        cfg.attack_alerts,
     );
     d.ranking = rank::rank(&d.evidence, &d.alerts);
+    d.victims = victims::victims(store, &d.evidence);
     d
 }

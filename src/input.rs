@@ -476,6 +476,10 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             .or_default() += report.records;
         input.summary.add_file(report);
         input.batch.other += batch.other;
+        input
+            .batch
+            .local_hosts
+            .extend(batch.local_hosts.iter().copied());
         parts.push(batch);
     }
     for f in failures {

@@ -21,7 +21,7 @@ use letters::LetterState;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use thin_vec::ThinVec;
 use window::{Anchor, Grid};
@@ -47,9 +47,43 @@ pub struct ProfileConfig {
     pub anchor: Anchor,
     /// Which destinations get a server side.
     pub direction: Direction,
-    /// The home network (decides server sides in `out` mode).
+    /// The home network (decides server sides in `out` mode, and which flows come from
+    /// outside for the detections).
     #[serde(serialize_with = "ser_nets")]
     pub home_net: Vec<IpNet>,
+    /// Public addresses that Zeek marked local (`local_orig`/`local_resp`), also in the home
+    /// network; learnt from the input unless `--home-net` was given.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub zeek_local: BTreeSet<IpAddr>,
+    /// Where the home network came from.
+    pub home_net_source: HomeNetSource,
+}
+
+/// Where the home network came from, as the report says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HomeNetSource {
+    /// The private and unique-local ranges: no `--home-net`, and the logs mark no public
+    /// address local.
+    #[default]
+    PrivateRanges,
+    /// The private ranges and the public addresses Zeek marked local.
+    ZeekLocal,
+    /// `--home-net`.
+    Given,
+}
+
+impl HomeNetSource {
+    /// How the report words it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            HomeNetSource::PrivateRanges => "the private ranges: no --home-net given",
+            HomeNetSource::ZeekLocal => {
+                "the private ranges and the addresses Zeek marked local in local_orig/local_resp"
+            }
+            HomeNetSource::Given => "from --home-net",
+        }
+    }
 }
 
 fn ser_nets<S: serde::Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
@@ -71,13 +105,32 @@ impl Default for ProfileConfig {
             anchor: Anchor::Global,
             direction: Direction::Out,
             home_net: default_home_net(),
+            zeek_local: BTreeSet::new(),
+            home_net_source: HomeNetSource::PrivateRanges,
         }
     }
 }
 
 impl ProfileConfig {
     fn serves(&self, ip: IpAddr) -> bool {
-        self.direction == Direction::All || self.home_net.iter().any(|n| n.contains(&ip))
+        self.direction == Direction::All || self.is_home(ip)
+    }
+
+    /// Whether `ip` is in the home network.
+    pub fn is_home(&self, ip: IpAddr) -> bool {
+        self.home_net.iter().any(|n| n.contains(&ip))
+            || (!self.zeek_local.is_empty() && self.zeek_local.contains(&ip))
+    }
+
+    /// The same settings with the public addresses Zeek marked local in the home network,
+    /// unless the home network was given.
+    #[must_use]
+    pub fn with_zeek_local(mut self, local: &std::collections::HashSet<IpAddr>) -> Self {
+        if self.home_net_source != HomeNetSource::Given && !local.is_empty() {
+            self.zeek_local = local.iter().copied().collect();
+            self.home_net_source = HomeNetSource::ZeekLocal;
+        }
+        self
     }
 }
 

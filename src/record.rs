@@ -108,6 +108,15 @@ impl ConnState {
         }
     }
 
+    /// The states of a connection whose originator's SYN got no SYN-ACK: unanswered (`S0`),
+    /// rejected (`REJ`), given up (`RSTOS0`), or closed before any answer (`SH`).
+    pub fn unanswered_syn(self) -> bool {
+        matches!(
+            self,
+            ConnState::S0 | ConnState::REJ | ConnState::RSTOS0 | ConnState::SH
+        )
+    }
+
     /// Zeek's spelling (`-` for unset).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -60,6 +60,8 @@ pub struct Report<'a> {
     /// Every profile with evidence: `{ip, score, alerts, windows, evidence}` (evidence counted
     /// per kind), highest score first.
     pub ranking: &'a [Suspect],
+    /// Home hosts that outside hosts probed, most attackers first.
+    pub victims: &'a [crate::detect::victims::Victim],
     /// The beacons reported as evidence, highest score first.
     pub beacons: Vec<BeaconSummary>,
     /// The alerts, each with its evidence (empty in the bounded text report).
@@ -74,6 +76,37 @@ pub struct Report<'a> {
     /// How much was built.
     #[serde(skip)]
     pub detail: Detail,
+}
+
+/// Which home network the analysis used and where it came from.
+fn home_net_line(config: &ProfileConfig) -> String {
+    use crate::profile::HomeNetSource;
+    const SHOWN: usize = 5;
+    let nets: Vec<String> = config.home_net.iter().map(ToString::to_string).collect();
+    let mut line = format!(
+        "Home network: {} ({})",
+        nets.join(", "),
+        config.home_net_source.describe()
+    );
+    if config.home_net_source == HomeNetSource::ZeekLocal {
+        let hosts: Vec<String> = config
+            .zeek_local
+            .iter()
+            .take(SHOWN)
+            .map(ToString::to_string)
+            .collect();
+        let _ = write!(
+            line,
+            "; marked local: {}{}",
+            hosts.join(", "),
+            if config.zeek_local.len() > SHOWN {
+                format!(" and {} more", config.zeek_local.len() - SHOWN)
+            } else {
+                String::new()
+            }
+        );
+    }
+    line
 }
 
 /// A beacon that became evidence.
@@ -346,6 +379,7 @@ impl<'a> Report<'a> {
                 .collect(),
             evidence: detections.evidence.len(),
             ranking: &detections.ranking,
+            victims: &detections.victims,
             beacons,
             alerts,
             alert_count: detections.alerts.len(),
@@ -468,6 +502,7 @@ impl<'a> Report<'a> {
             "Profiles: {}, time windows: {} ({} s wide, {grid})",
             self.profiles, self.windows, self.config.tw_width
         );
+        let _ = writeln!(s, "{}", home_net_line(self.config));
         let alerted = self.ranking.iter().filter(|r| r.alerts > 0).count();
         let _ = writeln!(
             s,
@@ -475,6 +510,7 @@ impl<'a> Report<'a> {
             self.evidence, self.alert_count, self.alerted_windows,
         );
         self.suspects_text(&mut s);
+        self.victims_text(&mut s);
         self.beacons_text(&mut s);
         if !all_alerts || self.detail == Detail::Triage {
             if self.alert_count > 0 {
@@ -550,7 +586,7 @@ impl Report<'_> {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "Suspects (alerted first, then by score; {} of {}):",
+            "Suspects (alerted first, then Internet probers and the rest by score; {} of {}):",
             order.len().min(SUSPECTS),
             order.len()
         );
@@ -575,6 +611,24 @@ impl Report<'_> {
                 format!("timewindow{}", r.worst_window),
                 r.kinds_text(3)
             );
+        }
+    }
+
+    /// Home hosts probed from outside, one line each.
+    fn victims_text(&self, s: &mut String) {
+        const VICTIMS: usize = 10;
+        if self.victims.is_empty() {
+            return;
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "Home hosts attacked from outside ({} of {}; each outside host is alerted as InboundProbe):",
+            self.victims.len().min(VICTIMS),
+            self.victims.len()
+        );
+        for v in self.victims.iter().take(VICTIMS) {
+            let _ = writeln!(s, "  {:<39} {}", v.ip, v.summary(8));
         }
     }
 

@@ -99,6 +99,7 @@ impl Store {
     /// first record time).
     pub fn build(batch: Batch, anchor: f64, config: ProfileConfig) -> Store {
         let t = std::time::Instant::now();
+        let config = config.with_zeek_local(&batch.local_hosts);
         let profiles = profile::build(&batch, &config, anchor);
         if std::env::var_os("KALIPSO_TIMINGS").is_some() {
             let tuples: usize = profiles

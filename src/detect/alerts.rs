@@ -23,7 +23,9 @@ pub struct Alert {
 }
 
 /// The alerts of `evidence` (sorted by profile, window and time) at `threshold` per window.
-pub fn alerts(evidence: &[Evidence], threshold: f64) -> Vec<Alert> {
+/// With `attack_alerts`, evidence of a kind that [alerts alone](super::EvidenceKind::alerts_alone)
+/// closes an alert at once, with the evidence summed before it.
+pub fn alerts(evidence: &[Evidence], threshold: f64, attack_alerts: bool) -> Vec<Alert> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < evidence.len() {
@@ -35,7 +37,7 @@ pub fn alerts(evidence: &[Evidence], threshold: f64) -> Vec<Alert> {
             if e.profile_is_attacker && e.weight() > 0.0 {
                 acc += e.weight();
                 ids.push(i);
-                if acc >= threshold - 1e-9 {
+                if acc >= threshold - 1e-9 || (attack_alerts && e.kind.alerts_alone()) {
                     out.push(Alert {
                         profile: ip,
                         window: n,
@@ -86,7 +88,7 @@ mod tests {
             ev(a, 1, 6.5, ThreatLevel::High, 1.0, true),
             ev(a, 2, 7.0, ThreatLevel::High, 1.0, true),
         ];
-        let al = alerts(&e, 2.0);
+        let al = alerts(&e, 2.0, true);
         assert_eq!(al.len(), 2, "{al:?}");
         assert_eq!(al[0].evidence, vec![0, 2, 3], "0.8 + 0.8 + 0.4 = 2.0");
         assert_eq!(
@@ -95,6 +97,6 @@ mod tests {
             "a second alert from new evidence"
         );
         assert!(al.iter().all(|a| a.window == 1));
-        assert!(alerts(&e, 100.0).is_empty());
+        assert!(alerts(&e, 100.0, true).is_empty());
     }
 }

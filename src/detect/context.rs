@@ -35,6 +35,13 @@ pub(crate) struct SymFlags {
     pub ssh: bool,
     /// A history with `^` (the originator was flipped).
     pub flipped: bool,
+    /// A history that starts with the originator's SYN (`S`).
+    pub syn_first: bool,
+    /// No history (unset, or a log without the column).
+    pub empty: bool,
+    /// Zeek saw the whole handshake (`S`… then `h`) and no bad checksum or content gap
+    /// (`c`, `g`), so it had the payload to recognise a protocol in.
+    pub readable: bool,
 }
 
 /// The flags of every symbol interned so far, indexed by [`Sym::index`].
@@ -47,6 +54,9 @@ pub(crate) fn sym_flags() -> Vec<SymFlags> {
             dns: s.contains("dns"),
             ssh: s.contains("ssh"),
             flipped: s.contains('^'),
+            syn_first: s.starts_with('S'),
+            empty: s.is_empty(),
+            readable: s.starts_with('S') && s.contains('h') && !s.contains(['c', 'C', 'g', 'G']),
         })
         .collect()
 }

@@ -141,6 +141,23 @@ kinds! {
     IncompatibleCn = "IncompatibleCN", "Anomaly.Connection", Medium;
     UnsolicitedArp = "UnsolicitedARP", "Anomaly.Connection", Info;
     ArpOutsideLocalNetwork = "ARPOutsideLocalNetwork", "Anomaly.Connection", Low;
+    // kalipso's own kinds (Slips has no rule for them)
+    InboundProbe = "InboundProbe", "Recon.Scanning", High;
+    LoginBruteforce = "LoginBruteforce", "Attempt.Login", High;
+    UnansweredAttempts = "UnansweredAttempts", "Intrusion.Botnet", High;
+}
+
+impl EvidenceKind {
+    /// Kinds that raise an alert by themselves (kalipso's attack rules): one inbound probe or
+    /// brute force weighs far less than a window's threshold, yet is an attack.
+    pub fn alerts_alone(self) -> bool {
+        matches!(
+            self,
+            EvidenceKind::InboundProbe
+                | EvidenceKind::LoginBruteforce
+                | EvidenceKind::UnansweredAttempts
+        )
+    }
 }
 
 impl fmt::Display for EvidenceKind {
@@ -282,6 +299,30 @@ pub enum Payload {
     SshPasswordGuessing {
         dst: IpAddr,
         failures: u32,
+    },
+    /// Unsolicited connection attempts from outside to home hosts (kalipso).
+    InboundProbe {
+        /// The first victim (by address).
+        victim: IpAddr,
+        victims: u32,
+        /// Ports and protocols tried, in order.
+        ports: Vec<(u16, Proto)>,
+        attempts: u32,
+        answered: u32,
+    },
+    /// Many unanswered connection attempts to one outside port no service uses (kalipso).
+    UnansweredAttempts {
+        dst: IpAddr,
+        port: u16,
+        attempts: u32,
+        minutes: u32,
+    },
+    /// Many short completed connections to one login service (kalipso).
+    LoginBruteforce {
+        dst: IpAddr,
+        port: u16,
+        service: &'static str,
+        attempts: u32,
     },
     DataUpload {
         dst: IpAddr,
@@ -511,6 +552,56 @@ impl Evidence {
             Payload::SshPasswordGuessing { dst, failures } => write!(
                 s,
                 "password guessing to {dst}: {failures} failed SSH logins. by Slips"
+            ),
+            Payload::InboundProbe {
+                victim,
+                victims,
+                ports,
+                attempts,
+                answered,
+            } => {
+                const PORTS: usize = 8;
+                let whom = if *victims == 1 {
+                    victim.to_string()
+                } else {
+                    format!("{victims} home hosts")
+                };
+                write!(
+                    s,
+                    "{attempts} unsolicited connection attempt(s) from outside the home network to {whom} on "
+                )?;
+                for (i, (port, proto)) in ports.iter().take(PORTS).enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    write!(s, "{port}/{}", proto.as_str())?;
+                }
+                if ports.len() > PORTS {
+                    write!(s, " and {} more ports", ports.len() - PORTS)?;
+                }
+                match answered {
+                    0 => s.push_str(", none answered."),
+                    n => write!(s, ", {n} answered.")?,
+                }
+                Ok(())
+            }
+            Payload::UnansweredAttempts {
+                dst,
+                port,
+                attempts,
+                minutes,
+            } => write!(
+                s,
+                "{attempts} unanswered connection attempts from {me} to {dst}:{port}/tcp over {minutes} minutes: a command-and-control server that is down or blocked?"
+            ),
+            Payload::LoginBruteforce {
+                dst,
+                port,
+                service,
+                attempts,
+            } => write!(
+                s,
+                "{service} brute force: {attempts} short completed connections from {me} to {dst}:{port} in this time window."
             ),
             Payload::DataUpload { dst, megabytes } => {
                 write!(s, "Large data upload. {megabytes} MBs sent to {dst}.")

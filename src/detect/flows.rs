@@ -209,13 +209,20 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 },
             );
         }
-        // non-HTTP on 80 / non-TLS on 443, unless the host spoke it within 5 minutes
+        // non-HTTP on 80 / non-TLS on 443, unless the host spoke it within 5 minutes. When
+        // Zeek did not see the connection's handshake and payload whole (picked up midstream,
+        // no SYN-ACK, bad checksums or gaps), it had nothing to recognise a protocol in and
+        // the missing service says nothing: the evidence is kept, as Slips makes it, but as
+        // information that adds nothing to the alert sum (#13: it made the false alerts of
+        // the CTU days). A log without history is judged as Slips does.
+        let history = cx.sym(c.history);
+        let level = (!history.readable && !history.empty).then_some(ThreatLevel::Info);
         if c.proto == Proto::Tcp && est && c.orig_bytes + c.resp_bytes > 0 {
             if c.resp_p == 80 && !svc.http && !near(&recognised.http, dst, c.ts) {
                 add(
                     cx,
                     EvidenceKind::NonHttpPort80Connection,
-                    None,
+                    level,
                     0.8,
                     Payload::NonHttpPort80 { dst },
                 );
@@ -224,7 +231,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 add(
                     cx,
                     EvidenceKind::NonSslPort443Connection,
-                    None,
+                    level,
                     0.8,
                     Payload::NonSslPort443 { dst },
                 );

@@ -29,6 +29,10 @@ pub struct Suspect {
     pub worst_window_score: f64,
     /// Evidence by kind (all of the profile's evidence, as attacker or victim).
     pub evidence: BTreeMap<&'static str, usize>,
+    /// Alerts raised by an inbound probe (an outside host trying home hosts): the victims'
+    /// aggregate lists these hosts, so triage puts them after the other alerted profiles.
+    #[serde(skip)]
+    pub probe_alerts: usize,
 }
 
 impl Suspect {
@@ -53,8 +57,13 @@ impl Suspect {
 /// [`super::Detections`] keeps them.
 pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
     let mut alerts_by_window: BTreeMap<(IpAddr, i64), usize> = BTreeMap::new();
+    let mut probe_alerts: BTreeMap<IpAddr, usize> = BTreeMap::new();
     for a in alerts {
         *alerts_by_window.entry((a.profile, a.window)).or_default() += 1;
+        let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
+        if closed_by.is_some_and(|e| e.kind == super::EvidenceKind::InboundProbe) {
+            *probe_alerts.entry(a.profile).or_default() += 1;
+        }
     }
     let mut out: Vec<Suspect> = Vec::new();
     for group in evidence.chunk_by(|a, b| a.profile == b.profile) {
@@ -67,6 +76,7 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             worst_window: group[0].window,
             worst_window_score: f64::NEG_INFINITY,
             evidence: BTreeMap::new(),
+            probe_alerts: probe_alerts.get(&ip).copied().unwrap_or(0),
         };
         for window in group.chunk_by(|a, b| a.window == b.window) {
             let n = window[0].window;
@@ -160,10 +170,12 @@ fn by_score(a: &Suspect, b: &Suspect) -> Ordering {
         .then(a.ip.cmp(&b.ip))
 }
 
-/// The triage order of the tree and the report: alerted profiles first, then by score.
+/// The triage order of the tree and the report: profiles alerted for more than probing home
+/// hosts from outside first, then by score (an Internet scanner with one probe scores low).
 pub fn triage_order(ranking: &[Suspect]) -> Vec<&Suspect> {
     let mut v: Vec<&Suspect> = ranking.iter().collect();
-    v.sort_by(|a, b| (a.alerts == 0).cmp(&(b.alerts == 0)).then(by_score(a, b)));
+    let tier = |s: &Suspect| s.alerts <= s.probe_alerts;
+    v.sort_by(|a, b| tier(a).cmp(&tier(b)).then(by_score(a, b)));
     v
 }
 

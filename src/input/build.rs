@@ -48,6 +48,9 @@ pub(crate) const CONN_WANTED: &[&str] = &[
     "orig_ip_bytes",
     "resp_pkts",
     "resp_ip_bytes",
+    // Zeek's site flags, read only to learn the home network (see `local_addresses`)
+    "local_orig",
+    "local_resp",
 ];
 
 /// Fields read from dns.log.
@@ -412,6 +415,26 @@ pub(crate) fn conn<R: Row>(row: &R, syms: &mut SymCache) -> Result<Conn, FieldEr
         resp_pkts: g.count(15)?.unwrap_or(0),
         resp_ip_bytes: g.count(16)?.unwrap_or(0),
     })
+}
+
+/// Adds to `local` the public addresses of `c` that Zeek marked local (`local_orig`,
+/// `local_resp`: its `Site::local_nets`). Private and reserved addresses are left out: the
+/// private ranges are in the default home network anyway, and a multicast group is no host.
+pub(crate) fn local_addresses<R: Row>(
+    row: &R,
+    c: &Conn,
+    local: &mut std::collections::HashSet<std::net::IpAddr>,
+) {
+    let marked = |i: usize| match row.raw(i) {
+        Raw::Text(t) => t == "T",
+        Raw::Json(v) => v.as_bool() == Some(true),
+        Raw::Unset => false,
+    };
+    for (i, ip) in [(17, c.orig_h), (18, c.resp_h)] {
+        if marked(i) && crate::record::special_address(ip).is_none() {
+            local.insert(ip);
+        }
+    }
 }
 
 /// Builds a [`Dns`] from a row addressed by [`DNS_WANTED`].

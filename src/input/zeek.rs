@@ -252,7 +252,11 @@ fn push<R: super::fields::Row>(
     syms: &mut SymCache,
 ) -> Result<(), FieldError> {
     match kind {
-        LogKind::Conn => out.conns.push(build::conn(row, syms)?),
+        LogKind::Conn => {
+            let c = build::conn(row, syms)?;
+            build::local_addresses(row, &c, &mut out.local_hosts);
+            out.conns.push(c);
+        }
         LogKind::Dns => out.dns.push(build::dns(row)?),
         LogKind::Http => out.http.push(build::http(row)?),
         LogKind::Ssl => out.ssl.push(build::ssl(row)?),

@@ -5,6 +5,8 @@
 
 use super::{Activity, Conn, Dns, Http, Ssl};
 use rayon::prelude::*;
+use std::collections::HashSet;
+use std::net::IpAddr;
 
 /// Records of one file or of the whole input.
 #[derive(Debug, Default)]
@@ -21,6 +23,9 @@ pub struct Batch {
     pub other: u64,
     /// Source and time of the records of other logs.
     pub activity: Vec<Activity>,
+    /// Public addresses that Zeek's conn.log marked local (`local_orig`/`local_resp`), which
+    /// join the home network when `--home-net` is not given.
+    pub local_hosts: HashSet<IpAddr>,
 }
 
 impl Batch {
@@ -35,5 +40,6 @@ impl Batch {
         self.ssl.append(&mut other.ssl);
         self.activity.append(&mut other.activity);
         self.other += std::mem::take(&mut other.other);
+        self.local_hosts.extend(other.local_hosts.drain());
     }
 }

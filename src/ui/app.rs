@@ -158,6 +158,7 @@ impl<'s> App<'s> {
                     .map(|x| x.1)
                     .collect(),
                 alerts: ranking.get(&p.ip).map_or(0, |s| s.alerts),
+                probe_alerts: ranking.get(&p.ip).map_or(0, |s| s.probe_alerts),
                 score: ranking.get(&p.ip).map_or(0.0, |s| s.score),
                 flows: p.out_flows(),
                 bytes: traffic.talkers.get(&p.ip).map_or(0, |t| t.0),

@@ -132,6 +132,18 @@ pub fn build(analysis: &Analysis, traffic: &Traffic) -> Vec<OverviewRow> {
         ));
     }
 
+    rows.push(OverviewRow::heading(format!(
+        "Home hosts attacked from outside: {}",
+        d.victims.len()
+    )));
+    for v in d.victims.iter().take(PER_SECTION) {
+        rows.push(OverviewRow::to(
+            format!("{:<39} {}", v.ip, v.summary(6)),
+            (v.ip, v.worst_window),
+            false,
+        ));
+    }
+
     let beacons = rank::beacons(&d.evidence);
     rows.push(OverviewRow::heading(format!(
         "Beacons: {} periodic tuple(s)",
@@ -297,6 +309,7 @@ mod tests {
             headings,
             [
                 "Suspects",
+                "Home hosts attacked from outside",
                 "Beacons",
                 "Long connections",
                 "Threat intelligence",

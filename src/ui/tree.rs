@@ -16,6 +16,9 @@ pub struct Node {
     pub alerted: BTreeSet<i64>,
     /// Alerts raised.
     pub alerts: usize,
+    /// Of them, alerts raised by probing home hosts from outside (see
+    /// [`crate::detect::rank::triage_order`]).
+    pub probe_alerts: usize,
     /// Threat score (see [`crate::detect::rank`]).
     pub score: f64,
     /// Connections as client.
@@ -31,7 +34,8 @@ pub struct Node {
 /// How the tree orders its profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
-    /// Alerted first, then by threat score, then by flows (the triage order).
+    /// Alerted (for more than probing from outside) first, then by threat score, then by flows
+    /// (the triage order).
     #[default]
     Score,
     /// Most alerts first.
@@ -71,8 +75,8 @@ impl Order {
     fn cmp(self, a: &Node, b: &Node) -> std::cmp::Ordering {
         let by_ip = a.ip.cmp(&b.ip);
         match self {
-            Order::Score => (a.alerts == 0)
-                .cmp(&(b.alerts == 0))
+            Order::Score => (a.alerts <= a.probe_alerts)
+                .cmp(&(b.alerts <= b.probe_alerts))
                 .then(b.score.total_cmp(&a.score))
                 .then(b.flows.cmp(&a.flows))
                 .then(by_ip),
@@ -281,6 +285,7 @@ mod tests {
             windows: windows.to_vec(),
             alerted: alerted.iter().copied().collect(),
             alerts: alerted.len(),
+            probe_alerts: 0,
             score: 0.0,
             flows: 0,
             bytes: 0,

@@ -528,7 +528,9 @@ fn r12_the_report_stays_bounded_and_the_json_ranking_is_sorted() {
     let lines = report.lines().count();
     assert!(lines <= 250, "{lines} lines:\n{report}");
     assert!(
-        report.contains("Suspects (alerted first, then by score; 25 of "),
+        report.contains(
+            "Suspects (alerted first, then Internet probers and the rest by score; 25 of "
+        ),
         "{report}"
     );
     assert!(report.contains("--all prints the "), "{report}");

@@ -6,6 +6,7 @@
 )]
 //! End-to-end tests: one integration binary (ripgrep style) with a module per area.
 
+mod attacks;
 mod captures;
 mod cli;
 mod conformance;

@@ -229,7 +229,12 @@ fn capture_and_its_zeek_log_give_the_same_aggregates() {
     ) else {
         return;
     };
-    let cfg = ProfileConfig::default();
+    // The home network is given: Zeek's log marks addresses local (its site configuration),
+    // which would widen the home network of the log's analysis only (#13)
+    let cfg = ProfileConfig {
+        home_net_source: kalipso::profile::HomeNetSource::Given,
+        ..ProfileConfig::default()
+    };
     let timeouts = Timeouts {
         tcp: 3600.0,
         ..Timeouts::default()

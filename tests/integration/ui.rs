@@ -309,9 +309,10 @@ fn r12_the_ui_opens_on_the_top_suspect_with_its_evidence_grouped() {
     let mut app = App::new(&analysis, Geo::default());
     // with alerts, the overview is the landing screen; Enter opens the top suspect's worst window
     assert_eq!(app.view, kalipso::ui::keys::View::Overview);
-    let s = screen(&mut app, 160, 48);
+    let s = screen(&mut app, 160, 60);
     for section in [
         "Suspects: ",
+        "Home hosts attacked from outside: ",
         "Beacons: ",
         "Top talkers",
         "Threat intelligence",

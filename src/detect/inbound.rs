@@ -1,0 +1,238 @@
+//! Attacks on home hosts from outside (kalipso's rules; Slips has none for them):
+//! - **inbound probes**: unsolicited connection attempts from an address outside the home
+//!   network to home hosts, counted per source and window — unanswered TCP SYNs (S0, REJ,
+//!   RSTOS0…), answered ones to a login or commonly attacked port, unanswered UDP to a service
+//!   port, and ICMP echo, timestamp and address-mask requests. A source with a few such flows
+//!   is an Internet scanner or an attacker trying its luck; Slips' accounting never alerts
+//!   on it (its few flows weigh far below a window's threshold), so this evidence alerts alone.
+//! - **login brute force** from connection patterns: many short, completed connections from
+//!   one source to one login service (SSH, Telnet, RDP, SMB, FTP, VNC, databases) in a window,
+//!   with no ssh.log needed.
+//!
+//! What is unsolicited is judged from the flow itself, never from labels or addresses: a TCP
+//! flow counts only when its originator sent the first SYN and Zeek did not flip it; a UDP
+//! flow only when it goes to a service port from a non-service port (a late answer to the home
+//! host comes from a service port); ICMP only for request types.
+
+use super::context::{Ctx, Finding};
+use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use crate::profile::Window;
+use crate::record::{Conn, Established, Proto};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Ports whose services are logged into or commonly exploited from the Internet: an answered
+/// unsolicited connection to one of them counts as an attempt, not as use of a service.
+const ATTACKED_PORTS: &[(u16, Proto)] = &[
+    (21, Proto::Tcp),    // FTP
+    (22, Proto::Tcp),    // SSH
+    (23, Proto::Tcp),    // Telnet
+    (25, Proto::Tcp),    // SMTP relay probing
+    (135, Proto::Tcp),   // MS RPC
+    (139, Proto::Tcp),   // NetBIOS session
+    (445, Proto::Tcp),   // SMB
+    (1433, Proto::Tcp),  // MS SQL
+    (1900, Proto::Udp),  // SSDP reflection
+    (2000, Proto::Tcp),  // Cisco SCCP / MikroTik bandwidth test
+    (2323, Proto::Tcp),  // Telnet (IoT)
+    (2375, Proto::Tcp),  // Docker API
+    (3306, Proto::Tcp),  // MySQL
+    (3389, Proto::Tcp),  // RDP
+    (5060, Proto::Tcp),  // SIP
+    (5060, Proto::Udp),  // SIP
+    (5432, Proto::Tcp),  // PostgreSQL
+    (5555, Proto::Tcp),  // Android debug bridge
+    (5900, Proto::Tcp),  // VNC
+    (5985, Proto::Tcp),  // WinRM
+    (6379, Proto::Tcp),  // Redis
+    (7547, Proto::Tcp),  // TR-069
+    (8008, Proto::Tcp),  // alternative HTTP (routers, IoT)
+    (8291, Proto::Tcp),  // MikroTik Winbox
+    (9200, Proto::Tcp),  // Elasticsearch
+    (11211, Proto::Udp), // memcached reflection
+    (27017, Proto::Tcp), // MongoDB
+];
+
+/// Login services whose brute force shows as many short completed connections.
+const LOGIN_PORTS: &[(u16, &str)] = &[
+    (21, "FTP"),
+    (22, "SSH"),
+    (23, "Telnet"),
+    (139, "SMB"),
+    (445, "SMB"),
+    (1433, "MS SQL"),
+    (2323, "Telnet"),
+    (3306, "MySQL"),
+    (3389, "RDP"),
+    (5432, "PostgreSQL"),
+    (5900, "VNC"),
+];
+
+/// Completed connections to one login service in one window that make a brute force.
+pub(crate) const BRUTE_FORCE_ATTEMPTS: usize = 20;
+/// Longest connection that still counts as one login attempt, seconds (a session lasts longer).
+const ATTEMPT_SECONDS: f64 = 30.0;
+/// Ports below this are service ports (IANA's well-known range).
+const SERVICE_PORTS: u16 = 1024;
+/// ICMP types that ask the host something: echo, timestamp and address-mask requests (IPv4),
+/// echo request (IPv6).
+const ICMP_REQUESTS: &[u16] = &[8, 13, 17, 128];
+
+fn attacked(port: u16, proto: Proto) -> bool {
+    ATTACKED_PORTS.contains(&(port, proto))
+}
+
+/// Whether `c` is an unsolicited connection attempt by its originator, and whether it was
+/// answered (`Some(answered)`), or `None` when it is not one.
+fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
+    match c.proto {
+        Proto::Tcp => {
+            let history = cx.sym(c.history);
+            if history.flipped {
+                return None;
+            }
+            let established = c.established() == Established::Established;
+            // a log without history: the connection state says whether a SYN went unanswered
+            let syn_first = history.syn_first
+                || (history.empty && !established && c.conn_state.unanswered_syn());
+            if !syn_first {
+                return None; // backscatter or a connection seen midstream
+            }
+            if !established {
+                Some(false)
+            } else if attacked(c.resp_p, c.proto) && c.duration <= ATTEMPT_SECONDS {
+                Some(true)
+            } else {
+                None // an inbound connection to a service the host offers
+            }
+        }
+        Proto::Udp => {
+            let service = c.resp_p < SERVICE_PORTS || attacked(c.resp_p, c.proto);
+            let from_service = c.orig_p < SERVICE_PORTS && c.orig_p != c.resp_p;
+            if !service || from_service {
+                return None;
+            }
+            let answered = c.resp_pkts > 0;
+            (!answered || attacked(c.resp_p, c.proto)).then_some(answered)
+        }
+        Proto::Icmp => ICMP_REQUESTS.contains(&c.orig_p).then_some(c.resp_pkts > 0),
+        Proto::Unknown => None,
+    }
+}
+
+/// What one source tried on the home network in one window.
+#[derive(Default)]
+struct Probes {
+    victims: BTreeSet<IpAddr>,
+    ports: BTreeSet<(u16, Proto)>,
+    attempts: u32,
+    answered: u32,
+    attacked_port: bool,
+    first_ts: f64,
+    flows: Vec<FlowRef>,
+}
+
+/// The rules of this file on one window of one profile.
+pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
+    let config = &cx.store.config;
+    let from_outside = !config.is_home(cx.profile);
+    let mut probes = Probes {
+        first_ts: f64::INFINITY,
+        ..Probes::default()
+    };
+    let mut logins: HashMap<(IpAddr, u16), Vec<u32>> = HashMap::default();
+    for &i in &w.out_flows {
+        let c = &cx.store.conns[i as usize];
+        let to_home = config.is_home(c.resp_h);
+        if from_outside && to_home {
+            if let Some(answered) = probe(cx, c) {
+                probes.victims.insert(c.resp_h);
+                probes.ports.insert((c.resp_p, c.proto));
+                probes.attempts += 1;
+                probes.answered += u32::from(answered);
+                probes.attacked_port |= attacked(c.resp_p, c.proto);
+                probes.first_ts = probes.first_ts.min(c.ts);
+                probes.flows.push(FlowRef::Conn(i));
+            }
+        }
+        let login = c.proto == Proto::Tcp
+            && c.established() == Established::Established
+            && c.duration <= ATTEMPT_SECONDS
+            && !cx.sym(c.history).flipped
+            && LOGIN_PORTS.iter().any(|(p, _)| *p == c.resp_p)
+            // Windows hosts open many short SMB connections to their servers every hour
+            && !(is_smb(c.resp_p) && !from_outside && to_home);
+        if login {
+            logins.entry((c.resp_h, c.resp_p)).or_default().push(i);
+        }
+    }
+    if probes.attempts > 0 {
+        report_probes(cx, probes);
+    }
+    // in destination order, so the evidence does not depend on the map's order
+    let logins: BTreeMap<(IpAddr, u16), Vec<u32>> = logins.into_iter().collect();
+    for ((dst, port), flows) in logins {
+        if flows.len() >= BRUTE_FORCE_ATTEMPTS {
+            report_brute_force(cx, dst, port, &flows);
+        }
+    }
+}
+
+fn is_smb(port: u16) -> bool {
+    port == 445 || port == 139
+}
+
+fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
+    // A scan of several ports or hosts, or a try at a login or exploited service, is high; a
+    // lone unanswered attempt at another port is medium. More attempts, more confidence.
+    let level = if p.attacked_port || p.ports.len() >= 5 || p.victims.len() >= 5 {
+        ThreatLevel::High
+    } else {
+        ThreatLevel::Medium
+    };
+    let confidence = (0.5 + 0.1 * f64::from(p.attempts)).min(1.0);
+    let victim = (p.victims.len() == 1)
+        .then(|| p.victims.first().map(|v| Party::Ip(*v)))
+        .flatten();
+    let first_victim = p.victims.first().copied().unwrap_or(cx.profile);
+    cx.add(Finding {
+        kind: EvidenceKind::InboundProbe,
+        attacker: cx.me(),
+        victim,
+        level: Some(level),
+        confidence,
+        payload: Payload::InboundProbe {
+            victim: first_victim,
+            victims: p.victims.len() as u32,
+            ports: p.ports.into_iter().collect(),
+            attempts: p.attempts,
+            answered: p.answered,
+        },
+        ts: p.first_ts,
+        flows: p.flows,
+    });
+}
+
+fn report_brute_force(cx: &mut Ctx<'_>, dst: IpAddr, port: u16, flows: &[u32]) {
+    let service = LOGIN_PORTS
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map_or("login", |(_, s)| s);
+    let last = flows.last().map_or(0.0, |&i| cx.store.conns[i as usize].ts);
+    cx.add(Finding {
+        kind: EvidenceKind::LoginBruteforce,
+        attacker: cx.me(),
+        victim: Some(Party::Ip(dst)),
+        level: None,
+        confidence: (flows.len() as f64 / (2 * BRUTE_FORCE_ATTEMPTS) as f64).min(1.0),
+        payload: Payload::LoginBruteforce {
+            dst,
+            port,
+            service,
+            attempts: flows.len() as u32,
+        },
+        ts: last,
+        flows: flows.iter().map(|&i| FlowRef::Conn(i)).collect(),
+    });
+}
