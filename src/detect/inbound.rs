@@ -1,8 +1,8 @@
 //! Attacks on home hosts from outside (kalipso's rules; Slips has none for them):
 //! - **inbound probes**: unsolicited connection attempts from an address outside the home
 //!   network to home hosts, counted per source and window — unanswered TCP SYNs (S0, REJ,
-//!   RSTOS0…), answered ones to a login or commonly attacked port, unanswered UDP to a service
-//!   port, and ICMP echo, timestamp and address-mask requests. A source with a few such flows
+//!   RSTOS0…), answered ones to a login or commonly attacked port, unanswered UDP (a closed
+//!   port), and ICMP echo, timestamp and address-mask requests. A source with a few such flows
 //!   is an Internet scanner or an attacker trying its luck; Slips' accounting never alerts
 //!   on it (its few flows weigh far below a window's threshold), so this evidence alerts alone.
 //! - **login brute force** from connection patterns: many short, completed connections from
@@ -11,8 +11,9 @@
 //!
 //! What is unsolicited is judged from the flow itself, never from labels or addresses: a TCP
 //! flow counts only when its originator sent the first SYN and Zeek did not flip it; a UDP
-//! flow only when it goes to a service port from a non-service port (a late answer to the home
-//! host comes from a service port); ICMP only for request types.
+//! flow only when it comes from a non-service port and goes to a port below the ephemeral
+//! range (a late answer to the home host comes from a service port, or lands on an ephemeral
+//! one); ICMP only for request types.
 
 use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
@@ -75,6 +76,8 @@ pub(crate) const BRUTE_FORCE_ATTEMPTS: usize = 20;
 const ATTEMPT_SECONDS: f64 = 30.0;
 /// Ports below this are service ports (IANA's well-known range).
 const SERVICE_PORTS: u16 = 1024;
+/// The start of the ephemeral port range (Linux: 32768–60999; Windows: from 49152).
+const EPHEMERAL_PORTS: u16 = 32_768;
 /// ICMP types that ask the host something: echo, timestamp and address-mask requests (IPv4),
 /// echo request (IPv6).
 const ICMP_REQUESTS: &[u16] = &[8, 13, 17, 128];
@@ -108,11 +111,14 @@ fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
             }
         }
         Proto::Udp => {
-            let service = c.resp_p < SERVICE_PORTS || attacked(c.resp_p, c.proto);
+            // A late answer to the home host comes from a service port, or lands on one of
+            // its ephemeral ports after Zeek's UDP timeout: neither is a probe.
             let from_service = c.orig_p < SERVICE_PORTS && c.orig_p != c.resp_p;
-            if !service || from_service {
+            if from_service || c.resp_p >= EPHEMERAL_PORTS {
                 return None;
             }
+            // Unanswered, the port is closed (a P2P peer or a served port answers); answered,
+            // it counts only on an attacked service.
             let answered = c.resp_pkts > 0;
             (!answered || attacked(c.resp_p, c.proto)).then_some(answered)
         }
