@@ -22,7 +22,14 @@ const MIN_SPAN: f64 = 600.0;
 /// The rule on one window of one profile.
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let config = &cx.store.config;
-    if !config.is_home(cx.profile) {
+    // The window's tuples say whether any destination port got enough flows: most windows
+    // need no pass over their flows (a cache miss per flow on a busy host).
+    let possible = w.out_tuples.iter().any(|t| {
+        t.proto == Proto::Tcp
+            && t.flows as usize >= MIN_ATTEMPTS
+            && ports::service_name(t.port, t.proto).is_none()
+    });
+    if !possible || !config.is_home(cx.profile) {
         return;
     }
     let mut tries: HashMap<(IpAddr, u16), Vec<u32>> = HashMap::default();

@@ -148,11 +148,22 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         ..Probes::default()
     };
     let mut logins: HashMap<(IpAddr, u16), Vec<u32>> = HashMap::default();
+    // A home host's window needs a pass over its flows only when one of its tuples has enough
+    // flows to a login port for a brute force (most windows have none, and each pass over a
+    // busy host's flows costs a cache miss per flow).
+    let brute_force_possible = w.out_tuples.iter().any(|t| {
+        t.proto == Proto::Tcp
+            && t.flows as usize >= BRUTE_FORCE_ATTEMPTS
+            && LOGIN_PORTS.iter().any(|(p, _)| *p == t.port)
+    });
+    if !from_outside && !brute_force_possible {
+        return;
+    }
+    // the cheap tests on each flow come first
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
-        let to_home = config.is_home(c.resp_h);
-        if from_outside && to_home {
-            if let Some(answered) = probe(cx, c) {
+        if from_outside {
+            if let Some(answered) = probe(cx, c).filter(|_| config.is_home(c.resp_h)) {
                 probes.victims.insert(c.resp_h);
                 probes.ports.insert((c.resp_p, c.proto));
                 probes.attempts += 1;
@@ -163,12 +174,12 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
         let login = c.proto == Proto::Tcp
-            && c.established() == Established::Established
             && c.duration <= ATTEMPT_SECONDS
-            && !cx.sym(c.history).flipped
             && LOGIN_PORTS.iter().any(|(p, _)| *p == c.resp_p)
+            && c.established() == Established::Established
+            && !cx.sym(c.history).flipped
             // Windows hosts open many short SMB connections to their servers every hour
-            && !(is_smb(c.resp_p) && !from_outside && to_home);
+            && !(is_smb(c.resp_p) && !from_outside && config.is_home(c.resp_h));
         if login {
             logins.entry((c.resp_h, c.resp_p)).or_default().push(i);
         }

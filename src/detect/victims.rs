@@ -5,8 +5,9 @@
 use super::evidence::{Evidence, EvidenceKind, FlowRef};
 use crate::record::{Established, Proto};
 use crate::store::Store;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// One home host that outside hosts probed.
@@ -56,54 +57,72 @@ impl Victim {
 
 /// The victims of every inbound probe, most attackers first (then more attempts, then IP).
 pub fn victims(store: &Store, evidence: &[Evidence]) -> Vec<Victim> {
-    #[derive(Default)]
-    struct Acc {
-        attackers: BTreeSet<IpAddr>,
-        attempts: usize,
-        answered: usize,
-        ports: BTreeMap<(u16, Proto), usize>,
-        windows: BTreeMap<i64, usize>,
+    // One row per probe, read from the connections on every core, then sorted by victim and
+    // summed group by group: a day of Internet scanning is hundreds of thousands of probes.
+    struct Probe {
+        victim: IpAddr,
+        attacker: IpAddr,
+        window: i64,
+        port: (u16, Proto),
+        answered: bool,
     }
-    let mut by_victim: BTreeMap<IpAddr, Acc> = BTreeMap::new();
-    for e in evidence
-        .iter()
+    let mut probes: Vec<Probe> = evidence
+        .par_iter()
         .filter(|e| e.kind == EvidenceKind::InboundProbe)
-    {
-        for f in &e.flows {
-            let FlowRef::Conn(i) = *f else { continue };
-            let Some(c) = store.conns.get(i as usize) else {
-                continue;
-            };
-            let v = by_victim.entry(c.resp_h).or_default();
-            v.attackers.insert(e.profile);
-            v.attempts += 1;
-            v.answered += usize::from(match c.proto {
-                Proto::Tcp => c.established() == Established::Established,
-                _ => c.resp_pkts > 0,
-            });
-            *v.ports.entry((c.resp_p, c.proto)).or_default() += 1;
-            *v.windows.entry(e.window).or_default() += 1;
+        .flat_map_iter(|e| {
+            e.flows.iter().filter_map(move |f| {
+                let FlowRef::Conn(i) = *f else { return None };
+                let c = store.conns.get(i as usize)?;
+                Some(Probe {
+                    victim: c.resp_h,
+                    attacker: e.profile,
+                    window: e.window,
+                    port: (c.resp_p, c.proto),
+                    answered: match c.proto {
+                        Proto::Tcp => c.established() == Established::Established,
+                        _ => c.resp_pkts > 0,
+                    },
+                })
+            })
+        })
+        .collect();
+    probes.par_sort_unstable_by_key(|p| (p.victim, p.attacker));
+    let by_victim = probes.chunk_by(|a, b| a.victim == b.victim).map(|group| {
+        let mut ports: HashMap<(u16, Proto), usize> = HashMap::default();
+        let mut windows: HashMap<i64, usize> = HashMap::default();
+        for p in group {
+            *ports.entry(p.port).or_default() += 1;
+            *windows.entry(p.window).or_default() += 1;
         }
-    }
+        // sorted by attacker within the group: each attacker starts one run
+        let attackers = group.chunk_by(|a, b| a.attacker == b.attacker).count();
+        let answered = group.iter().filter(|p| p.answered).count();
+        (
+            group[0].victim,
+            attackers,
+            group.len(),
+            answered,
+            ports,
+            windows,
+        )
+    });
     let mut out: Vec<Victim> = by_victim
-        .into_iter()
-        .map(|(ip, a)| {
-            let mut ports: Vec<(u16, &'static str, usize)> = a
-                .ports
+        .map(|(ip, attackers, attempts, answered, ports, windows)| {
+            let mut ports: Vec<(u16, &'static str, usize)> = ports
                 .into_iter()
                 .map(|((p, pr), n)| (p, pr.as_str(), n))
                 .collect();
             ports.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
-            let worst_window = a
-                .windows
+            // the most attempts, the earliest of equals
+            let worst_window = windows
                 .iter()
                 .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0)))
                 .map_or(1, |(n, _)| *n);
             Victim {
                 ip,
-                attackers: a.attackers.len(),
-                attempts: a.attempts,
-                answered: a.answered,
+                attackers,
+                attempts,
+                answered,
                 ports,
                 worst_window,
             }
