@@ -30,7 +30,7 @@ pub(crate) mod service;
 mod state;
 pub(crate) mod tls;
 
-pub(crate) use capture::{Capture, Packet};
+pub(crate) use capture::{Capture, Packet, Spent};
 pub(crate) use key::shard_of;
 
 use crate::record::Proto;

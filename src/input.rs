@@ -12,6 +12,7 @@
 mod blocks;
 pub(crate) mod build;
 pub mod error;
+mod fast_decode;
 pub(crate) mod fields;
 pub(crate) mod pcap;
 mod stream;

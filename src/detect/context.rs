@@ -37,6 +37,8 @@ pub(crate) struct SymFlags {
     pub flipped: bool,
     /// A history that starts with the originator's SYN (`S`).
     pub syn_first: bool,
+    /// A history that starts with the originator's FIN (`F`).
+    pub fin_first: bool,
     /// No history (unset, or a log without the column).
     pub empty: bool,
     /// Zeek saw the whole handshake (`S`… then `h`) and no bad checksum or content gap
@@ -55,6 +57,7 @@ pub(crate) fn sym_flags() -> Vec<SymFlags> {
             ssh: s.contains("ssh"),
             flipped: s.contains('^'),
             syn_first: s.starts_with('S'),
+            fin_first: s.starts_with('F'),
             empty: s.is_empty(),
             readable: s.starts_with('S') && s.contains('h') && !s.contains(['c', 'C', 'g', 'G']),
         })

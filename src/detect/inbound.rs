@@ -100,7 +100,10 @@ fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
             let syn_first = history.syn_first
                 || (history.empty && !established && c.conn_state.unanswered_syn());
             if !syn_first {
-                return None; // backscatter or a connection seen midstream
+                // a lone FIN that got nothing back is a FIN-scan probe; anything else without
+                // the SYN is backscatter or a connection seen midstream
+                let fin_probe = history.fin_first && c.orig_pkts <= 2 && c.resp_pkts == 0;
+                return fin_probe.then_some(false);
             }
             if !established {
                 Some(false)

@@ -14,6 +14,19 @@ use crate::record::Batch;
 /// connections, not the size of the capture.
 const SWEEP_EVERY: f64 = 1.0;
 
+/// Where the time of a capture's reading went (for `KALIPSO_TIMINGS`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Spent {
+    /// Waiting for the reader thread's next chunk.
+    pub wait: std::time::Duration,
+    /// Decoding the chunks' packets.
+    pub decode: std::time::Duration,
+    /// Assembling them into connections.
+    pub assemble: std::time::Duration,
+    /// Merging the shards' records.
+    pub merge: std::time::Duration,
+}
+
 /// One decoded packet of a chunk: what the assembler needs, where its captured payload is in
 /// the chunk's bytes, and its shard.
 #[derive(Debug, Clone, Copy)]
@@ -33,8 +46,10 @@ pub struct Packet {
 #[derive(Debug)]
 pub struct Capture {
     shards: Vec<Assembler>,
-    /// The records so far, merged after every [`Capture::feed`].
-    out: Batch,
+    /// The records of each chunk so far, merged by tag after the chunk; they are put end to
+    /// end only at the end, so no vector of the whole capture's records regrows (and is
+    /// copied into fresh pages) as the capture goes on.
+    chunks: Vec<Batch>,
     seq: u64,
     last_sweep: f64,
 }
@@ -44,15 +59,17 @@ impl Capture {
     pub fn new(timeouts: Timeouts) -> Self {
         Capture {
             shards: (0..SHARDS).map(|_| Assembler::new(timeouts)).collect(),
-            out: Batch::default(),
+            chunks: Vec::new(),
             seq: 0,
             last_sweep: f64::NEG_INFINITY,
         }
     }
 
-    /// Adds the next packets (in capture order); their payloads are in `data`.
-    pub fn feed(&mut self, packets: &[Packet], data: &[u8]) {
+    /// Adds the next packets (in capture order); their payloads are in `data`. The time it
+    /// takes is added to `spent`.
+    pub fn feed(&mut self, packets: &[Packet], data: &[u8], spent: &mut Spent) {
         use rayon::prelude::*;
+        let t = std::time::Instant::now();
         let first = self.seq;
         // sweep points: before the first packet at least SWEEP_EVERY after the last sweep
         let mut sweeps: Vec<(u64, f64)> = Vec::new();
@@ -92,11 +109,14 @@ impl Capture {
                     asm.tick(s, ts);
                 }
             });
+        spent.assemble += t.elapsed();
+        let t = std::time::Instant::now();
         self.collect();
+        spent.merge += t.elapsed();
     }
 
-    /// Moves the records the shards emitted so far to the merged output; every record still
-    /// to come has a later tag.
+    /// Merges the records the shards emitted so far (every record still to come has a later
+    /// tag) into the chunk's own batch.
     fn collect(&mut self) {
         let mut conns = Vec::with_capacity(SHARDS);
         let mut dns = Vec::with_capacity(SHARDS);
@@ -108,10 +128,12 @@ impl Capture {
             http.push(std::mem::take(&mut a.emitted.http));
             ssl.push(std::mem::take(&mut a.emitted.ssl));
         }
-        Out::merge_into(conns, &mut self.out.conns);
-        Out::merge_into(dns, &mut self.out.dns);
-        Out::merge_into(http, &mut self.out.http);
-        Out::merge_into(ssl, &mut self.out.ssl);
+        let mut b = Batch::default();
+        Out::merge_into(conns, &mut b.conns);
+        Out::merge_into(dns, &mut b.dns);
+        Out::merge_into(http, &mut b.http);
+        Out::merge_into(ssl, &mut b.ssl);
+        self.chunks.push(b);
     }
 
     /// Ends the capture: the records of all shards, in one order.
@@ -120,7 +142,23 @@ impl Capture {
             a.finish_all();
         }
         self.collect();
-        self.out
+        let merged = std::mem::take(&mut self.chunks);
+        let mut out = Batch::default();
+        out.conns
+            .reserve_exact(merged.iter().map(|b| b.conns.len()).sum());
+        out.dns
+            .reserve_exact(merged.iter().map(|b| b.dns.len()).sum());
+        out.http
+            .reserve_exact(merged.iter().map(|b| b.http.len()).sum());
+        out.ssl
+            .reserve_exact(merged.iter().map(|b| b.ssl.len()).sum());
+        for mut b in merged {
+            out.conns.append(&mut b.conns);
+            out.dns.append(&mut b.dns);
+            out.http.append(&mut b.http);
+            out.ssl.append(&mut b.ssl);
+        }
+        out
     }
 }
 
@@ -182,7 +220,7 @@ mod tests {
                 }
             })
             .collect();
-        c.feed(&packets, &data);
+        c.feed(&packets, &data, &mut Spent::default());
     }
 
     fn run(packets: &[PacketMeta]) -> Vec<Conn> {

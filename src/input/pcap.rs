@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 /// What a packet turned out to be.
-enum Kind<'a> {
+pub(super) enum Kind<'a> {
     /// An IP packet the assembler takes, with its captured transport payload.
     Ip(PacketMeta, &'a [u8]),
     Arp(Option<crate::record::Activity>),
@@ -28,7 +28,7 @@ enum Kind<'a> {
     Fragment,
 }
 
-fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
+pub(super) fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
     let sliced = match data {
         // Cisco FabricPath (ethertype 0x8903): a 16-byte outer header before the inner frame
         PacketData::L2(d) if d.len() >= 16 && d[12..14] == [0x89, 0x03] => {
@@ -252,6 +252,31 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                     .data
                     .get(at..at + r.caplen as usize)
                     .unwrap_or_default();
+                let ip =
+                    |d: &mut Decoded, out: &mut Vec<Packet>, meta: PacketMeta, payload: &[u8]| {
+                        d.stats.ip += 1;
+                        out.push(Packet {
+                            meta,
+                            at: if payload.is_empty() {
+                                0
+                            } else {
+                                (payload.as_ptr() as usize).wrapping_sub(base) as u32
+                            },
+                            len: payload.len() as u32,
+                            shard: shard_of(&meta),
+                        });
+                    };
+                if r.linktype == Linktype::ETHERNET {
+                    if let Some((meta, payload)) = super::fast_decode::ethernet_ipv4(r.ts, data) {
+                        ip(&mut d, &mut out, meta, payload);
+                        continue;
+                    }
+                    if let Some(event) = super::fast_decode::ethernet_arp(r.ts, data) {
+                        d.stats.arp += 1;
+                        d.arp.extend(event);
+                        continue;
+                    }
+                }
                 let fail = |d: &mut Decoded, reason: String| {
                     d.skipped += 1;
                     if d.notes.len() < MAX_EXAMPLES {
@@ -275,19 +300,7 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                         fail(&mut d, format!("unsupported link type '{}'", r.linktype.0));
                     }
                     Some(pd) => match decode(r.ts, &pd) {
-                        Ok(Kind::Ip(meta, payload)) => {
-                            d.stats.ip += 1;
-                            out.push(Packet {
-                                meta,
-                                at: if payload.is_empty() {
-                                    0
-                                } else {
-                                    (payload.as_ptr() as usize).wrapping_sub(base) as u32
-                                },
-                                len: payload.len() as u32,
-                                shard: shard_of(&meta),
-                            });
-                        }
+                        Ok(Kind::Ip(meta, payload)) => ip(&mut d, &mut out, meta, payload),
                         Ok(Kind::Arp(event)) => {
                             d.stats.arp += 1;
                             d.arp.extend(event);
@@ -354,6 +367,7 @@ pub(crate) fn read_captures(
     let mut found: Vec<Decoded> = (0..ordered.len()).map(|_| Decoded::default()).collect();
     let mut arp: Vec<crate::record::Activity> = Vec::new();
     let (tx, rx) = sync_channel::<Msg>(2);
+    let mut spent = crate::flow::Spent::default();
     let (back, spare) = channel::<Vec<u8>>();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -402,14 +416,18 @@ pub(crate) fn read_captures(
                 }
             }
         });
+        let mut waited = std::time::Instant::now();
         for msg in rx {
+            spent.wait += waited.elapsed();
             match msg {
                 Msg::Chunk(chunk) => {
                     let Some(f) = found.get_mut(chunk.file) else {
                         continue;
                     };
+                    let t = std::time::Instant::now();
                     let packets = decode_chunk(&chunk, f);
-                    capture.feed(&packets, &chunk.data);
+                    spent.decode += t.elapsed();
+                    capture.feed(&packets, &chunk.data, &mut spent);
                     let _ = back.send(chunk.data);
                 }
                 Msg::Done(file, mut report, mut notes) => {
@@ -429,9 +447,21 @@ pub(crate) fn read_captures(
                     reports[file] = Some(*report);
                 }
             }
+            waited = std::time::Instant::now();
         }
     });
+    let t = std::time::Instant::now();
     let mut batch = capture.finish();
+    if std::env::var_os("KALIPSO_TIMINGS").is_some() {
+        eprintln!(
+            "timing: capture: waiting for the reader {:?}, decoding {:?}, assembling {:?}, merging {:?}, finishing {:?}",
+            spent.wait,
+            spent.decode,
+            spent.assemble,
+            spent.merge,
+            t.elapsed()
+        );
+    }
     batch.activity = arp;
     (batch, reports.into_iter().flatten().collect())
 }

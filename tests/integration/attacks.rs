@@ -89,6 +89,8 @@ fn replies_backscatter_and_home_hosts_are_not_probes() {
         tcp(1.0, remote, HOME, 50_000, ConnState::S0, "^hA"),
         // a SYN-ACK with no SYN (backscatter of a spoofed scan)
         tcp(2.0, remote, HOME, 50_001, ConnState::OTH, "H"),
+        // a FIN answered by the host is the end of a connection, not a FIN scan
+        tcp(2.5, remote, HOME, 50_002, ConnState::OTH, "Fr"),
         // an answered connection to a port that is not a login service: the host serves it
         tcp(3.0, remote, HOME, 8443, ConnState::SF, "ShADadFf"),
         // home to home is not from outside
@@ -97,6 +99,11 @@ fn replies_backscatter_and_home_hosts_are_not_probes() {
         tcp(5.0, HOME, remote, 445, ConnState::S0, "S"),
     ]);
     assert!(of_kind(&d, "InboundProbe").is_empty(), "{:?}", d.evidence);
+    // a lone FIN that gets nothing back is a FIN-scan probe
+    let mut fin = tcp(5.5, remote, HOME, 22, ConnState::OTH, "F");
+    (fin.orig_pkts, fin.resp_pkts, fin.duration) = (1, 0, 0.0);
+    let d = detect(vec![fin]);
+    assert_eq!(of_kind(&d, "InboundProbe").len(), 1, "{:?}", d.evidence);
     // a late UDP answer from a service port is not a probe either; a UDP probe of one is
     let mut late = tcp(6.0, remote, HOME, 40_000, ConnState::S0, "D");
     late.proto = Proto::Udp;
