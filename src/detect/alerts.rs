@@ -71,7 +71,7 @@ mod tests {
             confidence: conf,
             payload: Payload::UnsolicitedArp,
             ts,
-            flows: Vec::new(),
+            flows: thin_vec::ThinVec::new(),
         }
     }
 

@@ -109,7 +109,7 @@ impl Ctx<'_> {
             confidence: f.confidence.clamp(0.0, 1.0),
             payload: f.payload,
             ts: f.ts,
-            flows: f.flows,
+            flows: f.flows.into(),
         });
     }
 }

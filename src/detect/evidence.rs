@@ -14,6 +14,7 @@ use crate::record::Proto;
 use crate::store::Store;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
+use thin_vec::ThinVec;
 
 /// Slips' threat levels and their values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -457,8 +458,9 @@ pub struct Evidence {
     pub payload: Payload,
     /// Time of the flow that completed it.
     pub ts: f64,
-    /// The records behind it.
-    pub flows: Vec<FlowRef>,
+    /// The records behind it. A thin vector (8 bytes, not 24): a day of traffic has hundreds
+    /// of thousands of pieces of evidence, most with one record.
+    pub flows: ThinVec<FlowRef>,
 }
 
 impl Evidence {
@@ -762,6 +764,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_piece_of_evidence_stays_small() {
+        // hundreds of thousands of them on a day of traffic (841,105 on the realistic 5 M log)
+        assert!(
+            std::mem::size_of::<Evidence>() <= 160,
+            "{}",
+            std::mem::size_of::<Evidence>()
+        );
+    }
+
+    #[test]
     fn threat_levels_parse_and_weigh() {
         assert_eq!(ThreatLevel::parse(" HIGH "), Some(ThreatLevel::High));
         assert_eq!(ThreatLevel::parse("bogus"), None);
@@ -815,7 +827,7 @@ mod tests {
                 ports: vec![81, 8081, 9000],
             },
             ts: 0.0,
-            flows: Vec::new(),
+            flows: thin_vec::ThinVec::new(),
         };
         assert_eq!(
             e.description(),

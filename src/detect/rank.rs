@@ -201,7 +201,7 @@ mod tests {
                 dst: ip,
             },
             ts: 0.0,
-            flows: Vec::new(),
+            flows: thin_vec::ThinVec::new(),
         }
     }
 

@@ -185,7 +185,7 @@ mod tests {
                 dst,
             },
             ts,
-            flows: vec![FlowRef::Conn(0)],
+            flows: thin_vec::thin_vec![FlowRef::Conn(0)],
         }
     }
 
