@@ -26,7 +26,7 @@ fn next_decade(n: usize, reported: &mut u32) -> bool {
     if n < 10 {
         return false;
     }
-    let decade = (n as f64).log10().floor() as u32;
+    let decade = n.ilog10();
     if decade > *reported {
         *reported = decade;
         return true;
@@ -54,7 +54,8 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let h = horizontal.entry((c.proto, c.resp_p)).or_default();
         h.distinct += usize::from(new);
         h.packets += c.orig_pkts;
-        if next_decade(h.distinct, &mut h.reported) {
+        // the count moves only for a new target: a repeated flow cannot reach a new decade
+        if new && next_decade(h.distinct, &mut h.reported) {
             let confidence = confidence_from_packets(h.packets);
             let payload = Payload::HorizontalScan {
                 service: ports::service_name(c.resp_p, c.proto),
@@ -78,7 +79,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let v = vertical.entry((c.proto, c.resp_h)).or_default();
         v.distinct += usize::from(new);
         v.packets += c.orig_pkts;
-        if next_decade(v.distinct, &mut v.reported) {
+        if new && next_decade(v.distinct, &mut v.reported) {
             let confidence = confidence_from_packets(v.packets);
             let payload = Payload::VerticalScan {
                 target: c.resp_h,
