@@ -145,8 +145,9 @@ pub struct AnalyzeArgs {
     /// width (Slips v1.0.0: 0.1, i.e. 6 for one-hour windows).
     #[arg(long, value_name = "X", default_value_t = 0.1)]
     pub alert_threshold: f64,
-    /// Let kalipso's attack rules (inbound probes from outside, login brute force) count only
-    /// toward the threshold, as Slips' own rules do, instead of alerting on their own.
+    /// Let kalipso's attack rules (inbound probes from outside, login brute force, unanswered
+    /// attempts to a dead C2) count only toward the threshold, as Slips' own rules do, instead
+    /// of alerting on their own.
     #[arg(long)]
     pub no_attack_alerts: bool,
     /// Threat intelligence: a file or directory of Slips TI CSVs (IPs, ranges, domains, JA3)

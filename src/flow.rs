@@ -86,6 +86,27 @@ pub(crate) struct PacketMeta {
     pub window: u16,
 }
 
+impl PacketMeta {
+    /// An IP packet of `ip_len` bytes before its transport header is read: no protocol, ports,
+    /// flags or payload yet.
+    pub fn ip(ts: f64, src: IpAddr, dst: IpAddr, ip_len: u32, icmp6: bool) -> PacketMeta {
+        PacketMeta {
+            ts,
+            src,
+            dst,
+            proto: Proto::Unknown,
+            sport: 0,
+            dport: 0,
+            flags: TcpFlags::default(),
+            seq: 0,
+            payload: 0,
+            ip_len,
+            icmp6,
+            window: 0,
+        }
+    }
+}
+
 /// The TCP flags the assembler uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(clippy::struct_excessive_bools)]

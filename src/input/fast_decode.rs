@@ -42,20 +42,7 @@ pub(super) fn ethernet_ipv4(ts: f64, frame: &[u8]) -> Option<(PacketMeta, &[u8])
     let src = IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
     let transport = &ip[header_len..total];
-    let base = PacketMeta {
-        ts,
-        src,
-        dst,
-        proto: Proto::Unknown,
-        sport: 0,
-        dport: 0,
-        flags: TcpFlags::default(),
-        seq: 0,
-        payload: 0,
-        ip_len: total as u32,
-        icmp6: false,
-        window: 0,
-    };
+    let base = PacketMeta::ip(ts, src, dst, total as u32, false);
     let port = |at: usize| u16::from_be_bytes([transport[at], transport[at + 1]]);
     match ip[9] {
         TCP => {

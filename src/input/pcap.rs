@@ -74,20 +74,7 @@ pub(super) fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, Str
         Some(LaxNetSlice::Arp(arp)) => return Ok(Kind::Arp(arp_event(ts, &sliced, arp))),
         None => return Ok(Kind::Other),
     };
-    let base = PacketMeta {
-        ts,
-        src,
-        dst,
-        proto: Proto::Unknown,
-        sport: 0,
-        dport: 0,
-        flags: TcpFlags::default(),
-        seq: 0,
-        payload: 0,
-        ip_len,
-        icmp6: v6,
-        window: 0,
-    };
+    let base = PacketMeta::ip(ts, src, dst, ip_len, v6);
     let payload: &[u8] = match &sliced.transport {
         Some(TransportSlice::Tcp(t)) => t.payload(),
         Some(TransportSlice::Udp(u)) => u.payload(),
