@@ -625,6 +625,8 @@ fn evidence_is_the_same_on_any_thread_count() {
     let inputs = [
         Some(fixtures::path("pcap/office-mix.pcap")),
         corpus::path("slips/zeek/test9-mixed-zeek-dir"),
+        // #13's attack rules and the victims' aggregate: thousands of outside probers
+        corpus::path("stratosphere-security-datasets/008-zeek-mixed/data"),
     ];
     for input in inputs.into_iter().flatten() {
         let store = kalipso::analyze(&Options::new([&input])).store;
@@ -638,6 +640,8 @@ fn evidence_is_the_same_on_any_thread_count() {
         let (a, b) = (run(1), run(2));
         assert_eq!(a.evidence, b.evidence, "{}", input.display());
         assert_eq!(a.alerts, b.alerts, "{}", input.display());
+        assert_eq!(a.victims, b.victims, "{}", input.display());
+        assert_eq!(a.ranking, b.ranking, "{}", input.display());
         assert!(!a.evidence.is_empty(), "{}", input.display());
     }
 }
