@@ -1,8 +1,8 @@
 //! Attacks on home hosts from outside (kalipso's rules; Slips has none for them):
 //! - **inbound probes**: unsolicited connection attempts from an address outside the home
 //!   network to home hosts, counted per source and window — unanswered TCP SYNs (S0, REJ,
-//!   RSTOS0…), answered ones to a login or commonly attacked port, unanswered UDP (a closed
-//!   port), and ICMP echo, timestamp and address-mask requests. A source with a few such flows
+//!   RSTOS0…), answered ones to a login or commonly attacked port, lone unanswered FINs,
+//!   unanswered UDP (a closed port), and ICMP echo, timestamp and address-mask requests. A source with a few such flows
 //!   is an Internet scanner or an attacker trying its luck; Slips' accounting never alerts
 //!   on it (its few flows weigh far below a window's threshold), so this evidence alerts alone.
 //! - **login brute force** from connection patterns: many short, completed connections from
