@@ -328,6 +328,46 @@ pub struct Ssl {
     pub ja3s: CompactString,
 }
 
+/// Parses an address exactly as `str::parse::<IpAddr>` does, dotted IPv4 (the common case:
+/// every address of every record, every DNS answer) without the general parser.
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let b = s.as_bytes();
+    if b.len() > 15 || b.contains(&b':') {
+        return s.parse().ok();
+    }
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                // like the standard parser, refuse leading zeros ("01")
+                if digits == 1 && value == 0 {
+                    return None;
+                }
+                value = value * 10 + u16::from(c - b'0');
+                digits += 1;
+                if value > 255 {
+                    return None;
+                }
+            }
+            b'.' if digits > 0 && n < 3 => {
+                octets[n] = value as u8;
+                n += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
+        }
+    }
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(IpAddr::from(octets))
+}
+
 /// `Some("private")` for private, loopback and link-local addresses, `Some("reserved")` for
 /// multicast, broadcast, unspecified and documentation ones; `None` for a public address.
 pub fn special_address(ip: IpAddr) -> Option<&'static str> {
@@ -530,6 +570,19 @@ impl LogKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn parse_ip_is_the_standard_parser(s in "[0-9.:a-f]{0,18}") {
+            proptest::prop_assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{}", s);
+        }
+
+        #[test]
+        fn parse_ip_agrees_on_dotted_quads(a in 0u16..300, b in 0u16..300, c in 0u16..300, d in 0u16..300, zero in proptest::bool::ANY) {
+            let s = if zero { format!("{a}.0{b}.{c}.{d}") } else { format!("{a}.{b}.{c}.{d}") };
+            proptest::prop_assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{}", s);
+        }
+    }
 
     #[test]
     fn a_mac_reads_and_writes_as_zeek_and_an_arp_record_stays_small() {

@@ -198,7 +198,7 @@ impl Store {
             let client = d.id.orig_h;
             let n = self.window_number(client, d.id.ts);
             for answer in &d.answers {
-                let Ok(ip) = answer.parse::<IpAddr>() else {
+                let Some(ip) = crate::record::parse_ip(answer) else {
                     continue;
                 };
                 let r = out.entry(ip).or_insert_with(|| Resolution {

@@ -7,6 +7,7 @@
 use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
+use crate::record::parse_ip;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 
@@ -25,7 +26,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         .iter()
         .map(|&i| {
             let d = &cx.store.dns[i as usize];
-            let answered = d.answers.iter().any(|a| a.parse::<IpAddr>().is_ok());
+            let answered = d.answers.iter().any(|a| parse_ip(a).is_some());
             (d.query.to_ascii_lowercase(), answered)
         })
         .collect();
@@ -38,7 +39,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let hit = cx.store.dns[i as usize]
             .answers
             .iter()
-            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .filter_map(|a| parse_ip(a))
             .any(|ip| contacted.contains(&ip));
         *used.entry(q.as_str()).or_default() |= hit;
     }

@@ -7,6 +7,7 @@
 //!
 //! It does not decide which fields a record needs ([`super::build`] does).
 
+use crate::record::parse_ip;
 use compact_str::CompactString;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -266,45 +267,6 @@ impl<R: Row> Get<'_, R> {
         v.retain(|x| x.is_finite());
         v
     }
-}
-
-/// Parses an address; dotted IPv4 (the common case) without the general parser.
-pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
-    let b = s.as_bytes();
-    if b.len() > 15 || b.contains(&b':') {
-        return s.parse().ok();
-    }
-    let mut octets = [0u8; 4];
-    let mut n = 0;
-    let mut value: u16 = 0;
-    let mut digits = 0;
-    for &c in b {
-        match c {
-            b'0'..=b'9' => {
-                // like the standard parser, refuse leading zeros ("01")
-                if digits == 1 && value == 0 {
-                    return None;
-                }
-                value = value * 10 + u16::from(c - b'0');
-                digits += 1;
-                if value > 255 {
-                    return None;
-                }
-            }
-            b'.' if digits > 0 && n < 3 => {
-                octets[n] = value as u8;
-                n += 1;
-                value = 0;
-                digits = 0;
-            }
-            _ => return None,
-        }
-    }
-    if n != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = value as u8;
-    Some(IpAddr::from(octets))
 }
 
 /// Parses a Zeek count; tolerates a float with no fraction (`5.0`), as some converters write.
