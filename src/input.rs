@@ -469,7 +469,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
         .par_iter()
         .map(|c| zeek::read_file(&c.path, c.kind))
         .collect();
-    for (batch, report) in logs {
+    for (mut batch, report) in logs {
         *input
             .summary
             .records
@@ -480,7 +480,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
         input
             .batch
             .local_hosts
-            .extend(batch.local_hosts.iter().copied());
+            .extend(std::mem::take(&mut batch.local_hosts));
         parts.push(batch);
     }
     for f in failures {

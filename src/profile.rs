@@ -118,14 +118,13 @@ impl ProfileConfig {
 
     /// Whether `ip` is in the home network.
     pub fn is_home(&self, ip: IpAddr) -> bool {
-        self.home_net.iter().any(|n| n.contains(&ip))
-            || (!self.zeek_local.is_empty() && self.zeek_local.contains(&ip))
+        self.home_net.iter().any(|n| n.contains(&ip)) || self.zeek_local.contains(&ip)
     }
 
     /// The same settings with the public addresses Zeek marked local in the home network,
     /// unless the home network was given.
     #[must_use]
-    pub fn with_zeek_local(mut self, local: &std::collections::HashSet<IpAddr>) -> Self {
+    pub fn with_zeek_local(mut self, local: &rustc_hash::FxHashSet<IpAddr>) -> Self {
         if self.home_net_source != HomeNetSource::Given && !local.is_empty() {
             self.zeek_local = local.iter().copied().collect();
             self.home_net_source = HomeNetSource::ZeekLocal;

@@ -623,7 +623,7 @@ impl Report<'_> {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "Home hosts attacked from outside ({} of {}; each outside host is alerted as InboundProbe):",
+            "Home hosts attacked from outside ({} of {}; each outside host has InboundProbe evidence):",
             self.victims.len().min(VICTIMS),
             self.victims.len()
         );

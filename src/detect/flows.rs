@@ -215,9 +215,9 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         // the missing service says nothing: the evidence is kept, as Slips makes it, but as
         // information that adds nothing to the alert sum (#13: it made the false alerts of
         // the CTU days). A log without history is judged as Slips does.
-        let history = cx.sym(c.history);
-        let level = (!history.readable && !history.empty).then_some(ThreatLevel::Info);
         if c.proto == Proto::Tcp && est && c.orig_bytes + c.resp_bytes > 0 {
+            let history = cx.sym(c.history);
+            let level = (!history.readable && !history.empty).then_some(ThreatLevel::Info);
             if c.resp_p == 80 && !svc.http && !near(&recognised.http, dst, c.ts) {
                 add(
                     cx,

@@ -86,6 +86,23 @@ fn attacked(port: u16, proto: Proto) -> bool {
     ATTACKED_PORTS.contains(&(port, proto))
 }
 
+/// The login service on a TCP port, if it is one of [`LOGIN_PORTS`].
+fn login_service(port: u16) -> Option<&'static str> {
+    LOGIN_PORTS
+        .iter()
+        .find(|(p, _)| *p == port)
+        .map(|(_, s)| *s)
+}
+
+/// Whether the home host answered an attempt: a completed handshake (TCP), any reply
+/// packet (UDP, ICMP). The rule and the victims' aggregate count "answered" alike.
+pub(super) fn answered(c: &Conn) -> bool {
+    match c.proto {
+        Proto::Tcp => c.established() == Established::Established,
+        _ => c.resp_pkts > 0,
+    }
+}
+
 /// Whether `c` is an unsolicited connection attempt by its originator, and whether it was
 /// answered (`Some(answered)`), or `None` when it is not one.
 fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
@@ -95,7 +112,7 @@ fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
             if history.flipped {
                 return None;
             }
-            let established = c.established() == Established::Established;
+            let established = answered(c);
             // a log without history: the connection state says whether a SYN went unanswered
             let syn_first = history.syn_first
                 || (history.empty && !established && c.conn_state.unanswered_syn());
@@ -122,10 +139,10 @@ fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
             }
             // Unanswered, the port is closed (a P2P peer or a served port answers); answered,
             // it counts only on an attacked service.
-            let answered = c.resp_pkts > 0;
+            let answered = answered(c);
             (!answered || attacked(c.resp_p, c.proto)).then_some(answered)
         }
-        Proto::Icmp => ICMP_REQUESTS.contains(&c.orig_p).then_some(c.resp_pkts > 0),
+        Proto::Icmp => ICMP_REQUESTS.contains(&c.orig_p).then_some(answered(c)),
         Proto::Unknown => None,
     }
 }
@@ -157,7 +174,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let brute_force_possible = w.out_tuples.iter().any(|t| {
         t.proto == Proto::Tcp
             && t.flows as usize >= BRUTE_FORCE_ATTEMPTS
-            && LOGIN_PORTS.iter().any(|(p, _)| *p == t.port)
+            && login_service(t.port).is_some()
     });
     if !from_outside && !brute_force_possible {
         return;
@@ -178,7 +195,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         let login = c.proto == Proto::Tcp
             && c.duration <= ATTEMPT_SECONDS
-            && LOGIN_PORTS.iter().any(|(p, _)| *p == c.resp_p)
+            && login_service(c.resp_p).is_some()
             && c.established() == Established::Established
             && !cx.sym(c.history).flipped
             // Windows hosts open many short SMB connections to their servers every hour
@@ -235,10 +252,7 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
 }
 
 fn report_brute_force(cx: &mut Ctx<'_>, dst: IpAddr, port: u16, flows: &[u32]) {
-    let service = LOGIN_PORTS
-        .iter()
-        .find(|(p, _)| *p == port)
-        .map_or("login", |(_, s)| s);
+    let service = login_service(port).unwrap_or("login");
     let last = flows.last().map_or(0.0, |&i| cx.store.conns[i as usize].ts);
     cx.add(Finding {
         kind: EvidenceKind::LoginBruteforce,

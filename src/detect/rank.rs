@@ -174,9 +174,15 @@ fn by_score(a: &Suspect, b: &Suspect) -> Ordering {
 /// hosts from outside first, then by score (an Internet scanner with one probe scores low).
 pub fn triage_order(ranking: &[Suspect]) -> Vec<&Suspect> {
     let mut v: Vec<&Suspect> = ranking.iter().collect();
-    let tier = |s: &Suspect| s.alerts <= s.probe_alerts;
+    let tier = |s: &Suspect| triage_tier(s.alerts, s.probe_alerts);
     v.sort_by(|a, b| tier(a).cmp(&tier(b)).then(by_score(a, b)));
     v
+}
+
+/// A profile's tier in the triage order, lower first: 0 when it raised an alert that was not
+/// only for probing home hosts from outside, else 1.
+pub fn triage_tier(alerts: usize, probe_alerts: usize) -> u8 {
+    u8::from(alerts <= probe_alerts)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! 40 answered"). It sums the flows behind the inbound-probe evidence and decides nothing.
 
 use super::evidence::{Evidence, EvidenceKind, FlowRef};
-use crate::record::{Established, Proto};
+use crate::record::Proto;
 use crate::store::Store;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
@@ -23,7 +23,7 @@ pub struct Victim {
     pub answered: usize,
     /// Ports tried, most tried first: (port, protocol, attempts).
     pub ports: Vec<(u16, &'static str, usize)>,
-    /// The window with the most attempts (the earliest of equals).
+    /// The window (on its own grid) with the most attempts (the earliest of equals).
     pub worst_window: i64,
 }
 
@@ -76,12 +76,11 @@ pub fn victims(store: &Store, evidence: &[Evidence]) -> Vec<Victim> {
                 Some(Probe {
                     victim: c.resp_h,
                     attacker: e.profile,
-                    window: e.window,
+                    // on the victim's grid: the overview jumps to the victim's window (with
+                    // `--tw-anchor profile` it is not numbered as the attacker's)
+                    window: store.window_number(c.resp_h, c.ts),
                     port: (c.resp_p, c.proto),
-                    answered: match c.proto {
-                        Proto::Tcp => c.established() == Established::Established,
-                        _ => c.resp_pkts > 0,
-                    },
+                    answered: super::inbound::answered(c),
                 })
             })
         })

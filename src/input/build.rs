@@ -423,7 +423,7 @@ pub(crate) fn conn<R: Row>(row: &R, syms: &mut SymCache) -> Result<Conn, FieldEr
 pub(crate) fn local_addresses<R: Row>(
     row: &R,
     c: &Conn,
-    local: &mut std::collections::HashSet<std::net::IpAddr>,
+    local: &mut rustc_hash::FxHashSet<std::net::IpAddr>,
 ) {
     let marked = |i: usize| match row.raw(i) {
         Raw::Text(t) => t == "T",

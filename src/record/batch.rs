@@ -5,7 +5,7 @@
 
 use super::{Activity, Conn, Dns, Http, Ssl};
 use rayon::prelude::*;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::net::IpAddr;
 
 /// Records of one file or of the whole input.
@@ -25,7 +25,7 @@ pub struct Batch {
     pub activity: Vec<Activity>,
     /// Public addresses that Zeek's conn.log marked local (`local_orig`/`local_resp`), which
     /// join the home network when `--home-net` is not given.
-    pub local_hosts: HashSet<IpAddr>,
+    pub local_hosts: FxHashSet<IpAddr>,
 }
 
 impl Batch {

@@ -2,6 +2,7 @@
 //! over the visible rows only (so 100,000 profiles cost nothing to draw).
 
 use super::cursor;
+use crate::detect::rank::triage_tier;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -75,8 +76,8 @@ impl Order {
     fn cmp(self, a: &Node, b: &Node) -> std::cmp::Ordering {
         let by_ip = a.ip.cmp(&b.ip);
         match self {
-            Order::Score => (a.alerts <= a.probe_alerts)
-                .cmp(&(b.alerts <= b.probe_alerts))
+            Order::Score => triage_tier(a.alerts, a.probe_alerts)
+                .cmp(&triage_tier(b.alerts, b.probe_alerts))
                 .then(b.score.total_cmp(&a.score))
                 .then(b.flows.cmp(&a.flows))
                 .then(by_ip),

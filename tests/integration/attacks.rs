@@ -226,3 +226,36 @@ fn hundreds_of_unanswered_calls_to_one_outside_port_are_a_dead_c2() {
     // a known service that is down (HTTPS) is not a C2 port
     assert!(of_kind(&detect(calls(60, 15.0, 443)), "UnansweredAttempts").is_empty());
 }
+
+#[test]
+fn a_victims_worst_window_is_numbered_on_its_own_grid() {
+    // with one grid per profile, a scanner's first probe is its window 1, but the overview
+    // jumps to the victim's window that holds the probes
+    let mut conns = vec![tcp(0.0, HOME, [8, 8, 8, 8], 443, ConnState::SF, "ShADadFf")];
+    for k in 1..=3u8 {
+        conns.push(tcp(
+            7_300.0 + f64::from(k),
+            [198, 51, 100, k],
+            HOME,
+            23,
+            ConnState::S0,
+            "S",
+        ));
+    }
+    let batch = Batch {
+        conns,
+        ..Batch::default()
+    };
+    let config = ProfileConfig {
+        anchor: kalipso::profile::window::Anchor::Profile,
+        ..ProfileConfig::default()
+    };
+    let store = kalipso::Store::build(batch, 0.0, config);
+    let d = kalipso::detect::run(&store, &DetectConfig::default());
+    assert_eq!(d.victims.len(), 1, "{:?}", d.evidence);
+    assert_eq!(
+        d.victims[0].worst_window,
+        store.window_number(ip(HOME), 7_301.0)
+    );
+    assert_eq!(d.victims[0].worst_window, 3);
+}
