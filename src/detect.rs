@@ -171,6 +171,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let profiles: Vec<&Profile> = store.profiles.values().collect();
     let syms = context::sym_flags();
     let p2p = flows::p2p_flows(&store.conns);
+    let ssh_logged_in = events::ssh_logged_in(&store.events);
     // the notice/smtp/software/arp/ssh records of each profile, by window
     // (a capture of a busy LAN has millions of ARP records: their windows are found in
     // parallel, then grouped in record order)
@@ -193,6 +194,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 syms: &syms,
                 cfg,
                 p2p: &p2p,
+                ssh_logged_in: &ssh_logged_in,
                 profile: p.ip,
                 window: w.number,
                 out: Vec::new(),

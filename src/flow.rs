@@ -16,7 +16,8 @@
 //! connection's endpoints, history and `conn_state`), `assemble` (the table of live
 //! connections, timeouts, payloads to their parsers), `merge` (the order-preserving merge
 //! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
-//! rows); payload parsers: `service`, `dns`, `http`, `tls`. Configured by the caller
+//! rows); payload parsers: `service`, `dns`, `http`, `tls`, `ssh` (on the in-order bytes of
+//! `stream`, with Zeek's local addresses from `site`). Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
 
 mod assemble;
@@ -27,11 +28,16 @@ mod key;
 mod merge;
 mod records;
 pub(crate) mod service;
+mod site;
+mod ssh;
+mod ssh_events;
 mod state;
+mod stream;
 pub(crate) mod tls;
 
 pub(crate) use capture::{Capture, Packet, Spent};
 pub(crate) use key::shard_of;
+pub use ssh_events::{PASSWORD_GUESSES_LIMIT, ssh_activity};
 
 use crate::record::Proto;
 use std::net::IpAddr;

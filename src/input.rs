@@ -21,7 +21,7 @@ pub(crate) mod zeek;
 pub use error::{InputError, Position, Problem};
 pub use pcap::CaptureStats;
 
-use crate::record::{Activity, Batch, Conn, Dns, Http, LogKind, Ssl};
+use crate::record::{Activity, Batch, Conn, Dns, Http, LogKind, Ssh, Ssl};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -456,6 +456,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             ("dns", batch.dns.len()),
             ("http", batch.http.len()),
             ("ssl", batch.ssl.len()),
+            ("ssh", batch.ssh.len()),
         ];
         for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
             *input.summary.records.entry(kind.into()).or_default() += n as u64;
@@ -490,6 +491,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
     input.batch.dns = merge_by_head(parts.dns, |d| d.id.ts);
     input.batch.http = merge_by_head(parts.http, |h| h.id.ts);
     input.batch.ssl = merge_by_head(parts.ssl, |s| s.id.ts);
+    input.batch.ssh = merge_by_head(parts.ssh, |s| s.id.ts);
     input.batch.activity = merge_by_head(parts.activity, |a| a.ts);
     input.summary.span = span(&input.batch);
     input
@@ -502,6 +504,7 @@ struct Parts {
     dns: Vec<Vec<Dns>>,
     http: Vec<Vec<Http>>,
     ssl: Vec<Vec<Ssl>>,
+    ssh: Vec<Vec<Ssh>>,
     activity: Vec<Vec<Activity>>,
 }
 
@@ -511,6 +514,7 @@ impl Parts {
         self.dns.push(b.dns);
         self.http.push(b.http);
         self.ssl.push(b.ssl);
+        self.ssh.push(b.ssh);
         self.activity.push(b.activity);
     }
 }

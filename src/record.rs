@@ -328,6 +328,40 @@ pub struct Ssl {
     pub ja3s: CompactString,
 }
 
+/// One ssh.log record, with Zeek's columns (text columns empty when unset).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ssh {
+    /// Addresses, ports, uid, and the time of the first version line.
+    pub id: Endpoints,
+    /// The SSH major version both sides speak (1 or 2), when Zeek can tell.
+    pub version: Option<u8>,
+    /// Zeek's inference from the sizes of the encrypted server packets, when it made one.
+    pub auth_success: Option<bool>,
+    /// Authentication attempts Zeek counted.
+    pub auth_attempts: u32,
+    /// `INBOUND` or `OUTBOUND` when exactly one side is local, else empty.
+    pub direction: &'static str,
+    /// The client's version line, e.g. `SSH-2.0-OpenSSH_9.6`.
+    pub client: String,
+    /// The server's version line.
+    pub server: String,
+    /// Negotiated cipher.
+    pub cipher_alg: String,
+    /// Negotiated MAC.
+    pub mac_alg: String,
+    /// Negotiated compression.
+    pub compression_alg: String,
+    /// Negotiated key exchange.
+    pub kex_alg: String,
+    /// Negotiated host key algorithm.
+    pub host_key_alg: String,
+    /// Zeek's fingerprint of the server's host key (`SHA256:` and 32 characters).
+    pub host_key_fingerprint: String,
+    /// When Zeek writes the row: at a successful login, else when the connection ends. A failed
+    /// login counts for password guessing at this time.
+    pub logged: f64,
+}
+
 /// Parses an address exactly as `str::parse::<IpAddr>` does, dotted IPv4 (the common case:
 /// every address of every record, every DNS answer) without the general parser.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
@@ -536,6 +570,8 @@ pub struct Fields {
     pub version: CompactString,
     /// ssh: `auth_success`, when set.
     pub auth_success: Option<bool>,
+    /// ssh: the connection's `uid` (a login Zeek saw succeed is not also reported by size).
+    pub uid: CompactString,
 }
 
 /// The Zeek log kinds kalipso knows by name.

@@ -71,6 +71,8 @@ pub(crate) struct Ctx<'a> {
     pub cfg: &'a DetectConfig,
     /// The UDP flows that look like P2P when they are seen (see [`super::flows::p2p_flows`]).
     pub p2p: &'a rustc_hash::FxHashSet<u32>,
+    /// uids of the connections whose ssh record says the login succeeded.
+    pub ssh_logged_in: &'a rustc_hash::FxHashSet<compact_str::CompactString>,
     pub profile: IpAddr,
     pub window: i64,
     pub out: Vec<Evidence>,

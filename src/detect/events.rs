@@ -63,6 +63,21 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
     }
 }
 
+/// The uids of connections whose ssh record says the login succeeded.
+pub(crate) fn ssh_logged_in(
+    events: &[Activity],
+) -> rustc_hash::FxHashSet<compact_str::CompactString> {
+    events
+        .iter()
+        .filter_map(|a| match &a.detail {
+            Some(Detail::Fields(f)) if f.auth_success == Some(true) && !f.uid.is_empty() => {
+                Some(f.uid.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Makes a finding of one record at the kind's default level.
 type Make<'a> = dyn Fn(EvidenceKind, f64, Payload) -> Finding + 'a;
 

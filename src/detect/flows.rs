@@ -196,8 +196,12 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 );
             }
         }
-        // a successful SSH login, by size (Slips: more than 4290 bytes in an ssh connection)
-        if svc.ssh && c.orig_bytes + c.resp_bytes > 4290 {
+        // a successful SSH login, by size (Slips: more than 4290 bytes in an ssh connection),
+        // unless its ssh record already says so (Slips reports one or the other)
+        if svc.ssh
+            && c.orig_bytes + c.resp_bytes > 4290
+            && !cx.ssh_logged_in.contains(c.uid.as_str())
+        {
             add(
                 cx,
                 EvidenceKind::SshSuccessful,

@@ -8,10 +8,10 @@
 
 use super::key::{FiveTuple, FlowKey, uid};
 use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
-use super::records::{dns_row, http_row, ssl_row};
+use super::records::{dns_row, http_row, ssh_row, ssl_row};
 use super::state::{Flow, Pending, Side, TLS_BUFFER, record_history};
-use super::{PacketMeta, Timeouts, dns, http, service, tls};
-use crate::record::{Conn, Dns, Http, Proto, Ssl};
+use super::{PacketMeta, Timeouts, dns, http, service, ssh, tls};
+use crate::record::{Conn, Dns, Http, Proto, Ssh, Ssl};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -65,6 +65,8 @@ pub(crate) struct Emitted {
     pub http: Out<Http>,
     /// ssl.log records (when the connection ends).
     pub ssl: Out<Ssl>,
+    /// ssh.log records (at a successful login, else when the connection ends).
+    pub ssh: Out<Ssh>,
 }
 
 impl Emitted {
@@ -87,6 +89,11 @@ impl Emitted {
         }
         for r in std::mem::take(&mut f.http_pending) {
             self.http.push(self.tag, http_row(f, r, None));
+        }
+        if let Some(session) = f.ssh.take() {
+            if session.started() && !session.logged {
+                self.ssh.push(self.tag, ssh_row(f, &session, f.last));
+            }
         }
         if let Some(t) = f.tls.take() {
             if let Some((ts, ch)) = t.client {
@@ -150,6 +157,7 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
         },
         http_pending: std::collections::VecDeque::new(),
         tls: None,
+        ssh: None,
         ts: p.ts,
         last: p.ts,
         orig: (tuple.orig.0, port(tuple.orig.1)),
@@ -404,6 +412,19 @@ impl Assembler {
                     }
                 }
             }
+            return;
+        }
+        if f.service == Some("ssh") && !udp {
+            let mut s = f
+                .ssh
+                .take()
+                .unwrap_or_else(|| Box::new(ssh::Session::new(f.o.seq, f.r.seq)));
+            let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
+            if s.segment(is_orig, seq, payload, p.ts) == ssh::Outcome::LoggedIn {
+                let row = ssh_row(f, &s, p.ts);
+                self.emitted.ssh.push(self.emitted.tag, row);
+            }
+            f.ssh = Some(s);
             return;
         }
         if f.service == Some("http") && !udp {

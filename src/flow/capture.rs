@@ -122,17 +122,20 @@ impl Capture {
         let mut dns = Vec::with_capacity(SHARDS);
         let mut http = Vec::with_capacity(SHARDS);
         let mut ssl = Vec::with_capacity(SHARDS);
+        let mut ssh = Vec::with_capacity(SHARDS);
         for a in &mut self.shards {
             conns.push(std::mem::take(&mut a.emitted.conns));
             dns.push(std::mem::take(&mut a.emitted.dns));
             http.push(std::mem::take(&mut a.emitted.http));
             ssl.push(std::mem::take(&mut a.emitted.ssl));
+            ssh.push(std::mem::take(&mut a.emitted.ssh));
         }
         let mut b = Batch::default();
         Out::merge_into(conns, &mut b.conns);
         Out::merge_into(dns, &mut b.dns);
         Out::merge_into(http, &mut b.http);
         Out::merge_into(ssl, &mut b.ssl);
+        Out::merge_into(ssh, &mut b.ssh);
         self.chunks.push(b);
     }
 
@@ -157,6 +160,7 @@ impl Capture {
             out.dns.append(&mut b.dns);
             out.http.append(&mut b.http);
             out.ssl.append(&mut b.ssl);
+            out.ssh.append(&mut b.ssh);
         }
         out
     }

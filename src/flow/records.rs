@@ -1,11 +1,11 @@
-//! Zeek's application log rows (ssl.log, http.log, dns.log) from what a connection's payload
+//! Zeek's application log rows (ssl.log, http.log, dns.log, ssh.log) from what a connection's payload
 //! parsers found, with the connection's uid and endpoints.
 //!
 //! It decides nothing about connections.
 
 use super::state::Flow;
 use super::{dns, http, tls};
-use crate::record::{Dns, Http, Ssl};
+use crate::record::{Dns, Http, Ssh, Ssl};
 use compact_str::CompactString;
 
 /// An ssl.log row from the hellos of a connection.
@@ -107,4 +107,9 @@ pub(crate) fn dns_row(
         answers: answers.iter().filter_map(|a| a.text.clone()).collect(),
         ttls: answers.iter().map(|a| f64::from(a.ttl)).collect(),
     }
+}
+
+/// The ssh.log row of a connection's SSH session, written at `logged`.
+pub(crate) fn ssh_row(f: &Flow, session: &super::ssh::Session, logged: f64) -> Ssh {
+    session.row(f.endpoints(f.ts), logged)
 }

@@ -6,7 +6,7 @@
 //! It does not decide which packets belong to it.
 
 use super::key::FiveTuple;
-use super::{PacketMeta, TcpFlags, http, tls};
+use super::{PacketMeta, TcpFlags, http, ssh, tls};
 use crate::record::{Conn, ConnState, Endpoints, Proto, Sym};
 use compact_str::CompactString;
 use std::net::IpAddr;
@@ -62,6 +62,8 @@ pub(crate) struct Flow {
     pub history: CompactString,
     pub http_pending: std::collections::VecDeque<http::HttpRequest>,
     pub tls: Option<Box<TlsState>>,
+    /// The SSH analysis, once the connection speaks SSH.
+    pub ssh: Option<Box<ssh::Session>>,
     pub ts: f64,
     pub last: f64,
     pub orig: (IpAddr, u16),

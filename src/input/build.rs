@@ -133,6 +133,7 @@ pub(crate) const OTHER_WANTED: &[&str] = &[
     "dst_mac",
     "auth_success",
     "resp_hw",
+    "uid",
 ];
 /// The columns of [`OTHER_WANTED`] that may name the source.
 const SOURCE_COLUMNS: std::ops::Range<usize> = 1..6;
@@ -375,6 +376,11 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
                     software_type,
                     version: text(12),
                     auth_success: auth,
+                    uid: if auth.is_some() {
+                        text(17)
+                    } else {
+                        compact_str::CompactString::default()
+                    },
                 }))
             });
     Ok(ip.map(|ip| crate::record::Activity { ts, ip, detail }))

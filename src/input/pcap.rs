@@ -449,6 +449,19 @@ pub(crate) fn read_captures(
             t.elapsed()
         );
     }
+    // what Zeek's scripts log from SSH sessions (software, password guessing) joins the ARP
+    // records as activity, in time order
+    let first_packet = batch
+        .conns
+        .iter()
+        .map(|c| c.ts)
+        .fold(f64::INFINITY, f64::min);
+    arp.extend(crate::flow::ssh_activity(
+        &batch.ssh,
+        first_packet,
+        crate::flow::PASSWORD_GUESSES_LIMIT,
+    ));
+    arp.sort_by(|a, b| a.ts.total_cmp(&b.ts));
     batch.activity = arp;
     (batch, reports.into_iter().flatten().collect())
 }

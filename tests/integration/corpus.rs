@@ -30,3 +30,26 @@ pub fn root() -> Option<PathBuf> {
 pub fn path(rel: &str) -> Option<PathBuf> {
     root().map(|r| r.join(rel))
 }
+
+/// A Zeek btest baseline's rows (timestamps are masked, so it is read as text).
+pub fn baseline_at(rel: &str) -> Vec<Vec<String>> {
+    let Some(path) = path(rel) else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            l.split('\t')
+                .map(|f| {
+                    if f == "-" || f == "(empty)" {
+                        String::new()
+                    } else {
+                        f.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -18,4 +18,5 @@ mod inputs;
 mod never_worse;
 mod output_safety;
 mod pcap;
+mod ssh;
 mod ui;

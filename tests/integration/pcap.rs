@@ -2,7 +2,7 @@
 //! shipped pcap; validated equal to real Zeek on test7, wikipedia, ssh and pop3 by its
 //! SOURCE.md). The `slips-*` rows were made with Slips' TCP inactivity timeout of 3600 s.
 
-use crate::corpus;
+use crate::corpus::{self, baseline_at};
 use kalipso::flow::Timeouts;
 use kalipso::record::Conn;
 use std::path::Path;
@@ -296,29 +296,6 @@ fn capture_and_its_zeek_log_give_the_same_aggregates() {
 
 fn baseline(file: &str) -> Vec<Vec<String>> {
     baseline_at(&format!("zeek-btest/Baseline/opt.basic/{file}"))
-}
-
-/// A Zeek btest baseline's rows (timestamps are masked, so it is read as text).
-fn baseline_at(rel: &str) -> Vec<Vec<String>> {
-    let Some(path) = corpus::path(rel) else {
-        return Vec::new();
-    };
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            l.split('\t')
-                .map(|f| {
-                    if f == "-" || f == "(empty)" {
-                        String::new()
-                    } else {
-                        f.to_string()
-                    }
-                })
-                .collect()
-        })
-        .collect()
 }
 
 /// dns.log and the `service` column of conn.log for wikipedia.pcap, against Zeek's baselines
