@@ -16,14 +16,18 @@
 //! connection's endpoints, history and `conn_state`), `assemble` (the table of live
 //! connections, timeouts, payloads to their parsers), `merge` (the order-preserving merge
 //! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
-//! rows); payload parsers: `service`, `dns`, `http`, `tls`, `ssh` (on the in-order bytes of
+//! rows; `dhcp_log` joins DHCP transactions); payload parsers: `service`, `dns`, `dhcp`, `http`,
+//! `tls`, `ssh` (on the in-order bytes of
 //! `stream`, with Zeek's local addresses from `site`). Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
 
 mod assemble;
 mod capture;
+mod dhcp;
+mod dhcp_log;
 pub(crate) mod dns;
 pub(crate) mod http;
+mod http_stream;
 mod key;
 mod merge;
 mod records;

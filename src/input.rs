@@ -21,7 +21,7 @@ pub(crate) mod zeek;
 pub use error::{InputError, Position, Problem};
 pub use pcap::CaptureStats;
 
-use crate::record::{Activity, Batch, Conn, Dns, Http, LogKind, Ssh, Ssl};
+use crate::record::{Activity, Batch, Conn, Dhcp, Dns, Http, LogKind, Ssh, Ssl};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -457,6 +457,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             ("http", batch.http.len()),
             ("ssl", batch.ssl.len()),
             ("ssh", batch.ssh.len()),
+            ("dhcp", batch.dhcp.len()),
         ];
         for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
             *input.summary.records.entry(kind.into()).or_default() += n as u64;
@@ -492,6 +493,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
     input.batch.http = merge_by_head(parts.http, |h| h.id.ts);
     input.batch.ssl = merge_by_head(parts.ssl, |s| s.id.ts);
     input.batch.ssh = merge_by_head(parts.ssh, |s| s.id.ts);
+    input.batch.dhcp = merge_by_head(parts.dhcp, |d| d.ts);
     input.batch.activity = merge_by_head(parts.activity, |a| a.ts);
     input.summary.span = span(&input.batch);
     input
@@ -505,6 +507,7 @@ struct Parts {
     http: Vec<Vec<Http>>,
     ssl: Vec<Vec<Ssl>>,
     ssh: Vec<Vec<Ssh>>,
+    dhcp: Vec<Vec<Dhcp>>,
     activity: Vec<Vec<Activity>>,
 }
 
@@ -515,6 +518,7 @@ impl Parts {
         self.http.push(b.http);
         self.ssl.push(b.ssl);
         self.ssh.push(b.ssh);
+        self.dhcp.push(b.dhcp);
         self.activity.push(b.activity);
     }
 }

@@ -362,6 +362,42 @@ pub struct Ssh {
     pub logged: f64,
 }
 
+/// One dhcp.log record: a DHCP transaction (one `xid`), possibly over several connections,
+/// with Zeek's columns (text columns empty when unset).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dhcp {
+    /// Time of the transaction's first message.
+    pub ts: f64,
+    /// The uids of the connections its messages came in.
+    pub uids: Vec<CompactString>,
+    /// The client's address, when known.
+    pub client_addr: Option<IpAddr>,
+    /// The server that handed out an address.
+    pub server_addr: Option<IpAddr>,
+    /// The client's hardware address.
+    pub mac: String,
+    /// The host name the client sent.
+    pub host_name: String,
+    /// The client's FQDN option.
+    pub client_fqdn: String,
+    /// The domain the server gave.
+    pub domain: String,
+    /// The address the client asked for.
+    pub requested_addr: Option<IpAddr>,
+    /// The address the server assigned.
+    pub assigned_addr: Option<IpAddr>,
+    /// Lease, seconds.
+    pub lease_time: Option<f64>,
+    /// The client's message option.
+    pub client_message: String,
+    /// The server's message option.
+    pub server_message: String,
+    /// Message types in the order they came (`DISCOVER`, `OFFER`, …).
+    pub msg_types: Vec<&'static str>,
+    /// From the first message to the last, seconds.
+    pub duration: f64,
+}
+
 /// Parses an address exactly as `str::parse::<IpAddr>` does, dotted IPv4 (the common case:
 /// every address of every record, every DNS answer) without the general parser.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
@@ -553,7 +589,7 @@ impl fmt::Display for Mac {
     }
 }
 
-/// The detection fields of a notice, smtp, software or ssh record (empty when absent).
+/// The detection fields of a notice, smtp, software, ssh or dhcp record (empty when absent).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Fields {
     /// The other side (`id.resp_h`).
@@ -572,6 +608,10 @@ pub struct Fields {
     pub auth_success: Option<bool>,
     /// ssh: the connection's `uid` (a login Zeek saw succeed is not also reported by size).
     pub uid: CompactString,
+    /// dhcp: the host name the client sent.
+    pub host_name: CompactString,
+    /// dhcp: the client's MAC.
+    pub mac: CompactString,
 }
 
 /// The Zeek log kinds kalipso knows by name.

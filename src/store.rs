@@ -92,6 +92,39 @@ pub struct Store {
     pub dns_seen: Vec<u32>,
     /// The records of notice, smtp, software, arp and ssh logs the detections read, in time order.
     pub events: Vec<crate::record::Activity>,
+    /// Host names and MACs that DHCP gave addresses (`profile_<ip>`'s `host_name` and `MAC`).
+    pub hosts: BTreeMap<IpAddr, Host>,
+}
+
+/// What DHCP says of an address: the last host name and MAC its client sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// The client's host name (empty when none was sent).
+    pub host_name: String,
+    /// The client's MAC (empty when unknown).
+    pub mac: String,
+}
+
+/// The host names and MACs of DHCP records, by client address (the latest wins, as Slips
+/// overwrites them).
+fn hosts_table(events: &[crate::record::Activity]) -> BTreeMap<IpAddr, Host> {
+    let mut out: BTreeMap<IpAddr, Host> = BTreeMap::new();
+    for a in events {
+        let Some(crate::record::Detail::Fields(f)) = &a.detail else {
+            continue;
+        };
+        if f.host_name.is_empty() && f.mac.is_empty() {
+            continue;
+        }
+        let h = out.entry(a.ip).or_default();
+        if !f.host_name.is_empty() {
+            h.host_name = f.host_name.to_string();
+        }
+        if !f.mac.is_empty() {
+            h.mac = f.mac.to_string();
+        }
+    }
+    out
 }
 
 impl Store {
@@ -127,6 +160,7 @@ impl Store {
             .filter(|a| a.detail.is_some())
             .collect();
         events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+        let hosts = hosts_table(&events);
         let mut store = Store {
             config,
             anchor,
@@ -136,6 +170,7 @@ impl Store {
             ssl,
             profiles,
             events,
+            hosts,
             ..Store::default()
         };
         // Independent passes over the records, run side by side (each result is deterministic).

@@ -6,11 +6,13 @@
 //!
 //! It does not parse payloads (the parser files do) or merge shards.
 
+use super::http_stream::Parsed;
 use super::key::{FiveTuple, FlowKey, uid};
 use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
 use super::records::{dns_row, http_row, ssh_row, ssl_row};
 use super::state::{Flow, Pending, Side, TLS_BUFFER, record_history};
-use super::{PacketMeta, Timeouts, dns, http, service, ssh, tls};
+use super::stream::Streams;
+use super::{PacketMeta, Timeouts, dhcp, dhcp_log, dns, service, ssh, tls};
 use crate::record::{Conn, Dns, Http, Proto, Ssh, Ssl};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -67,6 +69,8 @@ pub(crate) struct Emitted {
     pub ssl: Out<Ssl>,
     /// ssh.log records (at a successful login, else when the connection ends).
     pub ssh: Out<Ssh>,
+    /// DHCP messages (joined into dhcp.log rows across connections by the capture).
+    pub dhcp: Out<dhcp_log::Seen>,
 }
 
 impl Emitted {
@@ -87,6 +91,16 @@ impl Emitted {
             let row = dns_row(f, q.ts, q.question.as_ref(), None);
             self.dns.push(self.tag, row);
         }
+        if let Some(mut h) = f.http.take() {
+            let (pending, since) = f
+                .tcp
+                .as_deref()
+                .map_or(([&[][..], &[][..]], [0.0; 2]), |s| {
+                    ([&s.pending[0][..], &s.pending[1][..]], s.since)
+                });
+            let parsed = h.finish(pending, since);
+            self.http_parsed(f, parsed);
+        }
         for r in std::mem::take(&mut f.http_pending) {
             self.http.push(self.tag, http_row(f, r, None));
         }
@@ -99,6 +113,18 @@ impl Emitted {
             if let Some((ts, ch)) = t.client {
                 self.ssl
                     .push(self.tag, ssl_row(f, ts, ch, t.server, t.cert));
+            }
+        }
+    }
+
+    /// Queues a connection's new requests and pairs its complete responses with them (1xx
+    /// interim responses answer nothing).
+    fn http_parsed(&mut self, f: &mut Flow, parsed: Parsed) {
+        f.http_pending.extend(parsed.requests);
+        for res in parsed.responses.iter().filter(|r| r.code >= 200) {
+            if let Some(req) = f.http_pending.pop_front() {
+                let row = http_row(f, req, Some(res));
+                self.http.push(self.tag, row);
             }
         }
     }
@@ -158,6 +184,8 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
         http_pending: std::collections::VecDeque::new(),
         tls: None,
         ssh: None,
+        tcp: None,
+        http: None,
         ts: p.ts,
         last: p.ts,
         orig: (tuple.orig.0, port(tuple.orig.1)),
@@ -428,31 +456,60 @@ impl Assembler {
             return;
         }
         if f.service == Some("http") && !udp {
-            if is_orig {
-                f.http_pending.extend(http::http_requests(p.ts, payload));
-            } else {
-                // 1xx interim responses do not answer the request
-                for res in http::http_responses(payload)
-                    .iter()
-                    .filter(|r| r.code >= 200)
-                {
-                    if let Some(req) = f.http_pending.pop_front() {
-                        let row = http_row(f, req, Some(res));
-                        self.emitted.http.push(self.emitted.tag, row);
-                    }
-                }
+            let mut streams = f
+                .tcp
+                .take()
+                .unwrap_or_else(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
+            let mut h = f.http.take().unwrap_or_default();
+            let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
+            if streams.push(side, seq, payload, p.ts) {
+                let (used, parsed) = h.read(side, &streams.pending[side], streams.since[side]);
+                streams.consume(side, used, p.ts);
+                self.emitted.http_parsed(f, parsed);
+            }
+            f.tcp = Some(streams);
+            f.http = Some(h);
+            return;
+        }
+        if f.service == Some("dhcp") && udp {
+            if let Some(msg) = dhcp::parse(payload) {
+                let seen = dhcp_log::Seen {
+                    ts: p.ts,
+                    uid: f.uid.clone(),
+                    orig: f.orig,
+                    resp: f.resp,
+                    is_orig,
+                    msg,
+                };
+                self.emitted.dhcp.push(self.emitted.tag, seen);
             }
             return;
         }
-        if f.service == Some("dns") {
-            let msg = if udp {
-                payload
-            } else {
-                payload.get(2..).unwrap_or_default()
-            };
-            if let Some(m) = dns::parse(msg) {
+        if f.service == Some("dns") && udp {
+            if let Some(m) = dns::parse(payload) {
                 self.emitted.dns_message(f, p.ts, m);
             }
+        } else if f.service == Some("dns") {
+            // over TCP each message has a 2-byte length and may span segments
+            let mut streams = f
+                .tcp
+                .take()
+                .unwrap_or_else(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
+            let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
+            if streams.push(side, seq, payload, p.ts) {
+                while let Some(n) = streams.pending[side]
+                    .get(..2)
+                    .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                    .filter(|n| streams.pending[side].len() >= 2 + n)
+                {
+                    let at = streams.since[side];
+                    if let Some(m) = dns::parse(&streams.pending[side][2..2 + n]) {
+                        self.emitted.dns_message(f, at, m);
+                    }
+                    streams.consume(side, 2 + n, p.ts);
+                }
+            }
+            f.tcp = Some(streams);
         }
     }
 

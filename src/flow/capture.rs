@@ -52,6 +52,8 @@ pub struct Capture {
     chunks: Vec<Batch>,
     seq: u64,
     last_sweep: f64,
+    /// The DHCP messages so far, in capture order (joined into rows at the end).
+    dhcp: Vec<super::dhcp_log::Seen>,
 }
 
 impl Capture {
@@ -62,6 +64,7 @@ impl Capture {
             chunks: Vec::new(),
             seq: 0,
             last_sweep: f64::NEG_INFINITY,
+            dhcp: Vec::new(),
         }
     }
 
@@ -123,12 +126,14 @@ impl Capture {
         let mut http = Vec::with_capacity(SHARDS);
         let mut ssl = Vec::with_capacity(SHARDS);
         let mut ssh = Vec::with_capacity(SHARDS);
+        let mut dhcp = Vec::with_capacity(SHARDS);
         for a in &mut self.shards {
             conns.push(std::mem::take(&mut a.emitted.conns));
             dns.push(std::mem::take(&mut a.emitted.dns));
             http.push(std::mem::take(&mut a.emitted.http));
             ssl.push(std::mem::take(&mut a.emitted.ssl));
             ssh.push(std::mem::take(&mut a.emitted.ssh));
+            dhcp.push(std::mem::take(&mut a.emitted.dhcp));
         }
         let mut b = Batch::default();
         Out::merge_into(conns, &mut b.conns);
@@ -136,6 +141,7 @@ impl Capture {
         Out::merge_into(http, &mut b.http);
         Out::merge_into(ssl, &mut b.ssl);
         Out::merge_into(ssh, &mut b.ssh);
+        Out::merge_into(dhcp, &mut self.dhcp);
         self.chunks.push(b);
     }
 
@@ -146,7 +152,10 @@ impl Capture {
         }
         self.collect();
         let merged = std::mem::take(&mut self.chunks);
-        let mut out = Batch::default();
+        let mut out = Batch {
+            dhcp: super::dhcp_log::dhcp_rows(&self.dhcp),
+            ..Batch::default()
+        };
         out.conns
             .reserve_exact(merged.iter().map(|b| b.conns.len()).sum());
         out.dns

@@ -1,6 +1,7 @@
-//! HTTP/1.x heads as http.log fields: requests (several when pipelined, each followed by its
-//! `Content-Length` body), responses (status, version, body length) and the MIME type of a
-//! body from its magic bytes. Heads are parsed with httparse.
+//! HTTP/1.x heads as http.log fields: a request (method, target, host, user agent, body
+//! length), a response (status, version, body length) and the MIME type of a body from its
+//! magic bytes. Heads are parsed with httparse; framing them in a stream is
+//! [`super::http_stream`]'s job.
 //!
 //! No body is decoded or kept.
 
@@ -50,20 +51,6 @@ fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8
 fn text(v: Option<&[u8]>) -> String {
     v.map(|b| String::from_utf8_lossy(b).trim().to_string())
         .unwrap_or_default()
-}
-
-/// Parses the HTTP/1.x requests at the start of `payload`: several when a client pipelines
-/// them in one segment (each complete head is followed by its `Content-Length` body).
-pub fn http_requests(ts: f64, mut payload: &[u8]) -> Vec<HttpRequest> {
-    let mut out = Vec::new();
-    while let Some((req, used)) = http_request(ts, payload) {
-        out.push(req);
-        match used.and_then(|n| payload.get(n..)) {
-            Some(rest) if !rest.is_empty() => payload = rest,
-            _ => break,
-        }
-    }
-    out
 }
 
 /// Bytes httparse refuses in a head (C0 controls other than tab, CR and LF, and DEL) although
@@ -149,26 +136,6 @@ fn parse_request(ts: f64, buf: &[u8], original: &[u8]) -> Option<(HttpRequest, O
         body_len,
     };
     Some((req, used))
-}
-
-/// Parses the HTTP/1.x responses at the start of `payload`: several when a server answers
-/// pipelined requests in one segment (each with a complete `Content-Length` body).
-pub fn http_responses(mut payload: &[u8]) -> Vec<HttpResponse> {
-    let mut out = Vec::new();
-    while payload.starts_with(b"HTTP/1.") {
-        let Some(res) = http_response(payload) else {
-            break;
-        };
-        let used = res
-            .head_len
-            .and_then(|n| n.checked_add(usize::try_from(res.body_len?).ok()?));
-        out.push(res);
-        match used.and_then(|n| payload.get(n..)) {
-            Some(rest) if !rest.is_empty() => payload = rest,
-            _ => break,
-        }
-    }
-    out
 }
 
 /// Parses an HTTP/1.x response head at the start of `payload`.
@@ -258,18 +225,6 @@ mod tests {
             (404, "Not Found", Some(5), Some("text/html"))
         );
         assert_eq!(http_request(1.0, b"\x16\x03\x01"), None);
-        // pipelined: two requests (one with a body) and two responses in one segment each
-        let pipelined = http_requests(
-            1.0,
-            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n",
-        );
-        let uris: Vec<&str> = pipelined.iter().map(|r| r.uri.as_str()).collect();
-        assert_eq!(uris, ["/a", "/b"]);
-        let res = http_responses(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-        );
-        let codes: Vec<u16> = res.iter().map(|r| r.code).collect();
-        assert_eq!(codes, [200, 404]);
         assert_eq!(sniff_mime(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
     }
 
@@ -296,8 +251,8 @@ mod tests {
     proptest! {
         #[test]
         fn any_payload_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = http_requests(0.0, &payload);
-            let _ = http_responses(&payload);
+            let _ = http_request(0.0, &payload);
+            let _ = http_response(&payload);
             let _ = sniff_mime(&payload);
         }
     }

@@ -5,7 +5,9 @@
 //!
 //! It does not decide which packets belong to it.
 
+use super::http_stream::HttpConn;
 use super::key::FiveTuple;
+use super::stream::Streams;
 use super::{PacketMeta, TcpFlags, http, ssh, tls};
 use crate::record::{Conn, ConnState, Endpoints, Proto, Sym};
 use compact_str::CompactString;
@@ -64,6 +66,10 @@ pub(crate) struct Flow {
     pub tls: Option<Box<TlsState>>,
     /// The SSH analysis, once the connection speaks SSH.
     pub ssh: Option<Box<ssh::Session>>,
+    /// The in-order bytes of a TCP connection whose messages may span segments (DNS, HTTP).
+    pub tcp: Option<Box<Streams>>,
+    /// The HTTP messages being read.
+    pub http: Option<Box<HttpConn>>,
     pub ts: f64,
     pub last: f64,
     pub orig: (IpAddr, u16),

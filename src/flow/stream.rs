@@ -92,6 +92,62 @@ impl Stream {
     }
 }
 
+/// Bytes a side's parser may leave unconsumed (a DNS message is at most 64 KiB).
+pub(crate) const PENDING_LIMIT: usize = 128 << 10;
+
+/// Both directions of a connection (client 0, server 1), with the in-order bytes each side's
+/// parser has not consumed yet.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Streams {
+    dirs: [Stream; 2],
+    /// Each side's bytes waiting for the rest of a message.
+    pub pending: [Vec<u8>; 2],
+    /// When each side's pending bytes began (the time of a message is that of its first byte).
+    pub since: [f64; 2],
+}
+
+impl Streams {
+    /// Streams whose client and server bytes start at these sequence numbers (when known).
+    pub fn new(client_first: Option<u32>, server_first: Option<u32>) -> Streams {
+        let stream = |first: Option<u32>| first.map(Stream::starting_at).unwrap_or_default();
+        Streams {
+            dirs: [stream(client_first), stream(server_first)],
+            ..Streams::default()
+        }
+    }
+
+    /// Adds one segment of `side` (at `seq`, arriving at `ts`) to its pending bytes. False when
+    /// the side has a gap that will not be filled (or its parser left too much unconsumed):
+    /// nothing more comes from it.
+    pub fn push(&mut self, side: usize, seq: u32, data: &[u8], ts: f64) -> bool {
+        let (Some(dir), Some(pending)) = (self.dirs.get_mut(side), self.pending.get_mut(side))
+        else {
+            return false;
+        };
+        let was_empty = pending.is_empty();
+        let ok = dir.segment(seq, data, &mut |d| pending.extend_from_slice(d));
+        if was_empty && !pending.is_empty() {
+            self.since[side] = ts;
+        }
+        if pending.len() > PENDING_LIMIT {
+            dir.give_up();
+            pending.clear();
+            return false;
+        }
+        ok
+    }
+
+    /// Marks `n` bytes of `side` as consumed; the rest began at `ts` (when any were consumed).
+    pub fn consume(&mut self, side: usize, n: usize, ts: f64) {
+        if n == 0 {
+            return;
+        }
+        let pending = &mut self.pending[side];
+        pending.drain(..n.min(pending.len()));
+        self.since[side] = ts;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +206,23 @@ mod tests {
         assert!(s.gap);
         let out = run(&mut s, &[(0, b"0123456789")]);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn both_sides_keep_their_pending_bytes_and_their_start() {
+        let mut s = Streams::new(Some(10), Some(500));
+        assert!(s.push(0, 10, b"ab", 1.0));
+        assert!(s.push(1, 500, b"xy", 2.0));
+        assert!(s.push(0, 12, b"cd", 3.0));
+        assert_eq!(s.pending[0], b"abcd");
+        assert!((s.since[0] - 1.0).abs() < 1e-9, "the first byte's time");
+        s.consume(0, 3, 3.0);
+        assert_eq!(s.pending[0], b"d");
+        assert_eq!(s.pending[1], b"xy");
+        // a parser that never consumes overflows its side
+        let big = vec![0u8; PENDING_LIMIT];
+        assert!(!s.push(1, 502, &big, 4.0));
+        assert!(!s.push(1, 502 + PENDING_LIMIT as u32, b"z", 5.0));
     }
 
     proptest! {

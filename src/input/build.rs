@@ -134,6 +134,8 @@ pub(crate) const OTHER_WANTED: &[&str] = &[
     "auth_success",
     "resp_hw",
     "uid",
+    "host_name",
+    "mac",
 ];
 /// The columns of [`OTHER_WANTED`] that may name the source.
 const SOURCE_COLUMNS: std::ops::Range<usize> = 1..6;
@@ -365,24 +367,31 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
     }
     let (note, last_reply, software_type) = (text(8), text(10), text(11));
     let auth = g.text(15).map(|t| t == "T" || t == "true");
-    let detail =
-        (!note.is_empty() || !last_reply.is_empty() || !software_type.is_empty() || auth.is_some())
-            .then(|| {
-                Detail::Fields(Box::new(Fields {
-                    resp: resp(),
-                    note,
-                    msg: text(9),
-                    last_reply,
-                    software_type,
-                    version: text(12),
-                    auth_success: auth,
-                    uid: if auth.is_some() {
-                        text(17)
-                    } else {
-                        compact_str::CompactString::default()
-                    },
-                }))
-            });
+    let (host_name, mac) = (text(18), text(19));
+    let detail = (!note.is_empty()
+        || !last_reply.is_empty()
+        || !software_type.is_empty()
+        || auth.is_some()
+        || !host_name.is_empty()
+        || !mac.is_empty())
+    .then(|| {
+        Detail::Fields(Box::new(Fields {
+            resp: resp(),
+            note,
+            msg: text(9),
+            last_reply,
+            software_type,
+            version: text(12),
+            auth_success: auth,
+            uid: if auth.is_some() {
+                text(17)
+            } else {
+                compact_str::CompactString::default()
+            },
+            host_name,
+            mac,
+        }))
+    });
     Ok(ip.map(|ip| crate::record::Activity { ts, ip, detail }))
 }
 

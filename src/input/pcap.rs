@@ -461,6 +461,21 @@ pub(crate) fn read_captures(
         first_packet,
         crate::flow::PASSWORD_GUESSES_LIMIT,
     ));
+    // a dhcp.log row is read for its client, time, host name and MAC, as from Zeek's log
+    arp.extend(batch.dhcp.iter().filter_map(|d| {
+        let named = !d.host_name.is_empty() || !d.mac.is_empty();
+        Some(crate::record::Activity {
+            ts: d.ts,
+            ip: d.client_addr?,
+            detail: named.then(|| {
+                crate::record::Detail::Fields(Box::new(crate::record::Fields {
+                    host_name: d.host_name.as_str().into(),
+                    mac: d.mac.as_str().into(),
+                    ..crate::record::Fields::default()
+                }))
+            }),
+        })
+    }));
     arp.sort_by(|a, b| a.ts.total_cmp(&b.ts));
     batch.activity = arp;
     (batch, reports.into_iter().flatten().collect())

@@ -3,7 +3,7 @@
 //! Both inputs fill it (Zeek logs line by line, captures through [`crate::flow`]); it carries
 //! records only, never file names or errors (those are the input's summary).
 
-use super::{Activity, Conn, Dns, Http, Ssh, Ssl};
+use super::{Activity, Conn, Dhcp, Dns, Http, Ssh, Ssl};
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use std::net::IpAddr;
@@ -22,6 +22,8 @@ pub struct Batch {
     /// ssh.log records made from captures (an ssh.log that is read becomes [`Activity`]; the
     /// capture's ssh records become the same activity too, see `flow::ssh_activity`).
     pub ssh: Vec<Ssh>,
+    /// dhcp.log records made from captures (a dhcp.log that is read becomes [`Activity`]).
+    pub dhcp: Vec<Dhcp>,
     /// Records of other logs.
     pub other: u64,
     /// Source and time of the records of other logs.
@@ -42,6 +44,7 @@ impl Batch {
         self.http.append(&mut other.http);
         self.ssl.append(&mut other.ssl);
         self.ssh.append(&mut other.ssh);
+        self.dhcp.append(&mut other.dhcp);
         self.activity.append(&mut other.activity);
         self.other += std::mem::take(&mut other.other);
         self.local_hosts.extend(other.local_hosts.drain());

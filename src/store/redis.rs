@@ -110,10 +110,20 @@ impl Store {
             )),
             Key::Profile(ip) => {
                 let p = self.profiles.get(ip)?;
-                Some(Value::Hash(vec![
+                let mut fields = vec![
                     ("duration".into(), py_float(self.config.tw_width)),
                     ("starttime".into(), py_float(p.first_ts)),
-                ]))
+                ];
+                // what DHCP named the address (Slips' ip_info)
+                if let Some(h) = self.hosts.get(ip) {
+                    if !h.host_name.is_empty() {
+                        fields.push(("host_name".into(), h.host_name.clone()));
+                    }
+                    if !h.mac.is_empty() {
+                        fields.push(("MAC".into(), h.mac.clone()));
+                    }
+                }
+                Some(Value::Hash(fields))
             }
             Key::TwsProfile(ip) => {
                 let p = self.profiles.get(ip)?;

@@ -162,11 +162,19 @@ impl<'s> App<'s> {
                 score: ranking.get(&p.ip).map_or(0.0, |s| s.score),
                 flows: p.out_flows(),
                 bytes: traffic.talkers.get(&p.ip).map_or(0, |t| t.0),
+                // the host name its DHCP client sent, else the capture's DNS name for it
                 name: store
-                    .dns_resolution
+                    .hosts
                     .get(&p.ip)
-                    .and_then(|r| r.domains.last())
-                    .map(|d| clean(&d.0)),
+                    .filter(|h| !h.host_name.is_empty())
+                    .map(|h| clean(&h.host_name))
+                    .or_else(|| {
+                        store
+                            .dns_resolution
+                            .get(&p.ip)
+                            .and_then(|r| r.domains.last())
+                            .map(|d| clean(&d.0))
+                    }),
                 search: String::new(),
             })
             .collect();

@@ -26,7 +26,7 @@ pub struct Node {
     pub flows: usize,
     /// Payload bytes of its connections as client.
     pub bytes: u64,
-    /// A name the capture gave the IP (DNS answer), if any.
+    /// A name the capture gave the IP (its DHCP host name, else a DNS answer), if any.
     pub name: Option<String>,
     /// Text the filter matches besides the IP (ports and domains of the profile).
     pub search: String,

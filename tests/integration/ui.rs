@@ -806,3 +806,36 @@ fn r12_every_column_sorts_addresses_and_ports_as_numbers() {
     assert_eq!(peers.len(), 15);
     assert!(peers.windows(2).all(|w| w[0] <= w[1]), "{peers:?}");
 }
+
+/// A host that DHCP named shows its host name in the tree and its host name and MAC in the IP
+/// box (`zeek-btest` `dhcp/dhcp.pcap`).
+#[test]
+fn the_dhcp_host_name_and_mac_are_shown() {
+    let Some(pcap) = corpus::path("zeek-btest/Traces/dhcp/dhcp.pcap") else {
+        return;
+    };
+    let analysis = kalipso::analyze(&kalipso::Options::new([pcap]));
+    let mut app = App::new(&analysis, Geo::default());
+    let first = screen(&mut app, 160, 40);
+    assert!(
+        first
+            .lines()
+            .any(|l| l.contains("128.2.6.97") && l.contains("btest.is.cool")),
+        "the tree names the host:\n{first}"
+    );
+    let mut seen = false;
+    for _ in 0..8 {
+        let s = screen(&mut app, 160, 40);
+        if s.contains("MAC") && s.contains("90:b1:1c:99:49:29") {
+            seen = true;
+            break;
+        }
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+    }
+    let last = screen(&mut app, 160, 40);
+    assert!(
+        seen,
+        "the IP box shows the MAC of the DHCP client:\n{first}\n{last}"
+    );
+}

@@ -1,5 +1,6 @@
-//! The IP box: the selected IP's AS, country, city, name from the capture's DNS, SNI and
-//! threat-intelligence hit (Kalipso's columns; the `VirusTotal` ones stay `-`).
+//! The IP box: the selected IP's AS, country, city, DHCP host name and MAC, name from the
+//! capture's DNS, SNI and threat-intelligence hit (Kalipso's columns; the `VirusTotal` ones
+//! stay `-`).
 //!
 //! No lookup leaves the machine.
 
@@ -33,6 +34,21 @@ fn asked_by(app: &App<'_>, ip: IpAddr) -> String {
     }
 }
 
+/// The host name and MAC the address's DHCP client sent, when DHCP named it.
+fn dhcp_host(app: &App<'_>, ip: IpAddr) -> Option<(String, String)> {
+    let dash_or = |s: &str| {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            clean(s)
+        }
+    };
+    app.store
+        .hosts
+        .get(&ip)
+        .map(|h| (dash_or(&h.host_name), dash_or(&h.mac)))
+}
+
 fn sni(app: &App<'_>, ip: IpAddr) -> String {
     app.store
         .sni
@@ -55,7 +71,7 @@ pub(crate) fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         .get(&ip.to_string())
         .map_or_else(|| "-".to_string(), |d| clean(d));
     // (header, cell, width, priority): a narrow terminal keeps the lower priorities first
-    let columns: Vec<(&str, Cell<'_>, Constraint, u8)> = vec![
+    let mut columns: Vec<(&str, Cell<'_>, Constraint, u8)> = vec![
         (
             "IP",
             Cell::from(ip.to_string()),
@@ -83,6 +99,16 @@ pub(crate) fn info_pane(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         ("ref", Cell::from("-"), Constraint::Length(4), 4),
         ("com", Cell::from("-"), Constraint::Length(4), 4),
     ];
+    // a host DHCP named gets its host name and MAC after the city
+    if let Some((host, mac)) = dhcp_host(app, ip) {
+        columns.splice(
+            4..4,
+            [
+                ("host", Cell::from(host), Constraint::Min(6), 2),
+                ("MAC", Cell::from(mac), Constraint::Length(17), 3),
+            ],
+        );
+    }
     let width_of = |c: &Constraint| match *c {
         Constraint::Length(n) | Constraint::Min(n) => n + 1,
         _ => 1,

@@ -1,0 +1,233 @@
+//! dhcp.log rows from a capture's DHCP messages, joined as Zeek's DHCP script joins them: one
+//! row per transaction id, over every connection its messages came in; the client's fields from
+//! client messages, the server's from server messages; a row is written once its transaction
+//! has been quiet for 5 s or watched for 30 s (checked from 10 s after it began, then every
+//! 5 s), when it reaches 10 connections or 50 messages, or at the end of the capture.
+//!
+//! It sees messages in capture order; parsing is [`super::dhcp`]'s job.
+
+use super::dhcp::{Message, message_type_name};
+use crate::record::Dhcp;
+use compact_str::CompactString;
+use indexmap::IndexMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Zeek's `DHCP::max_txid_watch_time`, seconds.
+const MAX_WATCH: f64 = 30.0;
+/// Quiet time after which a transaction is written, seconds.
+const QUIET: f64 = 5.0;
+/// The join table's `&create_expire`, seconds.
+const FIRST_CHECK: f64 = 10.0;
+/// Zeek's `DHCP::max_uids_per_log_entry` and `max_msg_types_per_log_entry`.
+const MAX_UIDS: usize = 10;
+const MAX_MSG_TYPES: usize = 50;
+
+/// One DHCP message as the assembler saw it.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub ts: f64,
+    pub uid: CompactString,
+    pub orig: (IpAddr, u16),
+    pub resp: (IpAddr, u16),
+    /// Sent by the connection's originator.
+    pub is_orig: bool,
+    pub msg: Message,
+}
+
+/// A transaction being joined.
+struct Joining {
+    row: Dhcp,
+    last: f64,
+    check_at: f64,
+    /// The client's `chaddr`, the MAC when no client identifier or server names one.
+    client_chaddr: Option<String>,
+}
+
+impl Joining {
+    fn into_row(self) -> Dhcp {
+        let mut row = self.row;
+        if row.mac.is_empty() {
+            row.mac = self.client_chaddr.unwrap_or_default();
+        }
+        row
+    }
+}
+
+/// The dhcp.log rows of `messages` (in capture order), in the order Zeek writes them.
+pub(crate) fn dhcp_rows(messages: &[Seen]) -> Vec<Dhcp> {
+    let mut joining: IndexMap<u32, Joining> = IndexMap::new();
+    let mut out = Vec::new();
+    for m in messages {
+        expire(&mut joining, m.ts, &mut out);
+        let j = joining.entry(m.msg.xid).or_insert_with(|| Joining {
+            row: Dhcp {
+                ts: m.ts,
+                uids: Vec::new(),
+                client_addr: None,
+                server_addr: None,
+                mac: String::new(),
+                host_name: String::new(),
+                client_fqdn: String::new(),
+                domain: String::new(),
+                requested_addr: None,
+                assigned_addr: None,
+                lease_time: None,
+                client_message: String::new(),
+                server_message: String::new(),
+                msg_types: Vec::new(),
+                duration: 0.0,
+            },
+            last: m.ts,
+            check_at: m.ts + FIRST_CHECK,
+            client_chaddr: None,
+        });
+        join(j, m);
+        if j.row.uids.len() >= MAX_UIDS || j.row.msg_types.len() >= MAX_MSG_TYPES {
+            if let Some(j) = joining.shift_remove(&m.msg.xid) {
+                out.push(j.into_row());
+            }
+        }
+    }
+    out.extend(joining.into_values().map(Joining::into_row));
+    out
+}
+
+/// Writes the transactions whose check is due at `now` and that are quiet or old enough.
+fn expire(joining: &mut IndexMap<u32, Joining>, now: f64, out: &mut Vec<Dhcp>) {
+    let mut done = Vec::new();
+    for (xid, j) in joining.iter_mut() {
+        if j.check_at > now {
+            continue;
+        }
+        if now - j.last > QUIET || now - j.row.ts > MAX_WATCH {
+            done.push(*xid);
+        } else {
+            j.check_at = now + QUIET;
+        }
+    }
+    for xid in done {
+        if let Some(j) = joining.shift_remove(&xid) {
+            out.push(j.into_row());
+        }
+    }
+}
+
+/// Adds one message to its transaction (Zeek's `DHCP::aggregate_msgs`).
+fn join(j: &mut Joining, m: &Seen) {
+    let (row, o) = (&mut j.row, &m.msg.options);
+    row.duration = m.ts - row.ts;
+    if !row.uids.contains(&m.uid) {
+        row.uids.push(m.uid.clone());
+    }
+    row.msg_types
+        .push(o.msg_type.map_or("-", message_type_name));
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let is_client = m.is_orig && (m.orig.0 == unspecified || m.orig.1 == 68 || m.resp.1 == 67);
+    if let Some(text) = &o.message {
+        if is_client {
+            row.client_message.clone_from(text);
+        } else {
+            row.server_message.clone_from(text);
+        }
+    }
+    j.last = m.ts;
+    if is_client {
+        if m.orig.0 != unspecified && m.orig.0 != IpAddr::V4(Ipv4Addr::BROADCAST) {
+            row.client_addr = Some(m.orig.0);
+        }
+        if let Some(h) = &o.host_name {
+            row.host_name.clone_from(h);
+        }
+        if let Some(f) = &o.client_fqdn {
+            row.client_fqdn.clone_from(f);
+        }
+        match &o.client_mac {
+            Some(mac) => row.mac.clone_from(mac),
+            None => j.client_chaddr = Some(m.msg.chaddr.clone()),
+        }
+        if o.requested_addr.is_some() {
+            row.requested_addr = o.requested_addr;
+        }
+        return;
+    }
+    let handed_out = m.msg.yiaddr != Ipv4Addr::UNSPECIFIED;
+    if handed_out {
+        // a broadcasting server is the originator; otherwise Zeek flipped the connection
+        row.server_addr = Some(if m.is_orig { m.orig.0 } else { m.resp.0 });
+        row.assigned_addr = Some(IpAddr::V4(m.msg.yiaddr));
+    }
+    if !m.msg.chaddr.is_empty() && row.mac.is_empty() {
+        row.mac.clone_from(&m.msg.chaddr);
+    }
+    if row.client_addr.is_none() && row.assigned_addr.is_some() {
+        row.client_addr = row.assigned_addr;
+    }
+    if let Some(d) = &o.domain_name {
+        row.domain.clone_from(d);
+    }
+    if let Some(l) = o.lease {
+        row.lease_time = Some(f64::from(l));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dhcp::{parse, tests::message};
+    use super::*;
+
+    fn seen(
+        ts: f64,
+        uid: &str,
+        from_client: bool,
+        kind: u8,
+        xid: u32,
+        yi: [u8; 4],
+        extra: &[(u8, &[u8])],
+    ) -> Seen {
+        let (c, s): (IpAddr, IpAddr) = ("0.0.0.0".parse().unwrap(), "10.0.0.1".parse().unwrap());
+        Seen {
+            ts,
+            uid: uid.into(),
+            orig: if from_client { (c, 68) } else { (s, 67) },
+            resp: if from_client {
+                ("255.255.255.255".parse().unwrap(), 67)
+            } else {
+                ("255.255.255.255".parse().unwrap(), 68)
+            },
+            is_orig: true,
+            msg: parse(&message(kind, xid, yi, extra)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_lease_is_one_row_over_its_connections() {
+        let rows = dhcp_rows(&[
+            seen(0.0, "C1", true, 1, 7, [0; 4], &[(12, b"laptop")]),
+            seen(
+                0.5,
+                "C2",
+                false,
+                2,
+                7,
+                [10, 0, 0, 9],
+                &[(51, &600u32.to_be_bytes())],
+            ),
+            seen(1.0, "C1", true, 3, 7, [0; 4], &[(50, &[10, 0, 0, 9])]),
+            seen(1.5, "C2", false, 5, 7, [10, 0, 0, 9], &[(15, b"lan")]),
+            seen(100.0, "C3", true, 8, 9, [0; 4], &[]),
+        ]);
+        assert_eq!(rows.len(), 2, "the lease, then the INFORM");
+        let r = &rows[0];
+        assert_eq!(r.msg_types, ["DISCOVER", "OFFER", "REQUEST", "ACK"]);
+        assert_eq!(r.uids, ["C1", "C2"]);
+        assert_eq!(r.host_name, "laptop");
+        assert_eq!(r.assigned_addr, Some("10.0.0.9".parse().unwrap()));
+        assert_eq!(r.client_addr, r.assigned_addr, "from the assigned address");
+        assert_eq!(r.server_addr, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(r.lease_time, Some(600.0));
+        assert_eq!(r.domain, "lan");
+        assert_eq!(r.mac, "90:b1:1c:99:49:29");
+        assert!((r.duration - 1.5).abs() < 1e-9);
+        assert_eq!(rows[1].msg_types, ["INFORM"]);
+    }
+}
