@@ -462,11 +462,12 @@ impl Assembler {
                 .unwrap_or_else(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
             let mut h = f.http.take().unwrap_or_default();
             let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
-            if streams.push(side, seq, payload, p.ts) {
-                let (used, parsed) = h.read(side, &streams.pending[side], streams.since[side]);
-                streams.consume(side, used, p.ts);
-                self.emitted.http_parsed(f, parsed);
-            }
+            let emitted = &mut self.emitted;
+            streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
+                let (used, parsed) = h.read(side, bytes, at);
+                emitted.http_parsed(f, parsed);
+                used
+            });
             f.tcp = Some(streams);
             f.http = Some(h);
             return;
@@ -479,7 +480,7 @@ impl Assembler {
                     orig: f.orig,
                     resp: f.resp,
                     is_orig,
-                    msg,
+                    msg: Box::new(msg),
                 };
                 self.emitted.dhcp.push(self.emitted.tag, seen);
             }
@@ -496,19 +497,21 @@ impl Assembler {
                 .take()
                 .unwrap_or_else(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
             let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
-            if streams.push(side, seq, payload, p.ts) {
-                while let Some(n) = streams.pending[side]
-                    .get(..2)
+            let emitted = &mut self.emitted;
+            streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
+                let mut used = 0;
+                while let Some(n) = bytes
+                    .get(used..used + 2)
                     .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-                    .filter(|n| streams.pending[side].len() >= 2 + n)
+                    .filter(|n| bytes.len() >= used + 2 + n)
                 {
-                    let at = streams.since[side];
-                    if let Some(m) = dns::parse(&streams.pending[side][2..2 + n]) {
-                        self.emitted.dns_message(f, at, m);
+                    if let Some(m) = dns::parse(&bytes[used + 2..used + 2 + n]) {
+                        emitted.dns_message(f, at, m);
                     }
-                    streams.consume(side, 2 + n, p.ts);
+                    used += 2 + n;
                 }
-            }
+                used
+            });
             f.tcp = Some(streams);
         }
     }

@@ -24,11 +24,18 @@ pub(crate) struct Options {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Message {
     pub xid: u32,
-    /// The client's hardware address (`chaddr`), as Zeek formats it.
-    pub chaddr: String,
+    /// The client's hardware address field (`chaddr`, 16 bytes; see [`Message::chaddr`]).
+    pub chaddr: [u8; 16],
     /// The address the server hands out (`yiaddr`).
     pub yiaddr: Ipv4Addr,
     pub options: Options,
+}
+
+impl Message {
+    /// The client's hardware address as Zeek formats it (formatted when a row needs it).
+    pub fn chaddr(&self) -> String {
+        fmt_mac(&self.chaddr)
+    }
 }
 
 /// Zeek's names of the message types.
@@ -89,7 +96,7 @@ pub(crate) fn parse(p: &[u8]) -> Option<Message> {
     }
     let xid = u32::from_be_bytes(p.get(4..8)?.try_into().ok()?);
     let yiaddr = ipv4(p.get(16..20)?)?;
-    let chaddr = fmt_mac(p.get(28..44)?);
+    let chaddr: [u8; 16] = p.get(28..44)?.try_into().ok()?;
     let mut options = Options::default();
     let mut at = 240;
     while let Some(&code) = p.get(at) {
@@ -174,7 +181,7 @@ pub(crate) mod tests {
         ))
         .unwrap();
         assert_eq!(m.xid, 0xabcd);
-        assert_eq!(m.chaddr, "90:b1:1c:99:49:29");
+        assert_eq!(m.chaddr(), "90:b1:1c:99:49:29");
         assert_eq!(m.yiaddr, Ipv4Addr::new(10, 0, 0, 9));
         assert_eq!(message_type_name(m.options.msg_type.unwrap()), "ACK");
         assert_eq!(m.options.host_name.as_deref(), Some("laptop"));

@@ -9,7 +9,8 @@
 use super::dhcp::{Message, message_type_name};
 use crate::record::Dhcp;
 use compact_str::CompactString;
-use indexmap::IndexMap;
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Zeek's `DHCP::max_txid_watch_time`, seconds.
@@ -31,7 +32,8 @@ pub(crate) struct Seen {
     pub resp: (IpAddr, u16),
     /// Sent by the connection's originator.
     pub is_orig: bool,
-    pub msg: Message,
+    /// Boxed: the merge of the shards' records moves it.
+    pub msg: Box<Message>,
 }
 
 /// A transaction being joined.
@@ -39,15 +41,17 @@ struct Joining {
     row: Dhcp,
     last: f64,
     check_at: f64,
+    /// Its place among the transactions (those left at the end are written in this order).
+    order: usize,
     /// The client's `chaddr`, the MAC when no client identifier or server names one.
-    client_chaddr: Option<String>,
+    client_chaddr: Option<Box<Message>>,
 }
 
 impl Joining {
     fn into_row(self) -> Dhcp {
         let mut row = self.row;
         if row.mac.is_empty() {
-            row.mac = self.client_chaddr.unwrap_or_default();
+            row.mac = self.client_chaddr.map(|m| m.chaddr()).unwrap_or_default();
         }
         row
     }
@@ -55,10 +59,18 @@ impl Joining {
 
 /// The dhcp.log rows of `messages` (in capture order), in the order Zeek writes them.
 pub(crate) fn dhcp_rows(messages: &[Seen]) -> Vec<Dhcp> {
-    let mut joining: IndexMap<u32, Joining> = IndexMap::new();
+    let mut joining: FxHashMap<u32, Joining> = FxHashMap::default();
+    // the checks to make, in time order (messages come in capture order); a check whose
+    // transaction was written or re-checked since is stale and skipped
+    let mut checks: VecDeque<(f64, u32)> = VecDeque::new();
     let mut out = Vec::new();
+    let mut created = 0usize;
     for m in messages {
-        expire(&mut joining, m.ts, &mut out);
+        expire(&mut joining, &mut checks, m.ts, &mut out);
+        if !joining.contains_key(&m.msg.xid) {
+            checks.push_back((m.ts + FIRST_CHECK, m.msg.xid));
+            created += 1;
+        }
         let j = joining.entry(m.msg.xid).or_insert_with(|| Joining {
             row: Dhcp {
                 ts: m.ts,
@@ -79,37 +91,52 @@ pub(crate) fn dhcp_rows(messages: &[Seen]) -> Vec<Dhcp> {
             },
             last: m.ts,
             check_at: m.ts + FIRST_CHECK,
+            order: created,
             client_chaddr: None,
         });
         join(j, m);
         if j.row.uids.len() >= MAX_UIDS || j.row.msg_types.len() >= MAX_MSG_TYPES {
-            if let Some(j) = joining.shift_remove(&m.msg.xid) {
+            if let Some(j) = joining.remove(&m.msg.xid) {
                 out.push(j.into_row());
             }
         }
     }
-    out.extend(joining.into_values().map(Joining::into_row));
+    let mut left: Vec<Joining> = joining.into_values().collect();
+    left.sort_by_key(|j| j.order);
+    out.extend(left.into_iter().map(Joining::into_row));
     out
 }
 
-/// Writes the transactions whose check is due at `now` and that are quiet or old enough.
-fn expire(joining: &mut IndexMap<u32, Joining>, now: f64, out: &mut Vec<Dhcp>) {
-    let mut done = Vec::new();
-    for (xid, j) in joining.iter_mut() {
-        if j.check_at > now {
-            continue;
+/// Writes the transactions whose check is due at `now` and that are quiet or old enough;
+/// the others are checked again 5 s later.
+fn expire(
+    joining: &mut FxHashMap<u32, Joining>,
+    checks: &mut VecDeque<(f64, u32)>,
+    now: f64,
+    out: &mut Vec<Dhcp>,
+) {
+    let mut again = Vec::new();
+    while let Some(&(at, xid)) = checks.front() {
+        if at > now {
+            break;
         }
+        checks.pop_front();
+        let Some(j) = joining
+            .get_mut(&xid)
+            .filter(|j| j.check_at.total_cmp(&at).is_eq())
+        else {
+            continue; // written already, or re-checked since
+        };
         if now - j.last > QUIET || now - j.row.ts > MAX_WATCH {
-            done.push(*xid);
+            if let Some(j) = joining.remove(&xid) {
+                out.push(j.into_row());
+            }
         } else {
             j.check_at = now + QUIET;
+            again.push((j.check_at, xid));
         }
     }
-    for xid in done {
-        if let Some(j) = joining.shift_remove(&xid) {
-            out.push(j.into_row());
-        }
-    }
+    checks.extend(again);
 }
 
 /// Adds one message to its transaction (Zeek's `DHCP::aggregate_msgs`).
@@ -143,7 +170,7 @@ fn join(j: &mut Joining, m: &Seen) {
         }
         match &o.client_mac {
             Some(mac) => row.mac.clone_from(mac),
-            None => j.client_chaddr = Some(m.msg.chaddr.clone()),
+            None => j.client_chaddr = Some(m.msg.clone()),
         }
         if o.requested_addr.is_some() {
             row.requested_addr = o.requested_addr;
@@ -156,8 +183,8 @@ fn join(j: &mut Joining, m: &Seen) {
         row.server_addr = Some(if m.is_orig { m.orig.0 } else { m.resp.0 });
         row.assigned_addr = Some(IpAddr::V4(m.msg.yiaddr));
     }
-    if !m.msg.chaddr.is_empty() && row.mac.is_empty() {
-        row.mac.clone_from(&m.msg.chaddr);
+    if row.mac.is_empty() {
+        row.mac = m.msg.chaddr();
     }
     if row.client_addr.is_none() && row.assigned_addr.is_some() {
         row.client_addr = row.assigned_addr;
@@ -195,7 +222,7 @@ mod tests {
                 ("255.255.255.255".parse().unwrap(), 68)
             },
             is_orig: true,
-            msg: parse(&message(kind, xid, yi, extra)).unwrap(),
+            msg: Box::new(parse(&message(kind, xid, yi, extra)).unwrap()),
         }
     }
 

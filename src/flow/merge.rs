@@ -60,8 +60,11 @@ impl<T> Out<T> {
     /// Adds a record emitted at `tag` (tags arrive in order).
     pub fn push(&mut self, tag: Tag, item: T) {
         if self.blocks.last().is_none_or(|b| b.1.len() == BLOCK) {
+            // the first block grows as records come (a shard emits few records of the rare
+            // kinds in a chunk); once one is full, the next is made whole at once
+            let capacity = if self.blocks.is_empty() { 0 } else { BLOCK };
             self.blocks
-                .push((Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK)));
+                .push((Vec::with_capacity(capacity), Vec::with_capacity(capacity)));
         }
         if let Some(b) = self.blocks.last_mut() {
             b.0.push(tag);

@@ -344,23 +344,18 @@ impl Session {
             return Outcome::Nothing;
         }
         let side = usize::from(!is_orig);
-        let mut pieces: Vec<Vec<u8>> = Vec::new();
+        // the pieces go straight to the parser (an encrypted one is only measured, not copied)
         let mut stream = std::mem::take(&mut self.streams[side]);
-        let kept = stream.segment(seq, payload, &mut |d| pieces.push(d.to_vec()));
+        let mut outcome = Outcome::Nothing;
+        let kept = stream.segment(seq, payload, &mut |piece| {
+            if !self.stopped && self.deliver(side, piece, ts) == Outcome::LoggedIn {
+                outcome = Outcome::LoggedIn;
+            }
+        });
         self.streams[side] = stream;
         if !kept {
             // a content gap ends Zeek's analysis of the connection
             self.stopped = true;
-            return Outcome::Nothing;
-        }
-        let mut outcome = Outcome::Nothing;
-        for piece in pieces {
-            if self.deliver(side, &piece, ts) == Outcome::LoggedIn {
-                outcome = Outcome::LoggedIn;
-            }
-            if self.stopped {
-                break;
-            }
         }
         outcome
     }

@@ -116,35 +116,56 @@ impl Streams {
         }
     }
 
-    /// Adds one segment of `side` (at `seq`, arriving at `ts`) to its pending bytes. False when
-    /// the side has a gap that will not be filled (or its parser left too much unconsumed):
-    /// nothing more comes from it.
-    pub fn push(&mut self, side: usize, seq: u32, data: &[u8], ts: f64) -> bool {
-        let (Some(dir), Some(pending)) = (self.dirs.get_mut(side), self.pending.get_mut(side))
-        else {
+    /// Adds one segment of `side` (at `seq`, arriving at `ts`) and hands the side's in-order
+    /// bytes to `parse`, with the time of their first byte; it returns how many it consumed,
+    /// and the rest waits for the next segment. Bytes are copied only when a message spans
+    /// segments. False when the side has a gap that will not be filled (or its parser left
+    /// too much unconsumed): nothing more comes from it.
+    pub fn feed(
+        &mut self,
+        side: usize,
+        seq: u32,
+        data: &[u8],
+        ts: f64,
+        parse: &mut impl FnMut(&[u8], f64) -> usize,
+    ) -> bool {
+        let Streams {
+            dirs,
+            pending,
+            since,
+        } = self;
+        let (Some(dir), Some(pending), Some(since)) = (
+            dirs.get_mut(side),
+            pending.get_mut(side),
+            since.get_mut(side),
+        ) else {
             return false;
         };
-        let was_empty = pending.is_empty();
-        let ok = dir.segment(seq, data, &mut |d| pending.extend_from_slice(d));
-        if was_empty && !pending.is_empty() {
-            self.since[side] = ts;
+        let ok = dir.segment(seq, data, &mut |piece| {
+            if pending.is_empty() {
+                let n = parse(piece, ts).min(piece.len());
+                if n < piece.len() {
+                    pending.extend_from_slice(&piece[n..]);
+                    *since = ts;
+                }
+            } else {
+                pending.extend_from_slice(piece);
+                let n = parse(pending, *since).min(pending.len());
+                if n > 0 {
+                    pending.drain(..n);
+                    *since = ts;
+                }
+            }
+        });
+        if pending.is_empty() && pending.capacity() > 4096 {
+            *pending = Vec::new(); // a long-lived connection does not keep its largest message
         }
         if pending.len() > PENDING_LIMIT {
             dir.give_up();
-            pending.clear();
+            *pending = Vec::new();
             return false;
         }
         ok
-    }
-
-    /// Marks `n` bytes of `side` as consumed; the rest began at `ts` (when any were consumed).
-    pub fn consume(&mut self, side: usize, n: usize, ts: f64) {
-        if n == 0 {
-            return;
-        }
-        let pending = &mut self.pending[side];
-        pending.drain(..n.min(pending.len()));
-        self.since[side] = ts;
     }
 }
 
@@ -209,20 +230,32 @@ mod tests {
     }
 
     #[test]
-    fn both_sides_keep_their_pending_bytes_and_their_start() {
+    fn both_sides_keep_what_their_parser_left_and_its_start() {
+        // a parser of 3-byte messages
+        let mut got: Vec<(Vec<u8>, f64)> = Vec::new();
+        let mut parse = |b: &[u8], at: f64| {
+            let whole = b.len() / 3 * 3;
+            for m in b[..whole].chunks(3) {
+                got.push((m.to_vec(), at));
+            }
+            whole
+        };
         let mut s = Streams::new(Some(10), Some(500));
-        assert!(s.push(0, 10, b"ab", 1.0));
-        assert!(s.push(1, 500, b"xy", 2.0));
-        assert!(s.push(0, 12, b"cd", 3.0));
-        assert_eq!(s.pending[0], b"abcd");
-        assert!((s.since[0] - 1.0).abs() < 1e-9, "the first byte's time");
-        s.consume(0, 3, 3.0);
-        assert_eq!(s.pending[0], b"d");
-        assert_eq!(s.pending[1], b"xy");
+        assert!(s.feed(0, 10, b"ab", 1.0, &mut parse));
+        assert!(s.feed(1, 500, b"xyz", 2.0, &mut parse));
+        assert!(s.feed(0, 12, b"cdefg", 3.0, &mut parse));
+        assert_eq!(s.pending[0], b"g");
+        assert!(s.pending[1].is_empty());
+        let messages: Vec<(&[u8], f64)> = got.iter().map(|(m, t)| (&m[..], *t)).collect();
+        assert_eq!(
+            messages,
+            [(&b"xyz"[..], 2.0), (&b"abc"[..], 1.0), (&b"def"[..], 1.0)],
+            "a message's time is its first byte's"
+        );
         // a parser that never consumes overflows its side
-        let big = vec![0u8; PENDING_LIMIT];
-        assert!(!s.push(1, 502, &big, 4.0));
-        assert!(!s.push(1, 502 + PENDING_LIMIT as u32, b"z", 5.0));
+        let big = vec![0u8; PENDING_LIMIT + 1];
+        assert!(!s.feed(1, 503, &big, 4.0, &mut |_, _| 0));
+        assert!(!s.feed(1, 503 + big.len() as u32, b"z", 5.0, &mut |_, _| 0));
     }
 
     proptest! {

@@ -167,6 +167,49 @@ fn arp_event(
     })
 }
 
+/// A dhcp.log row is read for its client, time, host name and MAC, as from Zeek's log.
+fn dhcp_activity(d: &crate::record::Dhcp) -> Option<crate::record::Activity> {
+    let named = !d.host_name.is_empty() || !d.mac.is_empty();
+    Some(crate::record::Activity {
+        ts: d.ts,
+        ip: d.client_addr?,
+        detail: named.then(|| {
+            crate::record::Detail::Fields(Box::new(crate::record::Fields {
+                host_name: d.host_name.as_str().into(),
+                mac: d.mac.as_str().into(),
+                ..crate::record::Fields::default()
+            }))
+        }),
+    })
+}
+
+/// Merges time-ordered `extra` into time-ordered `records` in place, from the back (a busy
+/// LAN's capture has millions of ARP records: they are neither copied nor sorted again).
+/// Records of equal time keep `records` first.
+fn merge_sorted(records: &mut Vec<crate::record::Activity>, extra: Vec<crate::record::Activity>) {
+    if extra.is_empty() {
+        return;
+    }
+    let old = records.len();
+    let mut extra = extra.into_iter().rev().peekable();
+    // placeholders at the end, overwritten as the merge walks back
+    records.resize_with(old + extra.len(), || crate::record::Activity {
+        ts: 0.0,
+        ip: std::net::IpAddr::from([0, 0, 0, 0]),
+        detail: None,
+    });
+    let (mut i, mut to) = (old, records.len());
+    while let Some(e) = extra.peek() {
+        to -= 1;
+        if i > 0 && records[i - 1].ts > e.ts {
+            records.swap(i - 1, to);
+            i -= 1;
+        } else if let Some(e) = extra.next() {
+            records[to] = e;
+        }
+    }
+}
+
 /// Capture statistics of one file.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct CaptureStats {
@@ -449,34 +492,54 @@ pub(crate) fn read_captures(
             t.elapsed()
         );
     }
-    // what Zeek's scripts log from SSH sessions (software, password guessing) joins the ARP
-    // records as activity, in time order
+    // what Zeek's scripts log from SSH sessions (software, password guessing) and the DHCP
+    // rows join the ARP records as activity, in time order
     let first_packet = batch
         .conns
         .iter()
         .map(|c| c.ts)
         .fold(f64::INFINITY, f64::min);
-    arp.extend(crate::flow::ssh_activity(
+    let mut extra = crate::flow::ssh_activity(
         &batch.ssh,
         first_packet,
         crate::flow::PASSWORD_GUESSES_LIMIT,
-    ));
-    // a dhcp.log row is read for its client, time, host name and MAC, as from Zeek's log
-    arp.extend(batch.dhcp.iter().filter_map(|d| {
-        let named = !d.host_name.is_empty() || !d.mac.is_empty();
-        Some(crate::record::Activity {
-            ts: d.ts,
-            ip: d.client_addr?,
-            detail: named.then(|| {
-                crate::record::Detail::Fields(Box::new(crate::record::Fields {
-                    host_name: d.host_name.as_str().into(),
-                    mac: d.mac.as_str().into(),
-                    ..crate::record::Fields::default()
-                }))
-            }),
-        })
-    }));
-    arp.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    );
+    extra.extend(batch.dhcp.iter().filter_map(dhcp_activity));
+    extra.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    merge_sorted(&mut arp, extra);
     batch.activity = arp;
     (batch, reports.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_sorted;
+    use crate::record::Activity;
+    use proptest::prelude::*;
+
+    fn at(ts: f64, tag: u8) -> Activity {
+        Activity {
+            ts,
+            ip: std::net::IpAddr::from([10, 0, 0, tag]),
+            detail: None,
+        }
+    }
+
+    proptest! {
+        /// The in-place merge gives what a stable sort of both gives.
+        #[test]
+        fn merging_in_place_equals_a_stable_sort(
+            mut a in proptest::collection::vec(0u8..20, 0..60),
+            mut b in proptest::collection::vec(0u8..20, 0..20),
+        ) {
+            a.sort_unstable();
+            b.sort_unstable();
+            let mut records: Vec<Activity> = a.iter().map(|&t| at(f64::from(t), 1)).collect();
+            let extra: Vec<Activity> = b.iter().map(|&t| at(f64::from(t), 2)).collect();
+            let mut want: Vec<Activity> = records.iter().chain(&extra).cloned().collect();
+            want.sort_by(|x, y| x.ts.total_cmp(&y.ts));
+            merge_sorted(&mut records, extra);
+            prop_assert_eq!(records, want);
+        }
+    }
 }
