@@ -10,9 +10,9 @@ use super::http_stream::Parsed;
 use super::key::{FiveTuple, FlowKey, uid};
 use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
 use super::records::{dns_row, http_row, ssh_row, ssl_row};
-use super::state::{Flow, Pending, Side, TLS_BUFFER, record_history};
+use super::state::{Apps, Flow, Pending, Side, TLS_BUFFER, record_history};
 use super::stream::Streams;
-use super::{PacketMeta, Timeouts, dhcp, dhcp_log, dns, service, ssh, tls};
+use super::{PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, ssh, tls};
 use crate::record::{Conn, Dns, Http, Proto, Ssh, Ssl};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -87,29 +87,32 @@ impl Emitted {
 
     /// Logs the queries, requests and hellos of a connection that never got an answer.
     fn unanswered(&mut self, f: &mut Flow) {
-        for q in std::mem::take(&mut f.dns_pending) {
+        let Some(mut apps) = f.apps.take() else {
+            return;
+        };
+        for q in std::mem::take(&mut apps.dns_pending) {
             let row = dns_row(f, q.ts, q.question.as_ref(), None);
             self.dns.push(self.tag, row);
         }
-        if let Some(mut h) = f.http.take() {
-            let (pending, since) = f
+        if let Some(mut h) = apps.http.take() {
+            let (pending, since) = apps
                 .tcp
                 .as_deref()
                 .map_or(([&[][..], &[][..]], [0.0; 2]), |s| {
                     ([&s.pending[0][..], &s.pending[1][..]], s.since)
                 });
             let parsed = h.finish(pending, since);
-            self.http_parsed(f, parsed);
+            self.http_parsed(f, &mut apps.http_pending, parsed);
         }
-        for r in std::mem::take(&mut f.http_pending) {
+        for r in std::mem::take(&mut apps.http_pending) {
             self.http.push(self.tag, http_row(f, r, None));
         }
-        if let Some(session) = f.ssh.take() {
+        if let Some(session) = apps.ssh.take() {
             if session.started() && !session.logged {
                 self.ssh.push(self.tag, ssh_row(f, &session, f.last));
             }
         }
-        if let Some(t) = f.tls.take() {
+        if let Some(t) = apps.tls.take() {
             if let Some((ts, ch)) = t.client {
                 self.ssl
                     .push(self.tag, ssl_row(f, ts, ch, t.server, t.cert));
@@ -119,10 +122,15 @@ impl Emitted {
 
     /// Queues a connection's new requests and pairs its complete responses with them (1xx
     /// interim responses answer nothing).
-    fn http_parsed(&mut self, f: &mut Flow, parsed: Parsed) {
-        f.http_pending.extend(parsed.requests);
+    fn http_parsed(
+        &mut self,
+        f: &Flow,
+        pending: &mut std::collections::VecDeque<http::HttpRequest>,
+        parsed: Parsed,
+    ) {
+        pending.extend(parsed.requests);
         for res in parsed.responses.iter().filter(|r| r.code >= 200) {
-            if let Some(req) = f.http_pending.pop_front() {
+            if let Some(req) = pending.pop_front() {
                 let row = http_row(f, req, Some(res));
                 self.http.push(self.tag, row);
             }
@@ -131,18 +139,18 @@ impl Emitted {
 
     /// Handles one DNS message of a connection: a query waits for its response, a response
     /// makes the dns.log row.
-    fn dns_message(&mut self, f: &mut Flow, ts: f64, m: dns::Message) {
+    fn dns_message(&mut self, f: &Flow, pending: &mut Vec<Pending>, ts: f64, m: dns::Message) {
         if !m.response {
-            f.dns_pending.push(Pending {
+            pending.push(Pending {
                 id: m.id,
                 ts,
                 question: m.question,
             });
             return;
         }
-        let (ts, question) = match f.dns_pending.iter().position(|q| q.id == m.id) {
+        let (ts, question) = match pending.iter().position(|q| q.id == m.id) {
             Some(i) => {
-                let q = f.dns_pending.remove(i);
+                let q = pending.remove(i);
                 (q.ts, q.question.or(m.question.clone()))
             }
             None => (ts, m.question.clone()),
@@ -175,17 +183,12 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
         uid: uid(&tuple, p.ts, seq),
         service: None,
         spoke: [false; 2],
-        dns_pending: Vec::new(),
         history: if orig_is_src {
             CompactString::default()
         } else {
             CompactString::from("^")
         },
-        http_pending: std::collections::VecDeque::new(),
-        tls: None,
-        ssh: None,
-        tcp: None,
-        http: None,
+        apps: None,
         ts: p.ts,
         last: p.ts,
         orig: (tuple.orig.0, port(tuple.orig.1)),
@@ -409,8 +412,42 @@ impl Assembler {
                 f.service = service::detect_service(payload, udp, (f.orig.1, f.resp.1));
             }
         }
+        if f.service == Some("dhcp") && udp {
+            if let Some(msg) = dhcp::parse(payload) {
+                let seen = dhcp_log::Seen {
+                    ts: p.ts,
+                    uid: f.uid.clone(),
+                    orig: f.orig,
+                    resp: f.resp,
+                    is_orig,
+                    msg: Box::new(msg),
+                };
+                self.emitted.dhcp.push(self.emitted.tag, seen);
+            }
+            return;
+        }
+        if !matches!(f.service, Some("ssl" | "ssh" | "http" | "dns")) {
+            return;
+        }
+        // the parsers' state is taken out of the connection while they run, and put back
+        let mut apps = f.apps.take().unwrap_or_default();
+        Self::parse_payload(&mut self.emitted, f, &mut apps, p, payload, is_orig);
+        f.apps = Some(apps);
+    }
+
+    /// Hands one packet's payload to the parser of its connection's service.
+    fn parse_payload(
+        emitted: &mut Emitted,
+        f: &mut Flow,
+        apps: &mut Apps,
+        p: &PacketMeta,
+        payload: &[u8],
+        is_orig: bool,
+    ) {
+        let udp = p.proto == Proto::Udp;
+        let side = usize::from(!is_orig);
         if f.service == Some("ssl") && !udp {
-            let t = f.tls.get_or_insert_with(Box::default);
+            let t = apps.tls.get_or_insert_with(Box::default);
             let done = if is_orig {
                 t.client.is_some() || t.bufs[0].len() >= TLS_BUFFER
             } else {
@@ -443,61 +480,44 @@ impl Assembler {
             return;
         }
         if f.service == Some("ssh") && !udp {
-            let mut s = f
+            let s = apps
                 .ssh
-                .take()
-                .unwrap_or_else(|| Box::new(ssh::Session::new(f.o.seq, f.r.seq)));
+                .get_or_insert_with(|| Box::new(ssh::Session::new(f.o.seq, f.r.seq)));
             let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
             if s.segment(is_orig, seq, payload, p.ts) == ssh::Outcome::LoggedIn {
-                let row = ssh_row(f, &s, p.ts);
-                self.emitted.ssh.push(self.emitted.tag, row);
+                let row = ssh_row(f, s, p.ts);
+                emitted.ssh.push(emitted.tag, row);
             }
-            f.ssh = Some(s);
             return;
         }
         if f.service == Some("http") && !udp {
-            let mut streams = f
-                .tcp
-                .take()
-                .unwrap_or_else(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
-            let mut h = f.http.take().unwrap_or_default();
+            let Apps {
+                tcp,
+                http,
+                http_pending,
+                ..
+            } = apps;
+            let streams = tcp.get_or_insert_with(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
+            let h = http.get_or_insert_with(Box::default);
             let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
-            let emitted = &mut self.emitted;
             streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
                 let (used, parsed) = h.read(side, bytes, at);
-                emitted.http_parsed(f, parsed);
+                emitted.http_parsed(f, http_pending, parsed);
                 used
             });
-            f.tcp = Some(streams);
-            f.http = Some(h);
-            return;
-        }
-        if f.service == Some("dhcp") && udp {
-            if let Some(msg) = dhcp::parse(payload) {
-                let seen = dhcp_log::Seen {
-                    ts: p.ts,
-                    uid: f.uid.clone(),
-                    orig: f.orig,
-                    resp: f.resp,
-                    is_orig,
-                    msg: Box::new(msg),
-                };
-                self.emitted.dhcp.push(self.emitted.tag, seen);
-            }
             return;
         }
         if f.service == Some("dns") && udp {
             if let Some(m) = dns::parse(payload) {
-                self.emitted.dns_message(f, p.ts, m);
+                emitted.dns_message(f, &mut apps.dns_pending, p.ts, m);
             }
         } else if f.service == Some("dns") {
             // over TCP each message has a 2-byte length and may span segments
-            let mut streams = f
-                .tcp
-                .take()
-                .unwrap_or_else(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
+            let Apps {
+                tcp, dns_pending, ..
+            } = apps;
+            let streams = tcp.get_or_insert_with(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
             let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
-            let emitted = &mut self.emitted;
             streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
                 let mut used = 0;
                 while let Some(n) = bytes
@@ -506,13 +526,12 @@ impl Assembler {
                     .filter(|n| bytes.len() >= used + 2 + n)
                 {
                     if let Some(m) = dns::parse(&bytes[used + 2..used + 2 + n]) {
-                        emitted.dns_message(f, at, m);
+                        emitted.dns_message(f, dns_pending, at, m);
                     }
                     used += 2 + n;
                 }
                 used
             });
-            f.tcp = Some(streams);
         }
     }
 

@@ -49,6 +49,22 @@ pub(crate) struct Pending {
     pub question: Option<(String, u16, u16)>,
 }
 
+/// What a connection's application parsers keep while it lives.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Apps {
+    /// DNS queries waiting for their responses.
+    pub dns_pending: Vec<Pending>,
+    /// HTTP requests waiting for their responses.
+    pub http_pending: std::collections::VecDeque<http::HttpRequest>,
+    pub tls: Option<Box<TlsState>>,
+    /// The SSH analysis, once the connection speaks SSH.
+    pub ssh: Option<Box<ssh::Session>>,
+    /// The in-order bytes of a TCP connection whose messages may span segments (DNS, HTTP).
+    pub tcp: Option<Box<Streams>>,
+    /// The HTTP messages being read.
+    pub http: Option<Box<HttpConn>>,
+}
+
 /// A connection being assembled.
 #[derive(Debug, Clone)]
 pub(crate) struct Flow {
@@ -59,17 +75,11 @@ pub(crate) struct Flow {
     pub service: Option<&'static str>,
     /// Whether each side (orig, resp) has sent payload yet.
     pub spoke: [bool; 2],
-    pub dns_pending: Vec<Pending>,
     /// Zeek's history letters so far.
     pub history: CompactString,
-    pub http_pending: std::collections::VecDeque<http::HttpRequest>,
-    pub tls: Option<Box<TlsState>>,
-    /// The SSH analysis, once the connection speaks SSH.
-    pub ssh: Option<Box<ssh::Session>>,
-    /// The in-order bytes of a TCP connection whose messages may span segments (DNS, HTTP).
-    pub tcp: Option<Box<Streams>>,
-    /// The HTTP messages being read.
-    pub http: Option<Box<HttpConn>>,
+    /// What its application parsers keep, once it has payload to parse (boxed: the table of
+    /// live connections holds every connection, and most never need it).
+    pub apps: Option<Box<Apps>>,
     pub ts: f64,
     pub last: f64,
     pub orig: (IpAddr, u16),

@@ -462,7 +462,13 @@ pub(crate) fn read_captures(
                 }
                 Msg::Done(file, mut report, mut notes) => {
                     let mut f = std::mem::take(&mut found[file]);
-                    arp.append(&mut f.arp);
+                    if arp.is_empty() {
+                        // moved, not copied: a LAN capture has millions of ARP records, and
+                        // the vector's spare room takes the SSH and DHCP activity at the end
+                        arp = std::mem::take(&mut f.arp);
+                    } else {
+                        arp.append(&mut f.arp);
+                    }
                     report.skipped += f.skipped;
                     report.records = report.data_lines - report.skipped;
                     notes.extend(f.notes);
