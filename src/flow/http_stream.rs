@@ -156,12 +156,8 @@ impl HttpConn {
         let (used, data) = match s.framing {
             Framing::None => return None,
             Framing::Length(left) => {
-                let n = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
-                s.framing = if n as u64 == left {
-                    Framing::None
-                } else {
-                    Framing::Length(left - n as u64)
-                };
+                let (n, next) = take_counted(left, bytes, Framing::None, Framing::Length);
+                s.framing = next;
                 (n, n)
             }
             Framing::Close => (bytes.len(), bytes.len()),
@@ -181,12 +177,8 @@ impl HttpConn {
                 (n, 0)
             }
             Framing::ChunkData(left) => {
-                let n = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
-                s.framing = if n as u64 == left {
-                    Framing::ChunkEnd
-                } else {
-                    Framing::ChunkData(left - n as u64)
-                };
+                let (n, next) = take_counted(left, bytes, Framing::ChunkEnd, Framing::ChunkData);
+                s.framing = next;
                 (n, n)
             }
             Framing::ChunkEnd => {
@@ -260,6 +252,23 @@ impl HttpConn {
         }
         out
     }
+}
+
+/// Takes up to `left` bytes of `bytes`: how many, and the framing after them (`then` once all
+/// are taken, else `more` with what is still to come).
+fn take_counted(
+    left: u64,
+    bytes: &[u8],
+    then: Framing,
+    more: fn(u64) -> Framing,
+) -> (usize, Framing) {
+    let n = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
+    let next = if n as u64 == left {
+        then
+    } else {
+        more(left - n as u64)
+    };
+    (n, next)
 }
 
 /// How a body of `len` bytes is framed.

@@ -301,3 +301,14 @@ pub(crate) fn record_history(
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every live connection sits in the assembler's table: its parsers' state is boxed so the
+    /// table stays small.
+    #[test]
+    fn a_live_connection_stays_small() {
+        let size = std::mem::size_of::<super::Flow>();
+        assert!(size <= 280, "{size} bytes");
+    }
+}
