@@ -446,6 +446,10 @@ impl Assembler {
     ) {
         let udp = p.proto == Proto::Udp;
         let side = usize::from(!is_orig);
+        // the sequence number of the payload's first byte (a SYN takes one)
+        let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
+        let (first_orig, first_resp) = (f.o.seq, f.r.seq);
+        let new_streams = || Box::new(Streams::new(first_orig, first_resp));
         if f.service == Some("ssl") && !udp {
             let t = apps.tls.get_or_insert_with(Box::default);
             let done = if is_orig {
@@ -483,7 +487,6 @@ impl Assembler {
             let s = apps
                 .ssh
                 .get_or_insert_with(|| Box::new(ssh::Session::new(f.o.seq, f.r.seq)));
-            let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
             if s.segment(is_orig, seq, payload, p.ts) == ssh::Outcome::LoggedIn {
                 let row = ssh_row(f, s, p.ts);
                 emitted.ssh.push(emitted.tag, row);
@@ -497,9 +500,8 @@ impl Assembler {
                 http_pending,
                 ..
             } = apps;
-            let streams = tcp.get_or_insert_with(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
+            let streams = tcp.get_or_insert_with(new_streams);
             let h = http.get_or_insert_with(Box::default);
-            let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
             streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
                 let (used, parsed) = h.read(side, bytes, at);
                 emitted.http_parsed(f, http_pending, parsed);
@@ -516,19 +518,11 @@ impl Assembler {
             let Apps {
                 tcp, dns_pending, ..
             } = apps;
-            let streams = tcp.get_or_insert_with(|| Box::new(Streams::new(f.o.seq, f.r.seq)));
-            let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
+            let streams = tcp.get_or_insert_with(new_streams);
             streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
-                let mut used = 0;
-                while let Some(n) = bytes
-                    .get(used..used + 2)
-                    .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-                    .filter(|n| bytes.len() >= used + 2 + n)
-                {
-                    if let Some(m) = dns::parse(&bytes[used + 2..used + 2 + n]) {
-                        emitted.dns_message(f, dns_pending, at, m);
-                    }
-                    used += 2 + n;
+                let (messages, used) = dns::tcp_messages(bytes);
+                for m in messages.into_iter().filter_map(dns::parse) {
+                    emitted.dns_message(f, dns_pending, at, m);
                 }
                 used
             });

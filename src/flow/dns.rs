@@ -118,6 +118,22 @@ fn rdata_text(b: &[u8], rtype: u16, start: usize, len: usize) -> Option<Option<S
     })
 }
 
+/// The whole DNS-over-TCP messages at the start of `bytes` (each after its 2-byte length),
+/// and the bytes they take; a message still arriving is left.
+pub fn tcp_messages(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut out = Vec::new();
+    let mut used = 0;
+    while let Some(n) = bytes
+        .get(used..used + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .filter(|n| bytes.len() >= used + 2 + n)
+    {
+        out.push(&bytes[used + 2..used + 2 + n]);
+        used += 2 + n;
+    }
+    (out, used)
+}
+
 /// Parses a DNS message; `None` when it is not one.
 pub fn parse(b: &[u8]) -> Option<Message> {
     if b.len() < 12 {

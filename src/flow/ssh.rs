@@ -326,9 +326,8 @@ pub(crate) enum Outcome {
 impl Session {
     /// A session whose client and server streams start at these sequence numbers (when known).
     pub fn new(client_first: Option<u32>, server_first: Option<u32>) -> Session {
-        let stream = |first: Option<u32>| first.map(Stream::starting_at).unwrap_or_default();
         Session {
-            streams: [stream(client_first), stream(server_first)],
+            streams: [Stream::first(client_first), Stream::first(server_first)],
             ..Session::default()
         }
     }
@@ -514,11 +513,8 @@ impl Session {
             kex: find_alg(&client.kex, &server.kex),
             host_key: find_alg(&client.host_key, &server.host_key),
         };
-        self.kex = client
-            .kex
-            .iter()
-            .find(|c| server.kex.contains(c))
-            .map_or(Kex::NotYet, |name| Kex::of(name));
+        // "Algorithm negotiation failed" is no known method: no host key message
+        self.kex = Kex::of(&agreed.kex);
         self.agreed = Some(agreed);
         self.offers = [None, None];
     }

@@ -38,6 +38,11 @@ impl Stream {
         }
     }
 
+    /// A stream whose first byte is `first` when known, else the first byte that comes.
+    pub fn first(first: Option<u32>) -> Stream {
+        first.map(Stream::starting_at).unwrap_or_default()
+    }
+
     /// Takes one segment's payload at `seq` and calls `deliver` with every piece that is now in
     /// order, in order. Returns false when the stream has given up.
     pub fn segment(&mut self, seq: u32, data: &[u8], deliver: &mut impl FnMut(&[u8])) -> bool {
@@ -109,9 +114,8 @@ pub(crate) struct Streams {
 impl Streams {
     /// Streams whose client and server bytes start at these sequence numbers (when known).
     pub fn new(client_first: Option<u32>, server_first: Option<u32>) -> Streams {
-        let stream = |first: Option<u32>| first.map(Stream::starting_at).unwrap_or_default();
         Streams {
-            dirs: [stream(client_first), stream(server_first)],
+            dirs: [Stream::first(client_first), Stream::first(server_first)],
             ..Streams::default()
         }
     }

@@ -789,3 +789,87 @@ fn r10_broken_framing_is_named_with_its_position() {
         assert_eq!(report.data_lines, 2, "{name}: the packets before are kept");
     }
 }
+
+/// Messages split across segments, some arriving out of order or twice, are read whole: a DNS
+/// reply over TCP whose answer is in its third segment (the second segment arrives after the
+/// third, and the first is retransmitted), and an HTTP request whose `Host` and `User-Agent`
+/// are in its second segment with its response head cut mid-line. Read segment by segment,
+/// the answer, the host, the agent and the response would be lost.
+#[test]
+fn messages_split_over_segments_and_out_of_order_are_read_whole() {
+    let framed = |m: Vec<u8>| {
+        let mut f = (m.len() as u16).to_be_bytes().to_vec();
+        f.extend(m);
+        f
+    };
+    let query = framed(dns_message(9, "split.example", None));
+    let reply = framed(dns_message(9, "split.example", Some([192, 0, 2, 7])));
+    let request = b"GET /x HTTP/1.1\r\nHost: split.example\r\nUser-Agent: agent/1\r\n\r\n";
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody";
+    let (c, s) = (1000u32, 5000u32);
+    let mut pkts = Vec::new();
+    // DNS over TCP: the reply in three pieces, arriving 1, 3, 2, then 1 again
+    let t = T0;
+    let (r1, r2) = (reply.len() / 3, 2 * reply.len() / 3);
+    let up = query.len() as u32;
+    let down = |at: usize, end: usize| {
+        tcp_to(
+            53,
+            false,
+            "A",
+            s + 1 + at as u32,
+            c + 1 + up,
+            &reply[at..end],
+        )
+    };
+    pkts.extend([
+        (t, tcp_to(53, true, "S", c, 0, &[])),
+        (t + 0.01, tcp_to(53, false, "SA", s, c + 1, &[])),
+        (t + 0.02, tcp_to(53, true, "A", c + 1, s + 1, &query)),
+        (t + 0.03, down(0, r1)),
+        (t + 0.04, down(r2, reply.len())),
+        (t + 0.05, down(r1, r2)),
+        (t + 0.06, down(0, r1)),
+    ]);
+    // HTTP: the request head cut before its Host line, the response head mid-line
+    let t = T0 + 10.0;
+    let cut = 17; // after "GET /x HTTP/1.1\r\n"
+    let up = request.len() as u32;
+    pkts.extend([
+        (t, tcp_to(80, true, "S", c, 0, &[])),
+        (t + 0.01, tcp_to(80, false, "SA", s, c + 1, &[])),
+        (
+            t + 0.02,
+            tcp_to(80, true, "A", c + 1, s + 1, &request[..cut]),
+        ),
+        (
+            t + 0.03,
+            tcp_to(80, true, "A", c + 1 + cut as u32, s + 1, &request[cut..]),
+        ),
+        (
+            t + 0.04,
+            tcp_to(80, false, "A", s + 1, c + 1 + up, &response[..10]),
+        ),
+        (
+            t + 0.05,
+            tcp_to(80, false, "A", s + 11, c + 1 + up, &response[10..]),
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("split.pcap");
+    std::fs::write(&path, pcap_le_us(LINKTYPE_ETHERNET, &pkts)).unwrap_or_else(|e| panic!("{e}"));
+    let input = kalipso::input::read_with(&[path], Timeouts::default());
+    assert_eq!(input.batch.dns.len(), 1, "one query, one row");
+    assert_eq!(input.batch.dns[0].answers, ["192.0.2.7"]);
+    assert_eq!(input.batch.http.len(), 1);
+    let h = &input.batch.http[0];
+    assert_eq!(
+        (
+            h.host.as_str(),
+            h.user_agent.as_str(),
+            h.status_code,
+            h.response_body_len
+        ),
+        ("split.example", "agent/1", Some(200), 4)
+    );
+}

@@ -10,7 +10,10 @@ fn read(trace: &str) -> Option<kalipso::input::Input> {
 }
 
 /// dns/tkey.pcap: a 3245-byte TKEY query over TCP in segments of 1460, 1460 and 327 bytes gives
-/// Zeek's one dns.log row (endpoints, query, class, type, no answer).
+/// Zeek's one dns.log row (endpoints, query, class, type, no answer). Its question is in the
+/// first segment, so this trace alone does not prove reassembly (reading segment by segment
+/// gave the same row); `captures::messages_split_over_segments_and_out_of_order_are_read_whole`
+/// does.
 #[test]
 fn a_dns_message_over_three_tcp_segments_is_one_query() {
     let Some(input) = read("dns/tkey.pcap") else {
@@ -86,7 +89,7 @@ fn zeek_http_rows(rel: &str) -> Vec<Vec<String>> {
 
 /// http/missing-zlib-header.pcap: two requests on one keep-alive connection, each head split
 /// 536 + 81 bytes over two segments, give Zeek's two rows with the whole head (user agent and
-/// all). One difference, named: Zeek's `response_body_len` is the body after content decoding
+/// all; the fields logged are all in the first segment, so this equality held before too). One difference, named: Zeek's `response_body_len` is the body after content decoding
 /// (13249 bytes of raw deflate); kalipso logs the body as sent (5139, its `Content-Length`).
 #[test]
 fn http_heads_split_over_segments_are_read_whole() {

@@ -36,17 +36,10 @@ fn asked_by(app: &App<'_>, ip: IpAddr) -> String {
 
 /// The host name and MAC the address's DHCP client sent, when DHCP named it.
 fn dhcp_host(app: &App<'_>, ip: IpAddr) -> Option<(String, String)> {
-    let dash_or = |s: &str| {
-        if s.is_empty() {
-            "-".to_string()
-        } else {
-            clean(s)
-        }
-    };
     app.store
         .hosts
         .get(&ip)
-        .map(|h| (dash_or(&h.host_name), dash_or(&h.mac)))
+        .map(|h| (dash(&h.host_name), dash(&h.mac)))
 }
 
 fn sni(app: &App<'_>, ip: IpAddr) -> String {
