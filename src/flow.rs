@@ -18,7 +18,8 @@
 //! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
 //! rows; `dhcp_log` joins DHCP transactions); payload parsers: `service`, `dns`, `dhcp`, `http`,
 //! `tls`, `ssh` (on the in-order bytes of
-//! `stream`, with Zeek's local addresses from `site`). Configured by the caller
+//! `stream`, with Zeek's local addresses from `site`); `tunnel` (which tunnels carried a
+//! connection, tunnel.log). Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
 
 mod assemble;
@@ -27,6 +28,7 @@ mod dhcp;
 mod dhcp_log;
 pub(crate) mod dns;
 pub(crate) mod http;
+mod http_decode;
 mod http_stream;
 mod key;
 mod merge;
@@ -38,12 +40,13 @@ mod ssh_events;
 mod state;
 mod stream;
 pub(crate) mod tls;
+mod tunnel;
 
 pub(crate) use capture::{Capture, Packet, Spent};
 pub(crate) use key::shard_of;
 pub use ssh_events::{PASSWORD_GUESSES_LIMIT, ssh_activity};
 
-use crate::record::Proto;
+use crate::record::{Proto, TunnelKind};
 use std::net::IpAddr;
 
 /// Inactivity timeouts, seconds.
@@ -115,6 +118,22 @@ impl PacketMeta {
             window: 0,
         }
     }
+}
+
+/// One level of a packet's encapsulation, as Zeek's `EncapsulatingConn`: the tunnel's kind
+/// and the outer packet's addresses, and for a tunnel over UDP its ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Encap {
+    /// GRE, IP in IP, VXLAN or Teredo.
+    pub kind: TunnelKind,
+    /// Outer source address.
+    pub src: IpAddr,
+    /// Outer destination address.
+    pub dst: IpAddr,
+    /// Outer UDP source port (0 for GRE and IP in IP).
+    pub sport: u16,
+    /// Outer UDP destination port.
+    pub dport: u16,
 }
 
 /// The TCP flags the assembler uses.

@@ -11,6 +11,7 @@
 
 mod blocks;
 pub(crate) mod build;
+mod decap;
 pub mod error;
 mod fast_decode;
 pub(crate) mod fields;
@@ -450,7 +451,7 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
     let mut parts = Parts::default();
     if !capture_paths.is_empty() {
         // All captures feed one flow assembler, so they give one batch for all their files.
-        let (batch, reports) = pcap::read_captures(&capture_paths, timeouts);
+        let (mut batch, reports) = pcap::read_captures(&capture_paths, timeouts);
         let counts = [
             ("conn", batch.conns.len()),
             ("dns", batch.dns.len()),
@@ -458,7 +459,11 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             ("ssl", batch.ssl.len()),
             ("ssh", batch.ssh.len()),
             ("dhcp", batch.dhcp.len()),
+            ("tunnel", batch.tunnels.len()),
         ];
+        // only captures make typed tunnel records (a tunnel.log is read as activity)
+        input.batch.tunnels = std::mem::take(&mut batch.tunnels);
+        input.batch.tunnel_parents = std::mem::take(&mut batch.tunnel_parents);
         for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
             *input.summary.records.entry(kind.into()).or_default() += n as u64;
         }

@@ -362,6 +362,77 @@ pub struct Ssh {
     pub logged: f64,
 }
 
+/// A kind of tunnel, as tunnel.log's `tunnel_type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TunnelKind {
+    /// IP in IP (IPv4 or IPv6 inside IPv4 or IPv6).
+    Ip,
+    /// GRE.
+    Gre,
+    /// VXLAN (Ethernet in UDP).
+    Vxlan,
+    /// Teredo (IPv6 in UDP).
+    Teredo,
+}
+
+impl TunnelKind {
+    /// tunnel.log's `tunnel_type`.
+    pub fn as_zeek(self) -> &'static str {
+        match self {
+            TunnelKind::Ip => "Tunnel::IP",
+            TunnelKind::Gre => "Tunnel::GRE",
+            TunnelKind::Vxlan => "Tunnel::VXLAN",
+            TunnelKind::Teredo => "Tunnel::TEREDO",
+        }
+    }
+
+    /// A tunnel over UDP is a connection of its own; an IP-level one (GRE, IP in IP) is not.
+    pub fn over_udp(self) -> bool {
+        matches!(self, TunnelKind::Vxlan | TunnelKind::Teredo)
+    }
+}
+
+/// What a tunnel.log row says happened to a tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TunnelAction {
+    /// First seen carrying a connection.
+    Discover,
+    /// Its outer connection ended.
+    Close,
+}
+
+impl TunnelAction {
+    /// tunnel.log's `action`.
+    pub fn as_zeek(self) -> &'static str {
+        match self {
+            TunnelAction::Discover => "Tunnel::DISCOVER",
+            TunnelAction::Close => "Tunnel::CLOSE",
+        }
+    }
+}
+
+/// One tunnel.log record made from a capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tunnel {
+    /// When it happened, unix seconds.
+    pub ts: f64,
+    /// The tunnel's uid: its outer connection's for a tunnel over UDP, its own for GRE and IP
+    /// in IP (which have no connection).
+    pub uid: CompactString,
+    /// The outer addresses and ports (ports 0 for GRE and IP in IP).
+    pub orig_h: IpAddr,
+    /// Outer originator port.
+    pub orig_p: u16,
+    /// Outer responder address.
+    pub resp_h: IpAddr,
+    /// Outer responder port.
+    pub resp_p: u16,
+    /// Its kind.
+    pub kind: TunnelKind,
+    /// What happened.
+    pub action: TunnelAction,
+}
+
 /// One dhcp.log record: a DHCP transaction (one `xid`), possibly over several connections,
 /// with Zeek's columns (text columns empty when unset).
 #[derive(Debug, Clone, PartialEq)]
@@ -612,6 +683,10 @@ pub struct Fields {
     pub host_name: CompactString,
     /// dhcp: the client's MAC.
     pub mac: CompactString,
+    /// tunnel: `tunnel_type`, e.g. `Tunnel::GRE`.
+    pub tunnel_type: CompactString,
+    /// tunnel: `action`, e.g. `Tunnel::DISCOVER`.
+    pub action: CompactString,
 }
 
 /// The Zeek log kinds kalipso knows by name.

@@ -1,6 +1,7 @@
 //! Rules on the records of other logs, in time order: Zeek's notices (port and address scans,
 //! password guessing, Slips' ICMP-scan script), SMTP login failures and brute force, SSH client
-//! versions that change, unsolicited and outside-network ARP, ARP scans, and SSH logins.
+//! versions that change, unsolicited and outside-network ARP, ARP scans, SSH logins, and GRE
+//! tunnels.
 //!
 //! These records carry no connection index, so their evidence names no flows.
 
@@ -55,6 +56,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
                 smtp(a.ts, d, &mut st, &mut found_now, &found);
                 ssh_version(d, &mut st, &mut found_now, &found);
                 ssh_login(d, &mut st, &mut found_now, &found);
+                gre_tunnel(d, &mut found_now, &found);
             }
         }
         for f in found_now {
@@ -103,6 +105,21 @@ fn notice(d: &Fields, out: &mut Vec<Finding>, found: &Make<'_>) {
         Payload::ZeekNotice {
             prefix,
             message: d.msg.trim().to_string().into(),
+        },
+    ));
+}
+
+/// Slips reports every tunnel.log record of a GRE tunnel (information only).
+fn gre_tunnel(d: &Fields, out: &mut Vec<Finding>, found: &Make<'_>) {
+    if d.tunnel_type != "Tunnel::GRE" {
+        return;
+    }
+    out.push(found(
+        EvidenceKind::GreTunnel,
+        1.0,
+        Payload::GreTunnel {
+            dst: d.resp,
+            action: d.action.as_str().into(),
         },
     ));
 }

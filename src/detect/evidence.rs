@@ -142,6 +142,7 @@ kinds! {
     IncompatibleCn = "IncompatibleCN", "Anomaly.Connection", Medium;
     UnsolicitedArp = "UnsolicitedARP", "Anomaly.Connection", Info;
     ArpOutsideLocalNetwork = "ARPOutsideLocalNetwork", "Anomaly.Connection", Low;
+    GreTunnel = "GRETunnel", "Information", Info;
     // kalipso's own kinds (Slips has no rule for them)
     InboundProbe = "InboundProbe", "Recon.Scanning", High;
     LoginBruteforce = "LoginBruteforce", "Attempt.Login", High;
@@ -421,6 +422,11 @@ pub enum Payload {
         to: Box<str>,
     },
     UnsolicitedArp,
+    /// A tunnel.log record of a GRE tunnel (its action, e.g. `Tunnel::DISCOVER`).
+    GreTunnel {
+        dst: Option<IpAddr>,
+        action: Box<str>,
+    },
     ArpOutsideLocalNetwork {
         dst: IpAddr,
     },
@@ -721,6 +727,13 @@ impl Evidence {
                 "SSH client version changing from {from} to {to}: possible SSH bruteforce by using multiple SSH versions."
             ),
             Payload::UnsolicitedArp => write!(s, "broadcasting unsolicited ARP"),
+            // Slips puts its "IP identification" of the destination between the address and
+            // the action; kalipso has no such lookup, so that part is left out
+            Payload::GreTunnel { dst, action } => write!(
+                s,
+                "GRE tunnel from {me} to {} tunnel action: {action}",
+                OrEmpty(*dst)
+            ),
             Payload::ArpOutsideLocalNetwork { dst } => write!(
                 s,
                 "{me} sending ARP packet to a destination address outside of local network: {dst}."

@@ -12,8 +12,9 @@ use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
 use super::records::{dns_row, http_row, ssh_row, ssl_row};
 use super::state::{Apps, Flow, Pending, Side, TLS_BUFFER, record_history};
 use super::stream::Streams;
-use super::{PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, ssh, tls};
-use crate::record::{Conn, Dns, Http, Proto, Ssh, Ssl};
+use super::tunnel::Carrier;
+use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, ssh, tls};
+use crate::record::{Conn, Dns, Http, Proto, Ssh, Ssl, Tunnel, TunnelKind};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -71,6 +72,10 @@ pub(crate) struct Emitted {
     pub ssh: Out<Ssh>,
     /// DHCP messages (joined into dhcp.log rows across connections by the capture).
     pub dhcp: Out<dhcp_log::Seen>,
+    /// tunnel.log rows of the connections that carried tunnels (put in order by the capture).
+    pub tunnels: Vec<Tunnel>,
+    /// The connections tunnels carried: uid, and the tunnels (joined into uids by the capture).
+    pub tunnelled: Vec<(CompactString, Vec<(Encap, f64)>)>,
 }
 
 impl Emitted {
@@ -80,6 +85,14 @@ impl Emitted {
         if self.tag.phase() != PHASE_PACKET {
             self.tag.ts = f.ts;
             self.tag.id = f.id;
+        }
+        if let Some(apps) = f.apps.as_mut() {
+            if let Some(t) = apps.tunnel.take() {
+                self.tunnelled.push((f.uid.clone(), t.parents));
+            }
+            if let Some(c) = apps.carrier.take() {
+                self.tunnels.extend(c.rows(&f.uid, f.orig, f.resp, f.last));
+            }
         }
         self.unanswered(&mut f);
         self.conns.push(self.tag, f.into_conn());
@@ -183,6 +196,8 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
         uid: uid(&tuple, p.ts, seq),
         service: None,
         spoke: [false; 2],
+        tunnelled: false,
+        closed_alone: false,
         history: if orig_is_src {
             CompactString::default()
         } else {
@@ -308,7 +323,14 @@ impl Assembler {
     /// Adds one packet (number `seq` of the capture); `payload` is its captured transport
     /// payload.
     #[allow(clippy::too_many_lines)] // the packet's way through one connection, in order
-    pub fn packet(&mut self, seq: u64, p: &PacketMeta, payload: &[u8]) {
+    pub fn packet(
+        &mut self,
+        seq: u64,
+        p: &PacketMeta,
+        payload: &[u8],
+        carries: Option<TunnelKind>,
+        encap: &[Encap],
+    ) {
         self.timers_due(seq, p.ts);
         self.emitted.tag = Tag::new(seq, PHASE_PACKET);
         let tuple = FiveTuple::of_packet(p);
@@ -361,6 +383,21 @@ impl Assembler {
                 && s.seq_max.wrapping_sub(p.seq.wrapping_add(p.payload)) < 1 << 31
         };
         record_history(&mut f.history, p, is_orig, retransmission);
+        if !encap.is_empty() || f.tunnelled {
+            f.tunnelled = true;
+            let apps = f.apps.get_or_insert_with(Box::default);
+            let t = apps.tunnel.get_or_insert_with(Box::default);
+            if t.packet(encap, p.ts, is_new) && !f.history.contains('X') {
+                f.history.push('X');
+            }
+        }
+        let peer_silent = if is_orig {
+            f.r.pkts == 0
+        } else {
+            f.o.pkts == 0
+        };
+        // Zeek's close is complete when a side closes before the other sent anything
+        f.closed_alone |= p.proto == Proto::Tcp && p.flags.fin && peer_silent;
         let side = if is_orig { &mut f.o } else { &mut f.r };
         side.pkts += 1;
         side.ip_bytes += u64::from(p.ip_len);
@@ -406,6 +443,20 @@ impl Assembler {
             return;
         }
         let side = usize::from(!is_orig);
+        if let Some(kind) = carries {
+            // the tunnel's bytes are the packets inside, not an application's
+            let apps = f.apps.get_or_insert_with(Box::default);
+            let c = apps.carrier.get_or_insert(Carrier {
+                kind,
+                first: p.ts,
+                valid: [false; 2],
+            });
+            c.valid[side] = true;
+            if f.service.is_none() {
+                f.service = c.service();
+            }
+            return;
+        }
         if !f.spoke[side] {
             f.spoke[side] = true;
             if f.service.is_none() {

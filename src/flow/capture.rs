@@ -7,8 +7,9 @@
 use super::assemble::Assembler;
 use super::key::SHARDS;
 use super::merge::Out;
-use super::{PacketMeta, Timeouts};
-use crate::record::Batch;
+use super::tunnel::Tunnels;
+use super::{Encap, PacketMeta, Timeouts};
+use crate::record::{Batch, TunnelKind};
 
 /// How often (in capture time) expired connections are retired, so memory follows the live
 /// connections, not the size of the capture.
@@ -39,6 +40,11 @@ pub struct Packet {
     pub len: u32,
     /// `shard_of` the packet.
     pub shard: u16,
+    /// The tunnel this UDP packet carries, when it carries one (VXLAN, Teredo).
+    pub carries: Option<TunnelKind>,
+    /// The number (from 1) of the tunnels around it in the chunk's list of stacks; 0 when it
+    /// came through none.
+    pub encap: u32,
 }
 
 /// The flows of a whole capture (or several, in order), assembled by [`SHARDS`] assemblers in
@@ -54,6 +60,8 @@ pub struct Capture {
     last_sweep: f64,
     /// The DHCP messages so far, in capture order (joined into rows at the end).
     dhcp: Vec<super::dhcp_log::Seen>,
+    /// The tunnels packets came through so far.
+    tunnels: Tunnels,
 }
 
 impl Capture {
@@ -65,13 +73,26 @@ impl Capture {
             seq: 0,
             last_sweep: f64::NEG_INFINITY,
             dhcp: Vec::new(),
+            tunnels: Tunnels::default(),
         }
     }
 
-    /// Adds the next packets (in capture order); their payloads are in `data`. The time it
-    /// takes is added to `spent`.
-    pub fn feed(&mut self, packets: &[Packet], data: &[u8], spent: &mut Spent) {
+    /// Adds the next packets (in capture order); their payloads are in `data`, the tunnels
+    /// around them in `stacks` (see [`Packet::encap`]). The time it takes is added to `spent`.
+    pub fn feed(
+        &mut self,
+        packets: &[Packet],
+        data: &[u8],
+        stacks: &[Vec<Encap>],
+        spent: &mut Spent,
+    ) {
         use rayon::prelude::*;
+        let stack_of = |p: &Packet| -> &[Encap] {
+            match p.encap {
+                0 => &[],
+                n => stacks.get(n as usize - 1).map_or(&[], Vec::as_slice),
+            }
+        };
         let t = std::time::Instant::now();
         let first = self.seq;
         // sweep points: before the first packet at least SWEEP_EVERY after the last sweep
@@ -86,6 +107,9 @@ impl Capture {
             }
             if let Some(v) = own.get_mut(usize::from(p.shard)) {
                 v.push(i as u32);
+            }
+            for e in stack_of(p) {
+                self.tunnels.seen(e, p.meta.ts, first + i as u64);
             }
         }
         self.seq += packets.len() as u64;
@@ -106,7 +130,7 @@ impl Capture {
                     let p = &packets[i as usize];
                     let at = p.at as usize;
                     let payload = data.get(at..at + p.len as usize).unwrap_or_default();
-                    asm.packet(seq, &p.meta, payload);
+                    asm.packet(seq, &p.meta, payload, p.carries, stack_of(p));
                 }
                 for &(s, ts) in sw {
                     asm.tick(s, ts);
@@ -152,8 +176,17 @@ impl Capture {
         }
         self.collect();
         let merged = std::mem::take(&mut self.chunks);
+        let (mut carried, mut inner) = (Vec::new(), Vec::new());
+        for a in &mut self.shards {
+            carried.append(&mut a.emitted.tunnels);
+            inner.append(&mut a.emitted.tunnelled);
+        }
+        let (tunnels, tunnel_parents) =
+            super::tunnel::finish(std::mem::take(&mut self.tunnels), carried, inner);
         let mut out = Batch {
             dhcp: super::dhcp_log::dhcp_rows(&self.dhcp),
+            tunnels,
+            tunnel_parents,
             ..Batch::default()
         };
         out.conns
@@ -230,10 +263,12 @@ mod tests {
                     at,
                     len: payload.len() as u32,
                     shard: shard_of(meta),
+                    carries: None,
+                    encap: 0,
                 }
             })
             .collect();
-        c.feed(&packets, &data, &mut Spent::default());
+        c.feed(&packets, &data, &[], &mut Spent::default());
     }
 
     fn run(packets: &[PacketMeta]) -> Vec<Conn> {

@@ -3,7 +3,7 @@
 //! magic bytes. Heads are parsed with httparse; framing them in a stream is
 //! [`super::http_stream`]'s job.
 //!
-//! No body is decoded or kept.
+//! No body is kept here; [`super::http_decode`] counts a coded body's decoded bytes.
 
 /// An HTTP request seen on a connection, waiting for its response.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,8 @@ pub struct HttpRequest {
     pub user_agent: String,
     /// `Content-Length` of the request body.
     pub body_len: u64,
+    /// Whether its body is chunked.
+    pub chunked: bool,
 }
 
 /// An HTTP status line and headers.
@@ -39,6 +41,10 @@ pub struct HttpResponse {
     pub mime: Option<&'static str>,
     /// Length of the status line and headers, when complete.
     pub head_len: Option<usize>,
+    /// Whether its body is chunked.
+    pub chunked: bool,
+    /// The content coding of its body, when Zeek decodes it (its length is logged decoded).
+    pub coding: Option<super::http_decode::Coding>,
 }
 
 fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8]> {
@@ -46,6 +52,12 @@ fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> Option<&'h [u8
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case(name))
         .map(|h| h.value)
+}
+
+/// Whether the headers say `Transfer-Encoding: chunked`.
+fn is_chunked(headers: &[httparse::Header<'_>]) -> bool {
+    header(headers, "transfer-encoding")
+        .is_some_and(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")))
 }
 
 fn text(v: Option<&[u8]>) -> String {
@@ -129,13 +141,60 @@ fn parse_request(ts: f64, buf: &[u8], original: &[u8]) -> Option<(HttpRequest, O
     let req = HttpRequest {
         ts,
         method: String::from_utf8_lossy(un.bytes(method.as_bytes())).into_owned(),
-        uri: String::from_utf8_lossy(un.bytes(uri.as_bytes())).into_owned(),
+        uri: String::from_utf8_lossy(&unescape_uri(un.bytes(uri.as_bytes()))).into_owned(),
         version: format!("1.{}", req.version.unwrap_or(1)),
         host: un.text(header(req.headers, "host")),
         user_agent: un.text(header(req.headers, "user-agent")),
         body_len,
+        chunked: is_chunked(req.headers),
     };
     Some((req, used))
+}
+
+/// The URI as Zeek logs it (its `unescape_URI`): `%XX` and `%uXXXX` escapes decoded (a `%00`
+/// high byte of the latter dropped), a doubled `%` read as one, any other `%` kept as it is.
+fn unescape_uri(uri: &[u8]) -> Vec<u8> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let byte = |hi: u8, lo: u8| Some((digit(hi)? << 4) | digit(lo)?);
+    let mut out = Vec::with_capacity(uri.len());
+    let mut at = 0;
+    while at < uri.len() {
+        if uri[at] != b'%' {
+            out.push(uri[at]);
+            at += 1;
+            continue;
+        }
+        match &uri[at + 1..] {
+            [] => {
+                out.push(b'%');
+                break;
+            }
+            [only] => {
+                out.extend_from_slice(&[b'%', *only]);
+                break;
+            }
+            // the first of two is dropped, the second read as an escape's start
+            [b'%', ..] => at += 1,
+            [hi, lo, ..] if byte(*hi, *lo).is_some() => {
+                out.extend(byte(*hi, *lo));
+                at += 3;
+            }
+            [b'u', hi1, lo1, hi2, lo2, ..]
+                if byte(*hi1, *lo1).is_some() && byte(*hi2, *lo2).is_some() =>
+            {
+                if !(*hi1 == b'0' && *lo1 == b'0') {
+                    out.extend(byte(*hi1, *lo1));
+                }
+                out.extend(byte(*hi2, *lo2));
+                at += 6;
+            }
+            [other, ..] => {
+                out.extend_from_slice(&[b'%', *other]);
+                at += 2;
+            }
+        }
+    }
+    out
 }
 
 /// Parses an HTTP/1.x response head at the start of `payload`.
@@ -162,12 +221,19 @@ fn parse_response(buf: &[u8], original: &[u8]) -> Option<HttpResponse> {
         .and_then(sniff_mime);
     Some(HttpResponse {
         code,
-        message: String::from_utf8_lossy(un.bytes(res.reason.unwrap_or("").as_bytes()))
-            .into_owned(),
+        // Zeek's word for a status line without a reason phrase
+        message: match res.reason.map(str::trim) {
+            Some(r) if !r.is_empty() => {
+                String::from_utf8_lossy(un.bytes(r.as_bytes())).into_owned()
+            }
+            _ => "<empty>".into(),
+        },
         version: format!("1.{}", res.version.unwrap_or(1)),
         body_len,
         mime,
         head_len,
+        chunked: is_chunked(res.headers),
+        coding: header(res.headers, "content-encoding").and_then(super::http_decode::Coding::of),
     })
 }
 
@@ -198,6 +264,28 @@ pub fn sniff_mime(body: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uris_are_unescaped_as_zeek_logs_them() {
+        let u = |s: &str| String::from_utf8_lossy(&unescape_uri(s.as_bytes())).into_owned();
+        assert_eq!(
+            u("/search?q=Wireshark+%21&x=%2f"),
+            "/search?q=Wireshark+!&x=/"
+        );
+        // bytes 0xAE (no UTF-8 alone), then 0x26 and 0x03
+        assert_eq!(u("/%u00AE%u2603"), "/\u{fffd}&\u{3}");
+        assert_eq!(u("/a%%41"), "/aA", "a doubled % is read as one");
+        assert_eq!(u("/a%zz"), "/a%zz");
+        assert_eq!(u("/a%4"), "/a%4");
+        assert_eq!(u("/a%"), "/a%");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn unescaping_never_panics_or_grows(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            proptest::prop_assert!(unescape_uri(&s).len() <= s.len());
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

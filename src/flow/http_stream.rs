@@ -1,12 +1,13 @@
 //! The HTTP/1.x messages of a connection's two in-order byte streams: a head is parsed once it
 //! is whole, however many segments it spans; a body is skipped by its `Content-Length`, its
 //! chunks, or (a response without either) until the connection ends, and its length is what
-//! Zeek logs before content decoding. A response is complete when its body is, so a body's
+//! Zeek logs: after content decoding for a `gzip` or `deflate` response. A response is complete when its body is, so a body's
 //! length and first bytes (its MIME type) are known when it is paired with its request.
 //!
 //! Heads are parsed by [`super::http`]; the bytes come from [`super::stream::Streams`].
 
 use super::http::{self, HttpRequest, HttpResponse};
+use super::http_decode::Body;
 
 /// The longest head kept while waiting for its end; a longer one is parsed as far as it goes.
 const MAX_HEAD: usize = 16 << 10;
@@ -34,13 +35,15 @@ enum Framing {
 }
 
 /// One side's message being read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Side {
     framing: Framing,
     /// Body bytes read so far.
     body_len: u64,
     /// The first body bytes, for the MIME type.
     sniff: Vec<u8>,
+    /// The decoder of a coded response body.
+    decoder: Option<Box<Body>>,
     /// The response whose body is being read.
     response: Option<HttpResponse>,
     /// The side stopped making sense (a head that is not HTTP): nothing more is read.
@@ -48,7 +51,7 @@ struct Side {
 }
 
 /// A connection's HTTP state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct HttpConn {
     sides: [Side; 2],
     /// Methods of the requests whose responses are still to come (a HEAD's response has no
@@ -111,7 +114,7 @@ impl HttpConn {
                 return None;
             };
             self.methods.push_back(req.method.clone());
-            self.sides[0].framing = if chunked(&bytes[..end]) {
+            self.sides[0].framing = if req.chunked {
                 Framing::ChunkSize
             } else {
                 length_framing(req.body_len)
@@ -122,7 +125,7 @@ impl HttpConn {
                 self.sides[1].lost = true;
                 return None;
             };
-            let chunked = chunked(&bytes[..end]);
+            let chunked = res.chunked;
             let no_body = res.code < 200
                 || res.code == 204
                 || res.code == 304
@@ -141,6 +144,10 @@ impl HttpConn {
             s.framing = framing;
             s.body_len = 0;
             s.sniff.clear();
+            s.decoder = res
+                .coding
+                .filter(|_| framing != Framing::None)
+                .map(|c| Box::new(Body::new(c)));
             s.response = Some(res);
             if framing == Framing::None {
                 self.complete(out);
@@ -195,10 +202,13 @@ impl HttpConn {
             }
         };
         s.body_len += data as u64;
+        let start = used - data;
         if s.sniff.len() < SNIFF {
             let take = data.min(SNIFF - s.sniff.len());
-            let start = used - data;
             s.sniff.extend_from_slice(&bytes[start..start + take]);
+        }
+        if let Some(d) = s.decoder.as_mut() {
+            d.feed(&bytes[start..used]);
         }
         if side == 1 && s.framing == Framing::None {
             self.complete(out);
@@ -212,8 +222,9 @@ impl HttpConn {
         let Some(mut res) = s.response.take() else {
             return;
         };
+        let decoded = s.decoder.take().map(|d| d.finish());
         if res.code >= 200 {
-            res.body_len = Some(s.body_len);
+            res.body_len = Some(decoded.unwrap_or(s.body_len));
         }
         res.mime = http::sniff_mime(&s.sniff);
         s.framing = Framing::None;
@@ -278,15 +289,6 @@ fn length_framing(len: u64) -> Framing {
     } else {
         Framing::Length(len)
     }
-}
-
-/// Whether a head says `Transfer-Encoding: chunked`.
-fn chunked(head: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    text.lines().any(|l| {
-        l.split_once(':')
-            .is_some_and(|(k, v)| k.trim() == "transfer-encoding" && v.contains("chunked"))
-    })
 }
 
 #[cfg(test)]

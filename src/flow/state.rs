@@ -50,7 +50,7 @@ pub(crate) struct Pending {
 }
 
 /// What a connection's application parsers keep while it lives.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Apps {
     /// DNS queries waiting for their responses.
     pub dns_pending: Vec<Pending>,
@@ -63,10 +63,14 @@ pub(crate) struct Apps {
     pub tcp: Option<Box<Streams>>,
     /// The HTTP messages being read.
     pub http: Option<Box<HttpConn>>,
+    /// The tunnels that carried the connection, once one did.
+    pub tunnel: Option<Box<super::tunnel::Tunnelled>>,
+    /// The tunnel the connection carries (VXLAN, Teredo), once it carried one.
+    pub carrier: Option<super::tunnel::Carrier>,
 }
 
 /// A connection being assembled.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Flow {
     /// Its 5-tuple, originator first.
     pub tuple: FiveTuple,
@@ -75,6 +79,11 @@ pub(crate) struct Flow {
     pub service: Option<&'static str>,
     /// Whether each side (orig, resp) has sent payload yet.
     pub spoke: [bool; 2],
+    /// Whether a tunnel ever carried it (its tunnels are in `apps`).
+    pub tunnelled: bool,
+    /// A side sent a FIN before the other side sent anything: Zeek counts the connection as
+    /// closed then, and removes it after the close delay.
+    pub closed_alone: bool,
     /// Zeek's history letters so far.
     pub history: CompactString,
     /// What its application parsers keep, once it has payload to parse (boxed: the table of
@@ -210,10 +219,13 @@ impl Flow {
         }
     }
 
-    /// Closed by both FINs or a RST (TCP only).
+    /// Closed by both FINs, a RST, or a FIN before the other side spoke (TCP only).
     pub fn closed(&self) -> bool {
         self.tuple.proto == Proto::Tcp
-            && ((self.o.flags.fin && self.r.flags.fin) || self.o.flags.rst || self.r.flags.rst)
+            && ((self.o.flags.fin && self.r.flags.fin)
+                || self.o.flags.rst
+                || self.r.flags.rst
+                || self.closed_alone)
     }
 
     /// The conn.log record of the connection as it is now.

@@ -136,6 +136,8 @@ pub(crate) const OTHER_WANTED: &[&str] = &[
     "uid",
     "host_name",
     "mac",
+    "tunnel_type",
+    "action",
 ];
 /// The columns of [`OTHER_WANTED`] that may name the source.
 const SOURCE_COLUMNS: std::ops::Range<usize> = 1..6;
@@ -368,12 +370,14 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
     let (note, last_reply, software_type) = (text(8), text(10), text(11));
     let auth = g.text(15).map(|t| t == "T" || t == "true");
     let (host_name, mac) = (text(18), text(19));
+    let tunnel_type = text(20);
     let detail = (!note.is_empty()
         || !last_reply.is_empty()
         || !software_type.is_empty()
         || auth.is_some()
         || !host_name.is_empty()
-        || !mac.is_empty())
+        || !mac.is_empty()
+        || !tunnel_type.is_empty())
     .then(|| {
         Detail::Fields(Box::new(Fields {
             resp: resp(),
@@ -390,6 +394,12 @@ pub(crate) fn activity<R: Row>(row: &R) -> Result<Option<crate::record::Activity
             },
             host_name,
             mac,
+            action: if tunnel_type.is_empty() {
+                compact_str::CompactString::default()
+            } else {
+                text(21)
+            },
+            tunnel_type,
         }))
     });
     Ok(ip.map(|ip| crate::record::Activity { ts, ip, detail }))

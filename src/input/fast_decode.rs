@@ -2,7 +2,7 @@
 //! IPv4 packet with a TCP or UDP header, or an ARP packet for IPv4. Most packets of real captures are such, and the general
 //! decoder (etherparse's lax slicing, then picking fields out of its slices) cost about as much
 //! per packet as assembling the connection. Anything else — VLAN tags, IPv6, ICMP, ARP,
-//! fragments, options that do not add up, a packet cut by the snapshot length — returns `None`
+//! tunnels, fragments, options that do not add up, a packet cut by the snapshot length — returns `None`
 //! and goes to the general decoder, so this file only has to be right for the clean case; a
 //! property test checks it gives exactly the general decoder's result there.
 
@@ -74,6 +74,9 @@ pub(super) fn ethernet_ipv4(ts: f64, frame: &[u8]) -> Option<(PacketMeta, &[u8])
             }
             let length = usize::from(port(4));
             if length < 8 || length > transport.len() {
+                return None;
+            }
+            if super::decap::may_carry(port(0), port(2), &transport[8..length]) {
                 return None;
             }
             let meta = PacketMeta {

@@ -7,10 +7,11 @@
 //! ARP packets become activity records. One thread reads, the chunks are decoded in parallel.
 
 use super::blocks::walk;
+use super::decap;
 use super::{FileReport, MAX_EXAMPLES, Position};
-use crate::flow::{Capture, Packet, PacketMeta, TcpFlags, shard_of};
+use crate::flow::{Capture, Encap, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::Batch;
-use crate::record::Proto;
+use crate::record::{Proto, TunnelKind};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::Linktype;
 use pcap_parser::data::{PacketData, get_packetdata};
@@ -21,6 +22,9 @@ use std::path::Path;
 pub(super) enum Kind<'a> {
     /// An IP packet the assembler takes, with its captured transport payload.
     Ip(PacketMeta, &'a [u8]),
+    /// A tunnel's packet: for VXLAN and Teredo first the outer UDP packet (a connection of its
+    /// own), then the packets the tunnel carries, each with the tunnels around it.
+    Tunnelled(Vec<Layer<'a>>),
     Arp(Option<crate::record::Activity>),
     /// Not IP, or an IP protocol without a transport header kalipso assembles (yet).
     Other,
@@ -28,7 +32,27 @@ pub(super) enum Kind<'a> {
     Fragment,
 }
 
+/// One packet of a tunnelled packet.
+pub(super) struct Layer<'a> {
+    /// Its header fields.
+    pub meta: PacketMeta,
+    /// Its captured transport payload.
+    pub payload: &'a [u8],
+    /// The tunnels around it, outermost first (none for the outer UDP packet of a tunnel).
+    pub encap: Vec<Encap>,
+    /// The tunnel this UDP packet carries, when it carries one.
+    pub carries: Option<TunnelKind>,
+}
+
+/// How many tunnels deep a packet is followed (Zeek's `Tunnel::max_depth`).
+const MAX_TUNNEL_DEPTH: usize = 4;
+
 pub(super) fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, String> {
+    decode_at(ts, data, 0)
+}
+
+/// Decodes a packet `depth` tunnels deep.
+fn decode_at<'a>(ts: f64, data: &PacketData<'a>, depth: usize) -> Result<Kind<'a>, String> {
     let sliced = match data {
         // Cisco FabricPath (ethertype 0x8903): a 16-byte outer header before the inner frame
         PacketData::L2(d) if d.len() >= 16 && d[12..14] == [0x89, 0x03] => {
@@ -74,6 +98,34 @@ pub(super) fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, Str
         Some(LaxNetSlice::Arp(arp)) => return Ok(Kind::Arp(arp_event(ts, &sliced, arp))),
         None => return Ok(Kind::Other),
     };
+    // GRE and IP in IP: the outer packet is no connection, only the one inside is
+    if !fragmented && matches!(ip_number.0, 4 | 41 | 47) {
+        let ip_payload = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(ip)) => ip.payload().payload,
+            Some(LaxNetSlice::Ipv6(ip)) => ip.payload().payload,
+            _ => &[],
+        };
+        let inner = if ip_number.0 == 47 {
+            decap::gre(ip_payload)
+        } else {
+            Some(decap::Inner::Ip(ip_payload))
+        };
+        let Some(inner) = inner.filter(|_| depth < MAX_TUNNEL_DEPTH) else {
+            return Ok(Kind::Other);
+        };
+        let level = Encap {
+            kind: if ip_number.0 == 47 {
+                TunnelKind::Gre
+            } else {
+                TunnelKind::Ip
+            },
+            src,
+            dst,
+            sport: 0,
+            dport: 0,
+        };
+        return Ok(inside(ts, inner, level, depth, Vec::new()));
+    }
     let base = PacketMeta::ip(ts, src, dst, ip_len, v6);
     let payload: &[u8] = match &sliced.transport {
         Some(TransportSlice::Tcp(t)) => t.payload(),
@@ -120,8 +172,9 @@ pub(super) fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, Str
             ..base
         },
         _ if fragmented => return Ok(Kind::Fragment),
-        // a transport header cut by the snapshot length is not another protocol
-        _ if matches!(ip_number.0, 1 | 6 | 17 | 58) => return Ok(Kind::Other),
+        // a transport header cut by the snapshot length is not another protocol; IPv6's "no
+        // next header" (a Teredo bubble) carries nothing, and Zeek makes no connection of it
+        _ if matches!(ip_number.0, 1 | 6 | 17 | 58 | 59) => return Ok(Kind::Other),
         // any other IP protocol is a connection too (Zeek's `unknown_transport`), keyed by the
         // protocol number in both port slots, logged with ports 0 and no payload bytes
         _ => PacketMeta {
@@ -130,7 +183,78 @@ pub(super) fn decode<'a>(ts: f64, data: &PacketData<'a>) -> Result<Kind<'a>, Str
             ..base
         },
     };
+    if meta.proto == Proto::Udp && depth < MAX_TUNNEL_DEPTH {
+        if let Some((kind, inner)) = udp_tunnel(&meta, payload) {
+            let carrier = Layer {
+                meta,
+                payload,
+                encap: Vec::new(),
+                carries: Some(kind),
+            };
+            let level = Encap {
+                kind,
+                src,
+                dst,
+                sport: meta.sport,
+                dport: meta.dport,
+            };
+            return Ok(inside(ts, inner, level, depth, vec![carrier]));
+        }
+    }
     Ok(Kind::Ip(meta, payload))
+}
+
+/// The tunnel a UDP packet carries, if any: VXLAN on its port, Teredo on its port or found by
+/// Zeek's test of the payload.
+pub(super) fn udp_tunnel<'a>(
+    meta: &PacketMeta,
+    payload: &'a [u8],
+) -> Option<(TunnelKind, decap::Inner<'a>)> {
+    let on = |port: u16| meta.sport == port || meta.dport == port;
+    if on(decap::VXLAN_PORT) {
+        return decap::vxlan(payload).map(|f| (TunnelKind::Vxlan, decap::Inner::Ethernet(f)));
+    }
+    if on(decap::TEREDO_PORT) || decap::looks_like_teredo(payload) {
+        return decap::teredo(payload).map(|p| (TunnelKind::Teredo, decap::Inner::Ip(p)));
+    }
+    None
+}
+
+/// Decodes what a tunnel carries and adds it, inside `level`, to `layers`. ARP, fragments and
+/// other protocols inside a tunnel are not followed.
+fn inside<'a>(
+    ts: f64,
+    inner: decap::Inner<'a>,
+    level: Encap,
+    depth: usize,
+    mut layers: Vec<Layer<'a>>,
+) -> Kind<'a> {
+    let data = match inner {
+        decap::Inner::Ip(b) => match b.first().map(|v| v >> 4) {
+            Some(4) => Some(PacketData::L3(0x0800, b)),
+            Some(6) => Some(PacketData::L3(0x86dd, b)),
+            _ => None,
+        },
+        decap::Inner::Ethernet(f) => Some(PacketData::L2(f)),
+    };
+    match data.map(|d| decode_at(ts, &d, depth + 1)) {
+        Some(Ok(Kind::Ip(meta, payload))) => layers.push(Layer {
+            meta,
+            payload,
+            encap: vec![level],
+            carries: None,
+        }),
+        Some(Ok(Kind::Tunnelled(inner))) => layers.extend(inner.into_iter().map(|mut l| {
+            l.encap.insert(0, level);
+            l
+        })),
+        _ => {}
+    }
+    if layers.is_empty() {
+        Kind::Other
+    } else {
+        Kind::Tunnelled(layers)
+    }
 }
 
 /// An IPv4 ARP packet as Slips' arp.log describes it (operation, addresses, MACs).
@@ -183,6 +307,22 @@ fn dhcp_activity(d: &crate::record::Dhcp) -> Option<crate::record::Activity> {
     })
 }
 
+/// A tunnel.log row is read for its endpoints, kind and action, as from Zeek's log.
+fn tunnel_activity(t: &crate::record::Tunnel) -> crate::record::Activity {
+    crate::record::Activity {
+        ts: t.ts,
+        ip: t.orig_h,
+        detail: Some(crate::record::Detail::Fields(Box::new(
+            crate::record::Fields {
+                resp: Some(t.resp_h),
+                tunnel_type: t.kind.as_zeek().into(),
+                action: t.action.as_zeek().into(),
+                ..crate::record::Fields::default()
+            },
+        ))),
+    }
+}
+
 /// Merges time-ordered `extra` into time-ordered `records` in place, from the back (a busy
 /// LAN's capture has millions of ARP records: they are neither copied nor sorted again).
 /// Records of equal time keep `records` first.
@@ -223,6 +363,8 @@ pub struct CaptureStats {
     pub other: u64,
     /// IP fragments after the first (not reassembled yet).
     pub fragments: u64,
+    /// Packets inside tunnels (GRE, IP in IP, VXLAN, Teredo), counted once per outer packet.
+    pub tunnelled: u64,
 }
 
 /// One packet as read from the file: its bytes are `data[at..at + caplen]` of its chunk.
@@ -266,15 +408,18 @@ struct Decoded {
     notes: Vec<(u64, String)>,
 }
 
-/// Decodes the packets of a chunk (in parallel) into what the flow assembler takes.
-fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
+/// Decodes the packets of a chunk (in parallel) into what the flow assembler takes; the
+/// tunnels around tunnelled packets go to `stacks` (a packet's `encap` is its stack's number
+/// there, from 1).
+fn decode_chunk(chunk: &Chunk, found: &mut Decoded, stacks: &mut Vec<Vec<Encap>>) -> Vec<Packet> {
     use rayon::prelude::*;
     let base = chunk.data.as_ptr() as usize;
-    let parts: Vec<(Vec<Packet>, Decoded)> = chunk
+    let parts: Vec<(Vec<Packet>, Vec<Vec<Encap>>, Decoded)> = chunk
         .packets
         .par_chunks(4096)
         .map(|raws| {
             let mut out = Vec::with_capacity(raws.len());
+            let mut stacks: Vec<Vec<Encap>> = Vec::new();
             let mut d = Decoded::default();
             for r in raws {
                 let at = r.at as usize;
@@ -282,19 +427,22 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                     .data
                     .get(at..at + r.caplen as usize)
                     .unwrap_or_default();
+                let packet = |meta: PacketMeta, payload: &[u8]| Packet {
+                    meta,
+                    at: if payload.is_empty() {
+                        0
+                    } else {
+                        (payload.as_ptr() as usize).wrapping_sub(base) as u32
+                    },
+                    len: payload.len() as u32,
+                    shard: shard_of(&meta),
+                    carries: None,
+                    encap: 0,
+                };
                 let ip =
                     |d: &mut Decoded, out: &mut Vec<Packet>, meta: PacketMeta, payload: &[u8]| {
                         d.stats.ip += 1;
-                        out.push(Packet {
-                            meta,
-                            at: if payload.is_empty() {
-                                0
-                            } else {
-                                (payload.as_ptr() as usize).wrapping_sub(base) as u32
-                            },
-                            len: payload.len() as u32,
-                            shard: shard_of(&meta),
-                        });
+                        out.push(packet(meta, payload));
                     };
                 if r.linktype == Linktype::ETHERNET {
                     if let Some((meta, payload)) = super::fast_decode::ethernet_ipv4(r.ts, data) {
@@ -331,6 +479,19 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                     }
                     Some(pd) => match decode(r.ts, &pd) {
                         Ok(Kind::Ip(meta, payload)) => ip(&mut d, &mut out, meta, payload),
+                        Ok(Kind::Tunnelled(layers)) => {
+                            d.stats.ip += 1;
+                            d.stats.tunnelled += 1;
+                            for l in layers {
+                                let mut p = packet(l.meta, l.payload);
+                                p.carries = l.carries;
+                                if !l.encap.is_empty() {
+                                    stacks.push(l.encap);
+                                    p.encap = stacks.len() as u32;
+                                }
+                                out.push(p);
+                            }
+                        }
                         Ok(Kind::Arp(event)) => {
                             d.stats.arp += 1;
                             d.arp.extend(event);
@@ -341,12 +502,21 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded) -> Vec<Packet> {
                     },
                 }
             }
-            (out, d)
+            (out, stacks, d)
         })
         .collect();
     let mut packets = Vec::with_capacity(chunk.packets.len());
-    for (p, d) in parts {
-        packets.extend(p);
+    for (p, part_stacks, d) in parts {
+        // a part numbers its tunnel stacks from 1; the chunk's list holds all parts'
+        let offset = stacks.len() as u32;
+        packets.extend(p.into_iter().map(|mut p| {
+            if p.encap != 0 {
+                p.encap += offset;
+            }
+            p
+        }));
+        stacks.extend(part_stacks);
+        found.stats.tunnelled += d.stats.tunnelled;
         found.stats.ip += d.stats.ip;
         found.stats.arp += d.stats.arp;
         found.stats.other += d.stats.other;
@@ -455,9 +625,10 @@ pub(crate) fn read_captures(
                         continue;
                     };
                     let t = std::time::Instant::now();
-                    let packets = decode_chunk(&chunk, f);
+                    let mut stacks = Vec::new();
+                    let packets = decode_chunk(&chunk, f, &mut stacks);
                     spent.decode += t.elapsed();
-                    capture.feed(&packets, &chunk.data, &mut spent);
+                    capture.feed(&packets, &chunk.data, &stacks, &mut spent);
                     let _ = back.send(chunk.data);
                 }
                 Msg::Done(file, mut report, mut notes) => {
@@ -498,8 +669,8 @@ pub(crate) fn read_captures(
             t.elapsed()
         );
     }
-    // what Zeek's scripts log from SSH sessions (software, password guessing) and the DHCP
-    // rows join the ARP records as activity, in time order
+    // what Zeek's scripts log from SSH sessions (software, password guessing), the DHCP and
+    // the tunnel rows join the ARP records as activity, in time order
     let first_packet = batch
         .conns
         .iter()
@@ -511,6 +682,7 @@ pub(crate) fn read_captures(
         crate::flow::PASSWORD_GUESSES_LIMIT,
     );
     extra.extend(batch.dhcp.iter().filter_map(dhcp_activity));
+    extra.extend(batch.tunnels.iter().map(tunnel_activity));
     extra.sort_by(|a, b| a.ts.total_cmp(&b.ts));
     merge_sorted(&mut arp, extra);
     batch.activity = arp;

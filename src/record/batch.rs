@@ -3,7 +3,8 @@
 //! Both inputs fill it (Zeek logs line by line, captures through [`crate::flow`]); it carries
 //! records only, never file names or errors (those are the input's summary).
 
-use super::{Activity, Conn, Dhcp, Dns, Http, Ssh, Ssl};
+use super::{Activity, Conn, Dhcp, Dns, Http, Ssh, Ssl, Tunnel};
+use compact_str::CompactString;
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use std::net::IpAddr;
@@ -24,6 +25,13 @@ pub struct Batch {
     pub ssh: Vec<Ssh>,
     /// dhcp.log records made from captures (a dhcp.log that is read becomes [`Activity`]).
     pub dhcp: Vec<Dhcp>,
+    /// tunnel.log records made from captures, in time order (a tunnel.log that is read
+    /// becomes [`Activity`]).
+    pub tunnels: Vec<Tunnel>,
+    /// conn.log's `tunnel_parents` of the connections a capture saw inside tunnels: uid and
+    /// the uids of the tunnels that carried it, comma-separated, by uid (most connections
+    /// have none, so they are kept beside the connections, not in each).
+    pub tunnel_parents: Vec<(CompactString, CompactString)>,
     /// Records of other logs.
     pub other: u64,
     /// Source and time of the records of other logs.
@@ -45,6 +53,8 @@ impl Batch {
         self.ssl.append(&mut other.ssl);
         self.ssh.append(&mut other.ssh);
         self.dhcp.append(&mut other.dhcp);
+        self.tunnels.append(&mut other.tunnels);
+        self.tunnel_parents.append(&mut other.tunnel_parents);
         self.activity.append(&mut other.activity);
         self.other += std::mem::take(&mut other.other);
         self.local_hosts.extend(other.local_hosts.drain());

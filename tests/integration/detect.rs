@@ -418,7 +418,7 @@ fn alerts_turn_windows_red_and_are_written_in_slips_formats() {
 
 /// The evidence strings Slips' integration tests expect (spec §9) for the inputs in the corpus,
 /// compared case-insensitively where Slips' versions differ only in case. Not produced (and
-/// why): test14's `GRE tunnel` needs tunnel decapsulation; v1.0.0's `port  23` double space is
+/// why): v1.0.0's `port  23` double space is
 /// its bug (an empty service name). ARP evidence from a capture comes from its ARP packets (as
 /// Slips' own Zeek script logs them).
 #[test]
@@ -460,6 +460,7 @@ fn slips_integration_test_strings() {
                 "Multiple empty HTTP connections to google.com",
                 "Suspicious user-agent:",
                 "Download of an executable",
+                "GRE tunnel",
             ],
         ),
         (

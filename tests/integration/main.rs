@@ -21,4 +21,5 @@ mod output_safety;
 mod pcap;
 mod reassembly;
 mod ssh;
+mod tunnels;
 mod ui;

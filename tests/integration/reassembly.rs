@@ -49,7 +49,7 @@ fn a_dns_message_over_three_tcp_segments_is_one_query() {
 
 /// The http.log columns compared with Zeek's: endpoints, method, host, uri, version, user
 /// agent, request and response body lengths, status code and message.
-fn http_rows(input: &kalipso::input::Input) -> Vec<Vec<String>> {
+pub(crate) fn http_rows(input: &kalipso::input::Input) -> Vec<Vec<String>> {
     input
         .batch
         .http
@@ -74,7 +74,7 @@ fn http_rows(input: &kalipso::input::Input) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn zeek_http_rows(rel: &str) -> Vec<Vec<String>> {
+pub(crate) fn zeek_http_rows(rel: &str) -> Vec<Vec<String>> {
     // columns: 2-5 endpoints, 7 method, 8 host, 9 uri, 11 version, 12 user_agent,
     // 14 request_body_len, 15 response_body_len, 16 status_code, 17 status_msg
     baseline_at(rel)
@@ -89,21 +89,19 @@ fn zeek_http_rows(rel: &str) -> Vec<Vec<String>> {
 
 /// http/missing-zlib-header.pcap: two requests on one keep-alive connection, each head split
 /// 536 + 81 bytes over two segments, give Zeek's two rows with the whole head (user agent and
-/// all; the fields logged are all in the first segment, so this equality held before too). One difference, named: Zeek's `response_body_len` is the body after content decoding
-/// (13249 bytes of raw deflate); kalipso logs the body as sent (5139, its `Content-Length`).
+/// all; the fields logged are all in the first segment, so the heads alone held before too).
+/// The responses are `Content-Encoding: deflate` without the zlib header (5139 bytes sent):
+/// `response_body_len` is the decoded length, 13249, as Zeek's.
 #[test]
 fn http_heads_split_over_segments_are_read_whole() {
     let Some(input) = read("http/missing-zlib-header.pcap") else {
         return;
     };
-    let mut zeek = zeek_http_rows(
+    let zeek = zeek_http_rows(
         "zeek-btest/Baseline/scripts.base.protocols.http.missing-zlib-header/http.log",
     );
     assert_eq!(zeek.len(), 2);
-    for row in &mut zeek {
-        assert_eq!(row[10], "13249");
-        row[10] = "5139".into(); // the encoded length, see above
-    }
+    assert!(zeek.iter().all(|r| r[10] == "13249"));
     assert_eq!(http_rows(&input), zeek);
 }
 

@@ -16,7 +16,7 @@ fn ssh_rows(trace: &str) -> Option<Vec<Ssh>> {
 }
 
 /// ssh.log's columns from `id.orig_h` on, as Zeek writes them (unset as empty).
-fn columns(s: &Ssh) -> Vec<String> {
+pub(crate) fn columns(s: &Ssh) -> Vec<String> {
     let flag = |b: Option<bool>| b.map_or(String::new(), |b| if b { "T" } else { "F" }.into());
     vec![
         s.id.orig_h.to_string(),
