@@ -12,6 +12,7 @@
 mod blocks;
 pub(crate) mod build;
 mod decap;
+mod defrag;
 pub mod error;
 mod fast_decode;
 pub(crate) mod fields;

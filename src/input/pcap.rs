@@ -8,6 +8,7 @@
 
 use super::blocks::walk;
 use super::decap;
+use super::defrag::{self, Defrag};
 use super::{FileReport, MAX_EXAMPLES, Position};
 use crate::flow::{Capture, Encap, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::Batch;
@@ -28,8 +29,8 @@ pub(super) enum Kind<'a> {
     Arp(Option<crate::record::Activity>),
     /// Not IP, or an IP protocol without a transport header kalipso assembles (yet).
     Other,
-    /// A non-first IP fragment.
-    Fragment,
+    /// An IP fragment, for reassembly.
+    Fragment(defrag::Fragment<'a>),
 }
 
 /// One packet of a tunnelled packet.
@@ -98,8 +99,25 @@ fn decode_at<'a>(ts: f64, data: &PacketData<'a>, depth: usize) -> Result<Kind<'a
         Some(LaxNetSlice::Arp(arp)) => return Ok(Kind::Arp(arp_event(ts, &sliced, arp))),
         None => return Ok(Kind::Other),
     };
+    if fragmented {
+        // the fragment from its IP header on, for the reassembler
+        let buf: &'a [u8] = match data {
+            PacketData::L2(d) | PacketData::L3(_, d) => d,
+            _ => &[],
+        };
+        let header = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(ip)) => ip.header().slice(),
+            Some(LaxNetSlice::Ipv6(ip)) => ip.header().slice(),
+            _ => &[],
+        };
+        let start = (header.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        return Ok(buf
+            .get(start..)
+            .and_then(defrag::fragment)
+            .map_or(Kind::Other, Kind::Fragment));
+    }
     // GRE and IP in IP: the outer packet is no connection, only the one inside is
-    if !fragmented && matches!(ip_number.0, 4 | 41 | 47) {
+    if matches!(ip_number.0, 4 | 41 | 47) {
         let ip_payload = match &sliced.net {
             Some(LaxNetSlice::Ipv4(ip)) => ip.payload().payload,
             Some(LaxNetSlice::Ipv6(ip)) => ip.payload().payload,
@@ -171,7 +189,6 @@ fn decode_at<'a>(ts: f64, data: &PacketData<'a>, depth: usize) -> Result<Kind<'a
             payload: ip_payload_len.saturating_sub(8),
             ..base
         },
-        _ if fragmented => return Ok(Kind::Fragment),
         // a transport header cut by the snapshot length is not another protocol; IPv6's "no
         // next header" (a Teredo bubble) carries nothing, and Zeek makes no connection of it
         _ if matches!(ip_number.0, 1 | 6 | 17 | 58 | 59) => return Ok(Kind::Other),
@@ -361,8 +378,13 @@ pub struct CaptureStats {
     pub arp: u64,
     /// Packets that are neither (other link protocols, other IP protocols).
     pub other: u64,
-    /// IP fragments after the first (not reassembled yet).
+    /// IP fragments.
     pub fragments: u64,
+    /// Datagrams reassembled from them.
+    pub reassembled: u64,
+    /// Fragments dropped: their datagram never completed, was too large, or was dropped
+    /// against a fragment flood (see `defrag`).
+    pub fragments_dropped: u64,
     /// Packets inside tunnels (GRE, IP in IP, VXLAN, Teredo), counted once per outer packet.
     pub tunnelled: u64,
 }
@@ -408,18 +430,106 @@ struct Decoded {
     notes: Vec<(u64, String)>,
 }
 
+impl Decoded {
+    /// Adds what another part of the file's packets decoded to.
+    fn add(&mut self, d: Decoded) {
+        self.stats.ip += d.stats.ip;
+        self.stats.arp += d.stats.arp;
+        self.stats.other += d.stats.other;
+        self.stats.fragments += d.stats.fragments;
+        self.stats.tunnelled += d.stats.tunnelled;
+        self.arp.extend(d.arp);
+        self.skipped += d.skipped;
+        if self.notes.len() < MAX_EXAMPLES {
+            self.notes.extend(d.notes);
+        }
+    }
+}
+
+/// A packet of a chunk for the assembler: `payload` lies in the chunk's bytes, which start at
+/// `base`.
+fn packet_at(meta: PacketMeta, payload: &[u8], base: usize) -> Packet {
+    Packet {
+        meta,
+        at: if payload.is_empty() {
+            0
+        } else {
+            (payload.as_ptr() as usize).wrapping_sub(base) as u32
+        },
+        len: payload.len() as u32,
+        shard: shard_of(&meta),
+        carries: None,
+        encap: 0,
+    }
+}
+
+/// A fragment of a chunk: where its datagram goes among the chunk's packets (if it completes),
+/// its time, and the fragment.
+type Placed<'a> = (usize, f64, defrag::Fragment<'a>);
+
+/// What a part of a chunk decoded to: packets, tunnel stacks, fragments, the rest.
+type Part<'a> = (Vec<Packet>, Vec<Vec<Encap>>, Vec<Placed<'a>>, Decoded);
+
+/// Puts what one packet decoded to where it belongs: IP packets (and the layers of a tunnelled
+/// one, with their tunnel stacks numbered from 1 in `stacks`) to `out`, ARP records and counts
+/// to `d`, fragments to `frags`.
+fn place<'a>(
+    kind: Kind<'a>,
+    ts: f64,
+    base: usize,
+    out: &mut Vec<Packet>,
+    stacks: &mut Vec<Vec<Encap>>,
+    frags: &mut Vec<Placed<'a>>,
+    d: &mut Decoded,
+) {
+    match kind {
+        Kind::Ip(meta, payload) => {
+            d.stats.ip += 1;
+            out.push(packet_at(meta, payload, base));
+        }
+        Kind::Tunnelled(layers) => {
+            d.stats.ip += 1;
+            d.stats.tunnelled += 1;
+            for l in layers {
+                let mut p = packet_at(l.meta, l.payload, base);
+                p.carries = l.carries;
+                if !l.encap.is_empty() {
+                    stacks.push(l.encap);
+                    p.encap = stacks.len() as u32;
+                }
+                out.push(p);
+            }
+        }
+        Kind::Arp(event) => {
+            d.stats.arp += 1;
+            d.arp.extend(event);
+        }
+        Kind::Other => d.stats.other += 1,
+        Kind::Fragment(f) => {
+            d.stats.fragments += 1;
+            frags.push((out.len(), ts, f));
+        }
+    }
+}
+
 /// Decodes the packets of a chunk (in parallel) into what the flow assembler takes; the
 /// tunnels around tunnelled packets go to `stacks` (a packet's `encap` is its stack's number
-/// there, from 1).
-fn decode_chunk(chunk: &Chunk, found: &mut Decoded, stacks: &mut Vec<Vec<Encap>>) -> Vec<Packet> {
+/// there, from 1), and IP fragments, with where they go among the packets, are returned for
+/// reassembly.
+fn decode_chunk<'a>(
+    chunk: &'a Chunk,
+    found: &mut Decoded,
+    stacks: &mut Vec<Vec<Encap>>,
+) -> (Vec<Packet>, Vec<Placed<'a>>) {
     use rayon::prelude::*;
     let base = chunk.data.as_ptr() as usize;
-    let parts: Vec<(Vec<Packet>, Vec<Vec<Encap>>, Decoded)> = chunk
+    let parts: Vec<Part<'a>> = chunk
         .packets
         .par_chunks(4096)
         .map(|raws| {
             let mut out = Vec::with_capacity(raws.len());
             let mut stacks: Vec<Vec<Encap>> = Vec::new();
+            let mut frags = Vec::new();
             let mut d = Decoded::default();
             for r in raws {
                 let at = r.at as usize;
@@ -427,26 +537,10 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded, stacks: &mut Vec<Vec<Encap>>
                     .data
                     .get(at..at + r.caplen as usize)
                     .unwrap_or_default();
-                let packet = |meta: PacketMeta, payload: &[u8]| Packet {
-                    meta,
-                    at: if payload.is_empty() {
-                        0
-                    } else {
-                        (payload.as_ptr() as usize).wrapping_sub(base) as u32
-                    },
-                    len: payload.len() as u32,
-                    shard: shard_of(&meta),
-                    carries: None,
-                    encap: 0,
-                };
-                let ip =
-                    |d: &mut Decoded, out: &mut Vec<Packet>, meta: PacketMeta, payload: &[u8]| {
-                        d.stats.ip += 1;
-                        out.push(packet(meta, payload));
-                    };
                 if r.linktype == Linktype::ETHERNET {
                     if let Some((meta, payload)) = super::fast_decode::ethernet_ipv4(r.ts, data) {
-                        ip(&mut d, &mut out, meta, payload);
+                        d.stats.ip += 1;
+                        out.push(packet_at(meta, payload, base));
                         continue;
                     }
                     if let Some(event) = super::fast_decode::ethernet_arp(r.ts, data) {
@@ -478,37 +572,27 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded, stacks: &mut Vec<Vec<Encap>>
                         fail(&mut d, format!("unsupported link type '{}'", r.linktype.0));
                     }
                     Some(pd) => match decode(r.ts, &pd) {
-                        Ok(Kind::Ip(meta, payload)) => ip(&mut d, &mut out, meta, payload),
-                        Ok(Kind::Tunnelled(layers)) => {
-                            d.stats.ip += 1;
-                            d.stats.tunnelled += 1;
-                            for l in layers {
-                                let mut p = packet(l.meta, l.payload);
-                                p.carries = l.carries;
-                                if !l.encap.is_empty() {
-                                    stacks.push(l.encap);
-                                    p.encap = stacks.len() as u32;
-                                }
-                                out.push(p);
-                            }
+                        Ok(kind) => {
+                            place(kind, r.ts, base, &mut out, &mut stacks, &mut frags, &mut d);
                         }
-                        Ok(Kind::Arp(event)) => {
-                            d.stats.arp += 1;
-                            d.arp.extend(event);
-                        }
-                        Ok(Kind::Other) => d.stats.other += 1,
-                        Ok(Kind::Fragment) => d.stats.fragments += 1,
                         Err(e) => fail(&mut d, e),
                     },
                 }
             }
-            (out, stacks, d)
+            (out, stacks, frags, d)
         })
         .collect();
     let mut packets = Vec::with_capacity(chunk.packets.len());
-    for (p, part_stacks, d) in parts {
-        // a part numbers its tunnel stacks from 1; the chunk's list holds all parts'
+    let mut fragments = Vec::new();
+    for (p, part_stacks, part_frags, d) in parts {
+        // a part numbers its tunnel stacks from 1 and places its fragments among its own
+        // packets; the chunk's lists hold all parts'
         let offset = stacks.len() as u32;
+        fragments.extend(
+            part_frags
+                .into_iter()
+                .map(|(at, ts, f)| (at + packets.len(), ts, f)),
+        );
         packets.extend(p.into_iter().map(|mut p| {
             if p.encap != 0 {
                 p.encap += offset;
@@ -516,18 +600,48 @@ fn decode_chunk(chunk: &Chunk, found: &mut Decoded, stacks: &mut Vec<Vec<Encap>>
             p
         }));
         stacks.extend(part_stacks);
-        found.stats.tunnelled += d.stats.tunnelled;
-        found.stats.ip += d.stats.ip;
-        found.stats.arp += d.stats.arp;
-        found.stats.other += d.stats.other;
-        found.stats.fragments += d.stats.fragments;
-        found.arp.extend(d.arp);
-        found.skipped += d.skipped;
-        if found.notes.len() < MAX_EXAMPLES {
-            found.notes.extend(d.notes);
+        found.add(d);
+    }
+    (packets, fragments)
+}
+
+/// Reassembles a chunk's fragments: the datagrams they complete are appended to the chunk's
+/// bytes, decoded, and put among `packets` where their last fragment was.
+fn reassemble(
+    chunk: &mut Chunk,
+    packets: Vec<Packet>,
+    whole: Vec<(usize, f64, Vec<u8>)>,
+    stacks: &mut Vec<Vec<Encap>>,
+    found: &mut Decoded,
+) -> Vec<Packet> {
+    let mut spans = Vec::with_capacity(whole.len());
+    for (at, ts, bytes) in whole {
+        spans.push((at, ts, chunk.data.len(), bytes.len()));
+        chunk.data.extend_from_slice(&bytes);
+    }
+    let base = chunk.data.as_ptr() as usize;
+    let mut out = Vec::with_capacity(packets.len() + spans.len());
+    let mut rest = packets.into_iter().enumerate().peekable();
+    let mut d = Decoded::default();
+    for (at, ts, start, len) in spans {
+        while let Some((_, p)) = rest.next_if(|(i, _)| *i < at) {
+            out.push(p);
+        }
+        let ip = &chunk.data[start..start + len];
+        let ethertype = if ip.first().is_some_and(|v| v >> 4 == 6) {
+            0x86dd
+        } else {
+            0x0800
+        };
+        // a datagram made of fragments is no fragment: the list stays empty
+        let mut none = Vec::new();
+        if let Ok(kind) = decode(ts, &PacketData::L3(ethertype, ip)) {
+            place(kind, ts, base, &mut out, stacks, &mut none, &mut d);
         }
     }
-    packets
+    out.extend(rest.map(|(_, p)| p));
+    found.add(d);
+    out
 }
 
 /// The time of a capture's first packet (`None` if it has none or cannot be read).
@@ -563,6 +677,7 @@ pub(crate) fn read_captures(
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let ordered: Vec<&std::path::PathBuf> = ordered.into_iter().map(|(_, p)| p).collect();
     let mut capture = Capture::new(timeouts);
+    let mut defrag = Defrag::default();
     let mut reports: Vec<Option<FileReport>> = vec![None; ordered.len()];
     let mut found: Vec<Decoded> = (0..ordered.len()).map(|_| Decoded::default()).collect();
     let mut arp: Vec<crate::record::Activity> = Vec::new();
@@ -620,13 +735,25 @@ pub(crate) fn read_captures(
         for msg in rx {
             spent.wait += waited.elapsed();
             match msg {
-                Msg::Chunk(chunk) => {
+                Msg::Chunk(mut chunk) => {
                     let Some(f) = found.get_mut(chunk.file) else {
                         continue;
                     };
                     let t = std::time::Instant::now();
                     let mut stacks = Vec::new();
-                    let packets = decode_chunk(&chunk, f, &mut stacks);
+                    let (packets, fragments) = decode_chunk(&chunk, f, &mut stacks);
+                    let dropped = defrag.stats.dropped;
+                    let whole: Vec<(usize, f64, Vec<u8>)> = fragments
+                        .iter()
+                        .filter_map(|(at, ts, fr)| Some((*at, *ts, defrag.add(*ts, fr)?)))
+                        .collect();
+                    f.stats.reassembled += whole.len() as u64;
+                    f.stats.fragments_dropped += defrag.stats.dropped - dropped;
+                    let packets = if whole.is_empty() {
+                        packets
+                    } else {
+                        reassemble(&mut chunk, packets, whole, &mut stacks, f)
+                    };
                     spent.decode += t.elapsed();
                     capture.feed(&packets, &chunk.data, &stacks, &mut spent);
                     let _ = back.send(chunk.data);

@@ -873,3 +873,76 @@ fn messages_split_over_segments_and_out_of_order_are_read_whole() {
         ("split.example", "agent/1", Some(200), 4)
     );
 }
+
+/// Ethernet frames of the IPv4 fragments of a UDP datagram from `src`:`sport` to `dst`:`dport`
+/// carrying `payload`, cut every `step` bytes (a multiple of 8), with IP id `id`.
+fn udp_fragments(
+    src: [u8; 4],
+    dst: [u8; 4],
+    (sport, dport): (u16, u16),
+    payload: &[u8],
+    step: usize,
+    id: u16,
+) -> Vec<Vec<u8>> {
+    let mut udp = sport.to_be_bytes().to_vec();
+    udp.extend(dport.to_be_bytes());
+    udp.extend(((payload.len() + 8) as u16).to_be_bytes());
+    udp.extend([0, 0]);
+    udp.extend(payload);
+    udp.chunks(step)
+        .enumerate()
+        .map(|(i, part)| {
+            let more = (i + 1) * step < udp.len();
+            let field = (i * step / 8) as u16 | if more { 0x2000 } else { 0 };
+            let mut f = vec![2u8; 6];
+            f.extend([1u8; 6]);
+            f.extend([0x08, 0x00, 0x45, 0]);
+            f.extend(((20 + part.len()) as u16).to_be_bytes());
+            f.extend(id.to_be_bytes());
+            f.extend(field.to_be_bytes());
+            f.extend([64, 17, 0, 0]);
+            f.extend(src);
+            f.extend(dst);
+            f.extend(part);
+            f
+        })
+        .collect()
+}
+
+/// A DNS answer in three IPv4 fragments that arrive out of order, one of them twice, is read
+/// as one datagram: the query is answered, and the connection counts one reply packet of the
+/// whole datagram's size. A datagram whose head never comes gives nothing.
+#[test]
+fn ipv4_fragments_out_of_order_are_reassembled() {
+    let query = dns_message(9, "fragmented.example", None);
+    let reply = dns_message(9, "fragmented.example", Some([192, 0, 2, 7]));
+    let reply_len = reply.len();
+    let mut frames = vec![(T0, {
+        let mut q = udp_fragments(CLIENT, SERVER, (40_000, 53), &query, 4096, 1);
+        q.remove(0)
+    })];
+    let mut frags = udp_fragments(SERVER, CLIENT, (53, 40_000), &reply, 24, 2);
+    assert_eq!(frags.len(), 3);
+    frags.swap(0, 2);
+    let again = frags[1].clone();
+    frags.insert(1, again);
+    for (i, f) in frags.into_iter().enumerate() {
+        frames.push((T0 + 0.01 + 0.001 * i as f64, f));
+    }
+    // a lone tail of another datagram
+    let mut lone = udp_fragments(SERVER, CLIENT, (53, 40_000), &[0; 40], 24, 3);
+    frames.push((T0 + 0.1, lone.remove(1)));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("fragments.pcap");
+    std::fs::write(&path, pcap_le_us(LINKTYPE_ETHERNET, &frames)).unwrap_or_else(|e| panic!("{e}"));
+    let input = kalipso::input::read_with(&[path], Timeouts::default());
+    assert_eq!(input.batch.dns.len(), 1);
+    assert_eq!(input.batch.dns[0].answers, ["192.0.2.7"]);
+    assert_eq!(input.batch.conns.len(), 1);
+    let c = &input.batch.conns[0];
+    assert_eq!((c.orig_pkts, c.resp_pkts), (1, 1));
+    assert_eq!(c.resp_ip_bytes, (20 + 8 + reply_len) as u64);
+    assert_eq!(c.resp_bytes, reply_len as u64);
+    let stats = input.summary.files[0].capture.unwrap_or_default();
+    assert_eq!((stats.fragments, stats.reassembled), (5, 1), "{stats:?}");
+}
