@@ -17,7 +17,7 @@
 //! connections, timeouts, payloads to their parsers), `merge` (the order-preserving merge
 //! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
 //! rows; `dhcp_log` joins DHCP transactions); payload parsers: `service`, `dns`, `dhcp`, `http`,
-//! `tls`, `ssh` (on the in-order bytes of
+//! `tls`, `ssh`, `smtp` (on the in-order bytes of
 //! `stream`, with Zeek's local addresses from `site`); `tunnel` (which tunnels carried a
 //! connection, tunnel.log). Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
@@ -35,6 +35,7 @@ mod merge;
 mod records;
 pub(crate) mod service;
 mod site;
+mod smtp;
 mod ssh;
 mod ssh_events;
 mod state;

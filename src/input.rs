@@ -460,9 +460,11 @@ pub fn read_with(paths: &[PathBuf], timeouts: crate::flow::Timeouts) -> Input {
             ("ssl", batch.ssl.len()),
             ("ssh", batch.ssh.len()),
             ("dhcp", batch.dhcp.len()),
+            ("smtp", batch.smtp.len()),
             ("tunnel", batch.tunnels.len()),
         ];
-        // only captures make typed tunnel records (a tunnel.log is read as activity)
+        // only captures make typed smtp and tunnel records (their logs are read as activity)
+        input.batch.smtp = std::mem::take(&mut batch.smtp);
         input.batch.tunnels = std::mem::take(&mut batch.tunnels);
         input.batch.tunnel_parents = std::mem::take(&mut batch.tunnel_parents);
         for (kind, n) in counts.into_iter().filter(|(_, n)| *n > 0) {

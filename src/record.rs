@@ -328,6 +328,52 @@ pub struct Ssl {
     pub ja3s: CompactString,
 }
 
+/// One smtp.log record made from a capture: a mail transaction, with Zeek's columns (text
+/// columns empty when unset; sets in the order first seen).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    /// When the transaction began (`ts`), its connection and endpoints.
+    pub id: Endpoints,
+    /// Its number on the connection, from 1.
+    pub trans_depth: u32,
+    /// The client's HELO/EHLO argument.
+    pub helo: String,
+    /// The `MAIL FROM` address.
+    pub mailfrom: String,
+    /// The `RCPT TO` addresses.
+    pub rcptto: Vec<String>,
+    /// The message's `Date` header.
+    pub date: String,
+    /// `From` header.
+    pub from: String,
+    /// `To` addresses.
+    pub to: Vec<String>,
+    /// `Cc` addresses.
+    pub cc: Vec<String>,
+    /// `Reply-To` header.
+    pub reply_to: String,
+    /// `Message-ID` header.
+    pub msg_id: String,
+    /// `In-Reply-To` header.
+    pub in_reply_to: String,
+    /// `Subject` header.
+    pub subject: String,
+    /// The first address in `X-Originating-IP`.
+    pub x_originating_ip: Option<IpAddr>,
+    /// The last `Received` header.
+    pub first_received: String,
+    /// The one before it.
+    pub second_received: String,
+    /// The server's last reply, `code text` (Slips' bad-login rule reads it).
+    pub last_reply: String,
+    /// The hosts the message passed: responder, originator, then the `Received` headers'.
+    pub path: Vec<IpAddr>,
+    /// `X-Mailer`, `User-Agent` or `X-User-Agent`.
+    pub user_agent: String,
+    /// Whether the session switched to TLS (`STARTTLS`).
+    pub tls: bool,
+}
+
 /// One ssh.log record, with Zeek's columns (text columns empty when unset).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ssh {

@@ -13,8 +13,8 @@ use super::records::{dns_row, http_row, ssh_row, ssl_row};
 use super::state::{Apps, Flow, Pending, Side, TLS_BUFFER, record_history};
 use super::stream::Streams;
 use super::tunnel::Carrier;
-use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, ssh, tls};
-use crate::record::{Conn, Dns, Http, Proto, Ssh, Ssl, Tunnel, TunnelKind};
+use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, smtp, ssh, tls};
+use crate::record::{Conn, Dns, Http, Proto, Smtp, Ssh, Ssl, Tunnel, TunnelKind};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -72,6 +72,8 @@ pub(crate) struct Emitted {
     pub ssh: Out<Ssh>,
     /// DHCP messages (joined into dhcp.log rows across connections by the capture).
     pub dhcp: Out<dhcp_log::Seen>,
+    /// smtp.log records (at the end of a message, or when the connection ends).
+    pub smtp: Out<Smtp>,
     /// tunnel.log rows of the connections that carried tunnels (put in order by the capture).
     pub tunnels: Vec<Tunnel>,
     /// The connections tunnels carried: uid, and the tunnels (joined into uids by the capture).
@@ -98,6 +100,14 @@ impl Emitted {
         self.conns.push(self.tag, f.into_conn());
     }
 
+    /// Logs the SMTP transactions a session finished.
+    fn smtp_rows(&mut self, f: &Flow, session: &mut smtp::Session) {
+        for mut row in session.rows.drain(..) {
+            row.id = f.endpoints(row.id.ts);
+            self.smtp.push(self.tag, row);
+        }
+    }
+
     /// Logs the queries, requests and hellos of a connection that never got an answer.
     fn unanswered(&mut self, f: &mut Flow) {
         let Some(mut apps) = f.apps.take() else {
@@ -119,6 +129,10 @@ impl Emitted {
         }
         for r in std::mem::take(&mut apps.http_pending) {
             self.http.push(self.tag, http_row(f, r, None));
+        }
+        if let Some(mut session) = apps.smtp.take() {
+            session.finish();
+            self.smtp_rows(f, &mut session);
         }
         if let Some(session) = apps.ssh.take() {
             if session.started() && !session.logged {
@@ -477,7 +491,7 @@ impl Assembler {
             }
             return;
         }
-        if !matches!(f.service, Some("ssl" | "ssh" | "http" | "dns")) {
+        if !matches!(f.service, Some("ssl" | "ssh" | "http" | "dns" | "smtp")) {
             return;
         }
         // the parsers' state is taken out of the connection while they run, and put back
@@ -558,6 +572,19 @@ impl Assembler {
                 emitted.http_parsed(f, http_pending, parsed);
                 used
             });
+            return;
+        }
+        if f.service == Some("smtp") && !udp {
+            let Apps { tcp, smtp, .. } = apps;
+            let streams = tcp.get_or_insert_with(new_streams);
+            let (orig, resp) = (f.orig.0, f.resp.0);
+            let s = smtp.get_or_insert_with(|| Box::new(smtp::Session::new(orig, resp)));
+            streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
+                s.read(side, bytes, at)
+            });
+            if !s.rows.is_empty() {
+                emitted.smtp_rows(f, s);
+            }
             return;
         }
         if f.service == Some("dns") && udp {

@@ -151,6 +151,7 @@ impl Capture {
         let mut ssl = Vec::with_capacity(SHARDS);
         let mut ssh = Vec::with_capacity(SHARDS);
         let mut dhcp = Vec::with_capacity(SHARDS);
+        let mut smtp = Vec::with_capacity(SHARDS);
         for a in &mut self.shards {
             conns.push(std::mem::take(&mut a.emitted.conns));
             dns.push(std::mem::take(&mut a.emitted.dns));
@@ -158,6 +159,7 @@ impl Capture {
             ssl.push(std::mem::take(&mut a.emitted.ssl));
             ssh.push(std::mem::take(&mut a.emitted.ssh));
             dhcp.push(std::mem::take(&mut a.emitted.dhcp));
+            smtp.push(std::mem::take(&mut a.emitted.smtp));
         }
         let mut b = Batch::default();
         Out::merge_into(conns, &mut b.conns);
@@ -165,6 +167,7 @@ impl Capture {
         Out::merge_into(http, &mut b.http);
         Out::merge_into(ssl, &mut b.ssl);
         Out::merge_into(ssh, &mut b.ssh);
+        Out::merge_into(smtp, &mut b.smtp);
         Out::merge_into(dhcp, &mut self.dhcp);
         self.chunks.push(b);
     }
@@ -203,6 +206,7 @@ impl Capture {
             out.http.append(&mut b.http);
             out.ssl.append(&mut b.ssl);
             out.ssh.append(&mut b.ssh);
+            out.smtp.append(&mut b.smtp);
         }
         out
     }

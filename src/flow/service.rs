@@ -1,6 +1,7 @@
 //! Which service a connection speaks (Zeek's `service`), from the first payload each side
 //! sends: a DNS message on a DNS port, an HTTP request or status line, a TLS handshake record,
-//! an SSH banner, DHCP's magic cookie, an NTP message. By content, not by port, except where a
+//! an SSH banner, SMTP's HELO/EHLO or its greeting on its ports, DHCP's magic cookie, an NTP
+//! message. By content, not by port, except where a
 //! protocol has no signature of its own (DNS, DHCP, NTP are checked on their ports).
 
 /// Request methods that open an HTTP/1.x request line.
@@ -55,6 +56,19 @@ pub fn detect_service(payload: &[u8], udp: bool, ports: (u16, u16)) -> Option<&'
     if payload.starts_with(b"SSH-") {
         return Some("ssh");
     }
+    // SMTP: the client's HELO or EHLO anywhere, or the server's 220 greeting on SMTP's ports
+    let first = payload.trim_ascii_start();
+    let word = first.get(..4).unwrap_or_default();
+    if word.eq_ignore_ascii_case(b"HELO") || word.eq_ignore_ascii_case(b"EHLO") {
+        return Some("smtp");
+    }
+    let smtp_ports = [25, 587];
+    if (smtp_ports.contains(&ports.0) || smtp_ports.contains(&ports.1))
+        && first.starts_with(b"220")
+        && matches!(first.get(3), Some(b' ' | b'-' | b'\r'))
+    {
+        return Some("smtp");
+    }
     None
 }
 
@@ -82,6 +96,18 @@ mod tests {
             Some("ssh")
         );
         assert_eq!(detect_service(b"hello", false, (40000, 80)), None);
+        assert_eq!(
+            detect_service(b"EHLO me\r\n", false, (40000, 2525)),
+            Some("smtp")
+        );
+        assert_eq!(
+            detect_service(b"220 mx ESMTP\r\n", false, (25, 40000)),
+            Some("smtp")
+        );
+        assert_eq!(
+            detect_service(b"220 ftp ready\r\n", false, (21, 40000)),
+            None
+        );
         let mut ntp = vec![0u8; 48];
         ntp[0] = 0x23; // version 4, client
         assert_eq!(detect_service(&ntp, true, (40000, 123)), Some("ntp"));

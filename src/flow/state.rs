@@ -63,6 +63,8 @@ pub(crate) struct Apps {
     pub tcp: Option<Box<Streams>>,
     /// The HTTP messages being read.
     pub http: Option<Box<HttpConn>>,
+    /// The SMTP session, once the connection speaks SMTP.
+    pub smtp: Option<Box<super::smtp::Session>>,
     /// The tunnels that carried the connection, once one did.
     pub tunnel: Option<Box<super::tunnel::Tunnelled>>,
     /// The tunnel the connection carries (VXLAN, Teredo), once it carried one.

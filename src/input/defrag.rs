@@ -203,6 +203,11 @@ impl Defrag {
         None
     }
 
+    /// The fragments of datagrams still incomplete (at the end of the captures, dropped).
+    pub fn incomplete(&self) -> u64 {
+        self.pending.values().map(|d| d.blocks.len() as u64).sum()
+    }
+
     /// Forgets datagrams older than the timeout.
     fn expire(&mut self, now: f64) {
         while let Some(&(first, key, serial)) = self.order.front() {

@@ -324,6 +324,21 @@ fn dhcp_activity(d: &crate::record::Dhcp) -> Option<crate::record::Activity> {
     })
 }
 
+/// An smtp.log row is read for its client, server and last reply, as from Zeek's log.
+fn smtp_activity(s: &crate::record::Smtp) -> crate::record::Activity {
+    crate::record::Activity {
+        ts: s.id.ts,
+        ip: s.id.orig_h,
+        detail: Some(crate::record::Detail::Fields(Box::new(
+            crate::record::Fields {
+                resp: Some(s.id.resp_h),
+                last_reply: s.last_reply.as_str().into(),
+                ..crate::record::Fields::default()
+            },
+        ))),
+    }
+}
+
 /// A tunnel.log row is read for its endpoints, kind and action, as from Zeek's log.
 fn tunnel_activity(t: &crate::record::Tunnel) -> crate::record::Activity {
     crate::record::Activity {
@@ -784,6 +799,15 @@ pub(crate) fn read_captures(
             waited = std::time::Instant::now();
         }
     });
+    // datagrams never completed are dropped; the last file's report counts them
+    if let Some(stats) = reports
+        .iter_mut()
+        .rev()
+        .flatten()
+        .find_map(|r| r.capture.as_mut())
+    {
+        stats.fragments_dropped += defrag.incomplete();
+    }
     let t = std::time::Instant::now();
     let mut batch = capture.finish();
     if std::env::var_os("KALIPSO_TIMINGS").is_some() {
@@ -796,8 +820,8 @@ pub(crate) fn read_captures(
             t.elapsed()
         );
     }
-    // what Zeek's scripts log from SSH sessions (software, password guessing), the DHCP and
-    // the tunnel rows join the ARP records as activity, in time order
+    // what Zeek's scripts log from SSH sessions (software, password guessing), the DHCP,
+    // SMTP and tunnel rows join the ARP records as activity, in time order
     let first_packet = batch
         .conns
         .iter()
@@ -810,6 +834,7 @@ pub(crate) fn read_captures(
     );
     extra.extend(batch.dhcp.iter().filter_map(dhcp_activity));
     extra.extend(batch.tunnels.iter().map(tunnel_activity));
+    extra.extend(batch.smtp.iter().map(smtp_activity));
     extra.sort_by(|a, b| a.ts.total_cmp(&b.ts));
     merge_sorted(&mut arp, extra);
     batch.activity = arp;

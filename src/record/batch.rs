@@ -3,7 +3,7 @@
 //! Both inputs fill it (Zeek logs line by line, captures through [`crate::flow`]); it carries
 //! records only, never file names or errors (those are the input's summary).
 
-use super::{Activity, Conn, Dhcp, Dns, Http, Ssh, Ssl, Tunnel};
+use super::{Activity, Conn, Dhcp, Dns, Http, Smtp, Ssh, Ssl, Tunnel};
 use compact_str::CompactString;
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
@@ -25,6 +25,8 @@ pub struct Batch {
     pub ssh: Vec<Ssh>,
     /// dhcp.log records made from captures (a dhcp.log that is read becomes [`Activity`]).
     pub dhcp: Vec<Dhcp>,
+    /// smtp.log records made from captures (an smtp.log that is read becomes [`Activity`]).
+    pub smtp: Vec<Smtp>,
     /// tunnel.log records made from captures, in time order (a tunnel.log that is read
     /// becomes [`Activity`]).
     pub tunnels: Vec<Tunnel>,
@@ -53,6 +55,7 @@ impl Batch {
         self.ssl.append(&mut other.ssl);
         self.ssh.append(&mut other.ssh);
         self.dhcp.append(&mut other.dhcp);
+        self.smtp.append(&mut other.smtp);
         self.tunnels.append(&mut other.tunnels);
         self.tunnel_parents.append(&mut other.tunnel_parents);
         self.activity.append(&mut other.activity);

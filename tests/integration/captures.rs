@@ -944,5 +944,91 @@ fn ipv4_fragments_out_of_order_are_reassembled() {
     assert_eq!(c.resp_ip_bytes, (20 + 8 + reply_len) as u64);
     assert_eq!(c.resp_bytes, reply_len as u64);
     let stats = input.summary.files[0].capture.unwrap_or_default();
-    assert_eq!((stats.fragments, stats.reassembled), (5, 1), "{stats:?}");
+    assert_eq!(
+        (stats.fragments, stats.reassembled, stats.fragments_dropped),
+        (5, 1, 1),
+        "the lone tail is dropped at the end: {stats:?}"
+    );
+}
+
+/// SMTP in a capture: a client whose messages the server refuses with `bad smtp-auth user`
+/// three times within 10 s gives smtp.log rows with that last reply, and from them Slips'
+/// bad-login and login-bruteforce evidence, as from Zeek's smtp.log.
+#[test]
+fn refused_smtp_logins_in_a_capture_are_slips_evidence() {
+    let server: &[&str] = &[
+        "220 mx.example ESMTP",
+        "250 mx.example",
+        "250 OK",
+        "250 OK",
+        "354 go ahead",
+        "554 5.7.1 bad smtp-auth user",
+    ];
+    let client: &[&str] = &[
+        "EHLO [0.0.0.0]",
+        "MAIL FROM:<a@example.com>",
+        "RCPT TO:<b@example.net>",
+        "DATA",
+        "Subject: hi\r\n\r\nbody\r\n.",
+    ];
+    let (mut c, mut s) = (1000u32, 5000u32);
+    let mut pkts = vec![
+        (T0, tcp_to(25, true, "S", c, 0, &[])),
+        (T0 + 0.01, tcp_to(25, false, "SA", s, c + 1, &[])),
+    ];
+    c += 1;
+    s += 1;
+    let mut t = T0 + 0.02;
+    let mut send = |from_client: bool, text: &str, c: &mut u32, s: &mut u32| {
+        let data = format!("{text}\r\n").into_bytes();
+        let (seq, ack) = if from_client { (*c, *s) } else { (*s, *c) };
+        pkts.push((t, tcp_to(25, from_client, "A", seq, ack, &data)));
+        t += 0.1;
+        if from_client {
+            *c += data.len() as u32;
+        } else {
+            *s += data.len() as u32;
+        }
+    };
+    send(false, server[0], &mut c, &mut s);
+    send(true, client[0], &mut c, &mut s);
+    send(false, server[1], &mut c, &mut s);
+    for _ in 0..3 {
+        for (i, line) in client[1..].iter().enumerate() {
+            send(true, line, &mut c, &mut s);
+            send(false, server[i + 2], &mut c, &mut s);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("smtp.pcap");
+    std::fs::write(&path, pcap_le_us(LINKTYPE_ETHERNET, &pkts)).unwrap_or_else(|e| panic!("{e}"));
+    let input = kalipso::input::read_with(std::slice::from_ref(&path), Timeouts::default());
+    assert_eq!(input.batch.conns[0].service.as_str(), "smtp");
+    let replies: Vec<&str> = input
+        .batch
+        .smtp
+        .iter()
+        .map(|r| r.last_reply.as_str())
+        .collect();
+    assert_eq!(replies, ["554 5.7.1 bad smtp-auth user"; 3]);
+    let store = kalipso::analyze(&kalipso::Options::new([path]));
+    let found: Vec<String> = store
+        .detections
+        .evidence
+        .iter()
+        .map(kalipso::detect::Evidence::description)
+        .collect();
+    let server_ip = "10.0.0.2";
+    assert!(
+        found
+            .iter()
+            .any(|d| d == &format!("doing bad SMTP login to {server_ip}")),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|d| d.starts_with(&format!(
+            "doing SMTP login bruteforce to {server_ip}. 3 logins in 10 seconds"
+        ))),
+        "{found:?}"
+    );
 }
