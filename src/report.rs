@@ -455,13 +455,18 @@ impl<'a> Report<'a> {
             if let Some(c) = &f.capture {
                 let _ = writeln!(
                     s,
-                    "  {}: {} packets ({} IP, {} ARP, {} other, {} later IP fragments)",
+                    "  {}: {} packets ({} IP, {} ARP, {} other; {} in tunnels; {} IP fragments \
+                     made {} datagrams, {} dropped; {} connections' streams given up)",
                     Clean(&f.path),
                     c.packets,
                     c.ip,
                     c.arp,
                     c.other,
-                    c.fragments
+                    c.tunnelled,
+                    c.fragments,
+                    c.reassembled,
+                    c.fragments_dropped,
+                    c.stream_gaps
                 );
             }
             if f.skipped > 0 {

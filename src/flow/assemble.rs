@@ -74,6 +74,8 @@ pub(crate) struct Emitted {
     pub dhcp: Out<dhcp_log::Seen>,
     /// smtp.log records (at the end of a message, or when the connection ends).
     pub smtp: Out<Smtp>,
+    /// Connections whose in-order bytes a side gave up on (buffers bounded, see `stream`).
+    pub stream_gaps: u64,
     /// tunnel.log rows of the connections that carried tunnels (put in order by the capture).
     pub tunnels: Vec<Tunnel>,
     /// The connections tunnels carried: uid, and the tunnels (joined into uids by the capture).
@@ -113,6 +115,9 @@ impl Emitted {
         let Some(mut apps) = f.apps.take() else {
             return;
         };
+        if apps.tcp.as_deref().is_some_and(Streams::gave_up) {
+            self.stream_gaps += 1;
+        }
         for q in std::mem::take(&mut apps.dns_pending) {
             let row = dns_row(f, q.ts, q.question.as_ref(), None);
             self.dns.push(self.tag, row);

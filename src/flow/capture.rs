@@ -172,8 +172,9 @@ impl Capture {
         self.chunks.push(b);
     }
 
-    /// Ends the capture: the records of all shards, in one order.
-    pub fn finish(mut self) -> Batch {
+    /// Ends the capture: the records of all shards, in one order, and how many connections'
+    /// in-order bytes were given up on (a hole never filled, or a side's buffer full).
+    pub fn finish(mut self) -> (Batch, u64) {
         for a in &mut self.shards {
             a.finish_all();
         }
@@ -208,7 +209,8 @@ impl Capture {
             out.ssh.append(&mut b.ssh);
             out.smtp.append(&mut b.smtp);
         }
-        out
+        let gaps = self.shards.iter().map(|a| a.emitted.stream_gaps).sum();
+        (out, gaps)
     }
 }
 
@@ -279,7 +281,7 @@ mod tests {
         let mut c = Capture::new(Timeouts::default());
         let with: Vec<(PacketMeta, &[u8])> = packets.iter().map(|p| (*p, &[][..])).collect();
         feed(&mut c, &with);
-        c.finish().conns
+        c.finish().0.conns
     }
 
     #[test]
@@ -367,7 +369,7 @@ mod tests {
                 ),
             ],
         );
-        let batch = c.finish();
+        let (batch, _) = c.finish();
         assert_eq!(batch.conns[0].service.as_str(), "ssl");
         assert!(batch.ssl[0].subject.is_empty(), "no certificate was seen");
         assert_eq!(batch.ssl.len(), 1);
@@ -416,7 +418,7 @@ mod tests {
                 ),
             ],
         );
-        let batch = c.finish();
+        let (batch, _) = c.finish();
         assert_eq!(batch.ssl.len(), 1);
         let s = &batch.ssl[0];
         assert!(s.established);

@@ -120,6 +120,12 @@ impl Streams {
         }
     }
 
+    /// Whether a side gave up: a hole that was never filled, or more unconsumed bytes than a
+    /// message can take (Zeek's content gap).
+    pub fn gave_up(&self) -> bool {
+        self.dirs.iter().any(|d| d.gap)
+    }
+
     /// Adds one segment of `side` (at `seq`, arriving at `ts`) and hands the side's in-order
     /// bytes to `parse`, with the time of their first byte; it returns how many it consumed,
     /// and the rest waits for the next segment. Bytes are copied only when a message spans

@@ -400,6 +400,9 @@ pub struct CaptureStats {
     /// Fragments dropped: their datagram never completed, was too large, or was dropped
     /// against a fragment flood (see `defrag`).
     pub fragments_dropped: u64,
+    /// Connections whose application bytes were given up on: a hole that never filled, or
+    /// more held or unconsumed bytes than the per-connection bounds allow (`flow::stream`).
+    pub stream_gaps: u64,
     /// Packets inside tunnels (GRE, IP in IP, VXLAN, Teredo), counted once per outer packet.
     pub tunnelled: u64,
 }
@@ -799,7 +802,10 @@ pub(crate) fn read_captures(
             waited = std::time::Instant::now();
         }
     });
-    // datagrams never completed are dropped; the last file's report counts them
+    let t = std::time::Instant::now();
+    let (mut batch, stream_gaps) = capture.finish();
+    // datagrams never completed are dropped, and streams given up on end with their
+    // connections: the last file's report counts them
     if let Some(stats) = reports
         .iter_mut()
         .rev()
@@ -807,9 +813,8 @@ pub(crate) fn read_captures(
         .find_map(|r| r.capture.as_mut())
     {
         stats.fragments_dropped += defrag.incomplete();
+        stats.stream_gaps += stream_gaps;
     }
-    let t = std::time::Instant::now();
-    let mut batch = capture.finish();
     if std::env::var_os("KALIPSO_TIMINGS").is_some() {
         eprintln!(
             "timing: capture: waiting for the reader {:?}, decoding {:?}, assembling {:?}, merging {:?}, finishing {:?}",

@@ -1032,3 +1032,30 @@ fn refused_smtp_logins_in_a_capture_are_slips_evidence() {
         "{found:?}"
     );
 }
+
+/// A connection's buffers are bounded: a hole that is never filled, with more than the held
+/// limit (64 KiB) of data after it, makes the stream give up, and the capture's report counts
+/// it.
+#[test]
+fn a_stream_given_up_is_counted() {
+    let (c, s) = (1000u32, 5000u32);
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut pkts = vec![
+        (T0, tcp_to(80, true, "S", c, 0, &[])),
+        (T0 + 0.01, tcp_to(80, false, "SA", s, c + 1, &[])),
+        (T0 + 0.02, tcp_to(80, true, "A", c + 1, s + 1, request)),
+    ];
+    // the server's first byte never comes; 50 segments of 1400 bytes follow it
+    let body = vec![b'x'; 1400];
+    for i in 0..50u32 {
+        let seq = s + 2 + i * 1400;
+        pkts.push((
+            T0 + 0.03 + f64::from(i) * 0.001,
+            tcp_to(80, false, "A", seq, c + 1 + request.len() as u32, &body),
+        ));
+    }
+    let (conns, report) = analyze_bytes(&pcap_le_us(LINKTYPE_ETHERNET, &pkts), "gap.pcap");
+    assert_eq!(conns.len(), 1);
+    let stats = report.capture.unwrap_or_default();
+    assert_eq!(stats.stream_gaps, 1, "{stats:?}");
+}
