@@ -175,9 +175,13 @@ impl Capture {
     /// Ends the capture: the records of all shards, in one order, and how many connections'
     /// in-order bytes were given up on (a hole never filled, or a side's buffer full).
     pub fn finish(mut self) -> (Batch, u64) {
-        for a in &mut self.shards {
-            a.finish_all();
-        }
+        use rayon::prelude::*;
+        // the shards end their open connections on all threads while the DHCP messages are
+        // joined into rows
+        let (dhcp, ()) = rayon::join(
+            || super::dhcp_log::dhcp_rows(&self.dhcp),
+            || self.shards.par_iter_mut().for_each(Assembler::finish_all),
+        );
         self.collect();
         let merged = std::mem::take(&mut self.chunks);
         let (mut carried, mut inner) = (Vec::new(), Vec::new());
@@ -188,7 +192,7 @@ impl Capture {
         let (tunnels, tunnel_parents) =
             super::tunnel::finish(std::mem::take(&mut self.tunnels), carried, inner);
         let mut out = Batch {
-            dhcp: super::dhcp_log::dhcp_rows(&self.dhcp),
+            dhcp,
             tunnels,
             tunnel_parents,
             ..Batch::default()
@@ -202,7 +206,8 @@ impl Capture {
         out.ssl
             .reserve_exact(merged.iter().map(|b| b.ssl.len()).sum());
         for mut b in merged {
-            out.conns.append(&mut b.conns);
+            // the one large copy: on all threads (it also spreads the new pages' faults)
+            out.conns.par_extend(b.conns.par_drain(..));
             out.dns.append(&mut b.dns);
             out.http.append(&mut b.http);
             out.ssl.append(&mut b.ssl);
