@@ -53,3 +53,32 @@ pub fn baseline_at(rel: &str) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// The dns.log columns compared with Zeek's: endpoints, query, class, type, rcode and
+/// answers (comma-joined).
+pub fn dns_columns(d: &kalipso::record::Dns) -> Vec<String> {
+    vec![
+        d.id.orig_h.to_string(),
+        d.id.orig_p.to_string(),
+        d.id.resp_h.to_string(),
+        d.id.resp_p.to_string(),
+        d.query.clone(),
+        d.qclass_name.to_string(),
+        d.qtype_name.to_string(),
+        d.rcode_name.to_string(),
+        d.answers.join(","),
+    ]
+}
+
+/// The same columns of a Zeek dns.log baseline (2-5 endpoints, 9 query, 11 `qclass_name`,
+/// 13 `qtype_name`, 15 `rcode_name`, 21 answers).
+pub fn zeek_dns_columns(rel: &str) -> Vec<Vec<String>> {
+    baseline_at(rel)
+        .iter()
+        .map(|r| {
+            [2, 3, 4, 5, 9, 11, 13, 15, 21]
+                .map(|i| r[i].clone())
+                .to_vec()
+        })
+        .collect()
+}

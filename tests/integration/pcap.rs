@@ -307,34 +307,8 @@ fn wikipedia_dns_rows_and_services_equal_zeek() {
         return;
     };
     let input = kalipso::input::read_with(&[pcap], Timeouts::default());
-    let mut ours: Vec<String> = input
-        .batch
-        .dns
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {} {} {} {} {} {} {}",
-                d.id.orig_h,
-                d.id.orig_p,
-                d.id.resp_h,
-                d.id.resp_p,
-                d.query,
-                d.qtype_name,
-                d.rcode_name,
-                d.answers.join(",")
-            )
-        })
-        .collect();
-    // columns: 2 orig_h, 3 orig_p, 4 resp_h, 5 resp_p, 9 query, 13 qtype_name, 15 rcode_name, 21 answers
-    let mut zeek: Vec<String> = baseline("dns.log")
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} {} {} {} {} {} {}",
-                f[2], f[3], f[4], f[5], f[9], f[13], f[15], f[21]
-            )
-        })
-        .collect();
+    let mut ours: Vec<Vec<String>> = input.batch.dns.iter().map(corpus::dns_columns).collect();
+    let mut zeek = corpus::zeek_dns_columns("zeek-btest/Baseline/opt.basic/dns.log");
     ours.sort();
     zeek.sort();
     assert_eq!(zeek.len(), 34);

@@ -211,29 +211,8 @@ fn logs_of_connections_inside_tunnels_equal_zeek() {
         .collect();
     assert_eq!(zeek_ssh.len(), 1);
     assert_eq!(ssh, zeek_ssh);
-    // columns: 2-5 endpoints, 7 trans_id, 9 query, 11 qclass_name, 13 qtype_name, 15 rcode_name
-    let dns: Vec<String> = input
-        .batch
-        .dns
-        .iter()
-        .map(|d| {
-            format!(
-                "{} {} {} {} {} {} {} {}",
-                d.id.orig_h,
-                d.id.orig_p,
-                d.id.resp_h,
-                d.id.resp_p,
-                d.query,
-                d.qclass_name,
-                d.qtype_name,
-                d.rcode_name
-            )
-        })
-        .collect();
-    let zeek_dns: Vec<String> = baseline_at("zeek-btest/Baseline/core.tunnels.gre/dns.log")
-        .iter()
-        .map(|r| [2, 3, 4, 5, 9, 11, 13, 15].map(|i| r[i].clone()).join(" "))
-        .collect();
+    let dns: Vec<Vec<String>> = input.batch.dns.iter().map(corpus::dns_columns).collect();
+    let zeek_dns = corpus::zeek_dns_columns("zeek-btest/Baseline/core.tunnels.gre/dns.log");
     assert_eq!(zeek_dns.len(), 2);
     assert_eq!(dns, zeek_dns);
 
