@@ -196,7 +196,7 @@ impl Carrier {
 /// and one is found when the first packet came through it.
 pub(crate) fn finish(
     ip: Tunnels,
-    carried: Vec<Tunnel>,
+    mut carried: Vec<Tunnel>,
     mut inner: Vec<(CompactString, Vec<(Encap, f64)>)>,
 ) -> (Vec<Tunnel>, Vec<(CompactString, CompactString)>) {
     let udp_id = |r: &Tunnel| {
@@ -209,7 +209,6 @@ pub(crate) fn finish(
         }
         .id()
     };
-    let mut carried = carried;
     let ends: FxHashMap<CompactString, f64> = carried
         .iter()
         .filter(|r| r.action == TunnelAction::Close)

@@ -12,7 +12,7 @@ use super::defrag::{self, Defrag};
 use super::{FileReport, MAX_EXAMPLES, Position};
 use crate::flow::{Capture, Encap, Packet, PacketMeta, TcpFlags, shard_of};
 use crate::record::Batch;
-use crate::record::{Proto, TunnelKind};
+use crate::record::{Activity, Detail, Fields, Proto, TunnelKind};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::Linktype;
 use pcap_parser::data::{PacketData, get_packetdata};
@@ -308,51 +308,53 @@ fn arp_event(
     })
 }
 
-/// A dhcp.log row is read for its client, time, host name and MAC, as from Zeek's log.
-fn dhcp_activity(d: &crate::record::Dhcp) -> Option<crate::record::Activity> {
+/// A record made from the capture, read as the detections read the same record from Zeek's
+/// log: its time, source, and the fields they use.
+fn fields_activity(ts: f64, ip: IpAddr, fields: Fields) -> Activity {
+    Activity {
+        ts,
+        ip,
+        detail: Some(Detail::Fields(Box::new(fields))),
+    }
+}
+
+/// A dhcp.log row: its client, with the host name and MAC it sent.
+fn dhcp_activity(d: &crate::record::Dhcp) -> Option<Activity> {
     let named = !d.host_name.is_empty() || !d.mac.is_empty();
-    Some(crate::record::Activity {
-        ts: d.ts,
-        ip: d.client_addr?,
-        detail: named.then(|| {
-            crate::record::Detail::Fields(Box::new(crate::record::Fields {
-                host_name: d.host_name.as_str().into(),
-                mac: d.mac.as_str().into(),
-                ..crate::record::Fields::default()
-            }))
-        }),
-    })
+    let mut a = fields_activity(
+        d.ts,
+        d.client_addr?,
+        Fields {
+            host_name: d.host_name.as_str().into(),
+            mac: d.mac.as_str().into(),
+            ..Fields::default()
+        },
+    );
+    if !named {
+        a.detail = None;
+    }
+    Some(a)
 }
 
-/// An smtp.log row is read for its client, server and last reply, as from Zeek's log.
-fn smtp_activity(s: &crate::record::Smtp) -> crate::record::Activity {
-    crate::record::Activity {
-        ts: s.id.ts,
-        ip: s.id.orig_h,
-        detail: Some(crate::record::Detail::Fields(Box::new(
-            crate::record::Fields {
-                resp: Some(s.id.resp_h),
-                last_reply: s.last_reply.as_str().into(),
-                ..crate::record::Fields::default()
-            },
-        ))),
-    }
+/// An smtp.log row: client, server and the last reply.
+fn smtp_activity(s: &crate::record::Smtp) -> Activity {
+    let fields = Fields {
+        resp: Some(s.id.resp_h),
+        last_reply: s.last_reply.as_str().into(),
+        ..Fields::default()
+    };
+    fields_activity(s.id.ts, s.id.orig_h, fields)
 }
 
-/// A tunnel.log row is read for its endpoints, kind and action, as from Zeek's log.
-fn tunnel_activity(t: &crate::record::Tunnel) -> crate::record::Activity {
-    crate::record::Activity {
-        ts: t.ts,
-        ip: t.orig_h,
-        detail: Some(crate::record::Detail::Fields(Box::new(
-            crate::record::Fields {
-                resp: Some(t.resp_h),
-                tunnel_type: t.kind.as_zeek().into(),
-                action: t.action.as_zeek().into(),
-                ..crate::record::Fields::default()
-            },
-        ))),
-    }
+/// A tunnel.log row: endpoints, kind and action.
+fn tunnel_activity(t: &crate::record::Tunnel) -> Activity {
+    let fields = Fields {
+        resp: Some(t.resp_h),
+        tunnel_type: t.kind.as_zeek().into(),
+        action: t.action.as_zeek().into(),
+        ..Fields::default()
+    };
+    fields_activity(t.ts, t.orig_h, fields)
 }
 
 /// Merges time-ordered `extra` into time-ordered `records` in place, from the back (a busy
