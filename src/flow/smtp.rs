@@ -543,6 +543,8 @@ mod tests {
                 (0, "STARTTLS"),
                 (1, "220 ready"),
                 (0, "\u{16}\u{3}\u{1} binary"),
+                // inside TLS: a line that reads like a reply is not one
+                (1, "250 inside TLS"),
             ],
         );
         assert_eq!(s.rows.len(), 1);
