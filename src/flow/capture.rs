@@ -58,8 +58,8 @@ pub struct Capture {
     chunks: Vec<Batch>,
     seq: u64,
     last_sweep: f64,
-    /// The DHCP messages so far, in capture order (joined into rows at the end).
-    dhcp: Vec<super::dhcp_log::Seen>,
+    /// The DHCP messages so far, joined into rows in capture order.
+    dhcp: super::dhcp_log::Joiner,
     /// The tunnels packets came through so far.
     tunnels: Tunnels,
 }
@@ -72,7 +72,7 @@ impl Capture {
             chunks: Vec::new(),
             seq: 0,
             last_sweep: f64::NEG_INFINITY,
-            dhcp: Vec::new(),
+            dhcp: super::dhcp_log::Joiner::default(),
             tunnels: Tunnels::default(),
         }
     }
@@ -153,13 +153,13 @@ impl Capture {
         let mut dhcp = Vec::with_capacity(SHARDS);
         let mut smtp = Vec::with_capacity(SHARDS);
         for a in &mut self.shards {
-            conns.push(std::mem::take(&mut a.emitted.conns));
-            dns.push(std::mem::take(&mut a.emitted.dns));
-            http.push(std::mem::take(&mut a.emitted.http));
-            ssl.push(std::mem::take(&mut a.emitted.ssl));
-            ssh.push(std::mem::take(&mut a.emitted.ssh));
-            dhcp.push(std::mem::take(&mut a.emitted.dhcp));
-            smtp.push(std::mem::take(&mut a.emitted.smtp));
+            conns.push(a.emitted.conns.take());
+            dns.push(a.emitted.dns.take());
+            http.push(a.emitted.http.take());
+            ssl.push(a.emitted.ssl.take());
+            ssh.push(a.emitted.ssh.take());
+            dhcp.push(a.emitted.dhcp.take());
+            smtp.push(a.emitted.smtp.take());
         }
         let mut b = Batch::default();
         Out::merge_into(conns, &mut b.conns);
@@ -168,7 +168,11 @@ impl Capture {
         Out::merge_into(ssl, &mut b.ssl);
         Out::merge_into(ssh, &mut b.ssh);
         Out::merge_into(smtp, &mut b.smtp);
-        Out::merge_into(dhcp, &mut self.dhcp);
+        let mut messages = Vec::new();
+        Out::merge_into(dhcp, &mut messages);
+        for m in &messages {
+            self.dhcp.add(m);
+        }
         self.chunks.push(b);
     }
 
@@ -176,13 +180,10 @@ impl Capture {
     /// in-order bytes were given up on (a hole never filled, or a side's buffer full).
     pub fn finish(mut self) -> (Batch, u64) {
         use rayon::prelude::*;
-        // the shards end their open connections on all threads while the DHCP messages are
-        // joined into rows
-        let (dhcp, ()) = rayon::join(
-            || super::dhcp_log::dhcp_rows(&self.dhcp),
-            || self.shards.par_iter_mut().for_each(Assembler::finish_all),
-        );
+        // the shards end their open connections on all threads
+        self.shards.par_iter_mut().for_each(Assembler::finish_all);
         self.collect();
+        let dhcp = std::mem::take(&mut self.dhcp).finish();
         let merged = std::mem::take(&mut self.chunks);
         let (mut carried, mut inner) = (Vec::new(), Vec::new());
         for a in &mut self.shards {

@@ -63,19 +63,26 @@ pub(crate) fn message_type_name(t: u8) -> &'static str {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Zeek's `fmt_mac`: six bytes, or eight when the seventh and eighth are not zero.
-fn fmt_mac(b: &[u8]) -> String {
+pub(crate) fn fmt_mac(b: &[u8]) -> String {
     let n = match b.len() {
         6 => 6,
         l if l >= 8 && b[6] == 0 && b[7] == 0 => 6,
         l if l >= 8 => 8,
         _ => return String::new(),
     };
-    b[..n]
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    // written by hand: every DHCP message of a LAN capture formats one or two of these
+    let mut out = String::with_capacity(3 * n);
+    for (i, x) in b[..n].iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(char::from(HEX[usize::from(x >> 4)]));
+        out.push(char::from(HEX[usize::from(x & 15)]));
+    }
+    out
 }
 
 /// Text up to its last non-NUL byte (Zeek trims trailing NULs of names).

@@ -6,7 +6,7 @@
 //!
 //! It sees messages in capture order; parsing is [`super::dhcp`]'s job.
 
-use super::dhcp::{Message, message_type_name};
+use super::dhcp::{Message, fmt_mac, message_type_name};
 use crate::record::Dhcp;
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -37,6 +37,7 @@ pub(crate) struct Seen {
 }
 
 /// A transaction being joined.
+#[derive(Debug)]
 struct Joining {
     row: Dhcp,
     last: f64,
@@ -44,34 +45,52 @@ struct Joining {
     /// Its place among the transactions (those left at the end are written in this order).
     order: usize,
     /// The client's `chaddr`, the MAC when no client identifier or server names one.
-    client_chaddr: Option<Box<Message>>,
+    client_chaddr: Option<[u8; 16]>,
 }
 
 impl Joining {
     fn into_row(self) -> Dhcp {
         let mut row = self.row;
         if row.mac.is_empty() {
-            row.mac = self.client_chaddr.map(|m| m.chaddr()).unwrap_or_default();
+            row.mac = self.client_chaddr.map(|c| fmt_mac(&c)).unwrap_or_default();
         }
         row
     }
 }
 
 /// The dhcp.log rows of `messages` (in capture order), in the order Zeek writes them.
+#[cfg(test)]
 pub(crate) fn dhcp_rows(messages: &[Seen]) -> Vec<Dhcp> {
-    let mut joining: FxHashMap<u32, Joining> = FxHashMap::default();
-    // the checks to make, in time order (messages come in capture order); a check whose
-    // transaction was written or re-checked since is stale and skipped
-    let mut checks: VecDeque<(f64, u32)> = VecDeque::new();
-    let mut out = Vec::new();
-    let mut created = 0usize;
+    let mut joiner = Joiner::default();
     for m in messages {
-        expire(&mut joining, &mut checks, m.ts, &mut out);
-        if !joining.contains_key(&m.msg.xid) {
-            checks.push_back((m.ts + FIRST_CHECK, m.msg.xid));
-            created += 1;
+        joiner.add(m);
+    }
+    joiner.finish()
+}
+
+/// Joins DHCP messages into dhcp.log rows as they come (in capture order), so only the
+/// transactions still open are kept, not every message of the capture.
+#[derive(Debug, Default)]
+pub(crate) struct Joiner {
+    joining: FxHashMap<u32, Joining>,
+    /// The checks to make, in time order (messages come in capture order); a check whose
+    /// transaction was written or re-checked since is stale and skipped.
+    checks: VecDeque<(f64, u32)>,
+    /// The rows written so far.
+    out: Vec<Dhcp>,
+    created: usize,
+}
+
+impl Joiner {
+    /// Adds the next message of the capture.
+    pub fn add(&mut self, m: &Seen) {
+        expire(&mut self.joining, &mut self.checks, m.ts, &mut self.out);
+        if !self.joining.contains_key(&m.msg.xid) {
+            self.checks.push_back((m.ts + FIRST_CHECK, m.msg.xid));
+            self.created += 1;
         }
-        let j = joining.entry(m.msg.xid).or_insert_with(|| Joining {
+        let created = self.created;
+        let j = self.joining.entry(m.msg.xid).or_insert_with(|| Joining {
             row: Dhcp {
                 ts: m.ts,
                 uids: Vec::new(),
@@ -96,15 +115,21 @@ pub(crate) fn dhcp_rows(messages: &[Seen]) -> Vec<Dhcp> {
         });
         join(j, m);
         if j.row.uids.len() >= MAX_UIDS || j.row.msg_types.len() >= MAX_MSG_TYPES {
-            if let Some(j) = joining.remove(&m.msg.xid) {
-                out.push(j.into_row());
+            if let Some(j) = self.joining.remove(&m.msg.xid) {
+                self.out.push(j.into_row());
             }
         }
     }
-    let mut left: Vec<Joining> = joining.into_values().collect();
-    left.sort_by_key(|j| j.order);
-    out.extend(left.into_iter().map(Joining::into_row));
-    out
+
+    /// The rows, in the order Zeek writes them: those written as the capture went, then the
+    /// transactions still open at its end, in the order they began.
+    pub fn finish(self) -> Vec<Dhcp> {
+        let mut out = self.out;
+        let mut left: Vec<Joining> = self.joining.into_values().collect();
+        left.sort_by_key(|j| j.order);
+        out.extend(left.into_iter().map(Joining::into_row));
+        out
+    }
 }
 
 /// Writes the transactions whose check is due at `now` and that are quiet or old enough;
@@ -170,7 +195,7 @@ fn join(j: &mut Joining, m: &Seen) {
         }
         match &o.client_mac {
             Some(mac) => row.mac.clone_from(mac),
-            None => j.client_chaddr = Some(m.msg.clone()),
+            None => j.client_chaddr = Some(m.msg.chaddr),
         }
         if o.requested_addr.is_some() {
             row.requested_addr = o.requested_addr;

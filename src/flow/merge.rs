@@ -48,21 +48,42 @@ const BLOCK: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct Out<T> {
     blocks: Vec<(Vec<Tag>, Vec<T>)>,
+    /// The room the first block is made with: about what the last chunk emitted.
+    first_block: usize,
 }
 
 impl<T> Default for Out<T> {
     fn default() -> Self {
-        Out { blocks: Vec::new() }
+        Out {
+            blocks: Vec::new(),
+            first_block: 0,
+        }
     }
 }
 
 impl<T> Out<T> {
+    /// Takes the records so far, leaving an empty output whose first block is made with room
+    /// for about as many records as were taken.
+    pub fn take(&mut self) -> Out<T> {
+        let emitted: usize = self.blocks.iter().map(|b| b.1.len()).sum();
+        let next = Out {
+            blocks: Vec::new(),
+            first_block: (emitted + emitted / 8).min(BLOCK),
+        };
+        std::mem::replace(self, next)
+    }
+
     /// Adds a record emitted at `tag` (tags arrive in order).
     pub fn push(&mut self, tag: Tag, item: T) {
         if self.blocks.last().is_none_or(|b| b.1.len() == BLOCK) {
-            // the first block grows as records come (a shard emits few records of the rare
-            // kinds in a chunk); once one is full, the next is made whole at once
-            let capacity = if self.blocks.is_empty() { 0 } else { BLOCK };
+            // a shard emits few records of the rare kinds in a chunk, and many of the common
+            // ones: the first block is made with room for what the last chunk emitted (and
+            // grows past that if it must); later blocks are made whole at once
+            let capacity = if self.blocks.is_empty() {
+                self.first_block
+            } else {
+                BLOCK
+            };
             self.blocks
                 .push((Vec::with_capacity(capacity), Vec::with_capacity(capacity)));
         }
@@ -141,5 +162,29 @@ impl<T> Out<T> {
 impl Default for Tag {
     fn default() -> Self {
         Tag::new(0, PHASE_PACKET)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taking_the_records_keeps_their_order_and_sizes_the_next_first_block() {
+        let mut out: Out<u32> = Out::default();
+        for i in 0..100 {
+            out.push(Tag::new(i, PHASE_PACKET), i as u32);
+        }
+        let taken = out.take();
+        let mut merged = Vec::new();
+        Out::merge_into(vec![taken], &mut merged);
+        assert_eq!(merged, (0..100).collect::<Vec<u32>>());
+        assert!(out.blocks.is_empty(), "nothing left behind");
+        out.push(Tag::new(100, PHASE_PACKET), 100);
+        assert!(
+            out.blocks[0].1.capacity() >= 100,
+            "made for about the last chunk's records, not regrown from nothing"
+        );
+        assert!(Out::<u32>::default().first_block == 0 && BLOCK >= 100);
     }
 }

@@ -131,25 +131,36 @@ impl Kex {
 /// The algorithm lists of one side's KEXINIT.
 #[derive(Debug, Clone, Default)]
 struct Offer {
-    kex: Vec<String>,
-    host_key: Vec<String>,
+    kex: NameList,
+    host_key: NameList,
     /// Client-to-server and server-to-client lists.
-    cipher: [Vec<String>; 2],
-    mac: [Vec<String>; 2],
-    compression: [Vec<String>; 2],
+    cipher: [NameList; 2],
+    mac: [NameList; 2],
+    compression: [NameList; 2],
+}
+
+/// An SSH `name-list` as sent, its names split only when compared (a KEXINIT offers about a
+/// hundred names, and two of them are kept).
+#[derive(Debug, Clone, Default)]
+struct NameList(String);
+
+impl NameList {
+    fn names(&self) -> impl Iterator<Item = &str> {
+        // an empty list names nothing (not one empty name)
+        self.0.split(',').filter(|_| !self.0.is_empty())
+    }
 }
 
 /// Zeek's `find_alg`: the client's first choice the server also offers.
-fn find_alg(client: &[String], server: &[String]) -> String {
+fn find_alg(client: &NameList, server: &NameList) -> String {
     client
-        .iter()
-        .find(|c| server.contains(c))
-        .cloned()
-        .unwrap_or_else(|| "Algorithm negotiation failed".into())
+        .names()
+        .find(|c| server.names().any(|s| s == *c))
+        .map_or_else(|| "Algorithm negotiation failed".into(), str::to_string)
 }
 
 /// Zeek's `find_bidirectional_alg`.
-fn find_both(client: &[Vec<String>; 2], server: &[Vec<String>; 2]) -> String {
+fn find_both(client: &[NameList; 2], server: &[NameList; 2]) -> String {
     let (to_server, to_client) = (
         find_alg(&client[0], &server[0]),
         find_alg(&client[1], &server[1]),
@@ -194,16 +205,10 @@ impl<'a> Reader<'a> {
     }
 
     /// An SSH `name-list`.
-    fn names(&mut self) -> Option<Vec<String>> {
-        let s = self.string()?;
-        if s.is_empty() {
-            return Some(Vec::new());
-        }
-        Some(
-            s.split(|&b| b == b',')
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .collect(),
-        )
+    fn names(&mut self) -> Option<NameList> {
+        Some(NameList(
+            String::from_utf8_lossy(self.string()?).into_owned(),
+        ))
     }
 }
 
@@ -604,6 +609,24 @@ impl Session {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_empty_name_list_agrees_on_nothing() {
+        let list = |s: &str| NameList(s.to_string());
+        assert_eq!(
+            find_alg(&list("a,b,c"), &list("c,b")),
+            "b",
+            "the client's order"
+        );
+        assert_eq!(
+            find_alg(&list(""), &list("")),
+            "Algorithm negotiation failed"
+        );
+        assert_eq!(
+            find_alg(&list("a"), &list("")),
+            "Algorithm negotiation failed"
+        );
+    }
 
     fn name_list(names: &[&str]) -> Vec<u8> {
         let s = names.join(",");

@@ -613,12 +613,17 @@ fn decode_chunk<'a>(
                 .into_iter()
                 .map(|(at, ts, f)| (at + packets.len(), ts, f)),
         );
-        packets.extend(p.into_iter().map(|mut p| {
-            if p.encap != 0 {
-                p.encap += offset;
-            }
-            p
-        }));
+        if part_stacks.is_empty() || offset == 0 {
+            // nothing to renumber: one plain copy
+            packets.extend(p);
+        } else {
+            packets.extend(p.into_iter().map(|mut p| {
+                if p.encap != 0 {
+                    p.encap += offset;
+                }
+                p
+            }));
+        }
         stacks.extend(part_stacks);
         found.add(d);
     }
