@@ -161,18 +161,25 @@ impl Capture {
             dhcp.push(a.emitted.dhcp.take());
             smtp.push(a.emitted.smtp.take());
         }
+        // the connections on one thread, the other kinds (and the DHCP join) on another:
+        // each kind merges alone, so the order stays the same on any thread count
         let mut b = Batch::default();
-        Out::merge_into(conns, &mut b.conns);
-        Out::merge_into(dns, &mut b.dns);
-        Out::merge_into(http, &mut b.http);
-        Out::merge_into(ssl, &mut b.ssl);
-        Out::merge_into(ssh, &mut b.ssh);
-        Out::merge_into(smtp, &mut b.smtp);
-        let mut messages = Vec::new();
-        Out::merge_into(dhcp, &mut messages);
-        for m in &messages {
-            self.dhcp.add(m);
-        }
+        let joiner = &mut self.dhcp;
+        rayon::join(
+            || Out::merge_into(conns, &mut b.conns),
+            || {
+                Out::merge_into(dns, &mut b.dns);
+                Out::merge_into(http, &mut b.http);
+                Out::merge_into(ssl, &mut b.ssl);
+                Out::merge_into(ssh, &mut b.ssh);
+                Out::merge_into(smtp, &mut b.smtp);
+                let mut messages = Vec::new();
+                Out::merge_into(dhcp, &mut messages);
+                for m in &messages {
+                    joiner.add(m);
+                }
+            },
+        );
         self.chunks.push(b);
     }
 
