@@ -27,6 +27,7 @@ mod capture;
 mod dhcp;
 mod dhcp_log;
 pub(crate) mod dns;
+mod history;
 pub(crate) mod http;
 mod http_decode;
 mod http_stream;

@@ -6,11 +6,13 @@
 //!
 //! It does not parse payloads (the parser files do) or merge shards.
 
+use super::history::History;
 use super::http_stream::Parsed;
 use super::key::{FiveTuple, FlowKey, uid};
 use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
 use super::records::{dns_row, http_row, ssh_row, ssl_row};
-use super::state::{Apps, Flow, Pending, Side, TLS_BUFFER, record_history};
+use super::service::Service;
+use super::state::{Apps, Flow, Pending, Side, TLS_BUFFER, TlsState};
 use super::stream::Streams;
 use super::tunnel::Carrier;
 use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, smtp, ssh, tls};
@@ -19,6 +21,7 @@ use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
 use std::collections::hash_map::Entry;
+use thin_vec::ThinVec;
 
 /// Ports Zeek's base analyzers register: a first packet from one of these to a port that is not
 /// one is taken as the server's answer.
@@ -112,15 +115,21 @@ impl Emitted {
 
     /// Logs the queries, requests and hellos of a connection that never got an answer.
     fn unanswered(&mut self, f: &mut Flow) {
+        for q in std::mem::take(&mut f.dns_pending) {
+            let row = dns_row(f, q.ts, q.question.as_ref(), None);
+            self.dns.push(self.tag, row);
+        }
+        if let Some(t) = f.tls.take() {
+            if let Some((ts, ch)) = t.client {
+                self.ssl
+                    .push(self.tag, ssl_row(f, ts, ch, t.server, t.cert));
+            }
+        }
         let Some(mut apps) = f.apps.take() else {
             return;
         };
         if apps.tcp.as_deref().is_some_and(Streams::gave_up) {
             self.stream_gaps += 1;
-        }
-        for q in std::mem::take(&mut apps.dns_pending) {
-            let row = dns_row(f, q.ts, q.question.as_ref(), None);
-            self.dns.push(self.tag, row);
         }
         if let Some(mut h) = apps.http.take() {
             let (pending, since) = apps
@@ -144,12 +153,6 @@ impl Emitted {
                 self.ssh.push(self.tag, ssh_row(f, &session, f.last));
             }
         }
-        if let Some(t) = apps.tls.take() {
-            if let Some((ts, ch)) = t.client {
-                self.ssl
-                    .push(self.tag, ssl_row(f, ts, ch, t.server, t.cert));
-            }
-        }
     }
 
     /// Queues a connection's new requests and pairs its complete responses with them (1xx
@@ -171,7 +174,7 @@ impl Emitted {
 
     /// Handles one DNS message of a connection: a query waits for its response, a response
     /// makes the dns.log row.
-    fn dns_message(&mut self, f: &Flow, pending: &mut Vec<Pending>, ts: f64, m: dns::Message) {
+    fn dns_message(&mut self, f: &Flow, pending: &mut ThinVec<Pending>, ts: f64, m: dns::Message) {
         if !m.response {
             pending.push(Pending {
                 id: m.id,
@@ -189,6 +192,41 @@ impl Emitted {
         };
         let row = dns_row(f, ts, question.as_ref(), Some(&m));
         self.dns.push(self.tag, row);
+    }
+}
+
+/// Keeps each side's first bytes of a TLS connection until its hello (and the server's
+/// certificate, when sent in clear) can be read.
+fn read_tls(t: &mut TlsState, is_orig: bool, payload: &[u8], ts: f64) {
+    let side = usize::from(!is_orig);
+    let done = if is_orig {
+        t.client.is_some() || t.bufs[0].len() >= TLS_BUFFER
+    } else {
+        t.server_done
+    };
+    let buf = &mut t.bufs[side];
+    if !done {
+        buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
+        if is_orig {
+            t.client = tls::client_hello(buf).map(|ch| (ts, ch));
+            if t.client.is_some() {
+                t.bufs[side] = Vec::new();
+            }
+        } else {
+            if t.server.is_none() {
+                t.server = tls::server_hello(buf);
+            }
+            // the certificate follows the ServerHello in clear up to TLS 1.2
+            if t.server.as_ref().is_some_and(|s| s.version != "TLSv13") {
+                t.cert = tls::certificate(buf);
+            }
+            t.server_done = t.cert.is_some()
+                || t.server.as_ref().is_some_and(|s| s.version == "TLSv13")
+                || buf.len() >= TLS_BUFFER;
+            if t.server_done {
+                t.bufs[side] = Vec::new();
+            }
+        }
     }
 }
 
@@ -218,10 +256,12 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
         tunnelled: false,
         closed_alone: false,
         history: if orig_is_src {
-            CompactString::default()
+            History::default()
         } else {
-            CompactString::from("^")
+            History::flipped()
         },
+        dns_pending: ThinVec::new(),
+        tls: None,
         apps: None,
         ts: p.ts,
         last: p.ts,
@@ -401,13 +441,13 @@ impl Assembler {
                 && s.seq.is_some()
                 && s.seq_max.wrapping_sub(p.seq.wrapping_add(p.payload)) < 1 << 31
         };
-        record_history(&mut f.history, p, is_orig, retransmission);
+        f.history.record(p, is_orig, retransmission);
         if !encap.is_empty() || f.tunnelled {
             f.tunnelled = true;
             let apps = f.apps.get_or_insert_with(Box::default);
             let t = apps.tunnel.get_or_insert_with(Box::default);
-            if t.packet(encap, p.ts, is_new) && !f.history.contains('X') {
-                f.history.push('X');
+            if t.packet(encap, p.ts, is_new) {
+                f.history.add(b'X');
             }
         }
         let peer_silent = if is_orig {
@@ -482,7 +522,7 @@ impl Assembler {
                 f.service = service::detect_service(payload, udp, (f.orig.1, f.resp.1));
             }
         }
-        if f.service == Some("dhcp") && udp {
+        if f.service == Some(Service::Dhcp) && udp {
             if let Some(msg) = dhcp::parse(payload) {
                 let seen = dhcp_log::Seen {
                     ts: p.ts,
@@ -490,13 +530,29 @@ impl Assembler {
                     orig: f.orig,
                     resp: f.resp,
                     is_orig,
-                    msg: Box::new(msg),
+                    msg,
                 };
                 self.emitted.dhcp.push(self.emitted.tag, seen);
             }
             return;
         }
-        if !matches!(f.service, Some("ssl" | "ssh" | "http" | "dns" | "smtp")) {
+        if f.service == Some(Service::Ssl) && !udp {
+            let t = f.tls.get_or_insert_with(Box::default);
+            read_tls(t, is_orig, payload, p.ts);
+            return;
+        }
+        if f.service == Some(Service::Dns) && udp {
+            if let Some(m) = dns::parse(payload) {
+                let mut pending = std::mem::take(&mut f.dns_pending);
+                self.emitted.dns_message(f, &mut pending, p.ts, m);
+                f.dns_pending = pending;
+            }
+            return;
+        }
+        if !matches!(
+            f.service,
+            Some(Service::Ssh | Service::Http | Service::Dns | Service::Smtp)
+        ) {
             return;
         }
         // the parsers' state is taken out of the connection while they run, and put back
@@ -520,40 +576,7 @@ impl Assembler {
         let seq = p.seq.wrapping_add(u32::from(p.flags.syn));
         let (first_orig, first_resp) = (f.o.seq, f.r.seq);
         let new_streams = || Box::new(Streams::new(first_orig, first_resp));
-        if f.service == Some("ssl") && !udp {
-            let t = apps.tls.get_or_insert_with(Box::default);
-            let done = if is_orig {
-                t.client.is_some() || t.bufs[0].len() >= TLS_BUFFER
-            } else {
-                t.server_done
-            };
-            let buf = &mut t.bufs[side];
-            if !done {
-                buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
-                if is_orig {
-                    t.client = tls::client_hello(buf).map(|ch| (p.ts, ch));
-                    if t.client.is_some() {
-                        t.bufs[side] = Vec::new();
-                    }
-                } else {
-                    if t.server.is_none() {
-                        t.server = tls::server_hello(buf);
-                    }
-                    // the certificate follows the ServerHello in clear up to TLS 1.2
-                    if t.server.as_ref().is_some_and(|s| s.version != "TLSv13") {
-                        t.cert = tls::certificate(buf);
-                    }
-                    t.server_done = t.cert.is_some()
-                        || t.server.as_ref().is_some_and(|s| s.version == "TLSv13")
-                        || buf.len() >= TLS_BUFFER;
-                    if t.server_done {
-                        t.bufs[side] = Vec::new();
-                    }
-                }
-            }
-            return;
-        }
-        if f.service == Some("ssh") && !udp {
+        if f.service == Some(Service::Ssh) && !udp {
             let s = apps
                 .ssh
                 .get_or_insert_with(|| Box::new(ssh::Session::new(f.o.seq, f.r.seq)));
@@ -563,7 +586,7 @@ impl Assembler {
             }
             return;
         }
-        if f.service == Some("http") && !udp {
+        if f.service == Some(Service::Http) && !udp {
             let Apps {
                 tcp,
                 http,
@@ -579,7 +602,7 @@ impl Assembler {
             });
             return;
         }
-        if f.service == Some("smtp") && !udp {
+        if f.service == Some(Service::Smtp) && !udp {
             let Apps { tcp, smtp, .. } = apps;
             let streams = tcp.get_or_insert_with(new_streams);
             let (orig, resp) = (f.orig.0, f.resp.0);
@@ -592,23 +615,18 @@ impl Assembler {
             }
             return;
         }
-        if f.service == Some("dns") && udp {
-            if let Some(m) = dns::parse(payload) {
-                emitted.dns_message(f, &mut apps.dns_pending, p.ts, m);
-            }
-        } else if f.service == Some("dns") {
+        if f.service == Some(Service::Dns) {
             // over TCP each message has a 2-byte length and may span segments
-            let Apps {
-                tcp, dns_pending, ..
-            } = apps;
-            let streams = tcp.get_or_insert_with(new_streams);
+            let streams = apps.tcp.get_or_insert_with(new_streams);
+            let mut pending = std::mem::take(&mut f.dns_pending);
             streams.feed(side, seq, payload, p.ts, &mut |bytes, at| {
                 let (messages, used) = dns::tcp_messages(bytes);
                 for m in messages.into_iter().filter_map(dns::parse) {
-                    emitted.dns_message(f, dns_pending, at, m);
+                    emitted.dns_message(f, &mut pending, at, m);
                 }
                 used
             });
+            f.dns_pending = pending;
         }
     }
 

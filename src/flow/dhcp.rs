@@ -4,20 +4,22 @@
 //!
 //! It never panics on any bytes; a message without the DHCP magic cookie is not DHCP.
 
+use compact_str::CompactString;
 use std::net::{IpAddr, Ipv4Addr};
 
-/// The options dhcp.log reads, as the message carried them.
+/// The options dhcp.log reads, as the message carried them (short texts: inline, so a message
+/// costs no allocation for its names).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Options {
     pub msg_type: Option<u8>,
-    pub host_name: Option<String>,
-    pub client_fqdn: Option<String>,
-    pub domain_name: Option<String>,
+    pub host_name: Option<CompactString>,
+    pub client_fqdn: Option<CompactString>,
+    pub domain_name: Option<CompactString>,
     pub requested_addr: Option<IpAddr>,
     pub lease: Option<u32>,
-    pub message: Option<String>,
+    pub message: Option<CompactString>,
     /// The client identifier's hardware address, when its type is Ethernet (1).
-    pub client_mac: Option<String>,
+    pub client_mac: Option<CompactString>,
 }
 
 /// One DHCP message.
@@ -33,7 +35,7 @@ pub(crate) struct Message {
 
 impl Message {
     /// The client's hardware address as Zeek formats it (formatted when a row needs it).
-    pub fn chaddr(&self) -> String {
+    pub fn chaddr(&self) -> CompactString {
         fmt_mac(&self.chaddr)
     }
 }
@@ -66,29 +68,36 @@ pub(crate) fn message_type_name(t: u8) -> &'static str {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Zeek's `fmt_mac`: six bytes, or eight when the seventh and eighth are not zero.
-pub(crate) fn fmt_mac(b: &[u8]) -> String {
+pub(crate) fn fmt_mac(b: &[u8]) -> CompactString {
     let n = match b.len() {
         6 => 6,
         l if l >= 8 && b[6] == 0 && b[7] == 0 => 6,
         l if l >= 8 => 8,
-        _ => return String::new(),
+        _ => return CompactString::default(),
     };
-    // written by hand: every DHCP message of a LAN capture formats one or two of these
-    let mut out = String::with_capacity(3 * n);
+    // written by hand into a buffer (at most 23 bytes, so the result is inline): every DHCP
+    // message of a LAN capture formats one or two of these
+    let mut out = [b':'; 23];
     for (i, x) in b[..n].iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        out.push(char::from(HEX[usize::from(x >> 4)]));
-        out.push(char::from(HEX[usize::from(x & 15)]));
+        out[3 * i] = HEX[usize::from(x >> 4)];
+        out[3 * i + 1] = HEX[usize::from(x & 15)];
     }
-    out
+    text(&out[..3 * n - 1])
+}
+
+/// Network text as a short string: copied whole when it is UTF-8 (`CompactString`'s own lossy
+/// conversion pushes it a character at a time).
+fn text(b: &[u8]) -> CompactString {
+    match std::str::from_utf8(b) {
+        Ok(s) => CompactString::from(s),
+        Err(_) => CompactString::from(String::from_utf8_lossy(b)),
+    }
 }
 
 /// Text up to its last non-NUL byte (Zeek trims trailing NULs of names).
-fn trimmed(b: &[u8]) -> String {
+fn trimmed(b: &[u8]) -> CompactString {
     let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    text(&b[..end])
 }
 
 fn ipv4(b: &[u8]) -> Option<Ipv4Addr> {
@@ -121,7 +130,7 @@ pub(crate) fn parse(p: &[u8]) -> Option<Message> {
         };
         match code {
             53 => options.msg_type = v.first().copied(),
-            12 => options.host_name = Some(String::from_utf8_lossy(v).into_owned()),
+            12 => options.host_name = Some(text(v)),
             15 => options.domain_name = Some(trimmed(v)),
             50 => options.requested_addr = ipv4(v).map(IpAddr::V4),
             51 => {
@@ -130,10 +139,10 @@ pub(crate) fn parse(p: &[u8]) -> Option<Message> {
                     .and_then(|b| b.try_into().ok())
                     .map(u32::from_be_bytes);
             }
-            56 => options.message = Some(String::from_utf8_lossy(v).into_owned()),
+            56 => options.message = Some(text(v)),
             61 if v.first() == Some(&1) => options.client_mac = Some(fmt_mac(&v[1..])),
             81 if v.len() >= 3 => {
-                options.client_fqdn = Some(String::from_utf8_lossy(&v[3..]).into_owned());
+                options.client_fqdn = Some(text(&v[3..]));
             }
             _ => {}
         }

@@ -32,8 +32,8 @@ pub(crate) struct Seen {
     pub resp: (IpAddr, u16),
     /// Sent by the connection's originator.
     pub is_orig: bool,
-    /// Boxed: the merge of the shards' records moves it.
-    pub msg: Box<Message>,
+    /// Not boxed: moving it in the merge costs less than an allocation per message.
+    pub msg: Message,
 }
 
 /// A transaction being joined.
@@ -52,7 +52,10 @@ impl Joining {
     fn into_row(self) -> Dhcp {
         let mut row = self.row;
         if row.mac.is_empty() {
-            row.mac = self.client_chaddr.map(|c| fmt_mac(&c)).unwrap_or_default();
+            row.mac = self
+                .client_chaddr
+                .map(|c| fmt_mac(&c).into())
+                .unwrap_or_default();
         }
         row
     }
@@ -164,6 +167,12 @@ fn expire(
     checks.extend(again);
 }
 
+/// Replaces a row's text, keeping its buffer.
+fn set(to: &mut String, text: &str) {
+    to.clear();
+    to.push_str(text);
+}
+
 /// Adds one message to its transaction (Zeek's `DHCP::aggregate_msgs`).
 fn join(j: &mut Joining, m: &Seen) {
     let (row, o) = (&mut j.row, &m.msg.options);
@@ -177,9 +186,9 @@ fn join(j: &mut Joining, m: &Seen) {
     let is_client = m.is_orig && (m.orig.0 == unspecified || m.orig.1 == 68 || m.resp.1 == 67);
     if let Some(text) = &o.message {
         if is_client {
-            row.client_message.clone_from(text);
+            set(&mut row.client_message, text);
         } else {
-            row.server_message.clone_from(text);
+            set(&mut row.server_message, text);
         }
     }
     j.last = m.ts;
@@ -188,13 +197,13 @@ fn join(j: &mut Joining, m: &Seen) {
             row.client_addr = Some(m.orig.0);
         }
         if let Some(h) = &o.host_name {
-            row.host_name.clone_from(h);
+            set(&mut row.host_name, h);
         }
         if let Some(f) = &o.client_fqdn {
-            row.client_fqdn.clone_from(f);
+            set(&mut row.client_fqdn, f);
         }
         match &o.client_mac {
-            Some(mac) => row.mac.clone_from(mac),
+            Some(mac) => set(&mut row.mac, mac),
             None => j.client_chaddr = Some(m.msg.chaddr),
         }
         if o.requested_addr.is_some() {
@@ -209,13 +218,13 @@ fn join(j: &mut Joining, m: &Seen) {
         row.assigned_addr = Some(IpAddr::V4(m.msg.yiaddr));
     }
     if row.mac.is_empty() {
-        row.mac = m.msg.chaddr();
+        row.mac = m.msg.chaddr().into();
     }
     if row.client_addr.is_none() && row.assigned_addr.is_some() {
         row.client_addr = row.assigned_addr;
     }
     if let Some(d) = &o.domain_name {
-        row.domain.clone_from(d);
+        set(&mut row.domain, d);
     }
     if let Some(l) = o.lease {
         row.lease_time = Some(f64::from(l));
@@ -247,7 +256,7 @@ mod tests {
                 ("255.255.255.255".parse().unwrap(), 68)
             },
             is_orig: true,
-            msg: Box::new(parse(&message(kind, xid, yi, extra)).unwrap()),
+            msg: parse(&message(kind, xid, yi, extra)).unwrap(),
         }
     }
 

@@ -206,9 +206,12 @@ impl<'a> Reader<'a> {
 
     /// An SSH `name-list`.
     fn names(&mut self) -> Option<NameList> {
-        Some(NameList(
-            String::from_utf8_lossy(self.string()?).into_owned(),
-        ))
+        let b = self.string()?;
+        // checked whole first: the lossy conversion walks long lists in small chunks
+        Some(NameList(match std::str::from_utf8(b) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        }))
     }
 }
 

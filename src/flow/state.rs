@@ -5,13 +5,16 @@
 //!
 //! It does not decide which packets belong to it.
 
+use super::history::History;
 use super::http_stream::HttpConn;
 use super::key::FiveTuple;
+use super::service::Service;
 use super::stream::Streams;
-use super::{PacketMeta, TcpFlags, http, ssh, tls};
+use super::{TcpFlags, http, ssh, tls};
 use crate::record::{Conn, ConnState, Endpoints, Proto, Sym};
 use compact_str::CompactString;
 use std::net::IpAddr;
+use thin_vec::ThinVec;
 
 /// One side of a connection.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,11 +55,8 @@ pub(crate) struct Pending {
 /// What a connection's application parsers keep while it lives.
 #[derive(Debug, Default)]
 pub(crate) struct Apps {
-    /// DNS queries waiting for their responses.
-    pub dns_pending: Vec<Pending>,
     /// HTTP requests waiting for their responses.
     pub http_pending: std::collections::VecDeque<http::HttpRequest>,
-    pub tls: Option<Box<TlsState>>,
     /// The SSH analysis, once the connection speaks SSH.
     pub ssh: Option<Box<ssh::Session>>,
     /// The in-order bytes of a TCP connection whose messages may span segments (DNS, HTTP).
@@ -78,7 +78,7 @@ pub(crate) struct Flow {
     pub tuple: FiveTuple,
     pub id: u64,
     pub uid: CompactString,
-    pub service: Option<&'static str>,
+    pub service: Option<Service>,
     /// Whether each side (orig, resp) has sent payload yet.
     pub spoke: [bool; 2],
     /// Whether a tunnel ever carried it (its tunnels are in `apps`).
@@ -87,9 +87,14 @@ pub(crate) struct Flow {
     /// closed then, and removes it after the close delay.
     pub closed_alone: bool,
     /// Zeek's history letters so far.
-    pub history: CompactString,
-    /// What its application parsers keep, once it has payload to parse (boxed: the table of
-    /// live connections holds every connection, and most never need it).
+    pub history: History,
+    /// DNS queries waiting for their responses, and the start of a TLS connection: kept
+    /// beside `apps`, as these two are most of a realistic capture's parsed connections and
+    /// would otherwise each take one more allocation for the box of `apps`.
+    pub dns_pending: ThinVec<Pending>,
+    pub tls: Option<Box<TlsState>>,
+    /// What its other application parsers keep, once it has payload to parse (boxed: the
+    /// table of live connections holds every connection, and most never need it).
     pub apps: Option<Box<Apps>>,
     pub ts: f64,
     pub last: f64,
@@ -250,69 +255,22 @@ impl Flow {
             resp_h: self.resp.0,
             resp_p: self.resp.1,
             proto: self.tuple.proto,
-            service: self.service.map_or_else(Sym::default, Sym::new),
+            service: self
+                .service
+                .map_or_else(Sym::default, |s| Sym::new(s.name())),
             conn_state,
             orig_bytes: ob,
             resp_bytes: rb,
             history: if self.history.is_empty() {
                 Sym::default()
             } else {
-                Sym::new(&self.history)
+                Sym::new(self.history.as_str())
             },
             orig_pkts: self.o.pkts,
             orig_ip_bytes: self.o.ip_bytes,
             resp_pkts: self.r.pkts,
             resp_ip_bytes: self.r.ip_bytes,
         }
-    }
-}
-
-/// Adds the history letters of one packet (Zeek's `history`: upper case for the originator,
-/// each letter once per direction; ICMP connections have none).
-pub(crate) fn record_history(
-    history: &mut CompactString,
-    p: &PacketMeta,
-    is_orig: bool,
-    retransmission: bool,
-) {
-    let mut add = |c: char| {
-        let c = if is_orig { c } else { c.to_ascii_lowercase() };
-        if !history.contains(c) {
-            history.push(c);
-        }
-    };
-    match p.proto {
-        Proto::Tcp => {
-            let f = p.flags;
-            if f.syn && (f.fin || f.rst) {
-                add('Q');
-            } else if f.syn {
-                add(if f.ack { 'H' } else { 'S' });
-            }
-            if f.fin && f.rst {
-                add('I');
-            }
-            if f.fin {
-                add('F');
-            }
-            if f.rst {
-                add('R');
-            }
-            if p.payload > 0 {
-                add('D');
-                if retransmission {
-                    add('T');
-                }
-            } else if f.ack && !f.syn && !f.fin && !f.rst {
-                add('A');
-            }
-            if p.window == 0 && !f.rst && !f.syn {
-                add('W');
-            }
-        }
-        // Zeek marks every UDP packet as data, even an empty one
-        Proto::Udp => add('D'),
-        _ => {}
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::Encap;
 use super::key::{FiveTuple, FlowKey, uid};
+use super::service::Service;
 use crate::record::{Proto, Tunnel, TunnelAction, TunnelKind};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -155,10 +156,10 @@ pub(crate) struct Carrier {
 impl Carrier {
     /// Zeek's service for the connection, once confirmed: at the first VXLAN packet, and for
     /// Teredo once both sides sent one (`Tunnel::delay_teredo_confirmation`).
-    pub fn service(&self) -> Option<&'static str> {
+    pub fn service(&self) -> Option<Service> {
         match self.kind {
-            TunnelKind::Vxlan => Some("vxlan"),
-            TunnelKind::Teredo if self.valid == [true, true] => Some("teredo"),
+            TunnelKind::Vxlan => Some(Service::Vxlan),
+            TunnelKind::Teredo if self.valid == [true, true] => Some(Service::Teredo),
             _ => None,
         }
     }
