@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// One resource record of an answer section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    /// Owner name.
+    /// Owner name (the first answer's only: empty in the others).
     pub name: String,
     /// Record type.
     pub rtype: u16,
@@ -48,16 +48,15 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     ]))
 }
 
-/// Reads a (possibly compressed) name at `at`; returns it and the offset after it.
-fn name(b: &[u8], mut at: usize) -> Option<(String, usize)> {
-    let mut out = String::new();
+/// Walks a (possibly compressed) name at `at`, handing each label to `label`; returns the
+/// offset after the name. `None` when it is malformed: out of the message, a pointer that does
+/// not go backwards, a reserved label type, or more than 128 steps.
+fn walk_name(b: &[u8], mut at: usize, mut label: impl FnMut(&[u8])) -> Option<usize> {
     let mut end = None;
     for _ in 0..128 {
         let len = *b.get(at)?;
         match len {
-            0 => {
-                return Some((out, end.unwrap_or(at + 1)));
-            }
+            0 => return Some(end.unwrap_or(at + 1)),
             l if l & 0xc0 == 0xc0 => {
                 let target = usize::from(u16_at(b, at)? & 0x3fff);
                 end.get_or_insert(at + 2);
@@ -67,18 +66,7 @@ fn name(b: &[u8], mut at: usize) -> Option<(String, usize)> {
                 at = target;
             }
             l if l & 0xc0 == 0 => {
-                let label = b.get(at + 1..at + 1 + usize::from(l))?;
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                for &c in label {
-                    // Zeek logs names in lower case
-                    if c.is_ascii_graphic() && c != b'\\' {
-                        out.push(c.to_ascii_lowercase() as char);
-                    } else {
-                        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\x{c:02x}"));
-                    }
-                }
+                label(b.get(at + 1..at + 1 + usize::from(l))?);
                 at += 1 + usize::from(l);
             }
             _ => return None,
@@ -86,6 +74,44 @@ fn name(b: &[u8], mut at: usize) -> Option<(String, usize)> {
     }
     None
 }
+
+/// Reads a (possibly compressed) name at `at`; returns it and the offset after it.
+fn name(b: &[u8], at: usize) -> Option<(String, usize)> {
+    // built as bytes, all ASCII (names are the capture path's most frequent text: pushing
+    // them a character at a time was a sixth of its instructions)
+    let mut out: Vec<u8> = Vec::with_capacity(32);
+    let next = walk_name(b, at, |label| {
+        if !out.is_empty() {
+            out.push(b'.');
+        }
+        let plain = |c: &u8| c.is_ascii_graphic() && *c != b'\\';
+        if label.iter().all(plain) {
+            // Zeek logs names in lower case
+            out.extend(label.iter().map(u8::to_ascii_lowercase));
+            return;
+        }
+        for &c in label {
+            if plain(&c) {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(c >> 4)],
+                    HEX[usize::from(c & 15)],
+                ]);
+            }
+        }
+    })?;
+    Some((String::from_utf8(out).ok()?, next))
+}
+
+/// Checks a name at `at` as [`name`] does, without building it; returns the offset after it.
+fn skip_name(b: &[u8], at: usize) -> Option<usize> {
+    walk_name(b, at, |_| {})
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The text Zeek shows for a record's data: `None` when the data is malformed, `Some(None)`
 /// for types Zeek leaves out of `answers`.
@@ -163,7 +189,14 @@ pub fn parse(b: &[u8]) -> Option<Message> {
         at = next + 4;
     }
     for _ in 0..if ok { an } else { 0 } {
-        let parsed = name(b, at).and_then(|(owner, next)| {
+        // only the first answer's owner is ever shown (a response without a question is
+        // logged under it); the others are checked and skipped
+        let owner = if answers.is_empty() {
+            name(b, at)
+        } else {
+            skip_name(b, at).map(|next| (String::new(), next))
+        };
+        let parsed = owner.and_then(|(owner, next)| {
             let (rtype, ttl, len) = (
                 u16_at(b, next)?,
                 u32_at(b, next + 4)?,
@@ -397,6 +430,28 @@ pub(crate) mod tests {
         let cut = parse(&r[..r.len() - 1]).unwrap_or_else(|| panic!("header"));
         assert_eq!(cut.answers.len(), 1);
         assert_eq!(parse(&r[..11]), None, "shorter than a header");
+    }
+
+    #[test]
+    fn later_owners_are_checked_not_kept_and_odd_bytes_are_escaped() {
+        let m = parse(&response()).unwrap_or_else(|| panic!("parse"));
+        assert_eq!(
+            m.answers[0].name, "www.example.com",
+            "the owner a row may show"
+        );
+        assert_eq!(m.answers[1].name, "", "never shown, so never built");
+        // a second owner that points forward ends the answers there, as when it was read
+        let mut bad = response();
+        let second = bad.len() - 16;
+        bad[second + 1] = 200;
+        let m = parse(&bad).unwrap_or_else(|| panic!("header"));
+        assert_eq!(m.answers.len(), 1);
+        // a label with a space and a backslash, then one with a byte above ASCII
+        let mut odd = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        odd.extend(b"\x04a b\\\x01\xe9\x00");
+        odd.extend([0, 12, 0, 1]);
+        let q = parse(&odd).and_then(|m| m.question).map(|q| q.0);
+        assert_eq!(q.as_deref(), Some(r"a\x20b\x5c.\xe9"), "{q:?}");
     }
 
     proptest! {
