@@ -116,7 +116,7 @@ impl Emitted {
     /// Logs the queries, requests and hellos of a connection that never got an answer.
     fn unanswered(&mut self, f: &mut Flow) {
         for q in std::mem::take(&mut f.dns_pending) {
-            let row = dns_row(f, q.ts, q.question.as_ref(), None);
+            let row = dns_row(f, q.ts, q.question, None);
             self.dns.push(self.tag, row);
         }
         if let Some(t) = f.tls.take() {
@@ -183,14 +183,15 @@ impl Emitted {
             });
             return;
         }
+        let mut m = m;
         let (ts, question) = match pending.iter().position(|q| q.id == m.id) {
             Some(i) => {
                 let q = pending.remove(i);
-                (q.ts, q.question.or(m.question.clone()))
+                (q.ts, q.question.or_else(|| m.question.take()))
             }
-            None => (ts, m.question.clone()),
+            None => (ts, m.question.take()),
         };
-        let row = dns_row(f, ts, question.as_ref(), Some(&m));
+        let row = dns_row(f, ts, question, Some(m));
         self.dns.push(self.tag, row);
     }
 }

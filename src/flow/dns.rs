@@ -5,7 +5,7 @@
 //!
 //! It keeps no connection state.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// One resource record of an answer section.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,13 +113,32 @@ fn skip_name(b: &[u8], at: usize) -> Option<usize> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// An IPv4 address as text, written digit by digit (most answers are A records, and the
+/// formatting machinery costs several times more).
+fn ipv4_text(a: [u8; 4]) -> String {
+    let mut out = String::with_capacity(15);
+    for (i, o) in a.into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if o >= 100 {
+            out.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            out.push(char::from(b'0' + o / 10 % 10));
+        }
+        out.push(char::from(b'0' + o % 10));
+    }
+    out
+}
+
 /// The text Zeek shows for a record's data: `None` when the data is malformed, `Some(None)`
 /// for types Zeek leaves out of `answers`.
 #[allow(clippy::option_option)]
 fn rdata_text(b: &[u8], rtype: u16, start: usize, len: usize) -> Option<Option<String>> {
     let data = b.get(start..start + len)?;
     Some(match rtype {
-        1 if len == 4 => Some(Ipv4Addr::new(data[0], data[1], data[2], data[3]).to_string()),
+        1 if len == 4 => Some(ipv4_text([data[0], data[1], data[2], data[3]])),
         28 if len == 16 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(data);
@@ -160,17 +179,29 @@ pub fn tcp_messages(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
     (out, used)
 }
 
-/// Parses a DNS message; `None` when it is not one.
-pub fn parse(b: &[u8]) -> Option<Message> {
+/// A DNS header's id, flags and question and answer counts; `None` when the bytes cannot
+/// start a DNS message (too short, or an implausible opcode or count).
+fn header(b: &[u8]) -> Option<(u16, u16, u16, u16)> {
     if b.len() < 12 {
         return None;
     }
-    let id = u16_at(b, 0)?;
-    let flags = u16_at(b, 2)?;
+    let (id, flags) = (u16_at(b, 0)?, u16_at(b, 2)?);
     let (qd, an) = (u16_at(b, 4)?, u16_at(b, 6)?);
     if qd > 512 || an > 4096 || (flags >> 11) & 0xf > 6 {
-        return None; // implausible for DNS: opcode or counts
+        return None;
     }
+    Some((id, flags, qd, an))
+}
+
+/// Whether [`parse`] reads `b` as a DNS message, without reading its names (which end its
+/// sections when malformed, but never refuse the message).
+pub fn is_message(b: &[u8]) -> bool {
+    header(b).is_some()
+}
+
+/// Parses a DNS message; `None` when it is not one.
+pub fn parse(b: &[u8]) -> Option<Message> {
+    let (id, flags, qd, an) = header(b)?;
     // Like Zeek, keep what parses: a malformed record ends the sections, not the message.
     let mut at = 12;
     let mut question = None;
@@ -358,6 +389,7 @@ pub fn rcode_name(r: u8) -> String {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::Ipv4Addr;
 
     /// A response for example.com: question, a CNAME and an A record (compressed names).
     pub(crate) fn response() -> Vec<u8> {
@@ -433,6 +465,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn addresses_are_written_as_the_standard_library_writes_them() {
+        for a in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 9, 100],
+            [93, 184, 216, 34],
+        ] {
+            assert_eq!(ipv4_text(a), Ipv4Addr::from(a).to_string());
+        }
+        for x in (0..=u32::MAX).step_by(9_973_331) {
+            assert_eq!(ipv4_text(x.to_be_bytes()), Ipv4Addr::from(x).to_string());
+        }
+    }
+
+    #[test]
+    fn a_message_is_recognised_exactly_when_it_parses() {
+        let r = response();
+        for cut in 0..r.len() {
+            assert_eq!(is_message(&r[..cut]), parse(&r[..cut]).is_some());
+        }
+        let mut odd = r.clone();
+        odd[2] = 0x78; // opcode 15
+        assert!(!is_message(&odd) && parse(&odd).is_none());
+    }
+
+    #[test]
     fn later_owners_are_checked_not_kept_and_odd_bytes_are_escaped() {
         let m = parse(&response()).unwrap_or_else(|| panic!("parse"));
         assert_eq!(
@@ -457,7 +515,7 @@ pub(crate) mod tests {
     proptest! {
         #[test]
         fn any_message_never_panics(msg in proptest::collection::vec(any::<u8>(), 0..600)) {
-            let _ = parse(&msg);
+            proptest::prop_assert_eq!(is_message(&msg), parse(&msg).is_some());
         }
 
         #[test]

@@ -68,23 +68,28 @@ pub(crate) fn http_row(f: &Flow, req: http::HttpRequest, res: Option<&http::Http
     }
 }
 
-/// A dns.log row for a query (and its response, if any).
+/// A dns.log row for a query (and its response, if any). Both are taken, so the names and
+/// answers move into the row instead of being copied.
 pub(crate) fn dns_row(
     f: &Flow,
     ts: f64,
-    question: Option<&(String, u16, u16)>,
-    response: Option<&dns::Message>,
+    question: Option<(String, u16, u16)>,
+    response: Option<dns::Message>,
 ) -> Dns {
-    let answers: Vec<&dns::Answer> = response
-        .map(|m| m.answers.iter().filter(|a| a.text.is_some()).collect())
-        .unwrap_or_default();
+    let (rcode, mut answers) = match response {
+        Some(m) => (Some(m.rcode), m.answers),
+        None => (None, Vec::new()),
+    };
     // A response without a question (mDNS announcements) is logged under its first answer's name.
-    let query = match question {
-        Some(q) => q.0.clone(),
-        None => response
-            .and_then(|m| m.answers.first())
-            .map(|a| a.name.clone())
-            .unwrap_or_default(),
+    let (query, types) = match question {
+        Some((name, qtype, qclass)) => (name, Some((qtype, qclass))),
+        None => (
+            answers
+                .first_mut()
+                .map(|a| std::mem::take(&mut a.name))
+                .unwrap_or_default(),
+            None,
+        ),
     };
     // NetBIOS name service (port 137) encodes names; Zeek logs them decoded.
     let query = if f.orig.1 == 137 || f.resp.1 == 137 {
@@ -92,20 +97,19 @@ pub(crate) fn dns_row(
     } else {
         query
     };
+    answers.retain(|a| a.text.is_some());
     Dns {
         id: f.endpoints(ts),
         query,
-        qclass_name: question
-            .map(|q| dns::qclass_name(q.2).into())
+        qclass_name: types
+            .map(|t| dns::qclass_name(t.1).into())
             .unwrap_or_default(),
-        qtype_name: question
-            .map(|q| dns::qtype_name(q.1).into())
+        qtype_name: types
+            .map(|t| dns::qtype_name(t.0).into())
             .unwrap_or_default(),
-        rcode_name: response
-            .map(|m| dns::rcode_name(m.rcode).into())
-            .unwrap_or_default(),
-        answers: answers.iter().filter_map(|a| a.text.clone()).collect(),
+        rcode_name: rcode.map(|r| dns::rcode_name(r).into()).unwrap_or_default(),
         ttls: answers.iter().map(|a| f64::from(a.ttl)).collect(),
+        answers: answers.into_iter().filter_map(|a| a.text).collect(),
     }
 }
 

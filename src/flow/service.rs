@@ -57,7 +57,7 @@ pub fn detect_service(payload: &[u8], udp: bool, ports: (u16, u16)) -> Option<Se
         } else {
             payload.get(2..).unwrap_or_default()
         };
-        if super::dns::parse(msg).is_some() {
+        if super::dns::is_message(msg) {
             return Some(Service::Dns);
         }
     }
