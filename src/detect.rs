@@ -188,6 +188,8 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         let mut ev = Vec::new();
         let mut bc = Vec::new();
         let mut hits = Vec::new();
+        // one window's evidence at a time, in a vector kept from window to window
+        let mut window_out = Vec::new();
         for w in p.windows.values() {
             let mut cx = Ctx {
                 store,
@@ -197,7 +199,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 ssh_logged_in: &ssh_logged_in,
                 profile: p.ip,
                 window: w.number,
-                out: Vec::new(),
+                out: std::mem::take(&mut window_out),
                 beacons: Vec::new(),
                 ti_hits: Vec::new(),
             };
@@ -214,7 +216,8 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                     .then_with(|| a.kind.name().cmp(b.kind.name()))
                     .then_with(|| a.description().cmp(&b.description()))
             });
-            ev.extend(cx.out);
+            ev.append(&mut cx.out);
+            window_out = cx.out;
             bc.extend(cx.beacons.into_iter().map(|(k, b)| (p.ip, w.number, k, b)));
             hits.extend(cx.ti_hits);
         }

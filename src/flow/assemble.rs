@@ -299,6 +299,10 @@ pub(crate) struct Assembler {
     deadlines: BinaryHeap<Timer>,
     /// What it emitted so far (taken by the capture after every chunk).
     pub emitted: Emitted,
+    /// A sweep's expired connections and re-filed deadlines, kept between sweeps so each
+    /// does not regrow them.
+    expired: Vec<(f64, u64, FlowKey)>,
+    later: Vec<Timer>,
 }
 
 impl Assembler {
@@ -330,8 +334,10 @@ impl Assembler {
     /// by creation), then fires the due timers.
     pub fn tick(&mut self, seq: u64, now: f64) {
         self.emitted.tag = Tag::new(seq, PHASE_SWEEP);
-        let mut expired: Vec<(f64, u64, FlowKey)> = Vec::new();
-        let mut later = Vec::new();
+        let (mut expired, mut later) = (
+            std::mem::take(&mut self.expired),
+            std::mem::take(&mut self.later),
+        );
         // the margin covers the rounding of `last + delay` against `now - last > delay`
         while self.deadlines.peek().is_some_and(|d| d.at <= now + 1e-3) {
             let Some(d) = self.deadlines.pop() else { break };
@@ -348,13 +354,15 @@ impl Assembler {
                 });
             }
         }
-        self.deadlines.extend(later);
+        self.deadlines.extend(later.drain(..));
+        self.later = later;
         expired.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         // a connection may have had two due entries
         expired.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
-        for (_, _, k) in expired {
+        for (_, _, k) in expired.drain(..) {
             self.finish(&k);
         }
+        self.expired = expired;
         self.timers_due(seq, now);
     }
 

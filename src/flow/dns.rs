@@ -75,11 +75,13 @@ fn walk_name(b: &[u8], mut at: usize, mut label: impl FnMut(&[u8])) -> Option<us
     None
 }
 
-/// Reads a (possibly compressed) name at `at`; returns it and the offset after it.
-fn name(b: &[u8], at: usize) -> Option<(String, usize)> {
+/// Reads a (possibly compressed) name at `at`; returns it and the offset after it. It is
+/// built in `scratch` (a message's names share it) and copied out at its exact size.
+fn name(b: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<(String, usize)> {
     // built as bytes, all ASCII (names are the capture path's most frequent text: pushing
     // them a character at a time was a sixth of its instructions)
-    let mut out: Vec<u8> = Vec::with_capacity(32);
+    scratch.clear();
+    let out = scratch;
     let next = walk_name(b, at, |label| {
         if !out.is_empty() {
             out.push(b'.');
@@ -103,7 +105,7 @@ fn name(b: &[u8], at: usize) -> Option<(String, usize)> {
             }
         }
     })?;
-    Some((String::from_utf8(out).ok()?, next))
+    Some((std::str::from_utf8(out).ok()?.to_owned(), next))
 }
 
 /// Checks a name at `at` as [`name`] does, without building it; returns the offset after it.
@@ -135,7 +137,13 @@ fn ipv4_text(a: [u8; 4]) -> String {
 /// The text Zeek shows for a record's data: `None` when the data is malformed, `Some(None)`
 /// for types Zeek leaves out of `answers`.
 #[allow(clippy::option_option)]
-fn rdata_text(b: &[u8], rtype: u16, start: usize, len: usize) -> Option<Option<String>> {
+fn rdata_text(
+    b: &[u8],
+    rtype: u16,
+    start: usize,
+    len: usize,
+    scratch: &mut Vec<u8>,
+) -> Option<Option<String>> {
     let data = b.get(start..start + len)?;
     Some(match rtype {
         1 if len == 4 => Some(ipv4_text([data[0], data[1], data[2], data[3]])),
@@ -144,9 +152,9 @@ fn rdata_text(b: &[u8], rtype: u16, start: usize, len: usize) -> Option<Option<S
             a.copy_from_slice(data);
             Some(IpAddr::from(Ipv6Addr::from(a)).to_string())
         }
-        2 | 5 | 12 => Some(name(b, start)?.0),
-        15 => Some(name(b, start + 2)?.0),
-        33 => Some(name(b, start + 6)?.0),
+        2 | 5 | 12 => Some(name(b, start, scratch)?.0),
+        15 => Some(name(b, start + 2, scratch)?.0),
+        33 => Some(name(b, start + 6, scratch)?.0),
         16 => {
             // Zeek: "TXT <length> <text>" per string
             let mut parts = Vec::new();
@@ -202,13 +210,14 @@ pub fn is_message(b: &[u8]) -> bool {
 /// Parses a DNS message; `None` when it is not one.
 pub fn parse(b: &[u8]) -> Option<Message> {
     let (id, flags, qd, an) = header(b)?;
+    let mut scratch = Vec::with_capacity(64);
     // Like Zeek, keep what parses: a malformed record ends the sections, not the message.
     let mut at = 12;
     let mut question = None;
     let mut answers = Vec::new();
     let mut ok = true;
     for i in 0..qd {
-        let parsed = name(b, at)
+        let parsed = name(b, at, &mut scratch)
             .and_then(|(qname, next)| Some((qname, next, u16_at(b, next)?, u16_at(b, next + 2)?)));
         let Some((qname, next, qtype, qclass)) = parsed else {
             ok = false;
@@ -223,7 +232,7 @@ pub fn parse(b: &[u8]) -> Option<Message> {
         // only the first answer's owner is ever shown (a response without a question is
         // logged under it); the others are checked and skipped
         let owner = if answers.is_empty() {
-            name(b, at)
+            name(b, at, &mut scratch)
         } else {
             skip_name(b, at).map(|next| (String::new(), next))
         };
@@ -239,7 +248,7 @@ pub fn parse(b: &[u8]) -> Option<Message> {
                 rtype,
                 ttl,
                 len,
-                rdata_text(b, rtype, next + 10, len)?,
+                rdata_text(b, rtype, next + 10, len, &mut scratch)?,
             ))
         });
         let Some((owner, next, rtype, ttl, len, text)) = parsed else {

@@ -323,7 +323,9 @@ pub(crate) fn walk(
                     }
                     packets += 1;
                 }
-                reader.consume(offset);
+                // not shifted now: `refill` moves the unread rest to the front, when only a
+                // part of one block is left (a shift at each consume moved every byte once)
+                reader.consume_noshift(offset);
                 continue;
             }
             Err(PcapError::Eof) => break,
