@@ -9,6 +9,7 @@ use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use crate::record::parse_ip;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
@@ -19,15 +20,25 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         .iter()
         .map(|&i| cx.store.conns[i as usize].resp_h)
         .collect();
-    // Each record's name in lower case, and whether it answered with an address: worked out
-    // once for the rules below.
-    let names: Vec<(String, bool)> = w
+    // Each record's name in lower case (borrowed when it is already, as Zeek writes it: no
+    // copy per record), whether it answered with an address, and whether a connection of the
+    // window went to one of them: worked out once for the rules below.
+    let names: Vec<(Cow<'_, str>, bool, bool)> = w
         .dns
         .iter()
         .map(|&i| {
             let d = &cx.store.dns[i as usize];
-            let answered = d.answers.iter().any(|a| parse_ip(a).is_some());
-            (d.query.to_ascii_lowercase(), answered)
+            let (mut answered, mut hit) = (false, false);
+            for ip in d.answers.iter().filter_map(|a| parse_ip(a)) {
+                answered = true;
+                hit |= contacted.contains(&ip);
+            }
+            let q = if d.query.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(d.query.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(d.query.as_str())
+            };
+            (q, answered, hit)
         })
         .collect();
     // Whether a connection of this window went to any address any answer of the window gave a
@@ -35,18 +46,13 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     // (the spec's name-level check: the AAAA record of a name whose A answer was used is not
     // flagged).
     let mut used: HashMap<&str, bool> = HashMap::default();
-    for (&i, (q, _)) in w.dns.iter().zip(&names) {
-        let hit = cx.store.dns[i as usize]
-            .answers
-            .iter()
-            .filter_map(|a| parse_ip(a))
-            .any(|ip| contacted.contains(&ip));
-        *used.entry(q.as_str()).or_default() |= hit;
+    for (q, _, hit) in &names {
+        *used.entry(q.as_ref()).or_default() |= hit;
     }
     // Zeek writes some DNS records twice (same uid, same query); Slips keys flows by uid, so
     // the repeat is one record there
     let mut records: HashSet<(&str, &str, &str)> = HashSet::default();
-    for (&i, (q, answered)) in w.dns.iter().zip(&names) {
+    for (&i, (q, answered, _)) in w.dns.iter().zip(&names) {
         let d = &cx.store.dns[i as usize];
         if q.is_empty() {
             continue;
@@ -59,9 +65,9 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && !q.ends_with(".arpa")
             && !q.ends_with(".local")
             && !cx.cfg.whitelist.matches(q)
-            && !nx.contains(q)
+            && !nx.iter().any(|n| n == q)
         {
-            nx.push(q.clone());
+            nx.push(q.to_string());
             if nx.len() >= 10 && nx.len() % 5 == 0 {
                 let failures = nx.len();
                 cx.add(Finding {
@@ -79,7 +85,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         // reverse-DNS scan: 10 distinct in-addr.arpa names within 2 s
         if q.ends_with(".in-addr.arpa") && !arpa.iter().any(|a| a.1 == *q) {
-            arpa.push((d.id.ts, q.clone()));
+            arpa.push((d.id.ts, q.to_string()));
             arpa.retain(|a| d.id.ts - a.0 <= 2.0);
             if arpa.len() >= 10 {
                 cx.add(Finding {
@@ -103,7 +109,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && !q.ends_with(".arpa")
             && !q.ends_with(".local")
             && !q.contains("wpad")
-            && !used.get(q.as_str()).copied().unwrap_or(false)
+            && !used.get(q.as_ref()).copied().unwrap_or(false)
         {
             cx.add(Finding {
                 kind: EvidenceKind::DnsWithoutConnection,
@@ -112,7 +118,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: None,
                 confidence: 0.8,
                 payload: Payload::DnsWithoutConnection {
-                    domain: q.as_str().into(),
+                    domain: q.as_ref().into(),
                 },
                 ts: d.id.ts,
                 flows,
