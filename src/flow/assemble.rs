@@ -286,6 +286,10 @@ fn expiry_delay(f: &Flow, timeout: f64) -> f64 {
     }
 }
 
+/// How far past a sweep a deadline still counts as due: it covers the rounding of
+/// `last + delay` against `now - last > delay`.
+const DUE_MARGIN: f64 = 1e-3;
+
 /// Builds the connections of one shard of the capture's flows. Packets arrive in capture order
 /// with their global sequence number; sweep points are the same for every shard.
 #[derive(Debug, Default)]
@@ -333,13 +337,26 @@ impl Assembler {
     /// their timeout, or closed and idle past the close delay, in the order they started (ties
     /// by creation), then fires the due timers.
     pub fn tick(&mut self, seq: u64, now: f64) {
+        // most sweeps of most shards have nothing due (a shard sweeps every second of the
+        // capture): leave before any work
+        if self
+            .deadlines
+            .peek()
+            .is_none_or(|d| d.at > now + DUE_MARGIN)
+            && self.timers.peek().is_none_or(|t| t.at > now)
+        {
+            return;
+        }
         self.emitted.tag = Tag::new(seq, PHASE_SWEEP);
         let (mut expired, mut later) = (
             std::mem::take(&mut self.expired),
             std::mem::take(&mut self.later),
         );
-        // the margin covers the rounding of `last + delay` against `now - last > delay`
-        while self.deadlines.peek().is_some_and(|d| d.at <= now + 1e-3) {
+        while self
+            .deadlines
+            .peek()
+            .is_some_and(|d| d.at <= now + DUE_MARGIN)
+        {
             let Some(d) = self.deadlines.pop() else { break };
             let Some(f) = self.active.get(&d.key).filter(|f| f.id == d.id) else {
                 continue; // retired, or replaced by a newer connection
