@@ -17,7 +17,7 @@
 //! connections, timeouts, payloads to their parsers), `merge` (the order-preserving merge
 //! of the shards), `capture` (the shards in parallel), `records` (Zeek's application log
 //! rows; `dhcp_log` joins DHCP transactions); payload parsers: `service`, `dns`, `dhcp`, `http`,
-//! `tls`, `ssh`, `smtp` (on the in-order bytes of
+//! `tls`, `ssh`, `smtp` (network bytes made text by `text`; on the in-order bytes of
 //! `stream`, with Zeek's local addresses from `site`); `tunnel` (which tunnels carried a
 //! connection, tunnel.log). Configured by the caller
 //! ([`Timeouts`]); it knows nothing of files or of `input`.
@@ -41,6 +41,7 @@ mod ssh;
 mod ssh_events;
 mod state;
 mod stream;
+mod text;
 pub(crate) mod tls;
 mod tunnel;
 

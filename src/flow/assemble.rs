@@ -12,10 +12,10 @@ use super::key::{FiveTuple, FlowKey, uid};
 use super::merge::{Out, PHASE_END, PHASE_PACKET, PHASE_SWEEP, PHASE_TIMER, Tag};
 use super::records::{dns_row, http_row, ssh_row, ssl_row};
 use super::service::Service;
-use super::state::{Apps, Flow, Pending, Side, TLS_BUFFER, TlsState};
+use super::state::{Apps, Flow, Pending, Side};
 use super::stream::Streams;
 use super::tunnel::Carrier;
-use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, smtp, ssh, tls};
+use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, smtp, ssh};
 use crate::record::{Conn, Dns, Http, Proto, Smtp, Ssh, Ssl, Tunnel, TunnelKind};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -174,7 +174,13 @@ impl Emitted {
 
     /// Handles one DNS message of a connection: a query waits for its response, a response
     /// makes the dns.log row.
-    fn dns_message(&mut self, f: &Flow, pending: &mut ThinVec<Pending>, ts: f64, m: dns::Message) {
+    fn dns_message(
+        &mut self,
+        f: &Flow,
+        pending: &mut ThinVec<Pending>,
+        ts: f64,
+        mut m: dns::Message,
+    ) {
         if !m.response {
             pending.push(Pending {
                 id: m.id,
@@ -183,7 +189,6 @@ impl Emitted {
             });
             return;
         }
-        let mut m = m;
         let (ts, question) = match pending.iter().position(|q| q.id == m.id) {
             Some(i) => {
                 let q = pending.remove(i);
@@ -193,41 +198,6 @@ impl Emitted {
         };
         let row = dns_row(f, ts, question, Some(m));
         self.dns.push(self.tag, row);
-    }
-}
-
-/// Keeps each side's first bytes of a TLS connection until its hello (and the server's
-/// certificate, when sent in clear) can be read.
-fn read_tls(t: &mut TlsState, is_orig: bool, payload: &[u8], ts: f64) {
-    let side = usize::from(!is_orig);
-    let done = if is_orig {
-        t.client.is_some() || t.bufs[0].len() >= TLS_BUFFER
-    } else {
-        t.server_done
-    };
-    let buf = &mut t.bufs[side];
-    if !done {
-        buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
-        if is_orig {
-            t.client = tls::client_hello(buf).map(|ch| (ts, ch));
-            if t.client.is_some() {
-                t.bufs[side] = Vec::new();
-            }
-        } else {
-            if t.server.is_none() {
-                t.server = tls::server_hello(buf);
-            }
-            // the certificate follows the ServerHello in clear up to TLS 1.2
-            if t.server.as_ref().is_some_and(|s| s.version != "TLSv13") {
-                t.cert = tls::certificate(buf);
-            }
-            t.server_done = t.cert.is_some()
-                || t.server.as_ref().is_some_and(|s| s.version == "TLSv13")
-                || buf.len() >= TLS_BUFFER;
-            if t.server_done {
-                t.bufs[side] = Vec::new();
-            }
-        }
     }
 }
 
@@ -564,7 +534,7 @@ impl Assembler {
         }
         if f.service == Some(Service::Ssl) && !udp {
             let t = f.tls.get_or_insert_with(Box::default);
-            read_tls(t, is_orig, payload, p.ts);
+            t.read(is_orig, payload, p.ts);
             return;
         }
         if f.service == Some(Service::Dns) && udp {

@@ -4,6 +4,7 @@
 //!
 //! It never panics on any bytes; a message without the DHCP magic cookie is not DHCP.
 
+use super::text::{HEX, utf8};
 use compact_str::CompactString;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -65,8 +66,6 @@ pub(crate) fn message_type_name(t: u8) -> &'static str {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// Zeek's `fmt_mac`: six bytes, or eight when the seventh and eighth are not zero.
 pub(crate) fn fmt_mac(b: &[u8]) -> CompactString {
     let n = match b.len() {
@@ -85,13 +84,10 @@ pub(crate) fn fmt_mac(b: &[u8]) -> CompactString {
     text(&out[..3 * n - 1])
 }
 
-/// Network text as a short string: copied whole when it is UTF-8 (`CompactString`'s own lossy
-/// conversion pushes it a character at a time).
+/// Network text as a short string (`CompactString`'s own lossy conversion pushes it a
+/// character at a time).
 fn text(b: &[u8]) -> CompactString {
-    match std::str::from_utf8(b) {
-        Ok(s) => CompactString::from(s),
-        Err(_) => CompactString::from(String::from_utf8_lossy(b)),
-    }
+    CompactString::from(utf8(b))
 }
 
 /// Text up to its last non-NUL byte (Zeek trims trailing NULs of names).

@@ -5,6 +5,7 @@
 //!
 //! It keeps no connection state.
 
+use super::text::HEX;
 use std::net::{IpAddr, Ipv6Addr};
 
 /// One resource record of an answer section.
@@ -112,8 +113,6 @@ fn name(b: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<(String, usize)> {
 fn skip_name(b: &[u8], at: usize) -> Option<usize> {
     walk_name(b, at, |_| {})
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An IPv4 address as text, written digit by digit (most answers are A records, and the
 /// formatting machinery costs several times more).

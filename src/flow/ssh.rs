@@ -206,12 +206,7 @@ impl<'a> Reader<'a> {
 
     /// An SSH `name-list`.
     fn names(&mut self) -> Option<NameList> {
-        let b = self.string()?;
-        // checked whole first: the lossy conversion walks long lists in small chunks
-        Some(NameList(match std::str::from_utf8(b) {
-            Ok(text) => text.to_owned(),
-            Err(_) => String::from_utf8_lossy(b).into_owned(),
-        }))
+        Some(NameList(super::text::utf8(self.string()?).into_owned()))
     }
 }
 

@@ -44,6 +44,44 @@ pub(crate) struct TlsState {
 /// How much of each side kalipso keeps while waiting for a hello.
 pub(crate) const TLS_BUFFER: usize = 16 << 10;
 
+impl TlsState {
+    /// Keeps a side's first bytes until its hello (and the server's certificate, when sent in
+    /// clear) can be read.
+    pub fn read(&mut self, is_orig: bool, payload: &[u8], ts: f64) {
+        let side = usize::from(!is_orig);
+        let done = if is_orig {
+            self.client.is_some() || self.bufs[0].len() >= TLS_BUFFER
+        } else {
+            self.server_done
+        };
+        if done {
+            return;
+        }
+        let buf = &mut self.bufs[side];
+        buf.extend_from_slice(&payload[..payload.len().min(TLS_BUFFER - buf.len())]);
+        if is_orig {
+            self.client = tls::client_hello(buf).map(|ch| (ts, ch));
+            if self.client.is_some() {
+                self.bufs[side] = Vec::new();
+            }
+            return;
+        }
+        if self.server.is_none() {
+            self.server = tls::server_hello(buf);
+        }
+        // the certificate follows the ServerHello in clear up to TLS 1.2
+        if self.server.as_ref().is_some_and(|s| s.version != "TLSv13") {
+            self.cert = tls::certificate(buf);
+        }
+        self.server_done = self.cert.is_some()
+            || self.server.as_ref().is_some_and(|s| s.version == "TLSv13")
+            || buf.len() >= TLS_BUFFER;
+        if self.server_done {
+            self.bufs[side] = Vec::new();
+        }
+    }
+}
+
 /// A DNS query waiting for its response.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
