@@ -139,18 +139,29 @@ type TupleFlows = Vec<(f64, u64, u32)>;
 /// The rule: scores every out-tuple of the window with enough flows (kept for the UI's `h`
 /// view) and reports those at or above [`THRESHOLD`]; the last 50 flows name it.
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
-    let mut by_tuple: HashMap<(IpAddr, u16, Proto), TupleFlows> = HashMap::default();
+    // The profiler counted each out-tuple's flows already: most tuples have one or two, and
+    // only those with enough flows are gathered (one vector each instead of one per tuple).
+    let mut by_tuple: HashMap<(IpAddr, u16, Proto), TupleFlows> = w
+        .out_tuples
+        .iter()
+        .filter(|t| t.flows as usize >= MIN_FLOWS)
+        .map(|t| {
+            (
+                (t.remote, t.port, t.proto),
+                Vec::with_capacity(t.flows as usize),
+            )
+        })
+        .collect();
+    if by_tuple.is_empty() {
+        return;
+    }
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
-        by_tuple
-            .entry((c.resp_h, c.resp_p, c.proto))
-            .or_default()
-            .push((c.ts, c.orig_bytes + c.resp_bytes, i));
+        if let Some(f) = by_tuple.get_mut(&(c.resp_h, c.resp_p, c.proto)) {
+            f.push((c.ts, c.orig_bytes + c.resp_bytes, i));
+        }
     }
-    let mut by_tuple: Vec<((IpAddr, u16, Proto), TupleFlows)> = by_tuple
-        .into_iter()
-        .filter(|(_, f)| f.len() >= MIN_FLOWS)
-        .collect();
+    let mut by_tuple: Vec<((IpAddr, u16, Proto), TupleFlows)> = by_tuple.into_iter().collect();
     by_tuple.sort_by_key(|t| t.0);
     for ((dst, port, proto), flows) in by_tuple {
         let pts: Vec<(f64, u64)> = flows.iter().map(|f| (f.0, f.1)).collect();
