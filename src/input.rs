@@ -11,6 +11,7 @@
 
 mod blocks;
 pub(crate) mod build;
+pub(crate) mod conn_line;
 mod decap;
 mod defrag;
 pub mod error;

@@ -132,10 +132,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         // unknown destination port (once per destination, port and protocol); a service Zeek
         // recognised on an unusual port is still an unknown port to Slips (5060/udp `sip`)
+        // (the cheap tests first: most flows go to a known port, and the P2P set is large)
         if tcp_udp
             && c.ts <= scanner
-            && !cx.p2p.contains(&i)
             && ports::service_name(c.resp_p, c.proto).is_none()
+            && !cx.p2p.contains(&i)
             && unknown_seen.insert((dst, c.resp_p, c.proto))
         {
             // Slips today: high when established, medium otherwise
@@ -241,10 +242,12 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 );
             }
         }
-        // connection without a DNS resolution of the destination (once per destination)
+        // connection without a DNS resolution of the destination (once per destination: a
+        // destination already reported needs no look-up in the capture's resolutions)
         if !store.dns.is_empty()
             && tcp_udp
             && !svc.dns
+            && !no_dns_seen.contains(&dst)
             && !ignored(dst)
             && !resolved_around(store, dst, c.ts)
             && no_dns_seen.insert(dst)

@@ -455,8 +455,18 @@ pub(crate) fn local_addresses<R: Row>(
         Raw::Json(v) => v.as_bool() == Some(true),
         Raw::Unset => false,
     };
-    for (i, ip) in [(17, c.orig_h), (18, c.resp_h)] {
-        if marked(i) && crate::record::special_address(ip).is_none() {
+    mark_local([marked(17), marked(18)], c, local);
+}
+
+/// Adds to `local` the addresses of `c` marked local (`[local_orig, local_resp]`) that are
+/// public (see [`local_addresses`]).
+pub(crate) fn mark_local(
+    marked: [bool; 2],
+    c: &Conn,
+    local: &mut rustc_hash::FxHashSet<std::net::IpAddr>,
+) {
+    for (marked, ip) in marked.into_iter().zip([c.orig_h, c.resp_h]) {
+        if marked && crate::record::special_address(ip).is_none() {
             local.insert(ip);
         }
     }

@@ -1,0 +1,412 @@
+//! The fast lane for conn.log TSV lines: one pass over a line's bytes into a [`Conn`], for the
+//! lines that need nothing the general row reader ([`super::build::conn`] over a
+//! [`super::build::TsvRow`]) does beyond plain values.
+//!
+//! A conn.log is most of a Zeek directory's lines, and nearly all of them are plain: decimal
+//! times and counts, dotted addresses, short words. The general reader splits every column into
+//! a vector, compares each with the unset and empty markers through a trait object of typed
+//! getters, unescapes every string and parses times with the standard float parser: about
+//! 4,000 instructions a line. Here each wanted column is parsed where it lies.
+//!
+//! It gives the same record as the general reader or declines: a line with an escape
+//! (`\x..`), an `#empty_field` marker, a time in another notation (`1e9`, `+5`), a count with a
+//! fraction, an error, or too few columns goes to the general reader, which also says what is
+//! wrong with it. A property test holds the two readers equal.
+
+use crate::record::{Conn, ConnState, Proto, Sym, SymCache, parse_ip};
+use compact_str::CompactString;
+
+/// What one column of the file is to a conn record: the position of the wanted field
+/// (`build::CONN_WANTED`) it holds, or `None` when no wanted field is there.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// Wanted field of each column, for the first `width` columns.
+    columns: Vec<Option<u8>>,
+    sep: u8,
+    unset: Vec<u8>,
+    empty: Vec<u8>,
+}
+
+/// Wanted-field positions, as in `build::CONN_WANTED`.
+mod field {
+    pub const TS: u8 = 0;
+    pub const UID: u8 = 1;
+    pub const ORIG_H: u8 = 2;
+    pub const ORIG_P: u8 = 3;
+    pub const RESP_H: u8 = 4;
+    pub const RESP_P: u8 = 5;
+    pub const PROTO: u8 = 6;
+    pub const SERVICE: u8 = 7;
+    pub const DURATION: u8 = 8;
+    pub const ORIG_BYTES: u8 = 9;
+    pub const RESP_BYTES: u8 = 10;
+    pub const CONN_STATE: u8 = 11;
+    pub const HISTORY: u8 = 12;
+    pub const ORIG_PKTS: u8 = 13;
+    pub const ORIG_IP_BYTES: u8 = 14;
+    pub const RESP_PKTS: u8 = 15;
+    pub const RESP_IP_BYTES: u8 = 16;
+    pub const LOCAL_ORIG: u8 = 17;
+    pub const LOCAL_RESP: u8 = 18;
+    /// How many there are.
+    pub const COUNT: usize = 19;
+}
+
+impl Plan {
+    /// The plan for a header whose wanted field `i` is in column `map[i]`; `None` when the
+    /// header does not have the shape this lane reads (the general reader then reads it all).
+    pub(crate) fn new(
+        map: &[Option<usize>],
+        width: usize,
+        sep: u8,
+        unset: &str,
+        empty: &str,
+    ) -> Option<Plan> {
+        // a separator that is not ASCII is split differently by the general reader
+        if map.len() != field::COUNT || map[usize::from(field::TS)].is_none() || !sep.is_ascii() {
+            return None;
+        }
+        let mut columns = vec![None; width];
+        for (wanted, column) in map.iter().enumerate() {
+            if let Some(c) = *column {
+                *columns.get_mut(c)? = Some(u8::try_from(wanted).ok()?);
+            }
+        }
+        Some(Plan {
+            columns,
+            sep,
+            unset: unset.as_bytes().to_vec(),
+            empty: empty.as_bytes().to_vec(),
+        })
+    }
+}
+
+/// A connection and whether Zeek marked its originator and responder local.
+pub(crate) type Parsed = (Conn, [bool; 2]);
+
+/// Reads one line (without its `\n`); `None` sends it to the general reader.
+pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Parsed> {
+    let bytes = line.as_bytes();
+    let mut c = Conn {
+        ts: 0.0,
+        duration: 0.0,
+        uid: CompactString::default(),
+        orig_h: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        orig_p: 0,
+        resp_h: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        resp_p: 0,
+        proto: Proto::Unknown,
+        service: Sym::default(),
+        conn_state: ConnState::Unset,
+        orig_bytes: 0,
+        resp_bytes: 0,
+        history: Sym::default(),
+        orig_pkts: 0,
+        orig_ip_bytes: 0,
+        resp_pkts: 0,
+        resp_ip_bytes: 0,
+    };
+    let mut local = [false; 2];
+    // the addresses are required: both must have been read
+    let mut addresses = 0u8;
+    let last = plan.columns.len().checked_sub(1)?;
+    let mut start = 0;
+    for (n, wanted) in plan.columns.iter().enumerate() {
+        if start > bytes.len() {
+            return None; // fewer columns than the header's
+        }
+        let end = find(plan.sep, bytes, start);
+        let mut value = &line[start..end];
+        start = end + 1;
+        let Some(wanted) = *wanted else {
+            continue;
+        };
+        if n == last {
+            // the general reader strips a CR from the last column it reads
+            value = value.strip_suffix('\r').unwrap_or(value);
+        }
+        let v = value.as_bytes();
+        if v == plan.empty.as_slice() {
+            return None;
+        }
+        let unset = v == plan.unset.as_slice();
+        match wanted {
+            field::TS => c.ts = if unset { return None } else { seconds(v)? },
+            field::DURATION => c.duration = if unset { 0.0 } else { seconds(v)? },
+            field::ORIG_H | field::RESP_H => {
+                let ip = if unset { return None } else { parse_ip(value)? };
+                if wanted == field::ORIG_H {
+                    c.orig_h = ip;
+                } else {
+                    c.resp_h = ip;
+                }
+                addresses += 1;
+            }
+            field::ORIG_P => c.orig_p = if unset { 0 } else { port(v)? },
+            field::RESP_P => c.resp_p = if unset { 0 } else { port(v)? },
+            field::ORIG_BYTES => c.orig_bytes = count(v, unset)?,
+            field::RESP_BYTES => c.resp_bytes = count(v, unset)?,
+            field::ORIG_PKTS => c.orig_pkts = count(v, unset)?,
+            field::ORIG_IP_BYTES => c.orig_ip_bytes = count(v, unset)?,
+            field::RESP_PKTS => c.resp_pkts = count(v, unset)?,
+            field::RESP_IP_BYTES => c.resp_ip_bytes = count(v, unset)?,
+            field::LOCAL_ORIG => local[0] = !unset && v == b"T",
+            field::LOCAL_RESP => local[1] = !unset && v == b"T",
+            // the text fields: an escaped value goes to the general reader, which unescapes
+            _ if unset => {}
+            _ if v.contains(&b'\\') => return None,
+            field::UID => c.uid = CompactString::from(value),
+            field::PROTO => c.proto = Proto::from_zeek(value),
+            // Zeek's "-" is unset even where the file names another marker
+            field::SERVICE if value != "-" => c.service = syms.get(value),
+            field::CONN_STATE => c.conn_state = ConnState::from_zeek(value),
+            field::HISTORY => c.history = syms.get(value),
+            _ => {}
+        }
+    }
+    (addresses == 2).then_some((c, local))
+}
+
+/// The position of the first `needle` in `hay` from `from` on, or `hay.len()`.
+///
+/// Columns are a few bytes long, too short for a SIMD search to pay for its setup: this looks
+/// at eight bytes at a time in a register (a byte equal to the needle becomes zero, and the
+/// classic zero-byte test marks it; the lowest mark is exact).
+fn find(needle: u8, hay: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(needle);
+    let mut at = from;
+    while let Some(word) = hay.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        let x = u64::from_le_bytes(*word) ^ pattern;
+        let marks = x.wrapping_sub(ONES) & !x & HIGHS;
+        if marks != 0 {
+            return at + (marks.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    hay.get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == needle))
+        .map_or(hay.len(), |p| at + p)
+}
+
+/// A plain count: decimal digits only (a float or a sign goes to the general reader).
+fn count(v: &[u8], unset: bool) -> Option<u64> {
+    if unset {
+        return Some(0);
+    }
+    if v.is_empty() || v.len() > 19 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &d in v {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(d - b'0');
+    }
+    Some(n)
+}
+
+fn port(v: &[u8]) -> Option<u16> {
+    count(v, false).and_then(|n| u16::try_from(n).ok())
+}
+
+/// Exact powers of ten, as `f64`.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// A time or interval written `digits[.digits]`, as the standard parser reads it.
+///
+/// When the digits without the point make an integer below 2^53 and there are at most 15
+/// after the point, both it and the power of ten are exact doubles, and IEEE division rounds
+/// their quotient correctly: the result is the correctly rounded value of the decimal, which
+/// is what `str::parse::<f64>` returns (Clinger's fast path). Anything else declines.
+fn seconds(v: &[u8]) -> Option<f64> {
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(p) => (&v[..p], &v[p + 1..]),
+        None => (v, &v[v.len()..]),
+    };
+    if int.is_empty() || int.len() + frac.len() > 17 || (frac.is_empty() && int.len() < v.len()) {
+        return None;
+    }
+    let mut m = 0u64;
+    for &d in int.iter().chain(frac) {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        m = m * 10 + u64::from(d - b'0');
+    }
+    if m > 1 << 53 {
+        return None;
+    }
+    let value = m as f64 / POW10.get(frac.len())?;
+    (value < super::fields::MAX_SECONDS).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Batch;
+
+    #[test]
+    fn the_word_search_finds_what_a_byte_search_finds() {
+        let hay: Vec<u8> = (0..200u32)
+            .map(|i| [b'a', b'\t', 0x89, 0x09 | 0x80][(i * i % 7 % 4) as usize])
+            .collect();
+        for from in 0..=hay.len() {
+            for needle in [b'\t', b'a', 0x89, 0x89 ^ 0x80, b'z'] {
+                let naive = hay[from..]
+                    .iter()
+                    .position(|&b| b == needle)
+                    .map_or(hay.len(), |p| from + p);
+                assert_eq!(find(needle, &hay, from), naive, "{from} {needle}");
+            }
+        }
+        assert_eq!(find(b'\t', b"", 0), 0);
+        assert_eq!(find(b'\t', b"ab", 3), 2);
+    }
+
+    #[test]
+    fn times_read_as_the_standard_parser_reads_them() {
+        for s in [
+            "1704099600.284173",
+            "0.000001",
+            "0",
+            "12",
+            "1.5",
+            "9007199254.740992",
+            "99999999999.999",
+            "0.10000000000000001",
+            "1234567890.12345678",
+        ] {
+            let ours = seconds(s.as_bytes());
+            let std = s
+                .parse::<f64>()
+                .ok()
+                .filter(|v| *v < super::super::fields::MAX_SECONDS);
+            assert!(ours.is_none() || ours == std, "{s}: {ours:?} vs {std:?}");
+        }
+        // microsecond times from 1970 to 2255, as Zeek writes them, all in the lane
+        let mut x = 1_704_099_600_000_000u64;
+        for _ in 0..200_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let us = x % 9_000_000_000_000_000;
+            let s = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+            assert_eq!(seconds(s.as_bytes()), s.parse::<f64>().ok(), "{s}");
+        }
+        for bad in [
+            "", ".", "1.", ".5", "1e5", "+1", "-1", "1.2.3", "nan", "inf", "1 ",
+        ] {
+            assert_eq!(seconds(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_lane_and_the_general_reader_agree_on_every_line() {
+        // lines built from plain and awkward values: the lane either declines or gives
+        // exactly what the general reader gives
+        let values: [&[&str]; 21] = [
+            &[
+                "1704099600.284173",
+                "-",
+                "(empty)",
+                "1e9",
+                "1.",
+                "0",
+                "99999999999999",
+                "x",
+            ],
+            &["CAbc", "-", "(empty)", "C\\x41b", ""],
+            &[
+                "10.0.0.1",
+                "2001:db8::1",
+                "-",
+                "256.1.1.1",
+                "01.2.3.4",
+                "x",
+                "::ffff:1.2.3.4",
+            ],
+            &["80", "-", "65536", "0", "1.0", "+1", ""],
+            &["192.168.1.1", "fe80::1%eth0", "-", "1.2.3"],
+            &["443", "-", "70000", "00443"],
+            &["tcp", "udp", "icmp", "-", "T\\x43P"],
+            &["-", "dns", "ssl,quic", "(empty)", "h\\x74tp"],
+            &["0.5", "-", "0", "1e3", "-1.5", "12345678901.5"],
+            &["0", "-", "18446744073709551615", "1.0", "x"],
+            &["12", "-", "99999999999999999999"],
+            &["SF", "REJ", "-", "OTH", "S\\x30"],
+            &["F", "T", "-", "(empty)"],
+            &["T", "F", "-", "true"],
+            &["0", "-"],
+            &["ShADadFf", "-", "^d", "S\\x68"],
+            &["1", "-", "2"],
+            &["40", "-"],
+            &["1", "-"],
+            &["40", "-", "40\r"],
+            &["-", "(empty)", "a,b"],
+        ];
+        let columns = crate::input::build::CONN_DEFAULT;
+        assert_eq!(columns.len(), values.len());
+        let map: Vec<Option<usize>> = crate::input::build::CONN_WANTED
+            .iter()
+            .map(|w| columns.iter().position(|c| c == w))
+            .collect();
+        let width = map.iter().flatten().max().map_or(0, |m| m + 1);
+        let plan = Plan::new(&map, width, b'\t', "-", "(empty)").unwrap_or_else(|| panic!("plan"));
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut pick = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut lanes = 0;
+        for round in 0..20_000 {
+            let mut cols: Vec<&str> = values
+                .iter()
+                .map(|v| if pick(3) == 0 { v[pick(v.len())] } else { v[0] })
+                .collect();
+            if round % 50 == 0 {
+                cols.truncate(pick(cols.len()));
+            }
+            let line = cols.join("\t");
+            let mut syms = SymCache::default();
+            let ours = parse(&line, &plan, &mut syms);
+            let mut split: Vec<&str> = line.split('\t').take(width).collect();
+            // as `zeek::parse_record` does before it builds the record
+            if let Some(last) = split.last_mut() {
+                *last = last.strip_suffix('\r').unwrap_or(last);
+            }
+            let row = crate::input::build::TsvRow {
+                cols: &split,
+                map: &map,
+                names: crate::input::build::CONN_WANTED,
+                unset: "-",
+                empty: "(empty)",
+                set_sep: b',',
+            };
+            let general = if split.len() < width {
+                None
+            } else {
+                crate::input::build::conn(&row, &mut syms).ok().map(|c| {
+                    let mut batch = Batch::default();
+                    crate::input::build::local_addresses(&row, &c, &mut batch.local_hosts);
+                    (c, batch.local_hosts)
+                })
+            };
+            if let Some((c, local)) = ours {
+                lanes += 1;
+                let mut hosts = rustc_hash::FxHashSet::default();
+                crate::input::build::mark_local(local, &c, &mut hosts);
+                let (g, g_hosts) = general.unwrap_or_else(|| panic!("general refused {line:?}"));
+                assert_eq!(format!("{c:?}"), format!("{g:?}"), "{line:?}");
+                assert_eq!(hosts, g_hosts, "{line:?}");
+            }
+        }
+        assert!(lanes > 1_000, "the lane took only {lanes} lines");
+    }
+}
