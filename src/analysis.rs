@@ -119,5 +119,30 @@ pub(crate) fn peak_memory() -> String {
             |l| l[name.len()..].trim().to_string(),
         )
     };
-    format!("{}, now {}", field("VmHWM:"), field("VmRSS:"))
+    format!(
+        "{}, now {}; cpu {}",
+        field("VmHWM:"),
+        field("VmRSS:"),
+        cpu_seconds()
+    )
+}
+
+/// The process's CPU time so far (user and system, all threads), from `/proc/self/stat`: the
+/// gap between two stages' figures, against the wall time between them, shows how well a
+/// stage keeps the cores busy.
+fn cpu_seconds() -> String {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // the fields after the command name, which is in parentheses and may hold spaces
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    match ticks[..] {
+        // Linux counts in USER_HZ, 100 per second on every architecture it exposes
+        [user, system] => format!("{:.2} s", (user + system) as f64 / 100.0),
+        _ => "unknown".to_string(),
+    }
 }
