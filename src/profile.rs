@@ -142,8 +142,8 @@ pub struct Tuple {
     pub port: u16,
     /// Transport protocol.
     pub proto: Proto,
-    /// Behavioural letters, never truncated (stored inline up to 24 symbols).
-    pub letters: CompactString,
+    /// Where its behavioural letters are in its window's text ([`Window::letters`]).
+    pub letters: Letters,
     /// Number of flows.
     pub flows: u32,
 }
@@ -152,6 +152,29 @@ impl Tuple {
     /// Slips' tuple key, `<ip>-<port>-<proto>`.
     pub fn key(&self) -> String {
         format!("{}-{}-{}", self.remote, self.port, self.proto.as_str())
+    }
+}
+
+/// A tuple's letters: a span of its window's text, never truncated.
+///
+/// A day of traffic has millions of tuples, most with a letter or two: a string in every tuple
+/// (24 bytes inline, a heap copy past 24 letters) made a tuple 48 bytes; the letters of a
+/// window's tuples in one text and an 8-byte span make it 32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Letters {
+    start: u32,
+    len: u32,
+}
+
+impl Letters {
+    /// How many letters (they are ASCII: one byte each).
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
     }
 }
 
@@ -181,6 +204,44 @@ pub struct Window {
     pub ssl: ThinVec<u32>,
     /// Records of other logs (dhcp, smtp, notice…) with the profile as source.
     pub other: u32,
+    /// The letters of all its tuples, out-tuples first, one after another ([`Letters`]).
+    pub text: Box<str>,
+}
+
+impl Window {
+    /// The behavioural letters of one of its tuples.
+    pub fn letters(&self, t: &Tuple) -> &str {
+        let start = t.letters.start as usize;
+        self.text.get(start..start + t.letters.len()).unwrap_or("")
+    }
+
+    /// Gives one of its tuples other letters (for tests and tools that build windows by hand);
+    /// the old letters stay in the text, unused.
+    pub fn set_letters(&mut self, incoming: bool, tuple: usize, letters: &str) {
+        let mut text = std::mem::take(&mut self.text).into_string();
+        let span = span_of(&mut text, letters);
+        self.text = text.into_boxed_str();
+        let tuples = if incoming {
+            &mut self.in_tuples
+        } else {
+            &mut self.out_tuples
+        };
+        if let Some(t) = tuples.get_mut(tuple) {
+            t.letters = span;
+        }
+    }
+}
+
+/// Appends `letters` to a window's text and says where they are.
+fn span_of(text: &mut String, letters: &str) -> Letters {
+    // a window's text stays far below 4 GB: a flow adds at most a few letters, and flows are
+    // counted in `u32`
+    let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    text.push_str(letters);
+    Letters {
+        start,
+        len: u32::try_from(letters.len()).unwrap_or(0),
+    }
 }
 
 /// One profile: an IP and its windows.
@@ -260,6 +321,7 @@ fn tuples(
     conns: &[Conn],
     remote: impl Fn(&Conn) -> IpAddr,
     scratch: &mut Scratch,
+    text: &mut String,
 ) -> ThinVec<Tuple> {
     let Scratch {
         keys,
@@ -283,18 +345,21 @@ fn tuples(
     tuples.clear();
     for k in keys.iter() {
         let slot = *index.entry((k.remote, k.port, k.proto)).or_insert_with(|| {
-            tuples.push(Tuple {
-                remote: k.remote,
-                port: k.port,
-                proto: k.proto,
-                letters: CompactString::default(),
-                flows: 0,
-            });
+            tuples.push((
+                Tuple {
+                    remote: k.remote,
+                    port: k.port,
+                    proto: k.proto,
+                    letters: Letters::default(),
+                    flows: 0,
+                },
+                CompactString::default(),
+            ));
             states.push(LetterState::default());
             (tuples.len() - 1) as u32
         });
-        let t = &mut tuples[slot as usize];
-        states[slot as usize].push(k.ts, k.duration, k.bytes, &mut t.letters);
+        let (t, letters) = &mut tuples[slot as usize];
+        states[slot as usize].push(k.ts, k.duration, k.bytes, letters);
         t.flows += 1;
     }
     // the letter states are only needed while letters are added (the dump recomputes the
@@ -302,7 +367,10 @@ fn tuples(
     states.clear();
     // One exactly sized allocation per window; the scratch space is reused by the next one.
     let mut out = ThinVec::with_capacity(tuples.len());
-    out.extend(tuples.drain(..));
+    out.extend(tuples.drain(..).map(|(mut t, letters)| {
+        t.letters = span_of(text, &letters);
+        t
+    }));
     // Clearing a hash map costs its capacity, not its length: after one huge window (a server
     // that a million hosts reached) every later clear would sweep it. Let it go instead.
     if index.capacity() > Scratch::KEEP {
@@ -319,7 +387,8 @@ fn tuples(
 struct Scratch {
     keys: Vec<FlowKey>,
     index: FxHashMap<(IpAddr, u16, Proto), u32>,
-    tuples: Vec<Tuple>,
+    /// The tuples being built, with their letters so far.
+    tuples: Vec<(Tuple, CompactString)>,
     states: Vec<LetterState>,
 }
 
@@ -398,9 +467,12 @@ pub fn build(batch: &Batch, cfg: &ProfileConfig, global_anchor: f64) -> BTreeMap
     profiles
         .par_iter_mut()
         .for_each_init(Scratch::default, |scratch, (_, p)| {
+            let mut text = String::new();
             for w in p.windows.values_mut() {
-                w.out_tuples = tuples(&w.out_flows, &batch.conns, |c| c.resp_h, scratch);
-                w.in_tuples = tuples(&w.in_flows, &batch.conns, |c| c.orig_h, scratch);
+                text.clear();
+                w.out_tuples = tuples(&w.out_flows, &batch.conns, |c| c.resp_h, scratch, &mut text);
+                w.in_tuples = tuples(&w.in_flows, &batch.conns, |c| c.orig_h, scratch, &mut text);
+                w.text = text.as_str().into();
             }
         });
     profiles.into_iter().collect()
@@ -512,7 +584,7 @@ mod tests {
     fn a_tuple_stays_small_and_its_last_two_times_replay_the_flows() {
         // millions of tuples: the letter state is not kept in them
         assert!(
-            std::mem::size_of::<Tuple>() <= 48,
+            std::mem::size_of::<Tuple>() <= 32,
             "{}",
             std::mem::size_of::<Tuple>()
         );
@@ -538,9 +610,21 @@ mod tests {
         let conns = vec![at(1.0, 80), at(2.0, 443), at(3.0, 80), at(4.0, 80)];
         let mut scratch = Scratch::default();
         let flows = [0, 1, 2, 3];
-        let tuples = tuples(&flows, &conns, |c| c.resp_h, &mut scratch);
+        let mut text = String::new();
+        let tuples = tuples(&flows, &conns, |c| c.resp_h, &mut scratch, &mut text);
         let times = last_two_times(&tuples, &flows, &conns, |c| c.resp_h);
         assert_eq!(tuples[0].port, 80);
+        // each tuple's letters are its own span of the window's text
+        let w = Window {
+            text: text.as_str().into(),
+            ..Window::default()
+        };
+        assert_eq!(tuples[0].letters.len(), w.letters(&tuples[0]).len());
+        assert_eq!(
+            format!("{}{}", w.letters(&tuples[0]), w.letters(&tuples[1])),
+            text
+        );
+        assert!(!w.letters(&tuples[0]).is_empty() && !w.letters(&tuples[1]).is_empty());
         assert_eq!(times, [(Some(3.0), Some(4.0)), (None, Some(2.0))]);
     }
 }

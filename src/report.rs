@@ -273,7 +273,7 @@ impl std::fmt::Display for PortKey {
 fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
     let mut ports: FxHashMap<PortKey, (u64, u64, u64)> = FxHashMap::default();
     let mut ips: FxHashMap<IpAddr, (u64, u64, u64)> = FxHashMap::default();
-    let mut tuples: Vec<(i64, &crate::profile::Tuple)> = Vec::new();
+    let mut tuples: Vec<(&crate::profile::Window, &crate::profile::Tuple)> = Vec::new();
     for w in p.windows.values() {
         for &i in &w.out_flows {
             let c = &store.conns[i as usize];
@@ -283,11 +283,13 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
             let e = ips.entry(c.resp_h).or_default();
             *e = (e.0 + 1, e.1 + est, e.2 + c.bytes());
         }
-        tuples.extend(w.out_tuples.iter().map(|t| (w.number, t)));
+        tuples.extend(w.out_tuples.iter().map(|t| (w, t)));
     }
     // the busiest tuples: by flows, window, then key; only the candidates for the first TOP
     // (those that tie with the TOP-th on flows and window) have their keys written
-    let rank = |&(n, t): &(i64, &crate::profile::Tuple)| (std::cmp::Reverse(t.flows), n);
+    let rank = |&(w, t): &(&crate::profile::Window, &crate::profile::Tuple)| {
+        (std::cmp::Reverse(t.flows), w.number)
+    };
     tuples.sort_by_key(rank);
     let candidates = tuples
         .get(TOP.saturating_sub(1))
@@ -296,11 +298,11 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
         });
     let mut top_tuples: Vec<TupleSummary> = tuples[..candidates]
         .iter()
-        .map(|&(n, t)| TupleSummary {
-            window: n,
+        .map(|&(w, t)| TupleSummary {
+            window: w.number,
             tuple: t.key(),
             flows: t.flows,
-            letters: t.letters.to_string(),
+            letters: w.letters(t).to_string(),
         })
         .collect();
     top_tuples.sort_by(|a, b| {

@@ -148,11 +148,11 @@ impl From<Option<f64>> for FloatOrFalse {
 
 /// `OutTuples` / `InTuples` JSON: `{"<ip>-<port>-<proto>": ["<letters>", [prev|false, last]]}`.
 /// `times` are each tuple's last two flow times ([`crate::profile::last_two_times`]).
-pub fn tuples_json(tuples: &[Tuple], times: &[(Option<f64>, Option<f64>)]) -> String {
+pub fn tuples_json(w: &Window, tuples: &[Tuple], times: &[(Option<f64>, Option<f64>)]) -> String {
     to_json(&Pairs::new(tuples.iter().zip(times).map(
         |(t, &(prev, last))| {
             let times = (FloatOrFalse::from(prev), FloatOrFalse::from(last));
-            (t.key(), (t.letters.as_str(), times))
+            (t.key(), (w.letters(t), times))
         },
     )))
 }
@@ -168,7 +168,10 @@ pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
         ));
         let times =
             crate::profile::last_two_times(&w.out_tuples, &w.out_flows, &store.conns, |c| c.resp_h);
-        fields.push(("OutTuples".to_string(), tuples_json(&w.out_tuples, &times)));
+        fields.push((
+            "OutTuples".to_string(),
+            tuples_json(w, &w.out_tuples, &times),
+        ));
     }
     if !w.in_flows.is_empty() {
         fields.push((
@@ -177,7 +180,7 @@ pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
         ));
         let times =
             crate::profile::last_two_times(&w.in_tuples, &w.in_flows, &store.conns, |c| c.orig_h);
-        fields.push(("InTuples".to_string(), tuples_json(&w.in_tuples, &times)));
+        fields.push(("InTuples".to_string(), tuples_json(w, &w.in_tuples, &times)));
     }
     for fam in Family::ALL {
         let flows = if fam.is_server() {

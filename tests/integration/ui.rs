@@ -180,7 +180,7 @@ fn tiny_terminals_huge_tuples_and_many_profiles_do_not_break() {
 
 #[test]
 fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
-    use kalipso::profile::Tuple;
+    use kalipso::profile::{Letters, Tuple};
     let mut analysis = analysis("zeek/home-office-tsv");
     let (ip, n) = {
         let p = analysis
@@ -197,17 +197,16 @@ fn a_ten_thousand_letter_tuple_is_cut_to_the_screen() {
         .get_mut(&ip)
         .and_then(|p| p.windows.get_mut(&n))
     {
-        if let Some(t) = w.out_tuples.first_mut() {
-            t.letters = "a.".repeat(5_000).into();
-        } else {
+        if w.out_tuples.is_empty() {
             w.out_tuples.push(Tuple {
                 remote: ip,
                 port: 80,
                 proto: kalipso::record::Proto::Tcp,
-                letters: "a.".repeat(5_000).into(),
+                letters: Letters::default(),
                 flows: 5_000,
             });
         }
+        w.set_letters(false, 0, &"a.".repeat(5_000));
     }
     let mut app = App::new(&analysis, Geo::default());
     app.select_window(ip, n);

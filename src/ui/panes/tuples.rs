@@ -120,8 +120,9 @@ pub(crate) fn tuples_view(
         if used >= h {
             break;
         }
-        let letters: Vec<String> = t
-            .letters
+        let letters: Vec<String> = app
+            .shown_window()
+            .map_or("", |w| w.letters(t))
             .as_bytes()
             .chunks(chunk)
             .map(|c| String::from_utf8_lossy(c).into_owned())
