@@ -584,9 +584,10 @@ mod tests {
     fn a_tuple_stays_small_and_its_last_two_times_replay_the_flows() {
         // millions of tuples: the letter state is not kept in them
         assert!(
-            std::mem::size_of::<Tuple>() <= 32,
-            "{}",
-            std::mem::size_of::<Tuple>()
+            std::mem::size_of::<Tuple>() <= 32 && std::mem::size_of::<Window>() <= 96,
+            "{} {}",
+            std::mem::size_of::<Tuple>(),
+            std::mem::size_of::<Window>()
         );
         let at = |ts: f64, port: u16| Conn {
             ts,
