@@ -71,7 +71,7 @@ mod tests {
             confidence: conf,
             payload: Payload::UnsolicitedArp,
             ts,
-            flows: thin_vec::ThinVec::new(),
+            flows: crate::detect::Flows::none(),
         }
     }
 

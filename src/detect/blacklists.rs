@@ -38,7 +38,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     source: hit.source.clone().into(),
                 },
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         }
     }
@@ -59,7 +59,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     source: hit.source.clone().into(),
                 },
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         }
     }
@@ -86,7 +86,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     source: hit.source.clone().into(),
                 },
                 ts: d.id.ts,
-                flows: vec![FlowRef::Dns(i)],
+                flows: FlowRef::Dns(i).into(),
             });
         }
     }

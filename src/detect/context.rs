@@ -4,7 +4,7 @@
 //!
 //! It holds no rule itself.
 
-use super::evidence::{Evidence, EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::evidence::{Evidence, EvidenceKind, Flows, Party, Payload, ThreatLevel};
 use super::{DetectConfig, beacon};
 use crate::record::Sym;
 use crate::store::Store;
@@ -22,7 +22,7 @@ pub(crate) struct Finding {
     pub payload: Payload,
     /// Time of the record that completed it.
     pub ts: f64,
-    pub flows: Vec<FlowRef>,
+    pub flows: Flows,
 }
 
 /// What the detections ask of a `service` or `history` symbol, computed once per run.
@@ -111,7 +111,7 @@ impl Ctx<'_> {
             confidence: f.confidence.clamp(0.0, 1.0),
             payload: f.payload,
             ts: f.ts,
-            flows: f.flows.into(),
+            flows: f.flows,
         });
     }
 }

@@ -59,7 +59,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         let repeat = !d.id.uid.is_empty()
             && !records.insert((d.id.uid.as_str(), d.query.as_str(), d.qtype_name.as_str()));
-        let flows = vec![FlowRef::Dns(i)];
+        let flows = super::evidence::Flows::from(FlowRef::Dns(i));
         // DGA: many NXDOMAINs (distinct names; evidence at 10, 15, 20…, then the list starts over)
         if d.rcode_name.contains("NXDOMAIN")
             && !q.ends_with(".arpa")

@@ -46,7 +46,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
             confidence,
             payload,
             ts: a.ts,
-            flows: Vec::new(),
+            flows: super::evidence::Flows::none(),
         };
         let mut found_now = Vec::new();
         match detail {

@@ -102,7 +102,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 confidence,
                 payload,
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         };
         if c.duration > 1500.0 && !multicast(dst) {

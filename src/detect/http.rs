@@ -54,7 +54,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     uri: h.uri.clone().into(),
                 },
                 ts: h.id.ts,
-                flows: vec![FlowRef::Http(i)],
+                flows: FlowRef::Http(i).into(),
             });
         }
         let full = h.host.to_ascii_lowercase();
@@ -95,7 +95,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     url: format!("{}{}", h.host, h.uri).into(),
                 },
                 ts: h.id.ts,
-                flows: vec![FlowRef::Http(i)],
+                flows: FlowRef::Http(i).into(),
             });
         }
     }

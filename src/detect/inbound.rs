@@ -247,7 +247,7 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
             answered: p.answered,
         },
         ts: p.first_ts,
-        flows: p.flows,
+        flows: p.flows.into(),
     });
 }
 

@@ -207,7 +207,7 @@ mod tests {
                 dst: ip,
             },
             ts: 0.0,
-            flows: thin_vec::ThinVec::new(),
+            flows: crate::detect::Flows::none(),
         }
     }
 

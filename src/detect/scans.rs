@@ -73,7 +73,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 confidence,
                 payload,
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         }
         let v = vertical.entry((c.proto, c.resp_h)).or_default();
@@ -96,7 +96,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 confidence,
                 payload,
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         }
     }
@@ -147,7 +147,7 @@ pub(crate) fn icmp_sweeps(cx: &mut Ctx<'_>, w: &Window) {
                     .max(confidence_from_packets(s.1) / 10.0),
                 payload: Payload::IcmpSweep { scan, hosts },
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         }
     }

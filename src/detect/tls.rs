@@ -68,7 +68,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     for &i in &w.ssl {
         let s = &cx.store.ssl[i as usize];
         let dst = s.id.resp_h;
-        let flows = vec![FlowRef::Ssl(i)];
+        let flows = super::evidence::Flows::from(FlowRef::Ssl(i));
         if s.validation_status.contains("self signed") {
             cx.add(Finding {
                 kind: EvidenceKind::SelfSignedCertificate,

@@ -41,7 +41,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     megabytes: c.orig_bytes / 1_000_000,
                 },
                 ts: c.ts,
-                flows: vec![FlowRef::Conn(i)],
+                flows: FlowRef::Conn(i).into(),
             });
         }
         let s = sums.entry(c.resp_h).or_default();

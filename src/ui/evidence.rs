@@ -185,7 +185,7 @@ mod tests {
                 dst,
             },
             ts,
-            flows: thin_vec::thin_vec![FlowRef::Conn(0)],
+            flows: FlowRef::Conn(0).into(),
         }
     }
 
