@@ -5,7 +5,7 @@
 #![allow(clippy::case_sensitive_file_extension_comparisons)]
 
 use super::context::{Ctx, Finding};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
+use super::evidence::{EvidenceKind, FlowRef, Flows, Party, Payload};
 use crate::profile::Window;
 use crate::record::parse_ip;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -59,7 +59,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         let repeat = !d.id.uid.is_empty()
             && !records.insert((d.id.uid.as_str(), d.query.as_str(), d.qtype_name.as_str()));
-        let flows = super::evidence::Flows::from(FlowRef::Dns(i));
+        let flows = Flows::from(FlowRef::Dns(i));
         // DGA: many NXDOMAINs (distinct names; evidence at 10, 15, 20…, then the list starts over)
         if d.rcode_name.contains("NXDOMAIN")
             && !q.ends_with(".arpa")

@@ -6,7 +6,7 @@
 //! These records carry no connection index, so their evidence names no flows.
 
 use super::context::{Ctx, Finding, ignored};
-use super::evidence::{EvidenceKind, Party, Payload};
+use super::evidence::{EvidenceKind, Flows, Party, Payload};
 use crate::record::{Activity, Arp, ArpOp, Detail, Fields, Mac};
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -46,7 +46,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, events: &[&Activity]) {
             confidence,
             payload,
             ts: a.ts,
-            flows: super::evidence::Flows::none(),
+            flows: Flows::none(),
         };
         let mut found_now = Vec::new();
         match detail {

@@ -3,7 +3,7 @@
 //! lists.
 
 use super::context::{Ctx, Finding};
-use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
+use super::evidence::{EvidenceKind, FlowRef, Flows, Party, Payload};
 use crate::profile::Window;
 
 /// Organisations whose certificates are checked against their own domains (Slips'
@@ -68,7 +68,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     for &i in &w.ssl {
         let s = &cx.store.ssl[i as usize];
         let dst = s.id.resp_h;
-        let flows = super::evidence::Flows::from(FlowRef::Ssl(i));
+        let flows = Flows::from(FlowRef::Ssl(i));
         if s.validation_status.contains("self signed") {
             cx.add(Finding {
                 kind: EvidenceKind::SelfSignedCertificate,

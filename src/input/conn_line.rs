@@ -13,6 +13,7 @@
 //! fraction, an error, or too few columns goes to the general reader, which also says what is
 //! wrong with it. A property test holds the two readers equal.
 
+use super::fields::decimal;
 use crate::record::{Conn, ConnState, Proto, Sym, SymCache, parse_ip};
 use compact_str::CompactString;
 
@@ -144,12 +145,12 @@ pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Pars
             }
             field::ORIG_P => c.orig_p = if unset { 0 } else { port(v)? },
             field::RESP_P => c.resp_p = if unset { 0 } else { port(v)? },
-            field::ORIG_BYTES => c.orig_bytes = count(v, unset)?,
-            field::RESP_BYTES => c.resp_bytes = count(v, unset)?,
-            field::ORIG_PKTS => c.orig_pkts = count(v, unset)?,
-            field::ORIG_IP_BYTES => c.orig_ip_bytes = count(v, unset)?,
-            field::RESP_PKTS => c.resp_pkts = count(v, unset)?,
-            field::RESP_IP_BYTES => c.resp_ip_bytes = count(v, unset)?,
+            field::ORIG_BYTES => c.orig_bytes = if unset { 0 } else { decimal(v)? },
+            field::RESP_BYTES => c.resp_bytes = if unset { 0 } else { decimal(v)? },
+            field::ORIG_PKTS => c.orig_pkts = if unset { 0 } else { decimal(v)? },
+            field::ORIG_IP_BYTES => c.orig_ip_bytes = if unset { 0 } else { decimal(v)? },
+            field::RESP_PKTS => c.resp_pkts = if unset { 0 } else { decimal(v)? },
+            field::RESP_IP_BYTES => c.resp_ip_bytes = if unset { 0 } else { decimal(v)? },
             field::LOCAL_ORIG => local[0] = !unset && v == b"T",
             field::LOCAL_RESP => local[1] = !unset && v == b"T",
             // the text fields: an escaped value goes to the general reader, which unescapes
@@ -190,26 +191,9 @@ fn find(needle: u8, hay: &[u8], from: usize) -> usize {
         .map_or(hay.len(), |p| at + p)
 }
 
-/// A plain count: decimal digits only (a float or a sign goes to the general reader).
-fn count(v: &[u8], unset: bool) -> Option<u64> {
-    if unset {
-        return Some(0);
-    }
-    if v.is_empty() || v.len() > 19 {
-        return None;
-    }
-    let mut n = 0u64;
-    for &d in v {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u64::from(d - b'0');
-    }
-    Some(n)
-}
-
+/// A port: plain decimal digits up to 65535 (a float or a sign goes to the general reader).
 fn port(v: &[u8]) -> Option<u16> {
-    count(v, false).and_then(|n| u16::try_from(n).ok())
+    decimal(v).and_then(|n| u16::try_from(n).ok())
 }
 
 /// Exact powers of ten, as `f64`.
@@ -249,6 +233,36 @@ fn seconds(v: &[u8]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::record::Batch;
+
+    #[test]
+    fn the_field_positions_are_those_of_the_wanted_list() {
+        // a list that moved would make every line decline (slow, not wrong): hold them together
+        let wanted = crate::input::build::CONN_WANTED;
+        assert_eq!(wanted.len(), field::COUNT);
+        for (at, name) in [
+            (field::TS, "ts"),
+            (field::UID, "uid"),
+            (field::ORIG_H, "id.orig_h"),
+            (field::ORIG_P, "id.orig_p"),
+            (field::RESP_H, "id.resp_h"),
+            (field::RESP_P, "id.resp_p"),
+            (field::PROTO, "proto"),
+            (field::SERVICE, "service"),
+            (field::DURATION, "duration"),
+            (field::ORIG_BYTES, "orig_bytes"),
+            (field::RESP_BYTES, "resp_bytes"),
+            (field::CONN_STATE, "conn_state"),
+            (field::HISTORY, "history"),
+            (field::ORIG_PKTS, "orig_pkts"),
+            (field::ORIG_IP_BYTES, "orig_ip_bytes"),
+            (field::RESP_PKTS, "resp_pkts"),
+            (field::RESP_IP_BYTES, "resp_ip_bytes"),
+            (field::LOCAL_ORIG, "local_orig"),
+            (field::LOCAL_RESP, "local_resp"),
+        ] {
+            assert_eq!(wanted[usize::from(at)], name);
+        }
+    }
 
     #[test]
     fn the_word_search_finds_what_a_byte_search_finds() {

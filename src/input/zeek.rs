@@ -757,7 +757,7 @@ fn next_header(block: &[u8], from: usize) -> Option<usize> {
     while let Some(i) = block.get(at..).and_then(|rest| memchr::memchr(b'#', rest)) {
         let hash = at + i;
         let line_start = memchr::memrchr(b'\n', &block[from..hash]).map_or(from, |j| from + j + 1);
-        if block[line_start..hash].iter().all(u8::is_ascii_whitespace) {
+        if is_header(&block[line_start..=hash]) {
             return Some(line_start);
         }
         at = hash + 1;

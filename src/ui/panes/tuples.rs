@@ -114,14 +114,14 @@ pub(crate) fn tuples_view(
     ];
     let keep = priority_that_fits(&cols, inner);
     let shown = |i: usize| cols[i].1 <= keep;
+    let window = app.shown_window();
     let mut used = 0;
     let mut rows = Vec::new();
     for (i, t) in page {
         if used >= h {
             break;
         }
-        let letters: Vec<String> = app
-            .shown_window()
+        let letters: Vec<String> = window
             .map_or("", |w| w.letters(t))
             .as_bytes()
             .chunks(chunk)
