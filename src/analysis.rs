@@ -87,14 +87,18 @@ pub fn analyze(options: &Options) -> Analysis {
     let anchor = input.summary.span.map_or(0.0, |s| s.0);
     crate::progress::stage("profiles");
     let store = Store::build(input.batch, anchor, options.profile.clone());
+    if timings {
+        eprintln!("timing: store {:?} (peak {})", t.elapsed(), peak_memory());
+    }
     crate::progress::stage("detections");
     let td = Instant::now();
     let detections = detect::run(&store, &options.detect);
     if timings {
         eprintln!(
-            "timing: detections {:?} ({} evidence)",
+            "timing: detections {:?} ({} evidence, peak {})",
             td.elapsed(),
-            detections.evidence.len()
+            detections.evidence.len(),
+            peak_memory()
         );
         eprintln!(
             "timing: profile+store {:?} (peak {})",

@@ -592,7 +592,7 @@ mod tests {
         let at = |ts: f64, port: u16| Conn {
             ts,
             duration: 0.0,
-            uid: CompactString::default(),
+            uid: crate::record::Uid::default(),
             orig_h: IpAddr::from([10, 0, 0, 1]),
             orig_p: 50_000,
             resp_h: IpAddr::from([10, 0, 0, 2]),

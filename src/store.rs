@@ -351,7 +351,7 @@ mod tests {
         let conn = |ts: f64| Conn {
             ts,
             duration: 0.0,
-            uid: CompactString::default(),
+            uid: crate::record::Uid::default(),
             orig_h: [10, 0, 0, 1].into(),
             orig_p: 1,
             resp_h: [10, 0, 0, 2].into(),

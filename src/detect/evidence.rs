@@ -10,7 +10,7 @@
 //! [`mod@super::alerts`].
 
 use super::beacon::Beacon;
-use crate::record::Proto;
+use crate::record::{Proto, UidText};
 use crate::store::Store;
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
@@ -309,13 +309,13 @@ impl FromIterator<FlowRef> for Flows {
 
 impl FlowRef {
     /// The record's Zeek uid.
-    pub fn uid(self, store: &Store) -> Option<&str> {
+    pub fn uid(self, store: &Store) -> Option<UidText<'_>> {
         let i = |n: u32| n as usize;
         match self {
-            FlowRef::Conn(n) => store.conns.get(i(n)).map(|c| c.uid.as_str()),
-            FlowRef::Dns(n) => store.dns.get(i(n)).map(|d| d.id.uid.as_str()),
-            FlowRef::Http(n) => store.http.get(i(n)).map(|h| h.id.uid.as_str()),
-            FlowRef::Ssl(n) => store.ssl.get(i(n)).map(|s| s.id.uid.as_str()),
+            FlowRef::Conn(n) => store.conns.get(i(n)).map(|c| c.uid.text()),
+            FlowRef::Dns(n) => store.dns.get(i(n)).map(|d| UidText::Other(&d.id.uid)),
+            FlowRef::Http(n) => store.http.get(i(n)).map(|h| UidText::Other(&h.id.uid)),
+            FlowRef::Ssl(n) => store.ssl.get(i(n)).map(|s| UidText::Other(&s.id.uid)),
         }
     }
 }
@@ -558,7 +558,7 @@ impl Evidence {
     }
 
     /// The uids of the records behind it.
-    pub fn uids<'s>(&self, store: &'s Store) -> Vec<&'s str> {
+    pub fn uids<'s>(&self, store: &'s Store) -> Vec<UidText<'s>> {
         self.flows.iter().filter_map(|f| f.uid(store)).collect()
     }
 

@@ -201,7 +201,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         // unless its ssh record already says so (Slips reports one or the other)
         if svc.ssh
             && c.orig_bytes + c.resp_bytes > 4290
-            && !cx.ssh_logged_in.contains(c.uid.as_str())
+            && !cx.ssh_logged_in.contains(&*c.uid.text())
         {
             add(
                 cx,

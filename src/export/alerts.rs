@@ -49,7 +49,7 @@ struct IdeaNote<'a> {
     threat_level: &'static str,
     timewindow: String,
     type_evidence: &'static str,
-    uids: Vec<&'a str>,
+    uids: Vec<crate::record::UidText<'a>>,
 }
 
 /// One `alerts.json` line. Fields in alphabetical order, as Slips' writer sorts them.

@@ -325,7 +325,8 @@ mod tests {
             (c.duration - 0.6).abs() < 1e-9,
             "the last ACK after both FINs does not extend it"
         );
-        assert!(c.uid.starts_with('C') && c.uid.len() == 18);
+        let uid = c.uid.text();
+        assert!(uid.starts_with('C') && uid.len() == 18);
         assert_eq!(
             c.history.as_str(),
             "ShADdFf",
@@ -390,7 +391,8 @@ mod tests {
         assert_eq!(s.server_name, "example.com");
         assert_eq!(s.ja3.len(), 32);
         assert_eq!(
-            s.id.uid, batch.conns[0].uid,
+            batch.conns[0].uid,
+            s.id.uid.as_str(),
             "the record carries its connection's uid"
         );
         assert!(!s.established, "no ServerHello was seen");

@@ -11,7 +11,7 @@ use super::key::FiveTuple;
 use super::service::Service;
 use super::stream::Streams;
 use super::{TcpFlags, http, ssh, tls};
-use crate::record::{Conn, ConnState, Endpoints, Proto, Sym};
+use crate::record::{Conn, ConnState, Endpoints, Proto, Sym, Uid};
 use compact_str::CompactString;
 use std::net::IpAddr;
 use thin_vec::ThinVec;
@@ -287,7 +287,7 @@ impl Flow {
         Conn {
             ts: self.ts,
             duration: duration.max(0.0),
-            uid: self.uid,
+            uid: Uid::new(&self.uid),
             orig_h: self.orig.0,
             orig_p: self.orig.1,
             resp_h: self.resp.0,

@@ -9,7 +9,7 @@
 
 use super::fields::{FieldError, Get, Raw, Row};
 use crate::record::{Arp, ArpOp, Detail, Fields, Mac};
-use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl, Sym, SymCache};
+use crate::record::{Conn, ConnState, Dns, Endpoints, Http, Proto, Ssl, Sym, SymCache, Uid};
 use serde_json::{Map, Value};
 
 /// Positions shared by every kind: the first six wanted fields.
@@ -424,7 +424,7 @@ pub(crate) fn conn<R: Row>(row: &R, syms: &mut SymCache) -> Result<Conn, FieldEr
     Ok(Conn {
         ts: id.ts,
         duration,
-        uid: id.uid,
+        uid: Uid::new(&id.uid),
         orig_h: id.orig_h,
         orig_p: id.orig_p,
         resp_h: id.resp_h,

@@ -14,8 +14,7 @@
 //! wrong with it. A property test holds the two readers equal.
 
 use super::fields::decimal;
-use crate::record::{Conn, ConnState, Proto, Sym, SymCache, parse_ip};
-use compact_str::CompactString;
+use crate::record::{Conn, ConnState, Proto, Sym, SymCache, Uid, parse_ip};
 
 /// What one column of the file is to a conn record: the position of the wanted field
 /// (`build::CONN_WANTED`) it holds, or `None` when no wanted field is there.
@@ -91,7 +90,7 @@ pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Pars
     let mut c = Conn {
         ts: 0.0,
         duration: 0.0,
-        uid: CompactString::default(),
+        uid: Uid::default(),
         orig_h: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         orig_p: 0,
         resp_h: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
@@ -156,7 +155,7 @@ pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Pars
             // the text fields: an escaped value goes to the general reader, which unescapes
             _ if unset => {}
             _ if v.contains(&b'\\') => return None,
-            field::UID => c.uid = CompactString::from(value),
+            field::UID => c.uid = Uid::new(value),
             field::PROTO => c.proto = Proto::from_zeek(value),
             // Zeek's "-" is unset even where the file names another marker
             field::SERVICE if value != "-" => c.service = syms.get(value),

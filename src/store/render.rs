@@ -35,11 +35,7 @@ struct Uids<'a>(&'a Store, &'a [u32]);
 
 impl Serialize for Uids<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            self.1
-                .iter()
-                .map(|&i| self.0.conns[i as usize].uid.as_str()),
-        )
+        s.collect_seq(self.1.iter().map(|&i| self.0.conns[i as usize].uid.text()))
     }
 }
 

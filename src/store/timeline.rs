@@ -129,7 +129,7 @@ fn dport_name(c: &Conn) -> Option<String> {
 }
 
 fn interpretation<'a>(store: &'a Store, c: &Conn) -> Interpretation<'a> {
-    let Some(alt) = store.alt_of(&c.uid) else {
+    let Some(alt) = store.alt_of(&c.uid.text()) else {
         return Interpretation::None;
     };
     match alt {

@@ -588,7 +588,7 @@ fn dns_over_tcp_and_pipelined_http_give_their_records() {
             .batch
             .http
             .iter()
-            .all(|h| h.id.uid == input.batch.conns[1].uid),
+            .all(|h| input.batch.conns[1].uid == h.id.uid.as_str()),
         "both carry their connection's uid"
     );
 }

@@ -86,7 +86,7 @@ fn ours(trace: &str) -> Option<Logs> {
                 c.resp_pkts.to_string(),
                 c.resp_ip_bytes.to_string(),
                 parents
-                    .get(c.uid.as_str())
+                    .get(&*c.uid.text())
                     .copied()
                     .unwrap_or("")
                     .to_string(),
