@@ -31,6 +31,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; boxing buys nothing
 pub enum Command {
     /// Analyse captures or Zeek logs: profiles per IP, time windows, behavioural letters.
     ///
@@ -166,6 +167,13 @@ pub struct AnalyzeArgs {
     /// Write the store in Slips' Redis layout (JSON dump) to FILE.
     #[arg(long, value_name = "FILE")]
     pub dump_redis: Option<PathBuf>,
+    /// Write the store into a running Redis, in Slips' layout: the analysis in database N,
+    /// `IPsInfo` in N+1 (the keys and values of `--dump-redis`). Both must be empty.
+    #[arg(long, value_name = "redis://HOST:PORT/N")]
+    pub redis: Option<String>,
+    /// Empty the two `--redis` databases before writing instead of refusing non-empty ones.
+    #[arg(long, requires = "redis")]
+    pub redis_flush: bool,
     /// How many of the busiest profiles the report details.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
@@ -238,6 +246,10 @@ pub struct AnalyzeConfig {
     pub json: Option<PathBuf>,
     /// Redis dump file.
     pub dump_redis: Option<PathBuf>,
+    /// A running Redis to write the store into (`redis://HOST:PORT/N`).
+    pub redis: Option<String>,
+    /// Empty the `--redis` databases first.
+    pub redis_flush: bool,
     /// Busiest profiles in the report.
     pub top: usize,
     /// Every alert in the text report.
@@ -308,6 +320,8 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
             output: a.output,
             json: a.json,
             dump_redis: a.dump_redis,
+            redis: a.redis,
+            redis_flush: a.redis_flush,
             top: a.top,
             all: a.all,
         })

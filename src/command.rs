@@ -6,6 +6,7 @@ use crate::analysis::{Options, analyze};
 use crate::cli::{AnalyzeConfig, Cli, Command};
 use crate::export::alerts::AlertFiles;
 use crate::export::file::OutputFile;
+use crate::export::redis_server::RedisTarget;
 use crate::{Analysis, detect, generate, report, text, ui};
 use anyhow::Context as _;
 use std::io::Write as _;
@@ -109,6 +110,7 @@ struct Outputs {
     json: Option<OutputFile>,
     dump: Option<OutputFile>,
     alerts: Option<AlertFiles>,
+    redis: Option<RedisTarget>,
 }
 
 impl Outputs {
@@ -121,6 +123,11 @@ impl Outputs {
                 .map(OutputFile::create)
                 .transpose()?,
             alerts: cfg.output.as_deref().map(AlertFiles::create).transpose()?,
+            redis: cfg
+                .redis
+                .as_deref()
+                .map(|url| RedisTarget::connect(url, cfg.redis_flush))
+                .transpose()?,
         })
     }
 
@@ -147,6 +154,9 @@ impl Outputs {
         }
         if let Some(f) = self.dump {
             done(f.write_with(|w| pool.install(|| analysis.store.dump_redis(w))));
+        }
+        if let Some(r) = self.redis {
+            done(pool.install(|| r.write(&analysis.store)).map(|_| ()));
         }
         ok
     }

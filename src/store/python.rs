@@ -9,6 +9,7 @@
 //! It does not know Slips' keys: [`super::render`] does.
 
 use serde::Serialize;
+use std::fmt::Write as _;
 use std::io;
 
 /// `serde_json`'s formatter with Python's `json.dumps` defaults.
@@ -96,8 +97,13 @@ pub fn py_float(v: f64) -> String {
         let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
         return format!("{mant}e{sign}{digits:0>2}");
     }
-    let s = format!("{v}");
-    if s.contains('.') { s } else { format!("{s}.0") }
+    let mut s = String::with_capacity(24);
+    // writing into a String cannot fail
+    let _ = write!(s, "{v}");
+    if !s.contains('.') {
+        s.push_str(".0");
+    }
+    s
 }
 
 /// Python's `round(x, 3)`, close enough for display (half cases may differ in the last digit).
@@ -121,18 +127,87 @@ fn civil(ts: f64) -> (chrono::NaiveDateTime, u32) {
 /// Python's `str(datetime)`: `1970-01-01 00:15:28.943457` (no fraction when it is zero).
 pub fn py_datetime(ts: f64) -> String {
     let (dt, us) = civil(ts);
-    let base = dt.format("%Y-%m-%d %H:%M:%S").to_string();
-    if us == 0 {
-        base
-    } else {
-        format!("{base}.{us:06}")
+    let mut s = String::with_capacity(26);
+    if !push_civil(&mut s, &dt, '-') {
+        s = dt.format("%Y-%m-%d %H:%M:%S").to_string();
     }
+    if us != 0 {
+        push_micros(&mut s, us);
+    }
+    s
 }
 
 /// The timeline's `%Y/%m/%d %H:%M:%S.%f`.
 pub fn slips_timestamp(ts: f64) -> String {
     let (dt, us) = civil(ts);
-    format!("{}.{us:06}", dt.format("%Y/%m/%d %H:%M:%S"))
+    let mut s = String::with_capacity(26);
+    if !push_civil(&mut s, &dt, '/') {
+        s = dt.format("%Y/%m/%d %H:%M:%S").to_string();
+    }
+    push_micros(&mut s, us);
+    s
+}
+
+/// Appends `YYYY<sep>MM<sep>DD HH:MM:SS`, as `strftime` writes it, for a four-digit year
+/// (millions of flows and timeline entries are dated; the general formatter parses its format
+/// string each time). False, with nothing written, for any other year.
+fn push_civil(s: &mut String, dt: &chrono::NaiveDateTime, sep: char) -> bool {
+    use chrono::{Datelike as _, Timelike as _};
+    let Ok(year) = u32::try_from(dt.year()) else {
+        return false;
+    };
+    if !(1000..=9999).contains(&year) {
+        return false;
+    }
+    push_digits(s, year / 100);
+    push_digits(s, year % 100);
+    s.push(sep);
+    push_digits(s, dt.month());
+    s.push(sep);
+    push_digits(s, dt.day());
+    s.push(' ');
+    push_digits(s, dt.hour());
+    s.push(':');
+    push_digits(s, dt.minute());
+    s.push(':');
+    push_digits(s, dt.second());
+    true
+}
+
+/// Appends `.ffffff`.
+fn push_micros(s: &mut String, us: u32) {
+    s.push('.');
+    push_digits(s, us / 10_000);
+    push_digits(s, us / 100 % 100);
+    push_digits(s, us % 100);
+}
+
+/// Appends `n` (below 100) as two digits.
+fn push_digits(s: &mut String, n: u32) {
+    s.push(char::from(b'0' + (n / 10 % 10) as u8));
+    s.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// An address as `str(ip)` (and `IpAddr::to_string`) writes it; IPv4, nearly every address of
+/// every flow, without the formatting machinery.
+pub fn ip_text(ip: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut s = String::with_capacity(15);
+    for (i, o) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if o >= 100 {
+            s.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            s.push(char::from(b'0' + o / 10 % 10));
+        }
+        s.push(char::from(b'0' + o % 10));
+    }
+    s
 }
 
 /// Python's `str(list_of_str)`: `['text/html', 'image/png']`.
@@ -168,6 +243,39 @@ mod tests {
             slips_timestamp(1_664_459_365.0),
             "2022/09/29 13:49:25.000000"
         );
+    }
+
+    #[test]
+    fn dates_and_addresses_match_the_general_formatters() {
+        // every year of the fast path's range edges, leap days, the microsecond rounding
+        let mut x: u64 = 1;
+        let mut times = vec![0.0, 59.999_999_5, 951_782_400.0, 253_402_300_799.999, -1.5];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            times.push((x % 400_000_000_000) as f64 / 1000.0 - 30_000_000_000.0);
+        }
+        for ts in times {
+            let (dt, us) = civil(ts);
+            let base = dt.format("%Y-%m-%d %H:%M:%S").to_string();
+            let expected = if us == 0 {
+                base
+            } else {
+                format!("{base}.{us:06}")
+            };
+            assert_eq!(py_datetime(ts), expected, "{ts}");
+            let expected = format!("{}.{us:06}", dt.format("%Y/%m/%d %H:%M:%S"));
+            assert_eq!(slips_timestamp(ts), expected, "{ts}");
+        }
+        for o in 0..=255u8 {
+            for ip in [
+                std::net::IpAddr::from([o, 0, 255 - o, o / 3]),
+                std::net::IpAddr::from([0, 0, 0, 0, 0, 0, 0, u16::from(o)]),
+            ] {
+                assert_eq!(ip_text(ip), ip.to_string());
+            }
+        }
     }
 
     #[test]

@@ -93,7 +93,8 @@ impl Store {
                 }
             }
         }
-        out.sort_by_key(|k| (k.db(), k.to_string()));
+        // the name is built once per key, not once per comparison
+        out.sort_by_cached_key(|k| (k.db(), k.to_string()));
         out
     }
 
@@ -183,7 +184,7 @@ impl Store {
             Key::DnsResolution => Some(Value::Hash(
                 self.dns_resolution
                     .iter()
-                    .map(|(ip, r)| (ip.to_string(), render::resolution_json(r)))
+                    .map(|(ip, r)| (super::python::ip_text(*ip), render::resolution_json(r)))
                     .collect(),
             )),
             Key::IpsInfo => {
@@ -194,7 +195,7 @@ impl Store {
                     ips.into_iter()
                         .map(|ip| {
                             let sni = self.sni.get(&ip).map(Vec::as_slice);
-                            (ip.to_string(), render::ip_info_json(sni))
+                            (super::python::ip_text(ip), render::ip_info_json(sni))
                         })
                         .collect(),
                 ))
@@ -213,28 +214,31 @@ impl Store {
     /// Writes the whole keyspace in the oracle dump format.
     pub fn dump_redis(&self, out: &mut impl Write) -> io::Result<()> {
         let names = self.key_names();
-        // Rendering is the expensive part: do it in parallel, write in key order.
-        let rendered: Vec<Option<String>> = names
-            .par_iter()
-            .map(|k| {
-                self.get(k).map(|v| {
-                    to_json(&DumpEntry {
-                        db: k.db(),
-                        key: k.to_string(),
-                        kind: v.type_name(),
-                        value: &v,
-                    })
-                })
-            })
-            .collect();
         out.write_all(b"{\"keys\": [\n")?;
         let mut first = true;
-        for line in rendered.into_iter().flatten() {
-            if !first {
-                out.write_all(b",\n")?;
+        // Rendering is the expensive part: do it in parallel, a batch of keys at a time (the
+        // whole rendered dump of a million-line log is gigabytes), and write in key order.
+        for batch in names.chunks(4096) {
+            let rendered: Vec<Option<String>> = batch
+                .par_iter()
+                .map(|k| {
+                    self.get(k).map(|v| {
+                        to_json(&DumpEntry {
+                            db: k.db(),
+                            key: k.to_string(),
+                            kind: v.type_name(),
+                            value: &v,
+                        })
+                    })
+                })
+                .collect();
+            for line in rendered.into_iter().flatten() {
+                if !first {
+                    out.write_all(b",\n")?;
+                }
+                first = false;
+                out.write_all(line.as_bytes())?;
             }
-            first = false;
-            out.write_all(line.as_bytes())?;
         }
         out.write_all(b"\n]}\n")?;
         Ok(())

@@ -6,7 +6,7 @@
 //! space in `…NotEstablished`, in-tuples keyed by the client. The data comes from the store and
 //! the timeline model ([`super::timeline`]); nothing here decides what is shown.
 
-use super::python::{py_datetime, round3, slips_timestamp, to_json};
+use super::python::{ip_text, py_datetime, round3, slips_timestamp, to_json};
 use super::timeline::{InfoValue, Interpretation, TimelineEntry, timeline_row};
 use super::{AltRef, Store};
 use crate::profile::aggregate::{self, Aggregate, Family, OrderedMap};
@@ -78,7 +78,7 @@ impl Serialize for PortJson<'_> {
                 stime: py_datetime(p.first_ts),
                 uid: Uids(self.store, &p.uids),
             };
-            (ip.to_string(), v)
+            (ip_text(*ip), v)
         });
         m.serialize_entry(self.peers_name, &Pairs::new(peers))?;
         m.end()
@@ -112,7 +112,7 @@ pub fn aggregate_json(store: &Store, fam: Family, agg: &Aggregate) -> String {
                 uid: Uids(store, &e.uids),
                 dstports: Ordered(&e.dstports),
             };
-            (ip.to_string(), v)
+            (ip_text(*ip), v)
         }))),
         Aggregate::Ports(m) => {
             let peers_name = if fam.is_server() { "srcips" } else { "dstips" };
@@ -273,12 +273,12 @@ pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
             timestamp: slips_timestamp(r.ts),
             dport_name: r.service.as_deref().unwrap_or("ICMP Unknown type"),
             preposition: "from",
-            saddr: r.saddr.to_string(),
+            saddr: ip_text(r.saddr),
             size: r.total(),
             duration: round3(r.duration),
             icmp_type: r.service.is_none().then(|| format!("0x{}", r.port)),
             dns_resolution: "",
-            daddr: r.daddr.to_string(),
+            daddr: ip_text(r.daddr),
             dport_proto: format!("{}/ICMP", r.port),
             state: "",
             warning: "",
@@ -299,8 +299,8 @@ pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
         dport_name: r.service.as_deref().unwrap_or("????"),
         preposition: if r.incoming { "from" } else { "to" },
         dns_resolution: dns,
-        saddr: r.incoming.then(|| r.saddr.to_string()),
-        daddr: r.daddr.to_string(),
+        saddr: r.incoming.then(|| ip_text(r.saddr)),
+        daddr: ip_text(r.daddr),
         dport_proto: format!("{}/{}", r.port, r.proto.upper()),
         state: r.state.human(),
         warning: if r.total() == 0 {
@@ -345,9 +345,9 @@ pub fn flow_json(c: &Conn) -> String {
     to_json(&FlowJson {
         ts: c.ts,
         dur: c.duration,
-        saddr: c.orig_h.to_string(),
+        saddr: ip_text(c.orig_h),
         sport: c.orig_p,
-        daddr: c.resp_h.to_string(),
+        daddr: ip_text(c.resp_h),
         dport: c.resp_p,
         proto: c.proto.as_str(),
         origstate: c.conn_state.as_str(),
@@ -464,7 +464,7 @@ pub fn altflow_json(store: &Store, alt: AltRef) -> (String, String) {
                 resp_mime_types: &h.resp_mime_types,
                 resp_fuids: &h.resp_fuids,
                 stime: h.id.ts,
-                daddr: h.id.resp_h.to_string(),
+                daddr: ip_text(h.id.resp_h),
             });
             (h.id.uid.to_string(), v)
         }
@@ -482,7 +482,7 @@ pub fn altflow_json(store: &Store, alt: AltRef) -> (String, String) {
                 validation_status: &s.validation_status,
                 curve: &s.curve,
                 server_name: &s.server_name,
-                daddr: s.id.resp_h.to_string(),
+                daddr: ip_text(s.id.resp_h),
                 dport: s.id.resp_p,
                 stime: s.id.ts,
                 ja3: &s.ja3,

@@ -20,6 +20,7 @@ mod never_worse;
 mod output_safety;
 mod pcap;
 mod reassembly;
+mod redis_server;
 mod smtp;
 mod ssh;
 mod tunnels;
