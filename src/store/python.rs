@@ -49,6 +49,11 @@ impl serde_json::ser::Formatter for PyFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // nearly every fragment (addresses, uids, names) is printable ASCII: one pass over its
+        // bytes, which the compiler vectorises, instead of decoding characters
+        if fragment.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if (' '..='~').contains(&c) {
