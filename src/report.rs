@@ -210,7 +210,22 @@ pub struct ProfileSummary {
 }
 
 fn top<K: ToString>(map: FxHashMap<K, (u64, u64, u64)>) -> Vec<Count> {
-    let mut v: Vec<Count> = map
+    // Only the entries that can be among the first TOP (those that tie with the TOP-th on
+    // flows and bytes) have their keys written: a busy profile reaches hundreds of thousands
+    // of addresses, and a string for each was megabytes at the run's peak.
+    let rank = |(_, (flows, _, bytes)): &(K, (u64, u64, u64))| {
+        (std::cmp::Reverse(*flows), std::cmp::Reverse(*bytes))
+    };
+    let mut entries: Vec<(K, (u64, u64, u64))> = map.into_iter().collect();
+    entries.sort_unstable_by_key(rank);
+    let candidates = entries
+        .get(TOP.saturating_sub(1))
+        .map_or(entries.len(), |last| {
+            let last = rank(last);
+            entries.partition_point(|x| rank(x) <= last)
+        });
+    entries.truncate(candidates);
+    let mut v: Vec<Count> = entries
         .into_iter()
         .map(|(k, (flows, established, bytes))| Count {
             key: k.to_string(),

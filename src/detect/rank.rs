@@ -28,7 +28,7 @@ pub struct Suspect {
     /// That window's score.
     pub worst_window_score: f64,
     /// Evidence by kind (all of the profile's evidence, as attacker or victim).
-    pub evidence: BTreeMap<&'static str, usize>,
+    pub evidence: KindCounts,
     /// Alerts raised by an inbound probe (an outside host trying home hosts): the victims'
     /// aggregate lists these hosts, so triage puts them after the other alerted profiles.
     #[serde(skip)]
@@ -38,7 +38,7 @@ pub struct Suspect {
 impl Suspect {
     /// The main evidence kinds, most frequent first, e.g. `UnknownPort ×312, Beacon ×2`.
     pub fn kinds_text(&self, max: usize) -> String {
-        let mut kinds: Vec<(&str, usize)> = self.evidence.iter().map(|(k, n)| (*k, *n)).collect();
+        let mut kinds: Vec<(&str, usize)> = self.evidence.iter().collect();
         kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let mut text: Vec<String> = kinds
             .iter()
@@ -49,6 +49,62 @@ impl Suspect {
             text.push(format!("+{} more", kinds.len() - max));
         }
         text.join(", ")
+    }
+}
+
+/// How many pieces of evidence of each kind, by kind name (a serialised map, as a `BTreeMap`
+/// would be). A sorted vector: a profile has a few kinds, and a tree's first node cost about
+/// 300 bytes for each of tens of thousands of suspects.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KindCounts(Vec<(&'static str, usize)>);
+
+impl KindCounts {
+    /// Counts one more of `kind`.
+    pub fn add(&mut self, kind: &'static str) {
+        self.insert_with(kind, |n| *n += 1);
+    }
+
+    /// Sets the count of `kind`.
+    pub fn insert(&mut self, kind: &'static str, count: usize) {
+        self.insert_with(kind, |n| *n = count);
+    }
+
+    fn insert_with(&mut self, kind: &'static str, change: impl FnOnce(&mut usize)) {
+        match self.0.binary_search_by(|(k, _)| (*k).cmp(kind)) {
+            Ok(at) => change(&mut self.0[at].1),
+            Err(at) => {
+                let mut n = 0;
+                change(&mut n);
+                self.0.insert(at, (kind, n));
+            }
+        }
+    }
+
+    /// The count of `kind`.
+    pub fn get(&self, kind: &str) -> Option<usize> {
+        let at = self.0.binary_search_by(|(k, _)| (*k).cmp(kind)).ok()?;
+        Some(self.0[at].1)
+    }
+
+    /// (kind, count), by kind name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// How many kinds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for KindCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, n)| (k, n)))
     }
 }
 
@@ -75,7 +131,7 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             windows: 0,
             worst_window: group[0].window,
             worst_window_score: f64::NEG_INFINITY,
-            evidence: BTreeMap::new(),
+            evidence: KindCounts::default(),
             probe_alerts: probe_alerts.get(&ip).copied().unwrap_or(0),
         };
         for window in group.chunk_by(|a, b| a.window == b.window) {
@@ -96,7 +152,7 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             s.alerts += raised;
             s.windows += 1;
             for e in window {
-                *s.evidence.entry(e.kind.name()).or_default() += 1;
+                s.evidence.add(e.kind.name());
             }
         }
         s.score = round3(s.score);
@@ -190,6 +246,33 @@ mod tests {
     use super::super::evidence::{EvidenceKind, Party, Payload, ThreatLevel};
     use super::*;
 
+    #[test]
+    fn kind_counts_read_and_serialise_as_a_sorted_map() {
+        let kinds = [
+            "UnknownPort",
+            "Beacon",
+            "Zeta",
+            "Beacon",
+            "ConnectionWithoutDns",
+        ];
+        let mut counts = KindCounts::default();
+        let mut tree: BTreeMap<&'static str, usize> = BTreeMap::new();
+        for k in kinds.iter().cycle().take(23) {
+            counts.add(k);
+            *tree.entry(k).or_default() += 1;
+        }
+        counts.insert("Alpha", 7);
+        tree.insert("Alpha", 7);
+        assert_eq!(counts.len(), tree.len());
+        assert!(counts.iter().eq(tree.iter().map(|(k, n)| (*k, *n))));
+        assert_eq!(counts.get("Beacon"), tree.get("Beacon").copied());
+        assert_eq!(counts.get("Missing"), None);
+        assert_eq!(
+            serde_json::to_string(&counts).unwrap(),
+            serde_json::to_string(&tree).unwrap()
+        );
+    }
+
     fn ev(ip: [u8; 4], window: i64, level: ThreatLevel, own: bool) -> Evidence {
         let ip = IpAddr::from(ip);
         Evidence {
@@ -242,7 +325,7 @@ mod tests {
         assert_eq!(r[0].alerts, 1);
         assert_eq!(r[0].windows, 3);
         assert_eq!(r[0].worst_window, 2);
-        assert_eq!(r[0].evidence.get("UnknownPort"), Some(&4));
+        assert_eq!(r[0].evidence.get("UnknownPort"), Some(4));
         assert_eq!(r[1].ip, IpAddr::from(b));
         assert_eq!(r[1].alerts, 0);
     }

@@ -57,47 +57,48 @@ impl Victim {
 
 /// The victims of every inbound probe, most attackers first (then more attempts, then IP).
 pub fn victims(store: &Store, evidence: &[Evidence]) -> Vec<Victim> {
-    // One row per probe, read from the connections on every core, then sorted by victim and
-    // summed group by group: a day of Internet scanning is hundreds of thousands of probes.
+    // One row per probe (its connection and who probed), gathered on every core, then sorted by
+    // victim and summed group by group: a day of Internet scanning is hundreds of thousands of
+    // probes, and this list is alive at the run's peak, so a row is 24 bytes and the rest is
+    // read from the connection when it is summed.
     struct Probe {
-        victim: IpAddr,
+        conn: u32,
         attacker: IpAddr,
-        window: i64,
-        port: (u16, Proto),
-        answered: bool,
     }
+    let conns = &store.conns;
     let mut probes: Vec<Probe> = evidence
         .par_iter()
         .filter(|e| e.kind == EvidenceKind::InboundProbe)
         .flat_map_iter(|e| {
             e.flows.iter().filter_map(move |f| {
                 let FlowRef::Conn(i) = *f else { return None };
-                let c = store.conns.get(i as usize)?;
-                Some(Probe {
-                    victim: c.resp_h,
+                conns.get(i as usize).map(|_| Probe {
+                    conn: i,
                     attacker: e.profile,
-                    // on the victim's grid: the overview jumps to the victim's window (with
-                    // `--tw-anchor profile` it is not numbered as the attacker's)
-                    window: store.window_number(c.resp_h, c.ts),
-                    port: (c.resp_p, c.proto),
-                    answered: super::inbound::answered(c),
                 })
             })
         })
         .collect();
-    probes.par_sort_unstable_by_key(|p| (p.victim, p.attacker));
-    let by_victim = probes.chunk_by(|a, b| a.victim == b.victim).map(|group| {
+    let victim = |p: &Probe| conns[p.conn as usize].resp_h;
+    probes.par_sort_unstable_by_key(|p| (victim(p), p.attacker));
+    let by_victim = probes.chunk_by(|a, b| victim(a) == victim(b)).map(|group| {
         let mut ports: HashMap<(u16, Proto), usize> = HashMap::default();
         let mut windows: HashMap<i64, usize> = HashMap::default();
+        let mut answered = 0;
         for p in group {
-            *ports.entry(p.port).or_default() += 1;
-            *windows.entry(p.window).or_default() += 1;
+            let c = &conns[p.conn as usize];
+            *ports.entry((c.resp_p, c.proto)).or_default() += 1;
+            // on the victim's grid: the overview jumps to the victim's window (with
+            // `--tw-anchor profile` it is not numbered as the attacker's)
+            *windows
+                .entry(store.window_number(c.resp_h, c.ts))
+                .or_default() += 1;
+            answered += usize::from(super::inbound::answered(c));
         }
         // sorted by attacker within the group: each attacker starts one run
         let attackers = group.chunk_by(|a, b| a.attacker == b.attacker).count();
-        let answered = group.iter().filter(|p| p.answered).count();
         (
-            group[0].victim,
+            victim(&group[0]),
             attackers,
             group.len(),
             answered,
