@@ -184,7 +184,7 @@ impl Store {
             Key::DnsResolution => Some(Value::Hash(
                 self.dns_resolution
                     .iter()
-                    .map(|(ip, r)| (super::python::ip_text(*ip), render::resolution_json(r)))
+                    .map(|(ip, r)| (crate::record::ip_text(*ip), render::resolution_json(r)))
                     .collect(),
             )),
             Key::IpsInfo => {
@@ -195,7 +195,7 @@ impl Store {
                     ips.into_iter()
                         .map(|ip| {
                             let sni = self.sni.get(&ip).map(Vec::as_slice);
-                            (super::python::ip_text(ip), render::ip_info_json(sni))
+                            (crate::record::ip_text(ip), render::ip_info_json(sni))
                         })
                         .collect(),
                 ))

@@ -6,11 +6,12 @@
 //! space in `…NotEstablished`, in-tuples keyed by the client. The data comes from the store and
 //! the timeline model ([`super::timeline`]); nothing here decides what is shown.
 
-use super::python::{ip_text, py_datetime, round3, slips_timestamp, to_json};
+use super::python::{py_datetime, round3, slips_timestamp, to_json};
 use super::timeline::{InfoValue, Interpretation, TimelineEntry, timeline_row};
 use super::{AltRef, Store};
 use crate::profile::aggregate::{self, Aggregate, Family, OrderedMap};
 use crate::profile::{Tuple, Window};
+use crate::record::ip_text;
 use crate::record::{Conn, Proto};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
