@@ -167,7 +167,7 @@ type ProfileResult = (
 );
 
 /// The most connections a window's warm-up brings into the cache: about half of a core's L2
-/// (1 MiB here; 136 bytes a connection), so the first rules do not evict what the last read.
+/// (1 MiB here; 128 bytes a connection), so the first rules do not evict what the last read.
 const WARM_MAX: usize = 4096;
 
 /// Reads every cache line of a window's connections in one tight loop before the rules run.
@@ -175,7 +175,8 @@ const WARM_MAX: usize = 4096;
 /// The connections of a window are scattered over the whole record vector, so the first read
 /// of each misses the cache. Here the loads are independent of each other and the CPU overlaps
 /// their misses; inside the rules each miss stalls hash-map work that waits for it. A
-/// connection spans three cache lines, and the rules read fields on each.
+/// connection is two cache lines (`ts` and the addresses on the first, the counts on the
+/// second), and the rules read fields on both.
 fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
     if flows.len() > WARM_MAX {
         return;

@@ -209,6 +209,17 @@ pub struct ProfileSummary {
     pub top_tuples: Vec<TupleSummary>,
 }
 
+/// How many entries at the start of `sorted` (sorted by `rank`) can be among the first TOP once
+/// their text breaks ties: the first TOP and those that tie with the TOP-th.
+fn top_candidates<T, K: Ord>(sorted: &[T], rank: impl Fn(&T) -> K) -> usize {
+    sorted
+        .get(TOP.saturating_sub(1))
+        .map_or(sorted.len(), |last| {
+            let last = rank(last);
+            sorted.partition_point(|x| rank(x) <= last)
+        })
+}
+
 fn top<K: ToString>(map: FxHashMap<K, (u64, u64, u64)>) -> Vec<Count> {
     // Only the entries that can be among the first TOP (those that tie with the TOP-th on
     // flows and bytes) have their keys written: a busy profile reaches hundreds of thousands
@@ -218,13 +229,7 @@ fn top<K: ToString>(map: FxHashMap<K, (u64, u64, u64)>) -> Vec<Count> {
     };
     let mut entries: Vec<(K, (u64, u64, u64))> = map.into_iter().collect();
     entries.sort_unstable_by_key(rank);
-    let candidates = entries
-        .get(TOP.saturating_sub(1))
-        .map_or(entries.len(), |last| {
-            let last = rank(last);
-            entries.partition_point(|x| rank(x) <= last)
-        });
-    entries.truncate(candidates);
+    entries.truncate(top_candidates(&entries, rank));
     let mut v: Vec<Count> = entries
         .into_iter()
         .map(|(k, (flows, established, bytes))| Count {
@@ -306,12 +311,7 @@ fn summarize(store: &Store, p: &Profile) -> ProfileSummary {
         (std::cmp::Reverse(t.flows), w.number)
     };
     tuples.sort_by_key(rank);
-    let candidates = tuples
-        .get(TOP.saturating_sub(1))
-        .map_or(tuples.len(), |last| {
-            tuples.partition_point(|x| rank(x) <= rank(last))
-        });
-    let mut top_tuples: Vec<TupleSummary> = tuples[..candidates]
+    let mut top_tuples: Vec<TupleSummary> = tuples[..top_candidates(&tuples, rank)]
         .iter()
         .map(|&(w, t)| TupleSummary {
             window: w.number,

@@ -100,7 +100,7 @@ impl RedisTarget {
                 let () = self.in_db(n, redis::cmd("FLUSHDB"))?;
             }
         }
-        let names = store.key_names();
+        let names = store.named_keys();
         let started = Instant::now();
         let mut written = Written::default();
         let (db, url) = (self.db, self.url.clone());
@@ -158,17 +158,17 @@ struct Packed {
 
 /// Encodes the commands that write `keys` (each value rendered on every core, then put end to
 /// end), each run of keys preceded by a `SELECT` of its database.
-fn pack(store: &Store, db: i64, keys: &[Key]) -> Packed {
+fn pack(store: &Store, db: i64, keys: &[(Key, String)]) -> Packed {
     let parts: Vec<Packed> = keys
         .par_iter()
-        .map(|key| {
+        .map(|(key, name)| {
             let mut part = Packed {
                 bytes: Vec::new(),
                 commands: 0,
                 written: Written::default(),
             };
             if let Some(value) = store.get(key) {
-                pack_value(&mut part, &key.to_string(), &value);
+                pack_value(&mut part, name, &value);
             }
             part
         })
@@ -179,7 +179,7 @@ fn pack(store: &Store, db: i64, keys: &[Key]) -> Packed {
         written: Written::default(),
     };
     let mut selected = None;
-    for (key, part) in keys.iter().zip(parts) {
+    for ((key, _), part) in keys.iter().zip(parts) {
         if part.commands == 0 {
             continue; // an empty value: Redis holds no empty key
         }

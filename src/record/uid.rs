@@ -180,15 +180,9 @@ impl From<String> for Uid {
     }
 }
 
-impl PartialEq<str> for Uid {
-    fn eq(&self, other: &str) -> bool {
-        *self.text() == *other
-    }
-}
-
 impl PartialEq<&str> for Uid {
     fn eq(&self, other: &&str) -> bool {
-        *self.text() == **other
+        &*self.text() == *other
     }
 }
 

@@ -131,25 +131,24 @@ fn civil(ts: f64) -> (chrono::NaiveDateTime, u32) {
 
 /// Python's `str(datetime)`: `1970-01-01 00:15:28.943457` (no fraction when it is zero).
 pub fn py_datetime(ts: f64) -> String {
-    let (dt, us) = civil(ts);
-    let mut s = String::with_capacity(26);
-    if !push_civil(&mut s, &dt, '-') {
-        s = dt.format("%Y-%m-%d %H:%M:%S").to_string();
-    }
-    if us != 0 {
-        push_micros(&mut s, us);
-    }
-    s
+    civil_text(ts, '-', false)
 }
 
 /// The timeline's `%Y/%m/%d %H:%M:%S.%f`.
 pub fn slips_timestamp(ts: f64) -> String {
+    civil_text(ts, '/', true)
+}
+
+/// `YYYY<sep>MM<sep>DD HH:MM:SS`, then `.ffffff` when asked or when it is not zero.
+fn civil_text(ts: f64, sep: char, always_micros: bool) -> String {
     let (dt, us) = civil(ts);
     let mut s = String::with_capacity(26);
-    if !push_civil(&mut s, &dt, '/') {
-        s = dt.format("%Y/%m/%d %H:%M:%S").to_string();
+    if !push_civil(&mut s, &dt, sep) {
+        s = dt.format(&format!("%Y{sep}%m{sep}%d %H:%M:%S")).to_string();
     }
-    push_micros(&mut s, us);
+    if always_micros || us != 0 {
+        push_micros(&mut s, us);
+    }
     s
 }
 

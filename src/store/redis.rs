@@ -56,7 +56,7 @@ impl Serialize for Value {
 #[derive(Serialize)]
 struct DumpEntry<'a> {
     db: u8,
-    key: String,
+    key: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,
     value: &'a Value,
@@ -77,6 +77,12 @@ fn zset(members: impl IntoIterator<Item = (String, f64)>) -> Value {
 impl Store {
     /// Every key kalipso writes, sorted by name (what `KEYS *` would list).
     pub fn key_names(&self) -> Vec<Key> {
+        self.named_keys().into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// Every key kalipso writes with its name, sorted by database and name: the exports write
+    /// the names they sorted by instead of building each a second time.
+    pub fn named_keys(&self) -> Vec<(Key, String)> {
         let mut out = vec![Key::Profiles, Key::DnsResolution, Key::IpsInfo];
         for (ip, p) in &self.profiles {
             out.push(Key::Profile(*ip));
@@ -93,9 +99,15 @@ impl Store {
                 }
             }
         }
-        // the name is built once per key, not once per comparison
-        out.sort_by_cached_key(|k| (k.db(), k.to_string()));
-        out
+        let mut named: Vec<(Key, String)> = out
+            .into_iter()
+            .map(|k| {
+                let name = k.to_string();
+                (k, name)
+            })
+            .collect();
+        named.sort_by(|(a, an), (b, bn)| (a.db(), an).cmp(&(b.db(), bn)));
+        named
     }
 
     /// The value of a key, as Slips would hold it; `None` if kalipso has no such key.
@@ -213,7 +225,7 @@ impl Store {
 
     /// Writes the whole keyspace in the oracle dump format.
     pub fn dump_redis(&self, out: &mut impl Write) -> io::Result<()> {
-        let names = self.key_names();
+        let names = self.named_keys();
         out.write_all(b"{\"keys\": [\n")?;
         let mut first = true;
         // Rendering is the expensive part: do it in parallel, a batch of keys at a time (the
@@ -221,11 +233,11 @@ impl Store {
         for batch in names.chunks(4096) {
             let rendered: Vec<Option<String>> = batch
                 .par_iter()
-                .map(|k| {
+                .map(|(k, name)| {
                     self.get(k).map(|v| {
                         to_json(&DumpEntry {
                             db: k.db(),
-                            key: k.to_string(),
+                            key: name,
                             kind: v.type_name(),
                             value: &v,
                         })
