@@ -6,7 +6,7 @@
 
 use crate::detect::{self, DetectConfig, Detections};
 use crate::flow::Timeouts;
-use crate::input::{self, InputSummary};
+use crate::input::{self, Input, InputSummary};
 use crate::profile::ProfileConfig;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -77,12 +77,25 @@ pub struct Analysis {
 /// assert!(tuples.contains(r#""203.0.113.7-443-tcp": ["11,a,a,a,a,a,a,""#));
 /// ```
 pub fn analyze(options: &Options) -> Analysis {
+    analyze_with(options, |_| {})
+}
+
+/// [`analyze`], handing the records to `on_input` once they are read and before the profiler
+/// takes them (`--save` encodes them there).
+pub fn analyze_with(options: &Options, on_input: impl FnOnce(&Input)) -> Analysis {
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     let t = Instant::now();
     let input = input::read_with(&options.paths, options.timeouts);
     if timings {
         eprintln!("timing: input {:?} (peak {})", t.elapsed(), peak_memory());
     }
+    on_input(&input);
+    examine(input, options)
+}
+
+/// Profiles and examines records already read (by the input stage, or from a saved analysis).
+pub fn examine(input: Input, options: &Options) -> Analysis {
+    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     let t = Instant::now();
     let anchor = input.summary.span.map_or(0.0, |s| s.0);
     crate::progress::stage("profiles");

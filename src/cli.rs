@@ -40,6 +40,9 @@ pub enum Command {
     /// JSON, optionally gzipped), or several of these; `-` (or a FIFO, `/dev/stdin`, `<(…)`)
     /// reads a capture or log from a pipe, e.g. `tcpdump -w - | kalipso analyze -`.
     Analyze(AnalyzeArgs),
+    /// Open an analysis saved with `kalipso analyze --save FILE`: the same UI, report and
+    /// exports as the run that saved it, without reading its input again.
+    Open(OpenArgs),
     /// Write a deterministic synthetic conn.log (for benchmarks).
     Generate(GenerateArgs),
     /// Measure the detections against labelled Zeek conn logs (`label` column, as
@@ -127,21 +130,6 @@ pub struct AnalyzeArgs {
     /// ICMP inactivity timeout for packet captures, seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub icmp_timeout: f64,
-    /// Worker threads (0 = one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
-    /// Print the text report instead of opening the terminal UI (the report is also printed
-    /// when stdout is not a terminal).
-    #[arg(long)]
-    pub no_ui: bool,
-    /// No progress bar (it is drawn on stderr only when stderr is a terminal).
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// A MaxMind-format GeoIP database (City, Country or ASN; repeat for several). Default:
-    /// `KALIPSO_GEOIP` (paths separated by `:`), else the `.mmdb` files in /usr/share/GeoIP,
-    /// /var/lib/GeoIP and /usr/local/share/GeoIP.
-    #[arg(long, value_name = "FILE")]
-    pub geoip: Vec<PathBuf>,
     /// Alert threshold: Σ threat level × confidence of a window's evidence per minute of window
     /// width (Slips v1.0.0: 0.1, i.e. 6 for one-hour windows).
     #[arg(long, value_name = "X", default_value_t = 0.1)]
@@ -158,6 +146,34 @@ pub struct AnalyzeArgs {
     /// A whitelist in Slips' format (`ip|domain,value,direction,alerts|both`; repeatable).
     #[arg(long, value_name = "FILE")]
     pub whitelist: Vec<PathBuf>,
+    /// Save the analysis to FILE (records, settings, input summary, evidence and alerts), to
+    /// be opened again with `kalipso open FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// What the run shows and writes.
+    #[command(flatten)]
+    pub show: ShowArgs,
+}
+
+/// What a run shows and writes: the same for `analyze` and `open`.
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // command-line switches
+pub struct ShowArgs {
+    /// Worker threads (0 = one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Print the text report instead of opening the terminal UI (the report is also printed
+    /// when stdout is not a terminal).
+    #[arg(long)]
+    pub no_ui: bool,
+    /// No progress bar (it is drawn on stderr only when stderr is a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// A MaxMind-format GeoIP database (City, Country or ASN; repeat for several). Default:
+    /// `KALIPSO_GEOIP` (paths separated by `:`), else the `.mmdb` files in /usr/share/GeoIP,
+    /// /var/lib/GeoIP and /usr/local/share/GeoIP.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Vec<PathBuf>,
     /// Write `alerts.log` and `alerts.json` (Slips' formats) into DIR.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
@@ -180,6 +196,21 @@ pub struct AnalyzeArgs {
     /// Print every alert with its evidence in the text report (it is bounded without).
     #[arg(long)]
     pub all: bool,
+}
+
+/// `kalipso open`.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct OpenArgs {
+    /// A file written by `kalipso analyze --save`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Save the analysis again to FILE (e.g. after a kalipso update).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// What the run shows and writes.
+    #[command(flatten)]
+    pub show: ShowArgs,
 }
 
 /// `kalipso generate`.
@@ -254,6 +285,51 @@ pub struct AnalyzeConfig {
     pub top: usize,
     /// Every alert in the text report.
     pub all: bool,
+    /// Where to save the analysis.
+    pub save: Option<PathBuf>,
+}
+
+impl AnalyzeConfig {
+    /// The settings of `kalipso open`: what to show and write comes from the command line; the
+    /// analysis settings are the saved file's (the caller puts them in).
+    pub fn for_open(a: OpenArgs) -> AnalyzeConfig {
+        AnalyzeConfig {
+            paths: vec![a.file],
+            profile: ProfileConfig::default(),
+            timeouts: crate::flow::Timeouts::default(),
+            alert_threshold: 0.1,
+            attack_alerts: true,
+            ti: Vec::new(),
+            whitelist: Vec::new(),
+            save: a.save,
+            ..AnalyzeConfig::show(a.show)
+        }
+    }
+
+    /// Default analysis settings with what to show and write.
+    fn show(s: ShowArgs) -> AnalyzeConfig {
+        AnalyzeConfig {
+            paths: Vec::new(),
+            profile: ProfileConfig::default(),
+            timeouts: crate::flow::Timeouts::default(),
+            threads: s.threads,
+            no_ui: s.no_ui,
+            quiet: s.quiet,
+            geoip: s.geoip,
+            alert_threshold: 0.1,
+            attack_alerts: true,
+            ti: Vec::new(),
+            whitelist: Vec::new(),
+            output: s.output,
+            json: s.json,
+            dump_redis: s.dump_redis,
+            redis: s.redis,
+            redis_flush: s.redis_flush,
+            top: s.top,
+            all: s.all,
+            save: None,
+        }
+    }
 }
 
 impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
@@ -309,21 +385,12 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
                 home_net,
                 ..ProfileConfig::default()
             },
-            threads: a.threads,
-            no_ui: a.no_ui,
-            quiet: a.quiet,
-            geoip: a.geoip,
             alert_threshold: a.alert_threshold,
             attack_alerts: !a.no_attack_alerts,
             ti: a.ti,
             whitelist: a.whitelist,
-            output: a.output,
-            json: a.json,
-            dump_redis: a.dump_redis,
-            redis: a.redis,
-            redis_flush: a.redis_flush,
-            top: a.top,
-            all: a.all,
+            save: a.save,
+            ..AnalyzeConfig::show(a.show)
         })
     }
 }

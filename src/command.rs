@@ -7,6 +7,7 @@ use crate::cli::{AnalyzeConfig, Cli, Command};
 use crate::export::alerts::AlertFiles;
 use crate::export::file::OutputFile;
 use crate::export::redis_server::RedisTarget;
+use crate::saved::meta::Settings;
 use crate::{Analysis, detect, generate, report, text, ui};
 use anyhow::Context as _;
 use std::io::Write as _;
@@ -36,12 +37,22 @@ fn hint(text: &str) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => match AnalyzeConfig::try_from(args) {
-            Ok(cfg) => run_analyze(&cfg),
+            Ok(cfg) => run_analyze(&cfg, None),
             Err(e) => {
                 say(format_args!("{e:#}"));
                 Ok(ExitCode::from(2))
             }
         },
+        Command::Open(args) => {
+            let cfg = AnalyzeConfig::for_open(args);
+            match crate::saved::open(&cfg.paths[0]) {
+                Ok(opened) => run_analyze(&cfg, Some(opened)),
+                Err(e) => {
+                    say(format_args!("{e:#}"));
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Evaluate(e) => run_evaluate(&e),
         Command::Generate(g) => {
             OutputFile::create(&g.out)?.write_with(|w| {
@@ -105,8 +116,60 @@ fn run_evaluate(args: &crate::cli::EvaluateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What to analyse and how: the command line's settings, or those a saved analysis was made
+/// with.
+fn options_of(
+    cfg: &AnalyzeConfig,
+    opened: Option<&crate::saved::Opened>,
+) -> anyhow::Result<Options> {
+    if let Some(o) = opened {
+        let s = &o.meta.settings;
+        return Ok(Options {
+            paths: cfg.paths.clone(),
+            profile: s.profile.clone(),
+            timeouts: s.timeouts,
+            detect: detect::DetectConfig {
+                alert_threshold: s.alert_threshold,
+                attack_alerts: s.attack_alerts,
+                ti: s.ti.clone(),
+                whitelist: s.whitelist.clone(),
+            },
+        });
+    }
+    let ti = detect::ti::ThreatIntel::load(&cfg.ti);
+    for w in &ti.warnings {
+        say(format_args!("warning: {w}"));
+    }
+    let whitelist = detect::ti::Whitelist::load(&cfg.whitelist)
+        .with_context(|| "cannot read the whitelist".to_string())?;
+    Ok(Options {
+        paths: cfg.paths.clone(),
+        profile: cfg.profile.clone(),
+        timeouts: cfg.timeouts,
+        detect: detect::DetectConfig {
+            alert_threshold: cfg.alert_threshold,
+            attack_alerts: cfg.attack_alerts,
+            ti,
+            whitelist,
+        },
+    })
+}
+
+/// The settings a saved analysis keeps.
+fn settings_of(options: &Options) -> Settings {
+    Settings {
+        profile: options.profile.clone(),
+        timeouts: options.timeouts,
+        alert_threshold: options.detect.alert_threshold,
+        attack_alerts: options.detect.attack_alerts,
+        ti: options.detect.ti.clone(),
+        whitelist: options.detect.whitelist.clone(),
+    }
+}
+
 /// The output files of one run, created before the analysis starts.
 struct Outputs {
+    save: Option<OutputFile>,
     json: Option<OutputFile>,
     dump: Option<OutputFile>,
     alerts: Option<AlertFiles>,
@@ -116,6 +179,7 @@ struct Outputs {
 impl Outputs {
     fn create(cfg: &AnalyzeConfig) -> anyhow::Result<Outputs> {
         Ok(Outputs {
+            save: cfg.save.as_deref().map(OutputFile::create).transpose()?,
             json: cfg.json.as_deref().map(OutputFile::create).transpose()?,
             dump: cfg
                 .dump_redis
@@ -137,6 +201,7 @@ impl Outputs {
         self,
         analysis: &Analysis,
         report: &report::Report<'_>,
+        saved: Option<anyhow::Result<crate::saved::SavedRecords>>,
         pool: &rayon::ThreadPool,
     ) -> bool {
         let mut ok = true;
@@ -146,6 +211,9 @@ impl Outputs {
                 ok = false;
             }
         };
+        if let (Some(f), Some(records)) = (self.save, saved) {
+            done(records.and_then(|r| pool.install(|| crate::saved::write(f, &r, analysis))));
+        }
         if let Some(f) = self.alerts {
             done(f.write(&analysis.store, &analysis.detections));
         }
@@ -162,32 +230,34 @@ impl Outputs {
     }
 }
 
-fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
+/// `kalipso analyze` (`opened` is `None`: the paths are read) and `kalipso open` (the records
+/// and settings of a saved analysis).
+fn run_analyze(
+    cfg: &AnalyzeConfig,
+    opened: Option<crate::saved::Opened>,
+) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()?;
-    let ti = detect::ti::ThreatIntel::load(&cfg.ti);
-    for w in &ti.warnings {
-        say(format_args!("warning: {w}"));
-    }
-    let whitelist = detect::ti::Whitelist::load(&cfg.whitelist)
-        .with_context(|| "cannot read the whitelist".to_string())?;
-    let options = Options {
-        paths: cfg.paths.clone(),
-        profile: cfg.profile.clone(),
-        timeouts: cfg.timeouts,
-        detect: detect::DetectConfig {
-            alert_threshold: cfg.alert_threshold,
-            attack_alerts: cfg.attack_alerts,
-            ti,
-            whitelist,
-        },
-    };
+    let options = options_of(cfg, opened.as_ref())?;
     crate::interrupt::watch();
     let outputs = Outputs::create(cfg)?;
     let progress = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .then(crate::progress::Progress::start);
-    let analysis = pool.install(|| analyze(&options));
+    // --save encodes the records between reading and profiling (the profiler takes them)
+    let mut saved = None;
+    let mut keep = |input: &crate::input::Input| {
+        if outputs.save.is_some() {
+            saved = Some(crate::saved::encode_records(input, settings_of(&options)));
+        }
+    };
+    let analysis = pool.install(|| match opened {
+        Some(o) => {
+            keep(&o.input);
+            crate::analysis::examine(o.input, &options)
+        }
+        None => crate::analysis::analyze_with(&options, keep),
+    });
     crate::progress::stage("report");
     let started = std::time::Instant::now();
     let detail = if cfg.json.is_some() {
@@ -237,7 +307,7 @@ fn run_analyze(cfg: &AnalyzeConfig) -> anyhow::Result<ExitCode> {
         ));
     }
     // the files asked for are written even then: they were created, and say what was tried
-    let written = outputs.write(&analysis, &report, &pool);
+    let written = outputs.write(&analysis, &report, saved, &pool);
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     if timings {
         eprintln!("timing: report and outputs {:?}", started.elapsed());

@@ -53,7 +53,7 @@ use crate::record::{Proto, TunnelKind};
 use std::net::IpAddr;
 
 /// Inactivity timeouts, seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timeouts {
     /// TCP (Zeek `tcp_inactivity_timeout`, 5 min).
     pub tcp: f64,

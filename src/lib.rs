@@ -22,7 +22,9 @@
 //! - [`detect`] reads the store and yields evidence and alerts;
 //! - `analysis` runs those stages as one call, [`analyze`], and returns an [`Analysis`];
 //! - the outputs read an `Analysis`: [`ui`], `report`, [`export`]; [`text`] is the one
-//!   sanitiser every network string passes on its way to a terminal or a text file.
+//!   sanitiser every network string passes on its way to a terminal or a text file;
+//! - [`saved`] keeps the records and settings of a run in one file (`--save`) and reads them
+//!   back (`kalipso open`), where `analysis` profiles and examines them again.
 //!
 //! [`cli`] is the command line, `command` runs it, [`generate`] writes deterministic
 //! benchmark inputs.
@@ -41,10 +43,11 @@ pub mod profile;
 pub mod progress;
 pub mod record;
 pub(crate) mod report;
+pub mod saved;
 pub mod store;
 pub mod text;
 pub mod ui;
 
-pub use analysis::{Analysis, Options, analyze};
+pub use analysis::{Analysis, Options, analyze, analyze_with, examine};
 pub use command::{run, say};
 pub use store::Store;

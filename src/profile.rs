@@ -20,7 +20,7 @@ use ipnet::IpNet;
 use letters::LetterState;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use thin_vec::ThinVec;
@@ -28,7 +28,7 @@ use window::{Anchor, Grid};
 use windows::Windows;
 
 /// Which destinations get a server side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Source IPs get profiles; destinations inside the home network also get their server side.
@@ -39,7 +39,7 @@ pub enum Direction {
 }
 
 /// Profiler settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileConfig {
     /// Window width, seconds.
     pub tw_width: f64,
@@ -53,14 +53,14 @@ pub struct ProfileConfig {
     pub home_net: Vec<IpNet>,
     /// Public addresses that Zeek marked local (`local_orig`/`local_resp`), also in the home
     /// network; learnt from the input unless `--home-net` was given.
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub zeek_local: BTreeSet<IpAddr>,
     /// Where the home network came from.
     pub home_net_source: HomeNetSource,
 }
 
 /// Where the home network came from, as the report says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HomeNetSource {
     /// The private and unique-local ranges: no `--home-net`, and the logs mark no public

@@ -766,7 +766,9 @@ pub struct Fields {
 }
 
 /// The Zeek log kinds kalipso knows by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogKind {
     /// conn.log: connections (typed).

@@ -17,7 +17,9 @@ use std::net::IpAddr;
 use thin_vec::ThinVec;
 
 /// Slips' threat levels and their values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ThreatLevel {
     /// 0

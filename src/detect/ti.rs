@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 /// One indicator's meaning.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     /// Threat level from the feed.
     pub level: ThreatLevel,
@@ -24,17 +24,31 @@ pub struct Hit {
     pub source: String,
 }
 
-/// Loaded threat intelligence.
-#[derive(Debug, Clone, Default)]
+/// Loaded threat intelligence. It is saved with an analysis (`--save`), maps in key order so the
+/// file is the same on every run.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ThreatIntel {
+    #[serde(serialize_with = "sorted")]
     ips: HashMap<IpAddr, Hit>,
     nets: Vec<(IpNet, Hit)>,
+    #[serde(serialize_with = "sorted")]
     domains: HashMap<String, Hit>,
+    #[serde(serialize_with = "sorted")]
     ja3: HashMap<String, Hit>,
     /// Problems met while loading (file and line).
     pub warnings: Vec<String>,
     /// Indicators loaded.
     pub loaded: usize,
+}
+
+/// A hash map in key order.
+fn sorted<K: Ord + serde::Serialize, V: serde::Serialize, S: serde::Serializer>(
+    map: &HashMap<K, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    s.collect_map(entries)
 }
 
 fn unquote(s: &str) -> &str {
@@ -169,7 +183,7 @@ impl ThreatIntel {
 }
 
 /// IPs and domains whose evidence is dropped.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Whitelist {
     ips: Vec<IpNet>,
     domains: Vec<String>,

@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// Where in a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Position {
     /// A line of a log (1-based).
     Line(u64),
@@ -18,7 +18,7 @@ pub enum Position {
 }
 
 /// What went wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Problem {
     /// The file or directory could not be opened.
     #[error("cannot open: {0}")]
@@ -87,7 +87,7 @@ fn detail(reason: Option<&str>) -> String {
 }
 
 /// An input problem: the file, where in it, and what.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub struct InputError {
     /// The file, as found.
     pub path: String,

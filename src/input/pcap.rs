@@ -385,7 +385,7 @@ fn merge_sorted(records: &mut Vec<crate::record::Activity>, extra: Vec<crate::re
 }
 
 /// Capture statistics of one file.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct CaptureStats {
     /// Packets read.
     pub packets: u64,

@@ -8,7 +8,7 @@
 //! Nothing else computes window numbers.
 
 /// Where a profile's window grid starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Anchor {
     /// One grid for all profiles, anchored at the first record of the input.

@@ -21,6 +21,7 @@ mod output_safety;
 mod pcap;
 mod reassembly;
 mod redis_server;
+mod saved;
 mod smtp;
 mod ssh;
 mod tunnels;

@@ -1,0 +1,363 @@
+//! Typed, checked access to the columns of a table read back from a saved analysis, and the
+//! Parquet encoding shared by every table.
+//!
+//! A saved file may be foreign, damaged or made by another version: a missing column or one of
+//! another type is an error naming the table and column, never a panic.
+
+use anyhow::{Context as _, bail};
+use arrow_array::cast::AsArray as _;
+use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt64Type};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, DictionaryArray, Float64Array, GenericListArray, Int32Array,
+    RecordBatch, StringArray, UInt16Array, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, compute_leaves};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Rows per Parquet row group: the unit that is encoded and decoded on one core.
+pub const ROWS_PER_GROUP: usize = 256 * 1024;
+
+/// A column's name, type and nullability, for a table's schema.
+pub fn field(name: &str, kind: DataType, nullable: bool) -> Field {
+    Field::new(name, kind, nullable)
+}
+
+/// A list-of-strings column type.
+pub fn string_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
+
+/// A list-of-floats column type.
+pub fn float_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
+}
+
+/// A text column kept as a dictionary (each distinct value once, a key per row): addresses
+/// and Zeek's small vocabularies. Readers see plain text; kalipso turns each distinct value
+/// back into its type once.
+pub fn dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Builds a [`dictionary`] column from the rows' values and how each is written.
+pub fn dictionary_column<K: Hash + Eq + Copy>(
+    values: impl Iterator<Item = K>,
+    text: impl Fn(K) -> String,
+) -> ArrayRef {
+    let mut index: FxHashMap<K, i32> = FxHashMap::default();
+    let mut words: Vec<String> = Vec::new();
+    let keys: Int32Array = values
+        .map(|v| {
+            *index.entry(v).or_insert_with(|| {
+                words.push(text(v));
+                (words.len() - 1) as i32
+            })
+        })
+        .collect();
+    let words: ArrayRef = Arc::new(StringArray::from(words));
+    // the keys index `words` by construction
+    match DictionaryArray::<Int32Type>::try_new(keys, words) {
+        Ok(d) => Arc::new(d),
+        Err(_) => Arc::new(StringArray::from(Vec::<String>::new())),
+    }
+}
+
+/// Encodes `rows` as one Parquet file: `chunk` turns a slice of at most [`ROWS_PER_GROUP`]
+/// rows into columns, and each slice becomes a row group, built and compressed on its own core
+/// (a few at a time, so a big table is not held twice).
+pub fn parquet<T: Sync>(
+    schema: &Arc<Schema>,
+    rows: &[T],
+    chunk: impl Fn(&[T]) -> Vec<ArrayRef> + Sync,
+) -> anyhow::Result<Vec<u8>> {
+    let mut props = WriterProperties::builder()
+        // zstd's lowest level: about a third smaller than snappy at about the same speed
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
+        // a busy network has hundreds of thousands of addresses: keep them a dictionary
+        .set_dictionary_page_size_limit(16 << 20)
+        .set_created_by(format!("kalipso {}", env!("CARGO_PKG_VERSION")));
+    // Parquet's own dictionaries (a hash per value) only for the columns built as dictionaries;
+    // numbers are delta-packed, and times and durations, all different, have their bytes split
+    // by position so zstd finds the exponents' repetition
+    for f in schema.fields() {
+        let col = ColumnPath::from(f.name().as_str());
+        match f.data_type() {
+            DataType::Dictionary(..) => {}
+            DataType::Float64 => {
+                props = props
+                    .set_column_dictionary_enabled(col.clone(), false)
+                    .set_column_encoding(col, Encoding::BYTE_STREAM_SPLIT);
+            }
+            _ => props = props.set_column_dictionary_enabled(col, false),
+        }
+    }
+    let props = props.build();
+    // the ArrowWriter only sets the file up (schema, and the Arrow schema kept in the footer
+    // so dictionaries read back as dictionaries); row groups are encoded on every core
+    let (mut file, groups) = ArrowWriter::try_new(Vec::new(), Arc::clone(schema), Some(props))?
+        .into_serialized_writer()?;
+    let wave = 2 * rayon::current_num_threads().max(1);
+    let chunks: Vec<&[T]> = rows.chunks(ROWS_PER_GROUP).collect();
+    for (w, slices) in chunks.chunks(wave).enumerate() {
+        let encoded: Vec<anyhow::Result<Vec<ArrowColumnChunk>>> = slices
+            .par_iter()
+            .enumerate()
+            .map(|(i, slice)| {
+                let mut writers = groups.create_column_writers(w * wave + i)?;
+                let arrays = chunk(slice);
+                let mut writer = writers.iter_mut();
+                for (f, array) in schema.fields().iter().zip(&arrays) {
+                    for leaf in compute_leaves(f, array)? {
+                        writer
+                            .next()
+                            .context("a column without its writer")?
+                            .write(&leaf)?;
+                    }
+                }
+                Ok(writers
+                    .into_iter()
+                    .map(ArrowColumnWriter::close)
+                    .collect::<Result<_, _>>()?)
+            })
+            .collect();
+        for columns in encoded {
+            let mut group = file.next_row_group()?;
+            for c in columns? {
+                c.append_to_row_group(&mut group)?;
+            }
+            group.close()?;
+        }
+    }
+    file.flush()?;
+    Ok(file.into_inner()?)
+}
+
+/// Decodes a Parquet file: row groups on every core, a few at a time, each turned into rows by
+/// `rows` and appended in file order to one vector reserved up front (so the records are not
+/// held twice).
+pub fn read<T: Send>(
+    table: &'static str,
+    bytes: &Bytes,
+    rows: impl Fn(&Columns<'_>) -> anyhow::Result<Vec<T>> + Sync,
+) -> anyhow::Result<Vec<T>> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+        .with_context(|| format!("table {table}"))?;
+    let groups = builder.metadata().num_row_groups();
+    let total = builder.metadata().file_metadata().num_rows();
+    let decode = |g: usize| -> anyhow::Result<Vec<T>> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())?
+            .with_row_groups(vec![g])
+            .with_batch_size(ROWS_PER_GROUP)
+            .build()?;
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            out.extend(rows(&Columns {
+                table,
+                batch: &batch,
+            })?);
+        }
+        Ok(out)
+    };
+    let mut all = Vec::new();
+    // the count comes from the file: a damaged one may claim anything, so ask, don't insist
+    let _ = all.try_reserve_exact(usize::try_from(total).unwrap_or(0));
+    let wave = 2 * rayon::current_num_threads().max(1);
+    for first in (0..groups).step_by(wave) {
+        let parts: Vec<anyhow::Result<Vec<T>>> = (first..(first + wave).min(groups))
+            .into_par_iter()
+            .map(decode)
+            .collect();
+        for p in parts {
+            all.extend(p.with_context(|| format!("table {table}"))?);
+        }
+    }
+    Ok(all)
+}
+
+/// The columns of one decoded batch, looked up by name and type.
+pub struct Columns<'a> {
+    table: &'static str,
+    batch: &'a RecordBatch,
+}
+
+impl Columns<'_> {
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    fn column(&self, name: &str) -> anyhow::Result<&ArrayRef> {
+        self.batch
+            .column_by_name(name)
+            .with_context(|| format!("table {} has no column '{name}'", self.table))
+    }
+
+    fn wrong(&self, name: &str, want: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "table {}: column '{name}' is not of type {want}",
+            self.table
+        )
+    }
+
+    /// A text column.
+    pub fn str(&self, name: &str) -> anyhow::Result<&StringArray> {
+        self.column(name)?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| self.wrong(name, "string"))
+    }
+
+    /// A [`dictionary`] column: each distinct value turned into a `T` once by `parse`, then
+    /// one `T` per row.
+    pub fn dictionary_values<T: Clone>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Vec<T>> {
+        let col = self.column(name)?;
+        let Some(d) = col.as_dictionary_opt::<Int32Type>() else {
+            // another writer may have kept it as plain text
+            let text = self.str(name)?;
+            return (0..text.len()).map(|i| parse(text.value(i))).collect();
+        };
+        let words = d
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(|| self.wrong(name, "dictionary of strings"))?;
+        let parsed: Vec<T> = (0..words.len())
+            .map(|i| parse(words.value(i)))
+            .collect::<anyhow::Result<_>>()
+            .with_context(|| format!("table {}: column '{name}'", self.table))?;
+        d.keys()
+            .iter()
+            .enumerate()
+            .map(|(row, k)| {
+                k.and_then(|k| parsed.get(usize::try_from(k).ok()?).cloned())
+                    .with_context(|| {
+                        format!("table {}: column '{name}' row {row}: no value", self.table)
+                    })
+            })
+            .collect()
+    }
+
+    /// A float column.
+    pub fn f64(&self, name: &str) -> anyhow::Result<&Float64Array> {
+        self.column(name)?
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(|| self.wrong(name, "float64"))
+    }
+
+    /// A port column.
+    pub fn u16(&self, name: &str) -> anyhow::Result<&UInt16Array> {
+        self.column(name)?
+            .as_primitive_opt::<UInt16Type>()
+            .ok_or_else(|| self.wrong(name, "uint16"))
+    }
+
+    /// A counter column.
+    pub fn u64(&self, name: &str) -> anyhow::Result<&UInt64Array> {
+        self.column(name)?
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| self.wrong(name, "uint64"))
+    }
+
+    /// A boolean column.
+    pub fn bool(&self, name: &str) -> anyhow::Result<&BooleanArray> {
+        self.column(name)?
+            .as_boolean_opt()
+            .ok_or_else(|| self.wrong(name, "boolean"))
+    }
+
+    /// A list-of-strings column (read a row with [`strings_at`]).
+    pub fn strings(&self, name: &str) -> anyhow::Result<&GenericListArray<i32>> {
+        self.list(name, &DataType::Utf8, "list of strings")
+    }
+
+    /// A list-of-floats column (read a row with [`floats_at`]).
+    pub fn floats(&self, name: &str) -> anyhow::Result<&GenericListArray<i32>> {
+        self.list(name, &DataType::Float64, "list of floats")
+    }
+
+    fn list(
+        &self,
+        name: &str,
+        item: &DataType,
+        want: &str,
+    ) -> anyhow::Result<&GenericListArray<i32>> {
+        self.column(name)?
+            .as_list_opt::<i32>()
+            .filter(|l| l.value_type() == *item)
+            .ok_or_else(|| self.wrong(name, want))
+    }
+
+    /// An address in a text column; a bad one names the table, column and row.
+    pub fn ip(&self, col: &StringArray, name: &str, row: usize) -> anyhow::Result<IpAddr> {
+        let text = col.value(row);
+        text.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "table {}: column '{name}' row {row}: '{}' is not an IP address",
+                self.table,
+                crate::text::clean(text)
+            )
+        })
+    }
+
+    /// An address in a nullable text column.
+    pub fn ip_opt(
+        &self,
+        col: &StringArray,
+        name: &str,
+        row: usize,
+    ) -> anyhow::Result<Option<IpAddr>> {
+        if col.is_null(row) {
+            return Ok(None);
+        }
+        self.ip(col, name, row).map(Some)
+    }
+
+    /// Fails unless the table holds `want` rows in all (checked by the caller against the
+    /// header's count).
+    pub fn expect_rows(table: &str, got: usize, want: u64) -> anyhow::Result<()> {
+        if got as u64 != want {
+            bail!("table {table} holds {got} rows, the header says {want}: the file is damaged");
+        }
+        Ok(())
+    }
+}
+
+/// The strings of row `row` of a list column.
+pub fn strings_at(list: &GenericListArray<i32>, row: usize) -> Vec<String> {
+    if list.is_null(row) {
+        return Vec::new();
+    }
+    let values = list.value(row);
+    match values.as_string_opt::<i32>() {
+        Some(s) => (0..s.len()).map(|i| s.value(i).to_string()).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The floats of row `row` of a list column.
+pub fn floats_at(list: &GenericListArray<i32>, row: usize) -> Vec<f64> {
+    if list.is_null(row) {
+        return Vec::new();
+    }
+    let values = list.value(row);
+    match values.as_primitive_opt::<Float64Type>() {
+        Some(f) => f.values().to_vec(),
+        None => Vec::new(),
+    }
+}
