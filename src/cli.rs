@@ -183,6 +183,10 @@ pub struct ShowArgs {
     /// Write the store in Slips' Redis layout (JSON dump) to FILE.
     #[arg(long, value_name = "FILE")]
     pub dump_redis: Option<PathBuf>,
+    /// Write a one-file HTML report (ranked suspects, activity over time, beacons, a map of
+    /// destinations) to FILE: everything inline, nothing fetched when it is opened.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write the store into a running Redis, in Slips' layout: the analysis in database N,
     /// `IPsInfo` in N+1 (the keys and values of `--dump-redis`). Both must be empty.
     #[arg(long, value_name = "redis://HOST:PORT/N")]
@@ -277,6 +281,8 @@ pub struct AnalyzeConfig {
     pub json: Option<PathBuf>,
     /// Redis dump file.
     pub dump_redis: Option<PathBuf>,
+    /// HTML report file.
+    pub html: Option<PathBuf>,
     /// A running Redis to write the store into (`redis://HOST:PORT/N`).
     pub redis: Option<String>,
     /// Empty the `--redis` databases first.
@@ -323,6 +329,7 @@ impl AnalyzeConfig {
             output: s.output,
             json: s.json,
             dump_redis: s.dump_redis,
+            html: s.html,
             redis: s.redis,
             redis_flush: s.redis_flush,
             top: s.top,

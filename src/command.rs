@@ -170,6 +170,7 @@ fn settings_of(options: &Options) -> Settings {
 /// The output files of one run, created before the analysis starts.
 struct Outputs {
     save: Option<OutputFile>,
+    html: Option<OutputFile>,
     json: Option<OutputFile>,
     dump: Option<OutputFile>,
     alerts: Option<AlertFiles>,
@@ -180,6 +181,7 @@ impl Outputs {
     fn create(cfg: &AnalyzeConfig) -> anyhow::Result<Outputs> {
         Ok(Outputs {
             save: cfg.save.as_deref().map(OutputFile::create).transpose()?,
+            html: cfg.html.as_deref().map(OutputFile::create).transpose()?,
             json: cfg.json.as_deref().map(OutputFile::create).transpose()?,
             dump: cfg
                 .dump_redis
@@ -202,6 +204,7 @@ impl Outputs {
         analysis: &Analysis,
         report: &report::Report<'_>,
         saved: Option<anyhow::Result<crate::saved::SavedRecords>>,
+        geo: &ui::geo::Geo,
         pool: &rayon::ThreadPool,
     ) -> bool {
         let mut ok = true;
@@ -213,6 +216,9 @@ impl Outputs {
         };
         if let (Some(f), Some(records)) = (self.save, saved) {
             done(records.and_then(|r| pool.install(|| crate::saved::write(f, &r, analysis))));
+        }
+        if let Some(f) = self.html {
+            done(f.write_with(|w| crate::export::html::write(w, analysis, geo)));
         }
         if let Some(f) = self.alerts {
             done(f.write(&analysis.store, &analysis.detections));
@@ -307,7 +313,11 @@ fn run_analyze(
         ));
     }
     // the files asked for are written even then: they were created, and say what was tried
-    let written = outputs.write(&analysis, &report, saved, &pool);
+    let geo = ui::geo::Geo::open(&cfg.geoip);
+    for w in &geo.warnings {
+        say(format_args!("warning: {w}"));
+    }
+    let written = outputs.write(&analysis, &report, saved, &geo, &pool);
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     if timings {
         eprintln!("timing: report and outputs {:?}", started.elapsed());
@@ -325,10 +335,6 @@ fn run_analyze(
         } else {
             ExitCode::FAILURE
         });
-    }
-    let geo = ui::geo::Geo::open(&cfg.geoip);
-    for w in &geo.warnings {
-        say(format_args!("warning: {w}"));
     }
     if !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         ui::run(&analysis, geo).context("terminal UI")?;

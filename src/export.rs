@@ -7,4 +7,5 @@
 
 pub mod alerts;
 pub mod file;
+pub mod html;
 pub mod redis_server;

@@ -15,6 +15,7 @@ mod detect;
 mod dhcp;
 mod evaluate;
 mod fixtures;
+mod html;
 mod inputs;
 mod never_worse;
 mod output_safety;

@@ -1,5 +1,5 @@
 //! Saved analyses: `analyze --save FILE` then `open FILE` writes byte for byte what the
-//! original run wrote (report, `--json`, `--dump-redis`, alerts files), with the settings the
+//! original run wrote (report, `--json`, `--dump-redis`, `--html`, alerts files), with the settings the
 //! analysis was made with; the file is the same on any thread count; and a damaged, cut,
 //! foreign or newer file is a one-line error, never a panic.
 
@@ -26,6 +26,7 @@ struct Outputs {
     stderr: String,
     json: Vec<u8>,
     dump: Vec<u8>,
+    html: Vec<u8>,
     alerts_log: Vec<u8>,
     alerts_json: Vec<u8>,
 }
@@ -35,13 +36,16 @@ fn run(command: &[&str], dir: &Path, tag: &str) -> Outputs {
     let json = dir.join(format!("{tag}.json"));
     let dump = dir.join(format!("{tag}.dump"));
     let alerts = dir.join(format!("{tag}-alerts"));
+    let html = dir.join(format!("{tag}.html"));
     let mut args: Vec<&str> = command.to_vec();
-    let (j, d, a) = (
+    let (j, d, a, h) = (
         json.to_string_lossy().into_owned(),
         dump.to_string_lossy().into_owned(),
         alerts.to_string_lossy().into_owned(),
+        html.to_string_lossy().into_owned(),
     );
     args.extend(["--no-ui", "--json", &j, "--dump-redis", &d, "--output", &a]);
+    args.extend(["--html", &h]);
     let out = kalipso(&args);
     let read = |p: &Path| std::fs::read(p).unwrap_or_default();
     Outputs {
@@ -50,6 +54,7 @@ fn run(command: &[&str], dir: &Path, tag: &str) -> Outputs {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         json: read(&json),
         dump: read(&dump),
+        html: read(&html),
         alerts_log: read(&alerts.join("alerts.log")),
         alerts_json: read(&alerts.join("alerts.json")),
     }
