@@ -1,7 +1,7 @@
 //! Saved analyses: `analyze --save FILE` then `open FILE` writes byte for byte what the
-//! original run wrote (report, `--json`, `--dump-redis`, `--html`, alerts files), with the settings the
-//! analysis was made with; the file is the same on any thread count; and a damaged, cut,
-//! foreign or newer file is a one-line error, never a panic.
+//! original run wrote (report, `--json`, `--dump-redis`, `--html`, alerts files), with the
+//! settings the analysis was made with; the file is the same on any thread count; and a
+//! damaged, cut, foreign or newer file is a one-line error, never a panic.
 
 use crate::corpus;
 use std::path::{Path, PathBuf};
