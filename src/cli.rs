@@ -40,8 +40,9 @@ pub enum Command {
     /// JSON, optionally gzipped), or several of these; `-` (or a FIFO, `/dev/stdin`, `<(…)`)
     /// reads a capture or log from a pipe, e.g. `tcpdump -w - | kalipso analyze -`.
     Analyze(AnalyzeArgs),
-    /// Open an analysis saved with `kalipso analyze --save FILE`: the same UI, report and
-    /// exports as the run that saved it, without reading its input again.
+    /// Open an analysis saved with `kalipso analyze --save FILE` (the same UI, report and
+    /// exports as the run that saved it, without reading its input again), or a Redis database
+    /// in Slips' layout, written by `--redis` or by Slips v1.0.0 itself (`redis://HOST:PORT/N`).
     Open(OpenArgs),
     /// Write a deterministic synthetic conn.log (for benchmarks).
     Generate(GenerateArgs),
@@ -206,8 +207,8 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES)]
 pub struct OpenArgs {
-    /// A file written by `kalipso analyze --save`.
-    #[arg(value_name = "FILE")]
+    /// A file written by `kalipso analyze --save`, or `redis://HOST:PORT/N`.
+    #[arg(value_name = "FILE|redis://HOST:PORT/N")]
     pub file: PathBuf,
     /// Save the analysis again to FILE (e.g. after a kalipso update).
     #[arg(long, value_name = "FILE")]

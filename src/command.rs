@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Open(args) => {
             let cfg = AnalyzeConfig::for_open(args);
-            match crate::saved::open(&cfg.paths[0]) {
+            match open_source(&cfg.paths[0]) {
                 Ok(opened) => run_analyze(&cfg, Some(opened)),
                 Err(e) => {
                     say(format_args!("{e:#}"));
@@ -116,6 +116,41 @@ fn run_evaluate(args: &crate::cli::EvaluateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `kalipso open` names: a saved analysis, or a Redis database in Slips' layout.
+fn open_source(what: &std::path::Path) -> anyhow::Result<crate::saved::Opened> {
+    let text = what.to_string_lossy();
+    if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
+        return crate::saved::open(what);
+    }
+    let read = crate::input::slips_redis::read(&text)?;
+    let profile = crate::profile::ProfileConfig {
+        tw_width: read.tw_width,
+        anchor: if read.per_profile_grid {
+            crate::profile::window::Anchor::Profile
+        } else {
+            crate::profile::window::Anchor::Global
+        },
+        anchors: if read.per_profile_grid {
+            read.anchors
+        } else {
+            std::collections::BTreeMap::new()
+        },
+        ..crate::profile::ProfileConfig::default()
+    };
+    let detect = detect::DetectConfig::default();
+    Ok(crate::saved::Opened {
+        settings: Settings {
+            profile,
+            timeouts: crate::flow::Timeouts::default(),
+            alert_threshold: detect.alert_threshold,
+            attack_alerts: detect.attack_alerts,
+            ti: detect.ti,
+            whitelist: detect.whitelist,
+        },
+        input: read.input,
+    })
+}
+
 /// What to analyse and how: the command line's settings, or those a saved analysis was made
 /// with.
 fn options_of(
@@ -123,7 +158,7 @@ fn options_of(
     opened: Option<&crate::saved::Opened>,
 ) -> anyhow::Result<Options> {
     if let Some(o) = opened {
-        let s = &o.meta.settings;
+        let s = &o.settings;
         return Ok(Options {
             paths: cfg.paths.clone(),
             profile: s.profile.clone(),

@@ -18,6 +18,7 @@ pub mod error;
 mod fast_decode;
 pub(crate) mod fields;
 pub(crate) mod pcap;
+pub mod slips_redis;
 mod stream;
 pub(crate) mod zeek;
 

@@ -57,6 +57,11 @@ pub struct ProfileConfig {
     pub zeek_local: BTreeSet<IpAddr>,
     /// Where the home network came from.
     pub home_net_source: HomeNetSource,
+    /// Grid starts of given profiles for the per-profile grid, instead of their first record:
+    /// Slips numbered a profile's windows from the first flow that *arrived*, which a database
+    /// read back (`kalipso open redis://`) keeps in its window starts but not in its flows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub anchors: BTreeMap<IpAddr, f64>,
 }
 
 /// Where the home network came from, as the report says it.
@@ -107,6 +112,7 @@ impl Default for ProfileConfig {
             home_net: default_home_net(),
             zeek_local: BTreeSet::new(),
             home_net_source: HomeNetSource::PrivateRanges,
+            anchors: BTreeMap::new(),
         }
     }
 }
@@ -503,7 +509,7 @@ fn build_shard(
         let first_ts = elsewhere.get(&ip).map_or(ts, |e| e.min(ts));
         let anchor = match cfg.anchor {
             Anchor::Global => global_anchor,
-            Anchor::Profile => first_ts,
+            Anchor::Profile => cfg.anchors.get(&ip).copied().unwrap_or(first_ts),
         };
         Builder {
             grid: Grid {

@@ -104,10 +104,10 @@ pub fn write(file: OutputFile, saved: &SavedRecords, analysis: &Analysis) -> any
     })
 }
 
-/// An analysis read back: its header and its records, ready to be profiled.
+/// An analysis read back: its settings and its records, ready to be profiled.
 pub struct Opened {
-    /// The header: settings and input summary.
-    pub meta: Meta,
+    /// The settings it was made with.
+    pub settings: Settings,
     /// The records and the input summary, as the input stage gave them.
     pub input: Input,
 }
@@ -171,7 +171,10 @@ pub fn open(path: &Path) -> anyhow::Result<Opened> {
         batch,
         summary: meta.input.clone(),
     };
-    Ok(Opened { meta, input })
+    Ok(Opened {
+        settings: meta.settings,
+        input,
+    })
 }
 
 fn damaged(path: &Path, why: &str) -> anyhow::Error {

@@ -241,3 +241,186 @@ fn an_unreachable_server_or_a_bad_url_is_one_clear_line() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn open_reads_back_what_analyze_wrote() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let (ja, jb) = (
+        dir.path().join("a-report.json"),
+        dir.path().join("b-report.json"),
+    );
+    let url = server.url(2);
+    let out = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--redis",
+        &url,
+        "--dump-redis",
+        a.to_str().unwrap(),
+        "--json",
+        ja.to_str().unwrap(),
+        &home_office(),
+    ]);
+    assert!(out.status.success());
+    let out = kalipso(&[
+        "open",
+        &url,
+        "--no-ui",
+        "--dump-redis",
+        b.to_str().unwrap(),
+        "--json",
+        jb.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // a log in time order comes back whole: the same keyspace, byte for byte
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "the dumps differ"
+    );
+    // and the same suspects, ranked the same
+    let ranking = |p: &Path| -> Json {
+        serde_json::from_slice::<Json>(&std::fs::read(p).unwrap()).unwrap()["ranking"].clone()
+    };
+    assert_eq!(ranking(&ja), ranking(&jb));
+    assert!(ranking(&ja).as_array().is_some_and(|r| !r.is_empty()));
+}
+
+/// Loads a dump of the oracle format into the server's databases `base` and `base + 1`.
+fn load(server: &Server, dump: &Json, base: i64) {
+    for entry in dump["keys"].as_array().unwrap() {
+        let db = entry["db"].as_i64().unwrap();
+        let mut con = server.connection(base + db).unwrap();
+        let key = entry["key"].as_str().unwrap();
+        let value = &entry["value"];
+        let cmd = match entry["type"].as_str().unwrap() {
+            "hash" if !value.as_object().unwrap().is_empty() => {
+                let mut c = redis::cmd("HSET");
+                c.arg(key);
+                for (f, v) in value.as_object().unwrap() {
+                    c.arg(f).arg(v.as_str().unwrap());
+                }
+                c
+            }
+            "set" | "list" if !value.as_array().unwrap().is_empty() => {
+                let mut c = redis::cmd(if entry["type"] == "set" {
+                    "SADD"
+                } else {
+                    "RPUSH"
+                });
+                c.arg(key);
+                for m in value.as_array().unwrap() {
+                    c.arg(m.as_str().unwrap());
+                }
+                c
+            }
+            "zset" if !value.as_array().unwrap().is_empty() => {
+                let mut c = redis::cmd("ZADD");
+                c.arg(key);
+                for pair in value.as_array().unwrap() {
+                    c.arg(pair[1].as_f64().unwrap())
+                        .arg(pair[0].as_str().unwrap());
+                }
+                c
+            }
+            "string" => {
+                let mut c = redis::cmd("SET");
+                c.arg(key).arg(value.as_str().unwrap());
+                c
+            }
+            _ => continue,
+        };
+        let () = cmd.query(&mut con).unwrap();
+    }
+}
+
+#[test]
+fn open_reads_a_database_slips_wrote() {
+    let Some(root) = crate::corpus::root() else {
+        return;
+    };
+    let Some(server) = Server::start() else {
+        return;
+    };
+    for (i, ds) in [
+        "test9-mixed-zeek-dir",
+        "port-scans-horizontal",
+        "port-scans-vertical",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = root.join(format!("slips-oracle/{ds}/slips-1.0.0/redis-dump.json"));
+        let slips: Json = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let base = 2 * i as i64;
+        load(&server, &slips, base);
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("dump.json");
+        let out = kalipso(&[
+            "open",
+            &server.url(base),
+            "--no-ui",
+            "--dump-redis",
+            dump.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{ds}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours: Json = serde_json::from_slice(&std::fs::read(dump).unwrap()).unwrap();
+        let keys = |d: &Json| -> std::collections::BTreeMap<String, Json> {
+            d["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| k["db"] == 0)
+                .map(|k| (k["key"].as_str().unwrap().to_string(), k["value"].clone()))
+                .collect()
+        };
+        let (theirs, ours) = (keys(&slips), keys(&ours));
+        let windows = |keys: &std::collections::BTreeMap<String, Json>| {
+            let mut out = std::collections::BTreeSet::new();
+            for (k, v) in keys {
+                if let Some(ip) = k.strip_prefix("twsprofile_") {
+                    for w in v.as_array().unwrap() {
+                        out.insert(format!("profile_{ip}_{}", w[0].as_str().unwrap()));
+                    }
+                }
+            }
+            out
+        };
+        let our_windows = windows(&ours);
+        let mut their_uids = std::collections::BTreeSet::new();
+        let mut with_flows = 0;
+        for (k, v) in &theirs {
+            let Some(window) = k.strip_suffix("_flows") else {
+                continue;
+            };
+            if window.ends_with("_alt") {
+                continue;
+            }
+            with_flows += 1;
+            // every window where Slips kept flows is there, numbered as Slips numbered it
+            assert!(our_windows.contains(window), "{ds}: {window} is missing");
+            their_uids.extend(v.as_object().unwrap().keys().cloned());
+        }
+        assert!(with_flows > 0, "{ds}: the oracle has flows");
+        // and every flow Slips kept is in it
+        let mut our_uids = std::collections::BTreeSet::new();
+        for (k, v) in &ours {
+            if k.ends_with("_flows") && !k.ends_with("_altflows") {
+                our_uids.extend(v.as_object().unwrap().keys().cloned());
+            }
+        }
+        let lost: Vec<_> = their_uids.difference(&our_uids).collect();
+        assert!(lost.is_empty(), "{ds}: flows not read back: {lost:?}");
+    }
+}

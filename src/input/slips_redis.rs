@@ -1,0 +1,527 @@
+//! `kalipso open redis://HOST:PORT/N`: the records of a database in Slips v1.0.0's layout, as
+//! kalipso (`--redis`) or Slips itself wrote it, read back so that the analysis can be shown
+//! again.
+//!
+//! What is read: every `profile_<ip>_timewindow<N>_flows` hash (the connections, one per uid
+//! however many windows list it), every `…_altflows` hash (DNS, HTTP and TLS records), and the
+//! `profile_<ip>` hashes (DHCP host names and MACs, and the window width). The window grid is
+//! read from the `twsprofile_<ip>` sorted sets: one grid for all profiles when every window
+//! start fits one, else one per profile (as Slips v1.0.0 numbered them). Slips' quirks are read
+//! as Slips wrote them: counters and ports as floats or strings, `Not Established`.
+//!
+//! What Slips' layout does not keep cannot come back: Zeek's `history`, IP-level byte counts,
+//! and the records of other logs (SSH, SMTP, notices, ARP). Profiles, windows, aggregates,
+//! tuples and the timeline are rebuilt from the flows; the detections run again on them.
+
+use super::{FileReport, Input, InputSummary};
+use crate::record::{
+    Activity, Conn, ConnState, Detail, Dns, Endpoints, Fields, Http, LogKind, Proto, Ssl, SymCache,
+    Uid,
+};
+use compact_str::CompactString;
+use redis::Connection;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Keys fetched per round trip.
+const BATCH: usize = 256;
+
+/// What was read, with the window settings the database implies.
+pub struct FromRedis {
+    /// The records and a summary naming the database.
+    pub input: Input,
+    /// Window width, from the profiles' `duration`.
+    pub tw_width: f64,
+    /// Whether each profile had its own grid (Slips v1.0.0).
+    pub per_profile_grid: bool,
+    /// Where each profile's own grid starts.
+    pub anchors: BTreeMap<IpAddr, f64>,
+    /// Whether Slips itself wrote the database (it keeps `slips_start_time`, which kalipso
+    /// does not write): then every address gets a profile, as Slips gave one to each
+    /// destination too.
+    pub by_slips: bool,
+}
+
+/// Reads the database `url` names.
+pub fn read(url: &str) -> anyhow::Result<FromRedis> {
+    let shown = crate::text::clean(url).to_string();
+    let client = redis::Client::open(url)
+        .map_err(|e| anyhow::anyhow!("'{shown}' is not a Redis URL (redis://HOST:PORT/DB): {e}"))?;
+    let mut con = client
+        .get_connection_with_timeout(Duration::from_secs(5))
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis at '{shown}': {e}"))?;
+    let fail = |e: redis::RedisError| anyhow::anyhow!("Redis at '{shown}': {e}");
+    let profiles = scan(&mut con, "profile_*").map_err(fail)?;
+    let mut flow_keys = Vec::new();
+    let mut alt_keys = Vec::new();
+    let mut profile_keys = Vec::new();
+    for k in profiles {
+        if k.ends_with("_altflows") {
+            alt_keys.push(k);
+        } else if k.ends_with("_flows") {
+            flow_keys.push(k);
+        } else if !k.contains("_timewindow") {
+            profile_keys.push(k);
+        }
+    }
+    if flow_keys.is_empty() && profile_keys.is_empty() {
+        anyhow::bail!(
+            "Redis at '{shown}' holds no Slips analysis: no profile_<ip> and no \
+             profile_<ip>_timewindow<N>_flows keys"
+        );
+    }
+    flow_keys.sort();
+    alt_keys.sort();
+    profile_keys.sort();
+    let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
+    let mut skipped = 0u64;
+    let mut examples = Vec::new();
+    let mut syms = SymCache::default();
+    for (key, fields) in hashes(&mut con, &flow_keys).map_err(fail)? {
+        for (uid, json) in fields {
+            if conns.contains_key(&uid) {
+                continue;
+            }
+            if let Some(c) = conn(&uid, &json, &mut syms) {
+                conns.insert(uid, c);
+            } else {
+                skipped += 1;
+                if examples.len() < super::MAX_EXAMPLES {
+                    examples.push(bad(&shown, &key, &uid));
+                }
+            }
+        }
+    }
+    let mut dns = Vec::new();
+    let mut http = Vec::new();
+    let mut ssl = Vec::new();
+    let mut seen_alt = std::collections::HashSet::new();
+    for (key, fields) in hashes(&mut con, &alt_keys).map_err(fail)? {
+        let owner = profile_ip(&key);
+        for (uid, json) in fields {
+            let Some(v) = parse(&json) else {
+                skipped += 1;
+                continue;
+            };
+            let kind = text(&v, "type");
+            if !seen_alt.insert((uid.clone(), kind.clone())) {
+                continue;
+            }
+            let id = endpoints(&v, &uid, owner, conns.get(&uid));
+            match kind.as_str() {
+                "dns" => dns.push(Dns {
+                    id,
+                    query: text(&v, "query"),
+                    qclass_name: text(&v, "qclass_name").into(),
+                    qtype_name: text(&v, "qtype_name").into(),
+                    rcode_name: text(&v, "rcode_name").into(),
+                    answers: texts(&v, "answers"),
+                    ttls: v
+                        .get("ttls")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(number).collect())
+                        .unwrap_or_default(),
+                }),
+                "http" => http.push(Http {
+                    id,
+                    method: text(&v, "method").into(),
+                    host: text(&v, "host"),
+                    uri: text(&v, "uri"),
+                    version: text(&v, "version").into(),
+                    user_agent: text(&v, "user_agent"),
+                    request_body_len: count(v.get("request_body_len")),
+                    response_body_len: count(v.get("response_body_len")),
+                    status_code: v.get("status_code").and_then(port),
+                    status_msg: text(&v, "status_msg"),
+                    resp_fuids: texts(&v, "resp_fuids"),
+                    resp_mime_types: texts(&v, "resp_mime_types"),
+                }),
+                "ssl" => ssl.push(Ssl {
+                    id,
+                    version: text(&v, "version").into(),
+                    cipher: text(&v, "cipher"),
+                    curve: text(&v, "curve").into(),
+                    server_name: text(&v, "server_name"),
+                    resumed: text(&v, "resumed") == "True",
+                    established: text(&v, "established") == "True",
+                    subject: text(&v, "subject"),
+                    issuer: text(&v, "issuer"),
+                    validation_status: text(&v, "validation_status"),
+                    ja3: text(&v, "ja3").into(),
+                    ja3s: text(&v, "ja3s").into(),
+                }),
+                _ => {}
+            }
+        }
+    }
+    let mut tw_width = None;
+    let mut activity = Vec::new();
+    for (key, fields) in hashes(&mut con, &profile_keys).map_err(fail)? {
+        let Some(ip) = key.strip_prefix("profile_").and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let field = |name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v);
+        if tw_width.is_none() {
+            tw_width = field("duration").and_then(|d| d.parse::<f64>().ok());
+        }
+        let (host_name, mac) = (field("host_name"), field("MAC"));
+        if host_name.is_some() || mac.is_some() {
+            let ts = field("starttime")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0.0);
+            activity.push(Activity {
+                ts,
+                ip,
+                detail: Some(Detail::Fields(Box::new(Fields {
+                    host_name: host_name
+                        .map(|s| CompactString::from(s.as_str()))
+                        .unwrap_or_default(),
+                    mac: mac
+                        .map(|s| CompactString::from(s.as_str()))
+                        .unwrap_or_default(),
+                    ..Fields::default()
+                }))),
+            });
+        }
+    }
+    let tw_width = tw_width
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .unwrap_or(3600.0);
+    let by_slips = !scan(&mut con, "slips_start_time").map_err(fail)?.is_empty();
+    let mut grids = grids(&mut con, tw_width).map_err(fail)?;
+    if by_slips {
+        // Slips v1.0.0 numbered each profile's windows from its first flow
+        grids.global = None;
+    }
+    let mut conns: Vec<Conn> = conns.into_values().collect();
+    // Slips' layout keeps no arrival order: time order (then uid) is the one it implies
+    conns.sort_by(|a, b| a.ts.total_cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
+    dns.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
+    http.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
+    ssl.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
+    let times = conns
+        .iter()
+        .map(|c| c.ts)
+        .chain(dns.iter().map(|d| d.id.ts))
+        .chain(http.iter().map(|h| h.id.ts))
+        .chain(ssl.iter().map(|s| s.id.ts));
+    let span = times.fold(None, |acc: Option<(f64, f64)>, t| {
+        Some(acc.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+    });
+    // a global grid starts at the analysis' first record, which may be of a log Redis does
+    // not keep: the grid in the database says where
+    let span = match (span, grids.global) {
+        (Some((_, end)), Some(anchor)) => Some((anchor, end.max(anchor))),
+        (s, _) => s,
+    };
+    let mut records = BTreeMap::new();
+    for (k, n) in [
+        ("conn", conns.len()),
+        ("dns", dns.len()),
+        ("http", http.len()),
+        ("ssl", ssl.len()),
+    ] {
+        records.insert(k.to_string(), n as u64);
+    }
+    let total: u64 = records.values().sum();
+    let file = FileReport {
+        path: shown,
+        kind: LogKind::Conn,
+        zeek_path: None,
+        json: true,
+        data_lines: total + skipped,
+        records: total,
+        skipped,
+        examples,
+        error: None,
+        assumed_columns: false,
+        capture: None,
+    };
+    Ok(FromRedis {
+        input: Input {
+            batch: crate::record::Batch {
+                conns,
+                dns,
+                http,
+                ssl,
+                activity,
+                ..crate::record::Batch::default()
+            },
+            summary: InputSummary {
+                files: vec![file],
+                records,
+                skipped,
+                failed_files: 0,
+                cut_files: 0,
+                span,
+            },
+        },
+        tw_width,
+        per_profile_grid: grids.global.is_none(),
+        anchors: grids.per_profile,
+        by_slips,
+    })
+}
+
+fn bad(url: &str, key: &str, uid: &str) -> super::InputError {
+    super::InputError {
+        path: url.to_string(),
+        at: None,
+        problem: super::Problem::Record(format!(
+            "{key} field {uid}: not a flow Slips' layout describes"
+        )),
+    }
+}
+
+/// Every key matching `pattern` (SCAN, so a big database is not blocked).
+fn scan(con: &mut Connection, pattern: &str) -> redis::RedisResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(10_000)
+            .query(con)?;
+        out.extend(keys);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `HGETALL` of every key, pipelined; fields sorted.
+#[allow(clippy::type_complexity)] // (key, [(field, value)])
+fn hashes(
+    con: &mut Connection,
+    keys: &[String],
+) -> redis::RedisResult<Vec<(String, Vec<(String, String)>)>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for batch in keys.chunks(BATCH) {
+        let mut pipe = redis::pipe();
+        for k in batch {
+            pipe.cmd("HGETALL").arg(k);
+        }
+        let values: Vec<BTreeMap<String, String>> = pipe.query(con)?;
+        for (k, v) in batch.iter().zip(values) {
+            out.push((k.clone(), v.into_iter().collect()));
+        }
+    }
+    Ok(out)
+}
+
+/// How the windows were numbered, read from the window starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Grids {
+    /// The start of window 1 when every window of every profile fits one grid.
+    global: Option<f64>,
+    /// The start of window 1 of each profile's own grid.
+    per_profile: BTreeMap<IpAddr, f64>,
+}
+
+/// Reads every `twsprofile_<ip>` (window name → start).
+fn grids(con: &mut Connection, width: f64) -> redis::RedisResult<Grids> {
+    let keys = scan(con, "twsprofile_*")?;
+    let mut out = Grids::default();
+    let mut global: Option<Option<f64>> = None;
+    let mut starts = 0usize;
+    for batch in keys.chunks(BATCH) {
+        let mut pipe = redis::pipe();
+        for k in batch {
+            pipe.cmd("ZRANGE").arg(k).arg(0).arg(-1).arg("WITHSCORES");
+        }
+        let sets: Vec<Vec<(String, f64)>> = pipe.query(con)?;
+        for (key, set) in batch.iter().zip(sets) {
+            let ip: Option<IpAddr> = key.strip_prefix("twsprofile_").and_then(|s| s.parse().ok());
+            for (name, start) in set {
+                let Some(n) = name
+                    .strip_prefix("timewindow")
+                    .and_then(|n| n.parse::<i64>().ok())
+                else {
+                    continue;
+                };
+                let a = start - (n - 1) as f64 * width;
+                if let Some(ip) = ip {
+                    out.per_profile.entry(ip).or_insert(a);
+                }
+                global = match global {
+                    None => Some(Some(a)),
+                    Some(Some(x)) if (x - a).abs() <= 1e-6 * x.abs().max(1.0) => Some(Some(x)),
+                    Some(_) => Some(None),
+                };
+                starts += 1;
+            }
+        }
+    }
+    // one profile with one window tells nothing about a shared grid
+    out.global = global.flatten().filter(|_| starts > 1 || keys.len() > 1);
+    Ok(out)
+}
+
+/// The profile address of a `profile_<ip>_timewindow<N>…` key.
+fn profile_ip(key: &str) -> Option<IpAddr> {
+    let rest = key.strip_prefix("profile_")?;
+    rest[..rest.rfind("_timewindow")?].parse().ok()
+}
+
+/// Parses a record's JSON with its numbers kept as written: times and durations are read
+/// from their text (correctly rounded), not through `serde_json`'s faster float parser.
+fn parse(json: &str) -> Option<Value> {
+    let raw: serde_json::Map<String, Value> =
+        serde_json::from_str::<BTreeMap<String, Box<serde_json::value::RawValue>>>(json)
+            .ok()?
+            .into_iter()
+            .map(|(k, v)| {
+                let text = v.get();
+                let first = text.as_bytes().first().copied().unwrap_or(b'"');
+                let value = if first == b'-' || first.is_ascii_digit() {
+                    // keep the digits: `number` parses them
+                    Value::String(text.to_string())
+                } else {
+                    serde_json::from_str(text).unwrap_or(Value::Null)
+                };
+                (k, value)
+            })
+            .collect();
+    Some(Value::Object(raw))
+}
+
+/// A flow as Slips stores it (spec §1.8): numbers may be floats or strings.
+fn conn(uid: &str, json: &str, syms: &mut SymCache) -> Option<Conn> {
+    let v = parse(json)?;
+    let pkts = count(v.get("pkts"));
+    let spkts = count(v.get("spkts"));
+    let allbytes = count(v.get("allbytes"));
+    let sbytes = count(v.get("sbytes"));
+    Some(Conn {
+        ts: v.get("ts").and_then(number)?,
+        orig_h: text(&v, "saddr").parse().ok()?,
+        resp_h: text(&v, "daddr").parse().ok()?,
+        orig_p: v.get("sport").and_then(port).unwrap_or(0),
+        resp_p: v.get("dport").and_then(port).unwrap_or(0),
+        proto: Proto::from_zeek(&text(&v, "proto")),
+        conn_state: ConnState::from_zeek(&text(&v, "origstate")),
+        service: syms.get(&text(&v, "appproto")),
+        history: syms.get(""),
+        duration: v.get("dur").and_then(number).unwrap_or(0.0),
+        uid: Uid::new(uid),
+        orig_bytes: sbytes,
+        resp_bytes: allbytes.saturating_sub(sbytes),
+        orig_pkts: spkts,
+        orig_ip_bytes: 0,
+        resp_pkts: pkts.saturating_sub(spkts),
+        resp_ip_bytes: 0,
+    })
+}
+
+/// The endpoints of an application record: its connection's when the flows have it, else the
+/// profile and what the record itself names.
+fn endpoints(v: &Value, uid: &str, owner: Option<IpAddr>, conn: Option<&Conn>) -> Endpoints {
+    let ts = v.get("stime").and_then(number).unwrap_or(0.0);
+    match conn {
+        Some(c) => Endpoints {
+            ts,
+            uid: uid.into(),
+            orig_h: c.orig_h,
+            orig_p: c.orig_p,
+            resp_h: c.resp_h,
+            resp_p: c.resp_p,
+        },
+        None => Endpoints {
+            ts,
+            uid: uid.into(),
+            orig_h: owner.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            orig_p: 0,
+            resp_h: text(v, "daddr")
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            resp_p: v.get("dport").and_then(port).unwrap_or(0),
+        },
+    }
+}
+
+fn text(v: &Value, name: &str) -> String {
+    match v.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn texts(v: &Value, name: &str) -> Vec<String> {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A number written as a number or as a string (Slips v1.0.0 reads TSV numbers as floats).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+/// A counter: a whole number, however written; 0 when absent.
+fn count(v: Option<&Value>) -> u64 {
+    v.and_then(number)
+        .filter(|f| *f >= 0.0)
+        .map_or(0, |f| f.round() as u64)
+}
+
+/// A port: a number, a decimal string, or Slips' `0x…` for ICMP types.
+fn port(v: &Value) -> Option<u16> {
+    if let Some(s) = v.as_str() {
+        if let Some(hex) = s.strip_prefix("0x") {
+            return u16::from_str_radix(hex, 16).ok();
+        }
+    }
+    let f = number(v)?;
+    (0.0..=65535.0).contains(&f).then_some(f as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slips_numbers_are_read_as_written() {
+        let mut syms = SymCache::default();
+        // Slips v1.0.0 on a TSV log: floats and string ports
+        let c = conn(
+            "C1",
+            r#"{"ts": 944.265142, "dur": 0.049429, "saddr": "10.0.2.112", "sport": "49172",
+                "daddr": "195.113.214.219", "dport": "80", "proto": "tcp", "origstate": "SF",
+                "state": "Established", "pkts": 10.0, "allbytes": 1338.0, "spkts": 5.0,
+                "sbytes": 261.0, "appproto": "http"}"#,
+            &mut syms,
+        )
+        .expect("a flow");
+        assert_eq!((c.orig_p, c.resp_p), (49172, 80));
+        assert_eq!((c.orig_pkts, c.resp_pkts), (5, 5));
+        assert_eq!((c.orig_bytes, c.resp_bytes), (261, 1077));
+        assert_eq!(c.conn_state, ConnState::SF);
+        assert_eq!(c.service.as_str(), "http");
+        assert_eq!(port(&Value::String("0x0008".into())), Some(8));
+        assert!(conn("C2", r#"{"ts": 1, "saddr": "nonsense"}"#, &mut syms).is_none());
+        assert_eq!(
+            profile_ip("profile_fe80::1_timewindow3_altflows"),
+            "fe80::1".parse().ok()
+        );
+    }
+}
