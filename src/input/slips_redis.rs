@@ -15,12 +15,14 @@
 
 use super::{FileReport, Input, InputSummary};
 use crate::record::{
-    Activity, Conn, ConnState, Detail, Dns, Endpoints, Fields, Http, LogKind, Proto, Ssl, SymCache,
-    Uid,
+    Activity, Conn, ConnState, Detail, Dns, Endpoints, Fields, Http, LogKind, Proto, Ssl, Sym,
+    SymCache, Uid,
 };
 use compact_str::CompactString;
 use redis::Connection;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -75,7 +77,7 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     flow_keys.sort();
     alt_keys.sort();
     profile_keys.sort();
-    let mut conns: BTreeMap<String, Conn> = BTreeMap::new();
+    let mut conns: FxHashMap<String, Conn> = FxHashMap::default();
     let mut skipped = 0u64;
     let mut examples = Vec::new();
     let mut syms = SymCache::default();
@@ -97,7 +99,7 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let mut dns = Vec::new();
     let mut http = Vec::new();
     let mut ssl = Vec::new();
-    let mut seen_alt = std::collections::HashSet::new();
+    let mut seen_alt: rustc_hash::FxHashSet<(String, String)> = rustc_hash::FxHashSet::default();
     for (key, fields) in hashes(&mut con, &alt_keys).map_err(fail)? {
         let owner = profile_ip(&key);
         for (uid, json) in fields {
@@ -196,6 +198,7 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
         grids.global = None;
     }
     let mut conns: Vec<Conn> = conns.into_values().collect();
+    // (the hash map's order is arbitrary: the sort below decides)
     // Slips' layout keeps no arrival order: time order (then uid) is the one it implies
     conns.sort_by(|a, b| a.ts.total_cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
     dns.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
@@ -310,9 +313,11 @@ fn hashes(
         for k in batch {
             pipe.cmd("HGETALL").arg(k);
         }
-        let values: Vec<BTreeMap<String, String>> = pipe.query(con)?;
+        let values: Vec<std::collections::HashMap<String, String>> = pipe.query(con)?;
         for (k, v) in batch.iter().zip(values) {
-            out.push((k.clone(), v.into_iter().collect()));
+            let mut fields: Vec<(String, String)> = v.into_iter().collect();
+            fields.sort_unstable();
+            out.push((k.clone(), fields));
         }
     }
     Ok(out)
@@ -394,24 +399,88 @@ fn parse(json: &str) -> Option<Value> {
     Some(Value::Object(raw))
 }
 
+/// The fields of a flow kalipso reads (spec §1.8), numbers kept as their JSON text.
+#[derive(serde::Deserialize)]
+struct FlowJson<'a> {
+    #[serde(borrow)]
+    ts: &'a RawValue,
+    #[serde(borrow, default)]
+    dur: Option<&'a RawValue>,
+    saddr: std::borrow::Cow<'a, str>,
+    daddr: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    sport: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    dport: Option<&'a RawValue>,
+    #[serde(default)]
+    proto: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    origstate: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    appproto: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    pkts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    spkts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    allbytes: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    sbytes: Option<&'a RawValue>,
+}
+
+/// A number as its JSON text: a number, or a string holding one.
+fn raw_number(raw: &RawValue) -> Option<f64> {
+    let text = raw.get();
+    let v = if text.starts_with('"') {
+        serde_json::from_str::<String>(text)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?
+    } else {
+        text.parse::<f64>().ok()?
+    };
+    v.is_finite().then_some(v)
+}
+
+/// A counter: a whole number, however written; 0 when absent.
+fn raw_count(raw: Option<&RawValue>) -> u64 {
+    raw.and_then(raw_number)
+        .filter(|f| *f >= 0.0)
+        .map_or(0, |f| f.round() as u64)
+}
+
+/// A port: a number, a decimal string, or Slips' `0x…` for ICMP types.
+fn raw_port(raw: Option<&RawValue>) -> u16 {
+    let Some(raw) = raw else { return 0 };
+    if let Ok(s) = serde_json::from_str::<&str>(raw.get()) {
+        if let Some(hex) = s.strip_prefix("0x") {
+            return u16::from_str_radix(hex, 16).unwrap_or(0);
+        }
+    }
+    raw_number(raw)
+        .filter(|f| (0.0..=65535.0).contains(f))
+        .map_or(0, |f| f as u16)
+}
+
 /// A flow as Slips stores it (spec §1.8): numbers may be floats or strings.
 fn conn(uid: &str, json: &str, syms: &mut SymCache) -> Option<Conn> {
-    let v = parse(json)?;
-    let pkts = count(v.get("pkts"));
-    let spkts = count(v.get("spkts"));
-    let allbytes = count(v.get("allbytes"));
-    let sbytes = count(v.get("sbytes"));
+    let f: FlowJson<'_> = serde_json::from_str(json).ok()?;
+    let pkts = raw_count(f.pkts);
+    let spkts = raw_count(f.spkts);
+    let allbytes = raw_count(f.allbytes);
+    let sbytes = raw_count(f.sbytes);
     Some(Conn {
-        ts: v.get("ts").and_then(number)?,
-        orig_h: text(&v, "saddr").parse().ok()?,
-        resp_h: text(&v, "daddr").parse().ok()?,
-        orig_p: v.get("sport").and_then(port).unwrap_or(0),
-        resp_p: v.get("dport").and_then(port).unwrap_or(0),
-        proto: Proto::from_zeek(&text(&v, "proto")),
-        conn_state: ConnState::from_zeek(&text(&v, "origstate")),
-        service: syms.get(&text(&v, "appproto")),
-        history: syms.get(""),
-        duration: v.get("dur").and_then(number).unwrap_or(0.0),
+        ts: raw_number(f.ts)?,
+        orig_h: f.saddr.parse().ok()?,
+        resp_h: f.daddr.parse().ok()?,
+        orig_p: raw_port(f.sport),
+        resp_p: raw_port(f.dport),
+        proto: Proto::from_zeek(&f.proto),
+        conn_state: ConnState::from_zeek(&f.origstate),
+        service: syms.get(&f.appproto),
+        history: Sym::default(),
+        duration: f.dur.and_then(raw_number).unwrap_or(0.0),
         uid: Uid::new(uid),
         orig_bytes: sbytes,
         resp_bytes: allbytes.saturating_sub(sbytes),
