@@ -28,29 +28,21 @@ use std::sync::Arc;
 /// Rows per Parquet row group: the unit that is encoded and decoded on one core.
 pub const ROWS_PER_GROUP: usize = 256 * 1024;
 
-/// A column's name, type and nullability, for a table's schema.
-pub fn field(name: &str, kind: DataType, nullable: bool) -> Field {
-    Field::new(name, kind, nullable)
+/// A column of a table: its field (name, type, whether it may be null) and its values. Each
+/// table declares a column once, its name beside how its values are read from a record.
+pub type Column = (Field, ArrayRef);
+
+/// A column named `name` holding `values` (the type is theirs).
+pub fn col(name: &str, nullable: bool, values: ArrayRef) -> Column {
+    (
+        Field::new(name, values.data_type().clone(), nullable),
+        values,
+    )
 }
 
-/// A list-of-strings column type.
-pub fn string_list() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
-}
-
-/// A list-of-floats column type.
-pub fn float_list() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
-}
-
-/// A text column kept as a dictionary (each distinct value once, a key per row): addresses
-/// and Zeek's small vocabularies. Readers see plain text; kalipso turns each distinct value
-/// back into its type once.
-pub fn dictionary() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-}
-
-/// Builds a [`dictionary`] column from the rows' values and how each is written.
+/// A text column kept as a dictionary (each distinct value once, a key per row), built from
+/// the rows' values and how each is written: addresses and Zeek's small vocabularies. Readers
+/// see plain text; kalipso turns each distinct value back into its type once.
 pub fn dictionary_column<K: Hash + Eq + Copy>(
     values: impl Iterator<Item = K>,
     text: impl Fn(K) -> String,
@@ -77,10 +69,13 @@ pub fn dictionary_column<K: Hash + Eq + Copy>(
 /// rows into columns, and each slice becomes a row group, built and compressed on its own core
 /// (a few at a time, so a big table is not held twice).
 pub fn parquet<T: Sync>(
-    schema: &Arc<Schema>,
     rows: &[T],
-    chunk: impl Fn(&[T]) -> Vec<ArrayRef> + Sync,
+    chunk: impl Fn(&[T]) -> Vec<Column> + Sync,
 ) -> anyhow::Result<Vec<u8>> {
+    // the columns of no rows give the schema
+    let schema = Arc::new(Schema::new(
+        chunk(&[]).into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+    ));
     let mut props = WriterProperties::builder()
         // zstd's lowest level: about a third smaller than snappy at about the same speed
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
@@ -107,7 +102,7 @@ pub fn parquet<T: Sync>(
     let props = props.build();
     // the ArrowWriter only sets the file up (schema, and the Arrow schema kept in the footer
     // so dictionaries read back as dictionaries); row groups are encoded on every core
-    let (mut file, groups) = ArrowWriter::try_new(Vec::new(), Arc::clone(schema), Some(props))?
+    let (mut file, groups) = ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props))?
         .into_serialized_writer()?;
     let wave = 2 * rayon::current_num_threads().max(1);
     let chunks: Vec<&[T]> = rows.chunks(ROWS_PER_GROUP).collect();
@@ -117,9 +112,9 @@ pub fn parquet<T: Sync>(
             .enumerate()
             .map(|(i, slice)| {
                 let mut writers = groups.create_column_writers(w * wave + i)?;
-                let arrays = chunk(slice);
+                let columns = chunk(slice);
                 let mut writer = writers.iter_mut();
-                for (f, array) in schema.fields().iter().zip(&arrays) {
+                for (f, array) in &columns {
                     for leaf in compute_leaves(f, array)? {
                         writer
                             .next()
@@ -220,7 +215,7 @@ impl Columns<'_> {
             .ok_or_else(|| self.wrong(name, "string"))
     }
 
-    /// A [`dictionary`] column: each distinct value turned into a `T` once by `parse`, then
+    /// A [`dictionary_column`]: each distinct value turned into a `T` once by `parse`, then
     /// one `T` per row.
     pub fn dictionary_values<T: Clone>(
         &self,

@@ -6,10 +6,7 @@
 //! analysis uses is kept exactly (times and durations as 64-bit floats, counters as 64-bit
 //! integers), so an opened file gives what the original run gave.
 
-use super::columns::{
-    self, Columns, dictionary, dictionary_column, field, float_list, floats_at, string_list,
-    strings_at,
-};
+use super::columns::{self, Column, Columns, col, dictionary_column, floats_at, strings_at};
 use crate::record::{
     Activity, Arp, ArpOp, Conn, ConnState, Detail, Dns, Endpoints, Fields, Http, Mac, Proto, Ssl,
     Sym, Uid, ip_text,
@@ -19,10 +16,9 @@ use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, ListArray, StringArray, UInt16Array, UInt64Array,
     types::Float64Type,
 };
-use arrow_schema::{DataType, Schema};
 use compact_str::CompactString;
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 fn strs<'a>(it: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(it))
@@ -63,54 +59,63 @@ fn float_lists<'a>(it: impl Iterator<Item = &'a [f64]>) -> ArrayRef {
 
 // ---- conn ----
 
-/// The `conn` table's columns.
-pub static CONN: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        field("ts", DataType::Float64, false),
-        field("uid", DataType::Utf8, false),
-        field("id.orig_h", dictionary(), false),
-        field("id.orig_p", DataType::UInt16, false),
-        field("id.resp_h", dictionary(), false),
-        field("id.resp_p", DataType::UInt16, false),
-        field("proto", dictionary(), false),
-        field("service", dictionary(), false),
-        field("duration", DataType::Float64, false),
-        field("orig_bytes", DataType::UInt64, false),
-        field("resp_bytes", DataType::UInt64, false),
-        field("conn_state", dictionary(), false),
-        field("history", dictionary(), false),
-        field("orig_pkts", DataType::UInt64, false),
-        field("orig_ip_bytes", DataType::UInt64, false),
-        field("resp_pkts", DataType::UInt64, false),
-        field("resp_ip_bytes", DataType::UInt64, false),
-    ]))
-});
-
-/// Columns of a slice of connections, in [`CONN`]'s order.
-pub fn conn_columns(c: &[Conn]) -> Vec<ArrayRef> {
+/// The `conn` table's columns for a slice of connections.
+pub fn conn_columns(c: &[Conn]) -> Vec<Column> {
     let mut uids = StringBuilder::with_capacity(c.len(), c.len() * 18);
     for conn in c {
         uids.append_value(&*conn.uid.text());
     }
     let word = |s: Sym| s.as_str().to_string();
     vec![
-        f64s(c.iter().map(|c| c.ts)),
-        Arc::new(uids.finish()),
-        dictionary_column(c.iter().map(|c| c.orig_h), ip_text),
-        u16s(c.iter().map(|c| c.orig_p)),
-        dictionary_column(c.iter().map(|c| c.resp_h), ip_text),
-        u16s(c.iter().map(|c| c.resp_p)),
-        dictionary_column(c.iter().map(|c| c.proto), |p| p.as_str().to_string()),
-        dictionary_column(c.iter().map(|c| c.service), word),
-        f64s(c.iter().map(|c| c.duration)),
-        u64s(c.iter().map(|c| c.orig_bytes)),
-        u64s(c.iter().map(|c| c.resp_bytes)),
-        dictionary_column(c.iter().map(|c| c.conn_state), |s| s.as_str().to_string()),
-        dictionary_column(c.iter().map(|c| c.history), word),
-        u64s(c.iter().map(|c| c.orig_pkts)),
-        u64s(c.iter().map(|c| c.orig_ip_bytes)),
-        u64s(c.iter().map(|c| c.resp_pkts)),
-        u64s(c.iter().map(|c| c.resp_ip_bytes)),
+        col("ts", false, f64s(c.iter().map(|c| c.ts))),
+        col("uid", false, Arc::new(uids.finish())),
+        col(
+            "id.orig_h",
+            false,
+            dictionary_column(c.iter().map(|c| c.orig_h), ip_text),
+        ),
+        col("id.orig_p", false, u16s(c.iter().map(|c| c.orig_p))),
+        col(
+            "id.resp_h",
+            false,
+            dictionary_column(c.iter().map(|c| c.resp_h), ip_text),
+        ),
+        col("id.resp_p", false, u16s(c.iter().map(|c| c.resp_p))),
+        col(
+            "proto",
+            false,
+            dictionary_column(c.iter().map(|c| c.proto), |p| p.as_str().to_string()),
+        ),
+        col(
+            "service",
+            false,
+            dictionary_column(c.iter().map(|c| c.service), word),
+        ),
+        col("duration", false, f64s(c.iter().map(|c| c.duration))),
+        col("orig_bytes", false, u64s(c.iter().map(|c| c.orig_bytes))),
+        col("resp_bytes", false, u64s(c.iter().map(|c| c.resp_bytes))),
+        col(
+            "conn_state",
+            false,
+            dictionary_column(c.iter().map(|c| c.conn_state), |s| s.as_str().to_string()),
+        ),
+        col(
+            "history",
+            false,
+            dictionary_column(c.iter().map(|c| c.history), word),
+        ),
+        col("orig_pkts", false, u64s(c.iter().map(|c| c.orig_pkts))),
+        col(
+            "orig_ip_bytes",
+            false,
+            u64s(c.iter().map(|c| c.orig_ip_bytes)),
+        ),
+        col("resp_pkts", false, u64s(c.iter().map(|c| c.resp_pkts))),
+        col(
+            "resp_ip_bytes",
+            false,
+            u64s(c.iter().map(|c| c.resp_ip_bytes)),
+        ),
     ]
 }
 
@@ -175,25 +180,22 @@ pub fn conns(t: &Columns<'_>) -> anyhow::Result<Vec<Conn>> {
 
 // ---- the endpoints every application record has ----
 
-fn endpoint_fields() -> Vec<arrow_schema::Field> {
+fn endpoint_columns<'a>(ids: impl Iterator<Item = &'a Endpoints> + Clone) -> Vec<Column> {
     vec![
-        field("ts", DataType::Float64, false),
-        field("uid", DataType::Utf8, false),
-        field("id.orig_h", dictionary(), false),
-        field("id.orig_p", DataType::UInt16, false),
-        field("id.resp_h", dictionary(), false),
-        field("id.resp_p", DataType::UInt16, false),
-    ]
-}
-
-fn endpoint_columns<'a>(ids: impl Iterator<Item = &'a Endpoints> + Clone) -> Vec<ArrayRef> {
-    vec![
-        f64s(ids.clone().map(|e| e.ts)),
-        strs(ids.clone().map(|e| e.uid.as_str())),
-        dictionary_column(ids.clone().map(|e| e.orig_h), ip_text),
-        u16s(ids.clone().map(|e| e.orig_p)),
-        dictionary_column(ids.clone().map(|e| e.resp_h), ip_text),
-        u16s(ids.map(|e| e.resp_p)),
+        col("ts", false, f64s(ids.clone().map(|e| e.ts))),
+        col("uid", false, strs(ids.clone().map(|e| e.uid.as_str()))),
+        col(
+            "id.orig_h",
+            false,
+            dictionary_column(ids.clone().map(|e| e.orig_h), ip_text),
+        ),
+        col("id.orig_p", false, u16s(ids.clone().map(|e| e.orig_p))),
+        col(
+            "id.resp_h",
+            false,
+            dictionary_column(ids.clone().map(|e| e.resp_h), ip_text),
+        ),
+        col("id.resp_p", false, u16s(ids.map(|e| e.resp_p))),
     ]
 }
 
@@ -221,36 +223,38 @@ fn endpoints(t: &Columns<'_>) -> anyhow::Result<Vec<Endpoints>> {
         .collect())
 }
 
-fn schema_with(extra: Vec<arrow_schema::Field>) -> Arc<Schema> {
-    let mut fields = endpoint_fields();
-    fields.extend(extra);
-    Arc::new(Schema::new(fields))
-}
-
 // ---- dns ----
 
-/// The `dns` table's columns.
-pub static DNS: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    schema_with(vec![
-        field("query", DataType::Utf8, false),
-        field("qclass_name", DataType::Utf8, false),
-        field("qtype_name", DataType::Utf8, false),
-        field("rcode_name", DataType::Utf8, false),
-        field("answers", string_list(), false),
-        field("TTLs", float_list(), false),
-    ])
-});
-
 /// Columns of a slice of DNS records.
-pub fn dns_columns(d: &[Dns]) -> Vec<ArrayRef> {
+pub fn dns_columns(d: &[Dns]) -> Vec<Column> {
     let mut cols = endpoint_columns(d.iter().map(|d| &d.id));
     cols.extend([
-        strs(d.iter().map(|d| d.query.as_str())),
-        strs(d.iter().map(|d| d.qclass_name.as_str())),
-        strs(d.iter().map(|d| d.qtype_name.as_str())),
-        strs(d.iter().map(|d| d.rcode_name.as_str())),
-        string_lists(d.iter().map(|d| d.answers.as_slice())),
-        float_lists(d.iter().map(|d| d.ttls.as_slice())),
+        col("query", false, strs(d.iter().map(|d| d.query.as_str()))),
+        col(
+            "qclass_name",
+            false,
+            strs(d.iter().map(|d| d.qclass_name.as_str())),
+        ),
+        col(
+            "qtype_name",
+            false,
+            strs(d.iter().map(|d| d.qtype_name.as_str())),
+        ),
+        col(
+            "rcode_name",
+            false,
+            strs(d.iter().map(|d| d.rcode_name.as_str())),
+        ),
+        col(
+            "answers",
+            false,
+            string_lists(d.iter().map(|d| d.answers.as_slice())),
+        ),
+        col(
+            "TTLs",
+            false,
+            float_lists(d.iter().map(|d| d.ttls.as_slice())),
+        ),
     ]);
     cols
 }
@@ -282,38 +286,49 @@ pub fn dns(t: &Columns<'_>) -> anyhow::Result<Vec<Dns>> {
 
 // ---- http ----
 
-/// The `http` table's columns.
-pub static HTTP: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    schema_with(vec![
-        field("method", DataType::Utf8, false),
-        field("host", DataType::Utf8, false),
-        field("uri", DataType::Utf8, false),
-        field("version", DataType::Utf8, false),
-        field("user_agent", DataType::Utf8, false),
-        field("request_body_len", DataType::UInt64, false),
-        field("response_body_len", DataType::UInt64, false),
-        field("status_code", DataType::UInt16, true),
-        field("status_msg", DataType::Utf8, false),
-        field("resp_fuids", string_list(), false),
-        field("resp_mime_types", string_list(), false),
-    ])
-});
-
 /// Columns of a slice of HTTP records.
-pub fn http_columns(h: &[Http]) -> Vec<ArrayRef> {
+pub fn http_columns(h: &[Http]) -> Vec<Column> {
     let mut cols = endpoint_columns(h.iter().map(|h| &h.id));
     cols.extend([
-        strs(h.iter().map(|h| h.method.as_str())),
-        strs(h.iter().map(|h| h.host.as_str())),
-        strs(h.iter().map(|h| h.uri.as_str())),
-        strs(h.iter().map(|h| h.version.as_str())),
-        strs(h.iter().map(|h| h.user_agent.as_str())),
-        u64s(h.iter().map(|h| h.request_body_len)),
-        u64s(h.iter().map(|h| h.response_body_len)),
-        Arc::new(h.iter().map(|h| h.status_code).collect::<UInt16Array>()) as ArrayRef,
-        strs(h.iter().map(|h| h.status_msg.as_str())),
-        string_lists(h.iter().map(|h| h.resp_fuids.as_slice())),
-        string_lists(h.iter().map(|h| h.resp_mime_types.as_slice())),
+        col("method", false, strs(h.iter().map(|h| h.method.as_str()))),
+        col("host", false, strs(h.iter().map(|h| h.host.as_str()))),
+        col("uri", false, strs(h.iter().map(|h| h.uri.as_str()))),
+        col("version", false, strs(h.iter().map(|h| h.version.as_str()))),
+        col(
+            "user_agent",
+            false,
+            strs(h.iter().map(|h| h.user_agent.as_str())),
+        ),
+        col(
+            "request_body_len",
+            false,
+            u64s(h.iter().map(|h| h.request_body_len)),
+        ),
+        col(
+            "response_body_len",
+            false,
+            u64s(h.iter().map(|h| h.response_body_len)),
+        ),
+        col(
+            "status_code",
+            true,
+            Arc::new(h.iter().map(|h| h.status_code).collect::<UInt16Array>()),
+        ),
+        col(
+            "status_msg",
+            false,
+            strs(h.iter().map(|h| h.status_msg.as_str())),
+        ),
+        col(
+            "resp_fuids",
+            false,
+            string_lists(h.iter().map(|h| h.resp_fuids.as_slice())),
+        ),
+        col(
+            "resp_mime_types",
+            false,
+            string_lists(h.iter().map(|h| h.resp_mime_types.as_slice())),
+        ),
     ]);
     cols
 }
@@ -357,42 +372,41 @@ pub fn http(t: &Columns<'_>) -> anyhow::Result<Vec<Http>> {
 
 // ---- ssl ----
 
-/// The `ssl` table's columns.
-pub static SSL: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    schema_with(vec![
-        field("version", DataType::Utf8, false),
-        field("cipher", DataType::Utf8, false),
-        field("curve", DataType::Utf8, false),
-        field("server_name", DataType::Utf8, false),
-        field("resumed", DataType::Boolean, false),
-        field("established", DataType::Boolean, false),
-        field("subject", DataType::Utf8, false),
-        field("issuer", DataType::Utf8, false),
-        field("validation_status", DataType::Utf8, false),
-        field("ja3", DataType::Utf8, false),
-        field("ja3s", DataType::Utf8, false),
-    ])
-});
-
 /// Columns of a slice of TLS records.
-pub fn ssl_columns(s: &[Ssl]) -> Vec<ArrayRef> {
+pub fn ssl_columns(s: &[Ssl]) -> Vec<Column> {
     let mut cols = endpoint_columns(s.iter().map(|s| &s.id));
     cols.extend([
-        strs(s.iter().map(|s| s.version.as_str())),
-        strs(s.iter().map(|s| s.cipher.as_str())),
-        strs(s.iter().map(|s| s.curve.as_str())),
-        strs(s.iter().map(|s| s.server_name.as_str())),
-        Arc::new(s.iter().map(|s| Some(s.resumed)).collect::<BooleanArray>()) as ArrayRef,
-        Arc::new(
-            s.iter()
-                .map(|s| Some(s.established))
-                .collect::<BooleanArray>(),
+        col("version", false, strs(s.iter().map(|s| s.version.as_str()))),
+        col("cipher", false, strs(s.iter().map(|s| s.cipher.as_str()))),
+        col("curve", false, strs(s.iter().map(|s| s.curve.as_str()))),
+        col(
+            "server_name",
+            false,
+            strs(s.iter().map(|s| s.server_name.as_str())),
         ),
-        strs(s.iter().map(|s| s.subject.as_str())),
-        strs(s.iter().map(|s| s.issuer.as_str())),
-        strs(s.iter().map(|s| s.validation_status.as_str())),
-        strs(s.iter().map(|s| s.ja3.as_str())),
-        strs(s.iter().map(|s| s.ja3s.as_str())),
+        col(
+            "resumed",
+            false,
+            Arc::new(s.iter().map(|s| Some(s.resumed)).collect::<BooleanArray>()),
+        ),
+        col(
+            "established",
+            false,
+            Arc::new(
+                s.iter()
+                    .map(|s| Some(s.established))
+                    .collect::<BooleanArray>(),
+            ),
+        ),
+        col("subject", false, strs(s.iter().map(|s| s.subject.as_str()))),
+        col("issuer", false, strs(s.iter().map(|s| s.issuer.as_str()))),
+        col(
+            "validation_status",
+            false,
+            strs(s.iter().map(|s| s.validation_status.as_str())),
+        ),
+        col("ja3", false, strs(s.iter().map(|s| s.ja3.as_str()))),
+        col("ja3s", false, strs(s.iter().map(|s| s.ja3s.as_str()))),
     ]);
     cols
 }
@@ -435,32 +449,6 @@ pub fn ssl(t: &Columns<'_>) -> anyhow::Result<Vec<Ssl>> {
 
 // ---- activity ----
 
-/// The `activity` table: a row of another log (who was active when), with the fields the
-/// detections read. `detail` says which fields apply: `none`, `arp` or `fields`.
-pub static ACTIVITY: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    let text = |name| field(name, DataType::Utf8, true);
-    Arc::new(Schema::new(vec![
-        field("ts", DataType::Float64, false),
-        field("ip", dictionary(), false),
-        field("detail", DataType::Utf8, false),
-        text("resp"),
-        text("operation"),
-        text("dst_mac"),
-        text("target_hw"),
-        text("note"),
-        text("msg"),
-        text("last_reply"),
-        text("software_type"),
-        text("version"),
-        field("auth_success", DataType::Boolean, true),
-        text("uid"),
-        text("host_name"),
-        text("mac"),
-        text("tunnel_type"),
-        text("action"),
-    ]))
-});
-
 /// One text column of the `activity` table: the field of `fields` rows, null on the others.
 fn fields_column(a: &[Activity], get: impl Fn(&Fields) -> &str) -> ArrayRef {
     opt_strs(a.iter().map(|a| match &a.detail {
@@ -477,8 +465,9 @@ fn arp_column(a: &[Activity], get: impl Fn(&Arp) -> Option<String>) -> ArrayRef 
     }))
 }
 
-/// Columns of a slice of activity rows.
-pub fn activity_columns(a: &[Activity]) -> Vec<ArrayRef> {
+/// The `activity` table's columns: a row of another log (who was active when), with the fields the
+/// detections read. `detail` says which fields apply: `none`, `arp` or `fields`.
+pub fn activity_columns(a: &[Activity]) -> Vec<Column> {
     let resp = a.iter().map(|a| {
         a.detail
             .as_ref()
@@ -486,35 +475,63 @@ pub fn activity_columns(a: &[Activity]) -> Vec<ArrayRef> {
             .map(crate::record::ip_text)
     });
     vec![
-        f64s(a.iter().map(|a| a.ts)),
-        dictionary_column(a.iter().map(|a| a.ip), ip_text),
-        strs(a.iter().map(|a| match a.detail {
-            None => "none",
-            Some(Detail::Arp(_)) => "arp",
-            Some(Detail::Fields(_)) => "fields",
-        })),
-        opt_strs(resp),
-        arp_column(a, |arp| Some(arp.operation.as_str().to_string())),
-        arp_column(a, |arp| arp.dst_mac.map(|m| m.to_string())),
-        arp_column(a, |arp| arp.target_hw.map(|m| m.to_string())),
-        fields_column(a, |f| &f.note),
-        fields_column(a, |f| &f.msg),
-        fields_column(a, |f| &f.last_reply),
-        fields_column(a, |f| &f.software_type),
-        fields_column(a, |f| &f.version),
-        Arc::new(
-            a.iter()
-                .map(|a| match &a.detail {
-                    Some(Detail::Fields(f)) => f.auth_success,
-                    _ => None,
-                })
-                .collect::<BooleanArray>(),
+        col("ts", false, f64s(a.iter().map(|a| a.ts))),
+        col(
+            "ip",
+            false,
+            dictionary_column(a.iter().map(|a| a.ip), ip_text),
         ),
-        fields_column(a, |f| &f.uid),
-        fields_column(a, |f| &f.host_name),
-        fields_column(a, |f| &f.mac),
-        fields_column(a, |f| &f.tunnel_type),
-        fields_column(a, |f| &f.action),
+        col(
+            "detail",
+            false,
+            strs(a.iter().map(|a| match a.detail {
+                None => "none",
+                Some(Detail::Arp(_)) => "arp",
+                Some(Detail::Fields(_)) => "fields",
+            })),
+        ),
+        col("resp", true, opt_strs(resp)),
+        col(
+            "operation",
+            true,
+            arp_column(a, |arp| Some(arp.operation.as_str().to_string())),
+        ),
+        col(
+            "dst_mac",
+            true,
+            arp_column(a, |arp| arp.dst_mac.map(|m| m.to_string())),
+        ),
+        col(
+            "target_hw",
+            true,
+            arp_column(a, |arp| arp.target_hw.map(|m| m.to_string())),
+        ),
+        col("note", true, fields_column(a, |f| &f.note)),
+        col("msg", true, fields_column(a, |f| &f.msg)),
+        col("last_reply", true, fields_column(a, |f| &f.last_reply)),
+        col(
+            "software_type",
+            true,
+            fields_column(a, |f| &f.software_type),
+        ),
+        col("version", true, fields_column(a, |f| &f.version)),
+        col(
+            "auth_success",
+            true,
+            Arc::new(
+                a.iter()
+                    .map(|a| match &a.detail {
+                        Some(Detail::Fields(f)) => f.auth_success,
+                        _ => None,
+                    })
+                    .collect::<BooleanArray>(),
+            ),
+        ),
+        col("uid", true, fields_column(a, |f| &f.uid)),
+        col("host_name", true, fields_column(a, |f| &f.host_name)),
+        col("mac", true, fields_column(a, |f| &f.mac)),
+        col("tunnel_type", true, fields_column(a, |f| &f.tunnel_type)),
+        col("action", true, fields_column(a, |f| &f.action)),
     ]
 }
 
@@ -592,17 +609,17 @@ pub fn encode(batch: &crate::record::Batch) -> anyhow::Result<Vec<(&'static str,
     let ((conn, dns), (http, (ssl, activity))) = rayon::join(
         || {
             rayon::join(
-                || columns::parquet(&CONN, &batch.conns, conn_columns),
-                || columns::parquet(&DNS, &batch.dns, dns_columns),
+                || columns::parquet(&batch.conns, conn_columns),
+                || columns::parquet(&batch.dns, dns_columns),
             )
         },
         || {
             rayon::join(
-                || columns::parquet(&HTTP, &batch.http, http_columns),
+                || columns::parquet(&batch.http, http_columns),
                 || {
                     rayon::join(
-                        || columns::parquet(&SSL, &batch.ssl, ssl_columns),
-                        || columns::parquet(&ACTIVITY, &batch.activity, activity_columns),
+                        || columns::parquet(&batch.ssl, ssl_columns),
+                        || columns::parquet(&batch.activity, activity_columns),
                     )
                 },
             )
