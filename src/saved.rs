@@ -8,8 +8,8 @@
 //!   (profiler, detections, threat intelligence, whitelist), the input summary, and the rows of
 //!   each record table;
 //! - `conn.parquet`, `dns.parquet`, `http.parquet`, `ssl.parquet`, `activity.parquet`: every
-//!   record the analysis used ([`records`]);
-//! - `evidence.parquet`, `alerts.parquet`: the detections ([`findings`]), for other tools.
+//!   record the analysis used (`records`);
+//! - `evidence.parquet`, `alerts.parquet`: the detections (`findings`), for other tools.
 //!
 //! Opening reads the records and settings and runs the profiler and the detections again: they
 //! are deterministic, so every output is byte-identical to the original run's. A file that is
