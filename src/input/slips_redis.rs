@@ -81,7 +81,7 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let mut skipped = 0u64;
     let mut examples = Vec::new();
     let mut syms = SymCache::default();
-    for (key, fields) in hashes(&mut con, &flow_keys).map_err(fail)? {
+    each_hash(&mut con, &flow_keys, |key, fields| {
         for (uid, json) in fields {
             if conns.contains_key(&uid) {
                 continue;
@@ -91,17 +91,18 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
             } else {
                 skipped += 1;
                 if examples.len() < super::MAX_EXAMPLES {
-                    examples.push(bad(&shown, &key, &uid));
+                    examples.push(bad(&shown, key, &uid));
                 }
             }
         }
-    }
+    })
+    .map_err(fail)?;
     let mut dns = Vec::new();
     let mut http = Vec::new();
     let mut ssl = Vec::new();
     let mut seen_alt: rustc_hash::FxHashSet<(String, String)> = rustc_hash::FxHashSet::default();
-    for (key, fields) in hashes(&mut con, &alt_keys).map_err(fail)? {
-        let owner = profile_ip(&key);
+    each_hash(&mut con, &alt_keys, |key, fields| {
+        let owner = profile_ip(key);
         for (uid, json) in fields {
             let Some(v) = parse(&json) else {
                 skipped += 1;
@@ -157,12 +158,13 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
                 _ => {}
             }
         }
-    }
+    })
+    .map_err(fail)?;
     let mut tw_width = None;
     let mut activity = Vec::new();
-    for (key, fields) in hashes(&mut con, &profile_keys).map_err(fail)? {
+    each_hash(&mut con, &profile_keys, |key, fields| {
         let Some(ip) = key.strip_prefix("profile_").and_then(|s| s.parse().ok()) else {
-            continue;
+            return;
         };
         let field = |name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v);
         if tw_width.is_none() {
@@ -187,11 +189,15 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
                 }))),
             });
         }
-    }
+    })
+    .map_err(fail)?;
     let tw_width = tw_width
         .filter(|w| w.is_finite() && *w > 0.0)
         .unwrap_or(3600.0);
-    let by_slips = !scan(&mut con, "slips_start_time").map_err(fail)?.is_empty();
+    let by_slips: bool = redis::cmd("EXISTS")
+        .arg("slips_start_time")
+        .query(&mut con)
+        .map_err(fail)?;
     let mut grids = grids(&mut con, tw_width).map_err(fail)?;
     if by_slips {
         // Slips v1.0.0 numbered each profile's windows from its first flow
@@ -301,13 +307,13 @@ fn scan(con: &mut Connection, pattern: &str) -> redis::RedisResult<Vec<String>> 
     Ok(out)
 }
 
-/// `HGETALL` of every key, pipelined; fields sorted.
-#[allow(clippy::type_complexity)] // (key, [(field, value)])
-fn hashes(
+/// `HGETALL` of every key, pipelined, handing each hash (fields sorted) to `each` as its batch
+/// arrives, so a big database's flows are parsed as they come instead of held whole.
+fn each_hash(
     con: &mut Connection,
     keys: &[String],
-) -> redis::RedisResult<Vec<(String, Vec<(String, String)>)>> {
-    let mut out = Vec::with_capacity(keys.len());
+    mut each: impl FnMut(&str, Vec<(String, String)>),
+) -> redis::RedisResult<()> {
     for batch in keys.chunks(BATCH) {
         let mut pipe = redis::pipe();
         for k in batch {
@@ -317,10 +323,10 @@ fn hashes(
         for (k, v) in batch.iter().zip(values) {
             let mut fields: Vec<(String, String)> = v.into_iter().collect();
             fields.sort_unstable();
-            out.push((k.clone(), fields));
+            each(k, fields);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// How the windows were numbered, read from the window starts.
