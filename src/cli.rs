@@ -297,6 +297,16 @@ pub struct AnalyzeConfig {
 }
 
 impl AnalyzeConfig {
+    /// True when the run writes no file and no database: it only shows (UI or text report).
+    pub fn writes_nothing(&self) -> bool {
+        self.output.is_none()
+            && self.json.is_none()
+            && self.dump_redis.is_none()
+            && self.html.is_none()
+            && self.redis.is_none()
+            && self.save.is_none()
+    }
+
     /// The settings of `kalipso open`: what to show and write comes from the command line; the
     /// analysis settings are the saved file's (the caller puts them in).
     pub fn for_open(a: OpenArgs) -> AnalyzeConfig {

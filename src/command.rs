@@ -138,8 +138,8 @@ fn open_source(what: &std::path::Path) -> anyhow::Result<crate::saved::Opened> {
         ..crate::profile::ProfileConfig::default()
     };
     let detect = detect::DetectConfig::default();
-    Ok(crate::saved::Opened {
-        settings: Settings {
+    Ok(crate::saved::Opened::of_input(
+        Settings {
             profile,
             timeouts: crate::flow::Timeouts::default(),
             alert_threshold: detect.alert_threshold,
@@ -147,8 +147,8 @@ fn open_source(what: &std::path::Path) -> anyhow::Result<crate::saved::Opened> {
             ti: detect.ti,
             whitelist: detect.whitelist,
         },
-        input: read.input,
-    })
+        read.input,
+    ))
 }
 
 /// What to analyse and how: the command line's settings, or those a saved analysis was made
@@ -238,7 +238,10 @@ impl Outputs {
         self,
         analysis: &Analysis,
         report: &report::Report<'_>,
-        saved: Option<anyhow::Result<crate::saved::SavedRecords>>,
+        saved: Option<(
+            anyhow::Result<crate::saved::SavedRecords>,
+            crate::saved::views::Views,
+        )>,
         geo: &ui::geo::Geo,
         pool: &rayon::ThreadPool,
     ) -> bool {
@@ -249,8 +252,10 @@ impl Outputs {
                 ok = false;
             }
         };
-        if let (Some(f), Some(records)) = (self.save, saved) {
-            done(records.and_then(|r| pool.install(|| crate::saved::write(f, &r, analysis))));
+        if let (Some(f), Some((records, views))) = (self.save, saved) {
+            done(
+                records.and_then(|r| pool.install(|| crate::saved::write(f, &r, analysis, &views))),
+            );
         }
         if let Some(f) = self.html {
             done(f.write_with(|w| crate::export::html::write(w, analysis, geo)));
@@ -277,10 +282,27 @@ fn run_analyze(
     cfg: &AnalyzeConfig,
     opened: Option<crate::saved::Opened>,
 ) -> anyhow::Result<ExitCode> {
+    let options = options_of(cfg, opened.as_ref())?;
+    let shows_ui = !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // a saved analysis shows its saved report or landing screen at once when nothing else is
+    // asked of it
+    let opened = match opened {
+        Some(o) if cfg.writes_nothing() => match show_saved(cfg, o, &options, shows_ui)? {
+            Ok(code) => return Ok(code),
+            Err(o) => Some(o),
+        },
+        o => o,
+    };
+    let opened = match opened.map(crate::saved::Opened::input).transpose() {
+        Ok(input) => input,
+        Err(e) => {
+            say(format_args!("{e:#}"));
+            return Ok(ExitCode::from(2));
+        }
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()?;
-    let options = options_of(cfg, opened.as_ref())?;
     crate::interrupt::watch();
     let outputs = Outputs::create(cfg)?;
     let progress = (!cfg.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -293,9 +315,9 @@ fn run_analyze(
         }
     };
     let analysis = pool.install(|| match opened {
-        Some(o) => {
-            keep(&o.input);
-            crate::analysis::examine(o.input, &options)
+        Some(input) => {
+            keep(&input);
+            crate::analysis::examine(input, &options)
         }
         None => crate::analysis::analyze_with(&options, keep),
     });
@@ -309,10 +331,110 @@ fn run_analyze(
         report::Detail::Triage
     };
     let report = pool.install(|| report::Report::new(&analysis, cfg.top, detail));
+    let text = report.text(cfg.all);
     // the bar is cleared before anything else is said on stderr
     drop(progress);
 
-    for f in &analysis.input.files {
+    let read_any = say_what_was_read(&analysis.input, cfg);
+    // the files asked for are written even then: they were created, and say what was tried
+    let geo = ui::geo::Geo::open(&cfg.geoip);
+    for w in &geo.warnings {
+        say(format_args!("warning: {w}"));
+    }
+    let views_started = std::time::Instant::now();
+    let views = outputs.save.is_some().then(|| crate::saved::views::Views {
+        made_by: env!("CARGO_PKG_VERSION").to_string(),
+        report: crate::saved::views::SavedReport {
+            top: cfg.top,
+            all: cfg.all,
+            text: text.clone(),
+        },
+        overview: ui::overview::build(&analysis, &ui::overview::traffic(&analysis.store)),
+        lands_on_overview: !analysis.detections.alerts.is_empty(),
+    });
+    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
+    if timings && views.is_some() {
+        eprintln!("timing: saved views {:?}", views_started.elapsed());
+    }
+    let written = outputs.write(&analysis, &report, saved.zip(views), &geo, &pool);
+    if timings {
+        eprintln!("timing: report and outputs {:?}", started.elapsed());
+    }
+    if !read_any {
+        return Ok(nothing_readable(cfg, written));
+    }
+    if shows_ui {
+        ui::run(&analysis, geo).context("terminal UI")?;
+    } else {
+        let started = std::time::Instant::now();
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        if timings {
+            eprintln!("timing: text report {:?}", started.elapsed());
+        }
+    }
+    let code = exit_code(&analysis.input, written);
+    // The process ends here: freeing millions of records one by one would only delay the exit
+    // (a second on a 5 M-line log); the kernel takes the memory back at once.
+    std::mem::forget(report);
+    std::mem::forget(analysis);
+    Ok(code)
+}
+
+/// Shows what a saved analysis saved for a run that writes no file: its text report (when
+/// asked with the same `--top` and `--all`), or its landing screen while the records are
+/// analysed again behind it. Gives the analysis back when it has nothing saved to show.
+fn show_saved(
+    cfg: &AnalyzeConfig,
+    opened: crate::saved::Opened,
+    options: &Options,
+    shows_ui: bool,
+) -> anyhow::Result<Result<ExitCode, crate::saved::Opened>> {
+    let Some(views) = &opened.views else {
+        return Ok(Err(opened));
+    };
+    if !shows_ui && let Some(text) = views.report(cfg.top, cfg.all) {
+        if !say_what_was_read(&opened.summary, cfg) {
+            return Ok(Ok(nothing_readable(cfg, true)));
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(Ok(exit_code(&opened.summary, true)));
+    }
+    let Some(landing) = views.landing().filter(|_| shows_ui).map(<[_]>::to_vec) else {
+        return Ok(Err(opened));
+    };
+    let summary = opened.summary.clone();
+    if !say_what_was_read(&summary, cfg) {
+        return Ok(Ok(nothing_readable(cfg, true)));
+    }
+    let geo = ui::geo::Geo::open(&cfg.geoip);
+    for w in &geo.warnings {
+        say(format_args!("warning: {w}"));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (threads, options) = (cfg.threads, options.clone());
+    // not joined: quitting before the analysis is ready ends the process, and this thread
+    std::thread::spawn(move || {
+        let analysis = (|| {
+            let input = opened.input()?;
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?;
+            Ok(pool.install(|| crate::analysis::examine(input, &options)))
+        })();
+        let _ = tx.send(analysis);
+    });
+    ui::loading::run_while_loading(landing, geo, &rx).context("terminal UI")?;
+    Ok(Ok(exit_code(&summary, true)))
+}
+
+/// Says on stderr what went wrong reading the input: each file's error and skipped lines, and
+/// an input that holds no IP traffic. False when nothing could be read at all.
+fn say_what_was_read(summary: &crate::input::InputSummary, cfg: &AnalyzeConfig) -> bool {
+    for f in &summary.files {
         if let Some(e) = &f.error {
             say(e);
         }
@@ -332,12 +454,11 @@ fn run_analyze(
             ));
         }
     }
-    let records: u64 = analysis.input.records.values().sum();
+    let records: u64 = summary.records.values().sum();
     // an input that was read but holds no IP traffic (ARP only, an empty capture, a log with
     // headers only) is no failure: it is said, and the (empty) report follows
     let read_any = records > 0
-        || analysis
-            .input
+        || summary
             .files
             .iter()
             .any(|f| f.error.is_none() && f.skipped == 0);
@@ -347,53 +468,33 @@ fn run_analyze(
             quoted_paths(&cfg.paths)
         ));
     }
-    // the files asked for are written even then: they were created, and say what was tried
-    let geo = ui::geo::Geo::open(&cfg.geoip);
-    for w in &geo.warnings {
-        say(format_args!("warning: {w}"));
-    }
-    let written = outputs.write(&analysis, &report, saved, &geo, &pool);
-    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
-    if timings {
-        eprintln!("timing: report and outputs {:?}", started.elapsed());
-    }
-    if !read_any {
-        say(format_args!(
-            "nothing readable in {}",
-            quoted_paths(&cfg.paths)
-        ));
-        hint(
-            "give a pcap/pcapng capture, a Zeek log directory, or a conn.log (TSV or JSON, optionally .gz)",
-        );
-        return Ok(if written {
-            ExitCode::from(2)
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    if !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        ui::run(&analysis, geo).context("terminal UI")?;
+    read_any
+}
+
+/// Says that nothing could be read, with a hint; the exit code for it.
+fn nothing_readable(cfg: &AnalyzeConfig, written: bool) -> ExitCode {
+    say(format_args!(
+        "nothing readable in {}",
+        quoted_paths(&cfg.paths)
+    ));
+    hint(
+        "give a pcap/pcapng capture, a Zeek log directory, or a conn.log (TSV or JSON, optionally .gz)",
+    );
+    if written {
+        ExitCode::from(2)
     } else {
-        let started = std::time::Instant::now();
-        let mut out = std::io::stdout().lock();
-        out.write_all(report.text(cfg.all).as_bytes())?;
-        out.flush()?;
-        if timings {
-            eprintln!("timing: text report {:?}", started.elapsed());
-        }
+        ExitCode::FAILURE
     }
-    let had_errors = analysis.input.skipped > 0
-        || analysis.input.failed_files > 0
-        || analysis.input.cut_files > 0;
-    // The process ends here: freeing millions of records one by one would only delay the exit
-    // (a second on a 5 M-line log); the kernel takes the memory back at once.
-    std::mem::forget(report);
-    std::mem::forget(analysis);
-    Ok(if !written {
+}
+
+/// 1 when an output could not be written, 2 when some input was skipped or unreadable, else 0.
+fn exit_code(summary: &crate::input::InputSummary, written: bool) -> ExitCode {
+    let had_errors = summary.skipped > 0 || summary.failed_files > 0 || summary.cut_files > 0;
+    if !written {
         ExitCode::FAILURE
     } else if had_errors {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }

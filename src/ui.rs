@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod geo;
 pub mod keys;
 pub mod lists;
+pub mod loading;
 pub mod numbers;
 pub mod overview;
 pub mod palette;
@@ -25,6 +26,7 @@ pub mod tuple_rows;
 pub use app::{App, Focus};
 
 use crate::Analysis;
+use crossterm::event::Event;
 
 /// [`crate::text::clean`] as an owned string, for the widgets that keep their text.
 pub fn clean(s: &str) -> String {
@@ -51,10 +53,14 @@ impl Drop for Guard {
     }
 }
 
-/// Runs the UI on `store` until the user quits. The terminal is restored on every exit path,
-/// panics included.
-pub fn run(analysis: &Analysis, geo: geo::Geo) -> std::io::Result<()> {
-    use std::io::Write;
+/// The terminal the UI draws on.
+type Terminal = ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>;
+
+/// Runs `body` on the terminal in raw mode on the alternate screen, and restores the terminal
+/// on every exit path, panics included.
+fn with_terminal<T, E: From<std::io::Error>>(
+    body: impl FnOnce(&mut Terminal) -> Result<T, E>,
+) -> Result<T, E> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -70,12 +76,27 @@ pub fn run(analysis: &Analysis, geo: geo::Geo) -> std::io::Result<()> {
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
-    let mut app = App::new(analysis, geo);
+    body(&mut terminal)
+}
+
+/// Runs the UI on `analysis` until the user quits.
+pub fn run(analysis: &Analysis, geo: geo::Geo) -> std::io::Result<()> {
+    with_terminal(|terminal| browse(terminal, App::new(analysis, geo), Vec::new()))
+}
+
+/// The event loop: draw, wait for an event, update. `typed` are events that came before the
+/// UI could take them (while a saved analysis loaded); they are handled first, in order.
+fn browse(terminal: &mut Terminal, mut app: App<'_>, typed: Vec<Event>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut typed = typed.into_iter();
     while !app.quit {
         let mut shown = draw::Viewport::default();
         terminal.draw(|f| shown = draw::frame(f, &app))?;
         app.update(keys::Action::Drawn(shown));
-        let ev = crossterm::event::read()?;
+        let ev = match typed.next() {
+            Some(ev) => ev,
+            None => crossterm::event::read()?,
+        };
         app.event(&ev);
         if let Some(osc) = app.pending_osc.take() {
             let mut out = std::io::stdout();

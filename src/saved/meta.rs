@@ -20,7 +20,7 @@ pub const FORMAT: &str = "kalipso-analysis";
 pub const VERSION: u32 = 1;
 
 /// The header.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
     /// Always [`FORMAT`].
     pub format: String,
@@ -38,10 +38,15 @@ pub struct Meta {
     pub local_hosts: Vec<IpAddr>,
     /// Rows of each table, to tell a cut file from a whole one.
     pub rows: BTreeMap<String, u64>,
+    /// The CRC-32 of every other member of the archive, so a damaged byte anywhere is found
+    /// when the file is opened, before anything is shown from it (absent in the first files
+    /// of layout 1: nothing is checked then).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, u32>,
 }
 
 /// What the analysis was asked to do.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     /// Profiler settings.
     pub profile: ProfileConfig,

@@ -116,6 +116,20 @@ fn round_trip_with(input: &Path, settings: &[&str], dir: &Path, between: impl Fn
     );
     // the input's own problems (skipped lines) are said again, in the same words
     assert_eq!(original.stderr, opened.stderr, "{}", input.display());
+    // the report alone is the one saved with the file, said with the same problems
+    let shown = kalipso(&["open", &saved_s, "--no-ui"]);
+    assert_eq!(original.code, shown.status.code(), "{}", input.display());
+    assert!(
+        original.report.as_bytes() == shown.stdout,
+        "{}: the saved report differs",
+        input.display()
+    );
+    assert_eq!(
+        original.stderr.as_bytes(),
+        shown.stderr,
+        "{}",
+        input.display()
+    );
     saved
 }
 
@@ -131,6 +145,70 @@ fn shipped_examples_open_as_they_were_analysed() {
     ] {
         let dir = tempfile::tempdir().expect("temp dir");
         round_trip(&fixture(rel), &[], dir.path());
+    }
+}
+
+#[test]
+fn the_saved_report_is_shown_at_once_only_when_it_is_the_one_asked_for() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = fixture("testdata/zeek/home-office-tsv");
+    let input = input.to_string_lossy();
+    let saved = dir.path().join("top3.kalipso");
+    let saved = saved.to_string_lossy();
+    let out = kalipso(&["analyze", &input, "--no-ui", "--top", "3", "--save", &saved]);
+    assert!(out.status.success());
+    let timed = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kalipso"))
+            .args(args)
+            .env("KALIPSO_TIMINGS", "1")
+            .output()
+            .expect("run kalipso");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.stdout, stderr.contains("timing: open decoded"))
+    };
+    // the saved one: shown without decoding the records
+    let (report, decoded) = timed(&["open", &saved, "--no-ui", "--top", "3"]);
+    assert_eq!(report, out.stdout);
+    assert!(!decoded, "the saved report is shown as it is");
+    // others: analysed again, and the same as an analysis of the input gives
+    for other in [&["--top", "5"][..], &["--top", "3", "--all"]] {
+        let (report, decoded) = timed(&[&["open", &saved, "--no-ui"][..], other].concat());
+        assert!(decoded, "{other:?} is not the saved report");
+        let analysed = kalipso(&[&["analyze", &input, "--no-ui"][..], other].concat());
+        assert_eq!(report, analysed.stdout, "{other:?}");
+    }
+}
+
+#[test]
+fn a_damaged_byte_anywhere_is_found_when_the_file_is_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = saved_example(dir.path());
+    // where each member's bytes are in the archive
+    let mut members = Vec::new();
+    let mut archive = tar::Archive::new(good.as_slice());
+    for entry in archive.entries().expect("entries") {
+        let entry = entry.expect("entry");
+        let name = entry.path().expect("name").to_string_lossy().into_owned();
+        members.push((name, entry.raw_file_position(), entry.size()));
+    }
+    assert!(members.iter().any(|m| m.0 == "views.json"), "{members:?}");
+    let path = dir.path().join("flipped.kalipso");
+    for (name, at, size) in members.iter().skip(1) {
+        let mut bad = good.clone();
+        bad[(*at + size / 2) as usize] ^= 0x20;
+        std::fs::write(&path, &bad).expect("write");
+        let out = kalipso(&["open", &path.to_string_lossy(), "--no-ui"]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{name} does not match its checksum")),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: nothing is shown from a damaged file"
+        );
     }
 }
 
@@ -247,14 +325,15 @@ fn damaged_and_cut_files_are_errors_never_panics() {
         std::fs::write(&path, &good).expect("write");
         path.clone()
     })
+    .and_then(kalipso::saved::Opened::input)
     .expect("the whole file opens");
-    let conns = whole.input.batch.conns.len();
+    let conns = whole.batch.conns.len();
     assert!(conns > 0);
     // cut anywhere: an error, unless only the archive's closing padding is gone
     for cut in (0..good.len()).step_by(97) {
         std::fs::write(&path, &good[..cut]).expect("write");
-        if let Ok(o) = kalipso::saved::open(&path) {
-            assert_eq!(o.input.batch.conns.len(), conns, "cut at {cut}");
+        if let Ok(o) = kalipso::saved::open(&path).and_then(kalipso::saved::Opened::input) {
+            assert_eq!(o.batch.conns.len(), conns, "cut at {cut}");
         }
     }
     // bytes changed anywhere (a deterministic walk over the file): never a panic
@@ -269,7 +348,7 @@ fn damaged_and_cut_files_are_errors_never_panics() {
             bad[at] ^= (state >> 32) as u8 | 1;
         }
         std::fs::write(&path, &bad).expect("write");
-        let _ = kalipso::saved::open(&path);
+        let _ = kalipso::saved::open(&path).and_then(kalipso::saved::Opened::input);
     }
 }
 

@@ -6,6 +6,7 @@
 
 use crate::ui::App;
 use crate::ui::draw::{Viewport, block};
+use crate::ui::overview::OverviewRow;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -13,13 +14,24 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 pub(crate) fn overview_view(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport, area: Rect) {
+    overview_rows(f, &app.overview, app.ov_cursor, vp, area);
+}
+
+/// Draws `rows` with the cursor on row `cursor` (also while a saved analysis loads, from the
+/// rows saved with it: [`crate::ui::loading`]).
+pub(crate) fn overview_rows(
+    f: &mut Frame<'_>,
+    rows: &[OverviewRow],
+    cursor: usize,
+    vp: &mut Viewport,
+    area: Rect,
+) {
     let h = usize::from(area.height.saturating_sub(2)).max(1);
     vp.page = h;
     // keep the cursor in sight, with its section title when it fits
-    let first = app.ov_cursor.saturating_sub(h.saturating_sub(2));
+    let first = cursor.saturating_sub(h.saturating_sub(2));
     vp.scroll = first;
-    let lines: Vec<Line<'_>> = app
-        .overview
+    let lines: Vec<Line<'_>> = rows
         .iter()
         .enumerate()
         .skip(first)
@@ -32,7 +44,7 @@ pub(crate) fn overview_view(f: &mut Frame<'_>, app: &App<'_>, vp: &mut Viewport,
             } else {
                 Style::new()
             };
-            if i == app.ov_cursor {
+            if i == cursor {
                 style = style.add_modifier(Modifier::REVERSED);
             }
             let text = if r.heading {

@@ -1,0 +1,186 @@
+//! Opening a saved analysis: its landing overview (saved with it) is shown at once, while the
+//! records are decoded and analysed again on other threads. Then the whole UI takes over on the
+//! finished analysis, with the overview's cursor where it was left and the keys typed meanwhile
+//! handled in order, so Enter on a suspect during loading opens its window once it can.
+
+use super::draw::Viewport;
+use super::keys::{self, Action};
+use super::overview::OverviewRow;
+use super::panes::overview::overview_rows;
+use super::{App, Terminal, browse, cursor, geo, with_terminal};
+use crate::Analysis;
+use crossterm::event::{Event, KeyEventKind, MouseEventKind};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Style};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+/// The landing screen while the analysis loads.
+struct Landing {
+    rows: Vec<OverviewRow>,
+    cursor: usize,
+    page: usize,
+    /// Events for the whole UI, in the order they came.
+    typed: Vec<Event>,
+    quit: bool,
+}
+
+impl Landing {
+    /// Handles an event: moves and quitting here, everything else kept for the whole UI.
+    fn event(&mut self, ev: Event) {
+        let action = match &ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => keys::action(*k),
+            Event::Mouse(m) => match m.kind {
+                MouseEventKind::ScrollDown => Some(Action::Down),
+                MouseEventKind::ScrollUp => Some(Action::Up),
+                _ => None,
+            },
+            _ => return,
+        };
+        let len = self.rows.len();
+        let page = self.page.max(1) as isize;
+        match action {
+            Some(Action::Quit) => self.quit = true,
+            // once a key waits for the whole UI, the moves after it wait too, in order
+            _ if !self.typed.is_empty() => self.typed.push(ev),
+            Some(Action::Up) => self.cursor = cursor::step(self.cursor, -1, len),
+            Some(Action::Down) => self.cursor = cursor::step(self.cursor, 1, len),
+            Some(Action::PageUp) => self.cursor = cursor::step(self.cursor, -page, len),
+            Some(Action::PageDown) => self.cursor = cursor::step(self.cursor, page, len),
+            Some(Action::Home) => self.cursor = cursor::jump(false, len),
+            Some(Action::End) => self.cursor = cursor::jump(true, len),
+            Some(_) => self.typed.push(ev),
+            None => {}
+        }
+    }
+}
+
+/// Shows `landing` until `loading` gives the analysis, then the whole UI on it until the user
+/// quits. Quitting before it is ready returns at once; a failed load is returned as the error.
+pub fn run_while_loading(
+    landing: Vec<OverviewRow>,
+    geo: geo::Geo,
+    loading: &Receiver<anyhow::Result<Analysis>>,
+) -> anyhow::Result<()> {
+    with_terminal(|terminal| {
+        let started = Instant::now();
+        let cursor = landing.iter().position(|r| r.target.is_some()).unwrap_or(0);
+        let mut state = Landing {
+            rows: landing,
+            cursor,
+            page: 10,
+            typed: Vec::new(),
+            quit: false,
+        };
+        let analysis = loop {
+            draw_landing(terminal, &mut state, started)?;
+            // events are read in short waits, so the analysis is taken as soon as it is ready
+            if crossterm::event::poll(Duration::from_millis(100))? {
+                state.event(crossterm::event::read()?);
+                if state.quit {
+                    return Ok(());
+                }
+            }
+            match loading.try_recv() {
+                Ok(result) => break result?,
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    anyhow::bail!("the analysis of the saved records stopped unexpectedly")
+                }
+            }
+        };
+        let mut app = App::new(&analysis, geo);
+        app.ov_cursor = state.cursor.min(app.overview.len().saturating_sub(1));
+        browse(terminal, app, state.typed)?;
+        // the process ends after the UI: the kernel takes the memory back faster than a drop
+        std::mem::forget(analysis);
+        Ok(())
+    })
+}
+
+fn draw_landing(
+    terminal: &mut Terminal,
+    state: &mut Landing,
+    started: Instant,
+) -> std::io::Result<()> {
+    let mut vp = Viewport::default();
+    terminal.draw(|f| {
+        let [body, bar] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(f.area());
+        overview_rows(f, &state.rows, state.cursor, &mut vp, body);
+        let waiting = if state.typed.is_empty() {
+            String::new()
+        } else {
+            format!("; {} key(s) wait for it", state.typed.len())
+        };
+        let status = format!(
+            " opening: analysing the saved records again, {:.1} s{waiting} ",
+            started.elapsed().as_secs_f64()
+        );
+        let line = Line::from(vec![
+            ratatui::text::Span::styled(status, Style::new().fg(Color::Black).bg(Color::Yellow)),
+            ratatui::text::Span::raw("  q:quit"),
+        ]);
+        f.render_widget(Paragraph::new(line), bar);
+        super::palette::Depth::from_env().apply(f.buffer_mut());
+    })?;
+    state.page = vp.page;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(code: KeyCode) -> Event {
+        Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn landing() -> Landing {
+        let row = |text: &str, target: Option<(std::net::IpAddr, i64)>| OverviewRow {
+            text: text.into(),
+            heading: target.is_none(),
+            target,
+            alerted: false,
+        };
+        let ip = "10.0.0.1".parse().expect("ip");
+        Landing {
+            rows: vec![
+                row("Suspects", None),
+                row("a", Some((ip, 1))),
+                row("b", Some((ip, 2))),
+            ],
+            cursor: 1,
+            page: 10,
+            typed: Vec::new(),
+            quit: false,
+        }
+    }
+
+    #[test]
+    fn moves_happen_at_once_and_other_keys_wait_in_order() {
+        let mut l = landing();
+        l.event(key(KeyCode::Down));
+        assert_eq!(l.cursor, 2);
+        l.event(key(KeyCode::Down));
+        assert_eq!(l.cursor, 2, "the cursor stays on the last row");
+        l.event(key(KeyCode::Enter));
+        // a move after a waiting key waits too: Enter must act on the row it was typed on
+        l.event(key(KeyCode::Up));
+        assert_eq!(l.cursor, 2);
+        assert_eq!(l.typed, vec![key(KeyCode::Enter), key(KeyCode::Up)]);
+        assert!(!l.quit);
+    }
+
+    #[test]
+    fn q_quits_before_the_analysis_is_ready() {
+        let mut l = landing();
+        l.event(key(KeyCode::Enter));
+        l.event(key(KeyCode::Char('q')));
+        assert!(l.quit, "q quits even with keys waiting");
+        assert_eq!(l.typed, vec![key(KeyCode::Enter)]);
+    }
+}
