@@ -6,10 +6,10 @@
 
 use anyhow::{Context as _, bail};
 use arrow_array::cast::AsArray as _;
-use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt64Type};
+use arrow_array::types::{Decimal64Type, Float64Type, Int32Type, UInt16Type, UInt64Type};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, DictionaryArray, Float64Array, GenericListArray, Int32Array,
-    RecordBatch, StringArray, UInt16Array, UInt64Array,
+    Array, ArrayRef, BooleanArray, Decimal64Array, DictionaryArray, Float64Array, GenericListArray,
+    Int32Array, RecordBatch, StringArray, UInt16Array, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
@@ -38,6 +38,68 @@ pub fn col(name: &str, nullable: bool, values: ArrayRef) -> Column {
         Field::new(name, values.data_type().clone(), nullable),
         values,
     )
+}
+
+/// The integer columns that count up in small steps (row and window numbers): Parquet's delta
+/// packing, its default, stores them in a fraction of a byte per row, four times smaller than
+/// plain values after zstd.
+const COUNTING: &[&str] = &["row", "window"];
+
+/// Decimal places of Zeek's times and durations.
+const MICROS: f64 = 1e6;
+
+/// True when every value is a whole number of microseconds that comes back bit for bit as
+/// `micros / 1e6` (Zeek logs print six decimals, and a correctly rounded division by 1e6 gives
+/// the same double as parsing them), so the values can be kept as `DECIMAL(18,6)`.
+pub fn exact_micros(mut values: impl Iterator<Item = f64>) -> bool {
+    values.all(|v| {
+        // 18 digits with 6 decimals: below 10^12 seconds
+        v.is_finite() && v.abs() < 1e12 && Seconds::of_micros(micros_of(v)).to_bits() == v.to_bits()
+    })
+}
+
+/// `v` in whole microseconds (saturating; [`exact_micros`] tells whether it is exact).
+#[allow(clippy::cast_possible_truncation)]
+fn micros_of(v: f64) -> i64 {
+    (v * MICROS).round() as i64
+}
+
+/// Seconds as `DECIMAL(18,6)` (an integer of microseconds: half the bytes of a double's
+/// random low bits) when `micros` (see [`exact_micros`]), else as doubles.
+pub fn seconds(values: impl Iterator<Item = f64>, micros: bool) -> ArrayRef {
+    if micros {
+        let a = Decimal64Array::from_iter_values(values.map(micros_of));
+        match a.with_precision_and_scale(18, 6) {
+            Ok(a) => Arc::new(a),
+            Err(_) => Arc::new(Float64Array::from(Vec::<f64>::new())),
+        }
+    } else {
+        Arc::new(Float64Array::from_iter_values(values))
+    }
+}
+
+/// A column of seconds as [`seconds`] writes it.
+pub enum Seconds<'a> {
+    /// Doubles.
+    Float(&'a Float64Array),
+    /// Microseconds.
+    Micros(&'a Decimal64Array),
+}
+
+impl Seconds<'_> {
+    /// The value of row `i`.
+    pub fn value(&self, i: usize) -> f64 {
+        match self {
+            Seconds::Float(a) => a.value(i),
+            Seconds::Micros(a) => Seconds::of_micros(a.value(i)),
+        }
+    }
+
+    /// Seconds of `micros`: the one division both [`exact_micros`] and reading use.
+    #[allow(clippy::cast_precision_loss)] // below 2^53, checked by exact_micros
+    fn of_micros(micros: i64) -> f64 {
+        micros as f64 / MICROS
+    }
 }
 
 /// A text column kept as a dictionary (each distinct value once, a key per row), built from
@@ -85,7 +147,8 @@ pub fn parquet<T: Sync>(
         .set_dictionary_page_size_limit(16 << 20)
         .set_created_by(format!("kalipso {}", env!("CARGO_PKG_VERSION")));
     // Parquet's own dictionaries (a hash per value) only for the columns built as dictionaries;
-    // numbers are delta-packed, and times and durations, all different, have their bytes split
+    // integers are plain (zstd finds their repetition; delta packing hides it, a quarter
+    // larger on a realistic conn table), and doubles, all different, have their bytes split
     // by position so zstd finds the exponents' repetition
     for f in schema.fields() {
         let col = ColumnPath::from(f.name().as_str());
@@ -95,6 +158,14 @@ pub fn parquet<T: Sync>(
                 props = props
                     .set_column_dictionary_enabled(col.clone(), false)
                     .set_column_encoding(col, Encoding::BYTE_STREAM_SPLIT);
+            }
+            t if t.is_integer() && COUNTING.contains(&f.name().as_str()) => {
+                props = props.set_column_dictionary_enabled(col, false);
+            }
+            t if t.is_integer() || matches!(t, DataType::Decimal64(..)) => {
+                props = props
+                    .set_column_dictionary_enabled(col.clone(), false)
+                    .set_column_encoding(col, Encoding::PLAIN);
             }
             _ => props = props.set_column_dictionary_enabled(col, false),
         }
@@ -255,6 +326,18 @@ impl Columns<'_> {
             .ok_or_else(|| self.wrong(name, "float64"))
     }
 
+    /// A column of seconds: doubles, or `DECIMAL(18,6)`.
+    pub fn seconds(&self, name: &str) -> anyhow::Result<Seconds<'_>> {
+        let c = self.column(name)?;
+        if let Some(a) = c.as_primitive_opt::<Float64Type>() {
+            return Ok(Seconds::Float(a));
+        }
+        match c.as_primitive_opt::<Decimal64Type>() {
+            Some(a) if a.scale() == 6 => Ok(Seconds::Micros(a)),
+            _ => Err(self.wrong(name, "float64 or decimal(18,6)")),
+        }
+    }
+
     /// A port column.
     pub fn u16(&self, name: &str) -> anyhow::Result<&UInt16Array> {
         self.column(name)?
@@ -354,5 +437,35 @@ pub fn floats_at(list: &GenericListArray<i32>, row: usize) -> Vec<f64> {
     match values.as_primitive_opt::<Float64Type>() {
         Some(f) => f.values().to_vec(),
         None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_kept_as_micros_only_when_they_come_back_bit_for_bit() {
+        // Zeek's six decimals, parsed as Zeek logs are
+        let zeek: Vec<f64> = [
+            "1704099602.141507",
+            "0.000001",
+            "58.352",
+            "0",
+            "3599.999999",
+        ]
+        .iter()
+        .map(|t| t.parse().expect("number"))
+        .collect();
+        assert!(exact_micros(zeek.iter().copied()));
+        let a = seconds(zeek.iter().copied(), true);
+        let a = a.as_primitive::<Decimal64Type>();
+        for (i, v) in zeek.iter().enumerate() {
+            assert_eq!(Seconds::Micros(a).value(i).to_bits(), v.to_bits(), "{v}");
+        }
+        // a capture's differences of packet times, minus zero, and too large or not finite
+        for odd in [0.1 + 0.2, 1e-7, -0.0, 2e12, f64::NAN, f64::INFINITY] {
+            assert!(!exact_micros(zeek.iter().copied().chain([odd])), "{odd}");
+        }
     }
 }

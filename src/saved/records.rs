@@ -6,7 +6,9 @@
 //! analysis uses is kept exactly (times and durations as 64-bit floats, counters as 64-bit
 //! integers), so an opened file gives what the original run gave.
 
-use super::columns::{self, Column, Columns, col, dictionary_column, floats_at, strings_at};
+use super::columns::{
+    self, Column, Columns, col, dictionary_column, exact_micros, floats_at, seconds, strings_at,
+};
 use crate::record::{
     Activity, Arp, ArpOp, Conn, ConnState, Detail, Dns, Endpoints, Fields, Http, Mac, Proto, Ssl,
     Sym, Uid, ip_text,
@@ -59,15 +61,16 @@ fn float_lists<'a>(it: impl Iterator<Item = &'a [f64]>) -> ArrayRef {
 
 // ---- conn ----
 
-/// The `conn` table's columns for a slice of connections.
-pub fn conn_columns(c: &[Conn]) -> Vec<Column> {
+/// The `conn` table's columns for a slice of connections, times and durations in
+/// microseconds when `micros` ([`exact_micros`] of all of them).
+pub fn conn_columns(c: &[Conn], micros: bool) -> Vec<Column> {
     let mut uids = StringBuilder::with_capacity(c.len(), c.len() * 18);
     for conn in c {
         uids.append_value(&*conn.uid.text());
     }
     let word = |s: Sym| s.as_str().to_string();
     vec![
-        col("ts", false, f64s(c.iter().map(|c| c.ts))),
+        col("ts", false, seconds(c.iter().map(|c| c.ts), micros)),
         col("uid", false, Arc::new(uids.finish())),
         col(
             "id.orig_h",
@@ -91,7 +94,11 @@ pub fn conn_columns(c: &[Conn]) -> Vec<Column> {
             false,
             dictionary_column(c.iter().map(|c| c.service), word),
         ),
-        col("duration", false, f64s(c.iter().map(|c| c.duration))),
+        col(
+            "duration",
+            false,
+            seconds(c.iter().map(|c| c.duration), micros),
+        ),
         col("orig_bytes", false, u64s(c.iter().map(|c| c.orig_bytes))),
         col("resp_bytes", false, u64s(c.iter().map(|c| c.resp_bytes))),
         col(
@@ -139,13 +146,13 @@ pub fn conns(t: &Columns<'_>) -> anyhow::Result<Vec<Conn>> {
         t.dictionary_values("history", sym)?,
     );
     let (ts, uid, orig_p, resp_p) = (
-        t.f64("ts")?,
+        t.seconds("ts")?,
         t.str("uid")?,
         t.u16("id.orig_p")?,
         t.u16("id.resp_p")?,
     );
     let (duration, orig_bytes, resp_bytes) = (
-        t.f64("duration")?,
+        t.seconds("duration")?,
         t.u64("orig_bytes")?,
         t.u64("resp_bytes")?,
     );
@@ -609,7 +616,10 @@ pub fn encode(batch: &crate::record::Batch) -> anyhow::Result<Vec<(&'static str,
     let ((conn, dns), (http, (ssl, activity))) = rayon::join(
         || {
             rayon::join(
-                || columns::parquet(&batch.conns, conn_columns),
+                || {
+                    let micros = exact_micros(batch.conns.iter().flat_map(|c| [c.ts, c.duration]));
+                    columns::parquet(&batch.conns, |c| conn_columns(c, micros))
+                },
                 || columns::parquet(&batch.dns, dns_columns),
             )
         },
