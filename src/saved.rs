@@ -5,16 +5,18 @@
 //! The file is an (uncompressed) tar archive of open formats, so other tools read it without
 //! kalipso:
 //! - `kalipso.json`, first: format name and version, the kalipso that made it, the settings
-//!   (profiler, detections, threat intelligence, whitelist), the input summary, and the rows of
-//!   each record table;
+//!   (profiler, detections, threat intelligence, whitelist), the input summary, the rows of
+//!   each record table, and a CRC-32 of every other member;
 //! - `conn.parquet`, `dns.parquet`, `http.parquet`, `ssl.parquet`, `activity.parquet`: every
 //!   record the analysis used (`records`);
-//! - `evidence.parquet`, `alerts.parquet`: the detections (`findings`), for other tools.
+//! - `evidence.parquet`, `alerts.parquet`: the detections (`findings`), for other tools;
+//! - `views.json`: the text report and the UI's landing overview ([`views`]).
 //!
-//! Opening reads the records and settings and runs the profiler and the detections again: they
-//! are deterministic, so every output is byte-identical to the original run's. A file that is
-//! not a saved analysis, is cut short, damaged, or written by a newer layout is a one-line
-//! error, never a panic.
+//! Opening reads the whole archive and checks it, then shows the saved views when they are
+//! what is asked for; otherwise (and behind the UI's landing overview) it decodes the records
+//! and runs the profiler and the detections again: they are deterministic, so every output is
+//! byte-identical to the original run's. A file that is not a saved analysis, is cut short,
+//! damaged, or written by a newer layout is a one-line error, never a panic.
 
 mod columns;
 mod findings;
