@@ -151,6 +151,12 @@ pub struct AnalyzeArgs {
     /// be opened again with `kalipso open FILE`.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// Be worker K of N analysing the same input: compute and write only the profiles and
+    /// global fields whose address falls to this worker (by a hash of the address), so that N
+    /// workers writing into one Redis (`--redis`, into databases the others may already have
+    /// written) give exactly what one process gives.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// What the run shows and writes.
     #[command(flatten)]
     pub show: ShowArgs,
@@ -213,6 +219,12 @@ pub struct OpenArgs {
     /// Save the analysis again to FILE (e.g. after a kalipso update).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// Be worker K of N analysing the same input: compute and write only the profiles and
+    /// global fields whose address falls to this worker (by a hash of the address), so that N
+    /// workers writing into one Redis (`--redis`, into databases the others may already have
+    /// written) give exactly what one process gives.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// What the run shows and writes.
     #[command(flatten)]
     pub show: ShowArgs,
@@ -384,6 +396,12 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
                 anyhow::bail!("{name} must be a positive number of seconds, got '{v}'");
             }
         }
+        if a.shard.is_some() && a.show.redis_flush {
+            anyhow::bail!(
+                "--redis-flush with --shard would empty what the other workers wrote: empty the \
+                 databases once, before the workers start"
+            );
+        }
         Ok(AnalyzeConfig {
             timeouts: crate::flow::Timeouts {
                 tcp: a.tcp_timeout,
@@ -401,6 +419,12 @@ impl TryFrom<AnalyzeArgs> for AnalyzeConfig {
                     crate::profile::HomeNetSource::Given
                 },
                 home_net,
+                shard: a
+                    .shard
+                    .as_deref()
+                    .map(crate::shard::Shard::parse)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!(e))?,
                 ..ProfileConfig::default()
             },
             alert_threshold: a.alert_threshold,
@@ -446,6 +470,11 @@ mod tests {
         assert!(args(&["--home-net", "nonsense"]).is_err());
         assert!(args(&["--tw-width", "0"]).is_err());
         assert_eq!(args(&[])?.profile.home_net.len(), 4);
+        assert_eq!(
+            args(&["--shard", "2/3"])?.profile.shard.map(|s| s.index),
+            Some(1)
+        );
+        assert!(args(&["--shard", "4/3"]).is_err());
         Ok(())
     }
 }

@@ -227,7 +227,7 @@ impl Outputs {
             redis: cfg
                 .redis
                 .as_deref()
-                .map(|url| RedisTarget::connect(url, cfg.redis_flush))
+                .map(|url| RedisTarget::connect(url, cfg.redis_flush, cfg.profile.shard.is_some()))
                 .transpose()?,
         })
     }

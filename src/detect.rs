@@ -20,7 +20,7 @@ mod context;
 mod dns;
 mod events;
 pub mod evidence;
-mod flows;
+pub(crate) mod flows;
 mod http;
 mod inbound;
 pub mod rank;
@@ -198,7 +198,6 @@ fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let profiles: Vec<&Profile> = store.profiles.values().collect();
     let syms = context::sym_flags();
-    let p2p = flows::p2p_flows(&store.conns);
     let ssh_logged_in = events::ssh_logged_in(&store.events);
     // the notice/smtp/software/arp/ssh records of each profile, by window
     // (a capture of a busy LAN has millions of ARP records: their windows are found in
@@ -225,7 +224,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 store,
                 syms: &syms,
                 cfg,
-                p2p: &p2p,
+                p2p: &store.p2p,
                 ssh_logged_in: &ssh_logged_in,
                 profile: p.ip,
                 window: w.number,

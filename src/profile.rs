@@ -62,6 +62,10 @@ pub struct ProfileConfig {
     /// read back (`kalipso open redis://`) keeps in its window starts but not in its flows.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub anchors: BTreeMap<IpAddr, f64>,
+    /// The part of the store this worker computes and writes (`--shard K/N`); all of it when
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Where the home network came from, as the report says it.
@@ -113,6 +117,7 @@ impl Default for ProfileConfig {
             zeek_local: BTreeSet::new(),
             home_net_source: HomeNetSource::PrivateRanges,
             anchors: BTreeMap::new(),
+            shard: None,
         }
     }
 }

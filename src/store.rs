@@ -90,6 +90,9 @@ pub struct Store {
     /// process merges all logs by their next timestamp, so this decides which DNS names a
     /// flow's timeline entry shows. Empty when there is no dns.log.
     pub dns_seen: Vec<u32>,
+    /// The connections to peer-to-peer ports (see `detect::flows::p2p_flows`: a property of
+    /// the whole input's order, so it is taken before a `--shard` worker drops connections).
+    pub p2p: rustc_hash::FxHashSet<u32>,
     /// The records of notice, smtp, software, arp and ssh logs the detections read, in time order.
     pub events: Vec<crate::record::Activity>,
     /// Host names and MACs that DHCP gave addresses (`profile_<ip>`'s `host_name` and `MAC`).
@@ -130,10 +133,24 @@ fn hosts_table(events: &[crate::record::Activity]) -> BTreeMap<IpAddr, Host> {
 impl Store {
     /// Profiles the records of `batch` on a window grid that starts at `anchor` (the input's
     /// first record time).
-    pub fn build(batch: Batch, anchor: f64, config: ProfileConfig) -> Store {
+    pub fn build(mut batch: Batch, anchor: f64, config: ProfileConfig) -> Store {
         let t = std::time::Instant::now();
         let config = config.with_zeek_local(&batch.local_hosts);
-        let profiles = profile::build(&batch, &config, anchor);
+        // a shard's worker takes what depends on every connection (which DNS records came
+        // before each, which go to peer-to-peer ports) over all of them, then drops the
+        // records none of its profiles needs (crate::shard)
+        let sharded = config.shard.map(|shard| {
+            let (seen, p2p) = rayon::join(
+                || dns_watermarks(&batch.conns, &batch.dns),
+                || crate::detect::flows::p2p_flows(&batch.conns),
+            );
+            let kept = shard.retain(&mut batch);
+            (kept.select(seen), kept.renumber(&p2p))
+        });
+        let mut profiles = profile::build(&batch, &config, anchor);
+        if let Some(shard) = config.shard {
+            profiles.retain(|ip, _| shard.owns(*ip));
+        }
         if std::env::var_os("KALIPSO_TIMINGS").is_some() {
             let tuples: usize = profiles
                 .values()
@@ -173,8 +190,9 @@ impl Store {
             hosts,
             ..Store::default()
         };
+        let (shard_seen, shard_p2p) = sharded.unzip();
         // Independent passes over the records, run side by side (each result is deterministic).
-        let ((resolutions, sni), (alt, seen)) = rayon::join(
+        let ((resolutions, sni), (alt, (seen, p2p))) = rayon::join(
             || {
                 let r = store.resolutions();
                 let sni = sni_table(&store.ssl, &r);
@@ -183,7 +201,19 @@ impl Store {
             || {
                 rayon::join(
                     || store.alt_index(),
-                    || dns_watermarks(&store.conns, &store.dns),
+                    || {
+                        rayon::join(
+                            || {
+                                shard_seen
+                                    .unwrap_or_else(|| dns_watermarks(&store.conns, &store.dns))
+                            },
+                            || {
+                                shard_p2p.unwrap_or_else(|| {
+                                    crate::detect::flows::p2p_flows(&store.conns)
+                                })
+                            },
+                        )
+                    },
                 )
             },
         );
@@ -191,6 +221,7 @@ impl Store {
         store.sni = sni;
         store.alt_by_uid = alt;
         store.dns_seen = seen;
+        store.p2p = p2p;
         store
     }
 
@@ -209,6 +240,11 @@ impl Store {
     /// A window of a profile.
     pub fn window(&self, ip: IpAddr, n: i64) -> Option<&Window> {
         self.profiles.get(&ip)?.windows.get(&n)
+    }
+
+    /// Whether this store's worker writes what is keyed by `ip` (always, unless `--shard`).
+    pub fn owns(&self, ip: IpAddr) -> bool {
+        self.config.shard.is_none_or(|s| s.owns(ip))
     }
 
     /// Number of (profile, window) pairs.

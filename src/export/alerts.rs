@@ -149,7 +149,13 @@ fn write_log(d: &Detections, log: &mut impl Write) -> std::io::Result<()> {
 /// `alerts.json`: one IDEA0 record per evidence.
 fn write_json(store: &Store, d: &Detections, json: &mut impl Write) -> std::io::Result<()> {
     let by_alert = alert_of(d);
+    // an ID numbers the evidence within its window, so that it depends on nothing outside the
+    // profile (a `--shard` worker gives the same IDs as one process)
+    let mut in_window: rustc_hash::FxHashMap<(std::net::IpAddr, i64), usize> =
+        rustc_hash::FxHashMap::default();
     for (i, e) in d.evidence.iter().enumerate() {
+        let n = in_window.entry((e.profile, e.window)).or_default();
+        *n += 1;
         let time = iso(e.ts);
         let description = e.description();
         let note = IdeaNote {
@@ -170,7 +176,7 @@ fn write_json(store: &Store, d: &Detections, json: &mut impl Write) -> std::io::
             detect_time: &time,
             event_time: &time,
             format: "IDEA0",
-            id: format!("{}-{}-{}", e.profile, e.window, i),
+            id: format!("{}-{}-{n}", e.profile, e.window),
             note: serde_json::to_string(&note)?,
             source: [IdeaAddress::of(e.profile)],
             target: e

@@ -48,8 +48,9 @@ pub struct Written {
 
 impl RedisTarget {
     /// Connects to `url` and checks that its database N and N+1 are empty (or, with `flush`,
-    /// that they may be emptied); every failure is one line that names the URL.
-    pub fn connect(url: &str, flush: bool) -> anyhow::Result<RedisTarget> {
+    /// that they may be emptied; with `shared`, a `--shard` worker's, that other workers may
+    /// have written there); every failure is one line that names the URL.
+    pub fn connect(url: &str, flush: bool, shared: bool) -> anyhow::Result<RedisTarget> {
         let shown = crate::text::clean(url);
         let client = Client::open(url).map_err(|e| {
             anyhow::anyhow!("--redis: '{shown}' is not a Redis URL (redis://HOST:PORT/DB): {e}")
@@ -62,6 +63,8 @@ impl RedisTarget {
             .set_read_timeout(Some(Duration::from_secs(120)))
             .and_then(|()| connection.set_write_timeout(Some(Duration::from_secs(120))))
             .with_context(|| format!("cannot set timeouts on the connection to '{shown}'"))?;
+        let mut connection = connection;
+        crate::redis_node::refuse_cluster(&mut connection, &shown)?;
         let mut target = RedisTarget {
             url: shown.to_string(),
             connection,
@@ -70,7 +73,7 @@ impl RedisTarget {
         };
         for n in [db, db + 1] {
             let keys: u64 = target.in_db(n, redis::cmd("DBSIZE"))?;
-            if keys > 0 && !flush {
+            if keys > 0 && !flush && !shared {
                 anyhow::bail!(
                     "Redis database {n} at '{}' holds {keys} key(s): kalipso writes into empty \
                      databases only ({db} for the analysis, {} for IPsInfo); pass --redis-flush \

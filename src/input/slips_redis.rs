@@ -54,6 +54,7 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let mut con = client
         .get_connection_with_timeout(Duration::from_secs(5))
         .map_err(|e| anyhow::anyhow!("cannot connect to Redis at '{shown}': {e}"))?;
+    crate::redis_node::refuse_cluster(&mut con, &shown)?;
     let fail = |e: redis::RedisError| anyhow::anyhow!("Redis at '{shown}': {e}");
     let profiles = scan(&mut con, "profile_*").map_err(fail)?;
     let mut flow_keys = Vec::new();

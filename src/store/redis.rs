@@ -196,6 +196,7 @@ impl Store {
             Key::DnsResolution => Some(Value::Hash(
                 self.dns_resolution
                     .iter()
+                    .filter(|(ip, _)| self.owns(**ip))
                     .map(|(ip, r)| (crate::record::ip_text(*ip), render::resolution_json(r)))
                     .collect(),
             )),
@@ -203,6 +204,7 @@ impl Store {
                 let mut ips: std::collections::BTreeSet<std::net::IpAddr> =
                     self.profiles.keys().copied().collect();
                 ips.extend(self.conns.iter().map(|c| c.resp_h));
+                ips.retain(|ip| self.owns(*ip));
                 Some(Value::Hash(
                     ips.into_iter()
                         .map(|ip| {

@@ -23,6 +23,7 @@ mod pcap;
 mod reassembly;
 mod redis_server;
 mod saved;
+mod shard;
 mod smtp;
 mod ssh;
 mod tunnels;

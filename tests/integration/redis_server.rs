@@ -3,6 +3,7 @@
 
 use redis::Commands as _;
 use serde_json::Value as Json;
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -18,6 +19,11 @@ impl Server {
     /// Starts one, or says why not and returns `None` (outside CI, where `.ci/run` installs
     /// the server, a machine without it skips these tests).
     fn start() -> Option<Server> {
+        Server::start_with(&[])
+    }
+
+    /// [`Server::start`] with more `redis-server` arguments.
+    fn start_with(extra: &[&str]) -> Option<Server> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -38,6 +44,7 @@ impl Server {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -422,5 +429,123 @@ fn open_reads_a_database_slips_wrote() {
         }
         let lost: Vec<_> = their_uids.difference(&our_uids).collect();
         assert!(lost.is_empty(), "{ds}: flows not read back: {lost:?}");
+    }
+}
+
+/// Every key of database `db`, with its type and contents (hash fields and set members
+/// sorted, sorted-set members in order with their scores).
+fn keyspace(server: &Server, db: i64) -> BTreeMap<String, (String, Vec<String>)> {
+    let mut con = server.connection(db).expect("connection");
+    let names: Vec<String> = con
+        .scan::<String>()
+        .expect("scan")
+        .collect::<Result<_, _>>()
+        .expect("key names");
+    names
+        .into_iter()
+        .map(|name| {
+            let kind: String = redis::cmd("TYPE").arg(&name).query(&mut con).expect("type");
+            let mut items: Vec<String> = match kind.as_str() {
+                "hash" => {
+                    let h: BTreeMap<String, String> = con.hgetall(&name).expect("hash");
+                    h.into_iter().map(|(f, v)| format!("{f}={v}")).collect()
+                }
+                "set" => con.smembers(&name).expect("set"),
+                "zset" => {
+                    let z: Vec<(String, f64)> = con.zrange_withscores(&name, 0, -1).expect("zset");
+                    z.into_iter().map(|(m, s)| format!("{s:?} {m}")).collect()
+                }
+                other => vec![other.to_string()],
+            };
+            if kind != "zset" {
+                items.sort();
+            }
+            (name, (kind, items))
+        })
+        .collect()
+}
+
+#[test]
+fn three_workers_write_what_one_process_writes_even_when_one_runs_again() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let input = home_office();
+    let one = kalipso(&["analyze", "--no-ui", "--redis", &server.url(0), &input]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    // worker 2 runs twice, as after a failure; the others write into the database it already
+    // wrote (a worker does not refuse a database that holds keys)
+    for k in ["2/3", "1/3", "2/3", "3/3"] {
+        let out = kalipso(&[
+            "analyze",
+            "--no-ui",
+            "--redis",
+            &server.url(2),
+            "--shard",
+            k,
+            &input,
+        ]);
+        assert!(
+            out.status.success(),
+            "{k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (single, sharded) in [(0, 2), (1, 3)] {
+        let (a, b) = (keyspace(&server, single), keyspace(&server, sharded));
+        assert!(
+            a.len() > usize::from(single == 0) * 10,
+            "database {single}: {}",
+            a.len()
+        );
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        for (name, value) in &a {
+            assert!(b.get(name) == Some(value), "{name} differs");
+        }
+    }
+    // emptying databases the other workers write into is refused
+    let out = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--redis",
+        &server.url(2),
+        "--redis-flush",
+        "--shard",
+        "1/3",
+        &input,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redis-flush with --shard"));
+}
+
+#[test]
+fn a_cluster_node_is_named_as_such_in_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nodes = dir.path().join("nodes.conf");
+    let Some(server) = Server::start_with(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        &nodes.to_string_lossy(),
+    ]) else {
+        return;
+    };
+    let (url, input) = (
+        format!("redis://127.0.0.1:{}/0", server.port),
+        home_office(),
+    );
+    for args in [
+        vec!["analyze", "--no-ui", "--redis", &url, &input],
+        vec!["open", &url, "--no-ui"],
+    ] {
+        let out = kalipso(&args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("is a Redis Cluster node"), "{stderr}");
     }
 }
