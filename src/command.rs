@@ -270,7 +270,14 @@ impl Outputs {
             done(f.write_with(|w| pool.install(|| analysis.store.dump_redis(w))));
         }
         if let Some(r) = self.redis {
-            done(pool.install(|| r.write(&analysis.store)).map(|_| ()));
+            let url = r.url().to_string();
+            done(pool.install(|| r.write(&analysis.store)).map(|w| {
+                // the one line that says the store is there (a --shard run script reads it)
+                say(format_args!(
+                    "wrote {} key(s), {} field(s) into {url}",
+                    w.keys, w.fields
+                ));
+            }));
         }
         ok
     }

@@ -86,6 +86,11 @@ impl RedisTarget {
         Ok(target)
     }
 
+    /// The server's URL, as messages show it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Runs one command in database `n`.
     fn in_db<T: redis::FromRedisValue>(&mut self, n: i64, cmd: redis::Cmd) -> anyhow::Result<T> {
         let mut pipe = redis::pipe();

@@ -549,3 +549,42 @@ fn a_cluster_node_is_named_as_such_in_one_line() {
         assert!(stderr.contains("is a Redis Cluster node"), "{stderr}");
     }
 }
+
+#[test]
+fn the_run_script_starts_the_workers_and_names_a_failed_one() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let input = home_office();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/shard-run.sh");
+    let logs = tempfile::tempdir().expect("temp dir");
+    let run = |url: &str| {
+        Command::new("bash")
+            .arg(&script)
+            .args(["3", url, &input])
+            .env("KALIPSO", env!("CARGO_BIN_EXE_kalipso"))
+            .env("LOGDIR", logs.path())
+            .output()
+            .expect("bash runs")
+    };
+    let one = kalipso(&["analyze", "--no-ui", "--redis", &server.url(0), &input]);
+    assert!(one.status.success());
+    let out = run(&server.url(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for k in 1..=3 {
+        assert!(stdout.contains(&format!("worker {k}/3: done")), "{stdout}");
+    }
+    for (single, sharded) in [(0, 2), (1, 3)] {
+        assert_eq!(keyspace(&server, single), keyspace(&server, sharded));
+    }
+    // an unreachable server: every worker fails, and the script says how to re-run each
+    let out = run("redis://127.0.0.1:1/0");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--only 2 3"), "{stderr}");
+}
