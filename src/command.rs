@@ -430,7 +430,11 @@ fn show_saved(
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
-            Ok(pool.install(|| crate::analysis::examine(input, &options)))
+            Ok(pool.install(|| {
+                let analysis = crate::analysis::examine(input, &options);
+                let traffic = ui::overview::traffic(&analysis.store);
+                (analysis, traffic)
+            }))
         })();
         let _ = tx.send(analysis);
     });

@@ -138,6 +138,17 @@ impl<'s> App<'s> {
     /// The UI on an analysis, with the tree built and the busiest profile's first window
     /// selected.
     pub fn new(analysis: &'s Analysis, geo: geo::Geo) -> App<'s> {
+        App::with_traffic(analysis, geo, &overview::traffic(&analysis.store))
+    }
+
+    /// [`App::new`] with the profiles' client traffic already summed (the longest part of
+    /// building the UI on a big input: a saved analysis sums it while its landing screen is
+    /// shown).
+    pub fn with_traffic(
+        analysis: &'s Analysis,
+        geo: geo::Geo,
+        traffic: &overview::Traffic,
+    ) -> App<'s> {
         let store = &analysis.store;
         let alerted = analysis.detections.alerted();
         let ranking: std::collections::HashMap<IpAddr, &Suspect> = analysis
@@ -146,7 +157,6 @@ impl<'s> App<'s> {
             .iter()
             .map(|s| (s.ip, s))
             .collect();
-        let traffic = overview::traffic(store);
         let nodes: Vec<Node> = store
             .profiles
             .values()
@@ -196,7 +206,7 @@ impl<'s> App<'s> {
             hscroll: 0,
             ev_scroll: 0,
             evidence: EvidenceList::default(),
-            overview: overview::build(analysis, &traffic),
+            overview: overview::build(analysis, traffic),
             tuple_order: TupleOrder::default(),
             tuple_rows: tuple_rows::TupleRows::default(),
             list_order: lists::ListOrder::default(),

@@ -5,7 +5,7 @@
 
 use super::draw::Viewport;
 use super::keys::{self, Action};
-use super::overview::OverviewRow;
+use super::overview::{OverviewRow, Traffic};
 use super::panes::overview::overview_rows;
 use super::{App, Terminal, browse, cursor, geo, with_terminal};
 use crate::Analysis;
@@ -57,12 +57,12 @@ impl Landing {
     }
 }
 
-/// Shows `landing` until `loading` gives the analysis, then the whole UI on it until the user
-/// quits. Quitting before it is ready returns at once; a failed load is returned as the error.
+/// Shows `landing` until `loading` gives the analysis (with its profiles' client traffic,
+/// [`super::overview::traffic`]), then the whole UI on it until the user quits. Quitting before it is ready returns at once; a failed load is returned as the error.
 pub fn run_while_loading(
     landing: Vec<OverviewRow>,
     geo: geo::Geo,
-    loading: &Receiver<anyhow::Result<Analysis>>,
+    loading: &Receiver<anyhow::Result<(Analysis, Traffic)>>,
 ) -> anyhow::Result<()> {
     with_terminal(|terminal| {
         let started = Instant::now();
@@ -91,7 +91,8 @@ pub fn run_while_loading(
                 }
             }
         };
-        let mut app = App::new(&analysis, geo);
+        let (analysis, traffic) = analysis;
+        let mut app = App::with_traffic(&analysis, geo, &traffic);
         app.ov_cursor = state.cursor.min(app.overview.len().saturating_sub(1));
         browse(terminal, app, state.typed)?;
         // the process ends after the UI: the kernel takes the memory back faster than a drop
