@@ -344,10 +344,10 @@ fn run_analyze(
 
     let read_any = say_what_was_read(&analysis.input, cfg);
     // the files asked for are written even then: they were created, and say what was tried
-    let geo = ui::geo::Geo::open(&cfg.geoip);
-    for w in &geo.warnings {
-        say(format_args!("warning: {w}"));
-    }
+    let geo = open_geo(cfg);
+    // the profiles' client traffic feeds both the saved overview and the UI: summed once
+    let traffic = (outputs.save.is_some() || shows_ui)
+        .then(|| pool.install(|| ui::overview::traffic(&analysis.store)));
     let views_started = std::time::Instant::now();
     let views = outputs.save.is_some().then(|| crate::saved::views::Views {
         made_by: env!("CARGO_PKG_VERSION").to_string(),
@@ -356,7 +356,10 @@ fn run_analyze(
             all: cfg.all,
             text: text.clone(),
         },
-        overview: ui::overview::build(&analysis, &ui::overview::traffic(&analysis.store)),
+        overview: traffic
+            .as_ref()
+            .map(|t| ui::overview::build(&analysis, t))
+            .unwrap_or_default(),
         lands_on_overview: !analysis.detections.alerts.is_empty(),
     });
     let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
@@ -371,7 +374,8 @@ fn run_analyze(
         return Ok(nothing_readable(cfg, written));
     }
     if shows_ui {
-        ui::run(&analysis, geo).context("terminal UI")?;
+        let traffic = traffic.unwrap_or_else(|| ui::overview::traffic(&analysis.store));
+        ui::run(&analysis, geo, &traffic).context("terminal UI")?;
     } else {
         let started = std::time::Instant::now();
         let mut out = std::io::stdout().lock();
@@ -417,10 +421,7 @@ fn show_saved(
     if !say_what_was_read(&summary, cfg) {
         return Ok(Ok(nothing_readable(cfg, true)));
     }
-    let geo = ui::geo::Geo::open(&cfg.geoip);
-    for w in &geo.warnings {
-        say(format_args!("warning: {w}"));
-    }
+    let geo = open_geo(cfg);
     let (tx, rx) = std::sync::mpsc::channel();
     let (threads, options) = (cfg.threads, options.clone());
     // not joined: quitting before the analysis is ready ends the process, and this thread
@@ -440,6 +441,15 @@ fn show_saved(
     });
     ui::loading::run_while_loading(landing, geo, &rx).context("terminal UI")?;
     Ok(Ok(exit_code(&summary, true)))
+}
+
+/// The GeoIP databases of the command line (or the defaults), their warnings said.
+fn open_geo(cfg: &AnalyzeConfig) -> ui::geo::Geo {
+    let geo = ui::geo::Geo::open(&cfg.geoip);
+    for w in &geo.warnings {
+        say(format_args!("warning: {w}"));
+    }
+    geo
 }
 
 /// Says on stderr what went wrong reading the input: each file's error and skipped lines, and

@@ -79,9 +79,16 @@ fn with_terminal<T, E: From<std::io::Error>>(
     body(&mut terminal)
 }
 
-/// Runs the UI on `analysis` until the user quits.
-pub fn run(analysis: &Analysis, geo: geo::Geo) -> std::io::Result<()> {
-    with_terminal(|terminal| browse(terminal, App::new(analysis, geo), Vec::new()))
+/// Runs the UI on `analysis`, whose profiles' client traffic is `traffic`
+/// ([`overview::traffic`]), until the user quits.
+pub fn run(analysis: &Analysis, geo: geo::Geo, traffic: &overview::Traffic) -> std::io::Result<()> {
+    with_terminal(|terminal| {
+        browse(
+            terminal,
+            App::with_traffic(analysis, geo, traffic),
+            Vec::new(),
+        )
+    })
 }
 
 /// The event loop: draw, wait for an event, update. `typed` are events that came before the
