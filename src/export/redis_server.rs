@@ -9,13 +9,12 @@
 //! is refused unless `--redis-flush` is given. Writes are pipelined: keys are rendered on every
 //! core a batch at a time while the previous batch is on the wire.
 
+use crate::redis_node::Node;
 use crate::store::Store;
 use crate::store::keys::Key;
 use crate::store::redis::Value;
-use anyhow::Context as _;
 use rayon::prelude::*;
-use redis::{Client, Connection};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Keys rendered and sent per pipeline.
 const BATCH_KEYS: usize = 2048;
@@ -24,16 +23,10 @@ const BATCH_KEYS: usize = 2048;
 /// thousands of flows; a few commands of this size keep each request small for the server).
 const ARGS_PER_COMMAND: usize = 1024;
 
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A Redis server, reached and checked, that the store will be written into.
+/// A Redis server or cluster, reached and checked, that the store will be written into.
 pub struct RedisTarget {
-    url: String,
-    connection: Connection,
-    /// Database of the analysis; `IPsInfo` goes to the next one.
-    db: i64,
-    /// Empty both databases before writing.
+    node: Node,
+    /// Empty the store's databases before writing.
     flush: bool,
 }
 
@@ -47,78 +40,64 @@ pub struct Written {
 }
 
 impl RedisTarget {
-    /// Connects to `url` and checks that its database N and N+1 are empty (or, with `flush`,
-    /// that they may be emptied; with `shared`, a `--shard` worker's, that other workers may
-    /// have written there); every failure is one line that names the URL.
+    /// Connects to `url` (one server, or any node of a Redis Cluster) and checks that the
+    /// databases the store goes to are empty (or, with `flush`, that they may be emptied; with
+    /// `shared`, a `--shard` worker's, that other workers may have written there); every
+    /// failure is one line that names the URL.
     pub fn connect(url: &str, flush: bool, shared: bool) -> anyhow::Result<RedisTarget> {
-        let shown = crate::text::clean(url);
-        let client = Client::open(url).map_err(|e| {
-            anyhow::anyhow!("--redis: '{shown}' is not a Redis URL (redis://HOST:PORT/DB): {e}")
-        })?;
-        let db = client.get_connection_info().redis_settings().db();
-        let connection = client
-            .get_connection_with_timeout(CONNECT_TIMEOUT)
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis at '{shown}': {e}"))?;
-        connection
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .and_then(|()| connection.set_write_timeout(Some(Duration::from_secs(120))))
-            .with_context(|| format!("cannot set timeouts on the connection to '{shown}'"))?;
-        let mut connection = connection;
-        crate::redis_node::refuse_cluster(&mut connection, &shown)?;
-        let mut target = RedisTarget {
-            url: shown.to_string(),
-            connection,
-            db,
-            flush,
-        };
-        for n in [db, db + 1] {
-            let keys: u64 = target.in_db(n, redis::cmd("DBSIZE"))?;
+        let mut node = Node::reach(url, "--redis: ")?;
+        for n in node.databases() {
+            let keys = node.keys_in(n)?;
             if keys > 0 && !flush && !shared {
+                let what = if node.is_cluster() {
+                    "the Redis Cluster of".to_string()
+                } else {
+                    format!("Redis database {n} at")
+                };
+                let which = if node.is_cluster() {
+                    "an empty cluster".to_string()
+                } else {
+                    format!(
+                        "empty databases only ({} for the analysis, {} for IPsInfo)",
+                        node.db_of(0),
+                        node.db_of(1)
+                    )
+                };
                 anyhow::bail!(
-                    "Redis database {n} at '{}' holds {keys} key(s): kalipso writes into empty \
-                     databases only ({db} for the analysis, {} for IPsInfo); pass --redis-flush \
-                     to empty them first",
-                    target.url,
-                    db + 1
+                    "{what} '{}' holds {keys} key(s): kalipso writes into {which}; pass \
+                     --redis-flush to empty {} first",
+                    node.shown(),
+                    if node.is_cluster() { "it" } else { "them" }
                 );
             }
         }
-        Ok(target)
+        Ok(RedisTarget { node, flush })
     }
 
     /// The server's URL, as messages show it.
     pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Runs one command in database `n`.
-    fn in_db<T: redis::FromRedisValue>(&mut self, n: i64, cmd: redis::Cmd) -> anyhow::Result<T> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("SELECT").arg(n).ignore().add_command(cmd);
-        let (value,): (T,) = pipe
-            .query(&mut self.connection)
-            .map_err(|e| anyhow::anyhow!("Redis at '{}', database {n}: {e}", self.url))?;
-        Ok(value)
+        self.node.shown()
     }
 
     /// Writes every key of the store, in key order; returns what was sent.
     pub fn write(mut self, store: &Store) -> anyhow::Result<Written> {
         if self.flush {
-            for n in [self.db, self.db + 1] {
-                let () = self.in_db(n, redis::cmd("FLUSHDB"))?;
+            for n in self.node.databases() {
+                self.node.flush(n)?;
             }
         }
         let names = store.named_keys();
         let started = Instant::now();
         let mut written = Written::default();
-        let (db, url) = (self.db, self.url.clone());
+        let (db, cluster) = (self.node.db(), self.node.is_cluster());
+        let url = self.node.shown().to_string();
         // one thread renders and encodes the next batch (on every core) while this one sends
         // the last
         std::thread::scope(|scope| -> anyhow::Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Packed>(1);
             let render = scope.spawn(move || {
                 for batch in names.chunks(BATCH_KEYS) {
-                    if tx.send(pack(store, db, batch)).is_err() {
+                    if tx.send(pack(store, db, cluster, batch)).is_err() {
                         return; // the sender stopped on an error
                     }
                 }
@@ -128,13 +107,14 @@ impl RedisTarget {
                     continue;
                 }
                 // every reply is read (a count, or `OK` for SELECT); the first error stops
-                redis::ConnectionLike::req_packed_commands(
-                    &mut self.connection,
-                    &batch.bytes,
-                    0,
-                    batch.commands,
-                )
-                .map_err(|e| anyhow::anyhow!("writing to Redis at '{url}' failed: {e}"))?;
+                let sent = if cluster {
+                    // the cluster client sends each command to the master of its key's slot
+                    // and follows MOVED/ASK
+                    self.node.each::<redis::Value>(batch.cmds).map(drop)
+                } else {
+                    self.node.send_packed(&batch.bytes, batch.commands)
+                };
+                sent.map_err(|e| anyhow::anyhow!("writing to Redis at '{url}' failed: {e}"))?;
                 written.keys += batch.written.keys;
                 written.fields += batch.written.fields;
             }
@@ -156,35 +136,44 @@ impl RedisTarget {
     }
 }
 
-/// One batch of keys as Redis commands in the protocol's own encoding (RESP), ready for the
-/// socket, and how many commands and what they write.
+/// One batch of keys as Redis commands, ready to send: in the protocol's own encoding (RESP)
+/// for one server, or as commands the cluster client routes; and what they write.
+#[derive(Default)]
 struct Packed {
     bytes: Vec<u8>,
+    cmds: Vec<redis::Cmd>,
     commands: usize,
     written: Written,
 }
 
 /// Encodes the commands that write `keys` (each value rendered on every core, then put end to
-/// end), each run of keys preceded by a `SELECT` of its database.
-fn pack(store: &Store, db: i64, keys: &[(Key, String)]) -> Packed {
+/// end). For one server each run of keys is preceded by a `SELECT` of its database; a cluster
+/// has database 0 only and gets the commands themselves.
+fn pack(store: &Store, db: i64, cluster: bool, keys: &[(Key, String)]) -> Packed {
     let parts: Vec<Packed> = keys
         .par_iter()
         .map(|(key, name)| {
-            let mut part = Packed {
-                bytes: Vec::new(),
-                commands: 0,
-                written: Written::default(),
-            };
+            let mut part = Packed::default();
             if let Some(value) = store.get(key) {
-                pack_value(&mut part, name, &value);
+                part.written = commands_of(name, &value, |args| {
+                    if cluster {
+                        let mut cmd = redis::Cmd::new();
+                        for a in args {
+                            cmd.arg(*a);
+                        }
+                        part.cmds.push(cmd);
+                    } else {
+                        encode(&mut part.bytes, args);
+                    }
+                    part.commands += 1;
+                });
             }
             part
         })
         .collect();
     let mut out = Packed {
         bytes: Vec::with_capacity(parts.iter().map(|p| p.bytes.len() + 32).sum()),
-        commands: 0,
-        written: Written::default(),
+        ..Packed::default()
     };
     let mut selected = None;
     for ((key, _), part) in keys.iter().zip(parts) {
@@ -192,12 +181,13 @@ fn pack(store: &Store, db: i64, keys: &[(Key, String)]) -> Packed {
             continue; // an empty value: Redis holds no empty key
         }
         let n = db + i64::from(key.db());
-        if selected != Some(n) {
-            command(&mut out.bytes, &[b"SELECT", n.to_string().as_bytes()]);
+        if !cluster && selected != Some(n) {
+            encode(&mut out.bytes, &[b"SELECT", n.to_string().as_bytes()]);
             out.commands += 1;
             selected = Some(n);
         }
         out.bytes.extend_from_slice(&part.bytes);
+        out.cmds.extend(part.cmds);
         out.commands += part.commands;
         out.written.keys += part.written.keys;
         out.written.fields += part.written.fields;
@@ -205,8 +195,8 @@ fn pack(store: &Store, db: i64, keys: &[(Key, String)]) -> Packed {
     out
 }
 
-/// Appends the commands that write one key.
-fn pack_value(part: &mut Packed, name: &str, value: &Value) {
+/// Hands `emit` the arguments of each command that writes one key; returns what they write.
+fn commands_of(name: &str, value: &Value, mut emit: impl FnMut(&[&[u8]])) -> Written {
     let name = name.as_bytes();
     let count = match value {
         Value::Hash(fields) => {
@@ -216,8 +206,7 @@ fn pack_value(part: &mut Packed, name: &str, value: &Value) {
                     args.push(f.as_bytes());
                     args.push(v.as_bytes());
                 }
-                command(&mut part.bytes, &args);
-                part.commands += 1;
+                emit(&args);
             }
             fields.len()
         }
@@ -225,8 +214,7 @@ fn pack_value(part: &mut Packed, name: &str, value: &Value) {
             for chunk in members.chunks(ARGS_PER_COMMAND) {
                 let mut args: Vec<&[u8]> = vec![b"SADD", name];
                 args.extend(chunk.iter().map(String::as_bytes));
-                command(&mut part.bytes, &args);
-                part.commands += 1;
+                emit(&args);
             }
             members.len()
         }
@@ -239,18 +227,19 @@ fn pack_value(part: &mut Packed, name: &str, value: &Value) {
                     args.push(score.as_bytes());
                     args.push(m.as_bytes());
                 }
-                command(&mut part.bytes, &args);
-                part.commands += 1;
+                emit(&args);
             }
             members.len()
         }
     };
-    part.written.fields += count;
-    part.written.keys += usize::from(count > 0);
+    Written {
+        keys: usize::from(count > 0),
+        fields: count,
+    }
 }
 
 /// Appends one command in RESP: `*<n>` then each argument as `$<len>` and its bytes.
-fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
+fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     out.push(b'*');
     out.extend_from_slice(args.len().to_string().as_bytes());
     out.extend_from_slice(b"\r\n");

@@ -12,20 +12,22 @@
 //! What Slips' layout does not keep cannot come back: Zeek's `history`, IP-level byte counts,
 //! and the records of other logs (SSH, SMTP, notices, ARP). Profiles, windows, aggregates,
 //! tuples and the timeline are rebuilt from the flows; the detections run again on them.
+//!
+//! The URL may name any node of a Redis Cluster: [`Node`] finds every master, scans each one,
+//! and sends each read to the node that holds its key.
 
 use super::{FileReport, Input, InputSummary};
 use crate::record::{
     Activity, Conn, ConnState, Detail, Dns, Endpoints, Fields, Http, LogKind, Proto, Ssl, Sym,
     SymCache, Uid,
 };
+use crate::redis_node::Node;
 use compact_str::CompactString;
-use redis::Connection;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
 
 /// Keys fetched per round trip.
 const BATCH: usize = 256;
@@ -48,15 +50,10 @@ pub struct FromRedis {
 
 /// Reads the database `url` names.
 pub fn read(url: &str) -> anyhow::Result<FromRedis> {
-    let shown = crate::text::clean(url).to_string();
-    let client = redis::Client::open(url)
-        .map_err(|e| anyhow::anyhow!("'{shown}' is not a Redis URL (redis://HOST:PORT/DB): {e}"))?;
-    let mut con = client
-        .get_connection_with_timeout(Duration::from_secs(5))
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis at '{shown}': {e}"))?;
-    crate::redis_node::refuse_cluster(&mut con, &shown)?;
+    let mut con = crate::redis_node::Node::reach(url, "")?;
+    let shown = con.shown().to_string();
     let fail = |e: redis::RedisError| anyhow::anyhow!("Redis at '{shown}': {e}");
-    let profiles = scan(&mut con, "profile_*").map_err(fail)?;
+    let profiles = con.scan("profile_*").map_err(fail)?;
     let mut flow_keys = Vec::new();
     let mut alt_keys = Vec::new();
     let mut profile_keys = Vec::new();
@@ -195,9 +192,8 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let tw_width = tw_width
         .filter(|w| w.is_finite() && *w > 0.0)
         .unwrap_or(3600.0);
-    let by_slips: bool = redis::cmd("EXISTS")
-        .arg("slips_start_time")
-        .query(&mut con)
+    let by_slips: bool = con
+        .one(redis::cmd("EXISTS").arg("slips_start_time"))
         .map_err(fail)?;
     let mut grids = grids(&mut con, tw_width).map_err(fail)?;
     if by_slips {
@@ -285,42 +281,16 @@ fn bad(url: &str, key: &str, uid: &str) -> super::InputError {
     }
 }
 
-/// Every key matching `pattern` (SCAN, so a big database is not blocked).
-fn scan(con: &mut Connection, pattern: &str) -> redis::RedisResult<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(10_000)
-            .query(con)?;
-        out.extend(keys);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
 /// `HGETALL` of every key, pipelined, handing each hash (fields sorted) to `each` as its batch
 /// arrives, so a big database's flows are parsed as they come instead of held whole.
 fn each_hash(
-    con: &mut Connection,
+    con: &mut Node,
     keys: &[String],
     mut each: impl FnMut(&str, Vec<(String, String)>),
 ) -> redis::RedisResult<()> {
     for batch in keys.chunks(BATCH) {
-        let mut pipe = redis::pipe();
-        for k in batch {
-            pipe.cmd("HGETALL").arg(k);
-        }
-        let values: Vec<std::collections::HashMap<String, String>> = pipe.query(con)?;
+        let cmds = batch.iter().map(|k| redis::cmd("HGETALL").arg(k).clone());
+        let values: Vec<std::collections::HashMap<String, String>> = con.each(cmds.collect())?;
         for (k, v) in batch.iter().zip(values) {
             let mut fields: Vec<(String, String)> = v.into_iter().collect();
             fields.sort_unstable();
@@ -340,17 +310,18 @@ struct Grids {
 }
 
 /// Reads every `twsprofile_<ip>` (window name → start).
-fn grids(con: &mut Connection, width: f64) -> redis::RedisResult<Grids> {
-    let keys = scan(con, "twsprofile_*")?;
+fn grids(con: &mut Node, width: f64) -> redis::RedisResult<Grids> {
+    let keys = con.scan("twsprofile_*")?;
     let mut out = Grids::default();
     let mut global: Option<Option<f64>> = None;
     let mut starts = 0usize;
     for batch in keys.chunks(BATCH) {
-        let mut pipe = redis::pipe();
-        for k in batch {
-            pipe.cmd("ZRANGE").arg(k).arg(0).arg(-1).arg("WITHSCORES");
-        }
-        let sets: Vec<Vec<(String, f64)>> = pipe.query(con)?;
+        let cmds = batch.iter().map(|k| {
+            let mut c = redis::cmd("ZRANGE");
+            c.arg(k).arg(0).arg(-1).arg("WITHSCORES");
+            c
+        });
+        let sets: Vec<Vec<(String, f64)>> = con.each(cmds.collect())?;
         for (key, set) in batch.iter().zip(sets) {
             let ip: Option<IpAddr> = key.strip_prefix("twsprofile_").and_then(|s| s.parse().ok());
             for (name, start) in set {

@@ -21,6 +21,7 @@ mod never_worse;
 mod output_safety;
 mod pcap;
 mod reassembly;
+mod redis_cluster;
 mod redis_server;
 mod saved;
 mod shard;

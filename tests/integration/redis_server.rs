@@ -523,7 +523,7 @@ fn three_workers_write_what_one_process_writes_even_when_one_runs_again() {
 }
 
 #[test]
-fn a_cluster_node_is_named_as_such_in_one_line() {
+fn a_cluster_node_whose_cluster_is_not_ready_is_one_clear_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let nodes = dir.path().join("nodes.conf");
     let Some(server) = Server::start_with(&[
@@ -546,7 +546,10 @@ fn a_cluster_node_is_named_as_such_in_one_line() {
         assert_ne!(out.status.code(), Some(0), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("is a Redis Cluster node"), "{stderr}");
+        assert!(
+            stderr.contains("Redis Cluster that is not ready"),
+            "{stderr}"
+        );
     }
 }
 
