@@ -45,6 +45,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Open(args) => {
             let cfg = AnalyzeConfig::for_open(args);
+            if let Some(url) = redis_url(&cfg.paths[0])
+                && cfg.writes_nothing()
+                && shows_ui(&cfg)
+            {
+                return show_redis(&cfg, url);
+            }
             match open_source(&cfg.paths[0]) {
                 Ok(opened) => run_analyze(&cfg, Some(opened)),
                 Err(e) => {
@@ -116,13 +122,28 @@ fn run_evaluate(args: &crate::cli::EvaluateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The Redis URL `kalipso open` names, if it names one.
+fn redis_url(what: &std::path::Path) -> Option<String> {
+    let text = what.to_string_lossy();
+    (text.starts_with("redis://") || text.starts_with("rediss://")).then(|| text.into_owned())
+}
+
+/// Whether the run shows the terminal UI.
+fn shows_ui(cfg: &AnalyzeConfig) -> bool {
+    !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
 /// What `kalipso open` names: a saved analysis, or a Redis database in Slips' layout.
 fn open_source(what: &std::path::Path) -> anyhow::Result<crate::saved::Opened> {
-    let text = what.to_string_lossy();
-    if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
-        return crate::saved::open(what);
+    match redis_url(what) {
+        Some(url) => open_redis(&url),
+        None => crate::saved::open(what),
     }
-    let read = crate::input::slips_redis::read(&text)?;
+}
+
+/// A Redis database in Slips' layout, read whole, with the settings its layout implies.
+fn open_redis(url: &str) -> anyhow::Result<crate::saved::Opened> {
+    let read = crate::input::slips_redis::read(url)?;
     let profile = crate::profile::ProfileConfig {
         tw_width: read.tw_width,
         anchor: if read.per_profile_grid {
@@ -158,18 +179,7 @@ fn options_of(
     opened: Option<&crate::saved::Opened>,
 ) -> anyhow::Result<Options> {
     if let Some(o) = opened {
-        let s = &o.settings;
-        return Ok(Options {
-            paths: cfg.paths.clone(),
-            profile: s.profile.clone(),
-            timeouts: s.timeouts,
-            detect: detect::DetectConfig {
-                alert_threshold: s.alert_threshold,
-                attack_alerts: s.attack_alerts,
-                ti: s.ti.clone(),
-                whitelist: s.whitelist.clone(),
-            },
-        });
+        return Ok(options_saved(cfg.paths.clone(), &o.settings));
     }
     let ti = detect::ti::ThreatIntel::load(&cfg.ti);
     for w in &ti.warnings {
@@ -188,6 +198,21 @@ fn options_of(
             whitelist,
         },
     })
+}
+
+/// The options an analysis read back was made with.
+fn options_saved(paths: Vec<std::path::PathBuf>, s: &Settings) -> Options {
+    Options {
+        paths,
+        profile: s.profile.clone(),
+        timeouts: s.timeouts,
+        detect: detect::DetectConfig {
+            alert_threshold: s.alert_threshold,
+            attack_alerts: s.attack_alerts,
+            ti: s.ti.clone(),
+            whitelist: s.whitelist.clone(),
+        },
+    }
 }
 
 /// The settings a saved analysis keeps.
@@ -290,7 +315,7 @@ fn run_analyze(
     opened: Option<crate::saved::Opened>,
 ) -> anyhow::Result<ExitCode> {
     let options = options_of(cfg, opened.as_ref())?;
-    let shows_ui = !cfg.no_ui && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let shows_ui = shows_ui(cfg);
     // a saved analysis shows its saved report or landing screen at once when nothing else is
     // asked of it
     let opened = match opened {
@@ -421,13 +446,45 @@ fn show_saved(
     if !say_what_was_read(&summary, cfg) {
         return Ok(Ok(nothing_readable(cfg, true)));
     }
+    let options = options.clone();
+    let opening = ui::loading::Opening::saved(landing);
+    load_behind(cfg, opening, move || Ok((opened.input()?, options)))?;
+    Ok(Ok(exit_code(&summary, true)))
+}
+
+/// `kalipso open redis://…` with the UI and no output file: the database's profiles and
+/// windows are listed at once (a few round trips), while its flows are read and analysed.
+fn show_redis(cfg: &AnalyzeConfig, url: String) -> anyhow::Result<ExitCode> {
+    let windows = match crate::input::slips_redis::windows(&url) {
+        Ok(w) => w,
+        Err(e) => {
+            say(format_args!("{e:#}"));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let paths = cfg.paths.clone();
+    load_behind(cfg, ui::loading::Opening::profiles(&windows), move || {
+        let opened = open_redis(&url)?;
+        let options = options_saved(paths, &opened.settings);
+        Ok((opened.input()?, options))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Shows `opening` while `load` gives the records (on another thread) and they are analysed,
+/// then the whole UI on the analysis.
+fn load_behind(
+    cfg: &AnalyzeConfig,
+    opening: ui::loading::Opening,
+    load: impl FnOnce() -> anyhow::Result<(crate::input::Input, Options)> + Send + 'static,
+) -> anyhow::Result<()> {
     let geo = open_geo(cfg);
     let (tx, rx) = std::sync::mpsc::channel();
-    let (threads, options) = (cfg.threads, options.clone());
+    let threads = cfg.threads;
     // not joined: quitting before the analysis is ready ends the process, and this thread
     std::thread::spawn(move || {
         let analysis = (|| {
-            let input = opened.input()?;
+            let (input, options) = load()?;
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
@@ -439,8 +496,7 @@ fn show_saved(
         })();
         let _ = tx.send(analysis);
     });
-    ui::loading::run_while_loading(landing, geo, &rx).context("terminal UI")?;
-    Ok(Ok(exit_code(&summary, true)))
+    ui::loading::run_while_loading(opening, geo, &rx).context("terminal UI")
 }
 
 /// The GeoIP databases of the command line (or the defaults), their warnings said.

@@ -271,6 +271,56 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     })
 }
 
+/// The profiles and their windows in the database `url` names, read from the `profiles` set
+/// and the `twsprofile_<ip>` sets alone: a few round trips however many flows the database
+/// holds, so a landing screen can list them while [`read`] takes the flows.
+pub struct Windows {
+    /// The URL as messages show it (no password).
+    pub shown: String,
+    /// Each profile's window numbers, in order.
+    pub of: BTreeMap<IpAddr, Vec<i64>>,
+}
+
+/// Reads the [`Windows`] of the database `url` names.
+pub fn windows(url: &str) -> anyhow::Result<Windows> {
+    let mut con = crate::redis_node::Node::reach(url, "")?;
+    let shown = con.shown().to_string();
+    let fail = |e: redis::RedisError| anyhow::anyhow!("Redis at '{shown}': {e}");
+    // the profiles set names them without a scan of the whole keyspace; a database without
+    // one (written by hand, or cut short) is scanned
+    let members: Vec<String> = con
+        .one(redis::cmd("SMEMBERS").arg("profiles"))
+        .map_err(fail)?;
+    let mut keys: Vec<String> = members
+        .iter()
+        .filter_map(|m| Some(format!("twsprofile_{}", m.strip_prefix("profile_")?)))
+        .collect();
+    if keys.is_empty() {
+        keys = con.scan("twsprofile_*").map_err(fail)?;
+    }
+    let mut of = BTreeMap::new();
+    for batch in keys.chunks(BATCH) {
+        let cmds = batch
+            .iter()
+            .map(|k| redis::cmd("ZRANGE").arg(k).arg(0).arg(-1).clone());
+        let sets: Vec<Vec<String>> = con.each(cmds.collect()).map_err(fail)?;
+        for (key, names) in batch.iter().zip(sets) {
+            let Some(ip) = key.strip_prefix("twsprofile_").and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let mut numbers: Vec<i64> = names
+                .iter()
+                .filter_map(|n| n.strip_prefix("timewindow")?.parse().ok())
+                .collect();
+            numbers.sort_unstable();
+            if !numbers.is_empty() {
+                of.insert(ip, numbers);
+            }
+        }
+    }
+    Ok(Windows { shown, of })
+}
+
 fn bad(url: &str, key: &str, uid: &str) -> super::InputError {
     super::InputError {
         path: url.to_string(),

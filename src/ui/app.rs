@@ -273,6 +273,14 @@ impl<'s> App<'s> {
         self.select_window(ip, n);
     }
 
+    /// Opens window `n` of profile `ip` on the main board, the tree focused on it.
+    pub fn open_window(&mut self, (ip, n): (IpAddr, i64)) {
+        self.go_to(ip, n);
+        self.view = View::Main;
+        self.focus = Focus::Tree;
+        self.scroll = 0;
+    }
+
     /// Shows the timeline, evidence and IP info of a window.
     pub fn select_window(&mut self, ip: IpAddr, n: i64) {
         self.window = Some((ip, n));
@@ -666,12 +674,7 @@ impl<'s> App<'s> {
             }
             Action::Enter if self.view == View::Overview => {
                 match self.overview.get(self.ov_cursor).and_then(|r| r.target) {
-                    Some((ip, n)) => {
-                        self.go_to(ip, n);
-                        self.view = View::Main;
-                        self.focus = Focus::Tree;
-                        self.scroll = 0;
-                    }
+                    Some(target) => self.open_window(target),
                     None => self.status = "this row has no window to open".into(),
                 }
             }

@@ -2,6 +2,9 @@
 //! records are decoded and analysed again on other threads. Then the whole UI takes over on the
 //! finished analysis, with the overview's cursor where it was left and the keys typed meanwhile
 //! handled in order, so Enter on a suspect during loading opens its window once it can.
+//!
+//! Opening a Redis database has no saved overview: its landing screen lists the profiles and
+//! windows the database names (a few round trips), while the flows are read and analysed.
 
 use super::draw::Viewport;
 use super::keys::{self, Action};
@@ -14,8 +17,65 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
+use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
+
+/// What is shown while an analysis loads.
+pub struct Opening {
+    /// The landing screen's rows.
+    pub rows: Vec<OverviewRow>,
+    /// What the status bar says is being done.
+    pub doing: String,
+    /// The rows are the overview the whole UI lands on (a saved one), so the cursor carries
+    /// over; else they list profiles, and an Enter typed on one opens that profile's window.
+    pub is_overview: bool,
+}
+
+impl Opening {
+    /// A saved analysis's own landing overview.
+    pub fn saved(rows: Vec<OverviewRow>) -> Opening {
+        Opening {
+            rows,
+            doing: "analysing the saved records again".into(),
+            is_overview: true,
+        }
+    }
+
+    /// The profiles and windows of a Redis database, one row per profile.
+    pub fn profiles(windows: &crate::input::slips_redis::Windows) -> Opening {
+        let count: usize = windows.of.values().map(Vec::len).sum();
+        let shown = crate::text::clean(&windows.shown);
+        let mut rows = vec![OverviewRow {
+            text: format!(
+                "Profiles in {shown}: {} with {count} window(s); the suspects come when their \
+                 flows are read and analysed",
+                windows.of.len()
+            ),
+            heading: true,
+            target: None,
+            alerted: false,
+        }];
+        rows.extend(windows.of.iter().map(|(ip, numbers)| {
+            let span = match (numbers.first(), numbers.last()) {
+                (Some(a), Some(b)) if a != b => format!("timewindow{a} … timewindow{b}"),
+                (Some(a), _) => format!("timewindow{a}"),
+                _ => String::new(),
+            };
+            OverviewRow {
+                text: format!("  {ip:<39} {:>5} window(s)  {span}", numbers.len()),
+                heading: false,
+                target: numbers.first().map(|n| (*ip, *n)),
+                alerted: false,
+            }
+        }));
+        Opening {
+            rows,
+            doing: format!("reading the flows of {shown} and analysing them"),
+            is_overview: false,
+        }
+    }
+}
 
 /// The landing screen while the analysis loads.
 struct Landing {
@@ -60,22 +120,27 @@ impl Landing {
 /// Shows `landing` until `loading` gives the analysis (with its profiles' client traffic,
 /// [`super::overview::traffic`]), then the whole UI on it until the user quits. Quitting before it is ready returns at once; a failed load is returned as the error.
 pub fn run_while_loading(
-    landing: Vec<OverviewRow>,
+    opening: Opening,
     geo: geo::Geo,
     loading: &Receiver<anyhow::Result<(Analysis, Traffic)>>,
 ) -> anyhow::Result<()> {
     with_terminal(|terminal| {
         let started = Instant::now();
-        let cursor = landing.iter().position(|r| r.target.is_some()).unwrap_or(0);
+        let Opening {
+            rows,
+            doing,
+            is_overview,
+        } = opening;
+        let cursor = rows.iter().position(|r| r.target.is_some()).unwrap_or(0);
         let mut state = Landing {
-            rows: landing,
+            rows,
             cursor,
             page: 10,
             typed: Vec::new(),
             quit: false,
         };
         let analysis = loop {
-            draw_landing(terminal, &mut state, started)?;
+            draw_landing(terminal, &mut state, &doing, started)?;
             // events are read in short waits, so the analysis is taken as soon as it is ready
             if crossterm::event::poll(Duration::from_millis(100))? {
                 state.event(crossterm::event::read()?);
@@ -93,17 +158,35 @@ pub fn run_while_loading(
         };
         let (analysis, traffic) = analysis;
         let mut app = App::with_traffic(&analysis, geo, &traffic);
-        app.ov_cursor = state.cursor.min(app.overview.len().saturating_sub(1));
-        browse(terminal, app, state.typed)?;
+        let mut typed = state.typed;
+        if is_overview {
+            app.ov_cursor = state.cursor.min(app.overview.len().saturating_sub(1));
+        } else if let Some(target) = opens_profile(&state.rows, state.cursor, &typed) {
+            typed.remove(0);
+            app.open_window(target);
+        }
+        browse(terminal, app, typed)?;
         // the process ends after the UI: the kernel takes the memory back faster than a drop
         std::mem::forget(analysis);
         Ok(())
     })
 }
 
+/// The window an Enter typed first on a profile row opens (the whole UI's own rows differ).
+fn opens_profile(rows: &[OverviewRow], cursor: usize, typed: &[Event]) -> Option<(IpAddr, i64)> {
+    let Some(Event::Key(k)) = typed.first() else {
+        return None;
+    };
+    if keys::action(*k) != Some(Action::Enter) {
+        return None;
+    }
+    rows.get(cursor)?.target
+}
+
 fn draw_landing(
     terminal: &mut Terminal,
     state: &mut Landing,
+    doing: &str,
     started: Instant,
 ) -> std::io::Result<()> {
     let mut vp = Viewport::default();
@@ -117,7 +200,7 @@ fn draw_landing(
             format!("; {} key(s) wait for it", state.typed.len())
         };
         let status = format!(
-            " opening: analysing the saved records again, {:.1} s{waiting} ",
+            " opening: {doing}, {:.1} s{waiting} ",
             started.elapsed().as_secs_f64()
         );
         let line = Line::from(vec![
@@ -174,6 +257,41 @@ mod tests {
         assert_eq!(l.cursor, 2);
         assert_eq!(l.typed, vec![key(KeyCode::Enter), key(KeyCode::Up)]);
         assert!(!l.quit);
+    }
+
+    #[test]
+    fn a_database_lands_on_its_profiles_and_enter_opens_the_first_window() {
+        let (a, b): (IpAddr, IpAddr) =
+            ("10.0.0.2".parse().expect("ip"), "::1".parse().expect("ip"));
+        let windows = crate::input::slips_redis::Windows {
+            shown: "redis://127.0.0.1:7001/0".into(),
+            of: [(a, vec![2, 3, 7]), (b, vec![1])].into_iter().collect(),
+        };
+        let opening = Opening::profiles(&windows);
+        assert!(!opening.is_overview);
+        assert!(opening.doing.contains("redis://127.0.0.1:7001/0"));
+        assert!(opening.rows[0].heading);
+        assert!(
+            opening.rows[0].text.contains("2 with 4 window(s)"),
+            "{}",
+            opening.rows[0].text
+        );
+        let targets: Vec<_> = opening.rows.iter().map(|r| r.target).collect();
+        assert_eq!(targets, vec![None, Some((a, 2)), Some((b, 1))]);
+        assert!(opening.rows[1].text.contains("timewindow2 … timewindow7"));
+        // Enter typed first opens the row's window; a move typed first leaves the UI to land
+        let enter = [key(KeyCode::Enter), key(KeyCode::Down)];
+        assert_eq!(opens_profile(&opening.rows, 2, &enter), Some((b, 1)));
+        assert_eq!(
+            opens_profile(&opening.rows, 0, &enter),
+            None,
+            "a heading opens nothing"
+        );
+        assert_eq!(
+            opens_profile(&opening.rows, 2, &[key(KeyCode::Char('z'))]),
+            None
+        );
+        assert_eq!(opens_profile(&opening.rows, 2, &[]), None);
     }
 
     #[test]

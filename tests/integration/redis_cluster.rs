@@ -415,6 +415,28 @@ fn open_reads_back_from_any_node_what_analyze_wrote() {
             "read back through node {node}"
         );
     }
+    // the UI's landing screen lists the profiles and windows of twsprofile_<ip> at once
+    let windows = kalipso::input::slips_redis::windows(&cluster.url(2)).expect("windows");
+    let dump: Json = serde_json::from_slice(&std::fs::read(&one).expect("one")).expect("json");
+    let mut want: BTreeMap<std::net::IpAddr, Vec<i64>> = BTreeMap::new();
+    for e in dump["keys"].as_array().expect("keys") {
+        let Some(ip) = e["key"]
+            .as_str()
+            .and_then(|k| k.strip_prefix("twsprofile_"))
+        else {
+            continue;
+        };
+        let mut numbers: Vec<i64> = e["value"]
+            .as_array()
+            .expect("zset")
+            .iter()
+            .filter_map(|pair| pair[0].as_str()?.strip_prefix("timewindow")?.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        want.insert(ip.parse().expect("ip"), numbers);
+    }
+    assert!(!want.is_empty());
+    assert_eq!(windows.of, want);
     // a cluster has database 0 only: another is one clear line
     let url = cluster.url(2).replace("/0", "/3");
     let out = kalipso(&["open", &url, "--no-ui"]);

@@ -420,6 +420,17 @@ fn open_reads_a_database_slips_wrote() {
             their_uids.extend(v.as_object().unwrap().keys().cloned());
         }
         assert!(with_flows > 0, "{ds}: the oracle has flows");
+        // the UI's landing screen lists every window Slips numbered, before any flow is read
+        let listed = kalipso::input::slips_redis::windows(&server.url(base)).unwrap();
+        let listed: std::collections::BTreeSet<String> = listed
+            .of
+            .iter()
+            .flat_map(|(ip, ns)| {
+                ns.iter()
+                    .map(move |n| format!("profile_{ip}_timewindow{n}"))
+            })
+            .collect();
+        assert_eq!(listed, windows(&theirs), "{ds}");
         // and every flow Slips kept is in it
         let mut our_uids = std::collections::BTreeSet::new();
         for (k, v) in &ours {
