@@ -462,8 +462,26 @@ fn show_redis(cfg: &AnalyzeConfig, url: String) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let mut con = crate::redis_node::Node::reach(&url, "")?;
+    let preview: ui::loading::Fetch = Box::new(move |(ip, n)| {
+        const SHOWN: usize = 200;
+        let (total, entries) = crate::input::slips_redis::stored_timeline(&mut con, ip, n, SHOWN)
+            .with_context(|| format!("Redis at '{}'", con.shown()))?;
+        Ok(ui::loading::Preview {
+            title: format!(
+                "{ip} timewindow{n}: {} of {total} timeline entries as stored; the whole \
+                 window opens when the analysis is ready",
+                entries.len()
+            ),
+            lines: entries
+                .iter()
+                .flat_map(|e| ui::stored_timeline::lines(e))
+                .collect(),
+        })
+    });
     let paths = cfg.paths.clone();
-    load_behind(cfg, ui::loading::Opening::profiles(&windows), move || {
+    let opening = ui::loading::Opening::profiles(&windows, preview);
+    load_behind(cfg, opening, move || {
         let opened = open_redis(&url)?;
         let options = options_saved(paths, &opened.settings);
         Ok((opened.input()?, options))

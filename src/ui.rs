@@ -20,6 +20,7 @@ pub mod overview;
 pub mod palette;
 mod panes;
 pub mod search;
+pub mod stored_timeline;
 pub mod tree;
 pub mod tuple_rows;
 

@@ -321,6 +321,25 @@ pub fn windows(url: &str) -> anyhow::Result<Windows> {
     Ok(Windows { shown, of })
 }
 
+/// The first `max` entries of the stored timeline of window `n` of profile `ip` (time order),
+/// with how many it holds: one window's key, read when the landing screen previews it.
+pub fn stored_timeline(
+    con: &mut crate::redis_node::Node,
+    ip: IpAddr,
+    n: i64,
+    max: usize,
+) -> redis::RedisResult<(u64, Vec<String>)> {
+    let key = format!("profile_{ip}_timewindow{n}_timeline");
+    let total: u64 = con.one(redis::cmd("ZCARD").arg(&key))?;
+    let entries = con.one(
+        redis::cmd("ZRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(max.saturating_sub(1)),
+    )?;
+    Ok((total, entries))
+}
+
 fn bad(url: &str, key: &str, uid: &str) -> super::InputError {
     super::InputError {
         path: url.to_string(),

@@ -28,8 +28,23 @@ pub struct Opening {
     /// What the status bar says is being done.
     pub doing: String,
     /// The rows are the overview the whole UI lands on (a saved one), so the cursor carries
-    /// over; else they list profiles, and an Enter typed on one opens that profile's window.
+    /// over; else they list profiles, Enter on one previews it, and the whole UI opens the
+    /// window previewed last.
     pub is_overview: bool,
+    /// Reads the stored timeline of a window (a Redis database keeps it), for the preview.
+    pub preview: Option<Fetch>,
+}
+
+/// Reads the preview of a window.
+pub type Fetch = Box<dyn FnMut((IpAddr, i64)) -> anyhow::Result<Preview> + Send>;
+
+/// A window's timeline as it was stored, read before the analysis is ready.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// The box's title: the window, and how many of its entries are shown.
+    pub title: String,
+    /// The lines, network strings escaped.
+    pub lines: Vec<String>,
 }
 
 impl Opening {
@@ -39,17 +54,19 @@ impl Opening {
             rows,
             doing: "analysing the saved records again".into(),
             is_overview: true,
+            preview: None,
         }
     }
 
-    /// The profiles and windows of a Redis database, one row per profile.
-    pub fn profiles(windows: &crate::input::slips_redis::Windows) -> Opening {
+    /// The profiles and windows of a Redis database, one row per profile; Enter on one shows
+    /// what `preview` reads.
+    pub fn profiles(windows: &crate::input::slips_redis::Windows, preview: Fetch) -> Opening {
         let count: usize = windows.of.values().map(Vec::len).sum();
         let shown = crate::text::clean(&windows.shown);
         let mut rows = vec![OverviewRow {
             text: format!(
-                "Profiles in {shown}: {} with {count} window(s); the suspects come when their \
-                 flows are read and analysed",
+                "Profiles in {shown}: {} with {count} window(s); Enter shows a profile's first \
+                 window as stored; the suspects come when the flows are read and analysed",
                 windows.of.len()
             ),
             heading: true,
@@ -73,6 +90,7 @@ impl Opening {
             rows,
             doing: format!("reading the flows of {shown} and analysing them"),
             is_overview: false,
+            preview: Some(preview),
         }
     }
 }
@@ -85,6 +103,10 @@ struct Landing {
     /// Events for the whole UI, in the order they came.
     typed: Vec<Event>,
     quit: bool,
+    /// Reads previews (a database's landing only).
+    fetch: Option<Fetch>,
+    /// The window previewed last, and what was read of it.
+    preview: Option<((IpAddr, i64), Preview)>,
 }
 
 impl Landing {
@@ -111,9 +133,25 @@ impl Landing {
             Some(Action::PageDown) => self.cursor = cursor::step(self.cursor, page, len),
             Some(Action::Home) => self.cursor = cursor::jump(false, len),
             Some(Action::End) => self.cursor = cursor::jump(true, len),
+            Some(Action::Enter) if self.fetch.is_some() => self.show_preview(),
             Some(_) => self.typed.push(ev),
             None => {}
         }
+    }
+
+    /// Reads the preview of the window of the row at the cursor.
+    fn show_preview(&mut self) {
+        let (Some(fetch), Some(target)) = (
+            self.fetch.as_mut(),
+            self.rows.get(self.cursor).and_then(|r| r.target),
+        ) else {
+            return;
+        };
+        let preview = fetch(target).unwrap_or_else(|e| Preview {
+            title: format!("{} timewindow{}", target.0, target.1),
+            lines: vec![crate::text::clean(&format!("{e:#}")).into_owned()],
+        });
+        self.preview = Some((target, preview));
     }
 }
 
@@ -130,6 +168,7 @@ pub fn run_while_loading(
             rows,
             doing,
             is_overview,
+            preview,
         } = opening;
         let cursor = rows.iter().position(|r| r.target.is_some()).unwrap_or(0);
         let mut state = Landing {
@@ -138,6 +177,8 @@ pub fn run_while_loading(
             page: 10,
             typed: Vec::new(),
             quit: false,
+            fetch: preview,
+            preview: None,
         };
         let analysis = loop {
             draw_landing(terminal, &mut state, &doing, started)?;
@@ -158,29 +199,16 @@ pub fn run_while_loading(
         };
         let (analysis, traffic) = analysis;
         let mut app = App::with_traffic(&analysis, geo, &traffic);
-        let mut typed = state.typed;
         if is_overview {
             app.ov_cursor = state.cursor.min(app.overview.len().saturating_sub(1));
-        } else if let Some(target) = opens_profile(&state.rows, state.cursor, &typed) {
-            typed.remove(0);
+        } else if let Some((target, _)) = state.preview {
             app.open_window(target);
         }
-        browse(terminal, app, typed)?;
+        browse(terminal, app, state.typed)?;
         // the process ends after the UI: the kernel takes the memory back faster than a drop
         std::mem::forget(analysis);
         Ok(())
     })
-}
-
-/// The window an Enter typed first on a profile row opens (the whole UI's own rows differ).
-fn opens_profile(rows: &[OverviewRow], cursor: usize, typed: &[Event]) -> Option<(IpAddr, i64)> {
-    let Some(Event::Key(k)) = typed.first() else {
-        return None;
-    };
-    if keys::action(*k) != Some(Action::Enter) {
-        return None;
-    }
-    rows.get(cursor)?.target
 }
 
 fn draw_landing(
@@ -193,6 +221,21 @@ fn draw_landing(
     terminal.draw(|f| {
         let [body, bar] =
             Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(f.area());
+        let body = match &state.preview {
+            Some((_, preview)) => {
+                let [list, shown] =
+                    Layout::vertical([Constraint::Percentage(40), Constraint::Min(0)]).areas(body);
+                let block = ratatui::widgets::Block::bordered().title(preview.title.as_str());
+                let lines: Vec<Line<'_>> = preview
+                    .lines
+                    .iter()
+                    .map(|l| Line::raw(l.as_str()))
+                    .collect();
+                f.render_widget(Paragraph::new(lines).block(block), shown);
+                list
+            }
+            None => body,
+        };
         overview_rows(f, &state.rows, state.cursor, &mut vp, body);
         let waiting = if state.typed.is_empty() {
             String::new()
@@ -241,6 +284,8 @@ mod tests {
             page: 10,
             typed: Vec::new(),
             quit: false,
+            fetch: None,
+            preview: None,
         }
     }
 
@@ -260,14 +305,23 @@ mod tests {
     }
 
     #[test]
-    fn a_database_lands_on_its_profiles_and_enter_opens_the_first_window() {
+    fn a_database_lands_on_its_profiles_and_enter_previews_a_window() {
         let (a, b): (IpAddr, IpAddr) =
             ("10.0.0.2".parse().expect("ip"), "::1".parse().expect("ip"));
         let windows = crate::input::slips_redis::Windows {
             shown: "redis://127.0.0.1:7001/0".into(),
             of: [(a, vec![2, 3, 7]), (b, vec![1])].into_iter().collect(),
         };
-        let opening = Opening::profiles(&windows);
+        let fetch: Fetch = Box::new(|(ip, n)| {
+            if ip.is_loopback() {
+                anyhow::bail!("gone\u{1b}[2J");
+            }
+            Ok(Preview {
+                title: format!("{ip} timewindow{n}"),
+                lines: vec!["a line".into()],
+            })
+        });
+        let opening = Opening::profiles(&windows, fetch);
         assert!(!opening.is_overview);
         assert!(opening.doing.contains("redis://127.0.0.1:7001/0"));
         assert!(opening.rows[0].heading);
@@ -279,19 +333,23 @@ mod tests {
         let targets: Vec<_> = opening.rows.iter().map(|r| r.target).collect();
         assert_eq!(targets, vec![None, Some((a, 2)), Some((b, 1))]);
         assert!(opening.rows[1].text.contains("timewindow2 … timewindow7"));
-        // Enter typed first opens the row's window; a move typed first leaves the UI to land
-        let enter = [key(KeyCode::Enter), key(KeyCode::Down)];
-        assert_eq!(opens_profile(&opening.rows, 2, &enter), Some((b, 1)));
-        assert_eq!(
-            opens_profile(&opening.rows, 0, &enter),
-            None,
-            "a heading opens nothing"
-        );
-        assert_eq!(
-            opens_profile(&opening.rows, 2, &[key(KeyCode::Char('z'))]),
-            None
-        );
-        assert_eq!(opens_profile(&opening.rows, 2, &[]), None);
+        let mut l = landing();
+        (l.rows, l.fetch, l.cursor) = (opening.rows, opening.preview, 1);
+        // Enter previews the row's first window and waits for nothing
+        l.event(key(KeyCode::Enter));
+        assert!(l.typed.is_empty());
+        let (target, preview) = l.preview.clone().expect("preview");
+        assert_eq!(target, (a, 2));
+        assert_eq!(preview.title, "10.0.0.2 timewindow2");
+        // a failed read is shown in the box, escaped, and the window is still the one opened
+        l.event(key(KeyCode::Down));
+        l.event(key(KeyCode::Enter));
+        let (target, preview) = l.preview.clone().expect("preview");
+        assert_eq!(target, (b, 1));
+        assert!(preview.lines[0].starts_with("gone") && !preview.lines[0].contains('\u{1b}'));
+        // other keys still wait for the whole UI
+        l.event(key(KeyCode::Char('e')));
+        assert_eq!(l.typed.len(), 1);
     }
 
     #[test]
