@@ -10,7 +10,10 @@
 #
 # Environment: KALIPSO (the binary; default: kalipso on PATH, else target/release/kalipso),
 # PARALLEL (workers at once; default N), LOGDIR (default ./shard-logs). The databases should be
-# empty before the first run (`redis-cli -n DB flushdb` and DB+1); workers never empty them.
+# empty before the first run (`redis-cli -n DB flushdb` and DB+1; on a Redis Cluster
+# `redis-cli --cluster call HOST:PORT FLUSHALL`); workers never empty them. The URL may name
+# any node of a cluster (database 0): each worker learns the slot map from it and writes every
+# key to the master that holds it.
 # To spread workers over machines, run `--only K` on each (ssh, a Kubernetes indexed Job, a
 # Slurm array: K is the index), with the same input and settings everywhere.
 set -uo pipefail
