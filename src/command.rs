@@ -481,24 +481,33 @@ fn show_redis(cfg: &AnalyzeConfig, url: String) -> anyhow::Result<ExitCode> {
     });
     let paths = cfg.paths.clone();
     let opening = ui::loading::Opening::profiles(&windows, preview);
-    load_behind(cfg, opening, move || {
+    let read = load_behind(cfg, opening, move || {
         let opened = open_redis(&url)?;
         let options = options_saved(paths, &opened.settings);
         Ok((opened.input()?, options))
     })?;
-    Ok(ExitCode::SUCCESS)
+    // what was read is known only once the database was: said after the UI, and a skipped
+    // record gives exit code 2 as on every other path (quitting before then gives 0)
+    Ok(match read {
+        Some(summary) if !say_what_was_read(&summary, cfg) => nothing_readable(cfg, true),
+        Some(summary) => exit_code(&summary, true),
+        None => ExitCode::SUCCESS,
+    })
 }
 
 /// Shows `opening` while `load` gives the records (on another thread) and they are analysed,
-/// then the whole UI on the analysis.
+/// then the whole UI on the analysis. Returns what was read, when the analysis got that far
+/// before the UI was quit.
 fn load_behind(
     cfg: &AnalyzeConfig,
     opening: ui::loading::Opening,
     load: impl FnOnce() -> anyhow::Result<(crate::input::Input, Options)> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::input::InputSummary>> {
     let geo = open_geo(cfg);
     let (tx, rx) = std::sync::mpsc::channel();
     let threads = cfg.threads;
+    let read = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let read_by_loader = std::sync::Arc::clone(&read);
     // not joined: quitting before the analysis is ready ends the process, and this thread
     std::thread::spawn(move || {
         let analysis = (|| {
@@ -508,13 +517,17 @@ fn load_behind(
                 .build()?;
             Ok(pool.install(|| {
                 let analysis = crate::analysis::examine(input, &options);
+                if let Ok(mut read) = read_by_loader.lock() {
+                    *read = Some(analysis.input.clone());
+                }
                 let traffic = ui::overview::traffic(&analysis.store);
                 (analysis, traffic)
             }))
         })();
         let _ = tx.send(analysis);
     });
-    ui::loading::run_while_loading(opening, geo, &rx).context("terminal UI")
+    ui::loading::run_while_loading(opening, geo, &rx).context("terminal UI")?;
+    Ok(read.lock().ok().and_then(|mut r| r.take()))
 }
 
 /// The GeoIP databases of the command line (or the defaults), their warnings said.

@@ -602,3 +602,47 @@ fn the_run_script_starts_the_workers_and_names_a_failed_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--only 2 3"), "{stderr}");
 }
+
+/// `open redis://` with the UI: the database is read behind the landing screen, so what was
+/// skipped is known only then; it is said after the UI closes and gives exit code 2, as every
+/// other path does. Driven through `script` (util-linux), which gives the UI a terminal.
+#[test]
+fn the_ui_path_of_open_redis_says_a_skipped_flow_and_exits_2() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: no `script` on this machine, the terminal test is skipped");
+        return;
+    }
+    let url = server.url(4);
+    let out = kalipso(&["analyze", "--no-ui", "--redis", &url, &home_office()]);
+    assert!(out.status.success());
+    let mut con = server.connection(4).unwrap();
+    let key: String = con
+        .keys::<_, Vec<String>>("profile_*_timewindow*_flows")
+        .unwrap()
+        .into_iter()
+        .min()
+        .unwrap();
+    let _: () = con.hset(&key, "Cgarbage", "not a flow").unwrap();
+    let open = |wait: &str| {
+        // the UI quits on `q`; after `wait` seconds the tiny database is long analysed
+        let line = format!(
+            "{} open {url}",
+            env!("CARGO_BIN_EXE_kalipso").replace('\'', "'\\''")
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "(sleep {wait}; printf q) | script -eqfc '{line}' /dev/null"
+            ))
+            .env("TERM", "xterm")
+            .output()
+            .expect("script runs")
+    };
+    let out = open("4");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("Cgarbage: not a flow"), "{text}");
+}
