@@ -506,8 +506,6 @@ fn load_behind(
     let geo = open_geo(cfg);
     let (tx, rx) = std::sync::mpsc::channel();
     let threads = cfg.threads;
-    let read = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let read_by_loader = std::sync::Arc::clone(&read);
     // not joined: quitting before the analysis is ready ends the process, and this thread
     std::thread::spawn(move || {
         let analysis = (|| {
@@ -517,17 +515,13 @@ fn load_behind(
                 .build()?;
             Ok(pool.install(|| {
                 let analysis = crate::analysis::examine(input, &options);
-                if let Ok(mut read) = read_by_loader.lock() {
-                    *read = Some(analysis.input.clone());
-                }
                 let traffic = ui::overview::traffic(&analysis.store);
                 (analysis, traffic)
             }))
         })();
         let _ = tx.send(analysis);
     });
-    ui::loading::run_while_loading(opening, geo, &rx).context("terminal UI")?;
-    Ok(read.lock().ok().and_then(|mut r| r.take()))
+    ui::loading::run_while_loading(opening, geo, &rx).context("terminal UI")
 }
 
 /// The GeoIP databases of the command line (or the defaults), their warnings said.

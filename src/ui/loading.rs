@@ -156,12 +156,14 @@ impl Landing {
 }
 
 /// Shows `landing` until `loading` gives the analysis (with its profiles' client traffic,
-/// [`super::overview::traffic`]), then the whole UI on it until the user quits. Quitting before it is ready returns at once; a failed load is returned as the error.
+/// [`super::overview::traffic`]), then the whole UI on it until the user quits, and returns
+/// what the analysis read. Quitting before it is ready returns `None` at once; a failed load
+/// is returned as the error.
 pub fn run_while_loading(
     opening: Opening,
     geo: geo::Geo,
     loading: &Receiver<anyhow::Result<(Analysis, Traffic)>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::input::InputSummary>> {
     with_terminal(|terminal| {
         let started = Instant::now();
         let Opening {
@@ -186,7 +188,7 @@ pub fn run_while_loading(
             if crossterm::event::poll(Duration::from_millis(100))? {
                 state.event(crossterm::event::read()?);
                 if state.quit {
-                    return Ok(());
+                    return Ok(None);
                 }
             }
             match loading.try_recv() {
@@ -205,9 +207,10 @@ pub fn run_while_loading(
             app.open_window(target);
         }
         browse(terminal, app, state.typed)?;
+        let read = analysis.input.clone();
         // the process ends after the UI: the kernel takes the memory back faster than a drop
         std::mem::forget(analysis);
-        Ok(())
+        Ok(Some(read))
     })
 }
 

@@ -625,23 +625,20 @@ fn the_ui_path_of_open_redis_says_a_skipped_flow_and_exits_2() {
         .into_iter()
         .min()
         .unwrap();
-    let _: () = con.hset(&key, "Cgarbage", "not a flow").unwrap();
-    let open = |wait: &str| {
-        // the UI quits on `q`; after `wait` seconds the tiny database is long analysed
-        let line = format!(
-            "{} open {url}",
-            env!("CARGO_BIN_EXE_kalipso").replace('\'', "'\\''")
-        );
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "(sleep {wait}; printf q) | script -eqfc '{line}' /dev/null"
-            ))
-            .env("TERM", "xterm")
-            .output()
-            .expect("script runs")
-    };
-    let out = open("4");
+    let _: () = con.hset(&key, "Cgarbage", "{broken").unwrap();
+    // the UI quits on `q`; after 4 seconds the tiny database is long analysed
+    let line = format!(
+        "{} open {url}",
+        env!("CARGO_BIN_EXE_kalipso").replace('\'', "'\\''")
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(sleep 4; printf q) | script -eqfc '{line}' /dev/null"
+        ))
+        .env("TERM", "xterm")
+        .output()
+        .expect("script runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("Cgarbage: not a flow"), "{text}");
