@@ -159,12 +159,50 @@ impl Detections {
 /// `<ip>-<port>-<proto>`).
 pub type TupleId = (IpAddr, u16, crate::record::Proto);
 
-/// What one profile yields: evidence, beacon scores, threat-intelligence hits.
-type ProfileResult = (
+/// A window and its profile.
+type ProfileWindow<'a> = (&'a Profile, &'a Window);
+
+/// What one window yields: evidence, beacon scores, threat-intelligence hits.
+type WindowResult = (
     Vec<Evidence>,
-    Vec<(IpAddr, i64, TupleId, beacon::Beacon)>,
+    Vec<(TupleId, beacon::Beacon)>,
     Vec<(String, String)>,
 );
+
+/// How many batches the windows are run in (see [`run`]): more batches keep less evidence
+/// alive twice, fewer leave the cores idle less often at a batch's end.
+const BATCHES: usize = 32;
+
+/// Moves a batch's results into `d`, in the batch's order.
+fn keep(d: &mut Detections, batch: &[ProfileWindow], parts: Vec<WindowResult>) {
+    for ((p, w), (ev, bc, hits)) in batch.iter().zip(parts) {
+        d.evidence.extend(ev);
+        for (k, b) in bc {
+            d.beacons.insert((p.ip, w.number, k), b);
+        }
+        d.ti_hits.extend(hits);
+    }
+}
+
+/// `items` cut into about `n` consecutive, non-empty batches of about equal `work`.
+fn batches<T>(items: &[T], n: usize, work: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let total: usize = items.iter().map(&work).sum();
+    let per_batch = total.div_ceil(n.max(1)).max(1);
+    let mut out = Vec::with_capacity(n + 1);
+    let (mut start, mut sum) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        sum += work(item);
+        if sum >= per_batch {
+            out.push(&items[start..=i]);
+            start = i + 1;
+            sum = 0;
+        }
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
 
 /// The most connections a window's warm-up brings into the cache: about half of a core's L2
 /// (1 MiB here; 128 bytes a connection), so the first rules do not evict what the last read.
@@ -196,9 +234,9 @@ fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
 
 /// Runs every detection on the store.
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
-    let profiles: Vec<&Profile> = store.profiles.values().collect();
     let syms = context::sym_flags();
     let ssh_logged_in = events::ssh_logged_in(&store.events);
+    let answered = context::answer_spans(store);
     // the notice/smtp/software/arp/ssh records of each profile, by window
     // (a capture of a busy LAN has millions of ARP records: their windows are found in
     // parallel, then grouped in record order)
@@ -211,50 +249,41 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     for (a, n) in store.events.iter().zip(windows) {
         events.entry((a.ip, n)).or_default().push(a);
     }
-    let of_profile = |p: &&Profile| -> ProfileResult {
-        let mut ev = Vec::new();
-        let mut bc = Vec::new();
-        let mut hits = Vec::new();
-        // one window's evidence at a time, in a vector kept from window to window
-        let mut window_out = Vec::new();
-        for w in p.windows.values() {
-            warm(&store.conns, &w.out_flows);
-            warm(&store.conns, &w.in_flows);
-            let mut cx = Ctx {
-                store,
-                syms: &syms,
-                cfg,
-                p2p: &store.p2p,
-                ssh_logged_in: &ssh_logged_in,
-                profile: p.ip,
-                window: w.number,
-                out: std::mem::take(&mut window_out),
-                beacons: Vec::new(),
-                ti_hits: Vec::new(),
-            };
-            for rule in WINDOW_RULES {
-                rule(&mut cx, w);
-            }
-            if let Some(ev) = events.get(&(p.ip, w.number)) {
-                events::run(&mut cx, ev);
-            }
-            // a fixed order whatever the rules' order; descriptions are rendered only to
-            // break ties of time and kind
-            cx.out.sort_by(|a, b| {
-                a.ts.total_cmp(&b.ts)
-                    .then_with(|| a.kind.name().cmp(b.kind.name()))
-                    .then_with(|| a.description().cmp(&b.description()))
-            });
-            ev.append(&mut cx.out);
-            window_out = cx.out;
-            bc.extend(cx.beacons.into_iter().map(|(k, b)| (p.ip, w.number, k, b)));
-            hits.extend(cx.ti_hits);
+    let of_window = |&(p, w): &(&Profile, &Window)| -> WindowResult {
+        // (the rules read the client flows only: the server side of a connection is read in
+        // the window of its client)
+        warm(&store.conns, &w.out_flows);
+        let mut cx = Ctx {
+            store,
+            syms: &syms,
+            cfg,
+            p2p: &store.p2p,
+            answered: &answered,
+            ssh_logged_in: &ssh_logged_in,
+            profile: p.ip,
+            window: w.number,
+            out: Vec::new(),
+            beacons: Vec::new(),
+            ti_hits: Vec::new(),
+        };
+        for rule in WINDOW_RULES {
+            rule(&mut cx, w);
         }
-        (ev, bc, hits)
+        if let Some(ev) = events.get(&(p.ip, w.number)) {
+            events::run(&mut cx, ev);
+        }
+        // a fixed order whatever the rules' order; descriptions are rendered only to
+        // break ties of time and kind
+        cx.out.sort_by(|a, b| {
+            a.ts.total_cmp(&b.ts)
+                .then_with(|| a.kind.name().cmp(b.kind.name()))
+                .then_with(|| a.description().cmp(&b.description()))
+        });
+        (cx.out, cx.beacons, cx.ti_hits)
     };
     let mut d = Detections::default();
-    // The evidence is written once, into one vector: the profiles are run in batches and each
-    // batch's evidence is moved in, so the per-profile vectors of only one batch are alive
+    // The evidence is written once, into one vector: the windows are run in batches and each
+    // batch's evidence is moved in, so the per-window vectors of only one batch are alive
     // beside it. Its capacity is reserved up front (virtual memory: pages are touched as the
     // evidence is written), so it does not grow by doubling into fresh copies; when the bound
     // cannot be reserved, or is passed, it grows as usual.
@@ -262,16 +291,31 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let _ = d
         .evidence
         .try_reserve_exact(2 * (records + store.events.len()));
-    let batch = profiles.len().div_ceil(16).max(1);
-    for profiles in profiles.chunks(batch) {
-        let parts: Vec<ProfileResult> = profiles.par_iter().map(of_profile).collect();
-        for (ev, bc, hits) in parts {
-            d.evidence.extend(ev);
-            for (ip, n, k, b) in bc {
-                d.beacons.insert((ip, n, k), b);
-            }
-            d.ti_hits.extend(hits);
-        }
+    // Windows, not profiles, are the unit of work: a day of traffic has a few very busy hosts,
+    // and one of them alone in a batch left the other cores idle.
+    let windows: Vec<ProfileWindow> = store
+        .profiles
+        .values()
+        .flat_map(|p| p.windows.values().map(move |w| (p, w)))
+        .collect();
+    // Each batch's results are moved into `d` while the next batch runs: the move is
+    // sequential (copying the evidence touches its pages for the first time), and it left the
+    // other cores idle.
+    let mut done: Option<(&[ProfileWindow], Vec<WindowResult>)> = None;
+    let work = |(_, w): &ProfileWindow| w.out_flows.len() + w.in_flows.len() + 1;
+    for batch in batches(&windows, BATCHES, work) {
+        let ((), parts) = rayon::join(
+            || {
+                if let Some((batch, parts)) = done.take() {
+                    keep(&mut d, batch, parts);
+                }
+            },
+            || batch.par_iter().map(of_window).collect(),
+        );
+        done = Some((batch, parts));
+    }
+    if let Some((batch, parts)) = done {
+        keep(&mut d, batch, parts);
     }
     d.alerts = alerts(
         &d.evidence,
@@ -281,4 +325,25 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     d.ranking = rank::rank(&d.evidence, &d.alerts);
     d.victims = victims::victims(store, &d.evidence);
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn batches_keep_the_order_and_share_the_work() {
+        // one busy window among many small ones
+        let mut work: Vec<usize> = vec![1; 1000];
+        work[500] = 400;
+        let cut = batches(&work, 8, |w| *w);
+        assert_eq!(cut.concat(), work, "every item once, in order");
+        assert!(cut.iter().all(|b| !b.is_empty()));
+        // total 1399: about 175 a batch, and the busy one alone closes its batch
+        let sums: Vec<usize> = cut.iter().map(|b| b.iter().sum()).collect();
+        assert!(sums.iter().all(|&s| s <= 175 + 400), "{sums:?}");
+        assert!(cut.len() >= 6 && cut.len() <= 9, "{sums:?}");
+        assert!(batches::<usize>(&[], 8, |w| *w).is_empty());
+        assert_eq!(batches(&[0, 0, 0], 8, |w| *w).concat(), [0, 0, 0]);
+    }
 }

@@ -227,13 +227,17 @@ impl Store {
 
     /// The window number of a record of `ip` at time `t` (on that profile's grid).
     pub fn window_number(&self, ip: IpAddr, t: f64) -> i64 {
+        self.grid(ip).number(t)
+    }
+
+    /// The window grid of `ip`: its profile's, or the store's for an IP without a profile.
+    pub fn grid(&self, ip: IpAddr) -> profile::window::Grid {
         match self.profiles.get(&ip) {
-            Some(p) => p.grid.number(t),
+            Some(p) => p.grid,
             None => profile::window::Grid {
                 width: self.config.tw_width,
                 anchor: self.anchor,
-            }
-            .number(t),
+            },
         }
     }
 

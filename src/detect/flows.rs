@@ -20,6 +20,23 @@ struct Recognised {
     ssl: HashMap<IpAddr, Vec<f64>>,
 }
 
+impl Recognised {
+    /// The HTTP and TLS connections of a window's client flows.
+    fn of(cx: &Ctx<'_>, w: &Window) -> Self {
+        let mut r = Recognised::default();
+        for &i in &w.out_flows {
+            let c = &cx.store.conns[i as usize];
+            let f = cx.sym(c.service);
+            if f.http {
+                r.http.entry(c.resp_h).or_default().push(c.ts);
+            } else if f.ssl {
+                r.ssl.entry(c.resp_h).or_default().push(c.ts);
+            }
+        }
+        r
+    }
+}
+
 /// Whether `ip` had such a connection within 5 minutes of `t`.
 fn near(m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64) -> bool {
     m.get(&ip)
@@ -59,11 +76,10 @@ const DNS_MEMORY: f64 = 86_400.0;
 /// Whether a DNS answer of the capture (any client's, as Slips' `DNSresolution`) named `ip`
 /// between 24 h before `t` and shortly after it. An answer that comes only later in the day
 /// does not excuse an earlier connection.
-fn resolved_around(store: &crate::Store, ip: IpAddr, t: f64) -> bool {
-    store
-        .dns_resolution
+fn resolved_around(cx: &Ctx<'_>, ip: IpAddr, t: f64) -> bool {
+    cx.answered
         .get(&ip)
-        .is_some_and(|r| r.first_ts <= t + DNS_GRACE && r.ts >= t - DNS_MEMORY)
+        .is_some_and(|r| r.first <= t + DNS_GRACE && r.last >= t - DNS_MEMORY)
 }
 
 #[allow(clippy::too_many_lines)] // one block per rule, sharing the window's state
@@ -75,16 +91,8 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let mut multi_ports: HashMap<IpAddr, BTreeSet<u16>> = HashMap::default();
     let mut multi_reported: HashMap<IpAddr, usize> = HashMap::default();
     let mut no_dns_seen: HashSet<IpAddr> = HashSet::default();
-    let mut recognised = Recognised::default();
-    for &i in &w.out_flows {
-        let c = &store.conns[i as usize];
-        let f = cx.sym(c.service);
-        if f.http {
-            recognised.http.entry(c.resp_h).or_default().push(c.ts);
-        } else if f.ssl {
-            recognised.ssl.entry(c.resp_h).or_default().push(c.ts);
-        }
-    }
+    // made when a connection on 80 or 443 first needs it: most windows have none
+    let mut recognised: Option<Recognised> = None;
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
         let dst = c.resp_h;
@@ -223,23 +231,28 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         if c.proto == Proto::Tcp && est && c.orig_bytes + c.resp_bytes > 0 {
             let history = cx.sym(c.history);
             let level = (!history.readable && !history.empty).then_some(ThreatLevel::Info);
-            if c.resp_p == 80 && !svc.http && !near(&recognised.http, dst, c.ts) {
-                add(
-                    cx,
-                    EvidenceKind::NonHttpPort80Connection,
-                    level,
-                    0.8,
-                    Payload::NonHttpPort80 { dst },
-                );
-            }
-            if c.resp_p == 443 && !svc.ssl && !near(&recognised.ssl, dst, c.ts) {
-                add(
-                    cx,
-                    EvidenceKind::NonSslPort443Connection,
-                    level,
-                    0.8,
-                    Payload::NonSslPort443 { dst },
-                );
+            let port_80 = c.resp_p == 80 && !svc.http;
+            let port_443 = c.resp_p == 443 && !svc.ssl;
+            if port_80 || port_443 {
+                let r = recognised.get_or_insert_with(|| Recognised::of(cx, w));
+                if port_80 && !near(&r.http, dst, c.ts) {
+                    add(
+                        cx,
+                        EvidenceKind::NonHttpPort80Connection,
+                        level,
+                        0.8,
+                        Payload::NonHttpPort80 { dst },
+                    );
+                }
+                if port_443 && !near(&r.ssl, dst, c.ts) {
+                    add(
+                        cx,
+                        EvidenceKind::NonSslPort443Connection,
+                        level,
+                        0.8,
+                        Payload::NonSslPort443 { dst },
+                    );
+                }
             }
         }
         // connection without a DNS resolution of the destination (once per destination: a
@@ -249,7 +262,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && !svc.dns
             && !no_dns_seen.contains(&dst)
             && !ignored(dst)
-            && !resolved_around(store, dst, c.ts)
+            && !resolved_around(cx, dst, c.ts)
             && no_dns_seen.insert(dst)
         {
             add(

@@ -34,8 +34,26 @@ fn next_decade(n: usize, reported: &mut u32) -> bool {
     false
 }
 
+/// The flows a scan is counted from: not-established TCP or UDP, not flipped.
+fn probe_like(cx: &Ctx<'_>, c: &crate::record::Conn) -> bool {
+    matches!(c.proto, Proto::Tcp | Proto::Udp)
+        && c.established() == Established::NotEstablished
+        && !cx.sym(c.history).flipped
+}
+
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let conns = &cx.store.conns;
+    // Fewer than 10 such flows cannot reach 10 distinct targets: most windows stop here,
+    // before any set is built.
+    let candidates = w
+        .out_flows
+        .iter()
+        .filter(|&&i| probe_like(cx, &conns[i as usize]))
+        .take(10)
+        .count();
+    if candidates < 10 {
+        return;
+    }
     // One set of (protocol, port, destination) serves both counts: a triple seen for the first
     // time is a new destination for its port and a new port for its destination. (A set per
     // port and per destination cost an allocation per destination on busy hosts.)
@@ -44,10 +62,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let mut vertical: HashMap<(Proto, IpAddr), Targets> = HashMap::default();
     for &i in &w.out_flows {
         let c = &conns[i as usize];
-        if !matches!(c.proto, Proto::Tcp | Proto::Udp)
-            || c.established() != Established::NotEstablished
-            || cx.sym(c.history).flipped
-        {
+        if !probe_like(cx, c) {
             continue;
         }
         let new = seen.insert((c.proto, c.resp_p, c.resp_h));

@@ -14,21 +14,25 @@ const FLOW_BYTES: u64 = 100_000_000;
 /// Bytes a window's flows to one destination must send.
 const WINDOW_BYTES: u64 = 500_000_000;
 
-/// Bytes sent to one host, time of the last flow, the flows.
+/// Bytes sent to one host and the time of the last flow.
 #[derive(Default)]
 struct Sent {
     bytes: u64,
     last: f64,
-    flows: Vec<u32>,
 }
 
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
-    let mut sums: HashMap<IpAddr, Sent> = HashMap::default();
+    let conns = &cx.store.conns;
+    let sent = |i: u32| {
+        let c = &conns[i as usize];
+        (c.orig_bytes > 0 && !ignored(c.resp_h)).then_some(c)
+    };
+    // Most windows send far less than the window bound in all: then only single flows can
+    // qualify, and no per-destination sums are needed.
+    let mut total = 0u64;
     for &i in &w.out_flows {
-        let c = &cx.store.conns[i as usize];
-        if c.orig_bytes == 0 || ignored(c.resp_h) {
-            continue;
-        }
+        let Some(c) = sent(i) else { continue };
+        total = total.saturating_add(c.orig_bytes);
         if c.orig_bytes >= FLOW_BYTES {
             cx.add(Finding {
                 kind: EvidenceKind::DataUpload,
@@ -44,17 +48,31 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 flows: FlowRef::Conn(i).into(),
             });
         }
+    }
+    if total < WINDOW_BYTES {
+        return;
+    }
+    let mut sums: HashMap<IpAddr, Sent> = HashMap::default();
+    for &i in &w.out_flows {
+        let Some(c) = sent(i) else { continue };
         let s = sums.entry(c.resp_h).or_default();
         s.bytes += c.orig_bytes;
         s.last = s.last.max(c.ts);
-        s.flows.push(i);
     }
     let mut big: Vec<(IpAddr, Sent)> = sums
         .into_iter()
         .filter(|(_, s)| s.bytes >= WINDOW_BYTES)
         .collect();
     big.sort_by_key(|b| b.0);
-    for (dst, sent) in big {
+    for (dst, total) in big {
+        // the flows behind the sum, in the window's order
+        let flows = w
+            .out_flows
+            .iter()
+            .copied()
+            .filter(|&i| sent(i).is_some_and(|c| c.resp_h == dst))
+            .map(FlowRef::Conn)
+            .collect();
         cx.add(Finding {
             kind: EvidenceKind::DataUploadWindow,
             attacker: cx.me(),
@@ -63,10 +81,10 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             confidence: 0.6,
             payload: Payload::DataUploadWindow {
                 dst,
-                megabytes: sent.bytes / 1_000_000,
+                megabytes: total.bytes / 1_000_000,
             },
-            ts: sent.last,
-            flows: sent.flows.into_iter().map(FlowRef::Conn).collect(),
+            ts: total.last,
+            flows,
         });
     }
 }

@@ -212,7 +212,44 @@ fn long_connections_rejections_port_zero_and_uploads() {
             )
         })
         .collect();
-    assert_eq!(count(&detect(many, vec![]), "DataUploadWindow"), 1);
+    assert_eq!(count(&detect(many.clone(), vec![]), "DataUploadWindow"), 1);
+    // its flows are those to that host only, in the window's order, and the sum is in MB; a
+    // flow to another host between them is not counted
+    let mut mixed = many;
+    mixed.insert(
+        3,
+        conn(
+            2.5,
+            [93, 1, 1, 2],
+            443,
+            Proto::Tcp,
+            ConnState::SF,
+            10.0,
+            90_000_000,
+            5,
+        ),
+    );
+    let d = detect(mixed, vec![]);
+    let window_sum: Vec<_> = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "DataUploadWindow")
+        .collect();
+    assert_eq!(window_sum.len(), 1, "{:?}", kinds(&d));
+    let flows: Vec<u32> = window_sum[0]
+        .flows
+        .iter()
+        .map(|f| match f {
+            kalipso::detect::FlowRef::Conn(i) => *i,
+            other => panic!("not a connection: {other:?}"),
+        })
+        .collect();
+    assert_eq!(flows, [0, 1, 2, 4, 5, 6]);
+    assert!(
+        window_sum[0].description().contains("540"),
+        "{}",
+        window_sum[0].description()
+    );
     let unknown = conn(
         1.0,
         [93, 1, 1, 1],
