@@ -302,7 +302,9 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     // sequential (copying the evidence touches its pages for the first time), and it left the
     // other cores idle.
     let mut done: Option<(&[ProfileWindow], Vec<WindowResult>)> = None;
-    let work = |(_, w): &ProfileWindow| w.out_flows.len() + w.in_flows.len() + 1;
+    // the rules read a window's client flows and application records
+    let work =
+        |(_, w): &ProfileWindow| w.out_flows.len() + w.dns.len() + w.http.len() + w.ssl.len() + 1;
     for batch in batches(&windows, BATCHES, work) {
         let ((), parts) = rayon::join(
             || {
