@@ -27,13 +27,13 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let c = &conns[i as usize];
         (c.orig_bytes > 0 && !ignored(c.resp_h)).then_some(c)
     };
-    // Most windows send far less than the window bound in all: then only single flows can
-    // qualify, and no per-destination sums are needed.
+    // Most windows send far less than the window bound in all (counted over every flow, an
+    // upper bound): then only single flows can qualify, and no per-destination sums are needed.
     let mut total = 0u64;
     for &i in &w.out_flows {
-        let Some(c) = sent(i) else { continue };
+        let c = &conns[i as usize];
         total = total.saturating_add(c.orig_bytes);
-        if c.orig_bytes >= FLOW_BYTES {
+        if c.orig_bytes >= FLOW_BYTES && !ignored(c.resp_h) {
             cx.add(Finding {
                 kind: EvidenceKind::DataUpload,
                 attacker: cx.me(),
