@@ -19,8 +19,8 @@ use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use crate::profile::Window;
 use crate::record::{Conn, Established, Proto};
-use rustc_hash::FxHashMap as HashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Ports whose services are logged into or commonly exploited from the Internet: an answered
@@ -150,8 +150,9 @@ fn probe(cx: &Ctx<'_>, c: &Conn) -> Option<bool> {
 /// What one source tried on the home network in one window.
 #[derive(Default)]
 struct Probes {
-    victims: BTreeSet<IpAddr>,
-    ports: BTreeSet<(u16, Proto)>,
+    // hashed while counting (an Internet scanner tries thousands), sorted when reported
+    victims: HashSet<IpAddr>,
+    ports: HashSet<(u16, Proto)>,
     attempts: u32,
     answered: u32,
     attacked_port: bool,
@@ -229,10 +230,11 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
         ThreatLevel::Medium
     };
     let confidence = (0.5 + 0.1 * f64::from(p.attempts)).min(1.0);
-    let victim = (p.victims.len() == 1)
-        .then(|| p.victims.first().map(|v| Party::Ip(*v)))
-        .flatten();
-    let first_victim = p.victims.first().copied().unwrap_or(cx.profile);
+    let first = p.victims.iter().min().copied();
+    let victim = first.filter(|_| p.victims.len() == 1).map(Party::Ip);
+    let first_victim = first.unwrap_or(cx.profile);
+    let mut ports: Vec<(u16, Proto)> = p.ports.into_iter().collect();
+    ports.sort_unstable();
     cx.add(Finding {
         kind: EvidenceKind::InboundProbe,
         attacker: cx.me(),
@@ -242,7 +244,7 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
         payload: Payload::InboundProbe {
             victim: first_victim,
             victims: p.victims.len() as u32,
-            ports: p.ports.into_iter().collect(),
+            ports,
             attempts: p.attempts,
             answered: p.answered,
         },
