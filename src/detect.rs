@@ -169,8 +169,9 @@ type WindowResult = (
     Vec<(String, String)>,
 );
 
-/// How many batches the windows are run in (see [`run`]): more batches keep less evidence
-/// alive twice, fewer leave the cores idle less often at a batch's end.
+/// How many batches the windows are run in (see [`run`]): with more, less evidence is alive
+/// twice (in its window's vector and in the result); with fewer, the cores wait less often
+/// for a batch's last window.
 const BATCHES: usize = 32;
 
 /// Moves a batch's results into `d`, in the batch's order.
@@ -249,7 +250,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     for (a, n) in store.events.iter().zip(windows) {
         events.entry((a.ip, n)).or_default().push(a);
     }
-    let of_window = |&(p, w): &(&Profile, &Window)| -> WindowResult {
+    let of_window = |&(p, w): &ProfileWindow| -> WindowResult {
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
         warm(&store.conns, &w.out_flows);
@@ -283,8 +284,8 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     };
     let mut d = Detections::default();
     // The evidence is written once, into one vector: the windows are run in batches and each
-    // batch's evidence is moved in, so the per-window vectors of only one batch are alive
-    // beside it. Its capacity is reserved up front (virtual memory: pages are touched as the
+    // batch's evidence is moved in, so the per-window vectors of only two batches (the one
+    // being moved and the one running) are alive beside it. Its capacity is reserved up front (virtual memory: pages are touched as the
     // evidence is written), so it does not grow by doubling into fresh copies; when the bound
     // cannot be reserved, or is passed, it grows as usual.
     let records = store.conns.len() + store.dns.len() + store.http.len() + store.ssl.len();
