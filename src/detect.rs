@@ -237,7 +237,6 @@ fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let syms = context::sym_flags();
     let ssh_logged_in = events::ssh_logged_in(&store.events);
-    let answered = context::answer_spans(store);
     // the notice/smtp/software/arp/ssh records of each profile, by window
     // (a capture of a busy LAN has millions of ARP records: their windows are found in
     // parallel, then grouped in record order)
@@ -259,7 +258,6 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             syms: &syms,
             cfg,
             p2p: &store.p2p,
-            answered: &answered,
             ssh_logged_in: &ssh_logged_in,
             profile: p.ip,
             window: w.number,

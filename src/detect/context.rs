@@ -64,28 +64,6 @@ pub(crate) fn sym_flags() -> Vec<SymFlags> {
         .collect()
 }
 
-/// When DNS answers named an IP: the first and the last answer's time.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AnswerSpan {
-    pub first: f64,
-    pub last: f64,
-}
-
-/// [`AnswerSpan`] of every IP a DNS answer named.
-pub(crate) fn answer_spans(store: &Store) -> rustc_hash::FxHashMap<IpAddr, AnswerSpan> {
-    store
-        .dns_resolution
-        .iter()
-        .map(|(ip, r)| {
-            let span = AnswerSpan {
-                first: r.first_ts,
-                last: r.ts,
-            };
-            (*ip, span)
-        })
-        .collect()
-}
-
 /// One profile's window under examination, and what the rules found in it so far.
 pub(crate) struct Ctx<'a> {
     pub store: &'a Store,
@@ -93,10 +71,6 @@ pub(crate) struct Ctx<'a> {
     pub cfg: &'a DetectConfig,
     /// The UDP flows that look like P2P when they are seen (see [`super::flows::p2p_flows`]).
     pub p2p: &'a rustc_hash::FxHashSet<u32>,
-    /// When DNS answers first and last named each IP (`Store::dns_resolution`'s times, in a hash
-    /// map: the rules look one up for nearly every connection, and a B-tree walk over
-    /// hundreds of thousands of addresses is a chain of cache misses).
-    pub answered: &'a rustc_hash::FxHashMap<IpAddr, AnswerSpan>,
     /// uids of the connections whose ssh record says the login succeeded.
     pub ssh_logged_in: &'a rustc_hash::FxHashSet<compact_str::CompactString>,
     pub profile: IpAddr,

@@ -76,10 +76,11 @@ const DNS_MEMORY: f64 = 86_400.0;
 /// Whether a DNS answer of the capture (any client's, as Slips' `DNSresolution`) named `ip`
 /// between 24 h before `t` and shortly after it. An answer that comes only later in the day
 /// does not excuse an earlier connection.
-fn resolved_around(cx: &Ctx<'_>, ip: IpAddr, t: f64) -> bool {
-    cx.answered
+fn resolved_around(store: &crate::Store, ip: IpAddr, t: f64) -> bool {
+    store
+        .dns_resolution
         .get(&ip)
-        .is_some_and(|r| r.first <= t + DNS_GRACE && r.last >= t - DNS_MEMORY)
+        .is_some_and(|r| r.first_ts <= t + DNS_GRACE && r.ts >= t - DNS_MEMORY)
 }
 
 #[allow(clippy::too_many_lines)] // one block per rule, sharing the window's state
@@ -262,7 +263,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && !svc.dns
             && !no_dns_seen.contains(&dst)
             && !ignored(dst)
-            && !resolved_around(cx, dst, c.ts)
+            && !resolved_around(store, dst, c.ts)
             && no_dns_seen.insert(dst)
         {
             add(

@@ -57,32 +57,40 @@ impl Victim {
 
 /// The victims of every inbound probe, most attackers first (then more attempts, then IP).
 pub fn victims(store: &Store, evidence: &[Evidence]) -> Vec<Victim> {
-    // One row per probe (who was probed, by whom, through which connection), gathered on every
-    // core, then sorted by victim and summed group by group, the groups in parallel. The victim
-    // is read from the connection once, while gathering, where the reads are independent and
-    // overlap; the sort then compares rows it holds (reading it from the connection at each
-    // comparison made the sort a chain of cache misses: 120 ms for 366k probes).
+    // One row per probe (who was probed, by which evidence, through which connection),
+    // gathered on every core, then sorted by victim and summed group by group, the groups in
+    // parallel. The victim is read from the connection once, while gathering, where the reads
+    // are independent and overlap; the sort then compares rows it holds (reading it from the
+    // connection at each comparison made the sort a chain of cache misses: 120 ms for 366k
+    // probes). The attacker is named by its evidence's index, not its address: the evidence is
+    // sorted by profile, so the index orders the attackers as their addresses would, and a row
+    // stays 28 bytes (this list is alive at the run's peak memory).
     struct Probe {
         victim: IpAddr,
-        attacker: IpAddr,
+        evidence: u32,
         conn: u32,
     }
+    debug_assert!(evidence.is_sorted_by_key(|e| e.profile));
     let conns = &store.conns;
     let mut probes: Vec<Probe> = evidence
         .par_iter()
-        .filter(|e| e.kind == EvidenceKind::InboundProbe)
-        .flat_map_iter(|e| {
+        .enumerate()
+        .filter(|(_, e)| e.kind == EvidenceKind::InboundProbe)
+        .flat_map_iter(|(n, e)| {
+            let n = u32::try_from(n).ok();
             e.flows.iter().filter_map(move |f| {
                 let FlowRef::Conn(i) = *f else { return None };
-                conns.get(i as usize).map(|c| Probe {
+                let c = conns.get(i as usize)?;
+                Some(Probe {
                     victim: c.resp_h,
-                    attacker: e.profile,
+                    evidence: n?,
                     conn: i,
                 })
             })
         })
         .collect();
-    probes.par_sort_unstable_by_key(|p| (p.victim, p.attacker));
+    probes.par_sort_unstable_by_key(|p| (p.victim, p.evidence));
+    let attacker = |p: &Probe| evidence[p.evidence as usize].profile;
     let by_victim = probes
         .par_chunk_by(|a, b| a.victim == b.victim)
         .map(|group| {
@@ -98,8 +106,8 @@ pub fn victims(store: &Store, evidence: &[Evidence]) -> Vec<Victim> {
                 *windows.entry(grid.number(c.ts)).or_default() += 1;
                 answered += usize::from(super::inbound::answered(c));
             }
-            // sorted by attacker within the group: each attacker starts one run
-            let attackers = group.chunk_by(|a, b| a.attacker == b.attacker).count();
+            // sorted by evidence, so by attacker, within the group: each attacker starts one run
+            let attackers = group.chunk_by(|a, b| attacker(a) == attacker(b)).count();
             (
                 group[0].victim,
                 attackers,
