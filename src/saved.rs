@@ -94,7 +94,7 @@ pub fn write(
 ) -> anyhow::Result<()> {
     let t = std::time::Instant::now();
     let d = &analysis.detections;
-    let findings = findings::encode(&analysis.store, &d.evidence, &d.alerts)?;
+    let findings = findings::encode(&d.evidence, &d.alerts)?;
     if std::env::var_os("KALIPSO_TIMINGS").is_some() {
         eprintln!("timing: save detections {:?}", t.elapsed());
     }
@@ -298,7 +298,7 @@ fn read_header(path: &Path, bytes: &[u8]) -> anyhow::Result<Meta> {
         .and_then(serde_json::Value::as_str)
         .unwrap_or("an unknown version");
     match version {
-        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) if (1..=u64::from(VERSION)).contains(&v) => {}
         Some(v) if v > u64::from(VERSION) => bail!(
             "'{shown}' was saved by kalipso {} in layout {v}; this kalipso ({}) reads layout {VERSION}: open it with a newer kalipso",
             crate::text::clean(made_by),

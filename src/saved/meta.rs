@@ -15,9 +15,10 @@ use std::net::IpAddr;
 
 /// The name in every header: a file without it is not a saved analysis.
 pub const FORMAT: &str = "kalipso-analysis";
-/// The layout version this kalipso writes and reads. A change that an older reader would
-/// misread gets a new number.
-pub const VERSION: u32 = 1;
+/// The layout version this kalipso writes. A change that an older reader would misread gets
+/// a new number. Layout 2 dropped the conn table's IP byte counts (a layout-1 reader asks for
+/// them); this kalipso reads layouts 1 and 2.
+pub const VERSION: u32 = 2;
 
 /// The header.
 #[derive(Debug, Clone, Serialize, Deserialize)]

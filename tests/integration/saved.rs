@@ -380,7 +380,23 @@ fn foreign_newer_and_cut_files_get_one_clear_line() {
     one_line(&cut, "damaged or cut short");
     // a newer layout names the version that made it
     let newer = dir.path().join("newer.kalipso");
-    let mut archive = tar::Archive::new(good.as_slice());
+    std::fs::write(&newer, with_layout(&good, 99, "9.9.9")).expect("write");
+    one_line(&newer, "saved by kalipso 9.9.9 in layout 99");
+    // layout 1 had more conn columns, which this reader does not ask for: it still opens
+    let older = dir.path().join("older.kalipso");
+    std::fs::write(&older, with_layout(&good, 1, "0.1.0")).expect("write");
+    let out = kalipso(&["open", &older.to_string_lossy(), "--no-ui", "--top", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Suspects"));
+}
+
+/// A saved file whose header claims `layout`, made by kalipso `made_by`.
+fn with_layout(good: &[u8], layout: u32, made_by: &str) -> Vec<u8> {
+    let mut archive = tar::Archive::new(good);
     let mut builder = tar::Builder::new(Vec::new());
     for entry in archive.entries().expect("entries") {
         let mut entry = entry.expect("entry");
@@ -389,8 +405,8 @@ fn foreign_newer_and_cut_files_get_one_clear_line() {
         std::io::Read::read_to_end(&mut entry, &mut bytes).expect("read");
         if name == Path::new("kalipso.json") {
             let mut meta: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
-            meta["version"] = 99.into();
-            meta["made_by"] = "9.9.9".into();
+            meta["version"] = layout.into();
+            meta["made_by"] = made_by.into();
             bytes = serde_json::to_vec(&meta).expect("json");
         }
         let mut h = tar::Header::new_ustar();
@@ -400,6 +416,142 @@ fn foreign_newer_and_cut_files_get_one_clear_line() {
             .append_data(&mut h, &name, bytes.as_slice())
             .expect("append");
     }
-    std::fs::write(&newer, builder.into_inner().expect("tar")).expect("write");
-    one_line(&newer, "saved by kalipso 9.9.9 in layout 99");
+    builder.into_inner().expect("tar")
+}
+
+/// The members of a saved file, by name.
+fn members(saved: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(saved).expect("saved file");
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut out = std::collections::BTreeMap::new();
+    for entry in archive.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        let name = entry.path().expect("name").to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).expect("read");
+        out.insert(name, data);
+    }
+    out
+}
+
+/// The rows of a Parquet member as one record batch, read as another tool would.
+fn table(
+    members: &std::collections::BTreeMap<String, Vec<u8>>,
+    name: &str,
+) -> arrow_array::RecordBatch {
+    let bytes = bytes::Bytes::from(members.get(name).expect("member").clone());
+    let mut reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .expect("parquet")
+        .with_batch_size(1 << 20)
+        .build()
+        .expect("reader");
+    let Some(batch) = reader.next() else {
+        return arrow_array::RecordBatch::new_empty(arrow_array::RecordBatchReader::schema(
+            &reader,
+        ));
+    };
+    assert!(
+        reader.next().is_none(),
+        "{name}: one batch for these inputs"
+    );
+    batch.expect("batch")
+}
+
+#[test]
+fn the_evidence_table_names_its_records_by_their_rows() {
+    use arrow_array::Array as _;
+    use arrow_array::cast::AsArray as _;
+    // every piece of evidence Slips' alerts.json lists (its sentence and its uids) is a row of
+    // evidence.parquet whose record rows are records with those uids
+    let mut inputs = vec![fixture("testdata/zeek/home-office-tsv")];
+    if let Some(root) = corpus::root() {
+        inputs.push(root.join("slips/zeek/test9-mixed-zeek-dir"));
+        inputs.push(root.join("slips/pcap/test7-malicious.pcap"));
+    }
+    for input in inputs {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (saved, alerts) = (dir.path().join("run.kalipso"), dir.path().join("alerts"));
+        let out = kalipso(&[
+            "analyze",
+            &input.to_string_lossy(),
+            "--no-ui",
+            "--save",
+            &saved.to_string_lossy(),
+            "--output",
+            &alerts.to_string_lossy(),
+        ]);
+        assert!(out.status.success(), "{input:?}");
+        let members = members(&saved);
+        let uids_of = |name: &str| -> Vec<String> {
+            let t = table(&members, name);
+            let uid = t.column_by_name("uid").expect("uid column");
+            let uid = uid.as_string::<i32>();
+            (0..uid.len()).map(|i| uid.value(i).to_string()).collect()
+        };
+        let record_uids = [
+            ("conn_rows", uids_of("conn.parquet")),
+            ("dns_rows", uids_of("dns.parquet")),
+            ("http_rows", uids_of("http.parquet")),
+            ("ssl_rows", uids_of("ssl.parquet")),
+        ];
+        let evidence = table(&members, "evidence.parquet");
+        let text = |name: &str| {
+            evidence
+                .column_by_name(name)
+                .expect(name)
+                .as_string::<i32>()
+                .clone()
+        };
+        let (kind, description) = (text("type"), text("description"));
+        // (type, sentence) → the sorted uids of each row with them
+        let mut rows: std::collections::BTreeMap<(String, String), Vec<Vec<String>>> =
+            std::collections::BTreeMap::new();
+        for r in 0..evidence.num_rows() {
+            let mut uids = Vec::new();
+            for (column, table_uids) in &record_uids {
+                let list = evidence
+                    .column_by_name(column)
+                    .expect(column)
+                    .as_list::<i32>();
+                let at = list.value(r);
+                for &row in at.as_primitive::<arrow_array::types::UInt32Type>().values() {
+                    uids.push(table_uids[row as usize].clone());
+                }
+            }
+            uids.sort();
+            rows.entry((kind.value(r).to_string(), description.value(r).to_string()))
+                .or_default()
+                .push(uids);
+        }
+        let listed = std::fs::read_to_string(alerts.join("alerts.json")).expect("alerts.json");
+        let mut checked = 0;
+        for line in listed.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            let note: serde_json::Value =
+                serde_json::from_str(v["Note"].as_str().expect("note")).expect("note json");
+            let Some(kind) = note["type_evidence"].as_str() else {
+                continue; // an alert's own line
+            };
+            let sentence = v["Attach"][0]["Content"]
+                .as_str()
+                .expect("content")
+                .to_string();
+            let mut uids: Vec<String> = note["uids"]
+                .as_array()
+                .expect("uids")
+                .iter()
+                .map(|u| u.as_str().expect("uid").to_string())
+                .collect();
+            uids.sort();
+            let candidates = rows
+                .get(&(kind.to_string(), sentence.clone()))
+                .unwrap_or_else(|| panic!("{input:?}: no evidence row for {kind} {sentence}"));
+            assert!(
+                candidates.contains(&uids),
+                "{input:?}: {kind} {sentence}: rows name {candidates:?}, alerts.json {uids:?}"
+            );
+            checked += 1;
+        }
+        assert!(checked > 0, "{input:?}: no evidence in alerts.json");
+    }
 }
