@@ -38,6 +38,19 @@ impl serde_json::ser::Formatter for PyFormatter {
     }
 
     fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        // every flow and timeline entry has two or three: written through a buffer on the
+        // stack, not a String each
+        let mut buf = [0u8; 40];
+        let mut rest = &mut buf[..];
+        if common_float(value) && io::Write::write_fmt(&mut rest, format_args!("{value}")).is_ok() {
+            let n = 40 - rest.len();
+            w.write_all(&buf[..n])?;
+            return if buf[..n].contains(&b'.') {
+                Ok(())
+            } else {
+                w.write_all(b".0")
+            };
+        }
         w.write_all(py_float(value).as_bytes())
     }
 
@@ -80,6 +93,46 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     }
     // `serde_json` writes valid UTF-8, and the formatter only ASCII around it
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// True when Rust's shortest `{}` of `v` is Python's `repr` but for a missing `.0`: finite,
+/// and zero or from 1e-4 to below 1e16 (outside, Python writes an exponent).
+fn common_float(v: f64) -> bool {
+    let a = v.abs();
+    v.is_finite() && (a == 0.0 || (1e-4..1e16).contains(&a))
+}
+
+/// Appends a float as [`to_json`] writes one: [`py_float`], and `null` when it is not finite
+/// (`serde_json` writes those so without asking the formatter).
+pub fn push_json_float(out: &mut String, v: f64) {
+    if !v.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    if !common_float(v) {
+        out.push_str(&py_float(v));
+        return;
+    }
+    let start = out.len();
+    // writing into a String cannot fail
+    let _ = write!(out, "{v}");
+    if !out[start..].contains('.') {
+        out.push_str(".0");
+    }
+}
+
+/// Appends the JSON string of `s` as [`to_json`] writes it: as it is between quotes when it is
+/// printable ASCII without a quote or backslash (addresses, names), else through `serde_json`.
+pub fn push_py_str(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&to_json(s));
+    }
 }
 
 /// Python's `repr(float)` (`serde_json` writes non-finite numbers as `null` and never asks).
@@ -205,6 +258,27 @@ pub fn py_list_repr(items: &[String]) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn every_way_of_writing_a_float_is_py_float() {
+        // the formatter's buffer on the stack, and the appending one, against the String one
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut values = vec![0.0, -0.0, 1e-4, 9.999e-5, 1e16, 9.999_999_999_999_998e15, 0.1];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(f64::from_bits(x));
+            values.push((x % 100_000_000_000) as f64 / 1e6);
+        }
+        for v in values {
+            let json = if v.is_finite() { py_float(v) } else { "null".to_string() };
+            assert_eq!(to_json(&v), json, "{v:e}");
+            let mut pushed = String::from("x");
+            push_json_float(&mut pushed, v);
+            assert_eq!(pushed, format!("x{json}"), "{v:e}");
+        }
+    }
 
     #[test]
     fn floats_print_like_python_repr() {
