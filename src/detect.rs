@@ -283,9 +283,10 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let mut d = Detections::default();
     // The evidence is written once, into one vector: the windows are run in batches and each
     // batch's evidence is moved in, so the per-window vectors of only two batches (the one
-    // being moved and the one running) are alive beside it. Its capacity is reserved up front (virtual memory: pages are touched as the
-    // evidence is written), so it does not grow by doubling into fresh copies; when the bound
-    // cannot be reserved, or is passed, it grows as usual.
+    // being moved and the one running) are alive beside it. Its capacity is reserved up front
+    // (virtual memory: pages are touched as the evidence is written), so it does not grow by
+    // doubling into fresh copies; when the bound cannot be reserved, or is passed, it grows as
+    // usual.
     let records = store.conns.len() + store.dns.len() + store.http.len() + store.ssl.len();
     let _ = d
         .evidence

@@ -263,7 +263,15 @@ mod tests {
     fn every_way_of_writing_a_float_is_py_float() {
         // the formatter's buffer on the stack, and the appending one, against the String one
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut values = vec![0.0, -0.0, 1e-4, 9.999e-5, 1e16, 9.999_999_999_999_998e15, 0.1];
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1e-4,
+            9.999e-5,
+            1e16,
+            9.999_999_999_999_998e15,
+            0.1,
+        ];
         for _ in 0..20_000 {
             x ^= x << 13;
             x ^= x >> 7;
@@ -272,7 +280,11 @@ mod tests {
             values.push((x % 100_000_000_000) as f64 / 1e6);
         }
         for v in values {
-            let json = if v.is_finite() { py_float(v) } else { "null".to_string() };
+            let json = if v.is_finite() {
+                py_float(v)
+            } else {
+                "null".to_string()
+            };
             assert_eq!(to_json(&v), json, "{v:e}");
             let mut pushed = String::from("x");
             push_json_float(&mut pushed, v);

@@ -646,10 +646,10 @@ mod tests {
                 duration: float(next()),
                 uid: Uid::new("CAbc"),
                 orig_bytes: next() >> (r % 64),
-                resp_bytes: next() >> (r >> 24) % 64,
+                resp_bytes: next() >> ((r >> 24) % 64),
                 orig_pkts: next() >> 40,
                 orig_ip_bytes: 0,
-                resp_pkts: next() >> (r >> 32) % 64,
+                resp_pkts: next() >> ((r >> 32) % 64),
                 resp_ip_bytes: 0,
             };
             assert_eq!(flow_json(&c), derived(&c), "{c:?}");
