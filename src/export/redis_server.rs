@@ -240,14 +240,52 @@ fn commands_of(name: &str, value: &Value, mut emit: impl FnMut(&[&[u8]])) -> Wri
 
 /// Appends one command in RESP: `*<n>` then each argument as `$<len>` and its bytes.
 fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+    // the lengths are written in place (11 M of them for a realistic 1 M-line log), not each
+    // into a String of its own
     out.push(b'*');
-    out.extend_from_slice(args.len().to_string().as_bytes());
+    push_decimal(out, args.len());
     out.extend_from_slice(b"\r\n");
     for a in args {
         out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
+        push_decimal(out, a.len());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789"[n % 10];
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_written_in_resp() {
+        let mut out = Vec::new();
+        let long = [b'x'; 1234];
+        encode(&mut out, &[b"HSET", b"k", b"", &long]);
+        let mut want = b"*4\r\n$4\r\nHSET\r\n$1\r\nk\r\n$0\r\n\r\n$1234\r\n".to_vec();
+        want.extend_from_slice(&long);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(out, want);
+        for n in [0, 7, 10, 99, 100, 65_535, usize::MAX] {
+            let mut d = Vec::new();
+            push_decimal(&mut d, n);
+            assert_eq!(d, n.to_string().into_bytes());
+        }
     }
 }

@@ -47,10 +47,18 @@ pub fn col(name: &str, nullable: bool, values: ArrayRef) -> Column {
     )
 }
 
-/// The integer columns that count up in small steps (row and window numbers, an alert's
-/// evidence rows): Parquet's delta packing, its default, stores them in a fraction of a byte
-/// per row, four times smaller than other encodings after zstd.
-const COUNTING: &[&str] = &["row", "window", "evidence_rows"];
+/// The integer columns of row and window numbers, which count up in small steps or point into
+/// another table in rising order: Parquet's delta packing, its default, stores them in a
+/// fraction of a byte to a few bytes a row, smaller than plain values after zstd.
+const COUNTING: &[&str] = &[
+    "row",
+    "window",
+    "evidence_rows",
+    "conn_rows",
+    "dns_rows",
+    "http_rows",
+    "ssl_rows",
+];
 
 /// Decimal places of Zeek's times and durations.
 const MICROS: f64 = 1e6;
@@ -174,11 +182,12 @@ fn parquet_in<T: Sync>(
         // a busy network has hundreds of thousands of addresses: keep them a dictionary
         .set_dictionary_page_size_limit(16 << 20)
         .set_created_by(format!("kalipso {}", env!("CARGO_PKG_VERSION")));
-    // Parquet's own dictionaries (a hash per value) only for the columns built as dictionaries.
-    // Other numbers have their bytes split by position (all first bytes, then all second
-    // bytes…), so zstd codes each byte position with its own statistics: high bytes that are
-    // nearly constant, low bytes that are nearly random. On the realistic conn table that is a
-    // seventh smaller than plain values (delta packing was a quarter larger).
+    // Parquet's own dictionaries (a hash per value) only for the columns built as dictionaries;
+    // other integers are plain (zstd finds their repetition; delta packing hides it, a quarter
+    // larger on a realistic conn table), and doubles, all different, have their bytes split
+    // by position so zstd finds the exponents' repetition. Integers are not split so: that
+    // would be a seventh smaller, but no DuckDB release reads it yet (v1.5.5 accepts
+    // BYTE_STREAM_SPLIT on FLOAT and DOUBLE only; duckdb#24175 adds integers after it).
     for f in schema.fields() {
         // a list's values are its leaf column, `name.list.item`, and are encoded as such
         let (col, data_type) = match f.data_type() {
@@ -201,7 +210,7 @@ fn parquet_in<T: Sync>(
             t if t.is_integer() || matches!(t, DataType::Decimal64(..)) => {
                 props = props
                     .set_column_dictionary_enabled(col.clone(), false)
-                    .set_column_encoding(col, Encoding::BYTE_STREAM_SPLIT);
+                    .set_column_encoding(col, Encoding::PLAIN);
             }
             _ => props = props.set_column_dictionary_enabled(col, false),
         }
@@ -403,7 +412,30 @@ impl Columns<'_> {
         }
     }
 
-    /// A port column.
+    /// A port column: 64-bit integers (layout 2) or 16-bit ones (layout 1), one `u16` a row.
+    pub fn ports(&self, name: &str) -> anyhow::Result<Vec<u16>> {
+        let col = self.column(name)?;
+        if let Some(a) = col.as_primitive_opt::<UInt16Type>() {
+            return Ok(a.values().to_vec());
+        }
+        let a = col
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| self.wrong(name, "uint64 or uint16"))?;
+        a.values()
+            .iter()
+            .enumerate()
+            .map(|(row, &p)| {
+                u16::try_from(p).map_err(|_| {
+                    anyhow::anyhow!(
+                        "table {}: column '{name}' row {row}: {p} is not a port",
+                        self.table
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// A 16-bit column.
     pub fn u16(&self, name: &str) -> anyhow::Result<&UInt16Array> {
         self.column(name)?
             .as_primitive_opt::<UInt16Type>()

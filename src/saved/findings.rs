@@ -59,10 +59,13 @@ fn evidence_columns(rows: &[(u64, &Evidence)]) -> Vec<Column> {
                 rows.iter().map(|(_, e)| e.window),
             )),
         ),
-        col("ts", false, {
-            let ts = || rows.iter().map(|(_, e)| e.ts);
-            columns::seconds(ts(), columns::exact_micros(ts()))
-        }),
+        col(
+            "ts",
+            false,
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|(_, e)| e.ts),
+            )),
+        ),
         col("type", false, text(&|e| e.kind.name().to_string())),
         col("category", false, text(&|e| e.kind.category().to_string())),
         col("attacker", false, text(&|e| e.attacker.to_string())),
