@@ -310,6 +310,20 @@ impl FromIterator<FlowRef> for Flows {
 }
 
 impl FlowRef {
+    /// The record tables a reference points into, numbered as [`FlowRef::table_row`] numbers
+    /// them.
+    pub const TABLES: [&'static str; 4] = ["conn", "dns", "http", "ssl"];
+
+    /// Which of [`FlowRef::TABLES`] the record is in, and its row there.
+    pub fn table_row(self) -> (usize, u32) {
+        match self {
+            FlowRef::Conn(n) => (0, n),
+            FlowRef::Dns(n) => (1, n),
+            FlowRef::Http(n) => (2, n),
+            FlowRef::Ssl(n) => (3, n),
+        }
+    }
+
     /// The record's Zeek uid.
     pub fn uid(self, store: &Store) -> Option<UidText<'_>> {
         let i = |n: u32| n as usize;

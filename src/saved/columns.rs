@@ -14,7 +14,10 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
 use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
@@ -185,9 +188,10 @@ fn parquet_in<T: Sync>(
     // Parquet's own dictionaries (a hash per value) only for the columns built as dictionaries;
     // other integers are plain (zstd finds their repetition; delta packing hides it, a quarter
     // larger on a realistic conn table), and doubles, all different, have their bytes split
-    // by position so zstd finds the exponents' repetition. Integers are not split so: that
-    // would be a seventh smaller, but no DuckDB release reads it yet (v1.5.5 accepts
-    // BYTE_STREAM_SPLIT on FLOAT and DOUBLE only; duckdb#24175 adds integers after it).
+    // by position so zstd finds the exponents' repetition. Integers are not split so: their
+    // columns would be a seventh smaller (the file 5 %), but no DuckDB release reads it yet
+    // (v1.5.5 accepts BYTE_STREAM_SPLIT on FLOAT and DOUBLE only; duckdb#24175 adds integers
+    // after it).
     for f in schema.fields() {
         // a list's values are its leaf column, `name.list.item`, and are encoded as such
         let (col, data_type) = match f.data_type() {
@@ -268,19 +272,21 @@ fn read_in<T: Send>(
     rows: impl Fn(&Columns<'_>) -> anyhow::Result<Vec<T>> + Sync,
     slice: usize,
 ) -> anyhow::Result<Vec<T>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+    // the footer is parsed once; every slice's reader starts from it
+    let footer = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new())
         .with_context(|| format!("table {table}"))?;
-    let metadata = Arc::clone(builder.metadata());
+    let metadata = Arc::clone(footer.metadata());
     let total = metadata.file_metadata().num_rows();
     let decode = |(g, skip, take): (usize, usize, usize)| -> anyhow::Result<Vec<T>> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone())?
-            .with_row_groups(vec![g])
-            .with_row_selection(RowSelection::from(vec![
-                RowSelector::skip(skip),
-                RowSelector::select(take),
-            ]))
-            .with_batch_size(slice)
-            .build()?;
+        let reader =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), footer.clone())
+                .with_row_groups(vec![g])
+                .with_row_selection(RowSelection::from(vec![
+                    RowSelector::skip(skip),
+                    RowSelector::select(take),
+                ]))
+                .with_batch_size(slice)
+                .build()?;
         let mut out = Vec::new();
         for batch in reader {
             let batch = batch?;

@@ -38,20 +38,15 @@ impl serde_json::ser::Formatter for PyFormatter {
     }
 
     fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        // every flow and timeline entry has two or three: written through a buffer on the
-        // stack, not a String each
-        let mut buf = [0u8; 40];
-        let mut rest = &mut buf[..];
-        if common_float(value) && io::Write::write_fmt(&mut rest, format_args!("{value}")).is_ok() {
-            let n = 40 - rest.len();
-            w.write_all(&buf[..n])?;
-            return if buf[..n].contains(&b'.') {
-                Ok(())
-            } else {
-                w.write_all(b".0")
-            };
+        // every flow and timeline entry has two or three: written in place, not a String each
+        if !common_float(value) {
+            return w.write_all(py_float(value).as_bytes());
         }
-        w.write_all(py_float(value).as_bytes())
+        write!(w, "{value}")?;
+        if needs_point(value) {
+            w.write_all(b".0")?;
+        }
+        Ok(())
     }
 
     /// `ensure_ascii`: what `serde_json` leaves as it is (everything but `"`, `\` and C0
@@ -102,22 +97,30 @@ fn common_float(v: f64) -> bool {
     v.is_finite() && (a == 0.0 || (1e-4..1e16).contains(&a))
 }
 
+/// True when Python adds `.0` to Rust's `{}` of a [`common_float`]: Rust writes a point only
+/// when there is a fraction, Python always.
+fn needs_point(v: f64) -> bool {
+    v.fract() == 0.0
+}
+
+/// Appends a [`common_float`] as Python's `repr`.
+fn push_common_float(out: &mut String, v: f64) {
+    // writing into a String cannot fail
+    let _ = write!(out, "{v}");
+    if needs_point(v) {
+        out.push_str(".0");
+    }
+}
+
 /// Appends a float as [`to_json`] writes one: [`py_float`], and `null` when it is not finite
 /// (`serde_json` writes those so without asking the formatter).
 pub fn push_json_float(out: &mut String, v: f64) {
     if !v.is_finite() {
         out.push_str("null");
-        return;
-    }
-    if !common_float(v) {
+    } else if common_float(v) {
+        push_common_float(out, v);
+    } else {
         out.push_str(&py_float(v));
-        return;
-    }
-    let start = out.len();
-    // writing into a String cannot fail
-    let _ = write!(out, "{v}");
-    if !out[start..].contains('.') {
-        out.push_str(".0");
     }
 }
 
@@ -156,11 +159,7 @@ pub fn py_float(v: f64) -> String {
         return format!("{mant}e{sign}{digits:0>2}");
     }
     let mut s = String::with_capacity(24);
-    // writing into a String cannot fail
-    let _ = write!(s, "{v}");
-    if !s.contains('.') {
-        s.push_str(".0");
-    }
+    push_common_float(&mut s, v);
     s
 }
 

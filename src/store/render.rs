@@ -326,7 +326,7 @@ pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
 ///
 /// Written by hand rather than through `serde_json`: there is one for every connection (two
 /// when its destination is a home host), about a tenth of a `--redis` run's time through
-/// `serde_json`. A test holds it equal to the derived [`tests::FlowJson`].
+/// `serde_json`. A test holds it equal to the derived struct it replaced (`tests::FlowJson`).
 pub fn flow_json(c: &Conn) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(320);

@@ -396,14 +396,9 @@ fn foreign_newer_and_cut_files_get_one_clear_line() {
 
 /// A saved file whose header claims `layout`, made by kalipso `made_by`.
 fn with_layout(good: &[u8], layout: u32, made_by: &str) -> Vec<u8> {
-    let mut archive = tar::Archive::new(good);
     let mut builder = tar::Builder::new(Vec::new());
-    for entry in archive.entries().expect("entries") {
-        let mut entry = entry.expect("entry");
-        let name = entry.path().expect("name").into_owned();
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut bytes).expect("read");
-        if name == Path::new("kalipso.json") {
+    for (name, mut bytes) in members(good) {
+        if name == "kalipso.json" {
             let mut meta: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
             meta["version"] = layout.into();
             meta["made_by"] = made_by.into();
@@ -419,27 +414,24 @@ fn with_layout(good: &[u8], layout: u32, made_by: &str) -> Vec<u8> {
     builder.into_inner().expect("tar")
 }
 
-/// The members of a saved file, by name.
-fn members(saved: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let bytes = std::fs::read(saved).expect("saved file");
-    let mut archive = tar::Archive::new(bytes.as_slice());
-    let mut out = std::collections::BTreeMap::new();
+/// The members of a saved file, in the archive's order: (name, bytes).
+fn members(saved: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(saved);
+    let mut out = Vec::new();
     for entry in archive.entries().expect("entries") {
         let mut entry = entry.expect("entry");
         let name = entry.path().expect("name").to_string_lossy().into_owned();
         let mut data = Vec::new();
         std::io::Read::read_to_end(&mut entry, &mut data).expect("read");
-        out.insert(name, data);
+        out.push((name, data));
     }
     out
 }
 
 /// The rows of a Parquet member as one record batch, read as another tool would.
-fn table(
-    members: &std::collections::BTreeMap<String, Vec<u8>>,
-    name: &str,
-) -> arrow_array::RecordBatch {
-    let bytes = bytes::Bytes::from(members.get(name).expect("member").clone());
+fn table(members: &[(String, Vec<u8>)], name: &str) -> arrow_array::RecordBatch {
+    let member = members.iter().find(|(n, _)| n == name).expect("member");
+    let bytes = bytes::Bytes::from(member.1.clone());
     let mut reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
         .expect("parquet")
         .with_batch_size(1 << 20)
@@ -481,7 +473,7 @@ fn the_evidence_table_names_its_records_by_their_rows() {
             &alerts.to_string_lossy(),
         ]);
         assert!(out.status.success(), "{input:?}");
-        let members = members(&saved);
+        let members = members(&std::fs::read(&saved).expect("saved file"));
         let uids_of = |name: &str| -> Vec<String> {
             let t = table(&members, name);
             let uid = t.column_by_name("uid").expect("uid column");
