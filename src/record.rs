@@ -566,10 +566,18 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 /// of every flow and every A record, digit by digit (the formatting machinery costs several
 /// times more).
 pub fn ip_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
     let mut s = String::with_capacity(15);
+    push_ip(&mut s, ip);
+    s
+}
+
+/// Appends [`ip_text`] of `ip` (Slips' JSON names every flow's addresses, several times).
+pub fn push_ip(s: &mut String, ip: IpAddr) {
+    let IpAddr::V4(v4) = ip else {
+        // writing into a String cannot fail
+        let _ = std::fmt::Write::write_fmt(s, format_args!("{ip}"));
+        return;
+    };
     for (i, o) in v4.octets().into_iter().enumerate() {
         if i > 0 {
             s.push('.');
@@ -582,7 +590,6 @@ pub fn ip_text(ip: IpAddr) -> String {
         }
         s.push(char::from(b'0' + o % 10));
     }
-    s
 }
 
 /// `Some("private")` for private, loopback and link-local addresses, `Some("reserved")` for

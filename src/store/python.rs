@@ -183,25 +183,43 @@ fn civil(ts: f64) -> (chrono::NaiveDateTime, u32) {
 
 /// Python's `str(datetime)`: `1970-01-01 00:15:28.943457` (no fraction when it is zero).
 pub fn py_datetime(ts: f64) -> String {
-    civil_text(ts, '-', false)
+    let mut s = String::with_capacity(26);
+    push_civil_text(&mut s, ts, '-', false);
+    s
+}
+
+/// Appends [`py_datetime`] of `ts`.
+pub fn push_py_datetime(out: &mut String, ts: f64) {
+    push_civil_text(out, ts, '-', false);
 }
 
 /// The timeline's `%Y/%m/%d %H:%M:%S.%f`.
 pub fn slips_timestamp(ts: f64) -> String {
-    civil_text(ts, '/', true)
+    let mut s = String::with_capacity(26);
+    push_civil_text(&mut s, ts, '/', true);
+    s
 }
 
-/// `YYYY<sep>MM<sep>DD HH:MM:SS`, then `.ffffff` when asked or when it is not zero.
-fn civil_text(ts: f64, sep: char, always_micros: bool) -> String {
+/// Appends [`slips_timestamp`] of `ts`.
+pub fn push_slips_timestamp(out: &mut String, ts: f64) {
+    push_civil_text(out, ts, '/', true);
+}
+
+/// Appends `YYYY<sep>MM<sep>DD HH:MM:SS`, then `.ffffff` when asked or when it is not zero.
+fn push_civil_text(s: &mut String, ts: f64, sep: char, always_micros: bool) {
     let (dt, us) = civil(ts);
-    let mut s = String::with_capacity(26);
-    if !push_civil(&mut s, &dt, sep) {
-        s = dt.format(&format!("%Y{sep}%m{sep}%d %H:%M:%S")).to_string();
+    if !push_civil(s, &dt, sep) {
+        // writing into a String cannot fail
+        let _ = write!(s, "{}", dt.format(&format!("%Y{sep}%m{sep}%d %H:%M:%S")));
     }
     if always_micros || us != 0 {
-        push_micros(&mut s, us);
+        push_micros(s, us);
     }
-    s
+}
+
+/// Appends an integer.
+pub fn push_int(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends `YYYY<sep>MM<sep>DD HH:MM:SS`, as `strftime` writes it, for a four-digit year

@@ -1,167 +1,189 @@
 //! The exact JSON strings Slips v1.0.0 keeps in Redis for each key's fields: aggregates, tuples,
-//! timeline entries, flows and application flows. Each is a derived struct (field order is
-//! Slips' key order) written through [`to_json`] with Python's spelling.
+//! timeline entries, flows and application flows, in Slips' key order and Python's spelling.
+//!
+//! The hot values (window fields, aggregates, tuples, timeline entries, flows) are written by
+//! hand into one buffer: serde's derive with a Python formatter cost a fifth of the CPU of a
+//! `--redis` export. A test keeps the derived structs they replaced as oracles and checks every value of
+//! a random store against them. The rare values (application flows, DNS resolutions, IP info)
+//! stay derived, through [`to_json`].
 //!
 //! With the documented fixes: integer counters (Slips v1.0.0 kept TSV numbers as floats), no
 //! space in `…NotEstablished`, in-tuples keyed by the client. The data comes from the store and
 //! the timeline model ([`super::timeline`]); nothing here decides what is shown.
 
-use super::python::{push_json_float, push_py_str, py_datetime, round3, slips_timestamp, to_json};
+use super::python::{
+    push_int, push_json_float, push_py_datetime, push_py_str, push_slips_timestamp, round3, to_json,
+};
 use super::timeline::{InfoValue, Interpretation, TimelineEntry, timeline_row};
 use super::{AltRef, Store};
 use crate::profile::aggregate::{self, Aggregate, Family, OrderedMap};
 use crate::profile::{Tuple, Window};
-use crate::record::ip_text;
 use crate::record::{Conn, Proto};
+use crate::record::{ip_text, push_ip};
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
-use std::fmt::Display;
 use std::net::IpAddr;
 
-/// A map in its own order, keys written as text.
-struct Ordered<'a, K, V>(&'a OrderedMap<K, V>);
+/// Appends `"<ip>"`.
+fn push_ip_str(s: &mut String, ip: IpAddr) {
+    s.push('"');
+    push_ip(s, ip);
+    s.push('"');
+}
 
-impl<K: Display, V: Serialize> Serialize for Ordered<'_, K, V> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(&k.to_string(), v)?;
-        }
-        m.end()
+/// Appends `, ` before every item but the first.
+fn push_sep(s: &mut String, first: bool) {
+    if !first {
+        s.push_str(", ");
     }
 }
 
-/// The uids of connections, by index.
-struct Uids<'a>(&'a Store, &'a [u32]);
+/// Appends `"<key>": ` (keys are ASCII names).
+fn push_key(s: &mut String, key: &str) {
+    s.push('"');
+    s.push_str(key);
+    s.push_str("\": ");
+}
 
-impl Serialize for Uids<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.1.iter().map(|&i| self.0.conns[i as usize].uid.text()))
+/// Appends the uids of connections, by index, as a list.
+fn push_uids(s: &mut String, store: &Store, flows: &[u32]) {
+    s.push('[');
+    for (i, &f) in flows.iter().enumerate() {
+        push_sep(s, i == 0);
+        push_py_str(s, &store.conns[f as usize].uid.text());
     }
+    s.push(']');
 }
 
-#[derive(Serialize)]
-struct IpJson<'a> {
-    totalflows: u64,
-    totalpkt: u64,
-    totalbytes: u64,
-    stime: String,
-    uid: Uids<'a>,
-    dstports: Ordered<'a, u16, u64>,
+/// Appends `"totalflows": F, "totalpkt": P, "totalbytes": B`.
+fn push_totals(s: &mut String, flows: u64, pkts: u64, bytes: u64) {
+    s.push_str("\"totalflows\": ");
+    push_int(s, flows);
+    s.push_str(", \"totalpkt\": ");
+    push_int(s, pkts);
+    s.push_str(", \"totalbytes\": ");
+    push_int(s, bytes);
 }
 
-#[derive(Serialize)]
-struct PeerJson<'a> {
-    pkts: u64,
-    spkts: u64,
-    stime: String,
-    uid: Uids<'a>,
-}
-
-/// A port's entry; its peers are `dstips` for a client family, `srcips` for a server one.
-struct PortJson<'a> {
-    store: &'a Store,
-    entry: &'a aggregate::PortEntry,
-    peers_name: &'static str,
-}
-
-impl Serialize for PortJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let e = self.entry;
-        let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry("totalflows", &e.flows)?;
-        m.serialize_entry("totalpkt", &e.pkts)?;
-        m.serialize_entry("totalbytes", &e.bytes)?;
-        let peers = e.peers.iter().map(|(ip, p)| {
-            let v = PeerJson {
-                pkts: p.pkts,
-                spkts: p.spkts,
-                stime: py_datetime(p.first_ts),
-                uid: Uids(self.store, &p.uids),
-            };
-            (ip_text(*ip), v)
-        });
-        m.serialize_entry(self.peers_name, &Pairs::new(peers))?;
-        m.end()
-    }
-}
-
-/// Serializes `(key, value)` pairs, produced once, as an object.
-struct Pairs<I>(std::cell::Cell<Option<I>>);
-
-impl<I> Pairs<I> {
-    fn new(items: I) -> Self {
-        Pairs(std::cell::Cell::new(Some(items)))
-    }
-}
-
-impl<K: Serialize, V: Serialize, I: Iterator<Item = (K, V)>> Serialize for Pairs<I> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.take().into_iter().flatten())
-    }
-}
-
-/// One aggregate field's JSON (spec §1.6).
+/// One aggregate field's JSON (spec §1.6): for each IP, `totalflows`, `totalpkt`,
+/// `totalbytes`, `stime`, `uid` and `dstports`; for each port, the totals and its peers
+/// (`dstips` for a client family, `srcips` for a server one), each with `pkts`, `spkts`, `stime`
+/// and `uid`.
+///
+/// Written by hand rather than through `serde_json`, as [`flow_json`] is: these values, with
+/// their uid lists, were about a third of a `--redis` run's CPU. A test holds them equal to the
+/// derived structs they replaced (`tests::derived_aggregate`).
 pub fn aggregate_json(store: &Store, fam: Family, agg: &Aggregate) -> String {
+    let mut s = String::with_capacity(256);
+    s.push('{');
     match agg {
-        Aggregate::Ips(m) => to_json(&Pairs::new(m.iter().map(|(ip, e)| {
-            let v = IpJson {
-                totalflows: e.flows,
-                totalpkt: e.pkts,
-                totalbytes: e.bytes,
-                stime: py_datetime(e.first_ts),
-                uid: Uids(store, &e.uids),
-                dstports: Ordered(&e.dstports),
-            };
-            (ip_text(*ip), v)
-        }))),
+        Aggregate::Ips(m) => {
+            for (i, (ip, e)) in m.iter().enumerate() {
+                push_sep(&mut s, i == 0);
+                push_ip_str(&mut s, *ip);
+                s.push_str(": {");
+                push_totals(&mut s, e.flows, e.pkts, e.bytes);
+                s.push_str(", \"stime\": \"");
+                push_py_datetime(&mut s, e.first_ts);
+                s.push_str("\", \"uid\": ");
+                push_uids(&mut s, store, &e.uids);
+                s.push_str(", \"dstports\": {");
+                for (j, (port, pkts)) in e.dstports.iter().enumerate() {
+                    push_sep(&mut s, j == 0);
+                    s.push('"');
+                    push_int(&mut s, *port);
+                    s.push_str("\": ");
+                    push_int(&mut s, *pkts);
+                }
+                s.push_str("}}");
+            }
+        }
         Aggregate::Ports(m) => {
             let peers_name = if fam.is_server() { "srcips" } else { "dstips" };
-            to_json(&Pairs::new(m.iter().map(|(port, entry)| {
-                let v = PortJson {
-                    store,
-                    entry,
-                    peers_name,
-                };
-                (port.to_string(), v)
-            })))
+            for (i, (port, e)) in m.iter().enumerate() {
+                push_sep(&mut s, i == 0);
+                s.push('"');
+                push_int(&mut s, *port);
+                s.push_str("\": {");
+                push_totals(&mut s, e.flows, e.pkts, e.bytes);
+                s.push_str(", ");
+                push_key(&mut s, peers_name);
+                s.push('{');
+                for (j, (ip, p)) in e.peers.iter().enumerate() {
+                    push_sep(&mut s, j == 0);
+                    push_ip_str(&mut s, *ip);
+                    s.push_str(": {\"pkts\": ");
+                    push_int(&mut s, p.pkts);
+                    s.push_str(", \"spkts\": ");
+                    push_int(&mut s, p.spkts);
+                    s.push_str(", \"stime\": \"");
+                    push_py_datetime(&mut s, p.first_ts);
+                    s.push_str("\", \"uid\": ");
+                    push_uids(&mut s, store, &p.uids);
+                    s.push('}');
+                }
+                s.push_str("}}");
+            }
         }
     }
+    s.push('}');
+    s
+}
+
+/// `DstIPs` / `SrcIPs`: flows per IP, `{"<ip>": N}`.
+fn counts_json(m: &OrderedMap<IpAddr, u64>) -> String {
+    let mut s = String::with_capacity(16 + 24 * m.len());
+    s.push('{');
+    for (i, (ip, n)) in m.iter().enumerate() {
+        push_sep(&mut s, i == 0);
+        push_ip_str(&mut s, *ip);
+        s.push_str(": ");
+        push_int(&mut s, *n);
+    }
+    s.push('}');
+    s
 }
 
 /// A float, or Python's `False` where Slips has none yet.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum FloatOrFalse {
-    Float(f64),
-    False(bool),
-}
-
-impl From<Option<f64>> for FloatOrFalse {
-    fn from(v: Option<f64>) -> Self {
-        v.map_or(FloatOrFalse::False(false), FloatOrFalse::Float)
+fn push_float_or_false(s: &mut String, v: Option<f64>) {
+    match v {
+        Some(v) => push_json_float(s, v),
+        None => s.push_str("false"),
     }
 }
 
 /// `OutTuples` / `InTuples` JSON: `{"<ip>-<port>-<proto>": ["<letters>", [prev|false, last]]}`.
 /// `times` are each tuple's last two flow times ([`crate::profile::last_two_times`]).
 pub fn tuples_json(w: &Window, tuples: &[Tuple], times: &[(Option<f64>, Option<f64>)]) -> String {
-    to_json(&Pairs::new(tuples.iter().zip(times).map(
-        |(t, &(prev, last))| {
-            let times = (FloatOrFalse::from(prev), FloatOrFalse::from(last));
-            (t.key(), (w.letters(t), times))
-        },
-    )))
+    let mut s = String::with_capacity(16 + 64 * tuples.len());
+    s.push('{');
+    for (i, (t, &(prev, last))) in tuples.iter().zip(times).enumerate() {
+        push_sep(&mut s, i == 0);
+        // an address, a number and a protocol name: nothing to escape
+        s.push('"');
+        push_ip(&mut s, t.remote);
+        s.push('-');
+        push_int(&mut s, t.port);
+        s.push('-');
+        s.push_str(t.proto.as_str());
+        s.push_str("\": [");
+        push_py_str(&mut s, w.letters(t));
+        s.push_str(", [");
+        push_float_or_false(&mut s, prev);
+        s.push_str(", ");
+        push_float_or_false(&mut s, last);
+        s.push_str("]]");
+    }
+    s.push('}');
+    s
 }
 
 /// Every field of `profile_<ip>_timewindow<N>`, in a stable order.
 pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
     let mut fields = Vec::new();
-    let counts = |m: OrderedMap<IpAddr, u64>| to_json(&Ordered(&m));
     if !w.out_flows.is_empty() {
         fields.push((
             "DstIPs".to_string(),
-            counts(aggregate::ip_counts(&store.conns, &w.out_flows, false)),
+            counts_json(&aggregate::ip_counts(&store.conns, &w.out_flows, false)),
         ));
         let times =
             crate::profile::last_two_times(&w.out_tuples, &w.out_flows, &store.conns, |c| c.resp_h);
@@ -173,7 +195,7 @@ pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
     if !w.in_flows.is_empty() {
         fields.push((
             "SrcIPs".to_string(),
-            counts(aggregate::ip_counts(&store.conns, &w.in_flows, true)),
+            counts_json(&aggregate::ip_counts(&store.conns, &w.in_flows, true)),
         ));
         let times =
             crate::profile::last_two_times(&w.in_tuples, &w.in_flows, &store.conns, |c| c.orig_h);
@@ -193,133 +215,116 @@ pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
     fields
 }
 
-/// A timeline entry's `info`: `""` without an application record, else its fields in order.
-impl Serialize for Interpretation<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if *self == Interpretation::None {
-            return s.serialize_str("");
-        }
-        let fields = self.fields();
-        let mut m = s.serialize_map(Some(fields.len()))?;
-        for (k, v) in &fields {
-            match v {
-                InfoValue::Str(text) => m.serialize_entry(k, text)?,
-                InfoValue::List(list) => m.serialize_entry(k, list)?,
-            }
-        }
-        m.end()
+/// Appends a timeline entry's `info`: `""` without an application record, else its fields in
+/// order.
+fn push_info(s: &mut String, info: &Interpretation<'_>) {
+    if *info == Interpretation::None {
+        s.push_str("\"\"");
+        return;
     }
+    s.push('{');
+    for (i, (k, v)) in info.fields().iter().enumerate() {
+        push_sep(s, i == 0);
+        push_py_str(s, k);
+        s.push_str(": ");
+        match v {
+            InfoValue::Str(text) => push_py_str(s, text),
+            InfoValue::List(list) => push_str_list(s, list.iter().map(String::as_str)),
+        }
+    }
+    s.push('}');
 }
 
-/// The DNS names of a timeline entry: `????`, up to three as a list, else the last one.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum DnsNames<'a> {
-    One(&'a str),
-    List(&'a [&'a str]),
-}
-
-#[derive(Serialize)]
-struct IcmpTimelineJson<'a> {
-    timestamp: String,
-    dport_name: &'a str,
-    preposition: &'static str,
-    saddr: String,
-    size: u64,
-    duration: f64,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    icmp_type: Option<String>,
-    dns_resolution: &'static str,
-    daddr: String,
-    #[serde(rename = "dport/proto")]
-    dport_proto: String,
-    state: &'static str,
-    warning: &'static str,
-    sent: &'static str,
-    recv: &'static str,
-    tot: &'static str,
-    #[serde(rename = "critical warning")]
-    critical_warning: &'static str,
-    info: &'a Interpretation<'a>,
-}
-
-#[derive(Serialize)]
-struct FlowTimelineJson<'a> {
-    timestamp: String,
-    dport_name: &'a str,
-    preposition: &'static str,
-    dns_resolution: DnsNames<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    saddr: Option<String>,
-    daddr: String,
-    #[serde(rename = "dport/proto")]
-    dport_proto: String,
-    state: &'static str,
-    warning: &'static str,
-    info: &'a Interpretation<'a>,
-    sent: u64,
-    recv: u64,
-    tot: u64,
-    duration: f64,
-    #[serde(rename = "critical warning")]
-    critical_warning: &'static str,
+/// Appends a list of strings.
+fn push_str_list<'a>(s: &mut String, items: impl Iterator<Item = &'a str>) {
+    s.push('[');
+    for (i, item) in items.enumerate() {
+        push_sep(s, i == 0);
+        push_py_str(s, item);
+    }
+    s.push(']');
 }
 
 /// A timeline entry as Slips' timeline module would store it (spec §4.1); `None` for protocols
-/// Slips leaves out of the timeline.
+/// Slips leaves out of the timeline. Written by hand, as [`aggregate_json`] is; a test holds it
+/// equal to the derived structs it replaced (`tests::derived_timeline`).
 pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
     let r = timeline_row(store, e)?;
+    let mut s = String::with_capacity(400);
+    s.push_str("{\"timestamp\": \"");
+    push_slips_timestamp(&mut s, r.ts);
+    s.push_str("\", \"dport_name\": ");
     if r.proto == Proto::Icmp {
-        return Some(to_json(&IcmpTimelineJson {
-            timestamp: slips_timestamp(r.ts),
-            dport_name: r.service.as_deref().unwrap_or("ICMP Unknown type"),
-            preposition: "from",
-            saddr: ip_text(r.saddr),
-            size: r.total(),
-            duration: round3(r.duration),
-            icmp_type: r.service.is_none().then(|| format!("0x{}", r.port)),
-            dns_resolution: "",
-            daddr: ip_text(r.daddr),
-            dport_proto: format!("{}/ICMP", r.port),
-            state: "",
-            warning: "",
-            sent: "",
-            recv: "",
-            tot: "",
-            critical_warning: "",
-            info: &r.info,
-        }));
+        push_py_str(&mut s, r.service.as_deref().unwrap_or("ICMP Unknown type"));
+        s.push_str(", \"preposition\": \"from\", \"saddr\": ");
+        push_ip_str(&mut s, r.saddr);
+        s.push_str(", \"size\": ");
+        push_int(&mut s, r.total());
+        s.push_str(", \"duration\": ");
+        push_json_float(&mut s, round3(r.duration));
+        if r.service.is_none() {
+            s.push_str(", \"type\": \"0x");
+            push_int(&mut s, r.port);
+            s.push('"');
+        }
+        s.push_str(", \"dns_resolution\": \"\", \"daddr\": ");
+        push_ip_str(&mut s, r.daddr);
+        s.push_str(", \"dport/proto\": \"");
+        push_int(&mut s, r.port);
+        s.push_str(
+            "/ICMP\", \"state\": \"\", \"warning\": \"\", \"sent\": \"\", \"recv\": \"\", \
+             \"tot\": \"\", \"critical warning\": \"\", \"info\": ",
+        );
+        push_info(&mut s, &r.info);
+        s.push('}');
+        return Some(s);
     }
-    let dns = match r.dns.len() {
-        0 => DnsNames::One("????"),
-        1..=3 => DnsNames::List(&r.dns),
-        n => DnsNames::One(r.dns[n - 1]),
-    };
-    Some(to_json(&FlowTimelineJson {
-        timestamp: slips_timestamp(r.ts),
-        dport_name: r.service.as_deref().unwrap_or("????"),
-        preposition: if r.incoming { "from" } else { "to" },
-        dns_resolution: dns,
-        saddr: r.incoming.then(|| ip_text(r.saddr)),
-        daddr: ip_text(r.daddr),
-        dport_proto: format!("{}/{}", r.port, r.proto.upper()),
-        state: r.state.human(),
-        warning: if r.total() == 0 {
-            "No data exchange!"
-        } else {
-            ""
-        },
-        info: &r.info,
-        sent: r.sent,
-        recv: r.recv,
-        tot: r.total(),
-        duration: round3(r.duration),
-        critical_warning: if r.service.is_none() {
-            "Protocol not recognized by Slips nor Zeek."
-        } else {
-            ""
-        },
-    }))
+    push_py_str(&mut s, r.service.as_deref().unwrap_or("????"));
+    s.push_str(", \"preposition\": ");
+    s.push_str(if r.incoming { "\"from\"" } else { "\"to\"" });
+    s.push_str(", \"dns_resolution\": ");
+    // `????`, up to three names as a list, else the last one
+    match r.dns.len() {
+        0 => s.push_str("\"????\""),
+        1..=3 => push_str_list(&mut s, r.dns.iter().copied()),
+        n => push_py_str(&mut s, r.dns[n - 1]),
+    }
+    if r.incoming {
+        s.push_str(", \"saddr\": ");
+        push_ip_str(&mut s, r.saddr);
+    }
+    s.push_str(", \"daddr\": ");
+    push_ip_str(&mut s, r.daddr);
+    s.push_str(", \"dport/proto\": \"");
+    push_int(&mut s, r.port);
+    s.push('/');
+    s.push_str(r.proto.upper());
+    s.push_str("\", \"state\": ");
+    push_py_str(&mut s, r.state.human());
+    s.push_str(", \"warning\": ");
+    s.push_str(if r.total() == 0 {
+        "\"No data exchange!\""
+    } else {
+        "\"\""
+    });
+    s.push_str(", \"info\": ");
+    push_info(&mut s, &r.info);
+    s.push_str(", \"sent\": ");
+    push_int(&mut s, r.sent);
+    s.push_str(", \"recv\": ");
+    push_int(&mut s, r.recv);
+    s.push_str(", \"tot\": ");
+    push_int(&mut s, r.total());
+    s.push_str(", \"duration\": ");
+    push_json_float(&mut s, round3(r.duration));
+    s.push_str(", \"critical warning\": ");
+    s.push_str(if r.service.is_none() {
+        "\"Protocol not recognized by Slips nor Zeek.\""
+    } else {
+        "\"\""
+    });
+    s.push('}');
+    Some(s)
 }
 
 /// `_flows[uid]`: the connection as Slips stores it (spec §1.8).
@@ -537,6 +542,337 @@ pub fn ip_info_json(sni: Option<&[(String, u16)]>) -> String {
     })
 }
 
+/// The window and timeline values as derived structs written by `serde_json`: the shapes
+/// [`aggregate_json`], [`tuples_json`] and [`timeline_json`] write by hand.
+#[cfg(test)]
+mod derived {
+    use super::super::Store;
+    use super::super::python::{py_datetime, round3, slips_timestamp, to_json};
+    use super::super::timeline::{InfoValue, Interpretation, TimelineEntry, timeline_row};
+    use crate::profile::aggregate::{self, Aggregate, Family, OrderedMap};
+    use crate::profile::{Tuple, Window};
+    use crate::record::{Proto, ip_text};
+    use serde::Serialize;
+    use serde::ser::{SerializeMap, Serializer};
+    use std::fmt::Display;
+    use std::net::IpAddr;
+
+    /// A map in its own order, keys written as text.
+    struct Ordered<'a, K, V>(&'a OrderedMap<K, V>);
+
+    impl<K: Display, V: Serialize> Serialize for Ordered<'_, K, V> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in self.0 {
+                m.serialize_entry(&k.to_string(), v)?;
+            }
+            m.end()
+        }
+    }
+
+    /// The uids of connections, by index.
+    struct Uids<'a>(&'a Store, &'a [u32]);
+
+    impl Serialize for Uids<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.1.iter().map(|&i| self.0.conns[i as usize].uid.text()))
+        }
+    }
+
+    #[derive(Serialize)]
+    struct IpJson<'a> {
+        totalflows: u64,
+        totalpkt: u64,
+        totalbytes: u64,
+        stime: String,
+        uid: Uids<'a>,
+        dstports: Ordered<'a, u16, u64>,
+    }
+
+    #[derive(Serialize)]
+    struct PeerJson<'a> {
+        pkts: u64,
+        spkts: u64,
+        stime: String,
+        uid: Uids<'a>,
+    }
+
+    /// A port's entry; its peers are `dstips` for a client family, `srcips` for a server one.
+    struct PortJson<'a> {
+        store: &'a Store,
+        entry: &'a aggregate::PortEntry,
+        peers_name: &'static str,
+    }
+
+    impl Serialize for PortJson<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let e = self.entry;
+            let mut m = s.serialize_map(Some(4))?;
+            m.serialize_entry("totalflows", &e.flows)?;
+            m.serialize_entry("totalpkt", &e.pkts)?;
+            m.serialize_entry("totalbytes", &e.bytes)?;
+            let peers = e.peers.iter().map(|(ip, p)| {
+                let v = PeerJson {
+                    pkts: p.pkts,
+                    spkts: p.spkts,
+                    stime: py_datetime(p.first_ts),
+                    uid: Uids(self.store, &p.uids),
+                };
+                (ip_text(*ip), v)
+            });
+            m.serialize_entry(self.peers_name, &Pairs::new(peers))?;
+            m.end()
+        }
+    }
+
+    /// Serializes `(key, value)` pairs, produced once, as an object.
+    struct Pairs<I>(std::cell::Cell<Option<I>>);
+
+    impl<I> Pairs<I> {
+        fn new(items: I) -> Self {
+            Pairs(std::cell::Cell::new(Some(items)))
+        }
+    }
+
+    impl<K: Serialize, V: Serialize, I: Iterator<Item = (K, V)>> Serialize for Pairs<I> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.take().into_iter().flatten())
+        }
+    }
+
+    /// One aggregate field's JSON through `serde_json`.
+    fn derived_aggregate(store: &Store, fam: Family, agg: &Aggregate) -> String {
+        match agg {
+            Aggregate::Ips(m) => to_json(&Pairs::new(m.iter().map(|(ip, e)| {
+                let v = IpJson {
+                    totalflows: e.flows,
+                    totalpkt: e.pkts,
+                    totalbytes: e.bytes,
+                    stime: py_datetime(e.first_ts),
+                    uid: Uids(store, &e.uids),
+                    dstports: Ordered(&e.dstports),
+                };
+                (ip_text(*ip), v)
+            }))),
+            Aggregate::Ports(m) => {
+                let peers_name = if fam.is_server() { "srcips" } else { "dstips" };
+                to_json(&Pairs::new(m.iter().map(|(port, entry)| {
+                    let v = PortJson {
+                        store,
+                        entry,
+                        peers_name,
+                    };
+                    (port.to_string(), v)
+                })))
+            }
+        }
+    }
+
+    /// A float, or Python's `False` where Slips has none yet.
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum FloatOrFalse {
+        Float(f64),
+        False(bool),
+    }
+
+    impl From<Option<f64>> for FloatOrFalse {
+        fn from(v: Option<f64>) -> Self {
+            v.map_or(FloatOrFalse::False(false), FloatOrFalse::Float)
+        }
+    }
+
+    /// `OutTuples` / `InTuples` JSON: `{"<ip>-<port>-<proto>": ["<letters>", [prev|false, last]]}`.
+    /// `times` are each tuple's last two flow times ([`crate::profile::last_two_times`]).
+    fn derived_tuples(
+        w: &Window,
+        tuples: &[Tuple],
+        times: &[(Option<f64>, Option<f64>)],
+    ) -> String {
+        to_json(&Pairs::new(tuples.iter().zip(times).map(
+            |(t, &(prev, last))| {
+                let times = (FloatOrFalse::from(prev), FloatOrFalse::from(last));
+                (t.key(), (w.letters(t), times))
+            },
+        )))
+    }
+
+    /// Every field of `profile_<ip>_timewindow<N>`, in a stable order.
+    pub(super) fn derived_window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        let counts = |m: OrderedMap<IpAddr, u64>| to_json(&Ordered(&m));
+        if !w.out_flows.is_empty() {
+            fields.push((
+                "DstIPs".to_string(),
+                counts(aggregate::ip_counts(&store.conns, &w.out_flows, false)),
+            ));
+            let times =
+                crate::profile::last_two_times(&w.out_tuples, &w.out_flows, &store.conns, |c| {
+                    c.resp_h
+                });
+            fields.push((
+                "OutTuples".to_string(),
+                derived_tuples(w, &w.out_tuples, &times),
+            ));
+        }
+        if !w.in_flows.is_empty() {
+            fields.push((
+                "SrcIPs".to_string(),
+                counts(aggregate::ip_counts(&store.conns, &w.in_flows, true)),
+            ));
+            let times =
+                crate::profile::last_two_times(&w.in_tuples, &w.in_flows, &store.conns, |c| {
+                    c.orig_h
+                });
+            fields.push((
+                "InTuples".to_string(),
+                derived_tuples(w, &w.in_tuples, &times),
+            ));
+        }
+        for fam in Family::ALL {
+            let flows = if fam.is_server() {
+                &w.in_flows
+            } else {
+                &w.out_flows
+            };
+            for ((proto, state), agg) in aggregate::family(&store.conns, flows, fam) {
+                fields.push((fam.field(proto, state), derived_aggregate(store, fam, &agg)));
+            }
+        }
+        fields.sort();
+        fields
+    }
+
+    /// A timeline entry's `info`: `""` without an application record, else its fields in order.
+    impl Serialize for Interpretation<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            if *self == Interpretation::None {
+                return s.serialize_str("");
+            }
+            let fields = self.fields();
+            let mut m = s.serialize_map(Some(fields.len()))?;
+            for (k, v) in &fields {
+                match v {
+                    InfoValue::Str(text) => m.serialize_entry(k, text)?,
+                    InfoValue::List(list) => m.serialize_entry(k, list)?,
+                }
+            }
+            m.end()
+        }
+    }
+
+    /// The DNS names of a timeline entry: `????`, up to three as a list, else the last one.
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum DnsNames<'a> {
+        One(&'a str),
+        List(&'a [&'a str]),
+    }
+
+    #[derive(Serialize)]
+    struct IcmpTimelineJson<'a> {
+        timestamp: String,
+        dport_name: &'a str,
+        preposition: &'static str,
+        saddr: String,
+        size: u64,
+        duration: f64,
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+        icmp_type: Option<String>,
+        dns_resolution: &'static str,
+        daddr: String,
+        #[serde(rename = "dport/proto")]
+        dport_proto: String,
+        state: &'static str,
+        warning: &'static str,
+        sent: &'static str,
+        recv: &'static str,
+        tot: &'static str,
+        #[serde(rename = "critical warning")]
+        critical_warning: &'static str,
+        info: &'a Interpretation<'a>,
+    }
+
+    #[derive(Serialize)]
+    struct FlowTimelineJson<'a> {
+        timestamp: String,
+        dport_name: &'a str,
+        preposition: &'static str,
+        dns_resolution: DnsNames<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        saddr: Option<String>,
+        daddr: String,
+        #[serde(rename = "dport/proto")]
+        dport_proto: String,
+        state: &'static str,
+        warning: &'static str,
+        info: &'a Interpretation<'a>,
+        sent: u64,
+        recv: u64,
+        tot: u64,
+        duration: f64,
+        #[serde(rename = "critical warning")]
+        critical_warning: &'static str,
+    }
+
+    /// A timeline entry as Slips' timeline module would store it (spec §4.1); `None` for protocols
+    /// Slips leaves out of the timeline.
+    pub(super) fn derived_timeline(store: &Store, e: TimelineEntry) -> Option<String> {
+        let r = timeline_row(store, e)?;
+        if r.proto == Proto::Icmp {
+            return Some(to_json(&IcmpTimelineJson {
+                timestamp: slips_timestamp(r.ts),
+                dport_name: r.service.as_deref().unwrap_or("ICMP Unknown type"),
+                preposition: "from",
+                saddr: ip_text(r.saddr),
+                size: r.total(),
+                duration: round3(r.duration),
+                icmp_type: r.service.is_none().then(|| format!("0x{}", r.port)),
+                dns_resolution: "",
+                daddr: ip_text(r.daddr),
+                dport_proto: format!("{}/ICMP", r.port),
+                state: "",
+                warning: "",
+                sent: "",
+                recv: "",
+                tot: "",
+                critical_warning: "",
+                info: &r.info,
+            }));
+        }
+        let dns = match r.dns.len() {
+            0 => DnsNames::One("????"),
+            1..=3 => DnsNames::List(&r.dns),
+            n => DnsNames::One(r.dns[n - 1]),
+        };
+        Some(to_json(&FlowTimelineJson {
+            timestamp: slips_timestamp(r.ts),
+            dport_name: r.service.as_deref().unwrap_or("????"),
+            preposition: if r.incoming { "from" } else { "to" },
+            dns_resolution: dns,
+            saddr: r.incoming.then(|| ip_text(r.saddr)),
+            daddr: ip_text(r.daddr),
+            dport_proto: format!("{}/{}", r.port, r.proto.upper()),
+            state: r.state.human(),
+            warning: if r.total() == 0 {
+                "No data exchange!"
+            } else {
+                ""
+            },
+            info: &r.info,
+            sent: r.sent,
+            recv: r.recv,
+            tot: r.total(),
+            duration: round3(r.duration),
+            critical_warning: if r.service.is_none() {
+                "Protocol not recognized by Slips nor Zeek."
+            } else {
+                ""
+            },
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,6 +917,120 @@ mod tests {
             appproto: c.service.as_str(),
             flow_type: "conn",
         })
+    }
+
+    /// A store of random connections among a few hosts (IPv4 and IPv6, every protocol,
+    /// services to escape, unknown ports) with DNS and HTTP records for some of them.
+    fn random_store() -> Store {
+        use crate::record::{Batch, Dns, Endpoints, Http};
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let hosts: Vec<IpAddr> = (0..12u8)
+            .map(|i| {
+                if i % 4 == 3 {
+                    IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(i)])
+                } else {
+                    IpAddr::from([10, 0, i / 4, i])
+                }
+            })
+            .collect();
+        let services = ["", "dns", "http", "ssl,quic", "h\u{e9}llo", "a\"b", "\u{1}"];
+        let states = ["SF", "S0", "REJ", "OTH", "RSTR"];
+        let protos = ["tcp", "udp", "icmp"];
+        let ports = [53u16, 80, 443, 8, 0, 22, 4444, 65_535];
+        let mut batch = Batch::default();
+        for n in 0..6_000u32 {
+            let r = next();
+            let (a, b) = (hosts[(r % 12) as usize], hosts[((r >> 8) % 12) as usize]);
+            let uid = format!("C{n}x{}", r % 1000);
+            let ts = 1_700_000_000.0 + f64::from(n) * 7.25 + (r % 1000) as f64 / 1e3;
+            let resp_p = ports[((r >> 16) % 8) as usize];
+            batch.conns.push(Conn {
+                ts,
+                orig_h: a,
+                resp_h: b,
+                orig_p: 1024 + (r >> 24) as u16 % 60_000,
+                resp_p,
+                proto: Proto::from_zeek(protos[((r >> 32) % 3) as usize]),
+                conn_state: ConnState::from_zeek(states[((r >> 36) % 5) as usize]),
+                service: Sym::new(services[((r >> 40) % 7) as usize]),
+                history: Sym::default(),
+                duration: ((r >> 44) % 100_000) as f64 / 997.0,
+                uid: Uid::new(&uid),
+                orig_bytes: (r >> 20) % 5000,
+                resp_bytes: (r >> 30) % 3 * ((r >> 10) % 100_000),
+                orig_pkts: (r >> 50) % 20,
+                orig_ip_bytes: 0,
+                resp_pkts: (r >> 54) % 20,
+                resp_ip_bytes: 0,
+            });
+            let id = Endpoints {
+                ts,
+                uid: uid.as_str().into(),
+                orig_h: a,
+                orig_p: 3000,
+                resp_h: b,
+                resp_p,
+            };
+            match r % 9 {
+                0 => batch.dns.push(Dns {
+                    id,
+                    query: format!("host{}.ex\u{e4}mple.org", r % 7),
+                    qclass_name: "C_INTERNET".into(),
+                    qtype_name: "A".into(),
+                    rcode_name: "NOERROR".into(),
+                    answers: (0..r % 3).map(|k| format!("10.0.0.{k}")).collect(),
+                    ttls: vec![60.0; (r % 3) as usize],
+                }),
+                1 => batch.http.push(Http {
+                    id,
+                    method: "GET".into(),
+                    host: "example.org".into(),
+                    uri: format!("/a?q=\"{n}\""),
+                    version: "1.1".into(),
+                    user_agent: "curl/8".into(),
+                    request_body_len: 0,
+                    response_body_len: r % 900,
+                    status_code: Some(200),
+                    status_msg: "OK".into(),
+                    resp_fuids: Vec::new(),
+                    resp_mime_types: vec!["text/html".into()],
+                }),
+                _ => {}
+            }
+        }
+        Store::build(batch, 0.0, crate::profile::ProfileConfig::default())
+    }
+
+    #[test]
+    fn window_values_written_by_hand_are_the_derived_ones() {
+        let store = random_store();
+        let (mut windows, mut entries, mut fields) = (0, 0, 0);
+        for p in store.profiles.values() {
+            for w in p.windows.values() {
+                let by_hand = window_fields(&store, w);
+                assert_eq!(by_hand, derived::derived_window_fields(&store, w));
+                fields += by_hand.len();
+                windows += 1;
+                for e in crate::store::timeline::timeline(&store, w) {
+                    assert_eq!(
+                        timeline_json(&store, e),
+                        derived::derived_timeline(&store, e)
+                    );
+                    entries += 1;
+                }
+            }
+        }
+        // every family, both roles, and a timeline with DNS names and application records
+        assert!(
+            windows > 20 && fields > 200 && entries > 10_000,
+            "{windows} {fields} {entries}"
+        );
     }
 
     #[test]
