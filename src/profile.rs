@@ -408,6 +408,9 @@ impl Scratch {
     const KEEP: usize = 4096;
 }
 
+/// A tuple's last two flow times: the one before the last, then the last.
+pub type TupleTimes = (Option<f64>, Option<f64>);
+
 /// The times of the last two flows of each tuple (Slips' stored pair: the one before the last,
 /// then the last), in the tuples' order: `flows` are the window's flows of that side, `remote`
 /// picks the tuple's other address as when the tuples were built.
@@ -416,7 +419,7 @@ pub fn last_two_times(
     flows: &[u32],
     conns: &[Conn],
     remote: impl Fn(&Conn) -> IpAddr,
-) -> Vec<(Option<f64>, Option<f64>)> {
+) -> Vec<TupleTimes> {
     let index: FxHashMap<(IpAddr, u16, Proto), usize> = tuples
         .iter()
         .enumerate()

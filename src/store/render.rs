@@ -17,7 +17,7 @@ use super::python::{
 use super::timeline::{InfoValue, Interpretation, TimelineEntry, timeline_row};
 use super::{AltRef, Store};
 use crate::profile::aggregate::{self, Aggregate, Family, OrderedMap};
-use crate::profile::{Tuple, Window};
+use crate::profile::{Tuple, TupleTimes, Window};
 use crate::record::{Conn, Proto};
 use crate::record::{ip_text, push_ip};
 use serde::Serialize;
@@ -153,7 +153,7 @@ fn push_float_or_false(s: &mut String, v: Option<f64>) {
 
 /// `OutTuples` / `InTuples` JSON: `{"<ip>-<port>-<proto>": ["<letters>", [prev|false, last]]}`.
 /// `times` are each tuple's last two flow times ([`crate::profile::last_two_times`]).
-pub fn tuples_json(w: &Window, tuples: &[Tuple], times: &[(Option<f64>, Option<f64>)]) -> String {
+pub fn tuples_json(w: &Window, tuples: &[Tuple], times: &[TupleTimes]) -> String {
     let mut s = String::with_capacity(16 + 64 * tuples.len());
     s.push('{');
     for (i, (t, &(prev, last))) in tuples.iter().zip(times).enumerate() {
@@ -179,27 +179,54 @@ pub fn tuples_json(w: &Window, tuples: &[Tuple], times: &[(Option<f64>, Option<f
 
 /// Every field of `profile_<ip>_timewindow<N>`, in a stable order.
 pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
+    window_fields_with(
+        store,
+        w,
+        &WindowRenderers {
+            counts: counts_json,
+            tuples: tuples_json,
+            aggregate: aggregate_json,
+        },
+    )
+}
+
+/// How one window's values are spelt: the hand-written functions, or (in tests) the derived
+/// structs they are checked against.
+struct WindowRenderers {
+    counts: fn(&OrderedMap<IpAddr, u64>) -> String,
+    tuples: fn(&Window, &[Tuple], &[TupleTimes]) -> String,
+    aggregate: fn(&Store, Family, &Aggregate) -> String,
+}
+
+/// Which fields a window has, each spelt by `render`.
+fn window_fields_with(
+    store: &Store,
+    w: &Window,
+    render: &WindowRenderers,
+) -> Vec<(String, String)> {
+    type Peer = fn(&Conn) -> IpAddr;
     let mut fields = Vec::new();
-    if !w.out_flows.is_empty() {
-        fields.push((
-            "DstIPs".to_string(),
-            counts_json(&aggregate::ip_counts(&store.conns, &w.out_flows, false)),
-        ));
-        let times =
-            crate::profile::last_two_times(&w.out_tuples, &w.out_flows, &store.conns, |c| c.resp_h);
-        fields.push((
-            "OutTuples".to_string(),
-            tuples_json(w, &w.out_tuples, &times),
-        ));
-    }
-    if !w.in_flows.is_empty() {
-        fields.push((
-            "SrcIPs".to_string(),
-            counts_json(&aggregate::ip_counts(&store.conns, &w.in_flows, true)),
-        ));
-        let times =
-            crate::profile::last_two_times(&w.in_tuples, &w.in_flows, &store.conns, |c| c.orig_h);
-        fields.push(("InTuples".to_string(), tuples_json(w, &w.in_tuples, &times)));
+    let directions: [(_, _, _, _, bool, Peer); 2] = [
+        (
+            "DstIPs",
+            "OutTuples",
+            &w.out_flows,
+            &w.out_tuples,
+            false,
+            |c| c.resp_h,
+        ),
+        ("SrcIPs", "InTuples", &w.in_flows, &w.in_tuples, true, |c| {
+            c.orig_h
+        }),
+    ];
+    for (ips_field, tuples_field, flows, tuples, inbound, peer) in directions {
+        if flows.is_empty() {
+            continue;
+        }
+        let ips = aggregate::ip_counts(&store.conns, flows, inbound);
+        fields.push((ips_field.to_string(), (render.counts)(&ips)));
+        let times = crate::profile::last_two_times(tuples, flows, &store.conns, peer);
+        fields.push((tuples_field.to_string(), (render.tuples)(w, tuples, &times)));
     }
     for fam in Family::ALL {
         let flows = if fam.is_server() {
@@ -208,7 +235,10 @@ pub fn window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
             &w.out_flows
         };
         for ((proto, state), agg) in aggregate::family(&store.conns, flows, fam) {
-            fields.push((fam.field(proto, state), aggregate_json(store, fam, &agg)));
+            fields.push((
+                fam.field(proto, state),
+                (render.aggregate)(store, fam, &agg),
+            ));
         }
     }
     fields.sort();
@@ -550,12 +580,11 @@ mod derived {
     use super::super::python::{py_datetime, round3, slips_timestamp, to_json};
     use super::super::timeline::{InfoValue, Interpretation, TimelineEntry, timeline_row};
     use crate::profile::aggregate::{self, Aggregate, Family, OrderedMap};
-    use crate::profile::{Tuple, Window};
+    use crate::profile::{Tuple, TupleTimes, Window};
     use crate::record::{Proto, ip_text};
     use serde::Serialize;
     use serde::ser::{SerializeMap, Serializer};
     use std::fmt::Display;
-    use std::net::IpAddr;
 
     /// A map in its own order, keys written as text.
     struct Ordered<'a, K, V>(&'a OrderedMap<K, V>);
@@ -684,11 +713,7 @@ mod derived {
 
     /// `OutTuples` / `InTuples` JSON: `{"<ip>-<port>-<proto>": ["<letters>", [prev|false, last]]}`.
     /// `times` are each tuple's last two flow times ([`crate::profile::last_two_times`]).
-    fn derived_tuples(
-        w: &Window,
-        tuples: &[Tuple],
-        times: &[(Option<f64>, Option<f64>)],
-    ) -> String {
+    fn derived_tuples(w: &Window, tuples: &[Tuple], times: &[TupleTimes]) -> String {
         to_json(&Pairs::new(tuples.iter().zip(times).map(
             |(t, &(prev, last))| {
                 let times = (FloatOrFalse::from(prev), FloatOrFalse::from(last));
@@ -697,50 +722,14 @@ mod derived {
         )))
     }
 
-    /// Every field of `profile_<ip>_timewindow<N>`, in a stable order.
+    /// Every field of `profile_<ip>_timewindow<N>`, spelt by the derived structs.
     pub(super) fn derived_window_fields(store: &Store, w: &Window) -> Vec<(String, String)> {
-        let mut fields = Vec::new();
-        let counts = |m: OrderedMap<IpAddr, u64>| to_json(&Ordered(&m));
-        if !w.out_flows.is_empty() {
-            fields.push((
-                "DstIPs".to_string(),
-                counts(aggregate::ip_counts(&store.conns, &w.out_flows, false)),
-            ));
-            let times =
-                crate::profile::last_two_times(&w.out_tuples, &w.out_flows, &store.conns, |c| {
-                    c.resp_h
-                });
-            fields.push((
-                "OutTuples".to_string(),
-                derived_tuples(w, &w.out_tuples, &times),
-            ));
-        }
-        if !w.in_flows.is_empty() {
-            fields.push((
-                "SrcIPs".to_string(),
-                counts(aggregate::ip_counts(&store.conns, &w.in_flows, true)),
-            ));
-            let times =
-                crate::profile::last_two_times(&w.in_tuples, &w.in_flows, &store.conns, |c| {
-                    c.orig_h
-                });
-            fields.push((
-                "InTuples".to_string(),
-                derived_tuples(w, &w.in_tuples, &times),
-            ));
-        }
-        for fam in Family::ALL {
-            let flows = if fam.is_server() {
-                &w.in_flows
-            } else {
-                &w.out_flows
-            };
-            for ((proto, state), agg) in aggregate::family(&store.conns, flows, fam) {
-                fields.push((fam.field(proto, state), derived_aggregate(store, fam, &agg)));
-            }
-        }
-        fields.sort();
-        fields
+        let render = super::WindowRenderers {
+            counts: |m| to_json(&Ordered(m)),
+            tuples: derived_tuples,
+            aggregate: derived_aggregate,
+        };
+        super::window_fields_with(store, w, &render)
     }
 
     /// A timeline entry's `info`: `""` without an application record, else its fields in order.
