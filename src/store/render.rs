@@ -71,7 +71,7 @@ fn push_totals(s: &mut String, flows: u64, pkts: u64, bytes: u64) {
 ///
 /// Written by hand rather than through `serde_json`, as [`flow_json`] is: these values, with
 /// their uid lists, were about a third of a `--redis` run's CPU. A test holds them equal to the
-/// derived structs they replaced (`tests::derived_aggregate`).
+/// derived structs they replaced (`derived::derived_aggregate`).
 pub fn aggregate_json(store: &Store, fam: Family, agg: &Aggregate) -> String {
     let mut s = String::with_capacity(256);
     s.push('{');
@@ -277,7 +277,7 @@ fn push_str_list<'a>(s: &mut String, items: impl Iterator<Item = &'a str>) {
 
 /// A timeline entry as Slips' timeline module would store it (spec §4.1); `None` for protocols
 /// Slips leaves out of the timeline. Written by hand, as [`aggregate_json`] is; a test holds it
-/// equal to the derived structs it replaced (`tests::derived_timeline`).
+/// equal to the derived structs it replaced (`derived::derived_timeline`).
 pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
     let r = timeline_row(store, e)?;
     let mut s = String::with_capacity(400);
