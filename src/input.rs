@@ -17,6 +17,7 @@ mod defrag;
 pub mod error;
 mod fast_decode;
 pub(crate) mod fields;
+mod hash_readers;
 pub(crate) mod pcap;
 pub mod slips_redis;
 mod stream;

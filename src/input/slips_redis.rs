@@ -23,14 +23,14 @@ use crate::record::{
 };
 use crate::redis_node::Node;
 use compact_str::CompactString;
+use rayon::slice::ParallelSliceMut as _;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Keys fetched per round trip.
-const BATCH: usize = 256;
+use super::hash_readers::{BATCH, each_hash};
 
 /// What was read, with the window settings the database implies.
 pub struct FromRedis {
@@ -72,123 +72,161 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
              profile_<ip>_timewindow<N>_flows keys"
         );
     }
-    flow_keys.sort();
-    alt_keys.sort();
-    profile_keys.sort();
-    let mut conns: FxHashMap<String, Conn> = FxHashMap::default();
+    // (keys are unique: an unstable sort gives the one order)
+    flow_keys.par_sort_unstable();
+    alt_keys.par_sort_unstable();
+    profile_keys.par_sort_unstable();
+    // by uid (packed: hashing and comparing it is cheaper than the uid's text)
+    let mut conns: FxHashMap<Uid, Conn> = FxHashMap::default();
     let mut skipped = 0u64;
     let mut examples = Vec::new();
-    let mut syms = SymCache::default();
-    each_hash(&mut con, &flow_keys, |key, fields| {
-        for (uid, json) in fields {
-            if conns.contains_key(&uid) {
-                continue;
-            }
-            if let Some(c) = conn(&uid, &json, &mut syms) {
-                conns.insert(uid, c);
-            } else {
-                skipped += 1;
-                if examples.len() < super::MAX_EXAMPLES {
-                    examples.push(bad(&shown, key, &uid));
+    // the flows are parsed by the readers; the first window that lists a uid gives its flow
+    let parse_flows = |syms: &mut SymCache, _: &str, fields: Vec<(String, String)>| {
+        fields
+            .into_iter()
+            .map(|(uid, json)| {
+                let c = conn(&uid, &json, syms);
+                (uid, c)
+            })
+            .collect::<Vec<_>>()
+    };
+    each_hash(
+        url,
+        &flow_keys,
+        SymCache::default,
+        parse_flows,
+        |key, flows| {
+            for (uid, c) in flows {
+                match c {
+                    Some(c) => {
+                        conns.entry(c.uid.clone()).or_insert(c);
+                    }
+                    // a flow that does not read counts once, unless its uid's did read
+                    None if !conns.contains_key(&Uid::new(&uid)) => {
+                        skipped += 1;
+                        if examples.len() < super::MAX_EXAMPLES {
+                            examples.push(bad(&shown, key, &uid));
+                        }
+                    }
+                    None => {}
                 }
             }
-        }
-    })
-    .map_err(fail)?;
+        },
+    )?;
     let mut dns = Vec::new();
     let mut http = Vec::new();
     let mut ssl = Vec::new();
     let mut seen_alt: rustc_hash::FxHashSet<(String, String)> = rustc_hash::FxHashSet::default();
-    each_hash(&mut con, &alt_keys, |key, fields| {
-        let owner = profile_ip(key);
-        for (uid, json) in fields {
-            let Some(v) = parse(&json) else {
-                skipped += 1;
-                continue;
-            };
-            let kind = text(&v, "type");
-            if !seen_alt.insert((uid.clone(), kind.clone())) {
-                continue;
+    let parse_records = |(): &mut (), _: &str, fields: Vec<(String, String)>| {
+        fields
+            .into_iter()
+            .map(|(uid, json)| {
+                let v = parse(&json);
+                (uid, v)
+            })
+            .collect::<Vec<_>>()
+    };
+    each_hash(
+        url,
+        &alt_keys,
+        || (),
+        parse_records,
+        |key, records| {
+            let owner = profile_ip(key);
+            for (uid, v) in records {
+                let Some(v) = v else {
+                    skipped += 1;
+                    continue;
+                };
+                let kind = text(&v, "type");
+                if !seen_alt.insert((uid.clone(), kind.clone())) {
+                    continue;
+                }
+                let id = endpoints(&v, &uid, owner, conns.get(&Uid::new(&uid)));
+                match kind.as_str() {
+                    "dns" => dns.push(Dns {
+                        id,
+                        query: text(&v, "query"),
+                        qclass_name: text(&v, "qclass_name").into(),
+                        qtype_name: text(&v, "qtype_name").into(),
+                        rcode_name: text(&v, "rcode_name").into(),
+                        answers: texts(&v, "answers"),
+                        ttls: v
+                            .get("ttls")
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(number).collect())
+                            .unwrap_or_default(),
+                    }),
+                    "http" => http.push(Http {
+                        id,
+                        method: text(&v, "method").into(),
+                        host: text(&v, "host"),
+                        uri: text(&v, "uri"),
+                        version: text(&v, "version").into(),
+                        user_agent: text(&v, "user_agent"),
+                        request_body_len: count(v.get("request_body_len")),
+                        response_body_len: count(v.get("response_body_len")),
+                        status_code: v.get("status_code").and_then(port),
+                        status_msg: text(&v, "status_msg"),
+                        resp_fuids: texts(&v, "resp_fuids"),
+                        resp_mime_types: texts(&v, "resp_mime_types"),
+                    }),
+                    "ssl" => ssl.push(Ssl {
+                        id,
+                        version: text(&v, "version").into(),
+                        cipher: text(&v, "cipher"),
+                        curve: text(&v, "curve").into(),
+                        server_name: text(&v, "server_name"),
+                        resumed: text(&v, "resumed") == "True",
+                        established: text(&v, "established") == "True",
+                        subject: text(&v, "subject"),
+                        issuer: text(&v, "issuer"),
+                        validation_status: text(&v, "validation_status"),
+                        ja3: text(&v, "ja3").into(),
+                        ja3s: text(&v, "ja3s").into(),
+                    }),
+                    _ => {}
+                }
             }
-            let id = endpoints(&v, &uid, owner, conns.get(&uid));
-            match kind.as_str() {
-                "dns" => dns.push(Dns {
-                    id,
-                    query: text(&v, "query"),
-                    qclass_name: text(&v, "qclass_name").into(),
-                    qtype_name: text(&v, "qtype_name").into(),
-                    rcode_name: text(&v, "rcode_name").into(),
-                    answers: texts(&v, "answers"),
-                    ttls: v
-                        .get("ttls")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(number).collect())
-                        .unwrap_or_default(),
-                }),
-                "http" => http.push(Http {
-                    id,
-                    method: text(&v, "method").into(),
-                    host: text(&v, "host"),
-                    uri: text(&v, "uri"),
-                    version: text(&v, "version").into(),
-                    user_agent: text(&v, "user_agent"),
-                    request_body_len: count(v.get("request_body_len")),
-                    response_body_len: count(v.get("response_body_len")),
-                    status_code: v.get("status_code").and_then(port),
-                    status_msg: text(&v, "status_msg"),
-                    resp_fuids: texts(&v, "resp_fuids"),
-                    resp_mime_types: texts(&v, "resp_mime_types"),
-                }),
-                "ssl" => ssl.push(Ssl {
-                    id,
-                    version: text(&v, "version").into(),
-                    cipher: text(&v, "cipher"),
-                    curve: text(&v, "curve").into(),
-                    server_name: text(&v, "server_name"),
-                    resumed: text(&v, "resumed") == "True",
-                    established: text(&v, "established") == "True",
-                    subject: text(&v, "subject"),
-                    issuer: text(&v, "issuer"),
-                    validation_status: text(&v, "validation_status"),
-                    ja3: text(&v, "ja3").into(),
-                    ja3s: text(&v, "ja3s").into(),
-                }),
-                _ => {}
-            }
-        }
-    })
-    .map_err(fail)?;
+        },
+    )?;
     let mut tw_width = None;
     let mut activity = Vec::new();
-    each_hash(&mut con, &profile_keys, |key, fields| {
-        let Some(ip) = key.strip_prefix("profile_").and_then(|s| s.parse().ok()) else {
-            return;
-        };
-        let field = |name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v);
-        if tw_width.is_none() {
-            tw_width = field("duration").and_then(|d| d.parse::<f64>().ok());
-        }
-        let (host_name, mac) = (field("host_name"), field("MAC"));
-        if host_name.is_some() || mac.is_some() {
-            let ts = field("starttime")
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0.0);
-            activity.push(Activity {
-                ts,
-                ip,
-                detail: Some(Detail::Fields(Box::new(Fields {
-                    host_name: host_name
-                        .map(|s| CompactString::from(s.as_str()))
-                        .unwrap_or_default(),
-                    mac: mac
-                        .map(|s| CompactString::from(s.as_str()))
-                        .unwrap_or_default(),
-                    ..Fields::default()
-                }))),
-            });
-        }
-    })
-    .map_err(fail)?;
+    let keep = |(): &mut (), _: &str, fields: Vec<(String, String)>| fields;
+    each_hash(
+        url,
+        &profile_keys,
+        || (),
+        keep,
+        |key, fields| {
+            let Some(ip) = key.strip_prefix("profile_").and_then(|s| s.parse().ok()) else {
+                return;
+            };
+            let field = |name: &str| fields.iter().find(|(f, _)| f == name).map(|(_, v)| v);
+            if tw_width.is_none() {
+                tw_width = field("duration").and_then(|d| d.parse::<f64>().ok());
+            }
+            let (host_name, mac) = (field("host_name"), field("MAC"));
+            if host_name.is_some() || mac.is_some() {
+                let ts = field("starttime")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0.0);
+                activity.push(Activity {
+                    ts,
+                    ip,
+                    detail: Some(Detail::Fields(Box::new(Fields {
+                        host_name: host_name
+                            .map(|s| CompactString::from(s.as_str()))
+                            .unwrap_or_default(),
+                        mac: mac
+                            .map(|s| CompactString::from(s.as_str()))
+                            .unwrap_or_default(),
+                        ..Fields::default()
+                    }))),
+                });
+            }
+        },
+    )?;
     let tw_width = tw_width
         .filter(|w| w.is_finite() && *w > 0.0)
         .unwrap_or(3600.0);
@@ -203,10 +241,12 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let mut conns: Vec<Conn> = conns.into_values().collect();
     // (the hash map's order is arbitrary: the sort below decides)
     // Slips' layout keeps no arrival order: time order (then uid) is the one it implies
-    conns.sort_by(|a, b| a.ts.total_cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
-    dns.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
-    http.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
-    ssl.sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
+    // (uids are unique here, so time then uid is a total order: an unstable sort gives it,
+    // without the stable sort's copy of the records)
+    conns.par_sort_unstable_by(|a, b| a.ts.total_cmp(&b.ts).then_with(|| a.uid.cmp(&b.uid)));
+    dns.par_sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
+    http.par_sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
+    ssl.par_sort_by(|a, b| a.id.ts.total_cmp(&b.id.ts));
     let times = conns
         .iter()
         .map(|c| c.ts)
@@ -348,25 +388,6 @@ fn bad(url: &str, key: &str, uid: &str) -> super::InputError {
             "{key} field {uid}: not a flow Slips' layout describes"
         )),
     }
-}
-
-/// `HGETALL` of every key, pipelined, handing each hash (fields sorted) to `each` as its batch
-/// arrives, so a big database's flows are parsed as they come instead of held whole.
-fn each_hash(
-    con: &mut Node,
-    keys: &[String],
-    mut each: impl FnMut(&str, Vec<(String, String)>),
-) -> redis::RedisResult<()> {
-    for batch in keys.chunks(BATCH) {
-        let cmds = batch.iter().map(|k| redis::cmd("HGETALL").arg(k).clone());
-        let values: Vec<std::collections::HashMap<String, String>> = con.each(cmds.collect())?;
-        for (k, v) in batch.iter().zip(values) {
-            let mut fields: Vec<(String, String)> = v.into_iter().collect();
-            fields.sort_unstable();
-            each(k, fields);
-        }
-    }
-    Ok(())
 }
 
 /// How the windows were numbered, read from the window starts.

@@ -300,6 +300,86 @@ fn open_reads_back_what_analyze_wrote() {
     assert!(ranking(&ja).as_array().is_some_and(|r| !r.is_empty()));
 }
 
+#[test]
+fn open_reads_back_a_database_of_many_batches_over_several_connections() {
+    // thousands of window keys: the flows come back in many batches over several readers,
+    // and must make exactly the keyspace they were written from
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated.log");
+    let out = kalipso(&[
+        "generate",
+        "--realistic",
+        "--lines",
+        "20000",
+        "--hosts",
+        "2000",
+        "--destinations",
+        "5000",
+        "--out",
+        generated.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    // in time order: Slips' layout keeps no arrival order, so a log in another order comes
+    // back in time order (see `open_reads_back_what_analyze_wrote`)
+    let text = std::fs::read_to_string(&generated).unwrap();
+    let (headers, mut lines): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|l| l.starts_with('#'));
+    let ts = |l: &str| {
+        l.split('\t')
+            .next()
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap()
+    };
+    lines.sort_by(|a, b| ts(a).total_cmp(&ts(b)));
+    let log = dir.path().join("conn.log");
+    std::fs::write(&log, [headers, lines].concat().join("\n") + "\n").unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let url = server.url(1);
+    let out = kalipso(&[
+        "analyze",
+        "--no-ui",
+        "--quiet",
+        "--redis",
+        &url,
+        "--dump-redis",
+        a.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut con = server.connection(1).unwrap();
+    let flow_keys: Vec<String> = con
+        .scan_match("*_flows")
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // more batches (of 256 keys) than readers (at most 8), and more than they may run ahead
+    assert!(flow_keys.len() > 256 * 24, "{} flow keys", flow_keys.len());
+    let out = kalipso(&[
+        "open",
+        &url,
+        "--no-ui",
+        "--quiet",
+        "--dump-redis",
+        b.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "the dumps differ"
+    );
+}
+
 /// Loads a dump of the oracle format into the server's databases `base` and `base + 1`.
 fn load(server: &Server, dump: &Json, base: i64) {
     for entry in dump["keys"].as_array().unwrap() {
