@@ -31,7 +31,9 @@ mod upload;
 pub mod victims;
 
 pub use alerts::{Alert, alerts};
-pub use evidence::{Evidence, EvidenceKind, FlowRef, Flows, Party, Payload, ThreatLevel};
+pub use evidence::{
+    Evidence, EvidenceKind, EvidenceParts, FlowRef, Flows, Party, PartyRef, Payload, ThreatLevel,
+};
 
 use crate::profile::{Profile, Window};
 use crate::record::Activity;

@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn ev(ip: [u8; 4], window: i64, ts: f64, level: ThreatLevel, conf: f64, own: bool) -> Evidence {
-        Evidence {
+        Evidence::from(crate::detect::EvidenceParts {
             kind: EvidenceKind::UnknownPort,
             profile: IpAddr::from(ip),
             window,
@@ -72,7 +72,7 @@ mod tests {
             payload: Payload::UnsolicitedArp,
             ts,
             flows: crate::detect::Flows::none(),
-        }
+        })
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! It holds no rule itself.
 
-use super::evidence::{Evidence, EvidenceKind, Flows, Party, Payload, ThreatLevel};
+use super::evidence::{Evidence, EvidenceKind, EvidenceParts, Flows, Party, Payload, ThreatLevel};
 use super::{DetectConfig, beacon};
 use crate::record::Sym;
 use crate::store::Store;
@@ -100,7 +100,7 @@ impl Ctx<'_> {
             return;
         }
         let profile_is_attacker = f.attacker == Party::Ip(self.profile);
-        self.out.push(Evidence {
+        self.out.push(Evidence::from(EvidenceParts {
             kind: f.kind,
             profile: self.profile,
             window: self.window,
@@ -112,7 +112,7 @@ impl Ctx<'_> {
             payload: f.payload,
             ts: f.ts,
             flows: f.flows,
-        });
+        }));
     }
 }
 

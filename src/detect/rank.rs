@@ -275,7 +275,7 @@ mod tests {
 
     fn ev(ip: [u8; 4], window: i64, level: ThreatLevel, own: bool) -> Evidence {
         let ip = IpAddr::from(ip);
-        Evidence {
+        Evidence::from(crate::detect::EvidenceParts {
             kind: EvidenceKind::UnknownPort,
             profile: ip,
             window,
@@ -291,7 +291,7 @@ mod tests {
             },
             ts: 0.0,
             flows: crate::detect::Flows::none(),
-        }
+        })
     }
 
     fn alert(ip: [u8; 4], window: i64) -> Alert {

@@ -6,7 +6,7 @@
 //! It does not decide alerts ([`crate::detect::alerts()`] does).
 
 use super::file::{OutputFile, create_dir};
-use crate::detect::{Detections, Party};
+use crate::detect::{Detections, PartyRef};
 use crate::store::Store;
 use crate::text::Clean;
 use rustc_hash::FxHashMap as HashMap;
@@ -160,7 +160,7 @@ fn write_json(store: &Store, d: &Detections, json: &mut impl Write) -> std::io::
         let description = e.description();
         let note = IdeaNote {
             alert: by_alert.contains_key(&i),
-            attacker: e.attacker.to_string(),
+            attacker: e.attacker().to_string(),
             threat_level: e.threat_level.as_str(),
             timewindow: format!("timewindow{}", e.window),
             type_evidence: e.kind.name(),
@@ -180,9 +180,8 @@ fn write_json(store: &Store, d: &Detections, json: &mut impl Write) -> std::io::
             note: serde_json::to_string(&note)?,
             source: [IdeaAddress::of(e.profile)],
             target: e
-                .victim
-                .as_ref()
-                .and_then(Party::ip)
+                .victim()
+                .and_then(PartyRef::ip)
                 .map(|v| [IdeaAddress::of(v)]),
         };
         serde_json::to_writer(&mut *json, &record)?;

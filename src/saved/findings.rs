@@ -76,7 +76,7 @@ fn evidence_columns(rows: &[(u64, &Evidence)]) -> Vec<Column> {
         ),
         col("type", false, text(&|e| e.kind.name().to_string())),
         col("category", false, text(&|e| e.kind.category().to_string())),
-        col("attacker", false, text(&|e| e.attacker.to_string())),
+        col("attacker", false, text(&|e| e.attacker().to_string())),
         col(
             "profile_is_attacker",
             false,
@@ -90,10 +90,9 @@ fn evidence_columns(rows: &[(u64, &Evidence)]) -> Vec<Column> {
             "victim",
             true,
             // few distinct victims (a profile's own address, a few servers): a dictionary
-            columns::optional_dictionary_column(
-                rows.iter().map(|(_, e)| e.victim.as_ref()),
-                ToString::to_string,
-            ),
+            columns::optional_dictionary_column(rows.iter().map(|(_, e)| e.victim()), |v| {
+                v.to_string()
+            }),
         ),
         col(
             "threat_level",

@@ -57,9 +57,8 @@ pub fn target(e: &Evidence) -> String {
             dst, port, proto, ..
         } => format!("{dst}:{port}/{}", proto.upper()),
         _ => e
-            .victim
-            .as_ref()
-            .map_or_else(|| e.attacker.to_string(), ToString::to_string),
+            .victim()
+            .map_or_else(|| e.attacker().to_string(), |v| v.to_string()),
     }
 }
 
@@ -170,7 +169,7 @@ mod tests {
     fn ev(kind: EvidenceKind, level: ThreatLevel, port: u16, ts: f64) -> Evidence {
         let ip = IpAddr::from([10, 0, 0, 1]);
         let dst = IpAddr::from([192, 0, 2, port as u8]);
-        Evidence {
+        Evidence::from(crate::detect::EvidenceParts {
             kind,
             profile: ip,
             window: 1,
@@ -186,7 +185,7 @@ mod tests {
             },
             ts,
             flows: FlowRef::Conn(0).into(),
-        }
+        })
     }
 
     #[test]

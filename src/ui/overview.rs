@@ -225,8 +225,7 @@ pub fn build(analysis: &Analysis, traffic: &Traffic) -> Vec<OverviewRow> {
                 "{:<39} → {}  {minutes} min  tw{}",
                 e.profile,
                 // a victim may be a domain: a network string
-                e.victim
-                    .as_ref()
+                e.victim()
                     .map(|v| clean(&v.to_string()))
                     .unwrap_or_default(),
                 e.window

@@ -67,8 +67,8 @@ fn detect(conns: Vec<Conn>, dns: Vec<Dns>) -> Detections {
 }
 
 /// A victim as text (empty when there is none).
-fn party(p: Option<&kalipso::detect::Party>) -> String {
-    p.map(ToString::to_string).unwrap_or_default()
+fn party(p: Option<kalipso::detect::PartyRef>) -> String {
+    p.map(|p| p.to_string()).unwrap_or_default()
 }
 
 fn kinds(d: &Detections) -> Vec<&'static str> {
@@ -619,7 +619,7 @@ fn kalipso_finds_what_slips_found() {
                 // Slips v1.0.0 logs the profile, 1.1.x the attacker (the server for JA3S)
                 [
                     (e.kind.to_string(), e.profile.to_string()),
-                    (e.kind.to_string(), e.attacker.to_string()),
+                    (e.kind.to_string(), e.attacker().to_string()),
                 ]
             })
             .collect();
@@ -692,7 +692,7 @@ fn the_shipped_capture_has_its_beacons_detected_and_nothing_else_periodic() {
         .evidence
         .iter()
         .filter(|e| e.kind == "Beacon")
-        .map(|e| (e.profile.to_string(), party(e.victim.as_ref())))
+        .map(|e| (e.profile.to_string(), party(e.victim())))
         .collect();
     let want: std::collections::BTreeSet<(String, String)> = [
         ("10.0.1.1", "198.51.100.10"),
@@ -778,7 +778,7 @@ fn threat_intelligence_and_whitelists_from_files() {
         d.evidence
             .iter()
             .any(|e| e.kind == "ThreatIntelligenceBlacklistIP"
-                && e.attacker == "203.0.113.7"
+                && e.attacker() == "203.0.113.7"
                 && e.description().contains("Test C2")),
         "{:?}",
         kinds(d)
@@ -786,7 +786,7 @@ fn threat_intelligence_and_whitelists_from_files() {
     assert!(
         d.evidence
             .iter()
-            .any(|e| e.kind == "ThreatIntelligenceBlacklistDomain" && e.attacker == "example.com")
+            .any(|e| e.kind == "ThreatIntelligenceBlacklistDomain" && e.attacker() == "example.com")
     );
     assert_eq!(
         d.ti_hits.get("203.0.113.7").map(String::as_str),
@@ -807,8 +807,8 @@ fn threat_intelligence_and_whitelists_from_files() {
         whitelisted
             .evidence
             .iter()
-            .all(|e| e.attacker != "203.0.113.7"
-                && e.victim.as_ref().is_none_or(|v| *v != "203.0.113.7")),
+            .all(|e| e.attacker() != "203.0.113.7"
+                && e.victim().is_none_or(|v| v != "203.0.113.7")),
         "{:?}",
         kinds(&whitelisted)
     );
@@ -857,7 +857,7 @@ fn dns_http_and_tls_scenarios() {
         d.evidence
             .iter()
             .filter(|e| e.kind == "ConnectionWithoutDNS")
-            .map(|e| party(e.victim.as_ref()))
+            .map(|e| party(e.victim()))
             .collect()
     };
     let no_dns = unresolved(&d);
@@ -893,7 +893,7 @@ fn dns_http_and_tls_scenarios() {
         d.evidence
             .iter()
             .filter(|e| e.kind == "DNSWithoutConnection")
-            .map(|e| e.attacker.to_string())
+            .map(|e| e.attacker().to_string())
             .collect()
     };
     let unused = unused_names(&d);
