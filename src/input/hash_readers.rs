@@ -162,7 +162,9 @@ mod tests {
     fn results_come_in_item_order_whatever_order_the_workers_finish_in() {
         let items: Vec<u64> = (0..400).collect();
         for workers in [1, 3, 8] {
-            let seeds: Vec<u64> = (1..=workers).map(|w| w * 0x9e37_79b9_7f4a_7c15).collect();
+            let seeds: Vec<u64> = (1..=workers)
+                .map(|w: u64| w.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect();
             let mut seen = Vec::new();
             let job = |seed: &mut u64, item: &u64| Ok(slow_double(seed, *item));
             in_order(seeds, &items, job, |item, v| seen.push((*item, v)))
