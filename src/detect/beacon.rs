@@ -181,7 +181,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     dst,
                     port,
                     proto,
-                    beacon: b,
+                    beacon: Box::new(b),
                 },
                 ts: last,
                 flows: flows

@@ -34,8 +34,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 confidence: 1.0,
                 payload: Payload::BlacklistedDestination {
                     dst: c.resp_h,
-                    description: hit.description.clone().into(),
-                    source: hit.source.clone().into(),
+                    feed: Box::new([hit.description.as_str().into(), hit.source.as_str().into()]),
                 },
                 ts: c.ts,
                 flows: FlowRef::Conn(i).into(),
@@ -81,9 +80,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: Some(hit.level),
                 confidence: if parent { 0.7 } else { 1.0 },
                 payload: Payload::BlacklistedDomain {
-                    domain: q.into(),
-                    description: hit.description.clone().into(),
-                    source: hit.source.clone().into(),
+                    feed: Box::new([
+                        q.into(),
+                        hit.description.as_str().into(),
+                        hit.source.as_str().into(),
+                    ]),
                 },
                 ts: d.id.ts,
                 flows: FlowRef::Dns(i).into(),

@@ -334,6 +334,10 @@ impl FlowRef {
 }
 
 /// What was seen, as values; [`Evidence::description`] words it as Slips does.
+///
+/// 40 bytes: the variants that would be larger (two or three strings, a beacon's scores) keep
+/// those in one box, since they are rare and every piece of evidence pays for the largest
+/// variant. The scans' confidence is the evidence's own ([`Evidence::confidence`]).
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)] // the fields are named for the values in the sentence
 pub enum Payload {
@@ -344,7 +348,6 @@ pub enum Payload {
         proto: Proto,
         targets: usize,
         packets: u64,
-        confidence: f64,
     },
     /// Slips' vertical scan rule.
     VerticalScan {
@@ -352,7 +355,6 @@ pub enum Payload {
         proto: Proto,
         ports: usize,
         packets: u64,
-        confidence: f64,
     },
     LongConnection {
         dst: IpAddr,
@@ -374,7 +376,7 @@ pub enum Payload {
     },
     MultiplePorts {
         dst: IpAddr,
-        ports: Vec<u16>,
+        ports: ThinVec<u16>,
     },
     /// An SSH connection large enough to have logged in (Slips' size rule).
     SshSuccessfulBySize {
@@ -395,7 +397,7 @@ pub enum Payload {
         victim: IpAddr,
         victims: u32,
         /// Ports and protocols tried, in order.
-        ports: Vec<(u16, Proto)>,
+        ports: ThinVec<(u16, Proto)>,
         attempts: u32,
         answered: u32,
     },
@@ -433,8 +435,8 @@ pub enum Payload {
     /// A destination on a threat-intelligence list.
     BlacklistedDestination {
         dst: IpAddr,
-        description: Box<str>,
-        source: Box<str>,
+        /// The list's description of it, and the list.
+        feed: Box<[Box<str>; 2]>,
     },
     /// The profile itself on a threat-intelligence list.
     BlacklistedSource {
@@ -442,9 +444,8 @@ pub enum Payload {
         source: Box<str>,
     },
     BlacklistedDomain {
-        domain: Box<str>,
-        description: Box<str>,
-        source: Box<str>,
+        /// The domain, the list's description of it, and the list.
+        feed: Box<[Box<str>; 3]>,
     },
     IcmpSweep {
         scan: &'static str,
@@ -460,18 +461,16 @@ pub enum Payload {
         domain: Box<str>,
     },
     SuspiciousUserAgent {
-        user_agent: Box<str>,
-        host: Box<str>,
-        uri: Box<str>,
+        /// The user agent, the host and the URI.
+        request: Box<[Box<str>; 3]>,
     },
     EmptyConnections {
         host: Box<str>,
     },
     ExecutableDownload {
-        mime: Box<str>,
         server: IpAddr,
-        /// Host and URI as one string (one allocation, and a payload of 56 bytes).
-        url: Box<str>,
+        /// The MIME type, and the host and URI as one string.
+        download: Box<[Box<str>; 2]>,
     },
     SelfSigned {
         dst: IpAddr,
@@ -479,18 +478,18 @@ pub enum Payload {
     },
     IncompatibleCn {
         dst: IpAddr,
-        sni: Box<str>,
-        organisation: &'static str,
+        /// The server name, and the organisation the certificate claims.
+        claim: Box<(Box<str>, &'static str)>,
     },
     MaliciousJa3 {
-        ja3: Box<str>,
         dst: IpAddr,
-        description: Box<str>,
+        /// The fingerprint, and the list's description of it.
+        ja3: Box<[Box<str>; 2]>,
     },
     MaliciousJa3s {
-        ja3s: Box<str>,
         dst: IpAddr,
-        description: Box<str>,
+        /// The fingerprint, and the list's description of it.
+        ja3s: Box<[Box<str>; 2]>,
     },
     /// A Zeek notice, its message after Slips' prefix for the kind.
     ZeekNotice {
@@ -524,7 +523,8 @@ pub enum Payload {
         dst: IpAddr,
         port: u16,
         proto: Proto,
-        beacon: Beacon,
+        /// Boxed: its scores would make every payload larger.
+        beacon: Box<Beacon>,
     },
 }
 
@@ -532,9 +532,10 @@ pub enum Payload {
 ///
 /// A day of traffic has hundreds of thousands of them, nearly all accusing their own profile
 /// and naming an address as victim. So the attacker is kept only when it is not the profile,
-/// and a victim that is not an address, in a box beside it ([`RareParties`]); an address as
-/// victim is kept inline. [`Evidence::attacker`] and [`Evidence::victim`] give them back. This
-/// keeps a piece at 144 bytes instead of 168. Make one from [`EvidenceParts`].
+/// and a victim that is not an address, in a box beside it; an address as
+/// victim is kept inline. [`Evidence::attacker`] and [`Evidence::victim`] give them back. With
+/// the rare payloads' strings boxed ([`Payload`]), a piece is 128 bytes instead of 168. Make one
+/// from [`EvidenceParts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
     /// Slips' `type_evidence`.
@@ -720,8 +721,8 @@ impl Evidence {
                 proto,
                 targets,
                 packets,
-                confidence,
             } => {
+                let confidence = self.confidence;
                 let service = service.map(|s| format!("{s} ")).unwrap_or_default();
                 write!(
                     s,
@@ -734,11 +735,11 @@ impl Evidence {
                 proto,
                 ports,
                 packets,
-                confidence,
             } => write!(
                 s,
-                "new vertical port scan to IP {target} from {me}. Total {ports} {} ports were scanned. Total packets sent to all ports: {packets}. Confidence: {confidence}. by Slips",
-                proto.upper()
+                "new vertical port scan to IP {target} from {me}. Total {ports} {} ports were scanned. Total packets sent to all ports: {packets}. Confidence: {}. by Slips",
+                proto.upper(),
+                self.confidence
             ),
             Payload::LongConnection { dst, minutes } => write!(
                 s,
@@ -850,14 +851,13 @@ impl Evidence {
             Payload::ConnectionWithoutDns { dst } => {
                 write!(s, "a connection without DNS resolution to IP: {dst}")
             }
-            Payload::BlacklistedDestination {
-                dst,
-                description,
-                source,
-            } => write!(
-                s,
-                "connection to blacklisted IP {dst}. Description: {description}. Source: {source}."
-            ),
+            Payload::BlacklistedDestination { dst, feed } => {
+                let [description, source] = &**feed;
+                write!(
+                    s,
+                    "connection to blacklisted IP {dst}. Description: {description}. Source: {source}."
+                )
+            }
             Payload::BlacklistedSource {
                 description,
                 source,
@@ -865,14 +865,13 @@ impl Evidence {
                 s,
                 "connection from blacklisted IP {me}. Description: {description}. Source: {source}."
             ),
-            Payload::BlacklistedDomain {
-                domain,
-                description,
-                source,
-            } => write!(
-                s,
-                "connection to a blacklisted domain {domain}. Description: {description}, Found in feed: {source}."
-            ),
+            Payload::BlacklistedDomain { feed } => {
+                let [domain, description, source] = &**feed;
+                write!(
+                    s,
+                    "connection to a blacklisted domain {domain}. Description: {description}, Found in feed: {source}."
+                )
+            }
             Payload::IcmpSweep { scan, hosts } => {
                 write!(s, "{me} performed ICMP {scan} scan on {hosts} hosts")
             }
@@ -887,30 +886,29 @@ impl Evidence {
             Payload::DnsWithoutConnection { domain } => {
                 write!(s, "domain {domain} resolved with no connection")
             }
-            Payload::SuspiciousUserAgent {
-                user_agent,
-                host,
-                uri,
-            } => write!(
-                s,
-                "suspicious user-agent: {user_agent} while connecting to {host}{uri}"
-            ),
+            Payload::SuspiciousUserAgent { request } => {
+                let [user_agent, host, uri] = &**request;
+                write!(
+                    s,
+                    "suspicious user-agent: {user_agent} while connecting to {host}{uri}"
+                )
+            }
             Payload::EmptyConnections { host } => {
                 write!(s, "multiple empty HTTP connections to {host}")
             }
-            Payload::ExecutableDownload { mime, server, url } => write!(
-                s,
-                "Download of an executable with MIME type: {mime} by {me} from {server}: {url}"
-            ),
+            Payload::ExecutableDownload { server, download } => {
+                let [mime, url] = &**download;
+                write!(
+                    s,
+                    "Download of an executable with MIME type: {mime} by {me} from {server}: {url}"
+                )
+            }
             Payload::SelfSigned { dst, sni } => write!(
                 s,
                 "Self-signed certificate. Destination IP: {dst}. SNI: {sni}"
             ),
-            Payload::IncompatibleCn {
-                dst,
-                sni,
-                organisation,
-            } => {
+            Payload::IncompatibleCn { dst, claim } => {
+                let (sni, organisation) = &**claim;
                 let (first, rest) = organisation.split_at(organisation.len().min(1));
                 write!(
                     s,
@@ -918,22 +916,20 @@ impl Evidence {
                     first.to_ascii_uppercase()
                 )
             }
-            Payload::MaliciousJa3 {
-                ja3,
-                dst,
-                description,
-            } => write!(
-                s,
-                "Malicious JA3: {ja3} from source address {me} to {dst}. description: {description}."
-            ),
-            Payload::MaliciousJa3s {
-                ja3s,
-                dst,
-                description,
-            } => write!(
-                s,
-                "Malicious JA3s: (possible C&C server): {ja3s} to server {dst}. description: {description}."
-            ),
+            Payload::MaliciousJa3 { dst, ja3 } => {
+                let [ja3, description] = &**ja3;
+                write!(
+                    s,
+                    "Malicious JA3: {ja3} from source address {me} to {dst}. description: {description}."
+                )
+            }
+            Payload::MaliciousJa3s { dst, ja3s } => {
+                let [ja3s, description] = &**ja3s;
+                write!(
+                    s,
+                    "Malicious JA3s: (possible C&C server): {ja3s} to server {dst}. description: {description}."
+                )
+            }
             Payload::ZeekNotice { prefix, message } => write!(s, "{prefix}{message} by Zeek"),
             Payload::BadSmtpLogin { server } => {
                 write!(s, "doing bad SMTP login to {}", OrEmpty(*server))
@@ -1002,7 +998,7 @@ mod tests {
         // hundreds of thousands of them on a day of traffic (841,105 on the realistic 5 M log)
         // one record inline: 8 bytes more than a thin vector, 32 bytes of heap less
         assert!(
-            std::mem::size_of::<Evidence>() <= 144,
+            std::mem::size_of::<Evidence>() <= 128,
             "{}",
             std::mem::size_of::<Evidence>()
         );
@@ -1075,7 +1071,7 @@ mod tests {
             confidence: 0.5,
             payload: Payload::MultiplePorts {
                 dst: IpAddr::from([198, 51, 100, 1]),
-                ports: vec![81, 8081, 9000],
+                ports: thin_vec::thin_vec![81, 8081, 9000],
             },
             ts: 0.0,
             flows: Flows::none(),
@@ -1087,12 +1083,85 @@ mod tests {
         let cn = Evidence {
             payload: Payload::IncompatibleCn {
                 dst: IpAddr::from([198, 51, 100, 1]),
-                sni: "x.example".into(),
-                organisation: "google",
+                claim: Box::new(("x.example".into(), "google")),
             },
-            ..e
+            ..e.clone()
         };
         assert!(cn.description().ends_with("claiming to belong to Google."));
+        // the payloads that keep their strings in one box name each in its place
+        let text = |payload: Payload| {
+            Evidence {
+                payload,
+                ..e.clone()
+            }
+            .description()
+        };
+        let dst = IpAddr::from([198, 51, 100, 1]);
+        let two = |a: &str, b: &str| -> Box<[Box<str>; 2]> { Box::new([a.into(), b.into()]) };
+        let three = |a: &str, b: &str, c: &str| -> Box<[Box<str>; 3]> {
+            Box::new([a.into(), b.into(), c.into()])
+        };
+        for (payload, expected) in [
+            (
+                Payload::BlacklistedDestination {
+                    dst,
+                    feed: two("bad host", "feed.csv"),
+                },
+                "connection to blacklisted IP 198.51.100.1. Description: bad host. Source: feed.csv.",
+            ),
+            (
+                Payload::BlacklistedDomain {
+                    feed: three("evil.example", "bad domain", "feed.csv"),
+                },
+                "connection to a blacklisted domain evil.example. Description: bad domain, Found in feed: feed.csv.",
+            ),
+            (
+                Payload::SuspiciousUserAgent {
+                    request: three("curl/1", "h.example", "/x"),
+                },
+                "suspicious user-agent: curl/1 while connecting to h.example/x",
+            ),
+            (
+                Payload::ExecutableDownload {
+                    server: dst,
+                    download: two("application/x-dosexec", "h.example/a.exe"),
+                },
+                "Download of an executable with MIME type: application/x-dosexec by 10.0.0.5 from 198.51.100.1: h.example/a.exe",
+            ),
+            (
+                Payload::MaliciousJa3 {
+                    dst,
+                    ja3: two("abc", "bad tls"),
+                },
+                "Malicious JA3: abc from source address 10.0.0.5 to 198.51.100.1. description: bad tls.",
+            ),
+            (
+                Payload::MaliciousJa3s {
+                    dst,
+                    ja3s: two("abc", "bad tls"),
+                },
+                "Malicious JA3s: (possible C&C server): abc to server 198.51.100.1. description: bad tls.",
+            ),
+            (
+                Payload::IncompatibleCn {
+                    dst,
+                    claim: Box::new(("x.example".into(), "google")),
+                },
+                "Incompatible certificate CN to IP: 198.51.100.1 domain: x.example. The certificate is claiming to belong to Google.",
+            ),
+            (
+                // the scans word the evidence's own confidence
+                Payload::VerticalScan {
+                    target: dst,
+                    proto: Proto::Tcp,
+                    ports: 9,
+                    packets: 12,
+                },
+                "new vertical port scan to IP 198.51.100.1 from 10.0.0.5. Total 9 TCP ports were scanned. Total packets sent to all ports: 12. Confidence: 0.5. by Slips",
+            ),
+        ] {
+            assert_eq!(text(payload), expected);
+        }
     }
 
     #[test]

@@ -49,9 +49,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: None,
                 confidence: 1.0,
                 payload: Payload::SuspiciousUserAgent {
-                    user_agent: h.user_agent.clone().into(),
-                    host: h.host.clone().into(),
-                    uri: h.uri.clone().into(),
+                    request: Box::new([
+                        h.user_agent.as_str().into(),
+                        h.host.as_str().into(),
+                        h.uri.as_str().into(),
+                    ]),
                 },
                 ts: h.id.ts,
                 flows: FlowRef::Http(i).into(),
@@ -90,9 +92,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: None,
                 confidence: 1.0,
                 payload: Payload::ExecutableDownload {
-                    mime: mime.clone().into(),
                     server: h.id.resp_h,
-                    url: format!("{}{}", h.host, h.uri).into(),
+                    download: Box::new([
+                        mime.as_str().into(),
+                        format!("{}{}", h.host, h.uri).into(),
+                    ]),
                 },
                 ts: h.id.ts,
                 flows: FlowRef::Http(i).into(),

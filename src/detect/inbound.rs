@@ -233,7 +233,7 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
     let first = p.victims.iter().min().copied();
     let victim = first.filter(|_| p.victims.len() == 1).map(Party::Ip);
     let first_victim = first.unwrap_or(cx.profile);
-    let mut ports: Vec<(u16, Proto)> = p.ports.into_iter().collect();
+    let mut ports: thin_vec::ThinVec<(u16, Proto)> = p.ports.into_iter().collect();
     ports.sort_unstable();
     cx.add(Finding {
         kind: EvidenceKind::InboundProbe,

@@ -78,7 +78,6 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 proto: c.proto,
                 targets: h.distinct,
                 packets: h.packets,
-                confidence,
             };
             cx.add(Finding {
                 kind: EvidenceKind::HorizontalPortscan,
@@ -101,7 +100,6 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 proto: c.proto,
                 ports: v.distinct,
                 packets: v.packets,
-                confidence,
             };
             cx.add(Finding {
                 kind: EvidenceKind::VerticalPortscan,

@@ -97,8 +97,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     confidence: 0.9,
                     payload: Payload::IncompatibleCn {
                         dst,
-                        sni: sni.into(),
-                        organisation,
+                        claim: Box::new((sni.into(), organisation)),
                     },
                     ts: s.id.ts,
                     flows: flows.clone(),
@@ -113,9 +112,8 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::MaliciousJa3 {
-                    ja3: s.ja3.to_string().into(),
                     dst,
-                    description: hit.description.clone().into(),
+                    ja3: Box::new([s.ja3.as_str().into(), hit.description.as_str().into()]),
                 },
                 ts: s.id.ts,
                 flows: flows.clone(),
@@ -129,9 +127,8 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 level: Some(hit.level),
                 confidence: 1.0,
                 payload: Payload::MaliciousJa3s {
-                    ja3s: s.ja3s.to_string().into(),
                     dst,
-                    description: hit.description.clone().into(),
+                    ja3s: Box::new([s.ja3s.as_str().into(), hit.description.as_str().into()]),
                 },
                 ts: s.id.ts,
                 flows,
