@@ -173,7 +173,7 @@ pub fn evaluate(analysis: &Analysis, flows: &[LabelledFlow]) -> Evaluation {
         .detections
         .evidence
         .iter()
-        .filter(|e| e.profile_is_attacker)
+        .filter(|e| e.profile_is_attacker())
         .map(|e| (e.profile, e.window))
         .collect();
     let confusion = |predicted: &BTreeSet<(IpAddr, i64)>| {

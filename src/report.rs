@@ -374,7 +374,7 @@ impl<'a> Report<'a> {
                     kind: e.kind.name(),
                     threat_level: e.threat_level.as_str(),
                     confidence: e.confidence,
-                    profile_is_attacker: e.profile_is_attacker,
+                    profile_is_attacker: e.profile_is_attacker(),
                     description: e.description(),
                 })
                 .collect()

@@ -34,7 +34,7 @@ pub fn alerts(evidence: &[Evidence], threshold: f64, attack_alerts: bool) -> Vec
         let mut ids = Vec::new();
         while i < evidence.len() && evidence[i].profile == ip && evidence[i].window == n {
             let e = &evidence[i];
-            if e.profile_is_attacker && e.weight() > 0.0 {
+            if e.profile_is_attacker() && e.weight() > 0.0 {
                 acc += e.weight();
                 ids.push(i);
                 if acc >= threshold - 1e-9 || (attack_alerts && e.kind.alerts_alone()) {
@@ -64,8 +64,12 @@ mod tests {
             kind: EvidenceKind::UnknownPort,
             profile: IpAddr::from(ip),
             window,
-            attacker: Party::Ip(IpAddr::from(ip)),
-            profile_is_attacker: own,
+            // evidence where the profile is the victim names another attacker
+            attacker: if own {
+                Party::Ip(IpAddr::from(ip))
+            } else {
+                Party::name("192.0.2.99")
+            },
             victim: None,
             threat_level: level,
             confidence: conf,

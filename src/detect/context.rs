@@ -99,13 +99,11 @@ impl Ctx<'_> {
         if wl.matches_party(&f.attacker) || f.victim.as_ref().is_some_and(|v| wl.matches_party(v)) {
             return;
         }
-        let profile_is_attacker = f.attacker == Party::Ip(self.profile);
         self.out.push(Evidence::from(EvidenceParts {
             kind: f.kind,
             profile: self.profile,
             window: self.window,
             attacker: f.attacker,
-            profile_is_attacker,
             victim: f.victim,
             threat_level: f.level.unwrap_or(f.kind.default_level()),
             confidence: f.confidence.clamp(0.0, 1.0),

@@ -544,8 +544,6 @@ pub struct Evidence {
     pub profile: IpAddr,
     /// Its window number.
     pub window: i64,
-    /// True when the profile itself is the attacker (only such evidence counts for alerts).
-    pub profile_is_attacker: bool,
     /// The victim when it is an address.
     victim_ip: Option<IpAddr>,
     /// The attacker when it is not the profile, and the victim when it is not an address.
@@ -583,8 +581,6 @@ pub struct EvidenceParts {
     pub window: i64,
     /// The attacker.
     pub attacker: Party,
-    /// True when the profile itself is the attacker (only such evidence counts for alerts).
-    pub profile_is_attacker: bool,
     /// The victim, if any.
     pub victim: Option<Party>,
     /// Threat level.
@@ -616,7 +612,6 @@ impl From<EvidenceParts> for Evidence {
             kind: p.kind,
             profile: p.profile,
             window: p.window,
-            profile_is_attacker: p.profile_is_attacker,
             victim_ip,
             rare: (rare != RareParties::default()).then(|| Box::new(rare)),
             threat_level: p.threat_level,
@@ -682,6 +677,11 @@ impl Evidence {
             Some(a) => a.as_ref(),
             None => PartyRef::Ip(self.profile),
         }
+    }
+
+    /// Whether the profile itself is the attacker (only such evidence counts for alerts).
+    pub fn profile_is_attacker(&self) -> bool {
+        self.rare.as_ref().is_none_or(|r| r.attacker.is_none())
     }
 
     /// The victim, if any.
@@ -1065,7 +1065,6 @@ mod tests {
             profile: IpAddr::from([10, 0, 0, 5]),
             window: 1,
             attacker: Party::Ip(IpAddr::from([10, 0, 0, 5])),
-            profile_is_attacker: true,
             victim: None,
             threat_level: ThreatLevel::Medium,
             confidence: 0.5,
@@ -1183,7 +1182,6 @@ mod tests {
                 profile: me,
                 window: 1,
                 attacker: attacker.clone(),
-                profile_is_attacker: attacker == Party::Ip(me),
                 victim: victim.clone(),
                 threat_level: ThreatLevel::Low,
                 confidence: 1.0,
@@ -1192,6 +1190,7 @@ mod tests {
                 flows: Flows::none(),
             });
             assert_eq!(e.attacker(), attacker.as_ref());
+            assert_eq!(e.profile_is_attacker(), attacker == Party::Ip(me));
             assert_eq!(e.victim(), victim.as_ref().map(Party::as_ref));
             assert_eq!(e.attacker().to_string(), attacker.to_string());
             // the common case (the profile accuses an address or no one) takes no box

@@ -140,7 +140,7 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             // summed in the evidence's fixed order, so the score is the same on any thread count
             let weight: f64 = window
                 .iter()
-                .filter(|e| e.profile_is_attacker)
+                .filter(|e| e.profile_is_attacker())
                 .map(Evidence::weight)
                 .sum();
             let score = weight + raised as f64;
@@ -279,8 +279,12 @@ mod tests {
             kind: EvidenceKind::UnknownPort,
             profile: ip,
             window,
-            attacker: Party::Ip(ip),
-            profile_is_attacker: own,
+            // evidence where the profile is the victim names another attacker
+            attacker: if own {
+                Party::Ip(ip)
+            } else {
+                Party::name("192.0.2.99")
+            },
             victim: None,
             threat_level: level,
             confidence: 1.0,

@@ -202,7 +202,7 @@ fn suspects(a: &Analysis, geo: &Geo) -> Vec<SuspectRow> {
                 count += 1;
                 let w = windows.entry(e.window).or_default();
                 w.0 += 1;
-                if e.profile_is_attacker {
+                if e.profile_is_attacker() {
                     w.1 += e.weight();
                 }
                 if evidence.len() < EVIDENCE_PER_SUSPECT {
@@ -212,7 +212,7 @@ fn suspects(a: &Analysis, geo: &Geo) -> Vec<SuspectRow> {
                         kind: e.kind.name(),
                         level: e.threat_level.as_str(),
                         confidence: e.confidence,
-                        attacker: e.profile_is_attacker,
+                        attacker: e.profile_is_attacker(),
                         description: e.description(),
                     });
                 }

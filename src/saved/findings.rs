@@ -82,7 +82,7 @@ fn evidence_columns(rows: &[(u64, &Evidence)]) -> Vec<Column> {
             false,
             Arc::new(
                 rows.iter()
-                    .map(|(_, e)| Some(e.profile_is_attacker))
+                    .map(|(_, e)| Some(e.profile_is_attacker()))
                     .collect::<BooleanArray>(),
             ),
         ),

@@ -363,31 +363,34 @@ pub fn timeline_json(store: &Store, e: TimelineEntry) -> Option<String> {
 /// when its destination is a home host), about a tenth of a `--redis` run's time through
 /// `serde_json`. A test holds it equal to the derived struct it replaced (`tests::FlowJson`).
 pub fn flow_json(c: &Conn) -> String {
-    use std::fmt::Write as _;
     let mut s = String::with_capacity(320);
     s.push_str("{\"ts\": ");
     push_json_float(&mut s, c.ts);
     s.push_str(", \"dur\": ");
     push_json_float(&mut s, c.duration);
     s.push_str(", \"saddr\": ");
-    push_py_str(&mut s, &ip_text(c.orig_h));
-    // writing into a String cannot fail
-    let _ = write!(s, ", \"sport\": {}, \"daddr\": ", c.orig_p);
-    push_py_str(&mut s, &ip_text(c.resp_h));
-    let _ = write!(s, ", \"dport\": {}, \"proto\": ", c.resp_p);
+    push_ip_str(&mut s, c.orig_h);
+    s.push_str(", \"sport\": ");
+    push_int(&mut s, c.orig_p);
+    s.push_str(", \"daddr\": ");
+    push_ip_str(&mut s, c.resp_h);
+    s.push_str(", \"dport\": ");
+    push_int(&mut s, c.resp_p);
+    s.push_str(", \"proto\": ");
     push_py_str(&mut s, c.proto.as_str());
     s.push_str(", \"origstate\": ");
     push_py_str(&mut s, c.conn_state.as_str());
     s.push_str(", \"state\": ");
     push_py_str(&mut s, c.established().human());
-    let _ = write!(
-        s,
-        ", \"pkts\": {}, \"allbytes\": {}, \"spkts\": {}, \"sbytes\": {}, \"appproto\": ",
-        c.pkts(),
-        c.bytes(),
-        c.orig_pkts,
-        c.orig_bytes
-    );
+    s.push_str(", \"pkts\": ");
+    push_int(&mut s, c.pkts());
+    s.push_str(", \"allbytes\": ");
+    push_int(&mut s, c.bytes());
+    s.push_str(", \"spkts\": ");
+    push_int(&mut s, c.orig_pkts);
+    s.push_str(", \"sbytes\": ");
+    push_int(&mut s, c.orig_bytes);
+    s.push_str(", \"appproto\": ");
     push_py_str(&mut s, c.service.as_str());
     s.push_str(", \"flow_type\": \"conn\"}");
     s

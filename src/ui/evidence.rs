@@ -174,7 +174,6 @@ mod tests {
             profile: ip,
             window: 1,
             attacker: Party::Ip(ip),
-            profile_is_attacker: true,
             victim: Some(Party::Ip(dst)),
             threat_level: level,
             confidence: 1.0,

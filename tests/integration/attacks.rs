@@ -62,7 +62,7 @@ fn one_unanswered_syn_from_outside_is_a_probe_that_alerts_its_source() {
     assert_eq!(probes.len(), 1, "{:?}", d.evidence);
     let p = probes[0];
     assert_eq!(p.profile, ip(scanner));
-    assert!(p.profile_is_attacker);
+    assert!(p.profile_is_attacker());
     assert_eq!(
         p.description(),
         "1 unsolicited connection attempt(s) from outside the home network to 192.168.1.10 on 445/tcp, none answered."

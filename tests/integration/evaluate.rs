@@ -172,7 +172,7 @@ fn r13_the_njrat_host_of_001_is_alerted_and_nothing_else() {
         a.detections
             .evidence
             .iter()
-            .any(|e| e.kind == "UnansweredAttempts" && e.profile_is_attacker),
+            .any(|e| e.kind == "UnansweredAttempts" && e.profile_is_attacker()),
         "{:?}",
         a.detections.ranking
     );
