@@ -11,6 +11,7 @@ use crate::saved::meta::Settings;
 use crate::{Analysis, detect, generate, report, text, ui};
 use anyhow::Context as _;
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::process::ExitCode;
 
 /// One `kalipso: …` line on stderr, through the sanitiser (paths and log excerpts may hold
@@ -143,7 +144,22 @@ fn open_source(what: &std::path::Path) -> anyhow::Result<crate::saved::Opened> {
 
 /// A Redis database in Slips' layout, read whole, with the settings its layout implies.
 fn open_redis(url: &str) -> anyhow::Result<crate::saved::Opened> {
-    let read = crate::input::slips_redis::read(url)?;
+    Ok(opened_from_redis(crate::input::slips_redis::read(url)?))
+}
+
+/// One profile of a Redis database in Slips' layout, analysed from the records its windows
+/// `windows` list ([`crate::input::slips_redis::read_profile`]), with the settings the
+/// layout implies: what the UI shows of a profile before the whole database is read. Its own
+/// windows, tuples, aggregates and timeline are the whole analysis's (for a log in time order);
+/// evidence that needs other profiles' records can be missing.
+pub fn analyse_stored_profile(url: &str, ip: IpAddr, windows: &[i64]) -> anyhow::Result<Analysis> {
+    let opened = opened_from_redis(crate::input::slips_redis::read_profile(url, ip, windows)?);
+    let options = options_saved(vec![url.into()], &opened.settings);
+    Ok(crate::analysis::examine(opened.input()?, &options))
+}
+
+/// What was read from a Redis database, with the settings its layout implies.
+fn opened_from_redis(read: crate::input::slips_redis::FromRedis) -> crate::saved::Opened {
     let profile = crate::profile::ProfileConfig {
         tw_width: read.tw_width,
         anchor: if read.per_profile_grid {
@@ -159,7 +175,7 @@ fn open_redis(url: &str) -> anyhow::Result<crate::saved::Opened> {
         ..crate::profile::ProfileConfig::default()
     };
     let detect = detect::DetectConfig::default();
-    Ok(crate::saved::Opened::of_input(
+    crate::saved::Opened::of_input(
         Settings {
             profile,
             timeouts: crate::flow::Timeouts::default(),
@@ -169,7 +185,7 @@ fn open_redis(url: &str) -> anyhow::Result<crate::saved::Opened> {
             whitelist: detect.whitelist,
         },
         read.input,
-    ))
+    )
 }
 
 /// What to analyse and how: the command line's settings, or those a saved analysis was made
@@ -480,7 +496,15 @@ fn show_redis(cfg: &AnalyzeConfig, url: String) -> anyhow::Result<ExitCode> {
         })
     });
     let paths = cfg.paths.clone();
-    let opening = ui::loading::Opening::profiles(&windows, preview);
+    let of = windows.of.clone();
+    let at = url.clone();
+    let one_profile: ui::loading::OneProfile = std::sync::Arc::new(move |ip| {
+        let numbers = of.get(&ip).map_or(&[][..], Vec::as_slice);
+        let analysis = analyse_stored_profile(&at, ip, numbers)?;
+        let traffic = ui::overview::traffic(&analysis.store);
+        Ok((analysis, traffic))
+    });
+    let opening = ui::loading::Opening::profiles(&windows, preview, one_profile);
     let read = load_behind(cfg, opening, move || {
         let opened = open_redis(&url)?;
         let options = options_saved(paths, &opened.settings);

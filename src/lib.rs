@@ -51,5 +51,5 @@ pub mod text;
 pub mod ui;
 
 pub use analysis::{Analysis, Options, analyze, analyze_with, examine};
-pub use command::{run, say};
+pub use command::{analyse_stored_profile, run, say};
 pub use store::Store;

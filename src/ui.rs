@@ -95,22 +95,34 @@ pub fn run(analysis: &Analysis, geo: geo::Geo, traffic: &overview::Traffic) -> s
 /// The event loop: draw, wait for an event, update. `typed` are events that came before the
 /// UI could take them (while a saved analysis loaded); they are handled first, in order.
 fn browse(terminal: &mut Terminal, mut app: App<'_>, typed: Vec<Event>) -> std::io::Result<()> {
-    use std::io::Write;
     let mut typed = typed.into_iter();
     while !app.quit {
-        let mut shown = draw::Viewport::default();
-        terminal.draw(|f| shown = draw::frame(f, &app))?;
-        app.update(keys::Action::Drawn(shown));
+        draw_app(terminal, &mut app)?;
         let ev = match typed.next() {
             Some(ev) => ev,
             None => crossterm::event::read()?,
         };
-        app.event(&ev);
-        if let Some(osc) = app.pending_osc.take() {
-            let mut out = std::io::stdout();
-            out.write_all(osc.as_bytes())?;
-            out.flush()?;
-        }
+        handle(&mut app, &ev)?;
+    }
+    Ok(())
+}
+
+/// Draws a frame of `app`, and tells it what the frame showed.
+fn draw_app(terminal: &mut Terminal, app: &mut App<'_>) -> std::io::Result<()> {
+    let mut shown = draw::Viewport::default();
+    terminal.draw(|f| shown = draw::frame(f, app))?;
+    app.update(keys::Action::Drawn(shown));
+    Ok(())
+}
+
+/// Applies an event to `app`, and writes what it left for the terminal (an OSC 52 copy).
+fn handle(app: &mut App<'_>, ev: &Event) -> std::io::Result<()> {
+    use std::io::Write;
+    app.event(ev);
+    if let Some(osc) = app.pending_osc.take() {
+        let mut out = std::io::stdout();
+        out.write_all(osc.as_bytes())?;
+        out.flush()?;
     }
     Ok(())
 }

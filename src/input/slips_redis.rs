@@ -22,6 +22,7 @@ use crate::record::{
     SymCache, Uid,
 };
 use crate::redis_node::Node;
+use crate::store::keys::Key;
 use compact_str::CompactString;
 use rayon::slice::ParallelSliceMut as _;
 use rustc_hash::FxHashMap;
@@ -50,28 +51,51 @@ pub struct FromRedis {
 
 /// Reads the database `url` names.
 pub fn read(url: &str) -> anyhow::Result<FromRedis> {
+    read_scope(url, None)
+}
+
+/// Reads one profile's records: the flows and other records its windows `windows` list, and
+/// its `profile_<ip>` hash, on that profile's window grid. A few keys however large the
+/// database is, so one profile can be shown before the whole database is read. The records
+/// are those the profile's windows list: the connections it made, and those it received when
+/// the writer listed them there too (kalipso does for home-network destinations).
+pub fn read_profile(url: &str, ip: IpAddr, windows: &[i64]) -> anyhow::Result<FromRedis> {
+    read_scope(url, Some((ip, windows)))
+}
+
+/// Reads every profile's keys, or one profile's (its address and window numbers).
+fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<FromRedis> {
     let mut con = crate::redis_node::Node::reach(url, "")?;
     let shown = con.shown().to_string();
     let fail = |e: redis::RedisError| anyhow::anyhow!("Redis at '{shown}': {e}");
-    let profiles = con.scan("profile_*").map_err(fail)?;
     let mut flow_keys = Vec::new();
     let mut alt_keys = Vec::new();
     let mut profile_keys = Vec::new();
-    for k in profiles {
-        if k.ends_with("_altflows") {
-            alt_keys.push(k);
-        } else if k.ends_with("_flows") {
-            flow_keys.push(k);
-        } else if !k.contains("_timewindow") {
-            profile_keys.push(k);
+    let tws_keys = if let Some((ip, windows)) = profile {
+        for n in windows {
+            flow_keys.push(format!("profile_{ip}_timewindow{n}_flows"));
+            alt_keys.push(format!("profile_{ip}_timewindow{n}_altflows"));
         }
-    }
-    if flow_keys.is_empty() && profile_keys.is_empty() {
-        anyhow::bail!(
-            "Redis at '{shown}' holds no Slips analysis: no profile_<ip> and no \
-             profile_<ip>_timewindow<N>_flows keys"
-        );
-    }
+        profile_keys.push(format!("profile_{ip}"));
+        vec![format!("twsprofile_{ip}")]
+    } else {
+        for k in con.scan("profile_*").map_err(fail)? {
+            if k.ends_with("_altflows") {
+                alt_keys.push(k);
+            } else if k.ends_with("_flows") {
+                flow_keys.push(k);
+            } else if !k.contains("_timewindow") {
+                profile_keys.push(k);
+            }
+        }
+        if flow_keys.is_empty() && profile_keys.is_empty() {
+            anyhow::bail!(
+                "Redis at '{shown}' holds no Slips analysis: no profile_<ip> and no \
+                 profile_<ip>_timewindow<N>_flows keys"
+            );
+        }
+        con.scan("twsprofile_*").map_err(fail)?
+    };
     // (keys are unique: an unstable sort gives the one order)
     flow_keys.par_sort_unstable();
     alt_keys.par_sort_unstable();
@@ -80,6 +104,10 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let mut conns: FxHashMap<Uid, Conn> = FxHashMap::default();
     let mut skipped = 0u64;
     let mut examples = Vec::new();
+    // one profile alone: the `_altflows` key and uid of each connection it received, whose
+    // DNS, HTTP or TLS record the client's keys keep, under the same window number (kalipso
+    // writes one grid; Slips' per-profile grids can number the client's window otherwise)
+    let mut received: Vec<(String, String)> = Vec::new();
     // the flows are parsed by the readers; the first window that lists a uid gives its flow
     let parse_flows = |syms: &mut SymCache, _: &str, fields: Vec<(String, String)>| {
         fields
@@ -99,6 +127,12 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
             for (uid, c) in flows {
                 match c {
                     Some(c) => {
+                        if let (Some((ip, _)), Some(Key::Flows(_, n))) = (profile, Key::parse(key))
+                            && c.orig_h != ip
+                        {
+                            let client = format!("profile_{}_timewindow{n}_altflows", c.orig_h);
+                            received.push((client, uid));
+                        }
                         conns.entry(c.uid.clone()).or_insert(c);
                     }
                     // a flow that does not read counts once, unless its uid's did read
@@ -117,6 +151,62 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let mut http = Vec::new();
     let mut ssl = Vec::new();
     let mut seen_alt: rustc_hash::FxHashSet<(String, String)> = rustc_hash::FxHashSet::default();
+    // one DNS, HTTP or TLS record of the `_altflows` hash `key`
+    let mut take_record = |key: &str, uid: String, v: Option<Value>| {
+        let Some(v) = v else {
+            skipped += 1;
+            return;
+        };
+        let kind = text(&v, "type");
+        if !seen_alt.insert((uid.clone(), kind.clone())) {
+            return;
+        }
+        let id = endpoints(&v, &uid, profile_ip(key), conns.get(&Uid::new(&uid)));
+        match kind.as_str() {
+            "dns" => dns.push(Dns {
+                id,
+                query: text(&v, "query"),
+                qclass_name: text(&v, "qclass_name").into(),
+                qtype_name: text(&v, "qtype_name").into(),
+                rcode_name: text(&v, "rcode_name").into(),
+                answers: texts(&v, "answers"),
+                ttls: v
+                    .get("ttls")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(number).collect())
+                    .unwrap_or_default(),
+            }),
+            "http" => http.push(Http {
+                id,
+                method: text(&v, "method").into(),
+                host: text(&v, "host"),
+                uri: text(&v, "uri"),
+                version: text(&v, "version").into(),
+                user_agent: text(&v, "user_agent"),
+                request_body_len: count(v.get("request_body_len")),
+                response_body_len: count(v.get("response_body_len")),
+                status_code: v.get("status_code").and_then(port),
+                status_msg: text(&v, "status_msg"),
+                resp_fuids: texts(&v, "resp_fuids"),
+                resp_mime_types: texts(&v, "resp_mime_types"),
+            }),
+            "ssl" => ssl.push(Ssl {
+                id,
+                version: text(&v, "version").into(),
+                cipher: text(&v, "cipher"),
+                curve: text(&v, "curve").into(),
+                server_name: text(&v, "server_name"),
+                resumed: text(&v, "resumed") == "True",
+                established: text(&v, "established") == "True",
+                subject: text(&v, "subject"),
+                issuer: text(&v, "issuer"),
+                validation_status: text(&v, "validation_status"),
+                ja3: text(&v, "ja3").into(),
+                ja3s: text(&v, "ja3s").into(),
+            }),
+            _ => {}
+        }
+    };
     let parse_records = |(): &mut (), _: &str, fields: Vec<(String, String)>| {
         fields
             .into_iter()
@@ -132,64 +222,26 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
         || (),
         parse_records,
         |key, records| {
-            let owner = profile_ip(key);
             for (uid, v) in records {
-                let Some(v) = v else {
-                    skipped += 1;
-                    continue;
-                };
-                let kind = text(&v, "type");
-                if !seen_alt.insert((uid.clone(), kind.clone())) {
-                    continue;
-                }
-                let id = endpoints(&v, &uid, owner, conns.get(&Uid::new(&uid)));
-                match kind.as_str() {
-                    "dns" => dns.push(Dns {
-                        id,
-                        query: text(&v, "query"),
-                        qclass_name: text(&v, "qclass_name").into(),
-                        qtype_name: text(&v, "qtype_name").into(),
-                        rcode_name: text(&v, "rcode_name").into(),
-                        answers: texts(&v, "answers"),
-                        ttls: v
-                            .get("ttls")
-                            .and_then(Value::as_array)
-                            .map(|a| a.iter().filter_map(number).collect())
-                            .unwrap_or_default(),
-                    }),
-                    "http" => http.push(Http {
-                        id,
-                        method: text(&v, "method").into(),
-                        host: text(&v, "host"),
-                        uri: text(&v, "uri"),
-                        version: text(&v, "version").into(),
-                        user_agent: text(&v, "user_agent"),
-                        request_body_len: count(v.get("request_body_len")),
-                        response_body_len: count(v.get("response_body_len")),
-                        status_code: v.get("status_code").and_then(port),
-                        status_msg: text(&v, "status_msg"),
-                        resp_fuids: texts(&v, "resp_fuids"),
-                        resp_mime_types: texts(&v, "resp_mime_types"),
-                    }),
-                    "ssl" => ssl.push(Ssl {
-                        id,
-                        version: text(&v, "version").into(),
-                        cipher: text(&v, "cipher"),
-                        curve: text(&v, "curve").into(),
-                        server_name: text(&v, "server_name"),
-                        resumed: text(&v, "resumed") == "True",
-                        established: text(&v, "established") == "True",
-                        subject: text(&v, "subject"),
-                        issuer: text(&v, "issuer"),
-                        validation_status: text(&v, "validation_status"),
-                        ja3: text(&v, "ja3").into(),
-                        ja3s: text(&v, "ja3s").into(),
-                    }),
-                    _ => {}
-                }
+                take_record(key, uid, v);
             }
         },
     )?;
+    // one profile alone: the records of the connections it received are kept in the
+    // client's keys, under the same window (the grid is one when kalipso wrote it)
+    received.sort_unstable();
+    received.dedup();
+    for batch in received.chunks(BATCH) {
+        let cmds = batch
+            .iter()
+            .map(|(key, uid)| redis::cmd("HGET").arg(key).arg(uid).clone());
+        let found: Vec<Option<String>> = con.each(cmds.collect()).map_err(fail)?;
+        for ((key, uid), json) in batch.iter().zip(found) {
+            if let Some(json) = json {
+                take_record(key, uid.clone(), parse(&json));
+            }
+        }
+    }
     let mut tw_width = None;
     let mut activity = Vec::new();
     let keep = |(): &mut (), _: &str, fields: Vec<(String, String)>| fields;
@@ -233,7 +285,7 @@ pub fn read(url: &str) -> anyhow::Result<FromRedis> {
     let by_slips: bool = con
         .one(redis::cmd("EXISTS").arg("slips_start_time"))
         .map_err(fail)?;
-    let mut grids = grids(&mut con, tw_width).map_err(fail)?;
+    let mut grids = grids(&mut con, &tws_keys, tw_width).map_err(fail)?;
     if by_slips {
         // Slips v1.0.0 numbered each profile's windows from its first flow
         grids.global = None;
@@ -399,9 +451,8 @@ struct Grids {
     per_profile: BTreeMap<IpAddr, f64>,
 }
 
-/// Reads every `twsprofile_<ip>` (window name → start).
-fn grids(con: &mut Node, width: f64) -> redis::RedisResult<Grids> {
-    let keys = con.scan("twsprofile_*")?;
+/// Reads the `twsprofile_<ip>` keys `keys` (window name → start).
+fn grids(con: &mut Node, keys: &[String], width: f64) -> redis::RedisResult<Grids> {
     let mut out = Grids::default();
     let mut global: Option<Option<f64>> = None;
     let mut starts = 0usize;

@@ -96,6 +96,9 @@ pub struct App<'s> {
     pub pending_osc: Option<String>,
     /// Set when the user asked to quit.
     pub quit: bool,
+    /// Says, first on the bottom line, what is shown when it is not the whole analysis (one
+    /// profile of a database, shown while the rest is read).
+    pub banner: Option<String>,
     /// Rows of the last drawn list (for page up/down).
     pub page: usize,
     /// Columns of the tree in the last frame (for mouse clicks).
@@ -221,6 +224,7 @@ impl<'s> App<'s> {
             search: None,
             pending_osc: None,
             quit: false,
+            banner: None,
             page: 10,
             tree_width: draw::TREE_WIDTH,
             lists: Vec::new(),

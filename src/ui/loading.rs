@@ -5,6 +5,9 @@
 //!
 //! Opening a Redis database has no saved overview: its landing screen lists the profiles and
 //! windows the database names (a few round trips), while the flows are read and analysed.
+//! Enter on a profile previews its first window's stored timeline at once, and reads and
+//! analyses that profile alone (its own keys) on another thread: the whole UI then opens on
+//! it, every pane and view, until `q` goes back to the list or the whole analysis is ready.
 
 use super::draw::Viewport;
 use super::keys::{self, Action};
@@ -33,10 +36,19 @@ pub struct Opening {
     pub is_overview: bool,
     /// Reads the stored timeline of a window (a Redis database keeps it), for the preview.
     pub preview: Option<Fetch>,
+    /// Analyses one profile alone from its stored records (a Redis database), for the whole
+    /// UI on it before the whole analysis is ready.
+    pub one_profile: Option<OneProfile>,
 }
 
 /// Reads the preview of a window.
 pub type Fetch = Box<dyn FnMut((IpAddr, i64)) -> anyhow::Result<Preview> + Send>;
+
+/// Analyses one profile alone, with its profiles' client traffic; called on its own thread.
+pub type OneProfile = std::sync::Arc<dyn Fn(IpAddr) -> anyhow::Result<Loaded> + Send + Sync>;
+
+/// An analysis with its profiles' client traffic ([`super::overview::traffic`]).
+pub type Loaded = (Analysis, Traffic);
 
 /// A window's timeline as it was stored, read before the analysis is ready.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,18 +67,23 @@ impl Opening {
             doing: "analysing the saved records again".into(),
             is_overview: true,
             preview: None,
+            one_profile: None,
         }
     }
 
     /// The profiles and windows of a Redis database, one row per profile; Enter on one shows
-    /// what `preview` reads.
-    pub fn profiles(windows: &crate::input::slips_redis::Windows, preview: Fetch) -> Opening {
+    /// what `preview` reads, and then the whole UI on what `one_profile` gives.
+    pub fn profiles(
+        windows: &crate::input::slips_redis::Windows,
+        preview: Fetch,
+        one_profile: OneProfile,
+    ) -> Opening {
         let count: usize = windows.of.values().map(Vec::len).sum();
         let shown = crate::text::clean(&windows.shown);
         let mut rows = vec![OverviewRow {
             text: format!(
-                "Profiles in {shown}: {} with {count} window(s); Enter shows a profile's first \
-                 window as stored; the suspects come when the flows are read and analysed",
+                "Profiles in {shown}: {} with {count} window(s); Enter opens a profile, read \
+                 and analysed alone; the suspects come when every flow is read and analysed",
                 windows.of.len()
             ),
             heading: true,
@@ -91,8 +108,16 @@ impl Opening {
             doing: format!("reading the flows of {shown} and analysing them"),
             is_overview: false,
             preview: Some(preview),
+            one_profile: Some(one_profile),
         }
     }
+}
+
+/// A profile being read and analysed alone, for the window `target`.
+struct Pending {
+    target: (IpAddr, i64),
+    /// The analysis, and how long reading and analysing took.
+    result: Receiver<(anyhow::Result<Loaded>, Duration)>,
 }
 
 /// The landing screen while the analysis loads.
@@ -107,6 +132,10 @@ struct Landing {
     fetch: Option<Fetch>,
     /// The window previewed last, and what was read of it.
     preview: Option<((IpAddr, i64), Preview)>,
+    /// Analyses a profile alone (a database's landing only).
+    one_profile: Option<OneProfile>,
+    /// The profile asked for last, while it is read and analysed.
+    pending: Option<Pending>,
 }
 
 impl Landing {
@@ -133,7 +162,10 @@ impl Landing {
             Some(Action::PageDown) => self.cursor = cursor::step(self.cursor, page, len),
             Some(Action::Home) => self.cursor = cursor::jump(false, len),
             Some(Action::End) => self.cursor = cursor::jump(true, len),
-            Some(Action::Enter) if self.fetch.is_some() => self.show_preview(),
+            Some(Action::Enter) if self.fetch.is_some() => {
+                self.show_preview();
+                self.start_profile();
+            }
             Some(_) => self.typed.push(ev),
             None => {}
         }
@@ -153,6 +185,108 @@ impl Landing {
         });
         self.preview = Some((target, preview));
     }
+
+    /// Starts reading and analysing the profile of the row at the cursor alone, on its own
+    /// thread; a profile asked for before replaces it (its thread's result is dropped).
+    fn start_profile(&mut self) {
+        let (Some(one), Some(target)) = (
+            self.one_profile.clone(),
+            self.rows.get(self.cursor).and_then(|r| r.target),
+        ) else {
+            return;
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let loaded = one(target.0);
+            let _ = tx.send((loaded, started.elapsed()));
+        });
+        self.pending = Some(Pending { target, result: rx });
+    }
+
+    /// The profile asked for, once it is analysed. A failure is shown in the preview's box.
+    fn take_profile(&mut self) -> Option<((IpAddr, i64), Loaded, Duration)> {
+        let pending = self.pending.as_ref()?;
+        let (result, took) = match pending.result.try_recv() {
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => {
+                (Err(anyhow::anyhow!("the reading stopped")), Duration::ZERO)
+            }
+            Ok(r) => r,
+        };
+        let target = pending.target;
+        self.pending = None;
+        match result {
+            Ok(loaded) => Some((target, loaded, took)),
+            Err(e) => {
+                self.preview = Some((
+                    target,
+                    Preview {
+                        title: format!("{} alone could not be analysed", target.0),
+                        lines: vec![crate::text::clean(&format!("{e:#}")).into_owned()],
+                    },
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// How the whole UI on one profile ended.
+enum Ended {
+    /// `q`: back to the list of profiles.
+    Back,
+    /// The whole analysis is ready (or failed), with the window shown last.
+    Ready(Box<anyhow::Result<Loaded>>, Option<(IpAddr, i64)>),
+}
+
+/// The whole UI on one profile's own analysis (which took `took` to read and make), `typed`
+/// handled first, until `q` or until `loading` gives the whole analysis. Gives `geo` back for
+/// the next UI.
+fn browse_one_profile(
+    terminal: &mut Terminal,
+    (analysis, traffic): &Loaded,
+    (target, took): ((IpAddr, i64), Duration),
+    geo: geo::Geo,
+    typed: Vec<Event>,
+    loading: &Receiver<anyhow::Result<Loaded>>,
+) -> anyhow::Result<(Ended, geo::Geo)> {
+    let mut app = App::with_traffic(analysis, geo, traffic);
+    app.open_window(target);
+    // what needs other profiles' records (whether any host resolved a destination, which
+    // connections are peer-to-peer) comes with the whole analysis
+    app.banner = Some(format!(
+        "{} alone, its stored records read and analysed in {:.2} s; evidence that needs the \
+         whole database comes with it; q: back to the profiles",
+        target.0,
+        took.as_secs_f64()
+    ));
+    let mut typed = typed.into_iter();
+    let ended = loop {
+        super::draw_app(terminal, &mut app)?;
+        let ev = match typed.next() {
+            Some(ev) => Some(ev),
+            // short waits, so the whole analysis is taken as soon as it is ready
+            None if crossterm::event::poll(Duration::from_millis(100))? => {
+                Some(crossterm::event::read()?)
+            }
+            None => None,
+        };
+        if let Some(ev) = ev {
+            super::handle(&mut app, &ev)?;
+        }
+        if app.quit {
+            break Ended::Back;
+        }
+        match loading.try_recv() {
+            Ok(result) => break Ended::Ready(Box::new(result), app.window),
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => {
+                anyhow::bail!("the analysis of the saved records stopped unexpectedly")
+            }
+        }
+    };
+    Ok((ended, std::mem::take(&mut app.geo)))
 }
 
 /// Shows `landing` until `loading` gives the analysis (with its profiles' client traffic,
@@ -161,8 +295,8 @@ impl Landing {
 /// is returned as the error.
 pub fn run_while_loading(
     opening: Opening,
-    geo: geo::Geo,
-    loading: &Receiver<anyhow::Result<(Analysis, Traffic)>>,
+    mut geo: geo::Geo,
+    loading: &Receiver<anyhow::Result<Loaded>>,
 ) -> anyhow::Result<Option<crate::input::InputSummary>> {
     with_terminal(|terminal| {
         let started = Instant::now();
@@ -171,6 +305,7 @@ pub fn run_while_loading(
             doing,
             is_overview,
             preview,
+            one_profile,
         } = opening;
         let cursor = rows.iter().position(|r| r.target.is_some()).unwrap_or(0);
         let mut state = Landing {
@@ -181,7 +316,11 @@ pub fn run_while_loading(
             quit: false,
             fetch: preview,
             preview: None,
+            one_profile,
+            pending: None,
         };
+        // the window the whole UI opens on, when it is not the landing's own choice
+        let mut shown_last = None;
         let analysis = loop {
             draw_landing(terminal, &mut state, &doing, started)?;
             // events are read in short waits, so the analysis is taken as soon as it is ready
@@ -189,6 +328,21 @@ pub fn run_while_loading(
                 state.event(crossterm::event::read()?);
                 if state.quit {
                     return Ok(None);
+                }
+            }
+            if let Some((target, one, took)) = state.take_profile() {
+                let typed = std::mem::take(&mut state.typed);
+                let ended;
+                (ended, geo) =
+                    browse_one_profile(terminal, &one, (target, took), geo, typed, loading)?;
+                // the process ends after the UI: the kernel takes the memory back faster
+                std::mem::forget(one);
+                match ended {
+                    Ended::Back => continue,
+                    Ended::Ready(result, window) => {
+                        shown_last = window;
+                        break (*result)?;
+                    }
                 }
             }
             match loading.try_recv() {
@@ -203,7 +357,7 @@ pub fn run_while_loading(
         let mut app = App::with_traffic(&analysis, geo, &traffic);
         if is_overview {
             app.ov_cursor = state.cursor.min(app.overview.len().saturating_sub(1));
-        } else if let Some((target, _)) = state.preview {
+        } else if let Some(target) = shown_last.or(state.preview.map(|p| p.0)) {
             app.open_window(target);
         }
         browse(terminal, app, state.typed)?;
@@ -289,6 +443,8 @@ mod tests {
             quit: false,
             fetch: None,
             preview: None,
+            one_profile: None,
+            pending: None,
         }
     }
 
@@ -324,7 +480,8 @@ mod tests {
                 lines: vec!["a line".into()],
             })
         });
-        let opening = Opening::profiles(&windows, fetch);
+        let one: OneProfile = std::sync::Arc::new(|_| anyhow::bail!("not in this test"));
+        let opening = Opening::profiles(&windows, fetch, one);
         assert!(!opening.is_overview);
         assert!(opening.doing.contains("redis://127.0.0.1:7001/0"));
         assert!(opening.rows[0].heading);
@@ -353,6 +510,72 @@ mod tests {
         // other keys still wait for the whole UI
         l.event(key(KeyCode::Char('e')));
         assert_eq!(l.typed.len(), 1);
+    }
+
+    /// Waits for the profile asked for to be analysed (or to fail).
+    fn wait_for_profile(l: &mut Landing) -> Option<((IpAddr, i64), Loaded, Duration)> {
+        let started = Instant::now();
+        while l.pending.is_some() {
+            if let Some(done) = l.take_profile() {
+                return Some(done);
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no result");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn enter_on_a_profile_analyses_it_alone_and_the_last_one_asked_for_wins() {
+        let mut l = landing();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = asked.clone();
+        l.fetch = Some(Box::new(|(ip, n)| {
+            Ok(Preview {
+                title: format!("{ip} timewindow{n}"),
+                lines: Vec::new(),
+            })
+        }));
+        l.one_profile = Some(std::sync::Arc::new(move |ip| {
+            log.lock().expect("lock").push(ip);
+            Ok((Analysis::default(), Traffic::default()))
+        }));
+        l.event(key(KeyCode::Enter));
+        l.event(key(KeyCode::Down));
+        l.event(key(KeyCode::Enter));
+        assert!(l.typed.is_empty(), "Enter waits for nothing");
+        let (target, ..) = wait_for_profile(&mut l).expect("analysed");
+        assert_eq!(target, l.rows[2].target.expect("target"));
+        assert!(l.pending.is_none());
+        assert!(!asked.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn a_profile_that_cannot_be_analysed_says_why_in_the_preview_box_escaped() {
+        let mut l = landing();
+        l.fetch = Some(Box::new(|(ip, n)| {
+            Ok(Preview {
+                title: format!("{ip} timewindow{n}"),
+                lines: Vec::new(),
+            })
+        }));
+        l.one_profile = Some(std::sync::Arc::new(|_| {
+            anyhow::bail!("Redis went away\u{1b}[2J")
+        }));
+        l.event(key(KeyCode::Enter));
+        assert!(wait_for_profile(&mut l).is_none());
+        let (target, preview) = l.preview.clone().expect("the failure is shown");
+        assert_eq!(target, l.rows[1].target.expect("target"));
+        assert!(
+            preview.title.contains("could not be analysed"),
+            "{}",
+            preview.title
+        );
+        assert!(
+            preview.lines[0].starts_with("Redis went away") && !preview.lines[0].contains('\u{1b}'),
+            "{:?}",
+            preview.lines
+        );
     }
 
     #[test]

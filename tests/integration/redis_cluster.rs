@@ -437,6 +437,30 @@ fn open_reads_back_from_any_node_what_analyze_wrote() {
     }
     assert!(!want.is_empty());
     assert_eq!(windows.of, want);
+    // a profile opened alone (the UI's first view of it) reads its keys from whichever
+    // masters hold them, and has the keys one process wrote
+    for (ip, numbers) in &windows.of {
+        let alone = kalipso::analyse_stored_profile(&cluster.url(1), *ip, numbers)
+            .expect("one profile alone");
+        let mut text = Vec::new();
+        alone.store.dump_redis(&mut text).expect("dump");
+        let alone: Json = serde_json::from_slice(&text).expect("json");
+        let of = |d: &Json| -> Vec<Json> {
+            let own = format!("profile_{ip}");
+            d["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .filter(|e| {
+                    let k = e["key"].as_str().unwrap_or_default();
+                    k == own || k.starts_with(&format!("{own}_timewindow"))
+                })
+                .cloned()
+                .collect()
+        };
+        assert!(!of(&dump).is_empty(), "{ip}");
+        assert_eq!(of(&alone), of(&dump), "{ip} alone");
+    }
     // a cluster has database 0 only: another is one clear line
     let url = cluster.url(2).replace("/0", "/3");
     let out = kalipso(&["open", &url, "--no-ui"]);

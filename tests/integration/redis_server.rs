@@ -723,3 +723,150 @@ fn the_ui_path_of_open_redis_says_a_skipped_flow_and_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("Cgarbage: not a flow"), "{text}");
 }
+
+/// The dump's keys of one profile: `profile_<ip>`, `twsprofile_<ip>` and every
+/// `profile_<ip>_timewindow<N>…`, each with its value's text.
+fn keys_of_profile(dump: &Json, ip: &str) -> BTreeMap<String, String> {
+    let own = format!("profile_{ip}");
+    let windows = format!("profile_{ip}_timewindow");
+    dump["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let k = e["key"].as_str().unwrap();
+            k == own || k == format!("twsprofile_{ip}") || k.starts_with(&windows)
+        })
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().to_string(),
+                e["value"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A piece of evidence as the report words it: window, kind, description.
+type Worded = (i64, String, String);
+
+/// What the UI shows of a profile before the whole database is read: the profile analysed
+/// alone from its own keys. Its keys must be the whole reading's, and so must its evidence,
+/// except what needs other profiles' records, which the test counts:
+/// - `ConnectionWithoutDNS` can be missing: the rule needs the whole input's DNS answers
+///   (whether there are any, and whether any profile resolved the destination);
+/// - `UnknownPort` to a UDP port can be extra: whether a connection is peer-to-peer traffic is
+///   decided over the whole input's connections, which exempts it.
+///
+/// Inputs: the shipped example, two captures, the hourly-rotated rita day (thousands of
+/// outside hosts on two servers), and two Stratosphere Zeek scenarios; up to 40 profiles of
+/// each, spread over the list.
+#[test]
+fn a_profile_read_and_analysed_alone_has_the_keys_of_the_whole_reading() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let mut inputs = vec![home_office()];
+    for rel in [
+        "slips/pcap/test7-malicious.pcap",
+        "rita/rotated-2024-04-19",
+        "stratosphere-security-datasets/002-zeek-scenario-port-scanning",
+        "stratosphere-security-datasets/008-zeek-mixed",
+    ] {
+        if let Some(p) = crate::corpus::path(rel) {
+            inputs.push(p.display().to_string());
+        }
+    }
+    let (mut missing_no_dns, mut extra_udp_unknown, mut same) = (0, 0, 0);
+    for (db, input) in inputs.iter().enumerate() {
+        let url = server.url(2 * db as i64);
+        let out = kalipso(&["analyze", "--no-ui", "--quiet", "--redis", &url, input]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // the whole reading, as `open` analyses it
+        let dir = tempfile::tempdir().unwrap();
+        let (dump, report) = (dir.path().join("dump.json"), dir.path().join("report.json"));
+        let out = kalipso(&[
+            "open",
+            &url,
+            "--no-ui",
+            "--dump-redis",
+            dump.to_str().unwrap(),
+            "--json",
+            report.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let whole: Json = serde_json::from_slice(&std::fs::read(&dump).unwrap()).unwrap();
+        let report: Json = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let windows = kalipso::input::slips_redis::windows(&url).unwrap();
+        let step = windows.of.len().div_ceil(40);
+        let mut compared = 0;
+        for (ip, numbers) in windows.of.iter().step_by(step) {
+            let alone = kalipso::analyse_stored_profile(&url, *ip, numbers).unwrap();
+            let mut text = Vec::new();
+            alone.store.dump_redis(&mut text).unwrap();
+            let dump: Json = serde_json::from_slice(&text).unwrap();
+            let (ours, theirs) = (
+                keys_of_profile(&dump, &ip.to_string()),
+                keys_of_profile(&whole, &ip.to_string()),
+            );
+            assert_eq!(
+                ours.keys().collect::<Vec<_>>(),
+                theirs.keys().collect::<Vec<_>>()
+            );
+            for (key, value) in &theirs {
+                assert_eq!(&ours[key], value, "{input}: {key}");
+            }
+            compared += theirs.len();
+            // (a report without evidence has no list)
+            let theirs: Vec<Worded> = report["evidence_list"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter(|e| e["profile"] == ip.to_string())
+                .map(|e| {
+                    let text = |k: &str| e[k].as_str().unwrap().to_string();
+                    (
+                        e["window"].as_i64().unwrap(),
+                        text("kind"),
+                        text("description"),
+                    )
+                })
+                .collect();
+            let ours: Vec<Worded> = alone
+                .detections
+                .evidence
+                .iter()
+                .filter(|e| e.profile == *ip)
+                .map(|e| (e.window, e.kind.name().to_string(), e.description()))
+                .collect();
+            for e in &theirs {
+                if ours.contains(e) {
+                    same += 1;
+                } else {
+                    assert_eq!(e.1, "ConnectionWithoutDNS", "{input}: {ip} lacks {e:?}");
+                    missing_no_dns += 1;
+                }
+            }
+            for e in ours.iter().filter(|e| !theirs.contains(e)) {
+                assert!(
+                    e.1 == "UnknownPort" && e.2.contains("/UDP "),
+                    "{input}: {ip} has more: {e:?}"
+                );
+                extra_udp_unknown += 1;
+            }
+        }
+        assert!(compared > 5, "{input}: {compared} keys compared");
+    }
+    eprintln!(
+        "one profile alone: {same} piece(s) of evidence as in the whole reading, \
+         {missing_no_dns} ConnectionWithoutDNS missing, {extra_udp_unknown} UDP UnknownPort more"
+    );
+    assert!(same > 0);
+}

@@ -60,5 +60,15 @@ pub(crate) fn hotkey_bar(f: &mut Frame<'_>, app: &App<'_>, area: Rect) {
         }
         spans
     };
+    let spans = match &app.banner {
+        // before the keys: it says what every pane shows
+        Some(b) => std::iter::once(Span::styled(
+            format!(" {} ", clean(b)),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ))
+        .chain(spans)
+        .collect(),
+        None => spans,
+    };
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
