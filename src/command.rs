@@ -52,7 +52,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             {
                 return show_redis(&cfg, url);
             }
-            match open_source(&cfg.paths[0]) {
+            // the readers of a database follow --threads (rayon's pool size)
+            let opened = rayon::ThreadPoolBuilder::new()
+                .num_threads(cfg.threads)
+                .build()?
+                .install(|| open_source(&cfg.paths[0]));
+            match opened {
                 Ok(opened) => run_analyze(&cfg, Some(opened)),
                 Err(e) => {
                     say(format_args!("{e:#}"));
@@ -533,15 +538,16 @@ fn load_behind(
     // not joined: quitting before the analysis is ready ends the process, and this thread
     std::thread::spawn(move || {
         let analysis = (|| {
-            let (input, options) = load()?;
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
-            Ok(pool.install(|| {
+            // (reading too: a database's readers follow the pool's size)
+            pool.install(|| {
+                let (input, options) = load()?;
                 let analysis = crate::analysis::examine(input, &options);
                 let traffic = ui::overview::traffic(&analysis.store);
-                (analysis, traffic)
-            }))
+                Ok((analysis, traffic))
+            })
         })();
         let _ = tx.send(analysis);
     });
