@@ -335,8 +335,9 @@ pub fn run_while_loading(
                 let ended;
                 (ended, geo) =
                     browse_one_profile(terminal, &one, (target, took), geo, typed, loading)?;
-                // the process ends after the UI: the kernel takes the memory back faster
-                std::mem::forget(one);
+                // freed on another thread, so going back is not held up; a profile opened
+                // again is read again (each is small next to the whole database)
+                std::thread::spawn(move || drop(one));
                 match ended {
                     Ended::Back => continue,
                     Ended::Ready(result, window) => {
