@@ -124,10 +124,15 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
         SymCache::default,
         parse_flows,
         |key, flows| {
+            // (once per key, and only for one profile alone: the whole reading skips it)
+            let alone = profile.and_then(|(ip, _)| match Key::parse(key) {
+                Some(Key::Flows(_, n)) => Some((ip, n)),
+                _ => None,
+            });
             for (uid, c) in flows {
                 match c {
                     Some(c) => {
-                        if let (Some((ip, _)), Some(Key::Flows(_, n))) = (profile, Key::parse(key))
+                        if let Some((ip, n)) = alone
                             && c.orig_h != ip
                         {
                             let client = format!("profile_{}_timewindow{n}_altflows", c.orig_h);
@@ -151,8 +156,8 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
     let mut http = Vec::new();
     let mut ssl = Vec::new();
     let mut seen_alt: rustc_hash::FxHashSet<(String, String)> = rustc_hash::FxHashSet::default();
-    // one DNS, HTTP or TLS record of the `_altflows` hash `key`
-    let mut take_record = |key: &str, uid: String, v: Option<Value>| {
+    // one DNS, HTTP or TLS record of an `_altflows` hash of the profile `owner`
+    let mut take_record = |owner: Option<IpAddr>, uid: String, v: Option<Value>| {
         let Some(v) = v else {
             skipped += 1;
             return;
@@ -161,7 +166,7 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
         if !seen_alt.insert((uid.clone(), kind.clone())) {
             return;
         }
-        let id = endpoints(&v, &uid, profile_ip(key), conns.get(&Uid::new(&uid)));
+        let id = endpoints(&v, &uid, owner, conns.get(&Uid::new(&uid)));
         match kind.as_str() {
             "dns" => dns.push(Dns {
                 id,
@@ -222,8 +227,9 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
         || (),
         parse_records,
         |key, records| {
+            let owner = profile_ip(key);
             for (uid, v) in records {
-                take_record(key, uid, v);
+                take_record(owner, uid, v);
             }
         },
     )?;
@@ -238,7 +244,7 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
         let found: Vec<Option<String>> = con.each(cmds.collect()).map_err(fail)?;
         for ((key, uid), json) in batch.iter().zip(found) {
             if let Some(json) = json {
-                take_record(key, uid.clone(), parse(&json));
+                take_record(profile_ip(key), uid.clone(), parse(&json));
             }
         }
     }

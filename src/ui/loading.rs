@@ -171,12 +171,14 @@ impl Landing {
         }
     }
 
+    /// The window of the row at the cursor (none on a heading).
+    fn target(&self) -> Option<(IpAddr, i64)> {
+        self.rows.get(self.cursor).and_then(|r| r.target)
+    }
+
     /// Reads the preview of the window of the row at the cursor.
     fn show_preview(&mut self) {
-        let (Some(fetch), Some(target)) = (
-            self.fetch.as_mut(),
-            self.rows.get(self.cursor).and_then(|r| r.target),
-        ) else {
+        let (Some(target), Some(fetch)) = (self.target(), self.fetch.as_mut()) else {
             return;
         };
         let preview = fetch(target).unwrap_or_else(|e| Preview {
@@ -189,10 +191,7 @@ impl Landing {
     /// Starts reading and analysing the profile of the row at the cursor alone, on its own
     /// thread; a profile asked for before replaces it (its thread's result is dropped).
     fn start_profile(&mut self) {
-        let (Some(one), Some(target)) = (
-            self.one_profile.clone(),
-            self.rows.get(self.cursor).and_then(|r| r.target),
-        ) else {
+        let (Some(one), Some(target)) = (self.one_profile.clone(), self.target()) else {
             return;
         };
         let (tx, rx) = std::sync::mpsc::channel();

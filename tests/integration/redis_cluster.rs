@@ -445,19 +445,7 @@ fn open_reads_back_from_any_node_what_analyze_wrote() {
         let mut text = Vec::new();
         alone.store.dump_redis(&mut text).expect("dump");
         let alone: Json = serde_json::from_slice(&text).expect("json");
-        let of = |d: &Json| -> Vec<Json> {
-            let own = format!("profile_{ip}");
-            d["keys"]
-                .as_array()
-                .expect("keys")
-                .iter()
-                .filter(|e| {
-                    let k = e["key"].as_str().unwrap_or_default();
-                    k == own || k.starts_with(&format!("{own}_timewindow"))
-                })
-                .cloned()
-                .collect()
-        };
+        let of = |d: &Json| crate::redis_server::keys_of_profile(d, &ip.to_string());
         assert!(!of(&dump).is_empty(), "{ip}");
         assert_eq!(of(&alone), of(&dump), "{ip} alone");
     }

@@ -89,6 +89,17 @@ fn kalipso(args: &[&str]) -> Output {
         .expect("kalipso runs")
 }
 
+/// Runs kalipso and asserts that it succeeded, with its stderr when not.
+fn succeeds(args: &[&str]) -> Output {
+    let out = kalipso(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn home_office() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/zeek/home-office-tsv")
@@ -309,7 +320,7 @@ fn open_reads_back_a_database_of_many_batches_over_several_connections() {
     };
     let dir = tempfile::tempdir().unwrap();
     let generated = dir.path().join("generated.log");
-    let out = kalipso(&[
+    succeeds(&[
         "generate",
         "--realistic",
         "--lines",
@@ -321,7 +332,6 @@ fn open_reads_back_a_database_of_many_batches_over_several_connections() {
         "--out",
         generated.to_str().unwrap(),
     ]);
-    assert!(out.status.success());
     // in time order: Slips' layout keeps no arrival order, so a log in another order comes
     // back in time order (see `open_reads_back_what_analyze_wrote`)
     let text = std::fs::read_to_string(&generated).unwrap();
@@ -338,7 +348,7 @@ fn open_reads_back_a_database_of_many_batches_over_several_connections() {
     std::fs::write(&log, [headers, lines].concat().join("\n") + "\n").unwrap();
     let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
     let url = server.url(1);
-    let out = kalipso(&[
+    succeeds(&[
         "analyze",
         "--no-ui",
         "--quiet",
@@ -348,11 +358,6 @@ fn open_reads_back_a_database_of_many_batches_over_several_connections() {
         a.to_str().unwrap(),
         log.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut con = server.connection(1).unwrap();
     let flow_keys: Vec<String> = con
         .scan_match("*_flows")
@@ -361,7 +366,7 @@ fn open_reads_back_a_database_of_many_batches_over_several_connections() {
         .unwrap();
     // more batches (of 256 keys) than readers (at most 8), and more than they may run ahead
     assert!(flow_keys.len() > 256 * 24, "{} flow keys", flow_keys.len());
-    let out = kalipso(&[
+    succeeds(&[
         "open",
         &url,
         "--no-ui",
@@ -369,11 +374,6 @@ fn open_reads_back_a_database_of_many_batches_over_several_connections() {
         "--dump-redis",
         b.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(
         std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
         "the dumps differ"
@@ -726,7 +726,7 @@ fn the_ui_path_of_open_redis_says_a_skipped_flow_and_exits_2() {
 
 /// The dump's keys of one profile: `profile_<ip>`, `twsprofile_<ip>` and every
 /// `profile_<ip>_timewindow<N>…`, each with its value's text.
-fn keys_of_profile(dump: &Json, ip: &str) -> BTreeMap<String, String> {
+pub(crate) fn keys_of_profile(dump: &Json, ip: &str) -> BTreeMap<String, String> {
     let own = format!("profile_{ip}");
     let windows = format!("profile_{ip}_timewindow");
     dump["keys"]
@@ -757,9 +757,9 @@ type Worded = (i64, String, String);
 /// - `UnknownPort` to a UDP port can be extra: whether a connection is peer-to-peer traffic is
 ///   decided over the whole input's connections, which exempts it.
 ///
-/// Inputs: the shipped example, two captures, the hourly-rotated rita day (thousands of
-/// outside hosts on two servers), and two Stratosphere Zeek scenarios; up to 40 profiles of
-/// each, spread over the list.
+/// Inputs: the shipped example, a capture, the hourly-rotated rita day (thousands of outside
+/// hosts on two servers), and two Stratosphere Zeek scenarios; up to 40 profiles of each,
+/// spread over the list.
 #[test]
 fn a_profile_read_and_analysed_alone_has_the_keys_of_the_whole_reading() {
     let Some(server) = Server::start() else {
@@ -779,16 +779,11 @@ fn a_profile_read_and_analysed_alone_has_the_keys_of_the_whole_reading() {
     let (mut missing_no_dns, mut extra_udp_unknown, mut same) = (0, 0, 0);
     for (db, input) in inputs.iter().enumerate() {
         let url = server.url(2 * db as i64);
-        let out = kalipso(&["analyze", "--no-ui", "--quiet", "--redis", &url, input]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(&["analyze", "--no-ui", "--quiet", "--redis", &url, input]);
         // the whole reading, as `open` analyses it
         let dir = tempfile::tempdir().unwrap();
         let (dump, report) = (dir.path().join("dump.json"), dir.path().join("report.json"));
-        let out = kalipso(&[
+        succeeds(&[
             "open",
             &url,
             "--no-ui",
@@ -797,11 +792,6 @@ fn a_profile_read_and_analysed_alone_has_the_keys_of_the_whole_reading() {
             "--json",
             report.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let whole: Json = serde_json::from_slice(&std::fs::read(&dump).unwrap()).unwrap();
         let report: Json = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         let windows = kalipso::input::slips_redis::windows(&url).unwrap();
