@@ -384,6 +384,12 @@ fn run_analyze(
         report::Detail::Triage
     };
     let report = pool.install(|| report::Report::new(&analysis, cfg.top, detail));
+    if std::env::var_os("KALIPSO_TIMINGS").is_some() {
+        eprintln!(
+            "timing: report built (peak {})",
+            crate::analysis::peak_memory()
+        );
+    }
     let text = report.text(cfg.all);
     // the bar is cleared before anything else is said on stderr
     drop(progress);
@@ -414,7 +420,11 @@ fn run_analyze(
     }
     let written = outputs.write(&analysis, &report, saved.zip(views), &geo, &pool);
     if timings {
-        eprintln!("timing: report and outputs {:?}", started.elapsed());
+        eprintln!(
+            "timing: report and outputs {:?} (peak {})",
+            started.elapsed(),
+            crate::analysis::peak_memory()
+        );
     }
     if !read_any {
         return Ok(nothing_readable(cfg, written));
