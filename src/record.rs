@@ -524,10 +524,14 @@ pub struct Dhcp {
 
 /// Parses an address exactly as `str::parse::<IpAddr>` does, dotted IPv4 (the common case:
 /// every address of every record, every DNS answer) without the general parser.
+///
+/// Anything but a plain dotted quad (IPv6, a leading zero, an octet over 255) is handed to the
+/// standard parser where it is first seen, rather than found by a search before the loop.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let b = s.as_bytes();
-    if b.len() > 15 || b.contains(&b':') {
-        return s.parse().ok();
+    let general = || s.parse().ok();
+    if b.len() > 15 {
+        return general();
     }
     let mut octets = [0u8; 4];
     let mut n = 0;
@@ -535,15 +539,12 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let mut digits = 0;
     for &c in b {
         match c {
-            b'0'..=b'9' => {
-                // like the standard parser, refuse leading zeros ("01")
-                if digits == 1 && value == 0 {
-                    return None;
-                }
+            // a leading zero ("01") is refused by the standard parser, but "0::1" is IPv6
+            b'0'..=b'9' if !(digits == 1 && value == 0) => {
                 value = value * 10 + u16::from(c - b'0');
                 digits += 1;
                 if value > 255 {
-                    return None;
+                    return general();
                 }
             }
             b'.' if digits > 0 && n < 3 => {
@@ -552,10 +553,11 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
                 value = 0;
                 digits = 0;
             }
-            _ => return None,
+            _ => return general(),
         }
     }
     if n != 3 || digits == 0 {
+        // digits and dots only: not IPv6 either
         return None;
     }
     octets[3] = value as u8;
@@ -817,6 +819,30 @@ mod tests {
         fn parse_ip_agrees_on_dotted_quads(a in 0u16..300, b in 0u16..300, c in 0u16..300, d in 0u16..300, zero in proptest::bool::ANY) {
             let s = if zero { format!("{a}.0{b}.{c}.{d}") } else { format!("{a}.{b}.{c}.{d}") };
             proptest::prop_assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{}", s);
+        }
+    }
+
+    #[test]
+    fn parse_ip_hands_what_starts_like_a_quad_to_the_standard_parser() {
+        // IPv6 that begins with digits, a leading zero or an octet over 255 before a colon
+        for s in [
+            "1234::1",
+            "0::1",
+            "2001:db8::1",
+            "1:2:3:4:5:6:7:8",
+            "::ffff:1.2.3.4",
+            "10::",
+            "256::",
+            "01::",
+            "10.0.0.1:80",
+            "1.2.3.4",
+            "01.2.3.4",
+            "1.2.3.256",
+            "1.2.3",
+            "",
+            "fe80::1",
+        ] {
+            assert_eq!(parse_ip(s), s.parse::<IpAddr>().ok(), "{s}");
         }
     }
 

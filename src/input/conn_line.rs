@@ -84,8 +84,9 @@ impl Plan {
 /// A connection and whether Zeek marked its originator and responder local.
 pub(crate) type Parsed = (Conn, [bool; 2]);
 
-/// Reads one line (without its `\n`); `None` sends it to the general reader.
-pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Parsed> {
+/// Reads one line (without its `\n`); `None` sends it to the general reader. `escaped` says
+/// whether the line holds a backslash anywhere (its text columns are then searched for one).
+pub(crate) fn parse(line: &str, escaped: bool, plan: &Plan, syms: &mut SymCache) -> Option<Parsed> {
     let bytes = line.as_bytes();
     let mut c = Conn {
         ts: 0.0,
@@ -126,10 +127,10 @@ pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Pars
             value = value.strip_suffix('\r').unwrap_or(value);
         }
         let v = value.as_bytes();
-        if v == plan.empty.as_slice() {
+        if is(v, &plan.empty) {
             return None;
         }
-        let unset = v == plan.unset.as_slice();
+        let unset = is(v, &plan.unset);
         match wanted {
             field::TS => c.ts = if unset { return None } else { seconds(v)? },
             field::DURATION => c.duration = if unset { 0.0 } else { seconds(v)? },
@@ -154,7 +155,7 @@ pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Pars
             field::LOCAL_RESP => local[1] = !unset && v == b"T",
             // the text fields: an escaped value goes to the general reader, which unescapes
             _ if unset => {}
-            _ if v.contains(&b'\\') => return None,
+            _ if escaped && v.contains(&b'\\') => return None,
             field::UID => c.uid = Uid::new(value),
             field::PROTO => c.proto = Proto::from_zeek(value),
             // Zeek's "-" is unset even where the file names another marker
@@ -165,6 +166,12 @@ pub(crate) fn parse(line: &str, plan: &Plan, syms: &mut SymCache) -> Option<Pars
         }
     }
     (addresses == 2).then_some((c, local))
+}
+
+/// Whether a column is a marker (`-`, `(empty)`): compared in line, these are a byte or a few,
+/// too short for a call to the library's `memcmp`.
+fn is(v: &[u8], marker: &[u8]) -> bool {
+    v.len() == marker.len() && v.iter().zip(marker).all(|(a, b)| a == b)
 }
 
 /// The position of the first `needle` in `hay` from `from` on, or `hay.len()`.
@@ -388,7 +395,8 @@ mod tests {
             }
             let line = cols.join("\t");
             let mut syms = SymCache::default();
-            let ours = parse(&line, &plan, &mut syms);
+            let escaped = line.contains('\\');
+            let ours = parse(&line, escaped, &plan, &mut syms);
             let mut split: Vec<&str> = line.split('\t').take(width).collect();
             // as `zeek::parse_record` does before it builds the record
             if let Some(last) = split.last_mut() {

@@ -319,16 +319,23 @@ fn parse_piece(
     };
     let mut cols: Vec<&str> = Vec::with_capacity(width);
     let mut start = 0;
+    // the next backslash of the piece: a line before it has no escape to look for, which one
+    // search over the piece tells instead of a search in each of its text columns
+    let mut next_escape = 0;
     while start < b.len() {
         let (end, partial) = match memchr::memchr(b'\n', &b[start..]) {
             Some(e) => (start + e, false),
             None => (b.len(), last_is_partial),
         };
         let line = &text[start..end];
+        if next_escape < start {
+            next_escape = memchr::memchr(b'\\', &b[start..]).map_or(b.len(), |i| start + i);
+        }
+        let escaped = next_escape < end;
         start = end + 1;
         if let Some(parsed) = fast_lane
             .as_ref()
-            .and_then(|l| conn_line::parse(line, l, &mut p.syms))
+            .and_then(|l| conn_line::parse(line, escaped, l, &mut p.syms))
         {
             p.fast_conn(parsed);
             continue;
@@ -564,7 +571,8 @@ fn read_blocks(
 ) {
     loop {
         let mut buf = back.try_recv().unwrap_or_default();
-        buf.clear();
+        // a block that comes back is overwritten by the read: only a new one (or the short
+        // last one) is zeroed up to BLOCK, not every block again (8 MB of stores each)
         buf.resize(BLOCK, 0);
         let mut filled = 0;
         while filled < BLOCK {
