@@ -599,37 +599,41 @@ mod tests {
     #[test]
     fn a_home_range_holds_what_ipnet_says_it_holds() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
+        let mut random = || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x
         };
         for _ in 0..50_000 {
-            let (a, b) = (next(), next());
-            let v6 = a & 1 == 1;
-            let prefix = (b % if v6 { 129 } else { 33 }) as u8;
-            // addresses near the range's own, so that both answers occur
-            let base = u128::from(a) << 64 | u128::from(b);
-            let other = base ^ (1u128 << (next() % 128));
-            let (net, ip) = if v6 {
-                let net = ipnet::Ipv6Net::new(base.into(), prefix).map(IpNet::V6);
-                (net, IpAddr::V6(other.into()))
+            let (high, low) = (random(), random());
+            let v6 = high & 1 == 1;
+            let prefix = (low % if v6 { 129 } else { 33 }) as u8;
+            // an address one bit away from the range's own, so that both answers occur
+            let base = u128::from(high) << 64 | u128::from(low);
+            let near = base ^ (1u128 << (random() % if v6 { 128 } else { 32 }));
+            let made = if v6 {
+                ipnet::Ipv6Net::new(base.into(), prefix)
+                    .map(|r| (IpNet::V6(r), IpAddr::V6(near.into())))
             } else {
-                let net = ipnet::Ipv4Net::new((base as u32).into(), prefix).map(IpNet::V4);
-                (net, IpAddr::V4((other as u32).into()))
+                ipnet::Ipv4Net::new((base as u32).into(), prefix)
+                    .map(|r| (IpNet::V4(r), IpAddr::V4((near as u32).into())))
             };
-            let Ok(net) = net else { continue };
-            assert_eq!(net_contains(&net, ip), net.contains(&ip), "{net} {ip}");
-            let mixed = if v6 {
+            let Ok((range, ip)) = made else { continue };
+            assert_eq!(
+                net_contains(&range, ip),
+                range.contains(&ip),
+                "{range} {ip}"
+            );
+            let other_family = if v6 {
                 IpAddr::from([10, 0, 0, 1])
             } else {
                 IpAddr::from([0u16; 8])
             };
             assert_eq!(
-                net_contains(&net, mixed),
-                net.contains(&mixed),
-                "{net} {mixed}"
+                net_contains(&range, other_family),
+                range.contains(&other_family),
+                "{range} {other_family}"
             );
         }
     }
