@@ -29,6 +29,7 @@
 //! [`cli`] is the command line, `command` runs it, [`generate`] writes deterministic
 //! benchmark inputs.
 
+pub mod allocator;
 mod analysis;
 pub mod cli;
 mod command;

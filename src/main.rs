@@ -17,27 +17,37 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// does not name it for mimalloc 3). A test holds it to mimalloc 3's default.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// How long freed memory stays resident before mimalloc gives it back, in milliseconds.
+/// How long freed memory stays resident before mimalloc gives it back, in milliseconds, for
+/// each kind of work (see `kalipso::allocator`).
 ///
-/// mimalloc 3 waits a second; a stage of the analysis often takes less, so the pages one stage
-/// freed (the reader's blocks, the letters' scratch maps, the rules' tables) were still resident
-/// while the next one allocated fresh ones, and the peak counted both: 10 MB more at 1 M lines,
-/// 20–30 MB at 5 M. 10 ms (mimalloc 2's default) gives them back in time at no measured cost;
-/// 0 doubled the system time.
-const PURGE_DELAY_MS: std::ffi::c_long = 10;
+/// - Records: mimalloc 3 waits a second, and a stage of the analysis often takes less, so the
+///   pages one stage freed (the reader's blocks, the letters' scratch maps, the rules' tables)
+///   were still resident while the next allocated fresh ones, and the peak counted both: 10 MB
+///   more at 1 M conn.log lines, 20–30 MB at 5 M. 10 ms (mimalloc 2's default) gives them back
+///   in time at no measured cost; 0 doubled the system time.
+/// - Packets: the flow assembler frees and allocates all the time, and pages given back after
+///   10 ms were faulted in again: a third more system time on the realistic 1 GB capture. Its
+///   peak stays under a gigabyte with mimalloc's own second.
+fn purge_delay_ms(work: kalipso::allocator::Workload) -> std::ffi::c_long {
+    match work {
+        kalipso::allocator::Workload::Records => 10,
+        kalipso::allocator::Workload::Packets => 1000,
+    }
+}
 
-/// Sets [`PURGE_DELAY_MS`] unless the user chose a delay with `MIMALLOC_PURGE_DELAY`.
+/// Sets the purge delay for `work`, unless the user chose one with `MIMALLOC_PURGE_DELAY`.
 #[allow(unsafe_code)]
-fn release_freed_memory_sooner() {
+fn tune_allocator(work: kalipso::allocator::Workload) {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one integer option of the allocator, which mimalloc allows at any time;
-        // no memory is handed over.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+        // SAFETY: sets one integer option of the allocator, which mimalloc allows at any time
+        // from any thread; no memory is handed over.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, purge_delay_ms(work)) };
     }
 }
 
 fn main() -> ExitCode {
-    release_freed_memory_sooner();
+    tune_allocator(kalipso::allocator::Workload::Records);
+    kalipso::allocator::set_tuner(tune_allocator);
     let cli = kalipso::cli::Cli::parse();
     match kalipso::run(cli) {
         Ok(code) => code,

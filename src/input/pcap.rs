@@ -689,6 +689,7 @@ pub(crate) fn read_captures(
     timeouts: crate::flow::Timeouts,
 ) -> (Batch, Vec<FileReport>) {
     use std::sync::mpsc::{channel, sync_channel};
+    crate::allocator::working_on(crate::allocator::Workload::Packets);
     // several captures are read in the order of their first packets (one needs no peek)
     let mut ordered: Vec<(f64, &std::path::PathBuf)> = paths
         .iter()
