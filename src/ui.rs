@@ -62,22 +62,62 @@ type Terminal = ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::St
 fn with_terminal<T, E: From<std::io::Error>>(
     body: impl FnOnce(&mut Terminal) -> Result<T, E>,
 ) -> Result<T, E> {
-    let hook = std::panic::take_hook();
+    with_panics_kept_off_screen(|| {
+        crossterm::terminal::enable_raw_mode()?;
+        let _guard = Guard;
+        crossterm::execute!(
+            std::io::stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            crossterm::event::EnableMouseCapture
+        )?;
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+        terminal.clear()?;
+        body(&mut terminal)
+    })
+}
+
+/// Panic messages of other threads while the UI drew, printed once it has ended.
+static BACKGROUND_PANICS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `body` (the UI, on this thread) with a panic hook that keeps the screen whole.
+///
+/// - A panic of this thread restores the terminal before the usual message, so the message is
+///   readable and the shell usable.
+/// - A panic of another thread (the reading or analysis behind the landing screen, a rayon
+///   worker) must not touch the terminal while the UI still draws on it: restoring it would
+///   leave the UI drawing on the main screen in cooked mode, and the message would be drawn
+///   over. Its thread's end reaches the UI (a closed channel, shown as a failure), and the
+///   message is kept and printed here, after the terminal is restored.
+///
+/// The hook that was there before is put back at the end.
+fn with_panics_kept_off_screen<T>(body: impl FnOnce() -> T) -> T {
+    type Hook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
+    let ui_thread = std::thread::current().id();
+    let previous: std::sync::Arc<Hook> = std::sync::Arc::from(std::panic::take_hook());
+    let chained = std::sync::Arc::clone(&previous);
     std::panic::set_hook(Box::new(move |info| {
-        restore();
-        hook(info);
+        if std::thread::current().id() == ui_thread {
+            restore();
+            chained(info);
+        } else if let Ok(mut kept) = BACKGROUND_PANICS.lock() {
+            let thread = std::thread::current();
+            kept.push(format!(
+                "thread '{}' {info}",
+                thread.name().unwrap_or("<unnamed>")
+            ));
+        }
     }));
-    crossterm::terminal::enable_raw_mode()?;
-    let _guard = Guard;
-    crossterm::execute!(
-        std::io::stdout(),
-        crossterm::terminal::EnterAlternateScreen,
-        crossterm::event::EnableMouseCapture
-    )?;
-    let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
-    terminal.clear()?;
-    body(&mut terminal)
+    let out = body();
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    let kept = BACKGROUND_PANICS
+        .lock()
+        .map(|mut kept| std::mem::take(&mut *kept))
+        .unwrap_or_default();
+    for message in kept {
+        crate::say(message);
+    }
+    out
 }
 
 /// Runs the UI on `analysis`, whose profiles' client traffic is `traffic`
@@ -129,6 +169,27 @@ fn handle(app: &mut App<'_>, ev: &Event) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_background_thread_s_panic_is_kept_for_after_the_ui() {
+        // the hook is process-wide: this test only looks for its own message
+        let seen_during = super::with_panics_kept_off_screen(|| {
+            let joined = std::thread::Builder::new()
+                .name("reading".into())
+                .spawn(|| panic!("marker 8f3a of a background panic"))
+                .map(std::thread::JoinHandle::join);
+            assert!(matches!(joined, Ok(Err(_))), "the thread panicked");
+            super::BACKGROUND_PANICS.lock().is_ok_and(|kept| {
+                kept.iter()
+                    .any(|m| m.contains("marker 8f3a") && m.starts_with("thread 'reading'"))
+            })
+        });
+        assert!(seen_during, "kept while the UI runs, not printed over it");
+        let left = super::BACKGROUND_PANICS
+            .lock()
+            .map_or(true, |kept| kept.iter().any(|m| m.contains("marker 8f3a")));
+        assert!(!left, "printed (and let go) once the UI has ended");
+    }
+
     use super::*;
 
     #[test]
