@@ -90,11 +90,12 @@ static BACKGROUND_PANICS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(
 ///   over. Its thread's end reaches the UI (a closed channel, shown as a failure), and the
 ///   message is kept and printed here, after the terminal is restored.
 ///
-/// The hook that was there before is put back at the end.
+/// The hook that was there before is put back at the end, and the kept messages are said then,
+/// also when the UI thread itself unwinds (a rayon worker's panic reaches it without a second
+/// call of the hook).
 fn with_panics_kept_off_screen<T>(body: impl FnOnce() -> T) -> T {
-    type Hook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
     let ui_thread = std::thread::current().id();
-    let previous: std::sync::Arc<Hook> = std::sync::Arc::from(std::panic::take_hook());
+    let previous: std::sync::Arc<PanicHook> = std::sync::Arc::from(std::panic::take_hook());
     let chained = std::sync::Arc::clone(&previous);
     std::panic::set_hook(Box::new(move |info| {
         if std::thread::current().id() == ui_thread {
@@ -108,16 +109,30 @@ fn with_panics_kept_off_screen<T>(body: impl FnOnce() -> T) -> T {
             ));
         }
     }));
-    let out = body();
-    std::panic::set_hook(Box::new(move |info| previous(info)));
-    let kept = BACKGROUND_PANICS
-        .lock()
-        .map(|mut kept| std::mem::take(&mut *kept))
-        .unwrap_or_default();
-    for message in kept {
-        crate::say(message);
+    let _after = AfterTheUi(Some(previous));
+    body()
+}
+
+/// A panic hook, as `std::panic::take_hook` gives it.
+type PanicHook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
+
+/// Puts the previous panic hook back and says the kept messages, when dropped.
+struct AfterTheUi(Option<std::sync::Arc<PanicHook>>);
+
+impl Drop for AfterTheUi {
+    fn drop(&mut self) {
+        // a panicking thread may not set the hook; the process is ending then
+        if let Some(previous) = self.0.take().filter(|_| !std::thread::panicking()) {
+            std::panic::set_hook(Box::new(move |info| previous(info)));
+        }
+        let kept = BACKGROUND_PANICS
+            .lock()
+            .map(|mut kept| std::mem::take(&mut *kept))
+            .unwrap_or_default();
+        for message in kept {
+            crate::say(message);
+        }
     }
-    out
 }
 
 /// Runs the UI on `analysis`, whose profiles' client traffic is `traffic`
