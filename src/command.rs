@@ -376,6 +376,7 @@ fn run_analyze(
     });
     crate::progress::stage("report");
     let started = std::time::Instant::now();
+    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     let detail = if cfg.json.is_some() {
         report::Detail::Everything
     } else if cfg.all {
@@ -384,7 +385,7 @@ fn run_analyze(
         report::Detail::Triage
     };
     let report = pool.install(|| report::Report::new(&analysis, cfg.top, detail));
-    if std::env::var_os("KALIPSO_TIMINGS").is_some() {
+    if timings {
         eprintln!(
             "timing: report built (peak {})",
             crate::analysis::peak_memory()
@@ -414,7 +415,6 @@ fn run_analyze(
             .unwrap_or_default(),
         lands_on_overview: !analysis.detections.alerts.is_empty(),
     });
-    let timings = std::env::var_os("KALIPSO_TIMINGS").is_some();
     if timings && views.is_some() {
         eprintln!("timing: saved views {:?}", views_started.elapsed());
     }
@@ -513,11 +513,18 @@ fn show_redis(cfg: &AnalyzeConfig, url: String) -> anyhow::Result<ExitCode> {
     let paths = cfg.paths.clone();
     let of = windows.of.clone();
     let at = url.clone();
+    let threads = cfg.threads;
     let one_profile: ui::loading::OneProfile = std::sync::Arc::new(move |ip| {
         let numbers = of.get(&ip).map_or(&[][..], Vec::as_slice);
-        let analysis = analyse_stored_profile(&at, ip, numbers)?;
-        let traffic = ui::overview::traffic(&analysis.store);
-        Ok((analysis, traffic))
+        // on --threads threads, as the whole analysis, not on rayon's global pool
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?
+            .install(|| {
+                let analysis = analyse_stored_profile(&at, ip, numbers)?;
+                let traffic = ui::overview::traffic(&analysis.store);
+                Ok((analysis, traffic))
+            })
     });
     let opening = ui::loading::Opening::profiles(&windows, preview, one_profile);
     let read = load_behind(cfg, opening, move || {

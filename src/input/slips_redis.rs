@@ -72,12 +72,12 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
     let mut alt_keys = Vec::new();
     let mut profile_keys = Vec::new();
     let tws_keys = if let Some((ip, windows)) = profile {
-        for n in windows {
-            flow_keys.push(format!("profile_{ip}_timewindow{n}_flows"));
-            alt_keys.push(format!("profile_{ip}_timewindow{n}_altflows"));
+        for &n in windows {
+            flow_keys.push(Key::Flows(ip, n).to_string());
+            alt_keys.push(Key::AltFlows(ip, n).to_string());
         }
-        profile_keys.push(format!("profile_{ip}"));
-        vec![format!("twsprofile_{ip}")]
+        profile_keys.push(Key::Profile(ip).to_string());
+        vec![Key::TwsProfile(ip).to_string()]
     } else {
         for k in con.scan("profile_*").map_err(fail)? {
             if k.ends_with("_altflows") {
@@ -104,10 +104,11 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
     let mut conns: FxHashMap<Uid, Conn> = FxHashMap::default();
     let mut skipped = 0u64;
     let mut examples = Vec::new();
-    // one profile alone: the `_altflows` key and uid of each connection it received, whose
-    // DNS, HTTP or TLS record the client's keys keep, under the same window number (kalipso
-    // writes one grid; Slips' per-profile grids can number the client's window otherwise)
-    let mut received: Vec<(String, String)> = Vec::new();
+    // one profile alone: the client's `_altflows` key, the client and the uid of each
+    // connection it received, whose DNS, HTTP or TLS record the client's keys keep, under the
+    // same window number (kalipso writes one grid; Slips' per-profile grids can number the
+    // client's window otherwise)
+    let mut received: Vec<(String, IpAddr, String)> = Vec::new();
     // the flows are parsed by the readers; the first window that lists a uid gives its flow
     let parse_flows = |syms: &mut SymCache, _: &str, fields: Vec<(String, String)>| {
         fields
@@ -135,8 +136,8 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
                         if let Some((ip, n)) = alone
                             && c.orig_h != ip
                         {
-                            let client = format!("profile_{}_timewindow{n}_altflows", c.orig_h);
-                            received.push((client, uid));
+                            let client = Key::AltFlows(c.orig_h, n).to_string();
+                            received.push((client, c.orig_h, uid));
                         }
                         conns.entry(c.uid.clone()).or_insert(c);
                     }
@@ -240,11 +241,11 @@ fn read_scope(url: &str, profile: Option<(IpAddr, &[i64])>) -> anyhow::Result<Fr
     for batch in received.chunks(BATCH) {
         let cmds = batch
             .iter()
-            .map(|(key, uid)| redis::cmd("HGET").arg(key).arg(uid).clone());
+            .map(|(key, _, uid)| redis::cmd("HGET").arg(key).arg(uid).clone());
         let found: Vec<Option<String>> = con.each(cmds.collect()).map_err(fail)?;
-        for ((key, uid), json) in batch.iter().zip(found) {
+        for ((_, client, uid), json) in batch.iter().zip(found) {
             if let Some(json) = json {
-                take_record(profile_ip(key), uid.clone(), parse(&json));
+                take_record(Some(*client), uid.clone(), parse(&json));
             }
         }
     }
@@ -427,7 +428,7 @@ pub fn stored_timeline(
     n: i64,
     max: usize,
 ) -> redis::RedisResult<(u64, Vec<String>)> {
-    let key = format!("profile_{ip}_timewindow{n}_timeline");
+    let key = Key::Timeline(ip, n).to_string();
     let total: u64 = con.one(redis::cmd("ZCARD").arg(&key))?;
     let entries = con.one(
         redis::cmd("ZRANGE")

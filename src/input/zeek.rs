@@ -321,7 +321,7 @@ fn parse_piece(
     let mut start = 0;
     // the next backslash of the piece: a line before it has no escape to look for, which one
     // search over the piece tells instead of a search in each of its text columns
-    let mut next_escape = 0;
+    let mut next_escape = memchr::memchr(b'\\', b).unwrap_or(b.len());
     while start < b.len() {
         let (end, partial) = match memchr::memchr(b'\n', &b[start..]) {
             Some(e) => (start + e, false),
@@ -788,6 +788,40 @@ mod tests {
                 .collect::<Vec<_>>(),
         );
         s
+    }
+
+    #[test]
+    fn an_escaped_line_among_plain_ones_is_unescaped_wherever_it_is_in_its_piece() {
+        // the one backslash search per piece decides which lines are searched for escapes:
+        // an escape in the first line, the middle one or the last must reach the general reader
+        let line = |uid: &str| {
+            format!(
+                "1704099600.284173\t{uid}\t10.0.0.1\t5000\t10.0.0.2\t80\ttcp\t-\t0.5\t1\t2\tSF\t\
+                 T\tT\t0\tShADadFf\t3\t100\t4\t200\t-"
+            )
+        };
+        let schema = conn_schema();
+        for escaped_at in 0..3 {
+            let lines: Vec<String> = (0..3)
+                .map(|i| line(if i == escaped_at { "C\\x41b" } else { "CAbc" }))
+                .collect();
+            let piece = parse_piece(
+                lines.join("\n").as_bytes(),
+                LogKind::Conn,
+                &schema,
+                false,
+                Batch::default(),
+            );
+            let uids: Vec<String> = piece
+                .batch
+                .conns
+                .iter()
+                .map(|c| c.uid.to_string())
+                .collect();
+            let mut want = vec!["CAbc".to_string(); 3];
+            want[escaped_at] = "CAb".into();
+            assert_eq!(uids, want, "escape in line {escaped_at}");
+        }
     }
 
     // See: #10

@@ -727,7 +727,7 @@ fn the_ui_path_of_open_redis_says_a_skipped_flow_and_exits_2() {
 /// The dump's keys of one profile: `profile_<ip>`, `twsprofile_<ip>` and every
 /// `profile_<ip>_timewindow<N>…`, each with its value's text.
 pub(crate) fn keys_of_profile(dump: &Json, ip: &str) -> BTreeMap<String, String> {
-    let own = format!("profile_{ip}");
+    let (own, grid) = (format!("profile_{ip}"), format!("twsprofile_{ip}"));
     let windows = format!("profile_{ip}_timewindow");
     dump["keys"]
         .as_array()
@@ -735,7 +735,7 @@ pub(crate) fn keys_of_profile(dump: &Json, ip: &str) -> BTreeMap<String, String>
         .iter()
         .filter(|e| {
             let k = e["key"].as_str().unwrap();
-            k == own || k == format!("twsprofile_{ip}") || k.starts_with(&windows)
+            k == own || k == grid || k.starts_with(&windows)
         })
         .map(|e| {
             (
