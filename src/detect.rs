@@ -164,9 +164,11 @@ pub type TupleId = (IpAddr, u16, crate::record::Proto);
 /// A window and its profile.
 type ProfileWindow<'a> = (&'a Profile, &'a Window);
 
-/// What one window yields: evidence, beacon scores, threat-intelligence hits.
+/// What one window yields: evidence, the alerts it raised (naming the evidence by its place in
+/// the window), beacon scores, threat-intelligence hits.
 type WindowResult = (
     Vec<Evidence>,
+    Vec<Alert>,
     Vec<(TupleId, beacon::Beacon)>,
     Vec<(String, String)>,
 );
@@ -178,7 +180,14 @@ const BATCHES: usize = 32;
 
 /// Moves a batch's results into `d`, in the batch's order.
 fn keep(d: &mut Detections, batch: &[ProfileWindow], parts: Vec<WindowResult>) {
-    for ((p, w), (ev, bc, hits)) in batch.iter().zip(parts) {
+    for ((p, w), (ev, mut raised, bc, hits)) in batch.iter().zip(parts) {
+        // a window's alerts name its evidence by place in the window: make it the place in
+        // the whole list
+        let base = d.evidence.len();
+        for a in &mut raised {
+            a.evidence.iter_mut().for_each(|i| *i += base);
+        }
+        d.alerts.append(&mut raised);
         d.evidence.extend(ev);
         for (k, b) in bc {
             d.beacons.insert((p.ip, w.number, k), b);
@@ -251,6 +260,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     for (a, n) in store.events.iter().zip(windows) {
         events.entry((a.ip, n)).or_default().push(a);
     }
+    let threshold = cfg.alert_threshold * store.config.tw_width / 60.0;
     let of_window = |&(p, w): &ProfileWindow| -> WindowResult {
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
@@ -280,7 +290,10 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 .then_with(|| a.kind.name().cmp(b.kind.name()))
                 .then_with(|| a.description().cmp(&b.description()))
         });
-        (cx.out, cx.beacons, cx.ti_hits)
+        // Alerts are summed window by window (spec §7), so each window's are found here, on
+        // every core, rather than in one pass over all the evidence afterwards.
+        let raised = alerts(&cx.out, threshold, cfg.attack_alerts);
+        (cx.out, raised, cx.beacons, cx.ti_hits)
     };
     let mut d = Detections::default();
     // The evidence is written once, into one vector: the windows are run in batches and each
@@ -321,11 +334,6 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     if let Some((batch, parts)) = done {
         keep(&mut d, batch, parts);
     }
-    d.alerts = alerts(
-        &d.evidence,
-        cfg.alert_threshold * store.config.tw_width / 60.0,
-        cfg.attack_alerts,
-    );
     d.ranking = rank::rank(&d.evidence, &d.alerts);
     d.victims = victims::victims(store, &d.evidence);
     d

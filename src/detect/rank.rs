@@ -7,6 +7,7 @@
 
 use super::alerts::Alert;
 use super::evidence::Evidence;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -121,8 +122,9 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             *probe_alerts.entry(a.profile).or_default() += 1;
         }
     }
-    let mut out: Vec<Suspect> = Vec::new();
-    for group in evidence.chunk_by(|a, b| a.profile == b.profile) {
+    // one profile's evidence at a time, the profiles on every core (each sum is taken in the
+    // evidence's fixed order, so the scores do not depend on the thread count)
+    let suspect = |group: &[Evidence]| -> Suspect {
         let ip = group[0].profile;
         let mut s = Suspect {
             ip,
@@ -157,9 +159,13 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
         }
         s.score = round3(s.score);
         s.worst_window_score = round3(s.worst_window_score);
-        out.push(s);
-    }
-    out.sort_by(by_score);
+        s
+    };
+    let mut out: Vec<Suspect> = evidence
+        .par_chunk_by(|a, b| a.profile == b.profile)
+        .map(suspect)
+        .collect();
+    out.par_sort_by(by_score);
     out
 }
 
