@@ -161,10 +161,10 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
         s.worst_window_score = round3(s.worst_window_score);
         s
     };
-    let mut out: Vec<Suspect> = evidence
-        .par_chunk_by(|a, b| a.profile == b.profile)
-        .map(suspect)
-        .collect();
+    // (the profiles are cut first so the suspects are collected into one exactly sized
+    // vector: this runs at the peak of the run's memory)
+    let profiles: Vec<&[Evidence]> = evidence.chunk_by(|a, b| a.profile == b.profile).collect();
+    let mut out: Vec<Suspect> = profiles.into_par_iter().map(suspect).collect();
     out.par_sort_by(by_score);
     out
 }
