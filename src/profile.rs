@@ -586,6 +586,10 @@ fn build_shard(
             window!(a.ip, a.ts).other += 1;
         }
     }
+    // Finished in address order, the order every later stage visits profiles in: finishing
+    // moves each window's lists into exactly sized allocations, which then lie in that order.
+    let mut builders: Vec<(IpAddr, Builder)> = builders.into_iter().collect();
+    builders.sort_unstable_by_key(|(ip, _)| *ip);
     builders
         .into_iter()
         .map(|(ip, b)| (ip, b.finish(ip)))
