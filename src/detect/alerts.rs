@@ -103,4 +103,33 @@ mod tests {
         assert!(al.iter().all(|a| a.window == 1));
         assert!(alerts(&e, 100.0, true).is_empty());
     }
+
+    #[test]
+    fn alerts_found_window_by_window_are_those_of_the_whole_list() {
+        // detect::run sums each window's alerts on its own and shifts their indices: that is
+        // only right while no sum carries over from one window (or profile) to the next
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let e = vec![
+            ev(a, 1, 1.0, ThreatLevel::High, 1.0, true),
+            ev(a, 1, 2.0, ThreatLevel::High, 1.0, true),
+            ev(a, 2, 3.0, ThreatLevel::High, 1.0, true),
+            ev(a, 2, 4.0, ThreatLevel::High, 1.0, true),
+            ev(a, 2, 5.0, ThreatLevel::High, 1.0, true),
+            ev(b, 2, 6.0, ThreatLevel::High, 1.0, true),
+            ev(b, 2, 7.0, ThreatLevel::High, 1.0, true),
+            ev(b, 3, 8.0, ThreatLevel::High, 1.0, true),
+        ];
+        let whole = alerts(&e, 1.5, false);
+        let mut by_window = Vec::new();
+        let mut start = 0;
+        for window in e.chunk_by(|x, y| (x.profile, x.window) == (y.profile, y.window)) {
+            for mut al in alerts(window, 1.5, false) {
+                al.evidence.iter_mut().for_each(|i| *i += start);
+                by_window.push(al);
+            }
+            start += window.len();
+        }
+        assert_eq!(by_window, whole);
+        assert_eq!(whole.len(), 3, "{whole:?}");
+    }
 }
