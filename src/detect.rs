@@ -185,7 +185,7 @@ fn keep(d: &mut Detections, batch: &[ProfileWindow], parts: Vec<WindowResult>) {
         // the whole list
         let base = d.evidence.len();
         for a in &mut raised {
-            a.evidence.iter_mut().for_each(|i| *i += base);
+            a.shift(base);
         }
         d.alerts.append(&mut raised);
         d.evidence.extend(ev);

@@ -22,6 +22,14 @@ pub struct Alert {
     pub evidence: Vec<usize>,
 }
 
+impl Alert {
+    /// Names the evidence by its place in a list where the alert's own list starts at `base`
+    /// (alerts are found window by window, on a window's evidence alone).
+    pub(crate) fn shift(&mut self, base: usize) {
+        self.evidence.iter_mut().for_each(|i| *i += base);
+    }
+}
+
 /// The alerts of `evidence` (sorted by profile, window and time) at `threshold` per window.
 /// With `attack_alerts`, evidence of a kind that [alerts alone](super::EvidenceKind::alerts_alone)
 /// closes an alert at once, with the evidence summed before it.
@@ -124,7 +132,7 @@ mod tests {
         let mut start = 0;
         for window in e.chunk_by(|x, y| (x.profile, x.window) == (y.profile, y.window)) {
             for mut al in alerts(window, 1.5, false) {
-                al.evidence.iter_mut().for_each(|i| *i += start);
+                al.shift(start);
                 by_window.push(al);
             }
             start += window.len();
