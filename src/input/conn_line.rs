@@ -188,7 +188,7 @@ pub(crate) fn parse(line: &str, escaped: bool, plan: &Plan, syms: &mut SymCache)
 /// in the pass that finds its end, and returns that end (the separator's position or the
 /// line's length). `None` when the column is not a plain number ending at a separator: the
 /// caller then reads it as any other column, which also decides what it is.
-#[inline(always)]
+#[inline]
 fn number(
     wanted: u8,
     b: &[u8],
@@ -251,7 +251,7 @@ fn number(
 }
 
 /// The decimal digits from `at` on: their value (wrapping past 19 digits) and count.
-#[inline(always)]
+#[inline]
 fn digits_at(b: &[u8], at: usize) -> (u64, usize) {
     let mut n = 0u64;
     let mut i = at;
@@ -267,7 +267,7 @@ fn digits_at(b: &[u8], at: usize) -> (u64, usize) {
 }
 
 /// A count of 1 to 19 digits from `at` on, as [`decimal`] reads it, and where it ends.
-#[inline(always)]
+#[inline]
 fn count_at(b: &[u8], at: usize) -> Option<(u64, usize)> {
     let (n, len) = digits_at(b, at);
     (1..=19).contains(&len).then_some((n, at + len))
@@ -275,7 +275,7 @@ fn count_at(b: &[u8], at: usize) -> Option<(u64, usize)> {
 
 /// A time or interval `digits[.digits]` from `at` on, as [`seconds`] reads it, and where it
 /// ends.
-#[inline(always)]
+#[inline]
 fn seconds_at(b: &[u8], at: usize) -> Option<(f64, usize)> {
     let (int, int_len) = digits_at(b, at);
     let mut end = at + int_len;
@@ -310,7 +310,7 @@ const POW10_INT: [u64; 18] = {
 /// A dotted IPv4 address from `at` on, as [`parse_ip`] reads it (four octets of 1 to 3 digits,
 /// none over 255, no leading zero), and where it ends. Anything else (IPv6 among it) is for
 /// the caller's general path.
-#[inline(always)]
+#[inline]
 fn ipv4_at(b: &[u8], at: usize) -> Option<(std::net::IpAddr, usize)> {
     let mut octets = [0u8; 4];
     let mut i = at;
