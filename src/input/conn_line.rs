@@ -198,55 +198,38 @@ fn number(
     addresses: &mut u8,
 ) -> Option<usize> {
     let ends = |i: usize| b.get(i).is_none_or(|&e| e == sep);
-    let (value, end) = match wanted {
-        field::TS | field::DURATION => {
-            let (v, end) = seconds_at(b, at)?;
-            if !ends(end) {
-                return None;
-            }
-            if wanted == field::TS {
-                c.ts = v;
-            } else {
-                c.duration = v;
-            }
-            return Some(end);
-        }
-        field::ORIG_H | field::RESP_H => {
-            let (ip, end) = ipv4_at(b, at)?;
-            if !ends(end) {
-                return None;
-            }
-            if wanted == field::ORIG_H {
-                c.orig_h = ip;
-            } else {
-                c.resp_h = ip;
-            }
-            *addresses += 1;
-            return Some(end);
-        }
-        field::ORIG_P
-        | field::RESP_P
-        | field::ORIG_BYTES
-        | field::RESP_BYTES
-        | field::ORIG_PKTS
-        | field::ORIG_IP_BYTES
-        | field::RESP_PKTS
-        | field::RESP_IP_BYTES => count_at(b, at)?,
-        _ => return None,
-    };
-    if !ends(end) {
-        return None;
-    }
+    let port_at = |at| count_at(b, at).and_then(|(n, end)| Some((u16::try_from(n).ok()?, end)));
     match wanted {
-        field::ORIG_P => c.orig_p = u16::try_from(value).ok()?,
-        field::RESP_P => c.resp_p = u16::try_from(value).ok()?,
-        field::ORIG_BYTES => c.orig_bytes = value,
-        field::RESP_BYTES => c.resp_bytes = value,
-        field::ORIG_PKTS => c.orig_pkts = value,
-        field::ORIG_IP_BYTES => c.orig_ip_bytes = value,
-        field::RESP_PKTS => c.resp_pkts = value,
-        _ => c.resp_ip_bytes = value,
+        field::TS => put(seconds_at(b, at), ends, &mut c.ts),
+        field::DURATION => put(seconds_at(b, at), ends, &mut c.duration),
+        field::ORIG_H | field::RESP_H => {
+            let slot = if wanted == field::ORIG_H {
+                &mut c.orig_h
+            } else {
+                &mut c.resp_h
+            };
+            let end = put(ipv4_at(b, at), ends, slot)?;
+            *addresses += 1;
+            Some(end)
+        }
+        field::ORIG_P => put(port_at(at), ends, &mut c.orig_p),
+        field::RESP_P => put(port_at(at), ends, &mut c.resp_p),
+        field::ORIG_BYTES => put(count_at(b, at), ends, &mut c.orig_bytes),
+        field::RESP_BYTES => put(count_at(b, at), ends, &mut c.resp_bytes),
+        field::ORIG_PKTS => put(count_at(b, at), ends, &mut c.orig_pkts),
+        field::ORIG_IP_BYTES => put(count_at(b, at), ends, &mut c.orig_ip_bytes),
+        field::RESP_PKTS => put(count_at(b, at), ends, &mut c.resp_pkts),
+        field::RESP_IP_BYTES => put(count_at(b, at), ends, &mut c.resp_ip_bytes),
+        _ => None,
     }
+}
+
+/// Stores a value read from a column in `slot` when the column ends where the value does;
+/// returns that end.
+#[inline]
+fn put<T>(read: Option<(T, usize)>, ends: impl Fn(usize) -> bool, slot: &mut T) -> Option<usize> {
+    let (value, end) = read.filter(|&(_, end)| ends(end))?;
+    *slot = value;
     Some(end)
 }
 
@@ -663,3 +646,4 @@ mod tests {
         assert!(lanes > 1_000, "the lane took only {lanes} lines");
     }
 }
+
