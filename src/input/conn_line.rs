@@ -646,4 +646,3 @@ mod tests {
         assert!(lanes > 1_000, "the lane took only {lanes} lines");
     }
 }
-
