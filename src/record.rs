@@ -526,42 +526,44 @@ pub struct Dhcp {
 /// every address of every record, every DNS answer) without the general parser.
 ///
 /// Anything but a plain dotted quad (IPv6, a leading zero, an octet over 255) is handed to the
-/// standard parser where it is first seen, rather than found by a search before the loop.
+/// standard parser where the dotted-quad reader stops, rather than found by a search before.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
-    let b = s.as_bytes();
-    let general = || s.parse().ok();
-    if b.len() > 15 {
-        return general();
+    match ipv4_at(s.as_bytes(), 0) {
+        Some((ip, end)) if end == s.len() => Some(ip),
+        _ => s.parse().ok(),
     }
+}
+
+/// A dotted IPv4 address from `at` on (four octets of 1 to 3 digits, none over 255, no
+/// leading zero: what the standard parser takes), and where it ends. `None` for anything
+/// else, IPv6 among it, which the caller gives to the general parser.
+#[inline]
+pub(crate) fn ipv4_at(b: &[u8], at: usize) -> Option<(IpAddr, usize)> {
     let mut octets = [0u8; 4];
-    let mut n = 0;
-    let mut value: u16 = 0;
-    let mut digits = 0;
-    for &c in b {
-        match c {
-            // a leading zero ("01") is refused by the standard parser, but "0::1" is IPv6
-            b'0'..=b'9' if !(digits == 1 && value == 0) => {
-                value = value * 10 + u16::from(c - b'0');
-                digits += 1;
-                if value > 255 {
-                    return general();
-                }
+    let mut i = at;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
             }
-            b'.' if digits > 0 && n < 3 => {
-                octets[n] = value as u8;
-                n += 1;
-                value = 0;
-                digits = 0;
-            }
-            _ => return general(),
+            i += 1;
         }
+        let start = i;
+        let mut v = 0u32;
+        while i - start < 3
+            && let Some(&d) = b.get(i)
+            && d.is_ascii_digit()
+        {
+            v = v * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && b.get(start) == Some(&b'0')) {
+            return None;
+        }
+        *octet = v as u8;
     }
-    if n != 3 || digits == 0 {
-        // digits and dots only: not IPv6 either
-        return None;
-    }
-    octets[3] = value as u8;
-    Some(IpAddr::from(octets))
+    Some((IpAddr::from(octets), i))
 }
 
 /// An address as `IpAddr::to_string` (and Python's `str`) writes it; IPv4, nearly every address

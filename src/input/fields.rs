@@ -273,18 +273,31 @@ impl<R: Row> Get<'_, R> {
 /// for anything else, which [`parse_count`] then tries harder on.
 #[inline]
 pub(crate) fn decimal(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 19 {
-        return None;
-    }
-    // one pass: checked and added up digit by digit (the fast lane reads six a line)
+    count_at(b, 0).and_then(|(n, end)| (end == b.len()).then_some(n))
+}
+
+/// A count of 1 to 19 digits from `at` on, and where it ends (the conn.log lane reads a
+/// column's number in the pass that finds its end).
+#[inline]
+pub(crate) fn count_at(b: &[u8], at: usize) -> Option<(u64, usize)> {
+    let (n, len) = digits_at(b, at);
+    (1..=19).contains(&len).then_some((n, at + len))
+}
+
+/// The decimal digits from `at` on: their value (wrapping past 19 digits) and count.
+#[inline]
+pub(crate) fn digits_at(b: &[u8], at: usize) -> (u64, usize) {
     let mut n = 0u64;
-    for &d in b {
-        if !d.is_ascii_digit() {
-            return None;
+    let mut i = at;
+    while let Some(&d) = b.get(i) {
+        let x = d.wrapping_sub(b'0');
+        if x > 9 {
+            break;
         }
-        n = n * 10 + u64::from(d - b'0');
+        n = n.wrapping_mul(10).wrapping_add(u64::from(x));
+        i += 1;
     }
-    Some(n)
+    (n, i - at)
 }
 
 /// Parses a Zeek count; tolerates a float with no fraction (`5.0`), as some converters write.
