@@ -80,9 +80,6 @@ fn pcapng_time(high: u32, low: u32, ticks: u64, offset: i64) -> f64 {
     offset as f64 + (t / ticks) as f64 + (t % ticks) as f64 / ticks as f64
 }
 
-/// Called with each packet: time, link type, bytes, captured length, packet number; false stops.
-pub(crate) type PacketFn<'a> = dyn FnMut(f64, Linktype, &[u8], usize, u64) -> bool + 'a;
-
 /// How the blocks are framed (learnt from the file or section header).
 #[derive(Debug, Clone, Copy, Default)]
 struct Framing {
@@ -169,6 +166,38 @@ fn last_error(cell: &Mutex<Option<String>>) -> Option<String> {
     cell.lock().ok().and_then(|e| e.clone())
 }
 
+/// How a classic pcap file frames its records: the record parser pcap-parser's own reader
+/// picks for the file's header.
+#[derive(Debug, Clone, Copy)]
+enum LegacyFrames {
+    Little,
+    Big,
+    /// The "modified" format (Kuznetzov's patches): 8 more bytes in each record header.
+    Modified,
+}
+
+impl LegacyFrames {
+    fn of(h: &pcap_parser::PcapHeader) -> Self {
+        if h.is_modified_format() {
+            LegacyFrames::Modified
+        } else if h.is_bigendian() {
+            LegacyFrames::Big
+        } else {
+            LegacyFrames::Little
+        }
+    }
+
+    /// The record at the start of `data`, when it is whole and parses.
+    fn parse(self, data: &[u8]) -> Option<(&[u8], pcap_parser::LegacyPcapBlock<'_>)> {
+        match self {
+            LegacyFrames::Little => pcap_parser::parse_pcap_frame(data),
+            LegacyFrames::Big => pcap_parser::parse_pcap_frame_be(data),
+            LegacyFrames::Modified => pcap_parser::parse_pcap_frame_modified(data),
+        }
+        .ok()
+    }
+}
+
 /// Why pcap-parser stopped, without its borrowed buffer.
 enum Stop {
     /// More bytes are needed than the buffer holds now.
@@ -182,11 +211,11 @@ enum Stop {
 }
 
 /// Walks the packets of one capture, calling `each(ts, linktype, data, caplen, number)` for
-/// each until it returns false. Returns the file's report (packets, errors) and the first notes.
+/// each (time, link type, bytes, captured length, packet number) until it returns false. Returns the file's report (packets, errors) and the first notes.
 pub(crate) fn walk(
     path: &Path,
     peek: bool,
-    each: &mut PacketFn<'_>,
+    each: &mut impl FnMut(f64, Linktype, &[u8], usize, u64) -> bool,
 ) -> (FileReport, Vec<(u64, String)>) {
     let mut report = FileReport::new(path, LogKind::Conn);
     let mut notes = Vec::new();
@@ -241,8 +270,28 @@ pub(crate) fn walk(
     // classic pcap: one link type and µs or ns times for the whole file
     let mut legacy_linktype = Linktype::ETHERNET;
     let mut legacy_ticks = 1e6;
+    // classic pcap's record framing, once its header is read
+    let mut frames: Option<LegacyFrames> = None;
     let mut stalled = 0;
     loop {
+        // The common case of classic pcap, a whole record in the buffer, is parsed here:
+        // the reader's `next` builds its general block type for each record, which cost
+        // more than the parse. Anything else (a cut record, the file's end, pcapng) is its.
+        if let Some(frames) = frames {
+            let data = reader.data();
+            if let Some((rest, b)) = frames.parse(data) {
+                let offset = data.len() - rest.len();
+                let ts = f64::from(b.ts_sec) + f64::from(b.ts_usec) / legacy_ticks;
+                let caplen = (b.caplen as usize).min(b.data.len());
+                if !each(ts, legacy_linktype, b.data, caplen, packets + 1) {
+                    break;
+                }
+                packets += 1;
+                stalled = 0;
+                reader.consume_noshift(offset);
+                continue;
+            }
+        }
         let stop = match reader.next() {
             Ok((offset, block)) => {
                 stalled = 0;
@@ -253,6 +302,7 @@ pub(crate) fn walk(
                             big_endian: h.is_bigendian(),
                         };
                         legacy_linktype = h.network;
+                        frames = Some(LegacyFrames::of(&h));
                         legacy_ticks = if h.is_nanosecond_precision() {
                             1e9
                         } else {
@@ -414,4 +464,132 @@ pub(crate) fn walk(
     }
     report.data_lines = packets;
     (report, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic pcap file of `packets` (time in ticks, bytes), in the framing `magic` names
+    /// (written in the byte order the magic is read in), with `extra` bytes of each record
+    /// header after the usual 16 (8 in the "modified" format).
+    fn legacy(magic: u32, big: bool, extra: usize, packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let word = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut out = Vec::new();
+        out.extend(word(magic));
+        out.extend(if big {
+            2u16.to_be_bytes()
+        } else {
+            2u16.to_le_bytes()
+        });
+        out.extend(if big {
+            4u16.to_be_bytes()
+        } else {
+            4u16.to_le_bytes()
+        });
+        for v in [0, 0, 262_144, 1] {
+            out.extend(word(v));
+        }
+        for (ticks, bytes) in packets {
+            let ticks_per_s = if magic == 0xa1b2_3c4d {
+                1_000_000_000
+            } else {
+                1_000_000
+            };
+            out.extend(word((ticks / ticks_per_s) as u32));
+            out.extend(word((ticks % ticks_per_s) as u32));
+            out.extend(word(bytes.len() as u32));
+            out.extend(word(bytes.len() as u32 + 4));
+            out.extend(std::iter::repeat_n(0u8, extra));
+            out.extend(bytes);
+        }
+        out
+    }
+
+    /// What pcap-parser's own reader gives for `bytes`: each record's time fields and bytes,
+    /// up to the first record it cannot read.
+    fn by_the_reader(bytes: &[u8]) -> Vec<(u32, u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        let Ok(mut reader) = pcap_parser::create_reader(1 << 20, bytes) else {
+            return out;
+        };
+        loop {
+            match reader.next() {
+                Ok((offset, block)) => {
+                    if let PcapBlockOwned::Legacy(b) = block {
+                        out.push((b.ts_sec, b.ts_usec, b.data.to_vec()));
+                    }
+                    reader.consume(offset);
+                }
+                Err(PcapError::Incomplete(_)) => {
+                    if reader.refill().is_err() {
+                        return out;
+                    }
+                }
+                Err(_) => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn records_read_past_the_reader_are_those_it_reads() {
+        // sizes from empty to jumbo, enough of them that the file crosses the 1 MiB buffer
+        // many times and records straddle its refills
+        let packets: Vec<(u64, Vec<u8>)> = (0..2_000u64)
+            .map(|i| {
+                let len = [0, 1, 60, 1514, 9000][(i % 5) as usize] + (i as usize * 7) % 41;
+                let bytes = (0..len).map(|b| (b as u64 ^ i) as u8).collect();
+                (1_700_000_000_000_000 + i * 1_234_567, bytes)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let formats = [
+            ("little-endian µs", 0xa1b2_c3d4, false, 0),
+            ("big-endian µs", 0xa1b2_c3d4, true, 0),
+            ("nanoseconds", 0xa1b2_3c4d, false, 0),
+            ("modified", 0xa1b2_cd34, false, 8),
+        ];
+        for (name, magic, big, extra) in formats {
+            let whole = legacy(magic, big, extra, &packets);
+            let ticks = if magic == 0xa1b2_3c4d { 1e9 } else { 1e6 };
+            // the whole file, a file cut inside a late record, and one cut inside a header
+            for cut in [whole.len(), whole.len() - 100, whole.len() / 2 + 5] {
+                let bytes = &whole[..cut];
+                let path = dir.path().join("f.pcap");
+                std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+                let mut seen: Vec<(f64, Vec<u8>, u64)> = Vec::new();
+                let (report, _) = walk(&path, false, &mut |ts, linktype, data, caplen, n| {
+                    assert_eq!(linktype, Linktype::ETHERNET);
+                    seen.push((ts, data[..caplen].to_vec(), n));
+                    true
+                });
+                let expected = by_the_reader(bytes);
+                assert_eq!(seen.len(), expected.len(), "{name}, cut at {cut}");
+                for (i, ((ts, data, n), (sec, frac, bytes))) in
+                    seen.iter().zip(&expected).enumerate()
+                {
+                    assert_eq!(*n, i as u64 + 1, "{name}: packet numbers");
+                    assert_eq!(data, bytes, "{name}: packet {n}");
+                    // the same arithmetic gives the same bits
+                    let want = f64::from(*sec) + f64::from(*frac) / ticks;
+                    assert_eq!(ts.to_bits(), want.to_bits(), "{name}: packet {n}");
+                }
+                if cut == whole.len() {
+                    assert_eq!(seen.len(), packets.len(), "{name}: every record");
+                    assert!(report.error.is_none(), "{name}: {:?}", report.error);
+                } else {
+                    // the cut record is counted and skipped, and the cut is reported
+                    assert_eq!(report.data_lines, seen.len() as u64 + 1, "{name}");
+                    assert_eq!(report.skipped, 1, "{name}");
+                    assert!(report.error.is_some(), "{name}: a cut file is an error");
+                }
+            }
+        }
+    }
 }
