@@ -24,6 +24,7 @@
 
 mod assemble;
 mod capture;
+mod deadlines;
 mod dhcp;
 mod dhcp_log;
 pub(crate) mod dns;

@@ -6,6 +6,7 @@
 //!
 //! It does not parse payloads (the parser files do) or merge shards.
 
+use super::deadlines::Deadlines;
 use super::history::History;
 use super::http_stream::Parsed;
 use super::key::{FiveTuple, FlowKey, uid};
@@ -38,7 +39,7 @@ const DNS_PORTS: &[u16] = &[53, 137, 5353, 5355];
 const CLOSE_DELAY: f64 = 5.0;
 
 /// A time at which a connection must be looked at again (earliest first in the heap): a DNS
-/// session timer, or an expiry candidate.
+/// session timer.
 #[derive(Debug, PartialEq)]
 struct Timer {
     at: f64,
@@ -267,16 +268,18 @@ pub(crate) struct Assembler {
     timeouts: Timeouts,
     active: FxHashMap<FlowKey, Flow>,
     timers: BinaryHeap<Timer>,
-    /// Expiry candidates, earliest first: every live connection has an entry at or before the
-    /// time it may be retired (entries go stale as packets come; `tick` checks and re-files
-    /// them). A sweep then visits the connections that may expire, not all live ones.
-    deadlines: BinaryHeap<Timer>,
+    /// Expiry candidates (connection id and key), by time: every live connection has an entry
+    /// at or before the time it may be retired (entries go stale as packets come; `tick`
+    /// checks and re-files them). A sweep then visits the connections that may expire, not
+    /// all live ones.
+    deadlines: Deadlines<(u64, FlowKey)>,
     /// What it emitted so far (taken by the capture after every chunk).
     pub emitted: Emitted,
-    /// A sweep's expired connections and re-filed deadlines, kept between sweeps so each
-    /// does not regrow them.
+    /// A sweep's due candidates, expired connections and re-filed candidates, kept between
+    /// sweeps so each does not regrow them.
+    due: Vec<(f64, (u64, FlowKey))>,
     expired: Vec<(f64, u64, FlowKey)>,
-    later: Vec<Timer>,
+    later: Vec<(f64, (u64, FlowKey))>,
 }
 
 impl Assembler {
@@ -309,39 +312,33 @@ impl Assembler {
     pub fn tick(&mut self, seq: u64, now: f64) {
         // most sweeps of most shards have nothing due (a shard sweeps every second of the
         // capture): leave before any work
-        if self
-            .deadlines
-            .peek()
-            .is_none_or(|d| d.at > now + DUE_MARGIN)
-            && self.timers.peek().is_none_or(|t| t.at > now)
-        {
+        let limit = now + DUE_MARGIN;
+        if !self.deadlines.any_due(limit) && self.timers.peek().is_none_or(|t| t.at > now) {
             return;
         }
         self.emitted.tag = Tag::new(seq, PHASE_SWEEP);
-        let (mut expired, mut later) = (
+        let (mut due, mut expired, mut later) = (
+            std::mem::take(&mut self.due),
             std::mem::take(&mut self.expired),
             std::mem::take(&mut self.later),
         );
-        while self
-            .deadlines
-            .peek()
-            .is_some_and(|d| d.at <= now + DUE_MARGIN)
-        {
-            let Some(d) = self.deadlines.pop() else { break };
-            let Some(f) = self.active.get(&d.key).filter(|f| f.id == d.id) else {
+        self.deadlines.take_due(limit, &mut due);
+        for (_, (id, key)) in due.drain(..) {
+            let Some(f) = self.active.get(&key).filter(|f| f.id == id) else {
                 continue; // retired, or replaced by a newer connection
             };
             let delay = expiry_delay(f, self.timeout(f.tuple.proto));
             if now - f.last > delay {
-                expired.push((f.ts, f.id, d.key));
+                expired.push((f.ts, f.id, key));
             } else {
-                later.push(Timer {
-                    at: f.last + delay,
-                    ..d
-                });
+                later.push((f.last + delay, (id, key)));
             }
         }
-        self.deadlines.extend(later.drain(..));
+        // (re-filed after the sweep: a candidate re-filed now is looked at by the next one)
+        for (at, candidate) in later.drain(..) {
+            self.deadlines.push(at, candidate);
+        }
+        self.due = due;
         self.later = later;
         expired.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         // a connection may have had two due entries
@@ -482,11 +479,8 @@ impl Assembler {
         // a new connection, or one that this packet closed (its delay shrank), files an expiry
         // candidate; later packets only move the real time later
         if is_new || f.closed() {
-            self.deadlines.push(Timer {
-                at: f.last + expiry_delay(f, timeout),
-                id: f.id,
-                key,
-            });
+            self.deadlines
+                .push(f.last + expiry_delay(f, timeout), (f.id, key));
         }
         if payload.is_empty() || !matches!(p.proto, Proto::Tcp | Proto::Udp) {
             return;
