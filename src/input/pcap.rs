@@ -428,6 +428,10 @@ struct Chunk {
     packets: Vec<Raw>,
 }
 
+/// The fewest bytes an ARP packet takes in a capture file: a classic record header and a
+/// 42-byte Ethernet frame (a pcapng block takes more).
+const SMALLEST_ARP: u64 = 16 + 42;
+
 /// How many packet bytes a chunk collects before it is handed on.
 const CHUNK_BYTES: usize = 8 << 20;
 /// How many packets a chunk collects at most: empty or tiny records (a capture of zero-length
@@ -446,6 +450,8 @@ struct Decoded {
     stats: CaptureStats,
     /// ARP packets, as arp.log records.
     arp: Vec<crate::record::Activity>,
+    /// The most ARP records the file can hold (by its size), reserved at its first one.
+    arp_bound: usize,
     skipped: u64,
     notes: Vec<(u64, String)>,
 }
@@ -458,6 +464,13 @@ impl Decoded {
         self.stats.other += d.stats.other;
         self.stats.fragments += d.stats.fragments;
         self.stats.tunnelled += d.stats.tunnelled;
+        if self.arp.capacity() == 0 && !d.arp.is_empty() {
+            // A LAN capture has millions of ARP records: grown by doubling, the vector was
+            // copied into fresh pages again and again, on the one thread that joins the
+            // decoders' parts. Reserved up front it is virtual memory, whose pages are touched
+            // only as records are written; when the bound cannot be reserved it grows as usual.
+            let _ = self.arp.try_reserve_exact(self.arp_bound);
+        }
         self.arp.extend(d.arp);
         self.skipped += d.skipped;
         if self.notes.len() < MAX_EXAMPLES {
@@ -707,7 +720,15 @@ pub(crate) fn read_captures(
     let mut capture = Capture::new(timeouts);
     let mut defrag = Defrag::default();
     let mut reports: Vec<Option<FileReport>> = vec![None; ordered.len()];
-    let mut found: Vec<Decoded> = (0..ordered.len()).map(|_| Decoded::default()).collect();
+    let mut found: Vec<Decoded> = ordered
+        .iter()
+        .map(|p| Decoded {
+            arp_bound: std::fs::metadata(p).map_or(0, |m| {
+                usize::try_from(m.len() / SMALLEST_ARP).unwrap_or(usize::MAX)
+            }),
+            ..Decoded::default()
+        })
+        .collect();
     let mut arp: Vec<crate::record::Activity> = Vec::new();
     let (tx, rx) = sync_channel::<Msg>(2);
     let mut spent = crate::flow::Spent::default();
