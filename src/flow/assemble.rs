@@ -17,6 +17,7 @@ use super::state::{Apps, Flow, Pending, Side};
 use super::stream::Streams;
 use super::tunnel::Carrier;
 use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, smtp, ssh};
+use crate::record::SymCache;
 use crate::record::{Conn, Dns, Http, Proto, Smtp, Ssh, Ssl, Tunnel, TunnelKind};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
@@ -84,6 +85,9 @@ pub(crate) struct Emitted {
     pub tunnels: Vec<Tunnel>,
     /// The connections tunnels carried: uid, and the tunnels (joined into uids by the capture).
     pub tunnelled: Vec<(CompactString, Vec<(Encap, f64)>)>,
+    /// Services and histories interned so far: the shared table's lock, taken for every
+    /// connection by both threads, was a cache line they kept taking from each other.
+    syms: SymCache,
 }
 
 impl Emitted {
@@ -103,7 +107,8 @@ impl Emitted {
             }
         }
         self.unanswered(&mut f);
-        self.conns.push(self.tag, f.into_conn());
+        let conn = f.into_conn(&mut self.syms);
+        self.conns.push(self.tag, conn);
     }
 
     /// Logs the SMTP transactions a session finished.

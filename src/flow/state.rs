@@ -11,7 +11,7 @@ use super::key::FiveTuple;
 use super::service::Service;
 use super::stream::Streams;
 use super::{TcpFlags, http, ssh, tls};
-use crate::record::{Conn, ConnState, Endpoints, Proto, Sym, Uid};
+use crate::record::{Conn, ConnState, Endpoints, Proto, Sym, SymCache, Uid};
 use compact_str::CompactString;
 use std::net::IpAddr;
 use thin_vec::ThinVec;
@@ -273,8 +273,9 @@ impl Flow {
                 || self.closed_alone)
     }
 
-    /// The conn.log record of the connection as it is now.
-    pub fn into_conn(self) -> Conn {
+    /// The conn.log record of the connection as it is now; its service and history are
+    /// interned through `syms`.
+    pub fn into_conn(self, syms: &mut SymCache) -> Conn {
         let tcp = self.tuple.proto == Proto::Tcp;
         let conn_state = self.state();
         let duration = self.last - self.ts;
@@ -295,14 +296,14 @@ impl Flow {
             proto: self.tuple.proto,
             service: self
                 .service
-                .map_or_else(Sym::default, |s| Sym::new(s.name())),
+                .map_or_else(Sym::default, |s| syms.get(s.name())),
             conn_state,
             orig_bytes: ob,
             resp_bytes: rb,
             history: if self.history.is_empty() {
                 Sym::default()
             } else {
-                Sym::new(self.history.as_str())
+                syms.get(self.history.as_str())
             },
             orig_pkts: self.o.pkts,
             orig_ip_bytes: self.o.ip_bytes,

@@ -93,7 +93,7 @@ impl std::fmt::Display for Sym {
 }
 
 /// A per-task cache in front of the shared table.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct SymCache(FxHashMap<CompactString, Sym>);
 
 impl SymCache {
