@@ -317,17 +317,17 @@ impl Assembler {
     pub fn tick(&mut self, seq: u64, now: f64) {
         // most sweeps of most shards have nothing due (a shard sweeps every second of the
         // capture): leave before any work
-        let limit = now + DUE_MARGIN;
-        if !self.deadlines.any_due(limit) && self.timers.peek().is_none_or(|t| t.at > now) {
+        let mut due = std::mem::take(&mut self.due);
+        self.deadlines.take_due(now + DUE_MARGIN, &mut due);
+        if due.is_empty() && self.timers.peek().is_none_or(|t| t.at > now) {
+            self.due = due;
             return;
         }
         self.emitted.tag = Tag::new(seq, PHASE_SWEEP);
-        let (mut due, mut expired, mut later) = (
-            std::mem::take(&mut self.due),
+        let (mut expired, mut later) = (
             std::mem::take(&mut self.expired),
             std::mem::take(&mut self.later),
         );
-        self.deadlines.take_due(limit, &mut due);
         for (_, (id, key)) in due.drain(..) {
             let Some(f) = self.active.get(&key).filter(|f| f.id == id) else {
                 continue; // retired, or replaced by a newer connection
