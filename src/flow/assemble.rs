@@ -17,8 +17,7 @@ use super::state::{Apps, Flow, Pending, Side};
 use super::stream::Streams;
 use super::tunnel::Carrier;
 use super::{Encap, PacketMeta, Timeouts, dhcp, dhcp_log, dns, http, service, smtp, ssh};
-use crate::record::SymCache;
-use crate::record::{Conn, Dns, Http, Proto, Smtp, Ssh, Ssl, Tunnel, TunnelKind};
+use crate::record::{Conn, Dns, Http, Proto, Smtp, Ssh, Ssl, SymCache, Tunnel, TunnelKind};
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::collections::BinaryHeap;
@@ -316,7 +315,7 @@ impl Assembler {
     /// by creation), then fires the due timers.
     pub fn tick(&mut self, seq: u64, now: f64) {
         // most sweeps of most shards have nothing due (a shard sweeps every second of the
-        // capture): leave before any work
+        // capture): leave as soon as that is known
         let mut due = std::mem::take(&mut self.due);
         self.deadlines.take_due(now + DUE_MARGIN, &mut due);
         if due.is_empty() && self.timers.peek().is_none_or(|t| t.at > now) {
