@@ -198,6 +198,11 @@ impl LegacyFrames {
     }
 }
 
+/// A classic pcap record's time in seconds, its fraction in `ticks` a second.
+fn legacy_time(b: &pcap_parser::LegacyPcapBlock<'_>, ticks: f64) -> f64 {
+    f64::from(b.ts_sec) + f64::from(b.ts_usec) / ticks
+}
+
 /// Why pcap-parser stopped, without its borrowed buffer.
 enum Stop {
     /// More bytes are needed than the buffer holds now.
@@ -211,7 +216,8 @@ enum Stop {
 }
 
 /// Walks the packets of one capture, calling `each(ts, linktype, data, caplen, number)` for
-/// each (time, link type, bytes, captured length, packet number) until it returns false. Returns the file's report (packets, errors) and the first notes.
+/// each (time, link type, bytes, captured length, packet number) until it returns false.
+/// Returns the file's report (packets, errors) and the first notes.
 pub(crate) fn walk(
     path: &Path,
     peek: bool,
@@ -281,8 +287,8 @@ pub(crate) fn walk(
             let data = reader.data();
             if let Some((rest, b)) = frames.parse(data) {
                 let offset = data.len() - rest.len();
-                let ts = f64::from(b.ts_sec) + f64::from(b.ts_usec) / legacy_ticks;
                 let caplen = (b.caplen as usize).min(b.data.len());
+                let ts = legacy_time(&b, legacy_ticks);
                 if !each(ts, legacy_linktype, b.data, caplen, packets + 1) {
                     break;
                 }
@@ -310,10 +316,12 @@ pub(crate) fn walk(
                         };
                         None
                     }
-                    PcapBlockOwned::Legacy(b) => {
-                        let ts = f64::from(b.ts_sec) + f64::from(b.ts_usec) / legacy_ticks;
-                        Some((ts, legacy_linktype, b.data, b.caplen as usize))
-                    }
+                    PcapBlockOwned::Legacy(b) => Some((
+                        legacy_time(&b, legacy_ticks),
+                        legacy_linktype,
+                        b.data,
+                        b.caplen as usize,
+                    )),
                     PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                         framing = Framing {
                             ng: true,
@@ -474,6 +482,7 @@ mod tests {
     /// (written in the byte order the magic is read in), with `extra` bytes of each record
     /// header after the usual 16 (8 in the "modified" format).
     fn legacy(magic: u32, big: bool, extra: usize, packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        // as the file's byte order writes them: a 32-bit word, and the 16-bit version
         let word = |v: u32| {
             if big {
                 v.to_be_bytes()
@@ -481,27 +490,20 @@ mod tests {
                 v.to_le_bytes()
             }
         };
+        let version: [u8; 4] = if big { [0, 2, 0, 4] } else { [2, 0, 4, 0] };
         let mut out = Vec::new();
         out.extend(word(magic));
-        out.extend(if big {
-            2u16.to_be_bytes()
-        } else {
-            2u16.to_le_bytes()
-        });
-        out.extend(if big {
-            4u16.to_be_bytes()
-        } else {
-            4u16.to_le_bytes()
-        });
+        out.extend(version);
+        // time zone, accuracy, snapshot length, link type (Ethernet)
         for v in [0, 0, 262_144, 1] {
             out.extend(word(v));
         }
+        let ticks_per_s = if magic == 0xa1b2_3c4d {
+            1_000_000_000
+        } else {
+            1_000_000
+        };
         for (ticks, bytes) in packets {
-            let ticks_per_s = if magic == 0xa1b2_3c4d {
-                1_000_000_000
-            } else {
-                1_000_000
-            };
             out.extend(word((ticks / ticks_per_s) as u32));
             out.extend(word((ticks % ticks_per_s) as u32));
             out.extend(word(bytes.len() as u32));

@@ -198,7 +198,6 @@ fn number(
     addresses: &mut u8,
 ) -> Option<usize> {
     let ends = |i: usize| b.get(i).is_none_or(|&e| e == sep);
-    let port_at = |at| count_at(b, at).and_then(|(n, end)| Some((u16::try_from(n).ok()?, end)));
     match wanted {
         field::TS => put(seconds_at(b, at), ends, &mut c.ts),
         field::DURATION => put(seconds_at(b, at), ends, &mut c.duration),
@@ -212,8 +211,8 @@ fn number(
             *addresses += 1;
             Some(end)
         }
-        field::ORIG_P => put(port_at(at), ends, &mut c.orig_p),
-        field::RESP_P => put(port_at(at), ends, &mut c.resp_p),
+        field::ORIG_P => put(port_at(b, at), ends, &mut c.orig_p),
+        field::RESP_P => put(port_at(b, at), ends, &mut c.resp_p),
         field::ORIG_BYTES => put(count_at(b, at), ends, &mut c.orig_bytes),
         field::RESP_BYTES => put(count_at(b, at), ends, &mut c.resp_bytes),
         field::ORIG_PKTS => put(count_at(b, at), ends, &mut c.orig_pkts),
@@ -261,6 +260,11 @@ fn seconds_at(b: &[u8], at: usize) -> Option<(f64, usize)> {
     (value < super::fields::MAX_SECONDS).then_some((value, end))
 }
 
+/// Exact powers of ten, as `f64`.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// Powers of ten as integers, up to the 17 digits a time may have.
 const POW10_INT: [u64; 18] = {
     let mut p = [1u64; 18];
@@ -301,15 +305,17 @@ fn find(needle: u8, hay: &[u8], from: usize) -> usize {
         .map_or(hay.len(), |p| at + p)
 }
 
-/// A port: plain decimal digits up to 65535 (a float or a sign goes to the general reader).
+/// A column that is wholly a port ([`port_at`] over all of it).
 fn port(v: &[u8]) -> Option<u16> {
-    decimal(v).and_then(|n| u16::try_from(n).ok())
+    port_at(v, 0).and_then(|(p, end)| (end == v.len()).then_some(p))
 }
 
-/// Exact powers of ten, as `f64`.
-const POW10: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
+/// A port from `at` on: plain decimal digits up to 65535 (a float or a sign goes to the
+/// general reader), and where it ends.
+#[inline]
+fn port_at(b: &[u8], at: usize) -> Option<(u16, usize)> {
+    count_at(b, at).and_then(|(n, end)| Some((u16::try_from(n).ok()?, end)))
+}
 
 /// A column that is wholly a time or interval `digits[.digits]` ([`seconds_at`] over all of it).
 fn seconds(v: &[u8]) -> Option<f64> {
