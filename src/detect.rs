@@ -164,35 +164,36 @@ pub type TupleId = (IpAddr, u16, crate::record::Proto);
 /// A window and its profile.
 type ProfileWindow<'a> = (&'a Profile, &'a Window);
 
-/// What one window yields: evidence, the alerts it raised (naming the evidence by its place in
-/// the window), beacon scores, threat-intelligence hits.
-type WindowResult = (
-    Vec<Evidence>,
-    Vec<Alert>,
-    Vec<(TupleId, beacon::Beacon)>,
-    Vec<(String, String)>,
-);
+/// The results of consecutive windows, in their order: their evidence in one vector (a window
+/// adds its own to the end, so windows cost no vector each, and the vector grows by doubling
+/// only as often as a batch's share of one core needs), the alerts it raised (naming evidence
+/// by its place in the part), beacon scores, threat-intelligence hits.
+#[derive(Default)]
+struct Part {
+    evidence: Vec<Evidence>,
+    alerts: Vec<Alert>,
+    beacons: Vec<((IpAddr, i64, TupleId), beacon::Beacon)>,
+    ti_hits: Vec<(String, String)>,
+}
 
 /// How many batches the windows are run in (see [`run`]): with more, less evidence is alive
-/// twice (in its window's vector and in the result); with fewer, the cores wait less often
-/// for a batch's last window.
+/// twice (in its part and in the result); with fewer, the cores wait less often for a batch's
+/// last window.
 const BATCHES: usize = 32;
 
 /// Moves a batch's results into `d`, in the batch's order.
-fn keep(d: &mut Detections, batch: &[ProfileWindow], parts: Vec<WindowResult>) {
-    for ((p, w), (ev, mut raised, bc, hits)) in batch.iter().zip(parts) {
-        // a window's alerts name its evidence by place in the window: make it the place in
-        // the whole list
+fn keep(d: &mut Detections, parts: Vec<Part>) {
+    for mut part in parts {
+        // a part's alerts name its evidence by place in the part: make it the place in the
+        // whole list
         let base = d.evidence.len();
-        for a in &mut raised {
+        for a in &mut part.alerts {
             a.shift(base);
         }
-        d.alerts.append(&mut raised);
-        d.evidence.extend(ev);
-        for (k, b) in bc {
-            d.beacons.insert((p.ip, w.number, k), b);
-        }
-        d.ti_hits.extend(hits);
+        d.alerts.append(&mut part.alerts);
+        d.evidence.append(&mut part.evidence);
+        d.beacons.extend(part.beacons);
+        d.ti_hits.extend(part.ti_hits);
     }
 }
 
@@ -261,10 +262,12 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         events.entry((a.ip, n)).or_default().push(a);
     }
     let threshold = cfg.alert_threshold * store.config.tw_width / 60.0;
-    let of_window = |&(p, w): &ProfileWindow| -> WindowResult {
+    // a window's evidence goes to the end of its part's vector
+    let of_window = |mut part: Part, &(p, w): &ProfileWindow| -> Part {
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
         warm(&store.conns, &w.out_flows);
+        let first = part.evidence.len();
         let mut cx = Ctx {
             store,
             syms: &syms,
@@ -273,7 +276,8 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             ssh_logged_in: &ssh_logged_in,
             profile: p.ip,
             window: w.number,
-            out: Vec::new(),
+            out: std::mem::take(&mut part.evidence),
+            first,
             beacons: Vec::new(),
             ti_hits: Vec::new(),
         };
@@ -283,22 +287,34 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         if let Some(ev) = events.get(&(p.ip, w.number)) {
             events::run(&mut cx, ev);
         }
+        let found = &mut cx.out[first..];
         // a fixed order whatever the rules' order; descriptions are rendered only to
         // break ties of time and kind
-        cx.out.sort_by(|a, b| {
+        found.sort_by(|a, b| {
             a.ts.total_cmp(&b.ts)
                 .then_with(|| a.kind.name().cmp(b.kind.name()))
                 .then_with(|| a.description().cmp(&b.description()))
         });
         // Alerts are summed window by window (spec §7), so each window's are found here, on
         // every core, rather than in one pass over all the evidence afterwards.
-        let raised = alerts(&cx.out, threshold, cfg.attack_alerts);
-        (cx.out, raised, cx.beacons, cx.ti_hits)
+        let mut raised = alerts(found, threshold, cfg.attack_alerts);
+        for a in &mut raised {
+            a.shift(first);
+        }
+        part.alerts.append(&mut raised);
+        part.evidence = cx.out;
+        part.beacons.extend(
+            cx.beacons
+                .into_iter()
+                .map(|(k, b)| ((p.ip, w.number, k), b)),
+        );
+        part.ti_hits.extend(cx.ti_hits);
+        part
     };
     let mut d = Detections::default();
     // The evidence is written once, into one vector: the windows are run in batches and each
-    // batch's evidence is moved in, so the per-window vectors of only two batches (the one
-    // being moved and the one running) are alive beside it. Its capacity is reserved up front
+    // batch's evidence is moved in, so the parts of only two batches (the one being moved and
+    // the one running) are alive beside it. Its capacity is reserved up front
     // (virtual memory: pages are touched as the evidence is written), so it does not grow by
     // doubling into fresh copies; when the bound cannot be reserved, or is passed, it grows as
     // usual.
@@ -316,23 +332,25 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     // Each batch's results are moved into `d` while the next batch runs: the move is
     // sequential (copying the evidence touches its pages for the first time), and it left the
     // other cores idle.
-    let mut done: Option<(&[ProfileWindow], Vec<WindowResult>)> = None;
+    let mut done: Option<Vec<Part>> = None;
     // the rules read a window's client flows and application records
     let work =
         |(_, w): &ProfileWindow| w.out_flows.len() + w.dns.len() + w.http.len() + w.ssl.len() + 1;
     for batch in batches(&windows, BATCHES, work) {
+        // (each core folds a run of consecutive windows into one part; the parts come back
+        // in the windows' order, however the runs were cut)
         let ((), parts) = rayon::join(
             || {
-                if let Some((batch, parts)) = done.take() {
-                    keep(&mut d, batch, parts);
+                if let Some(parts) = done.take() {
+                    keep(&mut d, parts);
                 }
             },
-            || batch.par_iter().map(of_window).collect(),
+            || batch.par_iter().fold(Part::default, of_window).collect(),
         );
-        done = Some((batch, parts));
+        done = Some(parts);
     }
-    if let Some((batch, parts)) = done {
-        keep(&mut d, batch, parts);
+    if let Some(parts) = done {
+        keep(&mut d, parts);
     }
     d.ranking = rank::rank(&d.evidence, &d.alerts);
     d.victims = victims::victims(store, &d.evidence);

@@ -41,16 +41,24 @@ pub const MIN_FLOWS: usize = 6;
 pub const THRESHOLD: f64 = 0.7;
 const TOLERANCE: f64 = 0.3;
 
+/// The median of `v`, which it reorders: a selection, not a sort (values equal under
+/// `total_cmp` have the same bits, so the result is what a sort would give).
 fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 0 {
-        f64::midpoint(v[m - 1], v[m])
+    let even = v.len() % 2 == 0;
+    let (below, &mut upper, _) = v.select_nth_unstable_by(v.len() / 2, f64::total_cmp);
+    if even {
+        // the largest of the lower half, as a sort would put it just before the middle
+        let lower = below
+            .iter()
+            .copied()
+            .max_by(f64::total_cmp)
+            .unwrap_or(upper);
+        f64::midpoint(lower, upper)
     } else {
-        v[m]
+        upper
     }
 }
 
@@ -60,33 +68,48 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
         return None;
     }
     let mut f = flows.to_vec();
-    f.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // (flows of equal start differ only in size, whose order no step reads)
+    f.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let d: Vec<f64> = f.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    let mut period = median(&mut d.clone());
+    // one vector serves each median in turn
+    let mut scratch = d.clone();
+    let mut period = median(&mut scratch);
     if period < 1.0 {
         return None;
     }
     // refine on the intervals that fit the first estimate
-    let mut per_beat: Vec<f64> = d
-        .iter()
-        .filter_map(|&x| {
-            let k = (x / period).round();
-            (k >= 1.0 && (x - k * period).abs() / period <= TOLERANCE).then_some(x / k)
-        })
-        .collect();
-    if !per_beat.is_empty() {
-        period = median(&mut per_beat);
+    scratch.clear();
+    scratch.extend(d.iter().filter_map(|&x| {
+        let k = (x / period).round();
+        (k >= 1.0 && (x - k * period).abs() / period <= TOLERANCE).then_some(x / k)
+    }));
+    if !scratch.is_empty() {
+        period = median(&mut scratch);
     }
+    scratch.clear();
+    scratch.extend(f.iter().map(|x| x.1 as f64));
+    let med = median(&mut scratch);
+    for s in &mut scratch {
+        *s = (*s - med).abs();
+    }
+    let mad = median(&mut scratch);
+    let size = if med > 0.0 {
+        1.0 - (mad / med).min(1.0)
+    } else if mad == 0.0 {
+        1.0
+    } else {
+        0.0
+    };
     let mut fits = 0usize;
     let mut beats = 0.0;
-    let mut residuals = Vec::new();
+    scratch.clear();
     for &x in &d {
         let k = (x / period).round();
         let r = (x - k * period).abs() / period;
         if k >= 1.0 && r <= TOLERANCE {
             fits += 1;
             beats += k;
-            residuals.push(r);
+            scratch.push(r);
         }
     }
     let fit = fits as f64 / d.len() as f64;
@@ -95,23 +118,12 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
     } else {
         0.0
     };
-    let mut sizes: Vec<f64> = f.iter().map(|x| x.1 as f64).collect();
-    let med = median(&mut sizes);
-    let mut dev: Vec<f64> = sizes.iter().map(|s| (s - med).abs()).collect();
-    let mad = median(&mut dev);
-    let size = if med > 0.0 {
-        1.0 - (mad / med).min(1.0)
-    } else if mad == 0.0 {
-        1.0
-    } else {
-        0.0
-    };
     let count = ((f.len() - 1) as f64 / 10.0).min(1.0);
     let score = fit * (0.5 + 0.5 * coverage) * (0.75 + 0.25 * size) * count;
     Some(Beacon {
         score,
         period,
-        jitter: median(&mut residuals),
+        jitter: median(&mut scratch),
         flows: f.len(),
     })
 }
@@ -285,6 +297,25 @@ mod tests {
                 assert!(b.score < THRESHOLD, "seed {seed}, {n} flows: {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_median_is_the_sorted_middle() {
+        let mut r = Rng(7);
+        for n in 1..40 {
+            // few distinct values, so equal values and ties at the middle are common
+            let v: Vec<f64> = (0..n).map(|_| (r.unit() * 5.0).floor() - 1.0).collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let m = n / 2;
+            let want = if n % 2 == 0 {
+                f64::midpoint(sorted[m - 1], sorted[m])
+            } else {
+                sorted[m]
+            };
+            assert_eq!(median(&mut v.clone()).to_bits(), want.to_bits(), "{v:?}");
+        }
+        assert_eq!(median(&mut []).to_bits(), 0.0f64.to_bits());
     }
 
     #[test]

@@ -75,7 +75,9 @@ pub(crate) struct Ctx<'a> {
     pub ssh_logged_in: &'a rustc_hash::FxHashSet<compact_str::CompactString>,
     pub profile: IpAddr,
     pub window: i64,
+    /// Evidence: this window's from `first` on (before it, earlier windows' of the same part).
     pub out: Vec<Evidence>,
+    pub first: usize,
     /// Beacon scores of out-tuples, by tuple (for the UI's `h` view).
     pub beacons: Vec<(super::TupleId, beacon::Beacon)>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
@@ -86,6 +88,11 @@ impl Ctx<'_> {
     /// The flags of a `service` or `history` symbol.
     pub fn sym(&self, s: Sym) -> SymFlags {
         self.syms.get(s.index()).copied().unwrap_or_default()
+    }
+
+    /// The evidence this window found so far.
+    pub fn found(&self) -> &[Evidence] {
+        &self.out[self.first..]
     }
 
     /// The profile as a party.
@@ -112,6 +119,30 @@ impl Ctx<'_> {
             flows: f.flows,
         }));
     }
+}
+
+/// The most entries a rule's map for one window is sized for when it gets its first: a window's
+/// flow count bounds what such a map holds, and past this bound it grows as usual.
+const ROOM_MAX: usize = 4096;
+
+/// The room to reserve in an empty per-window map or set that may get up to `n` entries, before
+/// its first insert: a map that grows from nothing is rehashed at every doubling, and the
+/// rules' maps live one window each, so their growth was about a tenth of the detections' time.
+pub(crate) fn room(n: usize) -> usize {
+    n.min(ROOM_MAX)
+}
+
+/// Inserts into a per-window set that may get up to `n` entries, sizing it at its first (see
+/// [`room`]); whether `value` was new.
+pub(crate) fn insert_sized<T: std::hash::Hash + Eq>(
+    set: &mut rustc_hash::FxHashSet<T>,
+    value: T,
+    n: usize,
+) -> bool {
+    if set.capacity() == 0 {
+        set.reserve(room(n));
+    }
+    set.insert(value)
 }
 
 /// Slips' confidence from a packet count: 0.3 with none, n/10 up to 10, then 1.

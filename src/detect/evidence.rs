@@ -84,6 +84,9 @@ macro_rules! kinds {
         }
 
         impl EvidenceKind {
+            /// Every kind, in declaration order (`kind as usize` is its place here).
+            pub const ALL: &[EvidenceKind] = &[$(EvidenceKind::$kind,)*];
+
             /// Slips' name, e.g. `HorizontalPortscan`.
             pub fn name(self) -> &'static str {
                 match self {
@@ -992,6 +995,17 @@ impl fmt::Display for OrEmpty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed_at_its_number() {
+        // the triage counts kinds in an array indexed by `kind as usize`
+        for (at, kind) in EvidenceKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, at, "{kind:?}");
+        }
+        let names: std::collections::BTreeSet<&str> =
+            EvidenceKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), EvidenceKind::ALL.len(), "names are distinct");
+    }
 
     #[test]
     fn a_piece_of_evidence_stays_small() {

@@ -3,7 +3,7 @@
 //! logins by size, non-HTTP on 80 and non-TLS on 443, and connections to addresses no DNS
 //! answer named. Large uploads are in [`super::upload`], blacklists in [`super::blacklists`].
 
-use super::context::{Ctx, Finding, ignored, multicast};
+use super::context::{Ctx, Finding, ignored, insert_sized, multicast};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use super::scans::scanner_since;
 use crate::profile::Window;
@@ -146,7 +146,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && c.ts <= scanner
             && ports::service_name(c.resp_p, c.proto).is_none()
             && !cx.p2p.contains(&i)
-            && unknown_seen.insert((dst, c.resp_p, c.proto))
+            && insert_sized(
+                &mut unknown_seen,
+                (dst, c.resp_p, c.proto),
+                w.out_flows.len(),
+            )
         {
             // Slips today: high when established, medium otherwise
             let level = if est {
@@ -264,7 +268,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && !no_dns_seen.contains(&dst)
             && !ignored(dst)
             && !resolved_around(store, dst, c.ts)
-            && no_dns_seen.insert(dst)
+            && insert_sized(&mut no_dns_seen, dst, w.out_flows.len())
         {
             add(
                 cx,

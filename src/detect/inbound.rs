@@ -15,7 +15,7 @@
 //! range (a late answer to the home host comes from a service port, or lands on an ephemeral
 //! one); ICMP only for request types.
 
-use super::context::{Ctx, Finding};
+use super::context::{Ctx, Finding, room};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use crate::profile::Window;
 use crate::record::{Conn, Established, Proto};
@@ -185,6 +185,12 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         let c = &cx.store.conns[i as usize];
         if from_outside {
             if let Some(answered) = probe(cx, c).filter(|_| config.is_home(c.resp_h)) {
+                if probes.victims.capacity() == 0 {
+                    let n = room(w.out_flows.len());
+                    probes.victims.reserve(n);
+                    probes.ports.reserve(n);
+                    probes.flows.reserve(n);
+                }
                 probes.victims.insert(c.resp_h);
                 probes.ports.insert((c.resp_p, c.proto));
                 probes.attempts += 1;

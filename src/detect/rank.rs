@@ -6,11 +6,10 @@
 //! alerts. It reads the evidence and alerts and decides nothing else.
 
 use super::alerts::Alert;
-use super::evidence::Evidence;
+use super::evidence::{Evidence, EvidenceKind};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// One profile with evidence, as the triage lists show it.
@@ -113,19 +112,17 @@ impl Serialize for KindCounts {
 /// then IP). `evidence` and `alerts` are sorted by profile and window, as
 /// [`super::Detections`] keeps them.
 pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
-    let mut alerts_by_window: BTreeMap<(IpAddr, i64), usize> = BTreeMap::new();
-    let mut probe_alerts: BTreeMap<IpAddr, usize> = BTreeMap::new();
-    for a in alerts {
-        *alerts_by_window.entry((a.profile, a.window)).or_default() += 1;
-        let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
-        if closed_by.is_some_and(|e| e.kind == super::EvidenceKind::InboundProbe) {
-            *probe_alerts.entry(a.profile).or_default() += 1;
-        }
-    }
     // one profile's evidence at a time, the profiles on every core (each sum is taken in the
     // evidence's fixed order, so the scores do not depend on the thread count)
     let suspect = |group: &[Evidence]| -> Suspect {
         let ip = group[0].profile;
+        // the profile's alerts, by window as its evidence is: walked beside it
+        let mine = &alerts[alerts.partition_point(|a| a.profile < ip)..];
+        let mine = &mine[..mine.partition_point(|a| a.profile == ip)];
+        let closed_by_probe = |a: &&Alert| {
+            let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
+            closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe)
+        };
         let mut s = Suspect {
             ip,
             score: 0.0,
@@ -134,11 +131,17 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             worst_window: group[0].window,
             worst_window_score: f64::NEG_INFINITY,
             evidence: KindCounts::default(),
-            probe_alerts: probe_alerts.get(&ip).copied().unwrap_or(0),
+            probe_alerts: mine.iter().filter(closed_by_probe).count(),
         };
+        let mut mine = mine.iter().peekable();
+        // counted by kind here, named once at the end
+        let mut kinds = [0usize; EvidenceKind::ALL.len()];
         for window in group.chunk_by(|a, b| a.window == b.window) {
             let n = window[0].window;
-            let raised = alerts_by_window.get(&(ip, n)).copied().unwrap_or(0);
+            let mut raised = 0;
+            while let Some(a) = mine.next_if(|a| a.window <= n) {
+                raised += usize::from(a.window == n);
+            }
             // summed in the evidence's fixed order, so the score is the same on any thread count
             let weight: f64 = window
                 .iter()
@@ -154,7 +157,12 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             s.alerts += raised;
             s.windows += 1;
             for e in window {
-                s.evidence.add(e.kind.name());
+                kinds[e.kind as usize] += 1;
+            }
+        }
+        for (kind, &n) in EvidenceKind::ALL.iter().zip(&kinds) {
+            if n > 0 {
+                s.evidence.insert(kind.name(), n);
             }
         }
         s.score = round3(s.score);
@@ -262,7 +270,8 @@ mod tests {
             "ConnectionWithoutDns",
         ];
         let mut counts = KindCounts::default();
-        let mut tree: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut tree: std::collections::BTreeMap<&'static str, usize> =
+            std::collections::BTreeMap::new();
         for k in kinds.iter().cycle().take(23) {
             counts.add(k);
             *tree.entry(k).or_default() += 1;

@@ -4,12 +4,12 @@
 //!
 //! Zeek's own scan notices are read in `events`, not here.
 
-use super::context::{Ctx, Finding, confidence_from_packets};
+use super::context::{Ctx, Finding, confidence_from_packets, room};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use crate::record::{Established, Proto};
 use crate::store::ports;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -45,21 +45,24 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     let conns = &cx.store.conns;
     // Fewer than 10 such flows cannot reach 10 distinct targets: most windows stop here,
     // before any set is built.
-    let candidates = w
+    let mut candidates = w
         .out_flows
         .iter()
-        .filter(|&&i| probe_like(cx, &conns[i as usize]))
-        .take(10)
-        .count();
-    if candidates < 10 {
+        .map(|&i| probe_like(cx, &conns[i as usize]));
+    if candidates.by_ref().filter(|&p| p).take(10).count() < 10 {
         return;
     }
+    // the sets are sized for every candidate (see `room`)
+    let room = room(10 + candidates.filter(|&p| p).count());
     // One set of (protocol, port, destination) serves both counts: a triple seen for the first
     // time is a new destination for its port and a new port for its destination. (A set per
     // port and per destination cost an allocation per destination on busy hosts.)
-    let mut seen: HashSet<(Proto, u16, IpAddr)> = HashSet::default();
-    let mut horizontal: HashMap<(Proto, u16), Targets> = HashMap::default();
-    let mut vertical: HashMap<(Proto, IpAddr), Targets> = HashMap::default();
+    let mut seen: HashSet<(Proto, u16, IpAddr)> =
+        HashSet::with_capacity_and_hasher(room, FxBuildHasher);
+    let mut horizontal: HashMap<(Proto, u16), Targets> =
+        HashMap::with_capacity_and_hasher(room, FxBuildHasher);
+    let mut vertical: HashMap<(Proto, IpAddr), Targets> =
+        HashMap::with_capacity_and_hasher(room, FxBuildHasher);
     for &i in &w.out_flows {
         let c = &conns[i as usize];
         if !probe_like(cx, c) {
@@ -118,7 +121,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
 /// When the profile became a port scanner in this window (later unknown-port evidence is left
 /// out, as Slips does today).
 pub(crate) fn scanner_since(cx: &Ctx<'_>) -> f64 {
-    cx.out
+    cx.found()
         .iter()
         .filter(|e| {
             matches!(

@@ -57,57 +57,65 @@ impl Victim {
 
 /// The victims of every inbound probe, most attackers first (then more attempts, then IP).
 pub fn victims(store: &Store, evidence: &[Evidence]) -> Vec<Victim> {
-    // One row per probe (who was probed, by which evidence, through which connection),
+    // One row per probe (who was probed, by whom, on which port, when, answered or not),
     // gathered on every core, then sorted by victim and summed group by group, the groups in
-    // parallel. The victim is read from the connection once, while gathering, where the reads
-    // are independent and overlap; the sort then compares rows it holds (reading it from the
-    // connection at each comparison made the sort a chain of cache misses: 120 ms for 366k
-    // probes). The attacker is named by its evidence's index, not its address: the evidence is
-    // sorted by profile, so the index orders the attackers as their addresses would, and a row
-    // stays 28 bytes (this list is alive at the run's peak memory).
+    // parallel. Everything the sums need is read from the connection once, while gathering,
+    // where the reads are independent and overlap; the sort then compares rows it holds, and
+    // the sums read no connection (reading them there, or at each comparison, made a chain of
+    // cache misses). The attacker is named by the place of its profile's first evidence: the
+    // evidence is sorted by profile, so the place orders the attackers as their addresses
+    // would, and a row stays 40 bytes (this list is alive at the run's peak memory).
     struct Probe {
         victim: IpAddr,
-        evidence: u32,
-        conn: u32,
+        attacker: u32,
+        ts: f64,
+        port: u16,
+        proto: Proto,
+        answered: bool,
     }
     debug_assert!(evidence.is_sorted_by_key(|e| e.profile));
     let conns = &store.conns;
+    let start = evidence.as_ptr().addr();
     let mut probes: Vec<Probe> = evidence
-        .par_iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind == EvidenceKind::InboundProbe)
-        .flat_map_iter(|(n, e)| {
-            let n = u32::try_from(n).ok();
-            e.flows.iter().filter_map(move |f| {
-                let FlowRef::Conn(i) = *f else { return None };
-                let c = conns.get(i as usize)?;
-                Some(Probe {
-                    victim: c.resp_h,
-                    evidence: n?,
-                    conn: i,
+        .par_chunk_by(|a, b| a.profile == b.profile)
+        .flat_map_iter(|of_profile| {
+            // (the place of the profile's first evidence in `evidence`)
+            let attacker = (of_profile.as_ptr().addr() - start) / size_of::<Evidence>();
+            let attacker = u32::try_from(attacker).ok();
+            of_profile
+                .iter()
+                .filter(|e| e.kind == EvidenceKind::InboundProbe)
+                .flat_map(|e| e.flows.iter())
+                .filter_map(move |f| {
+                    let FlowRef::Conn(i) = *f else { return None };
+                    let c = conns.get(i as usize)?;
+                    Some(Probe {
+                        victim: c.resp_h,
+                        attacker: attacker?,
+                        ts: c.ts,
+                        port: c.resp_p,
+                        proto: c.proto,
+                        answered: super::inbound::answered(c),
+                    })
                 })
-            })
         })
         .collect();
-    probes.par_sort_unstable_by_key(|p| (p.victim, p.evidence));
-    let attacker = |p: &Probe| evidence[p.evidence as usize].profile;
+    probes.par_sort_unstable_by_key(|p| (p.victim, p.attacker));
     let by_victim = probes
         .par_chunk_by(|a, b| a.victim == b.victim)
         .map(|group| {
             let mut ports: HashMap<(u16, Proto), usize> = HashMap::default();
             let mut windows: HashMap<i64, usize> = HashMap::default();
-            let mut answered = 0;
             // on the victim's grid: the overview jumps to the victim's window (with
             // `--tw-anchor profile` it is not numbered as the attacker's)
             let grid = store.grid(group[0].victim);
             for p in group {
-                let c = &conns[p.conn as usize];
-                *ports.entry((c.resp_p, c.proto)).or_default() += 1;
-                *windows.entry(grid.number(c.ts)).or_default() += 1;
-                answered += usize::from(super::inbound::answered(c));
+                *ports.entry((p.port, p.proto)).or_default() += 1;
+                *windows.entry(grid.number(p.ts)).or_default() += 1;
             }
-            // sorted by evidence, so by attacker, within the group: each attacker starts one run
-            let attackers = group.chunk_by(|a, b| attacker(a) == attacker(b)).count();
+            let answered = group.iter().filter(|p| p.answered).count();
+            // sorted by attacker within the group: each attacker starts one run
+            let attackers = group.chunk_by(|a, b| a.attacker == b.attacker).count();
             (
                 group[0].victim,
                 attackers,
