@@ -161,8 +161,8 @@ impl Detections {
 /// `<ip>-<port>-<proto>`).
 pub type TupleId = (IpAddr, u16, crate::record::Proto);
 
-/// A window and its profile.
-type ProfileWindow<'a> = (&'a Profile, &'a Window);
+/// A window, its profile, and the profile's place in the store's address order.
+type ProfileWindow<'a> = (&'a Profile, &'a Window, u32);
 
 /// The results of consecutive windows, in their order: their evidence in one vector (a window
 /// adds its own to the end, so windows cost no vector each, and the vector grows by doubling
@@ -174,6 +174,7 @@ struct Part {
     alerts: Vec<Alert>,
     beacons: Vec<((IpAddr, i64, TupleId), beacon::Beacon)>,
     ti_hits: Vec<(String, String)>,
+    probes: Vec<victims::Probe>,
 }
 
 /// How many batches the windows are run in (see [`run`]): with more, less evidence is alive
@@ -181,8 +182,8 @@ struct Part {
 /// last window.
 const BATCHES: usize = 32;
 
-/// Moves a batch's results into `d`, in the batch's order.
-fn keep(d: &mut Detections, parts: Vec<Part>) {
+/// Moves a batch's results into `d` (and its probes into `probes`), in the batch's order.
+fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) {
     for mut part in parts {
         // a part's alerts name its evidence by place in the part: make it the place in the
         // whole list
@@ -194,6 +195,7 @@ fn keep(d: &mut Detections, parts: Vec<Part>) {
         d.evidence.append(&mut part.evidence);
         d.beacons.extend(part.beacons);
         d.ti_hits.extend(part.ti_hits);
+        probes.append(&mut part.probes);
     }
 }
 
@@ -263,7 +265,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     }
     let threshold = cfg.alert_threshold * store.config.tw_width / 60.0;
     // a window's evidence goes to the end of its part's vector
-    let of_window = |mut part: Part, &(p, w): &ProfileWindow| -> Part {
+    let of_window = |mut part: Part, &(p, w, profile_number): &ProfileWindow| -> Part {
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
         warm(&store.conns, &w.out_flows);
@@ -275,11 +277,13 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             p2p: &store.p2p,
             ssh_logged_in: &ssh_logged_in,
             profile: p.ip,
+            profile_number,
             window: w.number,
             out: std::mem::take(&mut part.evidence),
             first,
             beacons: Vec::new(),
             ti_hits: Vec::new(),
+            probes: Vec::new(),
         };
         for rule in WINDOW_RULES {
             rule(&mut cx, w);
@@ -309,6 +313,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 .map(|(k, b)| ((p.ip, w.number, k), b)),
         );
         part.ti_hits.extend(cx.ti_hits);
+        part.probes.append(&mut cx.probes);
         part
     };
     let mut d = Detections::default();
@@ -324,25 +329,25 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         .try_reserve_exact(2 * (records + store.events.len()));
     // Windows, not profiles, are the unit of work: a day of traffic has a few very busy hosts,
     // and one of them alone in a batch left the other cores idle.
-    let windows: Vec<ProfileWindow> = store
-        .profiles
-        .values()
-        .flat_map(|p| p.windows.values().map(move |w| (p, w)))
+    let windows: Vec<ProfileWindow> = (store.profiles.values().zip(0u32..))
+        .flat_map(|(p, n)| p.windows.values().map(move |w| (p, w, n)))
         .collect();
     // Each batch's results are moved into `d` while the next batch runs: the move is
     // sequential (copying the evidence touches its pages for the first time), and it left the
     // other cores idle.
     let mut done: Option<Vec<Part>> = None;
+    let mut probes = Vec::new();
     // the rules read a window's client flows and application records
-    let work =
-        |(_, w): &ProfileWindow| w.out_flows.len() + w.dns.len() + w.http.len() + w.ssl.len() + 1;
+    let work = |(_, w, _): &ProfileWindow| {
+        w.out_flows.len() + w.dns.len() + w.http.len() + w.ssl.len() + 1
+    };
     for batch in batches(&windows, BATCHES, work) {
         // (each core folds a run of consecutive windows into one part; the parts come back
         // in the windows' order, however the runs were cut)
         let ((), parts) = rayon::join(
             || {
                 if let Some(parts) = done.take() {
-                    keep(&mut d, parts);
+                    keep(&mut d, &mut probes, parts);
                 }
             },
             || batch.par_iter().fold(Part::default, of_window).collect(),
@@ -350,10 +355,10 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         done = Some(parts);
     }
     if let Some(parts) = done {
-        keep(&mut d, parts);
+        keep(&mut d, &mut probes, parts);
     }
     d.ranking = rank::rank(&d.evidence, &d.alerts);
-    d.victims = victims::victims(store, &d.evidence);
+    d.victims = victims::victims(store, probes);
     d
 }
 

@@ -25,9 +25,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     // The window's tuples say whether any destination port got enough flows: most windows
     // need no pass over their flows (a cache miss per flow on a busy host).
     let possible = w.out_tuples.iter().any(|t| {
-        t.proto == Proto::Tcp
-            && t.flows as usize >= MIN_ATTEMPTS
-            && ports::service_name(t.port, t.proto).is_none()
+        t.proto == Proto::Tcp && t.flows as usize >= MIN_ATTEMPTS && !ports::known(t.port, t.proto)
     });
     if !possible || !config.is_home(cx.profile) {
         return;
@@ -43,7 +41,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && !config.is_home(c.resp_h)
             && !ignored(c.resp_h)
             && !multicast(c.resp_h)
-            && ports::service_name(c.resp_p, c.proto).is_none()
+            && !ports::known(c.resp_p, c.proto)
         {
             tries.entry((c.resp_h, c.resp_p)).or_default().push(i);
         }

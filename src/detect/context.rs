@@ -74,6 +74,8 @@ pub(crate) struct Ctx<'a> {
     /// uids of the connections whose ssh record says the login succeeded.
     pub ssh_logged_in: &'a rustc_hash::FxHashSet<compact_str::CompactString>,
     pub profile: IpAddr,
+    /// The profile's place in the store's address order (see [`super::victims::Probe`]).
+    pub profile_number: u32,
     pub window: i64,
     /// Evidence: this window's from `first` on (before it, earlier windows' of the same part).
     pub out: Vec<Evidence>,
@@ -82,6 +84,8 @@ pub(crate) struct Ctx<'a> {
     pub beacons: Vec<(super::TupleId, beacon::Beacon)>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
     pub ti_hits: Vec<(String, String)>,
+    /// The connections of this window's inbound-probe evidence, for the victims' aggregate.
+    pub probes: Vec<super::victims::Probe>,
 }
 
 impl Ctx<'_> {
@@ -100,11 +104,12 @@ impl Ctx<'_> {
         Party::Ip(self.profile)
     }
 
-    /// Keeps a finding as evidence of this window, unless the whitelist names a party.
-    pub fn add(&mut self, f: Finding) {
+    /// Keeps a finding as evidence of this window, unless the whitelist names a party; whether
+    /// it was kept.
+    pub fn add(&mut self, f: Finding) -> bool {
         let wl = &self.cfg.whitelist;
         if wl.matches_party(&f.attacker) || f.victim.as_ref().is_some_and(|v| wl.matches_party(v)) {
-            return;
+            return false;
         }
         self.out.push(Evidence::from(EvidenceParts {
             kind: f.kind,
@@ -118,6 +123,7 @@ impl Ctx<'_> {
             ts: f.ts,
             flows: f.flows,
         }));
+        true
     }
 }
 

@@ -144,7 +144,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         // (the cheap tests first: most flows go to a known port, and the P2P set is large)
         if tcp_udp
             && c.ts <= scanner
-            && ports::service_name(c.resp_p, c.proto).is_none()
+            && !ports::known(c.resp_p, c.proto)
             && !cx.p2p.contains(&i)
             && insert_sized(
                 &mut unknown_seen,
@@ -190,10 +190,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             }
         }
         // several unknown-service ports to one established destination
-        if c.proto == Proto::Tcp
-            && est
-            && c.service.is_empty()
-            && ports::service_name(c.resp_p, c.proto).is_none()
+        if c.proto == Proto::Tcp && est && c.service.is_empty() && !ports::known(c.resp_p, c.proto)
         {
             let set = multi_ports.entry(dst).or_default();
             set.insert(c.resp_p);

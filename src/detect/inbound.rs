@@ -17,6 +17,7 @@
 
 use super::context::{Ctx, Finding, room};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
+use super::victims::Probe;
 use crate::profile::Window;
 use crate::record::{Conn, Established, Proto};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -158,6 +159,8 @@ struct Probes {
     attacked_port: bool,
     first_ts: f64,
     flows: Vec<FlowRef>,
+    /// The same connections, for the victims' aggregate.
+    rows: Vec<Probe>,
 }
 
 /// The rules of this file on one window of one profile.
@@ -184,20 +187,31 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
         if from_outside {
-            if let Some(answered) = probe(cx, c).filter(|_| config.is_home(c.resp_h)) {
+            if let Some(replied) = probe(cx, c).filter(|_| config.is_home(c.resp_h)) {
                 if probes.victims.capacity() == 0 {
                     let n = room(w.out_flows.len());
                     probes.victims.reserve(n);
                     probes.ports.reserve(n);
                     probes.flows.reserve(n);
+                    probes.rows.reserve(n);
                 }
                 probes.victims.insert(c.resp_h);
                 probes.ports.insert((c.resp_p, c.proto));
                 probes.attempts += 1;
-                probes.answered += u32::from(answered);
+                probes.answered += u32::from(replied);
                 probes.attacked_port |= attacked(c.resp_p, c.proto);
                 probes.first_ts = probes.first_ts.min(c.ts);
                 probes.flows.push(FlowRef::Conn(i));
+                probes.rows.push(Probe {
+                    victim: c.resp_h,
+                    attacker: cx.profile_number,
+                    ts: c.ts,
+                    port: c.resp_p,
+                    proto: c.proto,
+                    // (the aggregate's own test: a lone FIN probe counts as unanswered
+                    // above, whatever its state says)
+                    answered: answered(c),
+                });
             }
         }
         let login = c.proto == Proto::Tcp
@@ -241,7 +255,7 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
     let first_victim = first.unwrap_or(cx.profile);
     let mut ports: thin_vec::ThinVec<(u16, Proto)> = p.ports.into_iter().collect();
     ports.sort_unstable();
-    cx.add(Finding {
+    let kept = cx.add(Finding {
         kind: EvidenceKind::InboundProbe,
         attacker: cx.me(),
         victim,
@@ -257,6 +271,9 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
         ts: p.first_ts,
         flows: p.flows.into(),
     });
+    if kept {
+        cx.probes.extend(p.rows);
+    }
 }
 
 fn report_brute_force(cx: &mut Ctx<'_>, dst: IpAddr, port: u16, flows: &[u32]) {
