@@ -283,7 +283,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             first,
             beacons: Vec::new(),
             ti_hits: Vec::new(),
-            probes: Vec::new(),
+            probes: std::mem::take(&mut part.probes),
         };
         for rule in WINDOW_RULES {
             rule(&mut cx, w);
@@ -313,7 +313,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
                 .map(|(k, b)| ((p.ip, w.number, k), b)),
         );
         part.ti_hits.extend(cx.ti_hits);
-        part.probes.append(&mut cx.probes);
+        part.probes = cx.probes;
         part
     };
     let mut d = Detections::default();

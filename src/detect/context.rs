@@ -79,12 +79,14 @@ pub(crate) struct Ctx<'a> {
     pub window: i64,
     /// Evidence: this window's from `first` on (before it, earlier windows' of the same part).
     pub out: Vec<Evidence>,
+    /// Where this window's evidence starts in `out`.
     pub first: usize,
     /// Beacon scores of out-tuples, by tuple (for the UI's `h` view).
     pub beacons: Vec<(super::TupleId, beacon::Beacon)>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
     pub ti_hits: Vec<(String, String)>,
-    /// The connections of this window's inbound-probe evidence, for the victims' aggregate.
+    /// The connections of inbound-probe evidence, for the victims' aggregate (this window's
+    /// at the end, after earlier windows' of the same part).
     pub probes: Vec<super::victims::Probe>,
 }
 

@@ -154,12 +154,10 @@ struct Probes {
     // hashed while counting (an Internet scanner tries thousands), sorted when reported
     victims: HashSet<IpAddr>,
     ports: HashSet<(u16, Proto)>,
-    attempts: u32,
     answered: u32,
     attacked_port: bool,
     first_ts: f64,
-    flows: Vec<FlowRef>,
-    /// The same connections, for the victims' aggregate.
+    /// Its attempts: the evidence's flows, and the victims' aggregate's rows.
     rows: Vec<Probe>,
 }
 
@@ -192,17 +190,15 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                     let n = room(w.out_flows.len());
                     probes.victims.reserve(n);
                     probes.ports.reserve(n);
-                    probes.flows.reserve(n);
                     probes.rows.reserve(n);
                 }
                 probes.victims.insert(c.resp_h);
                 probes.ports.insert((c.resp_p, c.proto));
-                probes.attempts += 1;
                 probes.answered += u32::from(replied);
                 probes.attacked_port |= attacked(c.resp_p, c.proto);
                 probes.first_ts = probes.first_ts.min(c.ts);
-                probes.flows.push(FlowRef::Conn(i));
                 probes.rows.push(Probe {
+                    conn: i,
                     victim: c.resp_h,
                     attacker: cx.profile_number,
                     ts: c.ts,
@@ -225,7 +221,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             logins.entry((c.resp_h, c.resp_p)).or_default().push(i);
         }
     }
-    if probes.attempts > 0 {
+    if !probes.rows.is_empty() {
         report_probes(cx, probes);
     }
     // in destination order, so the evidence does not depend on the map's order
@@ -249,7 +245,8 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
     } else {
         ThreatLevel::Medium
     };
-    let confidence = (0.5 + 0.1 * f64::from(p.attempts)).min(1.0);
+    let attempts = p.rows.len() as u32;
+    let confidence = (0.5 + 0.1 * f64::from(attempts)).min(1.0);
     let first = p.victims.iter().min().copied();
     let victim = first.filter(|_| p.victims.len() == 1).map(Party::Ip);
     let first_victim = first.unwrap_or(cx.profile);
@@ -265,11 +262,11 @@ fn report_probes(cx: &mut Ctx<'_>, p: Probes) {
             victim: first_victim,
             victims: p.victims.len() as u32,
             ports,
-            attempts: p.attempts,
+            attempts,
             answered: p.answered,
         },
         ts: p.first_ts,
-        flows: p.flows.into(),
+        flows: p.rows.iter().map(|r| FlowRef::Conn(r.conn)).collect(),
     });
     if kept {
         cx.probes.extend(p.rows);

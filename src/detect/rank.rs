@@ -259,6 +259,7 @@ pub fn triage_tier(alerts: usize, probe_alerts: usize) -> u8 {
 mod tests {
     use super::super::evidence::{EvidenceKind, Party, Payload, ThreatLevel};
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn kind_counts_read_and_serialise_as_a_sorted_map() {
@@ -270,8 +271,7 @@ mod tests {
             "ConnectionWithoutDns",
         ];
         let mut counts = KindCounts::default();
-        let mut tree: std::collections::BTreeMap<&'static str, usize> =
-            std::collections::BTreeMap::new();
+        let mut tree: BTreeMap<&'static str, usize> = BTreeMap::new();
         for k in kinds.iter().cycle().take(23) {
             counts.add(k);
             *tree.entry(k).or_default() += 1;

@@ -60,6 +60,8 @@ impl Victim {
 /// miss each (366k rows on the realistic 5 M-line log).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Probe {
+    /// The connection (the evidence names it; the aggregate does not read it).
+    pub conn: u32,
     /// The home host.
     pub victim: IpAddr,
     /// The attacker: the place of its profile in the store's address order.
