@@ -15,6 +15,14 @@ use crate::record::{Batch, TunnelKind};
 /// connections, not the size of the capture.
 const SWEEP_EVERY: f64 = 1.0;
 
+/// The fewest bytes of a capture file that make a connection: a classic record header and an
+/// IPv4 header with an ICMP header, on the raw-IP link type. (A tunnelled packet makes two
+/// connections, but it is longer than two of these.)
+const SMALLEST_CONN: u64 = 16 + 20 + 8;
+
+/// The fewest bytes that make a dns.log row: a record header, IPv4, UDP and a DNS header.
+const SMALLEST_DNS: u64 = 16 + 20 + 8 + 12;
+
 /// Where the time of a capture's reading went (for `KALIPSO_TIMINGS`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Spent {
@@ -52,10 +60,8 @@ pub struct Packet {
 #[derive(Debug)]
 pub struct Capture {
     shards: Vec<Assembler>,
-    /// The records of each chunk so far, merged by tag after the chunk; they are put end to
-    /// end only at the end, so no vector of the whole capture's records regrows (and is
-    /// copied into fresh pages) as the capture goes on.
-    chunks: Vec<Batch>,
+    /// The records so far, in their final order: each chunk's are merged by tag onto the end.
+    out: Batch,
     seq: u64,
     last_sweep: f64,
     /// The DHCP messages so far, joined into rows in capture order.
@@ -69,12 +75,25 @@ impl Capture {
     pub fn new(timeouts: Timeouts) -> Self {
         Capture {
             shards: (0..SHARDS).map(|_| Assembler::new(timeouts)).collect(),
-            chunks: Vec::new(),
+            out: Batch::default(),
             seq: 0,
             last_sweep: f64::NEG_INFINITY,
             dhcp: super::dhcp_log::Joiner::default(),
             tunnels: Tunnels::default(),
         }
+    }
+
+    /// Makes room for the connections and DNS records of `bytes` of capture files, so they
+    /// are merged straight into their final vectors as the capture goes on: grown by
+    /// doubling, those were copied into fresh pages again and again; merged per chunk and put
+    /// end to end at the end, every connection was written twice. The room is virtual memory
+    /// (pages are touched only as records are written). It is a bound for classic pcap files
+    /// and a hint for the rest (a compressed file holds more packets than its size says);
+    /// when it is passed, or cannot be reserved, the vectors grow as usual.
+    pub fn expect_bytes(&mut self, bytes: u64) {
+        let most = |smallest: u64| usize::try_from(bytes / smallest).unwrap_or(usize::MAX);
+        let _ = self.out.conns.try_reserve_exact(most(SMALLEST_CONN));
+        let _ = self.out.dns.try_reserve_exact(most(SMALLEST_DNS));
     }
 
     /// Adds the next packets (in capture order); their payloads are in `data`, the tunnels
@@ -143,7 +162,7 @@ impl Capture {
     }
 
     /// Merges the records the shards emitted so far (every record still to come has a later
-    /// tag) into the chunk's own batch.
+    /// tag) onto the end of the capture's records.
     fn collect(&mut self) {
         let mut conns = Vec::with_capacity(SHARDS);
         let mut dns = Vec::with_capacity(SHARDS);
@@ -163,7 +182,7 @@ impl Capture {
         }
         // the connections on one thread, the other kinds (and the DHCP join) on another:
         // each kind merges alone, so the order stays the same on any thread count
-        let mut b = Batch::default();
+        let b = &mut self.out;
         let joiner = &mut self.dhcp;
         rayon::join(
             || Out::merge_into(conns, &mut b.conns),
@@ -180,7 +199,6 @@ impl Capture {
                 }
             },
         );
-        self.chunks.push(b);
     }
 
     /// Ends the capture: the records of all shards, in one order, and how many connections'
@@ -191,7 +209,6 @@ impl Capture {
         self.shards.par_iter_mut().for_each(Assembler::finish_all);
         self.collect();
         let dhcp = std::mem::take(&mut self.dhcp).finish();
-        let merged = std::mem::take(&mut self.chunks);
         let (mut carried, mut inner) = (Vec::new(), Vec::new());
         for a in &mut self.shards {
             carried.append(&mut a.emitted.tunnels);
@@ -199,29 +216,12 @@ impl Capture {
         }
         let (tunnels, tunnel_parents) =
             super::tunnel::finish(std::mem::take(&mut self.tunnels), carried, inner);
-        let mut out = Batch {
+        let out = Batch {
             dhcp,
             tunnels,
             tunnel_parents,
-            ..Batch::default()
+            ..std::mem::take(&mut self.out)
         };
-        out.conns
-            .reserve_exact(merged.iter().map(|b| b.conns.len()).sum());
-        out.dns
-            .reserve_exact(merged.iter().map(|b| b.dns.len()).sum());
-        out.http
-            .reserve_exact(merged.iter().map(|b| b.http.len()).sum());
-        out.ssl
-            .reserve_exact(merged.iter().map(|b| b.ssl.len()).sum());
-        for mut b in merged {
-            // the one large copy: on all threads (it also spreads the new pages' faults)
-            out.conns.par_extend(b.conns.par_drain(..));
-            out.dns.append(&mut b.dns);
-            out.http.append(&mut b.http);
-            out.ssl.append(&mut b.ssl);
-            out.ssh.append(&mut b.ssh);
-            out.smtp.append(&mut b.smtp);
-        }
         let gaps = self.shards.iter().map(|a| a.emitted.stream_gaps).sum();
         (out, gaps)
     }

@@ -720,6 +720,13 @@ pub(crate) fn read_captures(
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let ordered: Vec<&std::path::PathBuf> = ordered.into_iter().map(|(_, p)| p).collect();
     let mut capture = Capture::new(timeouts);
+    capture.expect_bytes(
+        ordered
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum(),
+    );
     let mut defrag = Defrag::default();
     let mut reports: Vec<Option<FileReport>> = vec![None; ordered.len()];
     let mut found: Vec<Decoded> = ordered
@@ -734,23 +741,26 @@ pub(crate) fn read_captures(
     let mut arp: Vec<crate::record::Activity> = Vec::new();
     let (tx, rx) = sync_channel::<Msg>(2);
     let mut spent = crate::flow::Spent::default();
-    let (back, spare) = channel::<Vec<u8>>();
+    // a chunk's two buffers come back to the reader once the chunk is assembled: fresh ones
+    // for every chunk were a tenth of the run's page faults
+    let (back, spare) = channel::<(Vec<u8>, Vec<Raw>)>();
     std::thread::scope(|s| {
         s.spawn(|| {
             let (spare, tx) = (spare, tx);
-            let fresh = |spare: &std::sync::mpsc::Receiver<Vec<u8>>| {
-                let mut data = spare
+            let fresh = |file: usize| {
+                let (mut data, mut packets) = spare
                     .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK_BYTES + (1 << 16)));
+                    .unwrap_or_else(|_| (Vec::with_capacity(CHUNK_BYTES + (1 << 16)), Vec::new()));
                 data.clear();
-                data
+                packets.clear();
+                Chunk {
+                    file,
+                    data,
+                    packets,
+                }
             };
             for (file, path) in ordered.iter().enumerate() {
-                let mut chunk = Chunk {
-                    file,
-                    data: fresh(&spare),
-                    packets: Vec::new(),
-                };
+                let mut chunk = fresh(file);
                 let mut open = true;
                 let (report, notes) =
                     walk(path, false, &mut |ts, linktype, data, caplen, number| {
@@ -763,11 +773,8 @@ pub(crate) fn read_captures(
                         });
                         chunk.data.extend_from_slice(&data[..caplen]);
                         if chunk.data.len() >= CHUNK_BYTES || chunk.packets.len() >= CHUNK_PACKETS {
-                            let next = Chunk {
-                                file,
-                                data: fresh(&spare),
-                                packets: Vec::with_capacity(chunk.packets.len()),
-                            };
+                            let mut next = fresh(file);
+                            next.packets.reserve(chunk.packets.len());
                             open = tx
                                 .send(Msg::Chunk(std::mem::replace(&mut chunk, next)))
                                 .is_ok();
@@ -811,7 +818,7 @@ pub(crate) fn read_captures(
                     };
                     spent.decode += t.elapsed();
                     capture.feed(&packets, &chunk.data, &stacks, &mut spent);
-                    let _ = back.send(chunk.data);
+                    let _ = back.send((chunk.data, chunk.packets));
                     spare = packets;
                 }
                 Msg::Done(file, mut report, mut notes) => {
