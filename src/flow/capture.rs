@@ -23,6 +23,15 @@ const SMALLEST_CONN: u64 = 16 + 20 + 8;
 /// The fewest bytes that make a dns.log row: a record header, IPv4, UDP and a DNS header.
 const SMALLEST_DNS: u64 = 16 + 20 + 8 + 12;
 
+/// Reserves room for `n` more items in `v`, or for half as many when the system refuses
+/// that much (a bound for many gigabytes of captures can pass the memory the kernel will
+/// promise at once), and so on.
+fn reserve_up_to<T>(v: &mut Vec<T>, mut n: usize) {
+    while n > 0 && v.try_reserve_exact(n).is_err() {
+        n /= 2;
+    }
+}
+
 /// Where the time of a capture's reading went (for `KALIPSO_TIMINGS`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Spent {
@@ -92,8 +101,8 @@ impl Capture {
     /// when it is passed, or cannot be reserved, the vectors grow as usual.
     pub fn expect_bytes(&mut self, bytes: u64) {
         let most = |smallest: u64| usize::try_from(bytes / smallest).unwrap_or(usize::MAX);
-        let _ = self.out.conns.try_reserve_exact(most(SMALLEST_CONN));
-        let _ = self.out.dns.try_reserve_exact(most(SMALLEST_DNS));
+        reserve_up_to(&mut self.out.conns, most(SMALLEST_CONN));
+        reserve_up_to(&mut self.out.dns, most(SMALLEST_DNS));
     }
 
     /// Adds the next packets (in capture order); their payloads are in `data`, the tunnels
@@ -264,6 +273,19 @@ mod tests {
             icmp6: false,
             window: 64_000,
         }
+    }
+
+    #[test]
+    fn room_is_reserved_down_to_what_the_system_gives() {
+        let mut v: Vec<u64> = Vec::new();
+        reserve_up_to(&mut v, 1000);
+        assert!(v.capacity() >= 1000);
+        // more bytes than an address space holds: refused, then halved until it fits
+        let mut w: Vec<u64> = Vec::new();
+        reserve_up_to(&mut w, usize::MAX / 4);
+        assert!(w.capacity() < usize::MAX / 8, "{}", w.capacity());
+        w.push(1);
+        assert_eq!(w, [1]);
     }
 
     const C: [u8; 4] = [10, 0, 0, 1];
