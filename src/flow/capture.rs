@@ -146,7 +146,8 @@ impl Capture {
             .zip(own.par_iter())
             .for_each(|(asm, mine)| {
                 let mut sw = sweeps.iter().peekable();
-                for &i in mine {
+                for (k, &i) in mine.iter().enumerate() {
+                    prefetch_ahead(packets, data, mine, k);
                     let seq = first + u64::from(i);
                     while let Some(&&(s, ts)) = sw.peek() {
                         if s > seq {
@@ -234,6 +235,37 @@ impl Capture {
         let gaps = self.shards.iter().map(|a| a.emitted.stream_gaps).sum();
         (out, gaps)
     }
+}
+
+/// How many of a shard's packets ahead their fields are fetched into the cache.
+const PREFETCH_PACKETS: usize = 4;
+
+/// Starts loading what the shard reads of its coming packets: each shard reads every
+/// sixteenth packet of the chunk or so, which no hardware prefetcher foresees, and loading a
+/// packet's fields was a third of the shard's time spent outside its parsers. Its fields are
+/// fetched [`PREFETCH_PACKETS`] packets ahead, and the next packet's payload.
+fn prefetch_ahead(packets: &[Packet], data: &[u8], mine: &[u32], k: usize) {
+    if let Some(&n) = mine.get(k + PREFETCH_PACKETS) {
+        // a packet spans two cache lines: its start, and where the next one starts
+        for p in packets.get(n as usize..).unwrap_or_default().iter().take(2) {
+            prefetch(p);
+        }
+    }
+    let next = mine.get(k + 1).and_then(|&n| packets.get(n as usize));
+    if let Some(b) = next
+        .filter(|p| p.len > 0)
+        .and_then(|p| data.get(p.at as usize))
+    {
+        prefetch(b);
+    }
+}
+
+/// Hints the processor to load `x`'s cache line (nothing where that is not known how).
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    safe_arch::prefetch_t0(x);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 #[cfg(test)]
