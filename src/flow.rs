@@ -34,6 +34,7 @@ mod http_decode;
 mod http_stream;
 mod key;
 mod merge;
+mod prefetch;
 mod records;
 pub(crate) mod service;
 mod site;

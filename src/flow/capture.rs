@@ -7,6 +7,7 @@
 use super::assemble::Assembler;
 use super::key::SHARDS;
 use super::merge::Out;
+use super::prefetch::prefetch;
 use super::tunnel::Tunnels;
 use super::{Encap, PacketMeta, Timeouts};
 use crate::record::{Batch, TunnelKind};
@@ -260,14 +261,6 @@ fn prefetch_ahead(packets: &[Packet], data: &[u8], mine: &[u32], k: usize) {
     {
         prefetch(b);
     }
-}
-
-/// Hints the processor to load `x`'s cache line (nothing where that is not known how).
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    safe_arch::prefetch_t0(x);
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 #[cfg(test)]

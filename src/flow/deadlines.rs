@@ -6,7 +6,11 @@
 //! live connection, most of a capture's sweeping. Filed by second, adding a candidate is a
 //! push onto its second's list, and a sweep takes the first lists whole.
 
+use super::prefetch::prefetch;
 use rustc_hash::FxHashMap;
+
+/// How many items of the next second a sweep starts loading for the next sweep.
+const PREFETCH_ITEMS: usize = 8;
 
 /// Items, each due at a time in seconds.
 #[derive(Debug)]
@@ -88,6 +92,15 @@ impl<T> Deadlines<T> {
             if items.is_empty() {
                 self.take_second(last, due);
             }
+        }
+        // the next sweep, a second or so later, scans the next second: its items were filed up
+        // to minutes of capture ago, so reading them missed the cache
+        let next = self
+            .by_second
+            .get(&(last + 1))
+            .map_or(&[][..], Vec::as_slice);
+        for item in next.iter().take(PREFETCH_ITEMS) {
+            prefetch(item);
         }
     }
 
