@@ -47,7 +47,7 @@ mod text;
 pub(crate) mod tls;
 mod tunnel;
 
-pub(crate) use capture::{Capture, Packet, Spent};
+pub(crate) use capture::{Capture, Packet, Spent, reserve_up_to};
 pub(crate) use key::shard_of;
 pub use ssh_events::{PASSWORD_GUESSES_LIMIT, ssh_activity};
 

@@ -27,7 +27,7 @@ const SMALLEST_DNS: u64 = 16 + 20 + 8 + 12;
 /// Reserves room for `n` more items in `v`, or for half as many when the system refuses
 /// that much (a bound for many gigabytes of captures can pass the memory the kernel will
 /// promise at once), and so on.
-fn reserve_up_to<T>(v: &mut Vec<T>, mut n: usize) {
+pub(crate) fn reserve_up_to<T>(v: &mut Vec<T>, mut n: usize) {
     while n > 0 && v.try_reserve_exact(n).is_err() {
         n /= 2;
     }
@@ -99,7 +99,8 @@ impl Capture {
     /// end to end at the end, every connection was written twice. The room is virtual memory
     /// (pages are touched only as records are written). It is a bound for classic pcap files
     /// and a hint for the rest (a compressed file holds more packets than its size says);
-    /// when it is passed, or cannot be reserved, the vectors grow as usual.
+    /// room the system refuses is halved until granted, and once it is passed the vectors grow
+    /// as usual.
     pub fn expect_bytes(&mut self, bytes: u64) {
         let most = |smallest: u64| usize::try_from(bytes / smallest).unwrap_or(usize::MAX);
         reserve_up_to(&mut self.out.conns, most(SMALLEST_CONN));
@@ -311,6 +312,7 @@ mod tests {
         let mut w: Vec<u64> = Vec::new();
         reserve_up_to(&mut w, usize::MAX / 4);
         assert!(w.capacity() < usize::MAX / 8, "{}", w.capacity());
+        assert!(w.capacity() > 0, "nothing was reserved");
         w.push(1);
         assert_eq!(w, [1]);
     }

@@ -470,8 +470,9 @@ impl Decoded {
             // A LAN capture has millions of ARP records: grown by doubling, the vector was
             // copied into fresh pages again and again, on the one thread that joins the
             // decoders' parts. Reserved up front it is virtual memory, whose pages are touched
-            // only as records are written; when the bound cannot be reserved it grows as usual.
-            let _ = self.arp.try_reserve_exact(self.arp_bound);
+            // only as records are written; a bound the system refuses is halved until granted,
+            // as for the capture's connections.
+            crate::flow::reserve_up_to(&mut self.arp, self.arp_bound);
         }
         self.arp.extend(d.arp);
         self.skipped += d.skipped;
@@ -719,22 +720,19 @@ pub(crate) fn read_captures(
         .collect();
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let ordered: Vec<&std::path::PathBuf> = ordered.into_iter().map(|(_, p)| p).collect();
+    // the files' sizes bound the records they can hold (0 where the size is unknown, a pipe)
+    let sizes: Vec<u64> = ordered
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
     let mut capture = Capture::new(timeouts);
-    capture.expect_bytes(
-        ordered
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum(),
-    );
+    capture.expect_bytes(sizes.iter().sum());
     let mut defrag = Defrag::default();
     let mut reports: Vec<Option<FileReport>> = vec![None; ordered.len()];
-    let mut found: Vec<Decoded> = ordered
+    let mut found: Vec<Decoded> = sizes
         .iter()
-        .map(|p| Decoded {
-            arp_bound: std::fs::metadata(p).map_or(0, |m| {
-                usize::try_from(m.len() / SMALLEST_ARP).unwrap_or(usize::MAX)
-            }),
+        .map(|size| Decoded {
+            arp_bound: usize::try_from(size / SMALLEST_ARP).unwrap_or(usize::MAX),
             ..Decoded::default()
         })
         .collect();
