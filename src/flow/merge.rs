@@ -140,22 +140,90 @@ impl<T> Out<T> {
                 c
             })
             .collect();
-        loop {
-            let mut best: Option<(usize, Tag)> = None;
-            for (i, c) in cursors.iter().enumerate() {
-                if let Some(t) = c.head {
-                    if best.is_none_or(|(_, b)| t.order(&b).is_lt()) {
-                        best = Some((i, t));
-                    }
-                }
-            }
-            let Some((b, _)) = best else { break };
+        // A tournament of the parts' next records (a loser tree): each record taken costs a
+        // comparison for each level of the tree, 4 for the 16 shards, where a scan of all the
+        // parts cost 16.
+        let heads: Vec<Option<Tag>> = cursors.iter().map(|c| c.head).collect();
+        let mut tree = Tournament::new(heads);
+        while let Some(b) = tree.winner() {
             let c = &mut cursors[b];
             if let Some(item) = c.items.next() {
                 out.push(item);
             }
             c.advance();
+            tree.replace_winner(c.head);
         }
+    }
+}
+
+/// The smallest of several parts' next tags, found again after each one taken by replaying
+/// only the taken part's path to the root. Ties go to the lower part, as a scan in part order
+/// would give them.
+struct Tournament {
+    /// Each part's next tag (`None` once it is exhausted); padded with `None` to a power of two.
+    heads: Vec<Option<Tag>>,
+    /// `losers[node]` is the part that lost the match at `node` (nodes 1 and up, children of
+    /// `node` at `2 node` and `2 node + 1`, part `i` at leaf `len + i`); `losers[0]` is the
+    /// overall winner.
+    losers: Vec<usize>,
+}
+
+impl Tournament {
+    fn new(mut heads: Vec<Option<Tag>>) -> Tournament {
+        let len = heads.len().next_power_of_two();
+        heads.resize(len, None);
+        let mut t = Tournament {
+            heads,
+            losers: vec![0; len],
+        };
+        // the winner of each subtree, leaves first
+        let mut winners = vec![0; 2 * len];
+        for (i, w) in winners[len..].iter_mut().enumerate() {
+            *w = i;
+        }
+        for node in (1..len).rev() {
+            let (a, b) = (winners[2 * node], winners[2 * node + 1]);
+            let (win, lose) = if t.beats(a, b) { (a, b) } else { (b, a) };
+            winners[node] = win;
+            t.losers[node] = lose;
+        }
+        t.losers[0] = winners.get(1).copied().unwrap_or(0);
+        t
+    }
+
+    /// Whether part `a`'s next record comes before part `b`'s.
+    fn beats(&self, a: usize, b: usize) -> bool {
+        match (self.heads[a], self.heads[b]) {
+            (Some(x), Some(y)) => x.order(&y).then(a.cmp(&b)).is_lt(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => a < b,
+        }
+    }
+
+    /// The part whose next record comes first, or `None` when every part is exhausted.
+    fn winner(&self) -> Option<usize> {
+        let w = self.losers[0];
+        self.heads[w].is_some().then_some(w)
+    }
+
+    /// Gives the winner its next tag and finds the new winner.
+    fn replace_winner(&mut self, head: Option<Tag>) {
+        let len = self.heads.len();
+        let mut w = self.losers[0];
+        self.heads[w] = head;
+        // the winner's leaf is `len + w`; replay the matches from its parent up
+        let leaf = len + w;
+        let mut node = leaf / 2;
+        while node > 0 {
+            let other = self.losers[node];
+            if self.beats(other, w) {
+                self.losers[node] = w;
+                w = other;
+            }
+            node /= 2;
+        }
+        self.losers[0] = w;
     }
 }
 
@@ -168,6 +236,38 @@ impl Default for Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_merge_is_a_stable_sort_by_tag_then_part(
+            parts in proptest::collection::vec(
+                proptest::collection::vec((0u64..40, 0u8..3, 0u64..3), 0..60),
+                0..20,
+            ),
+        ) {
+            // each part's records in tag order, with equal tags within and across parts
+            let mut outs = Vec::new();
+            let mut all = Vec::new();
+            for (p, records) in parts.iter().enumerate() {
+                let mut tags: Vec<Tag> = records
+                    .iter()
+                    .map(|&(at, ts, id)| Tag { at, ts: f64::from(ts), id })
+                    .collect();
+                tags.sort_by(Tag::order);
+                let mut out = Out::default();
+                for (k, &t) in tags.iter().enumerate() {
+                    out.push(t, (p, k));
+                    all.push((t, p, k));
+                }
+                outs.push(out);
+            }
+            all.sort_by(|a, b| a.0.order(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            let mut merged = Vec::new();
+            Out::merge_into(outs, &mut merged);
+            let expected: Vec<(usize, usize)> = all.iter().map(|&(_, p, k)| (p, k)).collect();
+            proptest::prop_assert_eq!(merged, expected);
+        }
+    }
 
     #[test]
     fn taking_the_records_keeps_their_order_and_sizes_the_next_first_block() {
