@@ -200,7 +200,8 @@ impl Store {
         // Independent passes over the records, run side by side (each result is deterministic).
         // The DNS resolutions are one sequential pass, the longest: the other core does the
         // rest (on the realistic capture, sorting its 1.6 M ARP records and reading their
-        // hosts took 40 ms on one core before any of these started).
+        // hosts took 40 ms on one core before any of these started). None of these passes
+        // reads the events or the hosts, which join the store after them.
         let ((resolutions, sni), ((events, hosts), (alt, (seen, p2p)))) = rayon::join(
             || {
                 let r = store.resolutions();
