@@ -202,7 +202,7 @@ impl Store {
         // rest (on the realistic capture, sorting its 1.6 M ARP records and reading their
         // hosts took 40 ms on one core before any of these started). None of these passes
         // reads the events or the hosts, which join the store after them.
-        let ((resolutions, sni), ((events, hosts), (alt, (seen, p2p)))) = rayon::join(
+        let ((resolutions, sni), (((events, hosts), alt), (seen, p2p))) = rayon::join(
             || {
                 let r = store.resolutions();
                 let sni = sni_table(&store.ssl, &r);
@@ -210,23 +210,17 @@ impl Store {
             },
             || {
                 rayon::join(
-                    || events_and_hosts(activity),
+                    || rayon::join(|| events_and_hosts(activity), || store.alt_index()),
                     || {
                         rayon::join(
-                            || store.alt_index(),
                             || {
-                                rayon::join(
-                                    || {
-                                        shard_seen.unwrap_or_else(|| {
-                                            dns_watermarks(&store.conns, &store.dns)
-                                        })
-                                    },
-                                    || {
-                                        shard_p2p.unwrap_or_else(|| {
-                                            crate::detect::flows::p2p_flows(&store.conns)
-                                        })
-                                    },
-                                )
+                                shard_seen
+                                    .unwrap_or_else(|| dns_watermarks(&store.conns, &store.dns))
+                            },
+                            || {
+                                shard_p2p.unwrap_or_else(|| {
+                                    crate::detect::flows::p2p_flows(&store.conns)
+                                })
                             },
                         )
                     },

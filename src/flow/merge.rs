@@ -101,22 +101,18 @@ impl<T> Out<T> {
             blocks: std::vec::IntoIter<(Vec<Tag>, Vec<T>)>,
             tags: std::vec::IntoIter<Tag>,
             items: std::vec::IntoIter<T>,
-            head: Option<Tag>,
         }
         impl<T> Cursor<T> {
-            fn advance(&mut self) {
+            /// The tag of the next record, moving on to the next block at a block's end;
+            /// `None` once the part is exhausted.
+            fn next_tag(&mut self) -> Option<Tag> {
                 loop {
                     if let Some(t) = self.tags.next() {
-                        self.head = Some(t);
-                        return;
+                        return Some(t);
                     }
-                    if let Some((tags, items)) = self.blocks.next() {
-                        self.tags = tags.into_iter();
-                        self.items = items.into_iter();
-                    } else {
-                        self.head = None;
-                        return;
-                    }
+                    let (tags, items) = self.blocks.next()?;
+                    self.tags = tags.into_iter();
+                    self.items = items.into_iter();
                 }
             }
         }
@@ -129,29 +125,22 @@ impl<T> Out<T> {
         );
         let mut cursors: Vec<Cursor<T>> = parts
             .into_iter()
-            .map(|p| {
-                let mut c = Cursor {
-                    blocks: p.blocks.into_iter(),
-                    tags: Vec::new().into_iter(),
-                    items: Vec::new().into_iter(),
-                    head: None,
-                };
-                c.advance();
-                c
+            .map(|p| Cursor {
+                blocks: p.blocks.into_iter(),
+                tags: Vec::new().into_iter(),
+                items: Vec::new().into_iter(),
             })
             .collect();
         // A tournament of the parts' next records (a loser tree): each record taken costs a
         // comparison for each level of the tree, 4 for the 16 shards, where a scan of all the
         // parts cost 16.
-        let heads: Vec<Option<Tag>> = cursors.iter().map(|c| c.head).collect();
-        let mut tree = Tournament::new(heads);
+        let mut tree = Tournament::new(cursors.iter_mut().map(Cursor::next_tag).collect());
         while let Some(b) = tree.winner() {
             let c = &mut cursors[b];
             if let Some(item) = c.items.next() {
                 out.push(item);
             }
-            c.advance();
-            tree.replace_winner(c.head);
+            tree.replace_winner(c.next_tag());
         }
     }
 }
