@@ -145,27 +145,28 @@ pub(crate) fn peak_memory() -> String {
     )
 }
 
-/// The process's minor page faults so far (`minflt` in `/proc/self/stat`): each is a page
-/// touched for the first time, or again after it was given back, and on a virtual machine
-/// they are a large share of the system time.
-fn minor_faults() -> String {
+/// The fields of `/proc/self/stat` after the command name (which is in parentheses and may
+/// hold spaces): field `n` of `proc(5)` is at `n - 3`.
+fn stat_fields() -> Vec<String> {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    after
-        .split_whitespace()
-        .nth(7)
-        .map_or_else(|| "unknown".to_string(), str::to_string)
+    after.split_whitespace().map(str::to_string).collect()
 }
 
-/// The process's CPU time so far (user and system, all threads), from `/proc/self/stat`: the
-/// gap between two stages' figures, against the wall time between them, shows how well a
-/// stage keeps the cores busy.
+/// The process's minor page faults so far (`minflt`): each is a page touched for the first
+/// time, or again after it was given back, and on a virtual machine they are a large share
+/// of the system time.
+fn minor_faults() -> String {
+    stat_fields()
+        .get(7)
+        .map_or_else(|| "unknown".to_string(), String::clone)
+}
+
+/// The process's CPU time so far (user and system, all threads): the gap between two stages'
+/// figures, against the wall time between them, shows how well a stage keeps the cores busy.
 fn cpu_seconds() -> String {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // the fields after the command name, which is in parentheses and may hold spaces
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: Vec<u64> = after
-        .split_whitespace()
+    let ticks: Vec<u64> = stat_fields()
+        .iter()
         .skip(11)
         .take(2)
         .filter_map(|f| f.parse().ok())
