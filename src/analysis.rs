@@ -128,6 +128,7 @@ pub fn examine(input: Input, options: &Options) -> Analysis {
 
 /// The process's peak resident memory so far and its resident memory now, as Linux reports
 /// them (for `KALIPSO_TIMINGS`): memory the allocator kept after a stage shows as their gap.
+/// Then its CPU time and minor page faults so far, from one read of `/proc/self/stat`.
 pub(crate) fn peak_memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -136,12 +137,13 @@ pub(crate) fn peak_memory() -> String {
             |l| l[name.len()..].trim().to_string(),
         )
     };
+    let stat = stat_fields();
     format!(
         "{}, now {}; cpu {}; faults {}",
         field("VmHWM:"),
         field("VmRSS:"),
-        cpu_seconds(),
-        minor_faults()
+        cpu_seconds(&stat),
+        minor_faults(&stat)
     )
 }
 
@@ -156,16 +158,15 @@ fn stat_fields() -> Vec<String> {
 /// The process's minor page faults so far (`minflt`): each is a page touched for the first
 /// time, or again after it was given back, and on a virtual machine they are a large share
 /// of the system time.
-fn minor_faults() -> String {
-    stat_fields()
-        .get(7)
+fn minor_faults(stat: &[String]) -> String {
+    stat.get(7)
         .map_or_else(|| "unknown".to_string(), String::clone)
 }
 
 /// The process's CPU time so far (user and system, all threads): the gap between two stages'
 /// figures, against the wall time between them, shows how well a stage keeps the cores busy.
-fn cpu_seconds() -> String {
-    let ticks: Vec<u64> = stat_fields()
+fn cpu_seconds(stat: &[String]) -> String {
+    let ticks: Vec<u64> = stat
         .iter()
         .skip(11)
         .take(2)
@@ -182,12 +183,16 @@ fn cpu_seconds() -> String {
 mod tests {
     #[test]
     fn the_fault_count_grows_when_fresh_memory_is_touched() {
-        let count = || super::minor_faults().parse::<u64>().ok();
+        let count = || {
+            super::minor_faults(&super::stat_fields())
+                .parse::<u64>()
+                .ok()
+        };
         let before = count();
         assert!(
             before.is_some(),
             "minflt read as {:?}",
-            super::minor_faults()
+            super::minor_faults(&super::stat_fields())
         );
         // 40 MiB written, 10,240 pages: above the 32 MiB that glibc's malloc (the tests'
         // allocator) may take from its heap, so the pages are always new

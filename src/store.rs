@@ -17,7 +17,7 @@ pub(crate) mod timeline;
 
 use crate::profile::{self, Profile, ProfileConfig, Window};
 use crate::record::Batch;
-use crate::record::{Conn, Dns, Http, Ssl};
+use crate::record::{Activity, Conn, Dns, Http, Ssl};
 use compact_str::CompactString;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -94,7 +94,7 @@ pub struct Store {
     /// the whole input's order, so it is taken before a `--shard` worker drops connections).
     pub p2p: rustc_hash::FxHashSet<u32>,
     /// The records of notice, smtp, software, arp and ssh logs the detections read, in time order.
-    pub events: Vec<crate::record::Activity>,
+    pub events: Vec<Activity>,
     /// Host names and MACs that DHCP gave addresses (`profile_<ip>`'s `host_name` and `MAC`).
     pub hosts: BTreeMap<IpAddr, Host>,
 }
@@ -110,10 +110,8 @@ pub struct Host {
 
 /// The records of other logs that the detections read (those with details), in time order,
 /// and the hosts table made from them.
-fn events_and_hosts(
-    activity: Vec<crate::record::Activity>,
-) -> (Vec<crate::record::Activity>, BTreeMap<IpAddr, Host>) {
-    let mut events: Vec<crate::record::Activity> = activity
+fn events_and_hosts(activity: Vec<Activity>) -> (Vec<Activity>, BTreeMap<IpAddr, Host>) {
+    let mut events: Vec<Activity> = activity
         .into_iter()
         .filter(|a| a.detail.is_some())
         .collect();
@@ -124,7 +122,7 @@ fn events_and_hosts(
 
 /// The host names and MACs of DHCP records, by client address (the latest wins, as Slips
 /// overwrites them).
-fn hosts_table(events: &[crate::record::Activity]) -> BTreeMap<IpAddr, Host> {
+fn hosts_table(events: &[Activity]) -> BTreeMap<IpAddr, Host> {
     let mut out: BTreeMap<IpAddr, Host> = BTreeMap::new();
     for a in events {
         let Some(crate::record::Detail::Fields(f)) = &a.detail else {
