@@ -10,6 +10,10 @@
 //! (time, port, count, dotted address) in the same pass that finds the column's end: a search
 //! for the separator followed by a second walk over the digits was a fifth of the lane's time.
 //!
+//! Zeek's default layout (its columns in its order, `-` and `(empty)` as markers; nearly every
+//! conn.log) is read by straight code, one call per column in that order
+//! ([`default_layout`]); a line it does not take goes through the loop over the columns.
+//!
 //! It gives the same record as the general reader or declines: a line with an escape
 //! (`\x..`), an `#empty_field` marker, a time in another notation (`1e9`, `+5`), a count with a
 //! fraction, an error, or too few columns goes to the general reader, which also says what is
@@ -30,6 +34,9 @@ pub(crate) struct Plan {
     /// Whether a number can be read in the same pass that finds its column's end: neither
     /// marker looks like a number, so a column of digits is never a marker.
     numbers_fuse: bool,
+    /// Whether the columns are Zeek's default ones, in its order, with its markers: then
+    /// [`default_layout`] reads a line first.
+    default_layout: bool,
 }
 
 /// Wanted-field positions, as in `build::CONN_WANTED`.
@@ -78,7 +85,17 @@ impl Plan {
             }
         }
         let numeric = |m: &[u8]| m.iter().any(|&b| b.is_ascii_digit() || b == b'.');
+        let default_columns = super::build::CONN_WANTED
+            .iter()
+            .enumerate()
+            .all(|(wanted, name)| {
+                map[wanted] == super::build::CONN_DEFAULT.iter().position(|c| c == name)
+            });
         Some(Plan {
+            default_layout: default_columns
+                && width == DEFAULT_WIDTH
+                && unset == "-"
+                && empty == "(empty)",
             columns,
             sep,
             unset: unset.as_bytes().to_vec(),
@@ -96,6 +113,12 @@ pub(crate) type Parsed = (Conn, [bool; 2]);
 /// Reads one line (without its `\n`); `None` sends it to the general reader. `escaped` says
 /// whether the line holds a backslash anywhere (its text columns are then searched for one).
 pub(crate) fn parse(line: &str, escaped: bool, plan: &Plan, syms: &mut SymCache) -> Option<Parsed> {
+    if plan.default_layout
+        && !escaped
+        && let Some(parsed) = default_layout(line, plan.sep, syms)
+    {
+        return Some(parsed);
+    }
     let bytes = line.as_bytes();
     let mut c = Conn {
         ts: 0.0,
@@ -182,6 +205,108 @@ pub(crate) fn parse(line: &str, escaped: bool, plan: &Plan, syms: &mut SymCache)
         }
     }
     (addresses == 2).then_some((c, local))
+}
+
+/// How many columns of Zeek's default layout are read: all but the last, `tunnel_parents`.
+const DEFAULT_WIDTH: usize = 20;
+
+/// Reads a line of Zeek's default layout with its markers (`-` unset, `(empty)` empty) in
+/// one straight pass, each column by the code for its field; `None` for anything it does not
+/// take (an IPv6 address, a marker where a value is required, a `\r`, too few columns, ...),
+/// which [`parse`]'s column loop then reads or declines.
+///
+/// The loop looks each column's field up and jumps to its code twice; with the jumps' targets
+/// changing from column to column and the digit loops between them, the processor mispredicts
+/// many of them. Here the order is in the code.
+fn default_layout(line: &str, sep: u8, syms: &mut SymCache) -> Option<Parsed> {
+    let b = line.as_bytes();
+    let (ts, at) = value(b, sep, 0, seconds_at(b, 0), None)?;
+    let (uid, at) = text(line, sep, at)?;
+    let (orig_h, at) = value(b, sep, at, ipv4_at(b, at), None)?;
+    let (orig_p, at) = value(b, sep, at, port_at(b, at), Some(0))?;
+    let (resp_h, at) = value(b, sep, at, ipv4_at(b, at), None)?;
+    let (resp_p, at) = value(b, sep, at, port_at(b, at), Some(0))?;
+    let (proto, at) = text(line, sep, at)?;
+    let (service, at) = text(line, sep, at)?;
+    let (duration, at) = value(b, sep, at, seconds_at(b, at), Some(0.0))?;
+    let (orig_bytes, at) = value(b, sep, at, count_at(b, at), Some(0))?;
+    let (resp_bytes, at) = value(b, sep, at, count_at(b, at), Some(0))?;
+    let (conn_state, at) = text(line, sep, at)?;
+    let (local_orig, at) = text(line, sep, at)?;
+    let (local_resp, at) = text(line, sep, at)?;
+    // missed_bytes is not read
+    let (_, at) = text(line, sep, at)?;
+    let (history, at) = text(line, sep, at)?;
+    let (orig_pkts, at) = value(b, sep, at, count_at(b, at), Some(0))?;
+    let (orig_ip_bytes, at) = value(b, sep, at, count_at(b, at), Some(0))?;
+    let (resp_pkts, at) = value(b, sep, at, count_at(b, at), Some(0))?;
+    // the last column read: a `\r` after it is left to the loop, which strips it
+    let (resp_ip_bytes, _) = value(b, sep, at, count_at(b, at), Some(0))?;
+    let flag = |v: &str| match v {
+        "T" => Some(true),
+        "F" | "-" => Some(false),
+        _ => None,
+    };
+    let local = [flag(local_orig)?, flag(local_resp)?];
+    let mut sym = |v: &str| {
+        if v == "-" {
+            Sym::default()
+        } else {
+            syms.get(v)
+        }
+    };
+    let conn = Conn {
+        ts,
+        duration,
+        uid: if uid == "-" {
+            Uid::default()
+        } else {
+            Uid::new(uid)
+        },
+        orig_h,
+        orig_p,
+        resp_h,
+        resp_p,
+        proto: Proto::from_zeek(proto),
+        service: sym(service),
+        conn_state: ConnState::from_zeek(conn_state),
+        orig_bytes,
+        resp_bytes,
+        history: sym(history),
+        orig_pkts,
+        orig_ip_bytes,
+        resp_pkts,
+        resp_ip_bytes,
+    };
+    Some((conn, local))
+}
+
+/// A value read from the column at `at` (`read`, with where it ended) when the column ends
+/// there, or `if_unset` when the column is the unset marker `-`; with where the next column
+/// starts.
+#[inline]
+fn value<T>(
+    b: &[u8],
+    sep: u8,
+    at: usize,
+    read: Option<(T, usize)>,
+    if_unset: Option<T>,
+) -> Option<(T, usize)> {
+    let ends = |end: usize| b.get(end).is_none_or(|&e| e == sep);
+    match read {
+        Some((v, end)) if ends(end) => Some((v, end + 1)),
+        _ if b.get(at) == Some(&b'-') && ends(at + 1) => Some((if_unset?, at + 2)),
+        _ => None,
+    }
+}
+
+/// The text column at `at`, unless it is missing or the empty marker `(empty)`; with where the
+/// next column starts.
+#[inline]
+fn text(line: &str, sep: u8, at: usize) -> Option<(&str, usize)> {
+    let end = find(sep, line.as_bytes(), at);
+    let v = line.get(at..end)?;
+    (v != "(empty)").then_some((v, end + 1))
 }
 
 /// Reads a numeric column (time, interval, port, count, dotted IPv4 address) starting at `at`
@@ -524,7 +649,12 @@ mod tests {
             state ^= state << 17;
             (state % n as u64) as usize
         };
-        let mut lanes = 0;
+        assert!(plan.default_layout);
+        let column_loop = Plan {
+            default_layout: false,
+            ..plan.clone()
+        };
+        let (mut lanes, mut straight_lines) = (0, 0);
         for round in 0..20_000 {
             let mut cols: Vec<&str> = values
                 .iter()
@@ -559,6 +689,17 @@ mod tests {
                     (c, batch.local_hosts)
                 })
             };
+            // the straight reader of the default layout gives what the column loop gives,
+            // or declines
+            if !escaped && let Some(straight) = default_layout(&line, b'\t', &mut syms) {
+                straight_lines += 1;
+                let by_loop = parse(&line, escaped, &column_loop, &mut syms);
+                assert_eq!(
+                    format!("{:?}", Some(straight)),
+                    format!("{by_loop:?}"),
+                    "{line:?}"
+                );
+            }
             if let Some((c, local)) = ours {
                 lanes += 1;
                 let mut hosts = rustc_hash::FxHashSet::default();
@@ -569,5 +710,37 @@ mod tests {
             }
         }
         assert!(lanes > 1_000, "the lane took only {lanes} lines");
+        assert!(
+            straight_lines > 1_000,
+            "the straight reader took only {straight_lines} lines"
+        );
+    }
+
+    #[test]
+    fn only_zeeks_default_layout_is_read_straight() {
+        let plan_of = |columns: &[&str], unset: &str| {
+            let map: Vec<Option<usize>> = crate::input::build::CONN_WANTED
+                .iter()
+                .map(|w| columns.iter().position(|c| c == w))
+                .collect();
+            let width = map.iter().flatten().max().map_or(0, |m| m + 1);
+            Plan::new(&map, width, b'\t', unset, "(empty)").unwrap_or_else(|| panic!("plan"))
+        };
+        let default = crate::input::build::CONN_DEFAULT;
+        assert!(plan_of(default, "-").default_layout);
+        // later columns (newer Zeeks add some) change nothing before them
+        let longer: Vec<&str> = default.iter().copied().chain(["ip_proto"]).collect();
+        assert!(plan_of(&longer, "-").default_layout);
+        // another marker, or two columns swapped, go to the column loop
+        assert!(!plan_of(default, "NA").default_layout);
+        let mut swapped = default.to_vec();
+        swapped.swap(2, 4);
+        assert!(!plan_of(&swapped, "-").default_layout);
+        let without_history: Vec<&str> = default
+            .iter()
+            .copied()
+            .filter(|c| *c != "history")
+            .collect();
+        assert!(!plan_of(&without_history, "-").default_layout);
     }
 }
