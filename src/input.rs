@@ -648,22 +648,7 @@ mod tests {
             x ^= x << 17;
             batch.conns.push(Conn {
                 ts: 1.0e9 + (x % 86_400_000) as f64 / 1000.0,
-                orig_h: std::net::IpAddr::from([10, 0, 0, 1]),
-                resp_h: std::net::IpAddr::from([10, 0, 0, 2]),
-                orig_p: 1,
-                resp_p: 2,
-                proto: crate::record::Proto::Tcp,
-                conn_state: crate::record::ConnState::SF,
-                service: crate::record::Sym::default(),
-                history: crate::record::Sym::default(),
-                duration: 0.0,
-                uid: crate::record::Uid::default(),
-                orig_bytes: 0,
-                resp_bytes: 0,
-                orig_pkts: 1,
-                orig_ip_bytes: 40,
-                resp_pkts: 0,
-                resp_ip_bytes: 0,
+                ..Conn::for_tests()
             });
         }
         batch.activity.push(Activity {

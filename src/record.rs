@@ -224,6 +224,32 @@ pub struct Conn {
     pub resp_ip_bytes: u64,
 }
 
+#[cfg(test)]
+impl Conn {
+    /// A TCP connection from 10.0.0.1:1 to 10.0.0.2:2 of one packet, for tests to change.
+    pub(crate) fn for_tests() -> Conn {
+        Conn {
+            ts: 0.0,
+            orig_h: IpAddr::from([10, 0, 0, 1]),
+            resp_h: IpAddr::from([10, 0, 0, 2]),
+            orig_p: 1,
+            resp_p: 2,
+            proto: Proto::Tcp,
+            conn_state: ConnState::SF,
+            service: Sym::default(),
+            history: Sym::default(),
+            duration: 0.0,
+            uid: Uid::default(),
+            orig_bytes: 0,
+            resp_bytes: 0,
+            orig_pkts: 1,
+            orig_ip_bytes: 40,
+            resp_pkts: 0,
+            resp_ip_bytes: 0,
+        }
+    }
+}
+
 impl Conn {
     /// Packets both ways (Slips' `pkts`).
     pub fn pkts(&self) -> u64 {
@@ -893,25 +919,7 @@ mod tests {
         // millions of them, read in window order from all over the record vector
         assert_eq!(std::mem::size_of::<Conn>(), 128);
         assert_eq!(std::mem::align_of::<Conn>(), 64);
-        let c = Conn {
-            ts: 0.0,
-            orig_h: IpAddr::from([0u8; 4]),
-            resp_h: IpAddr::from([0u8; 4]),
-            orig_p: 0,
-            resp_p: 0,
-            proto: Proto::Tcp,
-            conn_state: ConnState::SF,
-            service: Sym::default(),
-            history: Sym::default(),
-            duration: 0.0,
-            uid: Uid::default(),
-            orig_bytes: 0,
-            resp_bytes: 0,
-            orig_pkts: 0,
-            orig_ip_bytes: 0,
-            resp_pkts: 0,
-            resp_ip_bytes: 0,
-        };
+        let c = Conn::for_tests();
         // the fields a window's first pass reads share the first line
         let at = |f: *const u8| f as usize - std::ptr::from_ref(&c) as usize;
         assert!(at(std::ptr::from_ref(&c.duration).cast()) < 64);

@@ -310,27 +310,14 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 Conn {
-                    ts: 0.0,
-                    orig_h: IpAddr::from([10, 0, 0, 1]),
                     resp_h: IpAddr::from([10, 1, 0, (x % 200) as u8]),
-                    orig_p: 1,
                     resp_p: [53, 30000, 30001, 40000][(x >> 8) as usize % 4],
                     proto: if (x >> 16) % 3 == 0 {
                         Proto::Tcp
                     } else {
                         Proto::Udp
                     },
-                    conn_state: ConnState::SF,
-                    service: crate::record::Sym::default(),
-                    history: crate::record::Sym::default(),
-                    duration: 0.0,
-                    uid: crate::record::Uid::default(),
-                    orig_bytes: 0,
-                    resp_bytes: 0,
-                    orig_pkts: 1,
-                    orig_ip_bytes: 40,
-                    resp_pkts: 0,
-                    resp_ip_bytes: 0,
+                    ..Conn::for_tests()
                 }
             })
             .collect();
