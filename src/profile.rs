@@ -149,7 +149,7 @@ impl Default for ProfileConfig {
 /// The home network as masks, for the test the profile pass makes for every connection:
 /// [`ProfileConfig::is_home`] matches each range's enum and builds its mask every time, which
 /// was about 8 % of the pass's samples (`perf`, the 1 M-line realistic log).
-pub struct HomeMatcher<'a> {
+pub(crate) struct HomeMatcher<'a> {
     /// IPv4 ranges: (network, mask).
     v4: Vec<(u32, u32)>,
     /// IPv6 ranges: (network, mask).
@@ -162,7 +162,7 @@ pub struct HomeMatcher<'a> {
 
 impl HomeMatcher<'_> {
     /// Whether `ip` is in the home network, as [`ProfileConfig::is_home`] says.
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         let in_range = match ip {
             IpAddr::V4(a) => {
                 let a = u32::from(a);
@@ -177,14 +177,14 @@ impl HomeMatcher<'_> {
     }
 
     /// Whether `ip` gets a server side.
-    pub fn serves(&self, ip: IpAddr) -> bool {
+    pub(crate) fn serves(&self, ip: IpAddr) -> bool {
         self.serves_all || self.contains(ip)
     }
 }
 
 impl ProfileConfig {
     /// The home network as masks.
-    pub fn home_matcher(&self) -> HomeMatcher<'_> {
+    pub(crate) fn home_matcher(&self) -> HomeMatcher<'_> {
         let mut m = HomeMatcher {
             v4: Vec::new(),
             v6: Vec::new(),
@@ -744,22 +744,9 @@ mod tests {
         );
         let at = |ts: f64, port: u16| Conn {
             ts,
-            duration: 0.0,
-            uid: crate::record::Uid::default(),
-            orig_h: IpAddr::from([10, 0, 0, 1]),
             orig_p: 50_000,
-            resp_h: IpAddr::from([10, 0, 0, 2]),
             resp_p: port,
-            proto: Proto::Tcp,
-            service: crate::record::Sym::default(),
-            conn_state: crate::record::ConnState::SF,
-            orig_bytes: 0,
-            resp_bytes: 0,
-            history: crate::record::Sym::default(),
-            orig_pkts: 1,
-            orig_ip_bytes: 40,
-            resp_pkts: 0,
-            resp_ip_bytes: 0,
+            ..Conn::for_tests()
         };
         let conns = vec![at(1.0, 80), at(2.0, 443), at(3.0, 80), at(4.0, 80)];
         let mut scratch = Scratch::default();

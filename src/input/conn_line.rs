@@ -217,7 +217,8 @@ const DEFAULT_WIDTH: usize = 20;
 ///
 /// The loop looks each column's field up and jumps to its code twice, to a target that changes
 /// from column to column: cachegrind's simulated predictor missed 25 of those jumps a line,
-/// and timed, a line took 13 % longer than here, where the order is in the code.
+/// and timed, a line took about 16 % longer than here (best rounds of a single-thread loop over
+/// the realistic 1 M-line log: 244–250 ns against 211–214 ns), where the order is in the code.
 fn default_layout(line: &str, sep: u8, syms: &mut SymCache) -> Option<Parsed> {
     let b = line.as_bytes();
     let (ts, at) = value(b, sep, 0, seconds_at(b, 0), None)?;
