@@ -282,6 +282,7 @@ fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
 pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let syms = context::sym_flags();
     let ssh_logged_in = events::ssh_logged_in(&store.events);
+    let home = store.config.home_matcher();
     let events = events_by_window(store);
     let threshold = cfg.alert_threshold * store.config.tw_width / 60.0;
     // a window's evidence goes to the end of its part's vector
@@ -296,6 +297,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             cfg,
             p2p: &store.p2p,
             ssh_logged_in: &ssh_logged_in,
+            home: &home,
             profile: p.ip,
             profile_number,
             window: w.number,

@@ -21,13 +21,12 @@ const MIN_SPAN: f64 = 600.0;
 
 /// The rule on one window of one profile.
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
-    let config = &cx.store.config;
     // The window's tuples say whether any destination port got enough flows: most windows
     // need no pass over their flows (a cache miss per flow on a busy host).
     let possible = w.out_tuples.iter().any(|t| {
         t.proto == Proto::Tcp && t.flows as usize >= MIN_ATTEMPTS && !ports::known(t.port, t.proto)
     });
-    if !possible || !config.is_home(cx.profile) {
+    if !possible || !cx.home.contains(cx.profile) {
         return;
     }
     let mut tries: HashMap<(IpAddr, u16), Vec<u32>> = HashMap::default();
@@ -38,7 +37,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         if c.proto == Proto::Tcp
             && unanswered
             && !history.flipped
-            && !config.is_home(c.resp_h)
+            && !cx.home.contains(c.resp_h)
             && !ignored(c.resp_h)
             && !multicast(c.resp_h)
             && !ports::known(c.resp_p, c.proto)

@@ -73,6 +73,8 @@ pub(crate) struct Ctx<'a> {
     pub p2p: &'a rustc_hash::FxHashSet<u32>,
     /// uids of the connections whose ssh record says the login succeeded.
     pub ssh_logged_in: &'a rustc_hash::FxHashSet<compact_str::CompactString>,
+    /// The home network, as masks made once for the whole run.
+    pub home: &'a crate::profile::HomeMatcher<'a>,
     pub profile: IpAddr,
     /// The profile's place in the store's address order (see [`super::victims::Probe`]).
     pub profile_number: u32,

@@ -163,8 +163,7 @@ struct Probes {
 
 /// The rules of this file on one window of one profile.
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
-    let config = &cx.store.config;
-    let from_outside = !config.is_home(cx.profile);
+    let from_outside = !cx.home.contains(cx.profile);
     let mut probes = Probes {
         first_ts: f64::INFINITY,
         ..Probes::default()
@@ -185,7 +184,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
         if from_outside {
-            if let Some(replied) = probe(cx, c).filter(|_| config.is_home(c.resp_h)) {
+            if let Some(replied) = probe(cx, c).filter(|_| cx.home.contains(c.resp_h)) {
                 if probes.victims.capacity() == 0 {
                     let n = room(w.out_flows.len());
                     probes.victims.reserve(n);
@@ -216,7 +215,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             && c.established() == Established::Established
             && !cx.sym(c.history).flipped
             // Windows hosts open many short SMB connections to their servers every hour
-            && !(is_smb(c.resp_p) && !from_outside && config.is_home(c.resp_h));
+            && !(is_smb(c.resp_p) && !from_outside && cx.home.contains(c.resp_h));
         if login {
             logins.entry((c.resp_h, c.resp_p)).or_default().push(i);
         }
