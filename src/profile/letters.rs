@@ -63,8 +63,8 @@ impl LetterState {
         (!self.last.is_nan()).then_some(self.last)
     }
 
-    /// Appends the symbol of a flow at `now` to `out` and advances the state.
-    pub fn push(&mut self, now: f64, duration: f64, size: u64, out: &mut impl Extend<char>) {
+    /// Appends the symbol of a flow at `now` to `out` (ASCII) and advances the state.
+    pub fn push(&mut self, now: f64, duration: f64, size: u64, out: &mut Vec<u8>) {
         let last = truthy(self.last());
         let t2 = match (truthy(Some(now)), last) {
             (Some(n), Some(l)) => Some(n - l),
@@ -76,7 +76,7 @@ impl LetterState {
                 let t2p = now - l;
                 if t2p >= TTO {
                     for _ in 0..(t2p / TTO) as u64 {
-                        out.extend(['0']);
+                        out.push(b'0');
                     }
                 }
                 // Python raises ZeroDivisionError for x/0.0; Slips then uses TD = 1.
@@ -113,16 +113,16 @@ impl LetterState {
         } else {
             2
         };
-        out.extend([MAP[periodicity][s][d] as char]);
+        out.push(MAP[periodicity][s][d]);
         if let Some(t2) = t2 {
             if t2 <= 5.0 {
-                out.extend(['.']);
+                out.push(b'.');
             } else if t2 <= 60.0 {
-                out.extend([',']);
+                out.push(b',');
             } else if t2 <= 300.0 {
-                out.extend(['+']);
+                out.push(b'+');
             } else if t2 <= TTO {
-                out.extend(['*']);
+                out.push(b'*');
             }
         }
         self.last_last = self.last;
@@ -133,11 +133,11 @@ impl LetterState {
 /// The letters of a sequence of `(ts, duration, bytes)` flows of one tuple.
 pub fn letters(flows: &[(f64, f64, u64)]) -> String {
     let mut state = LetterState::default();
-    let mut out = String::new();
+    let mut out = Vec::new();
     for &(ts, dur, size) in flows {
         state.push(ts, dur, size, &mut out);
     }
-    out
+    out.into_iter().map(char::from).collect()
 }
 
 #[cfg(test)]
