@@ -417,12 +417,27 @@ fn tuples(
             bytes: c.bytes(),
         }
     }));
-    index.clear();
+    // A window of a few flows finds its tuples by looking through them, with no map to hash
+    // into or to clear (clearing costs the map's capacity, which a large window left behind):
+    // the letters' CPU at 5 M lines went from 0.97 to 0.885 s (medians of 6 alternating runs).
+    let few = keys.len() <= FEW_FLOWS;
+    if !few {
+        index.clear();
+    }
     tuples.clear();
     symbols.clear();
     lengths.clear();
     for k in keys.iter() {
-        let slot = *index.entry((k.remote, k.port, k.proto)).or_insert_with(|| {
+        let key = (k.remote, k.port, k.proto);
+        let found = if few {
+            tuples
+                .iter()
+                .position(|t| (t.remote, t.port, t.proto) == key)
+                .map(|at| at as u32)
+        } else {
+            index.get(&key).copied()
+        };
+        let slot = found.unwrap_or_else(|| {
             tuples.push(Tuple {
                 remote: k.remote,
                 port: k.port,
@@ -431,7 +446,11 @@ fn tuples(
                 flows: 0,
             });
             states.push(LetterState::default());
-            (tuples.len() - 1) as u32
+            let slot = (tuples.len() - 1) as u32;
+            if !few {
+                index.insert(key, slot);
+            }
+            slot
         });
         let before = symbols.len();
         states[slot as usize].push(k.ts, k.duration, k.bytes, symbols);
@@ -472,6 +491,10 @@ fn tuples(
     }
     out
 }
+
+/// The most flows a window has for [`tuples`] to find their tuples without its map (32 gave
+/// the same times).
+const FEW_FLOWS: usize = 16;
 
 /// Buffers reused from window to window by [`tuples`].
 #[derive(Default)]
@@ -772,7 +795,7 @@ mod tests {
 
     #[test]
     fn interleaved_tuples_get_the_letters_of_their_own_flows_in_order() {
-        // flows of seven tuples interleaved, with gaps from a second to two hours (so that
+        // flows of fourteen tuples interleaved (two addresses, seven ports), with gaps from a second to two hours (so that
         // symbols have one to four characters), sizes and durations across the letters' edges
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut random = |n: u64| {
@@ -787,6 +810,7 @@ mod tests {
                 ts += [1.0, 7.0, 100.0, 4_000.0, 7_300.0][random(5) as usize];
                 Conn {
                     ts,
+                    resp_h: IpAddr::from([192, 0, 2, 1 + random(2) as u8]),
                     resp_p: 80 + random(7) as u16,
                     duration: [0.05, 3.0, 20.0][random(3) as usize],
                     orig_bytes: [10, 700, 5_000][random(3) as usize],
@@ -794,29 +818,35 @@ mod tests {
                 }
             })
             .collect();
-        let flows: Vec<u32> = (0..400).collect();
-        let mut text = b"earlier tuples' letters".to_vec();
-        let tuples = tuples(
-            &flows,
-            &conns,
-            |c| c.resp_h,
-            &mut Scratch::default(),
-            &mut text,
-        );
-        let w = Window {
-            text: String::from_utf8_lossy(&text).into(),
-            ..Window::default()
-        };
-        assert_eq!(tuples.len(), 7);
-        for t in &tuples {
-            let own: Vec<(f64, f64, u64)> = conns
-                .iter()
-                .filter(|c| c.resp_p == t.port)
-                .map(|c| (c.ts, c.duration, c.bytes()))
-                .collect();
-            assert_eq!(w.letters(t), letters::letters(&own), "port {}", t.port);
-            assert_eq!(t.flows as usize, own.len());
+        // a large window, small ones (found without the map) and a large one again, with the
+        // same scratch space
+        let mut scratch = Scratch::default();
+        for n in [400, 12, FEW_FLOWS, 400, 5] {
+            let flows: Vec<u32> = (0..n as u32).collect();
+            let mut text = b"earlier tuples' letters".to_vec();
+            let tuples = tuples(&flows, &conns, |c| c.resp_h, &mut scratch, &mut text);
+            let w = Window {
+                text: String::from_utf8_lossy(&text).into(),
+                ..Window::default()
+            };
+            let keys: BTreeSet<(IpAddr, u16)> =
+                conns[..n].iter().map(|c| (c.resp_h, c.resp_p)).collect();
+            assert_eq!(tuples.len(), keys.len(), "{n} flows");
+            for t in &tuples {
+                let own: Vec<(f64, f64, u64)> = conns[..n]
+                    .iter()
+                    .filter(|c| (c.resp_h, c.resp_p) == (t.remote, t.port))
+                    .map(|c| (c.ts, c.duration, c.bytes()))
+                    .collect();
+                assert_eq!(
+                    w.letters(t),
+                    letters::letters(&own),
+                    "{n} flows, {}",
+                    t.key()
+                );
+                assert_eq!(t.flows as usize, own.len());
+            }
+            assert!(w.text.starts_with("earlier tuples' letters"));
         }
-        assert!(w.text.starts_with("earlier tuples' letters"));
     }
 }
