@@ -429,29 +429,19 @@ fn tuples(
     lengths.clear();
     for k in keys.iter() {
         let key = (k.remote, k.port, k.proto);
-        let found = if few {
-            tuples
+        let slot = if few {
+            match tuples
                 .iter()
                 .position(|t| (t.remote, t.port, t.proto) == key)
-                .map(|at| at as u32)
-        } else {
-            index.get(&key).copied()
-        };
-        let slot = found.unwrap_or_else(|| {
-            tuples.push(Tuple {
-                remote: k.remote,
-                port: k.port,
-                proto: k.proto,
-                letters: Letters::default(),
-                flows: 0,
-            });
-            states.push(LetterState::default());
-            let slot = (tuples.len() - 1) as u32;
-            if !few {
-                index.insert(key, slot);
+            {
+                Some(at) => at as u32,
+                None => new_tuple(tuples, states, k),
             }
-            slot
-        });
+        } else {
+            *index
+                .entry(key)
+                .or_insert_with(|| new_tuple(tuples, states, k))
+        };
         let before = symbols.len();
         states[slot as usize].push(k.ts, k.duration, k.bytes, symbols);
         // a symbol is a few characters: a letter, a time character and a `0` per hour of
@@ -490,6 +480,19 @@ fn tuples(
         *scratch = Scratch::default();
     }
     out
+}
+
+/// Starts a tuple for the flow `k`; its slot.
+fn new_tuple(tuples: &mut Vec<Tuple>, states: &mut Vec<LetterState>, k: &FlowKey) -> u32 {
+    tuples.push(Tuple {
+        remote: k.remote,
+        port: k.port,
+        proto: k.proto,
+        letters: Letters::default(),
+        flows: 0,
+    });
+    states.push(LetterState::default());
+    (tuples.len() - 1) as u32
 }
 
 /// The most flows a window has for [`tuples`] to find their tuples without its map (32 gave
@@ -795,8 +798,9 @@ mod tests {
 
     #[test]
     fn interleaved_tuples_get_the_letters_of_their_own_flows_in_order() {
-        // flows of fourteen tuples interleaved (two addresses, seven ports), with gaps from a second to two hours (so that
-        // symbols have one to four characters), sizes and durations across the letters' edges
+        // flows of fourteen tuples interleaved (two addresses, seven ports), with gaps from a
+        // second to two hours (so that symbols have one to four characters), and sizes and
+        // durations across the letters' edges
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut random = |n: u64| {
             x ^= x << 13;
