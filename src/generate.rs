@@ -12,28 +12,9 @@ mod shapes;
 
 pub use realistic::{Realistic, conn_log as realistic_conn_log};
 
+use crate::rng::Rng;
+
 use std::io::{self, Write};
-
-/// `SplitMix64`: tiny, fast, and good enough for synthetic traffic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// Zeek's conn.log header, TSV.
 fn write_conn_header(out: &mut impl Write) -> io::Result<()> {
@@ -64,7 +45,7 @@ pub fn conn_log(
     hours: u32,
     seed: u64,
 ) -> io::Result<()> {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     write_conn_header(out)?;
     let start = 1_704_067_200.0_f64; // 2024-01-01
     let span = f64::from(hours.max(1)) * 3600.0;
@@ -160,7 +141,7 @@ pub fn capture(
     seed: u64,
 ) -> io::Result<()> {
     use etherparse::PacketBuilder;
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     // pcap header: magic, v2.4, zone 0, sigfigs 0, snaplen 65535, Ethernet
     out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
     out.write_all(&2u16.to_le_bytes())?;

@@ -641,13 +641,10 @@ mod tests {
     fn the_span_folded_in_runs_is_the_span_folded_in_one_pass() {
         // more records than one run, times out of order, and records of other logs
         let mut batch = Batch::default();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut random = crate::rng::Rng::new(7);
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
             batch.conns.push(Conn {
-                ts: 1.0e9 + (x % 86_400_000) as f64 / 1000.0,
+                ts: 1.0e9 + random.below(86_400_000) as f64 / 1000.0,
                 ..Conn::for_tests()
             });
         }

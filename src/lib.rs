@@ -45,6 +45,7 @@ pub mod progress;
 pub mod record;
 pub mod redis_node;
 pub(crate) mod report;
+mod rng;
 pub mod saved;
 pub mod shard;
 pub mod store;

@@ -801,13 +801,8 @@ mod tests {
         // flows of fourteen tuples interleaved (two addresses, seven ports), with gaps from a
         // second to two hours (so that symbols have one to four characters), and sizes and
         // durations across the letters' edges
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut random = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = crate::rng::Rng::new(11);
+        let mut random = |n: u64| rng.below(n);
         let mut ts = 1_000.0;
         let conns: Vec<Conn> = (0..400)
             .map(|_| {

@@ -303,12 +303,10 @@ mod tests {
     fn p2p_flows_found_in_runs_are_those_counted_in_one_pass() {
         // more connections than two runs; a few UDP destinations above port 30000 among TCP
         // and low ports, so the counts cross the runs' borders
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = crate::rng::Rng::new(3);
         let conns: Vec<Conn> = (0..150_000)
             .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = random.next();
                 Conn {
                     resp_h: IpAddr::from([10, 1, 0, (x % 200) as u8]),
                     resp_p: [53, 30000, 30001, 40000][(x >> 8) as usize % 4],

@@ -13,8 +13,8 @@
 //!
 //! Same seed, same bytes.
 
-use super::Rng;
 use super::shapes::{Class, HIGH, LOW, SHAPES, Shape};
+use crate::rng::Rng;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
@@ -149,7 +149,7 @@ fn linger(shape: &Shape) -> f64 {
 
 /// Writes the realistic conn.log.
 pub fn conn_log(out: &mut impl Write, cfg: Realistic) -> io::Result<()> {
-    let mut r = Rng(cfg.seed ^ 0x5EA1_1571_C000_0000);
+    let mut r = Rng::new(cfg.seed ^ 0x5EA1_1571_C000_0000);
     super::write_conn_header(out)?;
     let sources = u64::from(cfg.sources.max(1));
     let destinations = u64::from(cfg.destinations.max(1));
