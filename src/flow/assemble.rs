@@ -184,22 +184,24 @@ impl Emitted {
         f: &Flow,
         pending: &mut ThinVec<Pending>,
         ts: f64,
-        mut m: dns::Message,
+        m: dns::Message<'_>,
     ) {
+        let question = |m: &dns::Message<'_>| m.question.map(|(name, t, c)| (name.text(), t, c));
         if !m.response {
             pending.push(Pending {
                 id: m.id,
                 ts,
-                question: m.question,
+                question: question(&m),
             });
             return;
         }
+        // the response's own question is read only when its query had none
         let (ts, question) = match pending.iter().position(|q| q.id == m.id) {
             Some(i) => {
                 let q = pending.remove(i);
-                (q.ts, q.question.or_else(|| m.question.take()))
+                (q.ts, q.question.or_else(|| question(&m)))
             }
-            None => (ts, m.question.take()),
+            None => (ts, question(&m)),
         };
         let row = dns_row(f, ts, question, Some(m));
         self.dns.push(self.tag, row);

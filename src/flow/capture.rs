@@ -415,6 +415,77 @@ mod tests {
         assert_eq!(one(&[tcp(1.0, C, 5000, S, 22, "A", 1, 10)]), ConnState::OTH);
     }
 
+    fn udp(ts: f64, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, len: usize) -> PacketMeta {
+        PacketMeta {
+            proto: Proto::Udp,
+            flags: TcpFlags::default(),
+            seq: 0,
+            payload: len as u32,
+            ip_len: 28 + len as u32,
+            ..tcp(ts, src, sport, dst, dport, "", 0, 0)
+        }
+    }
+
+    #[test]
+    fn a_dns_row_is_named_by_its_query_then_its_response_then_its_first_answer() {
+        // the response names another host than its query: the row keeps the query's
+        let query = {
+            let mut b = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            b.extend(b"\x03www\x07example\x03com\x00");
+            b.extend([0, 1, 0, 1]);
+            b
+        };
+        let mut response = crate::flow::dns::tests::response();
+        response[13..16].copy_from_slice(b"FTP");
+        // an announcement: no question, one A record for host.local
+        let mut announcement = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        announcement.extend(b"\x04Host\x05local\x00");
+        announcement.extend([0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 10, 0, 0, 9]);
+        let mut c = Capture::new(Timeouts::default());
+        feed(
+            &mut c,
+            &[
+                (udp(1.0, C, 40000, S, 53, query.len()), &query[..]),
+                (udp(1.1, S, 53, C, 40000, response.len()), &response[..]),
+                (udp(2.0, S, 53, C, 40001, response.len()), &response[..]),
+                (
+                    udp(3.0, S, 5353, C, 5353, announcement.len()),
+                    &announcement[..],
+                ),
+            ],
+        );
+        let mut rows: Vec<_> = c
+            .finish()
+            .0
+            .dns
+            .into_iter()
+            .map(|d| (d.id.ts, d.query, d.qtype_name.to_string(), d.answers))
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let expected = |ts: f64, query: &str, qtype: &str, answers: &[&str]| {
+            let answers = answers.iter().map(|a| (*a).to_string()).collect();
+            (ts, query.to_string(), qtype.to_string(), answers)
+        };
+        assert_eq!(
+            rows,
+            [
+                expected(
+                    1.0,
+                    "www.example.com",
+                    "A",
+                    &["example.com", "93.184.216.34"]
+                ),
+                expected(
+                    2.0,
+                    "ftp.example.com",
+                    "A",
+                    &["example.com", "93.184.216.34"]
+                ),
+                expected(3.0, "host.local", "", &["10.0.0.9"]),
+            ]
+        );
+    }
+
     #[test]
     fn tls_hellos_become_an_ssl_record() {
         let mut c = Capture::new(Timeouts::default());

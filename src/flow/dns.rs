@@ -11,8 +11,6 @@ use std::net::{IpAddr, Ipv6Addr};
 /// One resource record of an answer section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
-    /// Owner name (the first answer's only: empty in the others).
-    pub name: String,
     /// Record type.
     pub rtype: u16,
     /// Time to live, seconds.
@@ -21,9 +19,29 @@ pub struct Answer {
     pub text: Option<String>,
 }
 
-/// A parsed DNS message.
+/// A well-formed name inside a message, built into text only when asked: most names a
+/// message carries are never shown (a response repeats its query's question, and its first
+/// answer's owner is shown only when it has no question), and building them was most of the
+/// capture path's DNS time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NameAt<'a> {
+    message: &'a [u8],
+    at: usize,
+}
+
+impl NameAt<'_> {
+    /// The name as Zeek logs it (lower case, odd bytes escaped).
+    pub fn text(&self) -> String {
+        // checked when the message was parsed, so it reads the same way again
+        name(self.message, self.at, &mut Vec::new())
+            .map(|(text, _)| text)
+            .unwrap_or_default()
+    }
+}
+
+/// A parsed DNS message; its names are read from the message's bytes when asked for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Message {
+pub struct Message<'a> {
     /// Transaction id.
     pub id: u16,
     /// True for a response.
@@ -31,7 +49,9 @@ pub struct Message {
     /// Response code.
     pub rcode: u8,
     /// First question: (name, type, class).
-    pub question: Option<(String, u16, u16)>,
+    pub question: Option<(NameAt<'a>, u16, u16)>,
+    /// The first answer's owner name (a response without a question is logged under it).
+    pub owner: Option<NameAt<'a>>,
     /// Answer section.
     pub answers: Vec<Answer>,
 }
@@ -190,42 +210,36 @@ pub fn is_message(b: &[u8]) -> bool {
 }
 
 /// Parses a DNS message; `None` when it is not one.
-pub fn parse(b: &[u8]) -> Option<Message> {
+pub fn parse(b: &[u8]) -> Option<Message<'_>> {
     let (id, flags, qd, an) = header(b)?;
-    let mut scratch = Vec::with_capacity(64);
+    // (only the answers' data names are built here; it allocates when the first one is)
+    let mut scratch = Vec::new();
     // Like Zeek, keep what parses: a malformed record ends the sections, not the message.
     let mut at = 12;
     let mut question = None;
+    let mut owner = None;
     let mut answers = Vec::new();
     let mut ok = true;
     for i in 0..qd {
-        let parsed = name(b, at, &mut scratch)
-            .and_then(|(qname, next)| Some((qname, next, u16_at(b, next)?, u16_at(b, next + 2)?)));
-        let Some((qname, next, qtype, qclass)) = parsed else {
+        let parsed =
+            skip_name(b, at).and_then(|next| Some((next, u16_at(b, next)?, u16_at(b, next + 2)?)));
+        let Some((next, qtype, qclass)) = parsed else {
             ok = false;
             break;
         };
         if i == 0 {
-            question = Some((qname, qtype, qclass & 0x7fff));
+            question = Some((NameAt { message: b, at }, qtype, qclass & 0x7fff));
         }
         at = next + 4;
     }
     for _ in 0..if ok { an } else { 0 } {
-        // only the first answer's owner is ever shown (a response without a question is
-        // logged under it); the others are checked and skipped
-        let owner = if answers.is_empty() {
-            name(b, at, &mut scratch)
-        } else {
-            skip_name(b, at).map(|next| (String::new(), next))
-        };
-        let parsed = owner.and_then(|(owner, next)| {
+        let parsed = skip_name(b, at).and_then(|next| {
             let (rtype, ttl, len) = (
                 u16_at(b, next)?,
                 u32_at(b, next + 4)?,
                 usize::from(u16_at(b, next + 8)?),
             );
             Some((
-                owner,
                 next,
                 rtype,
                 ttl,
@@ -233,15 +247,13 @@ pub fn parse(b: &[u8]) -> Option<Message> {
                 rdata_text(b, rtype, next + 10, len, &mut scratch)?,
             ))
         });
-        let Some((owner, next, rtype, ttl, len, text)) = parsed else {
+        let Some((next, rtype, ttl, len, text)) = parsed else {
             break;
         };
-        answers.push(Answer {
-            name: owner,
-            rtype,
-            ttl,
-            text,
-        });
+        if answers.is_empty() {
+            owner = Some(NameAt { message: b, at });
+        }
+        answers.push(Answer { rtype, ttl, text });
         at = next + 10 + len;
     }
     Some(Message {
@@ -249,6 +261,7 @@ pub fn parse(b: &[u8]) -> Option<Message> {
         response: flags & 0x8000 != 0,
         rcode: (flags & 0xf) as u8,
         question,
+        owner,
         answers,
     })
 }
@@ -393,16 +406,20 @@ pub(crate) mod tests {
 
     #[test]
     fn parses_questions_answers_and_compressed_names() {
-        let m = parse(&response()).unwrap_or_else(|| panic!("parse"));
+        let bytes = response();
+        let m = parse(&bytes).unwrap_or_else(|| panic!("parse"));
         assert_eq!(m.id, 0x1234);
         assert!(m.response);
-        assert_eq!(m.question, Some(("www.example.com".to_string(), 1, 1)));
+        assert_eq!(
+            m.question.map(|(name, t, c)| (name.text(), t, c)),
+            Some(("www.example.com".to_string(), 1, 1))
+        );
         let mut upper = response();
         upper[13] = b'W';
         assert_eq!(
             parse(&upper)
                 .and_then(|m| m.question)
-                .map(|q| q.0)
+                .map(|q| q.0.text())
                 .as_deref(),
             Some("www.example.com"),
             "lower case"
@@ -466,13 +483,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn later_owners_are_checked_not_kept_and_odd_bytes_are_escaped() {
-        let m = parse(&response()).unwrap_or_else(|| panic!("parse"));
+    fn later_owners_are_checked_and_odd_bytes_are_escaped() {
+        let bytes = response();
+        let m = parse(&bytes).unwrap_or_else(|| panic!("parse"));
         assert_eq!(
-            m.answers[0].name, "www.example.com",
-            "the owner a row may show"
+            m.owner.map(|o| o.text()).as_deref(),
+            Some("www.example.com"),
+            "the first answer's owner, which a row may show"
         );
-        assert_eq!(m.answers[1].name, "", "never shown, so never built");
         // a second owner that points forward ends the answers there, as when it was read
         let mut bad = response();
         let second = bad.len() - 16;
@@ -483,7 +501,7 @@ pub(crate) mod tests {
         let mut odd = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         odd.extend(b"\x04a b\\\x01\xe9\x00");
         odd.extend([0, 12, 0, 1]);
-        let q = parse(&odd).and_then(|m| m.question).map(|q| q.0);
+        let q = parse(&odd).and_then(|m| m.question).map(|q| q.0.text());
         assert_eq!(q.as_deref(), Some(r"a\x20b\x5c.\xe9"), "{q:?}");
     }
 
@@ -491,6 +509,10 @@ pub(crate) mod tests {
         #[test]
         fn any_message_never_panics(msg in proptest::collection::vec(any::<u8>(), 0..600)) {
             proptest::prop_assert_eq!(is_message(&msg), parse(&msg).is_some());
+            // names checked at parse time are read again only when asked for
+            if let Some(m) = parse(&msg) {
+                let _ = (m.question.map(|q| q.0.text()), m.owner.map(|o| o.text()));
+            }
         }
 
         #[test]

@@ -68,28 +68,22 @@ pub(crate) fn http_row(f: &Flow, req: http::HttpRequest, res: Option<&http::Http
     }
 }
 
-/// A dns.log row for a query (and its response, if any). Both are taken, so the names and
-/// answers move into the row instead of being copied.
+/// A dns.log row for a query (and its response, if any). The question is taken, so its name
+/// moves into the row instead of being copied.
 pub(crate) fn dns_row(
     f: &Flow,
     ts: f64,
     question: Option<(String, u16, u16)>,
-    response: Option<dns::Message>,
+    response: Option<dns::Message<'_>>,
 ) -> Dns {
-    let (rcode, mut answers) = match response {
-        Some(m) => (Some(m.rcode), m.answers),
-        None => (None, Vec::new()),
+    let (rcode, owner, mut answers) = match response {
+        Some(m) => (Some(m.rcode), m.owner, m.answers),
+        None => (None, None, Vec::new()),
     };
     // A response without a question (mDNS announcements) is logged under its first answer's name.
     let (query, types) = match question {
         Some((name, qtype, qclass)) => (name, Some((qtype, qclass))),
-        None => (
-            answers
-                .first_mut()
-                .map(|a| std::mem::take(&mut a.name))
-                .unwrap_or_default(),
-            None,
-        ),
+        None => (owner.map(|o| o.text()).unwrap_or_default(), None),
     };
     // NetBIOS name service (port 137) encodes names; Zeek logs them decoded.
     let query = if f.orig.1 == 137 || f.resp.1 == 137 {
