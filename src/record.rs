@@ -552,10 +552,13 @@ pub struct Dhcp {
 /// every address of every record, every DNS answer) without the general parser.
 ///
 /// Anything but a plain dotted quad (IPv6, a leading zero, an octet over 255) is handed to the
-/// standard parser where the dotted-quad reader stops, rather than found by a search before.
+/// standard parser where the dotted-quad reader stops, rather than found by a search before;
+/// without a colon it cannot be IPv6, so it is no address (DNS answers are often names, and
+/// the standard parser tried each as both families).
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     match ipv4_at(s.as_bytes(), 0) {
         Some((ip, end)) if end == s.len() => Some(ip),
+        _ if !s.as_bytes().contains(&b':') => None,
         _ => s.parse().ok(),
     }
 }
