@@ -226,7 +226,7 @@ fn new_flow(seq: u64, p: &PacketMeta, sent: FiveTuple) -> (Flow, bool) {
     // unknown transports carry their protocol number in the tuple's ports
     let port = |p: u16| if tuple.proto == Proto::Unknown { 0 } else { p };
     let flow = Flow {
-        tuple,
+        proto: tuple.proto,
         id: seq,
         uid: uid(&tuple, p.ts, seq),
         service: None,
@@ -333,7 +333,7 @@ impl Assembler {
             let Some(f) = self.active.get(&key).filter(|f| f.id == id) else {
                 continue; // retired, or replaced by a newer connection
             };
-            let delay = expiry_delay(f, self.timeout(f.tuple.proto));
+            let delay = expiry_delay(f, self.timeout(f.proto));
             if now - f.last > delay {
                 expired.push((f.ts, f.id, key));
             } else {

@@ -7,7 +7,6 @@
 
 use super::history::History;
 use super::http_stream::HttpConn;
-use super::key::FiveTuple;
 use super::service::Service;
 use super::stream::Streams;
 use super::{TcpFlags, http, ssh, tls};
@@ -112,8 +111,8 @@ pub(crate) struct Apps {
 /// A connection being assembled.
 #[derive(Debug)]
 pub(crate) struct Flow {
-    /// Its 5-tuple, originator first.
-    pub tuple: FiveTuple,
+    /// Its transport (its endpoints, originator first, are `orig` and `resp`).
+    pub proto: Proto,
     pub id: u64,
     pub uid: CompactString,
     pub service: Option<Service>,
@@ -199,7 +198,7 @@ impl Flow {
     fn state(&self) -> ConnState {
         use ConnState as C;
         let (o, r) = (&self.o, &self.r);
-        match self.tuple.proto {
+        match self.proto {
             Proto::Udp => {
                 return match (o.pkts > 0, r.pkts > 0) {
                     (true, true) => C::SF,
@@ -266,7 +265,7 @@ impl Flow {
 
     /// Closed by both FINs, a RST, or a FIN before the other side spoke (TCP only).
     pub fn closed(&self) -> bool {
-        self.tuple.proto == Proto::Tcp
+        self.proto == Proto::Tcp
             && ((self.o.flags.fin && self.r.flags.fin)
                 || self.o.flags.rst
                 || self.r.flags.rst
@@ -276,7 +275,7 @@ impl Flow {
     /// The conn.log record of the connection as it is now; its service and history are
     /// interned through `syms`.
     pub fn into_conn(self, syms: &mut SymCache) -> Conn {
-        let tcp = self.tuple.proto == Proto::Tcp;
+        let tcp = self.proto == Proto::Tcp;
         let conn_state = self.state();
         let duration = self.last - self.ts;
         // Zeek leaves bytes unset for a connection without duration.
@@ -293,7 +292,7 @@ impl Flow {
             orig_p: self.orig.1,
             resp_h: self.resp.0,
             resp_p: self.resp.1,
-            proto: self.tuple.proto,
+            proto: self.proto,
             service: self
                 .service
                 .map_or_else(Sym::default, |s| syms.get(s.name())),
@@ -320,6 +319,6 @@ mod tests {
     #[test]
     fn a_live_connection_stays_small() {
         let size = std::mem::size_of::<super::Flow>();
-        assert!(size <= 280, "{size} bytes");
+        assert!(size <= 240, "{size} bytes");
     }
 }
