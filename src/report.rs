@@ -345,8 +345,10 @@ impl<'a> Report<'a> {
     pub fn new(analysis: &'a Analysis, busiest: usize, detail: Detail) -> Self {
         let store = &analysis.store;
         let detections = &analysis.detections;
+        // (a profile's flow count is a sum over its windows: counted once each, not at every
+        // comparison of the sort)
         let mut by_activity: Vec<&Profile> = store.profiles.values().collect();
-        by_activity.sort_by(|a, b| b.out_flows().cmp(&a.out_flows()).then(a.ip.cmp(&b.ip)));
+        by_activity.sort_by_cached_key(|p| (std::cmp::Reverse(p.out_flows()), p.ip));
         let beacons: Vec<BeaconSummary> = rank::beacons(&detections.evidence)
             .into_iter()
             .map(|h| BeaconSummary {
