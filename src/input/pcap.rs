@@ -503,6 +503,9 @@ fn packet_at(meta: PacketMeta, payload: &[u8], base: usize) -> Packet {
 /// its time, and the fragment.
 type Placed<'a> = (usize, f64, defrag::Fragment<'a>);
 
+/// A part of a chunk's packets, their tunnel stacks and fragments.
+type PartPackets<'a> = (Vec<Packet>, Vec<Vec<Encap>>, Vec<Placed<'a>>);
+
 /// What a part of a chunk decoded to: packets, tunnel stacks, fragments, the rest.
 type Part<'a> = (Vec<Packet>, Vec<Vec<Encap>>, Vec<Placed<'a>>, Decoded);
 
@@ -638,7 +641,7 @@ fn decode_chunk<'a>(
 /// Puts the decoded parts' packets into `packets` in order, their tunnel stacks into
 /// `stacks`; returns their fragments, placed among the chunk's packets.
 fn join_packets<'a>(
-    parts: Vec<(Vec<Packet>, Vec<Vec<Encap>>, Vec<Placed<'a>>)>,
+    parts: Vec<PartPackets<'a>>,
     packets: &mut Vec<Packet>,
     stacks: &mut Vec<Vec<Encap>>,
 ) -> Vec<Placed<'a>> {
