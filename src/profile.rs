@@ -695,13 +695,8 @@ mod tests {
 
     #[test]
     fn a_home_range_holds_what_ipnet_says_it_holds() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut random = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
+        let mut random = || rng.next();
         for _ in 0..50_000 {
             let (high, low) = (random(), random());
             let v6 = high & 1 == 1;

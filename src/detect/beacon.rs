@@ -211,17 +211,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
 mod tests {
     use super::*;
 
-    /// `SplitMix64` in [0, 1).
-    struct Rng(u64);
-    impl Rng {
-        fn unit(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::rng::Rng;
 
     #[test]
     fn discovery_time_and_address_services_are_not_beacons() {
@@ -242,7 +232,7 @@ mod tests {
     #[test]
     fn a_jittery_beacon_with_missing_beats_scores_high() {
         for seed in 0..20 {
-            let mut r = Rng(seed);
+            let mut r = Rng::new(seed);
             let mut flows = Vec::new();
             for i in 0..60 {
                 if r.unit() < 0.1 {
@@ -263,7 +253,7 @@ mod tests {
     #[test]
     fn human_browsing_does_not() {
         for seed in 0..20 {
-            let mut r = Rng(seed + 100);
+            let mut r = Rng::new(seed + 100);
             let mut t = 0.0;
             let mut flows = Vec::new();
             for _ in 0..60 {
@@ -284,7 +274,7 @@ mod tests {
     #[test]
     fn random_poisson_arrivals_do_not() {
         for seed in 0..200 {
-            let mut r = Rng(seed + 1000);
+            let mut r = Rng::new(seed + 1000);
             let n = 6 + (r.unit() * 40.0) as usize;
             let mut t = 0.0;
             let flows: Vec<(f64, u64)> = (0..n)
@@ -301,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_median_is_the_sorted_middle() {
-        let mut r = Rng(7);
+        let mut r = Rng::new(7);
         for n in 1..40 {
             // few distinct values, so equal values and ties at the middle are common
             let v: Vec<f64> = (0..n).map(|_| (r.unit() * 5.0).floor() - 1.0).collect();

@@ -643,13 +643,8 @@ mod tests {
             .collect();
         let width = map.iter().flatten().max().map_or(0, |m| m + 1);
         let plan = Plan::new(&map, width, b'\t', "-", "(empty)").unwrap_or_else(|| panic!("plan"));
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut pick = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::rng::Rng::new(0x2545_f491_4f6c_dd1d);
+        let mut pick = |n: usize| rng.below(n as u64) as usize;
         assert!(plan.default_layout);
         let column_loop = Plan {
             default_layout: false,

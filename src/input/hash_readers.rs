@@ -149,6 +149,7 @@ fn read_batch(node: &mut Node, keys: &[String]) -> anyhow::Result<Vec<Vec<(Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Rng;
 
     #[test]
     fn the_readers_follow_the_pool_they_run_in_from_two_to_eight() {
@@ -165,11 +166,8 @@ mod tests {
     }
 
     /// A job that takes a pseudo-random few hundred microseconds, so results arrive out of order.
-    fn slow_double(seed: &mut u64, item: u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        std::thread::sleep(std::time::Duration::from_micros(*seed % 400));
+    fn slow_double(random: &mut Rng, item: u64) -> u64 {
+        std::thread::sleep(std::time::Duration::from_micros(random.below(400)));
         item * 2
     }
 
@@ -177,12 +175,10 @@ mod tests {
     fn results_come_in_item_order_whatever_order_the_workers_finish_in() {
         let items: Vec<u64> = (0..400).collect();
         for workers in [1, 3, 8] {
-            let seeds: Vec<u64> = (1..=workers)
-                .map(|w: u64| w.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-                .collect();
+            let randoms: Vec<Rng> = (1..=workers).map(Rng::new).collect();
             let mut seen = Vec::new();
-            let job = |seed: &mut u64, item: &u64| Ok(slow_double(seed, *item));
-            in_order(seeds, &items, job, |item, v| seen.push((*item, v)))
+            let job = |random: &mut Rng, item: &u64| Ok(slow_double(random, *item));
+            in_order(randoms, &items, job, |item, v| seen.push((*item, v)))
                 .unwrap_or_else(|e| panic!("{e}"));
             let expected: Vec<(u64, u64)> = items.iter().map(|&i| (i, i * 2)).collect();
             assert_eq!(seen, expected, "{workers} workers");
@@ -193,13 +189,14 @@ mod tests {
     fn the_first_failure_is_returned_and_nothing_from_it_on_is_handed_over() {
         let items: Vec<u64> = (0..400).collect();
         let mut seen = Vec::new();
-        let job = |seed: &mut u64, item: &u64| {
+        let job = |random: &mut Rng, item: &u64| {
             if *item == 150 {
                 anyhow::bail!("item 150 failed");
             }
-            Ok(slow_double(seed, *item))
+            Ok(slow_double(random, *item))
         };
-        let result = in_order(vec![7u64, 11, 13], &items, job, |item, _| seen.push(*item));
+        let randoms = vec![Rng::new(7), Rng::new(11), Rng::new(13)];
+        let result = in_order(randoms, &items, job, |item, _| seen.push(*item));
         assert_eq!(
             result.map_err(|e| e.to_string()),
             Err("item 150 failed".into())
