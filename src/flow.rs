@@ -34,7 +34,6 @@ mod http_decode;
 mod http_stream;
 mod key;
 mod merge;
-mod prefetch;
 mod records;
 pub(crate) mod service;
 mod site;

@@ -40,6 +40,7 @@ pub mod flow;
 pub mod generate;
 pub mod input;
 mod interrupt;
+mod prefetch;
 pub mod profile;
 pub mod progress;
 pub mod record;

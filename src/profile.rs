@@ -385,7 +385,7 @@ struct FlowKey {
 ///
 /// The flows are first copied into a buffer in one tight loop: the loads from the large record
 /// vector are independent, so the CPU overlaps their cache misses instead of waiting for each
-/// inside the hash-map work. Each flow's symbol is then written once into a buffer of the
+/// inside the hash-map work, and each connection is asked for [`GATHER_AHEAD`] flows early. Each flow's symbol is then written once into a buffer of the
 /// window's symbols, and once more to its place in `text`, where each tuple's letters follow
 /// one another: a string a tuple, grown a character at a time and copied again into the text,
 /// was a tenth of the letters' time (`perf`, the 5 M-line realistic log).
@@ -406,7 +406,14 @@ fn tuples(
         cursors,
     } = scratch;
     keys.clear();
-    keys.extend(flows.iter().map(|&i| {
+    keys.extend(flows.iter().enumerate().map(|(k, &i)| {
+        if let Some(ahead) = flows
+            .get(k + GATHER_AHEAD)
+            .and_then(|&j| conns.get(j as usize))
+        {
+            crate::prefetch::prefetch(ahead);
+            crate::prefetch::prefetch(&ahead.orig_bytes);
+        }
         let c = &conns[i as usize];
         FlowKey {
             remote: remote(c),
@@ -481,6 +488,11 @@ fn tuples(
     }
     out
 }
+
+/// How many flows ahead [`tuples`] asks for a connection's two cache lines: the loop's own
+/// loads overlap a few misses, and asking ahead for more took the letters' CPU at 5 M lines from
+/// 0.835 to 0.775 s (medians of 6 alternating runs; 8 and 32 ahead were no better).
+const GATHER_AHEAD: usize = 16;
 
 /// Starts a tuple for the flow `k`; its slot.
 fn new_tuple(tuples: &mut Vec<Tuple>, states: &mut Vec<LetterState>, k: &FlowKey) -> u32 {

@@ -7,9 +7,9 @@
 use super::assemble::Assembler;
 use super::key::SHARDS;
 use super::merge::Out;
-use super::prefetch::prefetch;
 use super::tunnel::Tunnels;
 use super::{Encap, PacketMeta, Timeouts};
+use crate::prefetch::prefetch;
 use crate::record::{Batch, TunnelKind};
 
 /// How often (in capture time) expired connections are retired, so memory follows the live

@@ -6,7 +6,7 @@
 //! live connection, most of a capture's sweeping. Filed by second, adding a candidate is a
 //! push onto its second's list, and a sweep takes the first lists whole.
 
-use super::prefetch::prefetch;
+use crate::prefetch::prefetch;
 use rustc_hash::FxHashMap;
 
 /// How many items of the next second a sweep starts loading for the next sweep.
