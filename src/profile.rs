@@ -385,10 +385,11 @@ struct FlowKey {
 ///
 /// The flows are first copied into a buffer in one tight loop: the loads from the large record
 /// vector are independent, so the CPU overlaps their cache misses instead of waiting for each
-/// inside the hash-map work, and each connection is asked for [`GATHER_AHEAD`] flows early. Each flow's symbol is then written once into a buffer of the
-/// window's symbols, and once more to its place in `text`, where each tuple's letters follow
-/// one another: a string a tuple, grown a character at a time and copied again into the text,
-/// was a tenth of the letters' time (`perf`, the 5 M-line realistic log).
+/// inside the hash-map work, and each connection is asked for [`GATHER_AHEAD`] flows early.
+/// Each flow's symbol is then written once into a buffer of the window's symbols, and once more
+/// to its place in `text`, where each tuple's letters follow one another: a string a tuple,
+/// grown a character at a time and copied again into the text, was a tenth of the letters'
+/// time (`perf`, the 5 M-line realistic log).
 fn tuples(
     flows: &[u32],
     conns: &[Conn],
