@@ -840,10 +840,31 @@ impl LogKind {
 mod tests {
     use super::*;
 
+    use proptest::strategy::Strategy as _;
+
     proptest::proptest! {
         #[test]
         fn parse_ip_is_the_standard_parser(s in "[0-9.:a-f]{0,18}") {
             proptest::prop_assert_eq!(parse_ip(&s), s.parse::<IpAddr>().ok(), "{}", s);
+        }
+
+        #[test]
+        fn an_address_inside_a_line_is_what_the_standard_parser_reads(
+            s in proptest::prop_oneof![
+                "[0-9.]{0,18}",
+                // octets near 255, a last one of 4 digits, leading zeros
+                (0u16..300, 0u16..300, 0u16..300, 0u16..1100, "0?")
+                    .prop_map(|(a, b, c, d, z)| format!("{a}.{z}{b}.{c}.{d}")),
+            ],
+            rest in "(\t[0-9a-z.]{0,4})?",
+        ) {
+            // the reader stops at the first byte no address can go on with; the column is
+            // an address when that byte ends it
+            let line = format!("{s}{rest}");
+            let column = line.split('\t').next().unwrap_or_default();
+            let want = column.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4);
+            let got = ipv4_at(line.as_bytes(), 0).filter(|&(_, end)| end == column.len());
+            proptest::prop_assert_eq!(got.map(|(ip, _)| ip), want, "{:?}", line);
         }
 
         #[test]
