@@ -23,6 +23,7 @@ pub mod evidence;
 pub(crate) mod flows;
 mod http;
 mod inbound;
+pub mod pieces;
 pub mod rank;
 mod scans;
 pub mod ti;
@@ -39,6 +40,7 @@ use crate::profile::{Profile, Window};
 use crate::record::Activity;
 use crate::store::Store;
 use context::Ctx;
+use pieces::Pieces;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -91,8 +93,8 @@ impl Default for DetectConfig {
 /// Everything the detections found.
 #[derive(Debug, Clone, Default)]
 pub struct Detections {
-    /// All evidence, by profile, window, time.
-    pub evidence: Vec<Evidence>,
+    /// All evidence, by profile, window, time (in the pieces the cores wrote).
+    pub evidence: pieces::Pieces<Evidence>,
     /// All alerts, by profile, window, time.
     pub alerts: Vec<Alert>,
     /// Beacon scores of out-tuples: (profile, window, tuple) → result.
@@ -116,7 +118,8 @@ impl Detections {
 
     /// The evidence of one window.
     pub fn of_window(&self, ip: IpAddr, n: i64) -> &[Evidence] {
-        &self.evidence[self.window_range(ip, n)]
+        // (a window's evidence is written by one core, into one piece)
+        self.evidence.slice(self.window_range(ip, n))
     }
 
     /// The alerts of one window (alerts are sorted by profile and window too).
@@ -130,8 +133,8 @@ impl Detections {
     /// The evidence of one profile.
     pub fn of_profile(&self, ip: IpAddr) -> impl Iterator<Item = &Evidence> {
         let start = self.evidence.partition_point(|e| e.profile < ip);
-        self.evidence[start..]
-            .iter()
+        self.evidence
+            .iter_from(start)
             .take_while(move |e| e.profile == ip)
     }
 
@@ -164,27 +167,62 @@ pub type TupleId = (IpAddr, u16, crate::record::Proto);
 /// A window, its profile, and the profile's place in the store's address order.
 type ProfileWindow<'a> = (&'a Profile, &'a Window, u32);
 
-/// The results of consecutive windows, in their order: their evidence in one vector (a window
-/// adds its own to the end, so windows cost no vector each, and the vector grows by doubling
-/// only as often as a batch's share of one core needs), the alerts it raised (naming evidence
-/// by its place in the part), beacon scores, threat-intelligence hits.
+/// The results of consecutive windows, in their order: their evidence, the alerts it raised
+/// (naming evidence by its place in the part), beacon scores, threat-intelligence hits.
 #[derive(Default)]
 struct Part {
-    evidence: Vec<Evidence>,
+    /// The evidence of the windows done, in chunks ([`Part::seal`]).
+    evidence: Pieces<Evidence>,
+    /// The chunk being written: a window adds its evidence to its end.
+    chunk: Vec<Evidence>,
     alerts: Vec<Alert>,
     beacons: Vec<((IpAddr, i64, TupleId), beacon::Beacon)>,
     ti_hits: Vec<(String, String)>,
     probes: Vec<victims::Probe>,
 }
 
-/// How many batches the windows are run in (see [`run`]): with more, less evidence is alive
-/// twice (in its part and in the result); with fewer, the cores wait less often for a batch's
-/// last window.
-const BATCHES: usize = 32;
+/// How many pieces of evidence a chunk is made for (64 KiB): the evidence is written once,
+/// into chunks that are kept as they are, and a vector grown by doubling instead left a
+/// third of its capacity unused on average (10 MB at 1 M lines).
+const CHUNK: usize = 512;
+
+/// The least room a chunk must have left for the next window to be written into it (most
+/// windows add none or a few; a busy one grows the chunk).
+const ROOM: usize = 16;
+
+impl Part {
+    /// Closes the chunk being written when it has too little room left, or `always`.
+    fn seal(&mut self, always: bool) {
+        let chunk = &mut self.chunk;
+        if !always && chunk.capacity() - chunk.len() >= ROOM {
+            return;
+        }
+        let next = if always {
+            Vec::new()
+        } else {
+            Vec::with_capacity(CHUNK)
+        };
+        let mut done = std::mem::replace(chunk, next);
+        // a chunk that a busy window grew by doubling, or the last of a part, is moved into
+        // one of its size
+        if done.capacity() - done.len() > ROOM {
+            let mut exact = Vec::with_capacity(done.len());
+            exact.append(&mut done);
+            done = exact;
+        }
+        self.evidence.push(done);
+    }
+}
+
+/// How many parts the windows are cut into, of about equal work, and how many batches those
+/// are run in (see [`run`]).
+const PARTS: usize = 64;
+const BATCHES: usize = 4;
 
 /// Moves a batch's results into `d` (and its probes into `probes`), in the batch's order.
 fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) {
     for mut part in parts {
+        part.seal(true);
         // a part's alerts name its evidence by place in the part: make it the place in the
         // whole list
         let base = d.evidence.len();
@@ -192,7 +230,7 @@ fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) 
             a.shift(base);
         }
         d.alerts.append(&mut part.alerts);
-        d.evidence.append(&mut part.evidence);
+        d.evidence.append(part.evidence);
         d.beacons.extend(part.beacons);
         d.ti_hits.extend(part.ti_hits);
         probes.append(&mut part.probes);
@@ -231,7 +269,7 @@ fn events_by_window(store: &Store) -> HashMap<(IpAddr, i64), Vec<&Activity>> {
 }
 
 /// `items` cut into about `n` consecutive, non-empty batches of about equal `work`.
-fn batches<T>(items: &[T], n: usize, work: impl Fn(&T) -> usize) -> Vec<&[T]> {
+fn cut_by_work<T>(items: &[T], n: usize, work: impl Fn(&T) -> usize) -> Vec<&[T]> {
     let total: usize = items.iter().map(&work).sum();
     let per_batch = total.div_ceil(n.max(1)).max(1);
     let mut out = Vec::with_capacity(n + 1);
@@ -285,12 +323,13 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let home = store.config.home_matcher();
     let events = events_by_window(store);
     let threshold = cfg.alert_threshold * store.config.tw_width / 60.0;
-    // a window's evidence goes to the end of its part's vector
+    // a window's evidence goes to the end of its part's chunk
     let of_window = |mut part: Part, &(p, w, profile_number): &ProfileWindow| -> Part {
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
         warm(&store.conns, &w.out_flows);
-        let first = part.evidence.len();
+        part.seal(false);
+        let first = part.chunk.len();
         let mut cx = Ctx {
             store,
             syms: &syms,
@@ -301,7 +340,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             profile: p.ip,
             profile_number,
             window: w.number,
-            out: std::mem::take(&mut part.evidence),
+            out: std::mem::take(&mut part.chunk),
             first,
             beacons: Vec::new(),
             ti_hits: Vec::new(),
@@ -325,10 +364,10 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         // every core, rather than in one pass over all the evidence afterwards.
         let mut raised = alerts(found, threshold, cfg.attack_alerts);
         for a in &mut raised {
-            a.shift(first);
+            a.shift(part.evidence.len() + first);
         }
         part.alerts.append(&mut raised);
-        part.evidence = cx.out;
+        part.chunk = cx.out;
         part.beacons.extend(
             cx.beacons
                 .into_iter()
@@ -339,40 +378,35 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         part
     };
     let mut d = Detections::default();
-    // The evidence is written once, into one vector: the windows are run in batches and each
-    // batch's evidence is moved in, so the parts of only two batches (the one being moved and
-    // the one running) are alive beside it. Its capacity is reserved up front
-    // (virtual memory: pages are touched as the evidence is written), so it does not grow by
-    // doubling into fresh copies; when the bound cannot be reserved, or is passed, it grows as
-    // usual.
-    let records = store.conns.len() + store.dns.len() + store.http.len() + store.ssl.len();
-    let _ = d
-        .evidence
-        .try_reserve_exact(2 * (records + store.events.len()));
     // Windows, not profiles, are the unit of work: a day of traffic has a few very busy hosts,
     // and one of them alone in a batch left the other cores idle.
     let windows: Vec<ProfileWindow> = (store.profiles.values().zip(0u32..))
         .flat_map(|(p, n)| p.windows.values().map(move |w| (p, w, n)))
         .collect();
-    // Each batch's results are moved into `d` while the next batch runs: the move is
-    // sequential (copying the evidence touches its pages for the first time), and it left the
-    // other cores idle.
+    // Each batch's results are moved into `d` while the next batch runs: the alerts'
+    // renumbering and the beacons' map are sequential, and they left the other cores idle.
     let mut done: Option<Vec<Part>> = None;
     let mut probes = Vec::new();
     // the rules read a window's client flows and application records
     let work = |(_, w, _): &ProfileWindow| {
         w.out_flows.len() + w.dns.len() + w.http.len() + w.ssl.len() + 1
     };
-    for batch in batches(&windows, BATCHES, work) {
-        // (each core folds a run of consecutive windows into one part; the parts come back
-        // in the windows' order, however the runs were cut)
+    // (a fixed cut, whatever the thread count: each part is one core's run of consecutive
+    // windows, and the parts come back in the windows' order)
+    let parts = cut_by_work(&windows, PARTS, work);
+    for batch in parts.chunks(PARTS.div_ceil(BATCHES)) {
         let ((), parts) = rayon::join(
             || {
                 if let Some(parts) = done.take() {
                     keep(&mut d, &mut probes, parts);
                 }
             },
-            || batch.par_iter().fold(Part::default, of_window).collect(),
+            || {
+                batch
+                    .par_iter()
+                    .map(|run| run.iter().fold(Part::default(), of_window))
+                    .collect()
+            },
         );
         done = Some(parts);
     }
@@ -386,7 +420,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
 
 #[cfg(test)]
 mod tests {
-    use super::{Activity, HashMap, IpAddr, batches, events_by_window};
+    use super::{Activity, HashMap, IpAddr, cut_by_work, events_by_window};
     use crate::record::Batch;
     use crate::store::Store;
 
@@ -435,14 +469,14 @@ mod tests {
         // one busy window among many small ones
         let mut work: Vec<usize> = vec![1; 1000];
         work[500] = 400;
-        let cut = batches(&work, 8, |w| *w);
+        let cut = cut_by_work(&work, 8, |w| *w);
         assert_eq!(cut.concat(), work, "every item once, in order");
         assert!(cut.iter().all(|b| !b.is_empty()));
         // total 1399: about 175 a batch, and the busy one alone closes its batch
         let sums: Vec<usize> = cut.iter().map(|b| b.iter().sum()).collect();
         assert!(sums.iter().all(|&s| s <= 175 + 400), "{sums:?}");
         assert!(cut.len() >= 6 && cut.len() <= 9, "{sums:?}");
-        assert!(batches::<usize>(&[], 8, |w| *w).is_empty());
-        assert_eq!(batches(&[0, 0, 0], 8, |w| *w).concat(), [0, 0, 0]);
+        assert!(cut_by_work::<usize>(&[], 8, |w| *w).is_empty());
+        assert_eq!(cut_by_work(&[0, 0, 0], 8, |w| *w).concat(), [0, 0, 0]);
     }
 }

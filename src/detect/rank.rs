@@ -7,6 +7,7 @@
 
 use super::alerts::Alert;
 use super::evidence::{Evidence, EvidenceKind};
+use super::pieces::Pieces;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -111,11 +112,12 @@ impl Serialize for KindCounts {
 /// Scores every profile that has evidence, sorted by score (highest first; then more alerts,
 /// then IP). `evidence` and `alerts` are sorted by profile and window, as
 /// [`super::Detections`] keeps them.
-pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
+pub fn rank(evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
     // one profile's evidence at a time, the profiles on every core (each sum is taken in the
-    // evidence's fixed order, so the scores do not depend on the thread count)
-    let suspect = |group: &[Evidence]| -> Suspect {
-        let ip = group[0].profile;
+    // evidence's fixed order, so the scores do not depend on the thread count); a profile's
+    // evidence may run on from one piece into the next, a window's never does
+    let suspect = |group: &[&[Evidence]]| -> Suspect {
+        let (ip, first_window) = (group[0][0].profile, group[0][0].window);
         // the profile's alerts, by window as its evidence is: walked beside it
         let mine = &alerts[alerts.partition_point(|a| a.profile < ip)..];
         let mine = &mine[..mine.partition_point(|a| a.profile == ip)];
@@ -128,7 +130,7 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
             score: 0.0,
             alerts: 0,
             windows: 0,
-            worst_window: group[0].window,
+            worst_window: first_window,
             worst_window_score: f64::NEG_INFINITY,
             evidence: KindCounts::default(),
             probe_alerts: mine.iter().filter(closed_by_probe).count(),
@@ -136,7 +138,10 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
         let mut mine = mine.iter().peekable();
         // counted by kind here, named once at the end
         let mut kinds = [0usize; EvidenceKind::ALL.len()];
-        for window in group.chunk_by(|a, b| a.window == b.window) {
+        let windows = group
+            .iter()
+            .flat_map(|piece| piece.chunk_by(|a, b| a.window == b.window));
+        for window in windows {
             let n = window[0].window;
             let mut raised = 0;
             while let Some(a) = mine.next_if(|a| a.window <= n) {
@@ -171,8 +176,17 @@ pub fn rank(evidence: &[Evidence], alerts: &[Alert]) -> Vec<Suspect> {
     };
     // (the profiles are cut first so the suspects are collected into one exactly sized
     // vector: this runs at the peak of the run's memory)
-    let profiles: Vec<&[Evidence]> = evidence.chunk_by(|a, b| a.profile == b.profile).collect();
-    let mut out: Vec<Suspect> = profiles.into_par_iter().map(suspect).collect();
+    let mut profiles: Vec<Vec<&[Evidence]>> = Vec::new();
+    let runs = evidence
+        .pieces()
+        .flat_map(|piece| piece.chunk_by(|a, b| a.profile == b.profile));
+    for run in runs {
+        match profiles.last_mut() {
+            Some(group) if group[0][0].profile == run[0].profile => group.push(run),
+            _ => profiles.push(vec![run]),
+        }
+    }
+    let mut out: Vec<Suspect> = profiles.par_iter().map(|g| suspect(g)).collect();
     out.par_sort_by(by_score);
     out
 }
@@ -198,7 +212,7 @@ impl BeaconHit<'_> {
 
 /// The beacons reported as evidence, strongest first: by score as shown (three decimals), then
 /// profile, window and tuple key. The report and the UI's overview list them in this order.
-pub fn beacons(evidence: &[Evidence]) -> Vec<BeaconHit<'_>> {
+pub fn beacons(evidence: &Pieces<Evidence>) -> Vec<BeaconHit<'_>> {
     let mut hits: Vec<BeaconHit<'_>> = evidence
         .iter()
         .filter_map(|e| match &e.payload {
@@ -327,14 +341,17 @@ mod tests {
     fn scores_sum_attacker_evidence_and_alerts_and_find_the_worst_window() {
         let a = [10, 0, 0, 1];
         let b = [10, 0, 0, 2];
-        let evidence = vec![
+        // profile a's evidence runs on from one piece into the next, as the cores may write it
+        let mut evidence = Pieces::from(vec![
             ev(a, 1, ThreatLevel::Medium, true),
             ev(a, 2, ThreatLevel::High, true),
             ev(a, 2, ThreatLevel::High, true),
+        ]);
+        evidence.push(vec![
             // victim-side evidence is counted by kind but not scored
             ev(a, 3, ThreatLevel::Critical, false),
             ev(b, 1, ThreatLevel::Low, true),
-        ];
+        ]);
         let r = rank(&evidence, &[alert(a, 2)]);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].ip, IpAddr::from(a));
@@ -357,7 +374,7 @@ mod tests {
             .map(|w| ev(quiet, w, ThreatLevel::High, true))
             .collect();
         evidence.push(ev(alerted, 1, ThreatLevel::Low, true));
-        let r = rank(&evidence, &[alert(alerted, 1)]);
+        let r = rank(&evidence.into(), &[alert(alerted, 1)]);
         // by score the busy unalerted profile comes first
         assert_eq!(r[0].ip, IpAddr::from(quiet));
         let t = triage_order(&r);
@@ -367,7 +384,8 @@ mod tests {
 
     #[test]
     fn kinds_are_listed_most_frequent_first() {
-        let mut s = rank(&[ev([10, 0, 0, 1], 1, ThreatLevel::Low, true)], &[]).remove(0);
+        let one = Pieces::from(vec![ev([10, 0, 0, 1], 1, ThreatLevel::Low, true)]);
+        let mut s = rank(&one, &[]).remove(0);
         s.evidence.insert("Beacon", 2);
         s.evidence.insert("Zeta", 1);
         assert_eq!(s.kinds_text(2), "Beacon ×2, UnknownPort ×1, +1 more");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// Encodes both tables: (file name, Parquet bytes).
 pub fn encode(
-    evidence: &[Evidence],
+    evidence: &crate::detect::pieces::Pieces<Evidence>,
     alerts: &[Alert],
 ) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     let numbered: Vec<(u64, &Evidence)> = (0u64..).zip(evidence).collect();

@@ -69,8 +69,8 @@ impl EvidenceList {
         let mut groups: Vec<Group> = Vec::new();
         // the targets seen by each group, beside it until the groups are sorted
         let mut seen: Vec<HashSet<String>> = Vec::new();
-        for i in detections.window_range(ip, n) {
-            let e = &detections.evidence[i];
+        let range = detections.window_range(ip, n);
+        for (i, e) in range.clone().zip(detections.evidence.slice(range)) {
             let at = groups
                 .iter()
                 .position(|g| g.kind == e.kind)
@@ -202,7 +202,8 @@ mod tests {
                 ev(EvidenceKind::UnknownPort, ThreatLevel::Medium, 5888, 4.0),
                 ev(EvidenceKind::Port0Connection, ThreatLevel::High, 0, 5.0),
                 ev(EvidenceKind::LongConnection, ThreatLevel::Low, 9, 6.0),
-            ],
+            ]
+            .into(),
             alerts: vec![crate::detect::Alert {
                 profile: IpAddr::from([10, 0, 0, 1]),
                 window: 1,
