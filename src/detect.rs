@@ -413,8 +413,14 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     if let Some(parts) = done {
         keep(&mut d, &mut probes, parts);
     }
-    d.ranking = rank::rank(&d.evidence, &d.alerts);
-    d.victims = victims::victims(store, probes);
+    // (each has a sequential stretch: the ranking's cut into profiles, the victims' final
+    // order; side by side the other keeps the second core busy)
+    let (ranking, victims) = rayon::join(
+        || rank::rank(&d.evidence, &d.alerts),
+        || victims::victims(store, probes),
+    );
+    d.ranking = ranking;
+    d.victims = victims;
     d
 }
 
