@@ -21,6 +21,7 @@ use crate::profile::Window;
 use crate::record::Proto;
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
+use std::ops::Range;
 
 /// The result for one tuple.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,37 +63,59 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// Buffers that the scoring of one window's tuples reuses from tuple to tuple.
+#[derive(Default)]
+struct Scratch {
+    /// The flows being scored: start, bytes.
+    flows: Vec<(f64, u64)>,
+    intervals: Vec<f64>,
+    values: Vec<f64>,
+}
+
 /// Scores flows given as (start time, bytes), in any order.
 pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
-    if flows.len() < MIN_FLOWS {
+    let mut s = Scratch::default();
+    s.flows.extend_from_slice(flows);
+    score_in(&mut s)
+}
+
+/// Scores the flows in `buffers.flows` (which it reorders), in those buffers.
+fn score_in(buffers: &mut Scratch) -> Option<Beacon> {
+    let Scratch {
+        flows: f,
+        intervals,
+        values: scratch,
+    } = buffers;
+    if f.len() < MIN_FLOWS {
         return None;
     }
-    let mut f = flows.to_vec();
     // (flows of equal start differ only in size, whose order no step reads)
     f.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let d: Vec<f64> = f.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    intervals.clear();
+    intervals.extend(f.windows(2).map(|w| w[1].0 - w[0].0));
     // one vector serves each median in turn
-    let mut scratch = d.clone();
-    let mut period = median(&mut scratch);
+    scratch.clear();
+    scratch.extend_from_slice(intervals);
+    let mut period = median(scratch);
     if period < 1.0 {
         return None;
     }
     // refine on the intervals that fit the first estimate
     scratch.clear();
-    scratch.extend(d.iter().filter_map(|&x| {
+    scratch.extend(intervals.iter().filter_map(|&x| {
         let k = (x / period).round();
         (k >= 1.0 && (x - k * period).abs() / period <= TOLERANCE).then_some(x / k)
     }));
     if !scratch.is_empty() {
-        period = median(&mut scratch);
+        period = median(scratch);
     }
     scratch.clear();
     scratch.extend(f.iter().map(|x| x.1 as f64));
-    let med = median(&mut scratch);
-    for s in &mut scratch {
-        *s = (*s - med).abs();
+    let med = median(scratch);
+    for v in scratch.iter_mut() {
+        *v = (*v - med).abs();
     }
-    let mad = median(&mut scratch);
+    let mad = median(scratch);
     let size = if med > 0.0 {
         1.0 - (mad / med).min(1.0)
     } else if mad == 0.0 {
@@ -103,7 +126,7 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
     let mut fits = 0usize;
     let mut beats = 0.0;
     scratch.clear();
-    for &x in &d {
+    for &x in intervals.iter() {
         let k = (x / period).round();
         let r = (x - k * period).abs() / period;
         if k >= 1.0 && r <= TOLERANCE {
@@ -112,7 +135,7 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
             scratch.push(r);
         }
     }
-    let fit = fits as f64 / d.len() as f64;
+    let fit = fits as f64 / intervals.len() as f64;
     let coverage = if beats > 0.0 {
         fits as f64 / beats
     } else {
@@ -123,7 +146,7 @@ pub fn score(flows: &[(f64, u64)]) -> Option<Beacon> {
     Some(Beacon {
         score,
         period,
-        jitter: median(&mut scratch),
+        jitter: median(scratch),
         flows: f.len(),
     })
 }
@@ -145,39 +168,52 @@ fn housekeeping(dst: IpAddr, port: u16, proto: Proto) -> bool {
     local_scope || service
 }
 
-/// A tuple's flows: start, bytes, index.
-type TupleFlows = Vec<(f64, u64, u32)>;
-
 /// The rule: scores every out-tuple of the window with enough flows (kept for the UI's `h`
 /// view) and reports those at or above [`THRESHOLD`]; the last 50 flows name it.
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     // The profiler counted each out-tuple's flows already: most tuples have one or two, and
-    // only those with enough flows are gathered (one vector each instead of one per tuple).
-    let mut by_tuple: HashMap<(IpAddr, u16, Proto), TupleFlows> = w
+    // only those with enough flows are gathered, each into its own stretch of one vector
+    // (a vector each cost an allocation per tuple, and its scoring three more).
+    let mut scored: Vec<((IpAddr, u16, Proto), Range<usize>)> = Vec::new();
+    let mut total = 0;
+    for t in w
         .out_tuples
         .iter()
         .filter(|t| t.flows as usize >= MIN_FLOWS)
-        .map(|t| {
-            (
-                (t.remote, t.port, t.proto),
-                Vec::with_capacity(t.flows as usize),
-            )
-        })
-        .collect();
-    if by_tuple.is_empty() {
+    {
+        let n = t.flows as usize;
+        scored.push(((t.remote, t.port, t.proto), total..total + n));
+        total += n;
+    }
+    if scored.is_empty() {
         return;
     }
+    // each scored tuple's place in `scored`, and how many of its flows are gathered
+    let mut place: HashMap<(IpAddr, u16, Proto), (usize, usize)> = scored
+        .iter()
+        .enumerate()
+        .map(|(k, (key, _))| (*key, (k, 0)))
+        .collect();
+    // (start, bytes, index) of each flow of a scored tuple, in the window's order
+    let mut gathered: Vec<(f64, u64, u32)> = vec![(0.0, 0, 0); total];
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
-        if let Some(f) = by_tuple.get_mut(&(c.resp_h, c.resp_p, c.proto)) {
-            f.push((c.ts, c.orig_bytes + c.resp_bytes, i));
+        if let Some((k, filled)) = place.get_mut(&(c.resp_h, c.resp_p, c.proto)) {
+            let stretch = &scored[*k].1;
+            // (the profiler's count bounds the stretch, whatever the records say)
+            if stretch.start + *filled < stretch.end {
+                gathered[stretch.start + *filled] = (c.ts, c.orig_bytes + c.resp_bytes, i);
+                *filled += 1;
+            }
         }
     }
-    let mut by_tuple: Vec<((IpAddr, u16, Proto), TupleFlows)> = by_tuple.into_iter().collect();
-    by_tuple.sort_by_key(|t| t.0);
-    for ((dst, port, proto), flows) in by_tuple {
-        let pts: Vec<(f64, u64)> = flows.iter().map(|f| (f.0, f.1)).collect();
-        let Some(b) = score(&pts) else {
+    let mut scratch = Scratch::default();
+    for ((dst, port, proto), stretch) in scored {
+        let filled = place.get(&(dst, port, proto)).map_or(0, |p| p.1);
+        let flows = &gathered[stretch.start..stretch.start + filled];
+        scratch.flows.clear();
+        scratch.flows.extend(flows.iter().map(|f| (f.0, f.1)));
+        let Some(b) = score_in(&mut scratch) else {
             continue;
         };
         cx.beacons.push(((dst, port, proto), b));
