@@ -97,8 +97,8 @@ pub struct Detections {
     pub evidence: pieces::Pieces<Evidence>,
     /// All alerts, by profile, window, time.
     pub alerts: Vec<Alert>,
-    /// Beacon scores of out-tuples: (profile, window, tuple) → result.
-    pub beacons: HashMap<(IpAddr, i64, TupleId), beacon::Beacon>,
+    /// Beacon scores of out-tuples, by profile and window: ((profile, window, tuple), result).
+    pub beacons: Vec<((IpAddr, i64, TupleId), beacon::Beacon)>,
     /// IPs and domains that matched threat intelligence, with the feed's description.
     pub ti_hits: BTreeMap<String, String>,
     /// Every profile with evidence, scored, highest score first.
@@ -128,6 +128,16 @@ impl Detections {
         let start = self.alerts.partition_point(|a| key(a) < (ip, n));
         let end = self.alerts.partition_point(|a| key(a) <= (ip, n));
         &self.alerts[start..end]
+    }
+
+    /// The beacon score of an out-tuple of window `n` of profile `ip`.
+    pub fn beacon(&self, ip: IpAddr, n: i64, tuple: TupleId) -> Option<&beacon::Beacon> {
+        let start = self.beacons.partition_point(|(k, _)| (k.0, k.1) < (ip, n));
+        self.beacons[start..]
+            .iter()
+            .take_while(|(k, _)| (k.0, k.1) == (ip, n))
+            .find(|(k, _)| k.2 == tuple)
+            .map(|(_, b)| b)
     }
 
     /// The evidence of one profile.
@@ -231,7 +241,7 @@ fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) 
         }
         d.alerts.append(&mut part.alerts);
         d.evidence.append(part.evidence);
-        d.beacons.extend(part.beacons);
+        d.beacons.append(&mut part.beacons);
         d.ti_hits.extend(part.ti_hits);
         probes.append(&mut part.probes);
     }
@@ -468,6 +478,36 @@ mod tests {
                 "{key:?}: the same records in the same order"
             );
         }
+    }
+
+    #[test]
+    fn a_beacon_is_found_by_its_window_and_tuple() {
+        use crate::record::Proto;
+        let ip = |i: u8| IpAddr::from([10, 0, 0, i]);
+        let score = |s: f64| super::beacon::Beacon {
+            score: s,
+            period: 60.0,
+            jitter: 0.0,
+            flows: 10,
+        };
+        let tuple = |i: u8| (ip(100 + i), 443, Proto::Tcp);
+        // by profile and window, as the windows are run
+        let d = super::Detections {
+            beacons: vec![
+                ((ip(1), 1, tuple(1)), score(0.1)),
+                ((ip(1), 2, tuple(1)), score(0.2)),
+                ((ip(1), 2, tuple(2)), score(0.3)),
+                ((ip(2), 0, tuple(1)), score(0.4)),
+            ],
+            ..super::Detections::default()
+        };
+        let found = |p, n, t| d.beacon(ip(p), n, tuple(t)).map(|b| b.score);
+        assert_eq!(found(1, 2, 2), Some(0.3));
+        assert_eq!(found(1, 2, 1), Some(0.2));
+        assert_eq!(found(2, 0, 1), Some(0.4));
+        assert_eq!(found(1, 3, 1), None);
+        assert_eq!(found(2, 0, 2), None);
+        assert_eq!(found(3, 0, 1), None);
     }
 
     #[test]

@@ -87,11 +87,7 @@ pub fn refresh(app: &mut App<'_>) {
         TupleOrder::Beacon => {
             let score = |t: &Tuple| {
                 app.window
-                    .and_then(|(ip, n)| {
-                        app.detections
-                            .beacons
-                            .get(&(ip, n, (t.remote, t.port, t.proto)))
-                    })
+                    .and_then(|(ip, n)| app.detections.beacon(ip, n, (t.remote, t.port, t.proto)))
                     .map_or(-1.0, |b| b.score)
             };
             order.sort_by(|a, b| score(at(b)).total_cmp(&score(at(a))));

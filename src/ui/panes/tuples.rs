@@ -147,11 +147,9 @@ pub(crate) fn tuples_view(
             }
         }
         let place = app.geo.place(t.remote);
-        let beacon = app.window.and_then(|(ip, n)| {
-            app.detections
-                .beacons
-                .get(&(ip, n, (t.remote, t.port, t.proto)))
-        });
+        let beacon = app
+            .window
+            .and_then(|(ip, n)| app.detections.beacon(ip, n, (t.remote, t.port, t.proto)));
         let join = |v: &[String]| {
             v.iter()
                 .take(height)
