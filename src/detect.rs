@@ -181,7 +181,7 @@ type ProfileWindow<'a> = (&'a Profile, &'a Window, u32);
 /// (naming evidence by its place in the part), beacon scores, threat-intelligence hits.
 #[derive(Default)]
 struct Part {
-    /// The evidence of the windows done, in chunks ([`Part::seal`]).
+    /// The evidence of the windows done, in chunks ([`Part::close_chunk`]).
     evidence: Pieces<Evidence>,
     /// The chunk being written: a window adds its evidence to its end.
     chunk: Vec<Evidence>,
@@ -201,20 +201,19 @@ const CHUNK: usize = 512;
 const ROOM: usize = 16;
 
 impl Part {
-    /// Closes the chunk being written when it has too little room left, or `always`.
-    fn seal(&mut self, always: bool) {
-        let chunk = &mut self.chunk;
-        if !always && chunk.capacity() - chunk.len() >= ROOM {
-            return;
+    /// Makes room for the next window: closes the chunk being written when it has less than
+    /// [`ROOM`] places left.
+    fn make_room(&mut self) {
+        if self.chunk.capacity() - self.chunk.len() < ROOM {
+            self.close_chunk(CHUNK);
         }
-        let next = if always {
-            Vec::new()
-        } else {
-            Vec::with_capacity(CHUNK)
-        };
-        let mut done = std::mem::replace(chunk, next);
-        // a chunk that a busy window grew by doubling, or the last of a part, is moved into
-        // one of its size
+    }
+
+    /// Moves the chunk being written into `evidence` and starts one of `capacity`. A chunk
+    /// that a busy window grew by doubling, or the last of a part, is moved into one of its
+    /// size.
+    fn close_chunk(&mut self, capacity: usize) {
+        let mut done = std::mem::replace(&mut self.chunk, Vec::with_capacity(capacity));
         if done.capacity() - done.len() > ROOM {
             let mut exact = Vec::with_capacity(done.len());
             exact.append(&mut done);
@@ -224,15 +223,16 @@ impl Part {
     }
 }
 
-/// How many parts the windows are cut into, of about equal work, and how many batches those
-/// are run in (see [`run`]).
+/// How many parts the windows are cut into, of about equal work (see [`run`]): each is one
+/// core's run of consecutive windows.
 const PARTS: usize = 64;
+/// How many batches the parts are run in: a batch's results are joined while the next runs.
 const BATCHES: usize = 4;
 
 /// Moves a batch's results into `d` (and its probes into `probes`), in the batch's order.
 fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) {
     for mut part in parts {
-        part.seal(true);
+        part.close_chunk(0);
         // a part's alerts name its evidence by place in the part: make it the place in the
         // whole list
         let base = d.evidence.len();
@@ -338,7 +338,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
         warm(&store.conns, &w.out_flows);
-        part.seal(false);
+        part.make_room();
         let first = part.chunk.len();
         let mut cx = Ctx {
             store,
@@ -394,7 +394,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         .flat_map(|(p, n)| p.windows.values().map(move |w| (p, w, n)))
         .collect();
     // Each batch's results are moved into `d` while the next batch runs: the alerts'
-    // renumbering and the beacons' map are sequential, and they left the other cores idle.
+    // renumbering is sequential, and it left the other cores idle.
     let mut done: Option<Vec<Part>> = None;
     let mut probes = Vec::new();
     // the rules read a window's client flows and application records

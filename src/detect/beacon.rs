@@ -15,13 +15,13 @@
 //! bursts (kᵢ = 0) and heavy-tailed pauses whose residuals are spread uniformly, so its `fit`
 //! stays near 0.3; a timer with 20% jitter and 10% missing beats scores above 0.9.
 
+use super::TupleId;
 use super::context::{Ctx, Finding};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload};
 use crate::profile::Window;
 use crate::record::Proto;
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
-use std::ops::Range;
 
 /// The result for one tuple.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -168,49 +168,62 @@ fn housekeeping(dst: IpAddr, port: u16, proto: Proto) -> bool {
     local_scope || service
 }
 
+/// A scored tuple's stretch of the vector its window's flows are gathered into.
+struct Stretch {
+    tuple: TupleId,
+    start: usize,
+    /// Its length: the tuple's flow count, as the profiler counted it.
+    room: usize,
+    /// How many of its flows are in it so far.
+    filled: usize,
+}
+
 /// The rule: scores every out-tuple of the window with enough flows (kept for the UI's `h`
 /// view) and reports those at or above [`THRESHOLD`]; the last 50 flows name it.
 pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     // The profiler counted each out-tuple's flows already: most tuples have one or two, and
     // only those with enough flows are gathered, each into its own stretch of one vector
     // (a vector each cost an allocation per tuple, and its scoring three more).
-    let mut scored: Vec<((IpAddr, u16, Proto), Range<usize>)> = Vec::new();
+    let mut scored: Vec<Stretch> = Vec::new();
     let mut total = 0;
     for t in w
         .out_tuples
         .iter()
         .filter(|t| t.flows as usize >= MIN_FLOWS)
     {
-        let n = t.flows as usize;
-        scored.push(((t.remote, t.port, t.proto), total..total + n));
-        total += n;
+        let room = t.flows as usize;
+        scored.push(Stretch {
+            tuple: (t.remote, t.port, t.proto),
+            start: total,
+            room,
+            filled: 0,
+        });
+        total += room;
     }
     if scored.is_empty() {
         return;
     }
-    // each scored tuple's place in `scored`, and how many of its flows are gathered
-    let mut place: HashMap<(IpAddr, u16, Proto), (usize, usize)> = scored
-        .iter()
-        .enumerate()
-        .map(|(k, (key, _))| (*key, (k, 0)))
-        .collect();
+    // each scored tuple's place in `scored`
+    let place: HashMap<TupleId, usize> = (0..).zip(&scored).map(|(k, st)| (st.tuple, k)).collect();
     // (start, bytes, index) of each flow of a scored tuple, in the window's order
     let mut gathered: Vec<(f64, u64, u32)> = vec![(0.0, 0, 0); total];
     for &i in &w.out_flows {
         let c = &cx.store.conns[i as usize];
-        if let Some((k, filled)) = place.get_mut(&(c.resp_h, c.resp_p, c.proto)) {
-            let stretch = &scored[*k].1;
+        if let Some(stretch) = place
+            .get(&(c.resp_h, c.resp_p, c.proto))
+            .and_then(|&k| scored.get_mut(k))
+        {
             // (the profiler's count bounds the stretch, whatever the records say)
-            if stretch.start + *filled < stretch.end {
-                gathered[stretch.start + *filled] = (c.ts, c.orig_bytes + c.resp_bytes, i);
-                *filled += 1;
+            if stretch.filled < stretch.room {
+                gathered[stretch.start + stretch.filled] = (c.ts, c.bytes(), i);
+                stretch.filled += 1;
             }
         }
     }
     let mut scratch = Scratch::default();
-    for ((dst, port, proto), stretch) in scored {
-        let filled = place.get(&(dst, port, proto)).map_or(0, |p| p.1);
-        let flows = &gathered[stretch.start..stretch.start + filled];
+    for stretch in scored {
+        let (dst, port, proto) = stretch.tuple;
+        let flows = &gathered[stretch.start..stretch.start + stretch.filled];
         scratch.flows.clear();
         scratch.flows.extend(flows.iter().map(|f| (f.0, f.1)));
         let Some(b) = score_in(&mut scratch) else {

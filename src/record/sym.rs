@@ -123,7 +123,10 @@ impl Default for SymCache {
 /// length into a buffer and reading the buffer back stalled on the copy.)
 fn packed(b: &[u8]) -> Option<(u128, u8)> {
     let n = b.len();
-    let tag = u8::try_from(n + 1).ok().filter(|_| n <= 16)?;
+    if n > 16 {
+        return None;
+    }
+    let tag = u8::try_from(n + 1).ok()?;
     let (lo, hi) = if n >= 8 {
         (
             u64::from_le_bytes(*b.first_chunk::<8>()?),
