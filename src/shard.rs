@@ -21,7 +21,7 @@
 //! and the store, which hold the memory, are divided N ways.
 
 use crate::record::{Batch, ip_text};
-use rustc_hash::FxHashSet;
+use crate::store::FlowSet;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -97,12 +97,12 @@ impl Kept {
     }
 
     /// A set of connection indices, renumbered to the kept connections.
-    pub fn renumber(&self, indices: &FxHashSet<u32>) -> FxHashSet<u32> {
-        let mut out = FxHashSet::default();
+    pub fn renumber(&self, indices: &FlowSet) -> FlowSet {
+        let mut out = FlowSet::with_room(self.keep.len());
         let mut next = 0u32;
         for (i, k) in self.keep.iter().enumerate() {
             if *k {
-                if u32::try_from(i).is_ok_and(|i| indices.contains(&i)) {
+                if u32::try_from(i).is_ok_and(|i| indices.contains(i)) {
                     out.insert(next);
                 }
                 next += 1;

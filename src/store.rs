@@ -9,6 +9,8 @@
 //! [`crate::Analysis`].
 
 pub mod keys;
+pub use flow_set::FlowSet;
+mod flow_set;
 pub(crate) mod ports;
 pub(crate) mod python;
 pub mod redis;
@@ -92,7 +94,7 @@ pub struct Store {
     pub dns_seen: Vec<u32>,
     /// The connections to peer-to-peer ports (see `detect::flows::p2p_flows`: a property of
     /// the whole input's order, so it is taken before a `--shard` worker drops connections).
-    pub p2p: rustc_hash::FxHashSet<u32>,
+    pub p2p: FlowSet,
     /// The records of notice, smtp, software, arp and ssh logs the detections read, in time order.
     pub events: Vec<Activity>,
     /// Host names and MACs that DHCP gave addresses (`profile_<ip>`'s `host_name` and `MAC`).

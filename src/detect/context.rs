@@ -70,7 +70,7 @@ pub(crate) struct Ctx<'a> {
     pub syms: &'a [SymFlags],
     pub cfg: &'a DetectConfig,
     /// The UDP flows that look like P2P when they are seen (see [`super::flows::p2p_flows`]).
-    pub p2p: &'a rustc_hash::FxHashSet<u32>,
+    pub p2p: &'a crate::store::FlowSet,
     /// uids of the connections whose ssh record says the login succeeded.
     pub ssh_logged_in: &'a rustc_hash::FxHashSet<compact_str::CompactString>,
     /// The home network, as masks made once for the whole run.

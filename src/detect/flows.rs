@@ -8,7 +8,7 @@ use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use super::scans::scanner_since;
 use crate::profile::Window;
 use crate::record::{ConnState, Established, Proto};
-use crate::store::ports;
+use crate::store::{FlowSet, ports};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeSet;
@@ -52,7 +52,7 @@ fn near(m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64) -> bool {
 /// count, which must see them in order, runs on one. (The whole pass on one core was the
 /// longest part of the store's build on a conn.log: that part took 65–77 ms at 5 M lines, and
 /// 43–51 ms so.)
-pub(crate) fn p2p_flows(conns: &[crate::record::Conn]) -> HashSet<u32> {
+pub(crate) fn p2p_flows(conns: &[crate::record::Conn]) -> FlowSet {
     const RUN: usize = 1 << 16;
     let candidates: Vec<Vec<u32>> = conns
         .par_chunks(RUN)
@@ -67,7 +67,7 @@ pub(crate) fn p2p_flows(conns: &[crate::record::Conn]) -> HashSet<u32> {
         .collect();
     let mut flows_to: HashMap<IpAddr, u32> = HashMap::default();
     let mut busy = 0usize;
-    let mut p2p = HashSet::default();
+    let mut p2p = FlowSet::with_room(conns.len());
     for i in candidates.into_iter().flatten() {
         let c = &conns[i as usize];
         let n = flows_to.entry(c.resp_h).or_default();
@@ -161,7 +161,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         if tcp_udp
             && c.ts <= scanner
             && !ports::known(c.resp_p, c.proto)
-            && !cx.p2p.contains(&i)
+            && !cx.p2p.contains(i)
             && insert_sized(
                 &mut unknown_seen,
                 (dst, c.resp_p, c.proto),
@@ -321,7 +321,7 @@ mod tests {
             .collect();
         let mut flows_to: HashMap<IpAddr, u32> = HashMap::default();
         let mut busy = 0usize;
-        let mut one_pass = HashSet::default();
+        let mut one_pass = std::collections::BTreeSet::new();
         for (i, c) in conns.iter().enumerate() {
             if c.proto == Proto::Udp && c.resp_p > 30000 {
                 let n = flows_to.entry(c.resp_h).or_default();
@@ -333,13 +333,17 @@ mod tests {
             }
         }
         let found = p2p_flows(&conns);
-        assert_eq!(found, one_pass);
+        assert_eq!(
+            found.iter().collect::<Vec<_>>(),
+            one_pass.iter().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(found.len(), one_pass.len());
         // most candidates (a third of the connections) are P2P once 5 destinations are busy,
         // but not the first one
         let first = conns
             .iter()
             .position(|c| c.proto == Proto::Udp && c.resp_p > 30000)
             .unwrap_or_default();
-        assert!(found.len() > 40_000 && !found.contains(&(first as u32)));
+        assert!(found.len() > 40_000 && !found.contains(first as u32));
     }
 }
