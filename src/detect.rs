@@ -189,6 +189,8 @@ struct Part {
     beacons: Vec<((IpAddr, i64, TupleId), beacon::Beacon)>,
     ti_hits: Vec<(String, String)>,
     probes: Vec<victims::Probe>,
+    /// The suspects of its windows.
+    ranking: rank::Ranking,
 }
 
 /// How many pieces of evidence a chunk is made for (64 KiB): the evidence is written once,
@@ -229,8 +231,17 @@ const PARTS: usize = 64;
 /// How many batches the parts are run in: a batch's results are joined while the next runs.
 const BATCHES: usize = 4;
 
-/// Moves a batch's results into `d` (and its probes into `probes`), in the batch's order.
-fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) {
+/// Moves a batch's results into `d` (and its probes and suspects into `probes` and
+/// `ranking`), in the batch's order. The probes stay in the parts' vectors: the victims'
+/// aggregate reads them once, and copying them into one vector faulted in 17 MB of fresh
+/// pages at 5 M lines, nearly all in the last batch (the outside hosts come last in address
+/// order) while the other core waited.
+fn keep(
+    d: &mut Detections,
+    probes: &mut Vec<Vec<victims::Probe>>,
+    ranking: &mut rank::Joined,
+    parts: Vec<Part>,
+) {
     for mut part in parts {
         part.close_chunk(0);
         // a part's alerts name its evidence by place in the part: make it the place in the
@@ -243,7 +254,10 @@ fn keep(d: &mut Detections, probes: &mut Vec<victims::Probe>, parts: Vec<Part>) 
         d.evidence.append(part.evidence);
         d.beacons.append(&mut part.beacons);
         d.ti_hits.extend(part.ti_hits);
-        probes.append(&mut part.probes);
+        if !part.probes.is_empty() {
+            probes.push(part.probes);
+        }
+        ranking.add(part.ranking);
     }
 }
 
@@ -373,6 +387,9 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         // Alerts are summed window by window (spec §7), so each window's are found here, on
         // every core, rather than in one pass over all the evidence afterwards.
         let mut raised = alerts(found, threshold, cfg.attack_alerts);
+        if !found.is_empty() {
+            part.ranking.window(p.ip, found, &raised);
+        }
         for a in &mut raised {
             a.shift(part.evidence.len() + first);
         }
@@ -397,6 +414,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     // renumbering is sequential, and it left the other cores idle.
     let mut done: Option<Vec<Part>> = None;
     let mut probes = Vec::new();
+    let mut ranking = rank::Joined::with_room(store.profiles.len());
     // the rules read a window's client flows and application records
     let work = |(_, w, _): &ProfileWindow| {
         w.out_flows.len() + w.dns.len() + w.http.len() + w.ssl.len() + 1
@@ -408,7 +426,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         let ((), parts) = rayon::join(
             || {
                 if let Some(parts) = done.take() {
-                    keep(&mut d, &mut probes, parts);
+                    keep(&mut d, &mut probes, &mut ranking, parts);
                 }
             },
             || {
@@ -421,12 +439,12 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         done = Some(parts);
     }
     if let Some(parts) = done {
-        keep(&mut d, &mut probes, parts);
+        keep(&mut d, &mut probes, &mut ranking, parts);
     }
-    // (each has a sequential stretch: the ranking's cut into profiles, the victims' final
-    // order; side by side the other keeps the second core busy)
+    // (each has a sequential stretch: the victims' grouping, the ranking's profiles shared by
+    // two parts; side by side the other keeps the second core busy)
     let (ranking, victims) = rayon::join(
-        || rank::rank(&d.evidence, &d.alerts),
+        || ranking.finish(&d.evidence, &d.alerts),
         || victims::victims(store, probes),
     );
     d.ranking = ranking;

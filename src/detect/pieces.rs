@@ -106,6 +106,17 @@ impl<T> Pieces<T> {
         self.parts.iter().map(Vec::as_slice)
     }
 
+    /// The pieces from the one holding item `i` on, the first cut to start at `i`.
+    pub fn pieces_from(&self, i: usize) -> impl Iterator<Item = &[T]> {
+        let (first, rest): (&[T], &[Vec<T>]) = match self.piece_of(i) {
+            Some((k, start)) => (&self.parts[k][i - start..], &self.parts[k + 1..]),
+            None => (&[], &[]),
+        };
+        std::iter::once(first)
+            .chain(rest.iter().map(Vec::as_slice))
+            .filter(|piece| !piece.is_empty())
+    }
+
     /// The index of the first item for which `pred` is false, the items being partitioned by
     /// it (all the true ones first), as [`slice::partition_point`].
     pub fn partition_point(&self, pred: impl Fn(&T) -> bool) -> usize {
@@ -173,6 +184,9 @@ mod tests {
                 p.iter_from(at).copied().collect::<Vec<_>>(),
                 items.get(at..).unwrap_or_default().to_vec()
             );
+            let from: Vec<&[u32]> = p.pieces_from(at).collect();
+            prop_assert!(from.iter().all(|piece| !piece.is_empty()));
+            prop_assert_eq!(from.concat(), items.get(at..).unwrap_or_default().to_vec());
             prop_assert_eq!(
                 p.partition_point(|&x| x < point),
                 items.partition_point(|&x| x < point)

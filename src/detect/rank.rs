@@ -109,63 +109,61 @@ impl Serialize for KindCounts {
     }
 }
 
-/// Scores every profile that has evidence, sorted by score (highest first; then more alerts,
-/// then IP). `evidence` and `alerts` are sorted by profile and window, as
-/// [`super::Detections`] keeps them.
-pub fn rank(evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
-    // one profile's evidence at a time, the profiles on every core (each sum is taken in the
-    // evidence's fixed order, so the scores do not depend on the thread count); a profile's
-    // evidence may run on from one piece into the next, a window's never does
-    let suspect = |group: &[&[Evidence]]| -> Suspect {
-        let (ip, first_window) = (group[0][0].profile, group[0][0].window);
-        // the profile's alerts, by window as its evidence is: walked beside it
-        let mine = &alerts[alerts.partition_point(|a| a.profile < ip)..];
-        let mine = &mine[..mine.partition_point(|a| a.profile == ip)];
-        let closed_by_probe = |a: &&Alert| {
-            let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
-            closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe)
-        };
-        let mut s = Suspect {
-            ip,
-            score: 0.0,
-            alerts: 0,
-            windows: 0,
-            worst_window: first_window,
-            worst_window_score: f64::NEG_INFINITY,
-            evidence: KindCounts::default(),
-            probe_alerts: mine.iter().filter(closed_by_probe).count(),
-        };
-        let mut mine = mine.iter().peekable();
-        // counted by kind here, named once at the end
-        let mut kinds = [0usize; EvidenceKind::ALL.len()];
-        let windows = group
-            .iter()
-            .flat_map(|piece| piece.chunk_by(|a, b| a.window == b.window));
-        for window in windows {
-            let n = window[0].window;
-            let mut raised = 0;
-            while let Some(a) = mine.next_if(|a| a.window <= n) {
-                raised += usize::from(a.window == n);
-            }
-            // summed in the evidence's fixed order, so the score is the same on any thread count
-            let weight: f64 = window
-                .iter()
-                .filter(|e| e.profile_is_attacker())
-                .map(Evidence::weight)
-                .sum();
-            let score = weight + raised as f64;
-            if score > s.worst_window_score {
-                s.worst_window = n;
-                s.worst_window_score = score;
-            }
-            s.score += score;
-            s.alerts += raised;
-            s.windows += 1;
-            for e in window {
-                kinds[e.kind as usize] += 1;
-            }
+/// One profile's score, summed window by window in the windows' order.
+///
+/// The detections keep one as each core runs its windows, where a window's evidence and alerts
+/// are at hand ([`Ranking`]); [`rank`] sums the same from the kept evidence afterwards.
+#[derive(Debug, Clone)]
+pub(crate) struct Tally {
+    suspect: Suspect,
+    /// Evidence by kind, counted here and named once at the end.
+    kinds: [usize; EvidenceKind::ALL.len()],
+}
+
+impl Tally {
+    fn new(ip: IpAddr, first_window: i64) -> Tally {
+        Tally {
+            suspect: Suspect {
+                ip,
+                score: 0.0,
+                alerts: 0,
+                windows: 0,
+                worst_window: first_window,
+                worst_window_score: f64::NEG_INFINITY,
+                evidence: KindCounts::default(),
+                probe_alerts: 0,
+            },
+            kinds: [0; EvidenceKind::ALL.len()],
         }
-        for (kind, &n) in EvidenceKind::ALL.iter().zip(&kinds) {
+    }
+
+    /// Adds a window with evidence: its evidence (in its order), how many alerts it raised,
+    /// and how many of those an inbound probe closed.
+    fn window(&mut self, evidence: &[Evidence], raised: usize, closed_by_probe: usize) {
+        let s = &mut self.suspect;
+        // summed in the evidence's fixed order, so the score is the same on any thread count
+        let weight: f64 = evidence
+            .iter()
+            .filter(|e| e.profile_is_attacker())
+            .map(Evidence::weight)
+            .sum();
+        let score = weight + raised as f64;
+        if score > s.worst_window_score {
+            s.worst_window = evidence[0].window;
+            s.worst_window_score = score;
+        }
+        s.score += score;
+        s.alerts += raised;
+        s.probe_alerts += closed_by_probe;
+        s.windows += 1;
+        for e in evidence {
+            self.kinds[e.kind as usize] += 1;
+        }
+    }
+
+    fn finish(self) -> Suspect {
+        let mut s = self.suspect;
+        for (kind, &n) in EvidenceKind::ALL.iter().zip(&self.kinds) {
             if n > 0 {
                 s.evidence.insert(kind.name(), n);
             }
@@ -173,9 +171,151 @@ pub fn rank(evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
         s.score = round3(s.score);
         s.worst_window_score = round3(s.worst_window_score);
         s
-    };
+    }
+}
+
+/// The suspects of a run of consecutive windows (one core's part of the detections), tallied
+/// as its windows are examined: the ranking then needs no second pass over all the evidence.
+/// The first and last profiles may go on in the parts before and after; [`Joined::finish`]
+/// sums those again from the evidence.
+#[derive(Debug, Default)]
+pub(crate) struct Ranking {
+    done: Vec<Suspect>,
+    open: Option<Tally>,
+}
+
+impl Ranking {
+    /// Adds a window of `ip` with evidence (in its order), and the alerts it raised (naming
+    /// that evidence by place).
+    pub fn window(&mut self, ip: IpAddr, evidence: &[Evidence], raised: &[Alert]) {
+        if self.open.as_ref().is_some_and(|t| t.suspect.ip != ip) {
+            self.close();
+        }
+        let closed_by_probe = raised
+            .iter()
+            .filter(|a| {
+                let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
+                closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe)
+            })
+            .count();
+        self.open
+            .get_or_insert_with(|| Tally::new(ip, evidence[0].window))
+            .window(evidence, raised.len(), closed_by_probe);
+    }
+
+    fn close(&mut self) {
+        if let Some(t) = self.open.take() {
+            self.done.push(t.finish());
+        }
+    }
+}
+
+/// The suspects of the parts kept so far, in the parts' order, and the profiles two parts
+/// share.
+#[derive(Debug, Default)]
+pub(crate) struct Joined {
+    suspects: Vec<Suspect>,
+    shared: Vec<IpAddr>,
+}
+
+impl Joined {
+    /// Room for `profiles` suspects, reserved once: a vector grown by doubling is copied at
+    /// each step, and the copies' freed pages were still resident at the run's peak.
+    pub fn with_room(profiles: usize) -> Joined {
+        Joined {
+            suspects: Vec::with_capacity(profiles),
+            shared: Vec::new(),
+        }
+    }
+
+    /// Adds the suspects of the part after those added so far. (Moved in part by part while
+    /// the detections run, not gathered at the end: the parts' vectors and a joined copy would
+    /// meet at the run's peak of memory.)
+    pub fn add(&mut self, mut part: Ranking) {
+        part.close();
+        let mut suspects = part.done.into_iter().peekable();
+        if let (Some(last), Some(first)) = (self.suspects.last(), suspects.peek())
+            && last.ip == first.ip
+        {
+            if self.shared.last() != Some(&first.ip) {
+                self.shared.push(first.ip);
+            }
+            // (summed again at the end; the part's share is dropped)
+            suspects.next();
+        }
+        self.suspects.extend(suspects);
+    }
+
+    /// The whole ranking: a profile whose windows two parts share is summed again from
+    /// `evidence` and `alerts` (the detections' results, which hold every part's); sorted by
+    /// score.
+    pub fn finish(self, evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
+        let Joined {
+            mut suspects,
+            shared,
+        } = self;
+        suspects.retain(|s| !shared.contains(&s.ip));
+        for ip in shared {
+            suspects.push(suspect(&runs_of(evidence, ip), evidence, alerts));
+        }
+        suspects.par_sort_by(by_score);
+        suspects
+    }
+}
+
+/// The runs of one profile's evidence, piece by piece.
+fn runs_of(evidence: &Pieces<Evidence>, ip: IpAddr) -> Vec<&[Evidence]> {
+    let mut runs = Vec::new();
+    for piece in evidence.pieces_from(evidence.partition_point(|e| e.profile < ip)) {
+        let end = piece.partition_point(|e| e.profile <= ip);
+        if end > 0 {
+            runs.push(&piece[..end]);
+        }
+        if end < piece.len() {
+            break;
+        }
+    }
+    runs
+}
+
+/// The suspect of one profile, from the runs of its evidence (`evidence`'s pieces may cut it)
+/// and the alerts of every profile.
+fn suspect(group: &[&[Evidence]], evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Suspect {
+    let (ip, first_window) = (group[0][0].profile, group[0][0].window);
+    // the profile's alerts, by window as its evidence is: walked beside it
+    let mine = &alerts[alerts.partition_point(|a| a.profile < ip)..];
+    let mine = &mine[..mine.partition_point(|a| a.profile == ip)];
+    let mut mine = mine.iter().peekable();
+    let mut tally = Tally::new(ip, first_window);
+    let windows = group
+        .iter()
+        .flat_map(|piece| piece.chunk_by(|a, b| a.window == b.window));
+    for window in windows {
+        let n = window[0].window;
+        let (mut raised, mut closed_by_probe) = (0, 0);
+        while let Some(a) = mine.next_if(|a| a.window <= n) {
+            if a.window == n {
+                raised += 1;
+                let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
+                closed_by_probe +=
+                    usize::from(closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe));
+            }
+        }
+        tally.window(window, raised, closed_by_probe);
+    }
+    tally.finish()
+}
+
+/// Scores every profile that has evidence, sorted by score (highest first; then more alerts,
+/// then IP). `evidence` and `alerts` are sorted by profile and window, as
+/// [`super::Detections`] keeps them. (The detections tally the same as they run, see
+/// [`Ranking`].)
+pub fn rank(evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
+    // one profile's evidence at a time, the profiles on every core (each sum is taken in the
+    // evidence's fixed order, so the scores do not depend on the thread count); a profile's
+    // evidence may run on from one piece into the next, a window's never does
     // (the profiles are cut first so the suspects are collected into one exactly sized
-    // vector: this runs at the peak of the run's memory)
+    // vector)
     let mut profiles: Vec<Vec<&[Evidence]>> = Vec::new();
     let runs = evidence
         .pieces()
@@ -186,7 +326,10 @@ pub fn rank(evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
             _ => profiles.push(vec![run]),
         }
     }
-    let mut out: Vec<Suspect> = profiles.par_iter().map(|g| suspect(g)).collect();
+    let mut out: Vec<Suspect> = profiles
+        .par_iter()
+        .map(|g| suspect(g, evidence, alerts))
+        .collect();
     out.par_sort_by(by_score);
     out
 }
@@ -334,6 +477,78 @@ mod tests {
             ts: 0.0,
             score: 6.0,
             evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tallies_of_parts_cut_anywhere_make_the_ranking_summed_afterwards() {
+        use ThreatLevel::{High, Info, Low, Medium};
+        // profiles with several windows of evidence of several levels, as attacker and as
+        // victim, and an alert in some windows (in the window's evidence: its last piece)
+        let levels = [High, Low, Info, Medium];
+        let mut windows: Vec<(Vec<Evidence>, bool)> = Vec::new();
+        for p in 1..=5u8 {
+            for w in 1..=4i64 {
+                let n = (usize::from(p) + w as usize) % 4;
+                let mut window: Vec<Evidence> = (0..n)
+                    .map(|k| ev([10, 0, 0, p], w, levels[(k + w as usize) % 4], k != 1))
+                    .collect();
+                // some windows end with an inbound probe (an alert it closes counts apart)
+                if let Some(last) = window.last_mut().filter(|_| p % 2 == 1) {
+                    last.kind = EvidenceKind::InboundProbe;
+                }
+                if !window.is_empty() {
+                    windows.push((window, (usize::from(p) * 3 + w as usize) % 5 == 0));
+                }
+            }
+        }
+        let mut evidence = Vec::new();
+        let mut alerts = Vec::new();
+        for (window, alerted) in &windows {
+            if *alerted {
+                alerts.push(Alert {
+                    profile: window[0].profile,
+                    window: window[0].window,
+                    evidence: vec![evidence.len() + window.len() - 1],
+                    ..alert([0, 0, 0, 0], 0)
+                });
+            }
+            evidence.extend(window.iter().cloned());
+        }
+        let evidence: Pieces<Evidence> = evidence.into();
+        let summed = rank(&evidence, &alerts);
+        assert_eq!(summed.len(), 5);
+        assert!(summed.iter().any(|s| s.probe_alerts > 0));
+        assert!(summed.iter().any(|s| s.alerts > s.probe_alerts));
+        // the windows cut into parts at every possible place, two cuts at a time
+        for first in 0..=windows.len() {
+            for second in first..=windows.len() {
+                let mut joined = Joined::with_room(5);
+                for part in [
+                    &windows[..first],
+                    &windows[first..second],
+                    &windows[second..],
+                ] {
+                    let mut r = Ranking::default();
+                    for (window, alerted) in part {
+                        // the alert names the window's last piece by its place in the window
+                        let raised: Vec<Alert> = alerted
+                            .then(|| Alert {
+                                evidence: vec![window.len() - 1],
+                                ..alert([0, 0, 0, 0], 0)
+                            })
+                            .into_iter()
+                            .collect();
+                        r.window(window[0].profile, window, &raised);
+                    }
+                    joined.add(r);
+                }
+                assert_eq!(
+                    joined.finish(&evidence, &alerts),
+                    summed,
+                    "{first} {second}"
+                );
+            }
         }
     }
 

@@ -680,6 +680,9 @@ fn evidence_is_the_same_on_any_thread_count() {
         assert_eq!(a.alerts, b.alerts, "{}", input.display());
         assert_eq!(a.victims, b.victims, "{}", input.display());
         assert_eq!(a.ranking, b.ranking, "{}", input.display());
+        // tallied as the windows ran, as summed from the evidence kept
+        let summed = kalipso::detect::rank::rank(&a.evidence, &a.alerts);
+        assert_eq!(a.ranking, summed, "{}", input.display());
         assert!(!a.evidence.is_empty(), "{}", input.display());
     }
 }
