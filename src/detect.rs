@@ -445,7 +445,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     // two parts; side by side the other keeps the second core busy)
     let (ranking, victims) = rayon::join(
         || ranking.finish(&d.evidence, &d.alerts),
-        || victims::victims(store, probes),
+        || victims::victims(store, &probes),
     );
     d.ranking = ranking;
     d.victims = victims;

@@ -308,8 +308,8 @@ fn suspect(group: &[&[Evidence]], evidence: &Pieces<Evidence>, alerts: &[Alert])
 
 /// Scores every profile that has evidence, sorted by score (highest first; then more alerts,
 /// then IP). `evidence` and `alerts` are sorted by profile and window, as
-/// [`super::Detections`] keeps them. (The detections tally the same as they run, see
-/// [`Ranking`].)
+/// [`super::Detections`] keeps them. (The detections tally the same as they run, window by
+/// window.)
 pub fn rank(evidence: &Pieces<Evidence>, alerts: &[Alert]) -> Vec<Suspect> {
     // one profile's evidence at a time, the profiles on every core (each sum is taken in the
     // evidence's fixed order, so the scores do not depend on the thread count); a profile's

@@ -132,7 +132,7 @@ const SHARES: u64 = 8;
 /// at 5 M lines. Grouping them with counting sorts took as long and held 48 bytes a probe
 /// more at the run's peak.) The sums read no connection: reading them there, or at each
 /// comparison, made a chain of cache misses.
-pub(crate) fn victims(store: &Store, probes: Vec<Vec<Probe>>) -> Vec<Victim> {
+pub(crate) fn victims(store: &Store, probes: &[Vec<Probe>]) -> Vec<Victim> {
     let share = |ip: &IpAddr| rustc_hash::FxBuildHasher.hash_one(ip) % SHARES;
     let mut out: Vec<Victim> = (0..SHARES)
         .into_par_iter()
@@ -189,10 +189,8 @@ mod tests {
         let probes = probes();
         let store = Store::default();
         // in pieces, as the detections' parts leave them
-        let got = victims(
-            &store,
-            probes.chunks(3_000).map(<[Probe]>::to_vec).collect(),
-        );
+        let pieces: Vec<Vec<Probe>> = probes.chunks(3_000).map(<[Probe]>::to_vec).collect();
+        let got = victims(&store, &pieces);
         let mut expected: BTreeMap<IpAddr, Vec<&Probe>> = BTreeMap::new();
         for p in &probes {
             expected.entry(p.victim).or_default().push(p);
