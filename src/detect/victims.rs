@@ -5,7 +5,7 @@
 use crate::record::Proto;
 use crate::store::Store;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -76,7 +76,10 @@ pub(crate) struct Probe {
 /// One victim's sums so far.
 #[derive(Default)]
 struct Sums {
-    attackers: HashSet<u32>,
+    /// Distinct attackers: the probes come by attacker (see [`victims`]), so each attacker's
+    /// first probe of the victim is the one after another attacker's.
+    attackers: usize,
+    last_attacker: Option<u32>,
     attempts: usize,
     answered: usize,
     ports: HashMap<(u16, Proto), usize>,
@@ -89,7 +92,10 @@ struct Sums {
 impl Sums {
     fn add(&mut self, store: &Store, p: &Probe) {
         let grid = *self.grid.get_or_insert_with(|| store.grid(p.victim));
-        self.attackers.insert(p.attacker);
+        if self.last_attacker != Some(p.attacker) {
+            self.attackers += 1;
+            self.last_attacker = Some(p.attacker);
+        }
         self.attempts += 1;
         self.answered += usize::from(p.answered);
         *self.ports.entry((p.port, p.proto)).or_default() += 1;
@@ -111,7 +117,7 @@ impl Sums {
             .map_or(1, |(n, _)| *n);
         Victim {
             ip,
-            attackers: self.attackers.len(),
+            attackers: self.attackers,
             attempts: self.attempts,
             answered: self.answered,
             ports,
@@ -123,8 +129,9 @@ impl Sums {
 /// How many shares of the victims the cores sum apart.
 const SHARES: u64 = 8;
 
-/// The victims of every inbound probe (in the detection parts' vectors), most attackers first
-/// (then more attempts, then IP).
+/// The victims of every inbound probe (in the detection parts' vectors, in the windows' order,
+/// so each attacker's probes come together), most attackers first (then more attempts, then
+/// IP).
 ///
 /// Every sum is a count, so the probes' order does not matter: each core reads all the probes
 /// and sums those of the victims whose address hashes to its share. (Sorting the probes by
@@ -133,6 +140,16 @@ const SHARES: u64 = 8;
 /// more at the run's peak.) The sums read no connection: reading them there, or at each
 /// comparison, made a chain of cache misses.
 pub(crate) fn victims(store: &Store, probes: &[Vec<Probe>]) -> Vec<Victim> {
+    // (profiles are examined in address order, and a probe's attacker is its profile's place
+    // in that order)
+    debug_assert!(
+        probes
+            .iter()
+            .flatten()
+            .zip(probes.iter().flatten().skip(1))
+            .all(|(a, b)| a.attacker <= b.attacker),
+        "probes come by attacker"
+    );
     let share = |ip: &IpAddr| rustc_hash::FxBuildHasher.hash_one(ip) % SHARES;
     let mut out: Vec<Victim> = (0..SHARES)
         .into_par_iter()
@@ -186,7 +203,9 @@ mod tests {
 
     #[test]
     fn sums_are_those_of_a_plain_count() {
-        let probes = probes();
+        // by attacker, as the detections give them
+        let mut probes = probes();
+        probes.sort_by_key(|p| p.attacker);
         let store = Store::default();
         // in pieces, as the detections' parts leave them
         let pieces: Vec<Vec<Probe>> = probes.chunks(3_000).map(<[Probe]>::to_vec).collect();
