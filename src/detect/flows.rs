@@ -3,7 +3,7 @@
 //! logins by size, non-HTTP on 80 and non-TLS on 443, and connections to addresses no DNS
 //! answer named. Large uploads are in [`super::upload`], blacklists in [`super::blacklists`].
 
-use super::context::{Ctx, Finding, ignored, insert_sized, multicast};
+use super::context::{Ctx, Finding, ignored, insert_sized, multicast, room};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use super::scans::scanner_since;
 use crate::profile::Window;
@@ -188,6 +188,9 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         // multiple reconnection attempts: every 5 rejected connections to one port
         if c.conn_state == ConnState::REJ {
+            if rej.capacity() == 0 {
+                rej.reserve(room(w.out_flows.len()));
+            }
             let r = rej.entry((dst, c.resp_p)).or_default();
             r.push(i);
             if r.len() >= 5 {
@@ -208,6 +211,11 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         // several unknown-service ports to one established destination
         if c.proto == Proto::Tcp && est && c.service.is_empty() && !ports::known(c.resp_p, c.proto)
         {
+            // (sized at the first: on a busy host most flows to unknown ports land here, and
+            // growing from nothing rehashed the map at every doubling)
+            if multi_ports.capacity() == 0 {
+                multi_ports.reserve(room(w.out_flows.len()));
+            }
             let set = multi_ports.entry(dst).or_default();
             set.insert(c.resp_p);
             let n = set.len();
