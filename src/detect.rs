@@ -387,9 +387,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         // Alerts are summed window by window (spec §7), so each window's are found here, on
         // every core, rather than in one pass over all the evidence afterwards.
         let mut raised = alerts(found, threshold, cfg.attack_alerts);
-        if !found.is_empty() {
-            part.ranking.window(p.ip, found, &raised);
-        }
+        part.ranking.window(p.ip, found, &raised);
         for a in &mut raised {
             a.shift(part.evidence.len() + first);
         }

@@ -155,6 +155,19 @@ pub(crate) fn insert_sized<T: std::hash::Hash + Eq>(
     set.insert(value)
 }
 
+/// The entry of `key` in a per-window map that may get up to `n` entries, sizing the map at
+/// its first (see [`room`]).
+pub(crate) fn entry_sized<K: std::hash::Hash + Eq, V>(
+    map: &mut rustc_hash::FxHashMap<K, V>,
+    key: K,
+    n: usize,
+) -> std::collections::hash_map::Entry<'_, K, V> {
+    if map.capacity() == 0 {
+        map.reserve(room(n));
+    }
+    map.entry(key)
+}
+
 /// Slips' confidence from a packet count: 0.3 with none, n/10 up to 10, then 1.
 pub(crate) fn confidence_from_packets(pkts: u64) -> f64 {
     if pkts > 10 {

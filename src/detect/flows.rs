@@ -3,7 +3,7 @@
 //! logins by size, non-HTTP on 80 and non-TLS on 443, and connections to addresses no DNS
 //! answer named. Large uploads are in [`super::upload`], blacklists in [`super::blacklists`].
 
-use super::context::{Ctx, Finding, ignored, insert_sized, multicast, room};
+use super::context::{Ctx, Finding, entry_sized, ignored, insert_sized, multicast};
 use super::evidence::{EvidenceKind, FlowRef, Party, Payload, ThreatLevel};
 use super::scans::scanner_since;
 use crate::profile::Window;
@@ -188,10 +188,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         }
         // multiple reconnection attempts: every 5 rejected connections to one port
         if c.conn_state == ConnState::REJ {
-            if rej.capacity() == 0 {
-                rej.reserve(room(w.out_flows.len()));
-            }
-            let r = rej.entry((dst, c.resp_p)).or_default();
+            let r = entry_sized(&mut rej, (dst, c.resp_p), w.out_flows.len()).or_default();
             r.push(i);
             if r.len() >= 5 {
                 let attempts = r.len() as u32;
@@ -213,10 +210,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         {
             // (sized at the first: on a busy host most flows to unknown ports land here, and
             // growing from nothing rehashed the map at every doubling)
-            if multi_ports.capacity() == 0 {
-                multi_ports.reserve(room(w.out_flows.len()));
-            }
-            let set = multi_ports.entry(dst).or_default();
+            let set = entry_sized(&mut multi_ports, dst, w.out_flows.len()).or_default();
             set.insert(c.resp_p);
             let n = set.len();
             if n > 1 && multi_reported.get(&dst).copied().unwrap_or(0) < n {

@@ -185,22 +185,22 @@ pub(crate) struct Ranking {
 }
 
 impl Ranking {
-    /// Adds a window of `ip` with evidence (in its order), and the alerts it raised (naming
-    /// that evidence by place).
+    /// Adds a window of `ip` with its evidence (in its order; a window without any is left
+    /// out), and the alerts it raised (naming that evidence by place).
     pub fn window(&mut self, ip: IpAddr, evidence: &[Evidence], raised: &[Alert]) {
+        let Some(first) = evidence.first() else {
+            return;
+        };
         if self.open.as_ref().is_some_and(|t| t.suspect.ip != ip) {
             self.close();
         }
-        let closed_by_probe = raised
+        let closed = raised
             .iter()
-            .filter(|a| {
-                let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
-                closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe)
-            })
+            .filter(|a| closed_by_probe(a, |i| evidence.get(i)))
             .count();
         self.open
-            .get_or_insert_with(|| Tally::new(ip, evidence[0].window))
-            .window(evidence, raised.len(), closed_by_probe);
+            .get_or_insert_with(|| Tally::new(ip, first.window))
+            .window(evidence, raised.len(), closed);
     }
 
     fn close(&mut self) {
@@ -234,14 +234,16 @@ impl Joined {
     pub fn add(&mut self, mut part: Ranking) {
         part.close();
         let mut suspects = part.done.into_iter().peekable();
-        if let (Some(last), Some(first)) = (self.suspects.last(), suspects.peek())
-            && last.ip == first.ip
-        {
-            if self.shared.last() != Some(&first.ip) {
+        // a profile that goes on from the part before (or from several before) is summed
+        // again at the end: neither share is kept
+        if let Some(first) = suspects.peek() {
+            if self.shared.last() == Some(&first.ip) {
+                suspects.next();
+            } else if self.suspects.last().is_some_and(|last| last.ip == first.ip) {
                 self.shared.push(first.ip);
+                self.suspects.pop();
+                suspects.next();
             }
-            // (summed again at the end; the part's share is dropped)
-            suspects.next();
         }
         self.suspects.extend(suspects);
     }
@@ -254,13 +256,19 @@ impl Joined {
             mut suspects,
             shared,
         } = self;
-        suspects.retain(|s| !shared.contains(&s.ip));
         for ip in shared {
             suspects.push(suspect(&runs_of(evidence, ip), evidence, alerts));
         }
         suspects.par_sort_by(by_score);
         suspects
     }
+}
+
+/// Whether an inbound probe closed alert `a` (its last piece of evidence, found by `at`): the
+/// triage puts the profiles alerted only so after the others.
+fn closed_by_probe<'e>(a: &Alert, at: impl Fn(usize) -> Option<&'e Evidence>) -> bool {
+    let closed_by = a.evidence.last().and_then(|&i| at(i));
+    closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe)
 }
 
 /// The runs of one profile's evidence, piece by piece.
@@ -292,16 +300,14 @@ fn suspect(group: &[&[Evidence]], evidence: &Pieces<Evidence>, alerts: &[Alert])
         .flat_map(|piece| piece.chunk_by(|a, b| a.window == b.window));
     for window in windows {
         let n = window[0].window;
-        let (mut raised, mut closed_by_probe) = (0, 0);
+        let (mut raised, mut closed) = (0, 0);
         while let Some(a) = mine.next_if(|a| a.window <= n) {
             if a.window == n {
                 raised += 1;
-                let closed_by = a.evidence.last().and_then(|&i| evidence.get(i));
-                closed_by_probe +=
-                    usize::from(closed_by.is_some_and(|e| e.kind == EvidenceKind::InboundProbe));
+                closed += usize::from(closed_by_probe(a, |i| evidence.get(i)));
             }
         }
-        tally.window(window, raised, closed_by_probe);
+        tally.window(window, raised, closed);
     }
     tally.finish()
 }

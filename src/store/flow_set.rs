@@ -10,8 +10,6 @@
 pub struct FlowSet {
     /// Bit `i % 64` of word `i / 64` is set when connection `i` is in the set.
     words: Vec<u64>,
-    /// How many are in it.
-    len: usize,
 }
 
 impl FlowSet {
@@ -19,7 +17,6 @@ impl FlowSet {
     pub fn with_room(flows: usize) -> Self {
         FlowSet {
             words: Vec::with_capacity(flows.div_ceil(64)),
-            len: 0,
         }
     }
 
@@ -31,7 +28,6 @@ impl FlowSet {
         }
         let new = self.words[word] & bit == 0;
         self.words[word] |= bit;
-        self.len += usize::from(new);
         new
     }
 
@@ -43,12 +39,12 @@ impl FlowSet {
 
     /// How many connections are in the set.
     pub fn len(&self) -> usize {
-        self.len
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.words.iter().all(|&w| w == 0)
     }
 
     /// The connections in the set, in index order.
