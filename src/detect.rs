@@ -322,7 +322,8 @@ const WARM_MAX: usize = 4096;
 /// of each misses the cache. Here the loads are independent of each other and the CPU overlaps
 /// their misses; inside the rules each miss stalls hash-map work that waits for it. A
 /// connection is two cache lines (`ts` and the addresses on the first, the counts on the
-/// second), and the rules read fields on both.
+/// second), and the rules read fields on both. Most lines are on their way already
+/// ([`load_ahead`]); this waits for the rest.
 fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
     if flows.len() > WARM_MAX {
         return;
@@ -338,6 +339,25 @@ fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
         }
     }
     std::hint::black_box(sum);
+}
+
+/// Starts loading both cache lines of a window's connections, without waiting for them.
+///
+/// Called for the next window of a part before the rules run on this one: the rules work on
+/// data already in the cache (hash maps, the warmed connections), and the loads of the next
+/// window's connections overlap that work instead of stalling [`warm`]. At 5 M realistic lines
+/// the detections took 0.333 s against 0.370 s without (medians of 8 alternating runs).
+fn load_ahead(conns: &[crate::record::Conn], flows: &[u32]) {
+    if flows.len() > WARM_MAX {
+        return;
+    }
+    for &i in flows {
+        if let Some(c) = conns.get(i as usize) {
+            // the first line holds `ts` and the addresses, the second the counts
+            crate::prefetch::prefetch(c);
+            crate::prefetch::prefetch(&c.resp_ip_bytes);
+        }
+    }
 }
 
 /// Runs every detection on the store.
@@ -430,7 +450,16 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             || {
                 batch
                     .par_iter()
-                    .map(|run| run.iter().fold(Part::default(), of_window))
+                    .map(|run| {
+                        let mut part = Part::default();
+                        for (k, window) in run.iter().enumerate() {
+                            if let Some((_, next, _)) = run.get(k + 1) {
+                                load_ahead(&store.conns, &next.out_flows);
+                            }
+                            part = of_window(part, window);
+                        }
+                        part
+                    })
                     .collect()
             },
         );

@@ -44,6 +44,13 @@ fn near(m: &HashMap<IpAddr, Vec<f64>>, ip: IpAddr, t: f64) -> bool {
         .is_some_and(|v| v.iter().any(|x| (x - t).abs() <= 300.0))
 }
 
+/// Whether a connection is of the kind Slips may take for P2P: UDP to a port above 30000.
+/// Only these can be in the P2P set, so the rules ask the set about no other (a look-up there
+/// misses the cache: the set has a bit for every connection of the input).
+fn p2p_candidate(c: &crate::record::Conn) -> bool {
+    c.proto == Proto::Udp && c.resp_p > 30000
+}
+
 /// The UDP flows to ports above 30000 that Slips takes for P2P when it sees them: by then the
 /// capture has had at least 6 such flows to that destination, or 5 destinations with that many.
 /// Slips counts them over the whole input, in order, not per host or window.
@@ -60,7 +67,7 @@ pub(crate) fn p2p_flows(conns: &[crate::record::Conn]) -> FlowSet {
         .map(|(k, run)| {
             run.iter()
                 .enumerate()
-                .filter(|(_, c)| c.proto == Proto::Udp && c.resp_p > 30000)
+                .filter(|(_, c)| p2p_candidate(c))
                 .map(|(j, _)| (k * RUN + j) as u32)
                 .collect()
         })
@@ -113,7 +120,6 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
     for &i in &w.out_flows {
         let c = &store.conns[i as usize];
         let dst = c.resp_h;
-        let victim = Some(Party::Ip(dst));
         let tcp_udp = matches!(c.proto, Proto::Tcp | Proto::Udp);
         let est = c.established() == Established::Established;
         let svc = cx.sym(c.service);
@@ -122,7 +128,8 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
             cx.add(Finding {
                 kind,
                 attacker: cx.me(),
-                victim: victim.clone(),
+                // (made here, not once per flow: most flows add nothing)
+                victim: Some(Party::Ip(dst)),
                 level,
                 confidence,
                 payload,
@@ -161,7 +168,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
         if tcp_udp
             && c.ts <= scanner
             && !ports::known(c.resp_p, c.proto)
-            && !cx.p2p.contains(i)
+            && !(p2p_candidate(c) && cx.p2p.contains(i))
             && insert_sized(
                 &mut unknown_seen,
                 (dst, c.resp_p, c.proto),
@@ -196,7 +203,7 @@ pub(crate) fn run(cx: &mut Ctx<'_>, w: &Window) {
                 cx.add(Finding {
                     kind: EvidenceKind::MultipleReconnectionAttempts,
                     attacker: cx.me(),
-                    victim: victim.clone(),
+                    victim: Some(Party::Ip(dst)),
                     level: None,
                     confidence: 0.5,
                     payload: Payload::Reconnections { dst, attempts },
