@@ -383,9 +383,7 @@ fn load_ahead(conns: &[crate::record::Conn], run: &[Job<'_>], k: usize) {
     }
     for &i in next.out_flows {
         if let Some(c) = conns.get(i as usize) {
-            // the first line holds `ts` and the addresses, the second the counts
-            prefetch(c);
-            prefetch(&c.resp_ip_bytes);
+            c.prefetch();
         }
     }
 }

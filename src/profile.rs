@@ -412,8 +412,7 @@ fn tuples(
             .get(k + GATHER_AHEAD)
             .and_then(|&j| conns.get(j as usize))
         {
-            crate::prefetch::prefetch(ahead);
-            crate::prefetch::prefetch(&ahead.orig_bytes);
+            ahead.prefetch();
         }
         let c = &conns[i as usize];
         FlowKey {
@@ -501,8 +500,7 @@ fn load_first_flows(w: &Window, conns: &[Conn]) {
         .chain(w.in_flows.iter().take(GATHER_AHEAD))
     {
         if let Some(c) = conns.get(i as usize) {
-            crate::prefetch::prefetch(c);
-            crate::prefetch::prefetch(&c.orig_bytes);
+            c.prefetch();
         }
     }
 }
