@@ -347,6 +347,8 @@ mod tests {
             one_pass.iter().copied().collect::<Vec<_>>()
         );
         assert_eq!(found.len(), one_pass.len());
+        // the flow rule asks the set only about candidates
+        assert!(found.iter().all(|i| p2p_candidate(&conns[i as usize])));
         // most candidates (a third of the connections) are P2P once 5 destinations are busy,
         // but not the first one
         let first = conns
