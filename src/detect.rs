@@ -511,6 +511,12 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
         );
         done = Some(parts);
     }
+    // (what only the rules read goes before the last joining, the victims and the ranking
+    // allocate: the run's peak comes at its end)
+    drop(parts);
+    drop(jobs);
+    drop(owners);
+    drop(events);
     if let Some(parts) = done {
         keep(&mut d, &mut probes, &mut ranking, parts);
     }
