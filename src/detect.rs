@@ -355,6 +355,9 @@ fn warm(conns: &[crate::record::Conn], flows: &[u32]) {
     std::hint::black_box(sum);
 }
 
+/// How many connection indices a cache line of a window's list holds.
+const INDICES_A_LINE: usize = 64 / std::mem::size_of::<u32>();
+
 /// Starts loading what the rules will read after the `k`th window of a part, without waiting
 /// for it: both cache lines of each connection of the next window, and the list of
 /// connections and the fields of the window after it.
@@ -371,8 +374,9 @@ fn load_ahead(conns: &[crate::record::Conn], run: &[Job<'_>], k: usize) {
         prefetch(after.window);
         prefetch(&after.window.out_tuples);
         // (one index of every cache line of the list)
-        for line in after.out_flows.iter().step_by(16).take(WARM_MAX / 16) {
-            prefetch(line);
+        let lines = after.out_flows.iter().step_by(INDICES_A_LINE);
+        for first_of_line in lines.take(WARM_MAX / INDICES_A_LINE) {
+            prefetch(first_of_line);
         }
     }
     let Some(next) = run.get(k + 1) else {
@@ -396,10 +400,11 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
     let events = events_by_window(store);
     let threshold = cfg.alert_threshold * store.config.tw_width / 60.0;
     // a window's evidence goes to the end of its part's chunk
-    let of_window = |mut part: Part, p: &Profile, profile_number: u32, w: &Window| -> Part {
+    let of_window = |mut part: Part, p: &Profile, profile_number: u32, job: &Job| -> Part {
+        let w = job.window;
         // (the rules read the client flows only: the server side of a connection is read in
         // the window of its client)
-        warm(&store.conns, &w.out_flows);
+        warm(&store.conns, job.out_flows);
         part.make_room();
         let first = part.chunk.len();
         let mut cx = Ctx {
@@ -495,7 +500,7 @@ pub fn run(store: &Store, cfg: &DetectConfig) -> Detections {
             }
             load_ahead(&store.conns, run, k);
             if let Some(o) = owners.get(owner) {
-                part = of_window(part, o.profile, owner as u32, job.window);
+                part = of_window(part, o.profile, owner as u32, job);
             }
         }
         part
